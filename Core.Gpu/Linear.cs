@@ -1,0 +1,49 @@
+namespace Hybrid.Core.Gpu;
+
+/// <summary>Linear layers, masked or plain (PyTorch's <c>F.linear</c> with SeaM's weight masks): y = x w_eff^T + b_eff.</summary>
+public static class Linear
+{
+    /// <summary>y (Batch x OutFeatures) from x (Batch x InFeatures).</summary>
+    public static void Forward(in LinearShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y)
+    {
+        var device = Check(s, p, x);
+        Validate.Array(y, "output", s.OutputLength, device, s);
+        if (s.OutputLength == 0) return;
+        var weight = MaskedLayer.Effective(p.Weight, p.WeightScores, out bool ownsWeight);
+        var bias = MaskedLayer.Effective(p.Bias, p.BiasScores, out bool ownsBias);
+        try { device.Kernels.LinearForward(s, x, weight!, bias, y); }
+        finally
+        {
+            if (ownsWeight) weight!.Dispose();
+            if (ownsBias) bias!.Dispose();
+        }
+    }
+
+    /// <summary>Gradients of the loss with respect to the input, effective weight, weight, mask scores and bias, given
+    /// dL/dy (<paramref name="gradOut"/>, Batch x OutFeatures). Only the non-null arrays of <paramref name="g"/> are computed.</summary>
+    public static void Backward(in LinearShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut, LayerGradients g)
+    {
+        var device = Check(s, p, x);
+        Validate.Array(gradOut, "output gradient", s.OutputLength, device, s);
+        MaskedLayer.ValidateGradients(p, g, s.InputLength, s.WeightLength, s.OutFeatures, device, s);
+        var shape = s;
+        var weight = MaskedLayer.Effective(p.Weight, p.WeightScores, out bool ownsWeight)!;
+        try
+        {
+            MaskedLayer.Backward(p, g, weight, device, (gradWeight, gradBias) =>
+                device.Kernels.LinearBackward(shape, x, weight, gradOut, g.Input, gradWeight, gradBias));
+        }
+        finally { if (ownsWeight) weight.Dispose(); }
+    }
+
+    static Device Check(in LinearShape s, LayerParameters p, DeviceArray<float> x)
+    {
+        Validate.NonNegative(s.Batch, "batch", s);
+        Validate.NonNegative(s.InFeatures, "in features", s);
+        Validate.NonNegative(s.OutFeatures, "out features", s);
+        var device = x.Device;
+        Validate.Array(x, "input", s.InputLength, device, s);
+        MaskedLayer.ValidateParameters(p, s.WeightLength, s.OutFeatures, device, s);
+        return device;
+    }
+}

@@ -1,0 +1,100 @@
+namespace Hybrid.Core.Gpu;
+
+/// <summary>What masked linear and masked conv2d share: validating parameters, forming effective weights, and turning
+/// gradients with respect to effective weights into gradients of weights, biases and their mask scores.</summary>
+internal static class MaskedLayer
+{
+    public static void ValidateParameters(LayerParameters p, int weightLength, int biasLength, Device device, object shape)
+    {
+        Validate.Array(p.Weight, "weight", weightLength, device, shape);
+        Validate.Optional(p.WeightScores, "weight mask scores", weightLength, device, shape);
+        Validate.Optional(p.Bias, "bias", biasLength, device, shape);
+        if (p.BiasScores is not null && p.Bias is null)
+            throw new ArgumentException($"{shape}: bias mask scores given without a bias");
+        Validate.Optional(p.BiasScores, "bias mask scores", biasLength, device, shape);
+    }
+
+    public static void ValidateGradients(LayerParameters p, LayerGradients g, int inputLength, int weightLength, int biasLength,
+        Device device, object shape)
+    {
+        Validate.Optional(g.Input, "input gradient", inputLength, device, shape);
+        Validate.Optional(g.EffectiveWeight, "effective weight gradient", weightLength, device, shape);
+        Validate.Optional(g.Weight, "weight gradient", weightLength, device, shape);
+        Validate.Optional(g.WeightScores, "weight mask score gradient", weightLength, device, shape);
+        if (g.WeightScores is not null && p.WeightScores is null)
+            throw new ArgumentException($"{shape}: a weight mask score gradient was asked for but the layer has no weight mask");
+        if ((g.Bias is not null || g.BiasScores is not null) && p.Bias is null)
+            throw new ArgumentException($"{shape}: a bias gradient was asked for but the layer has no bias");
+        Validate.Optional(g.Bias, "bias gradient", biasLength, device, shape);
+        Validate.Optional(g.BiasScores, "bias mask score gradient", biasLength, device, shape);
+        if (g.BiasScores is not null && p.BiasScores is null)
+            throw new ArgumentException($"{shape}: a bias mask score gradient was asked for but the layer has no bias mask");
+    }
+
+    /// <summary>The effective tensor: <paramref name="value"/> itself when unmasked, else a new array value * 1[scores > 0]
+    /// that the caller disposes (<paramref name="owned"/> is true).</summary>
+    public static DeviceArray<float>? Effective(DeviceArray<float>? value, DeviceArray<float>? scores, out bool owned)
+    {
+        owned = false;
+        if (value is null || scores is null) return value;
+        var effective = value.Device.Allocate<float>(value.Length);
+        value.Device.Kernels.ApplyMask(value, scores, effective);
+        owned = true;
+        return effective;
+    }
+
+    /// <summary>Runs <paramref name="backward"/> (which fills dL/dw_eff and dL/db_eff) and derives the requested weight,
+    /// score and bias gradients from them. Unmasked tensors have no scores: their gradient is the effective one.</summary>
+    public static void Backward(LayerParameters p, LayerGradients g, DeviceArray<float> weightEff, Device device,
+        Action<DeviceArray<float>?, DeviceArray<float>?> backward)
+    {
+        using var weight = new EffectiveGradient(device, p.Weight, p.WeightScores, g.EffectiveWeight, g.Weight, g.WeightScores, g.MaskRule);
+        using var bias = new EffectiveGradient(device, p.Bias, p.BiasScores, null, g.Bias, g.BiasScores, g.MaskRule);
+        backward(weight.Target, bias.Target);
+        weight.Derive();
+        bias.Derive();
+    }
+
+    /// <summary>The array that receives dL/d(effective) for one tensor, and the derivation of the requested gradients from it.</summary>
+    sealed class EffectiveGradient : IDisposable
+    {
+        readonly Device device;
+        readonly DeviceArray<float>? value, scores, gradEffective, gradValue, gradScores;
+        readonly MaskGradient rule;
+        readonly bool owned;
+
+        public EffectiveGradient(Device device, DeviceArray<float>? value, DeviceArray<float>? scores, DeviceArray<float>? gradEffective,
+            DeviceArray<float>? gradValue, DeviceArray<float>? gradScores, MaskGradient rule)
+        {
+            (this.device, this.value, this.scores, this.gradEffective, this.gradValue, this.gradScores, this.rule) =
+                (device, value, scores, gradEffective, gradValue, gradScores, rule);
+            bool needed = gradEffective is not null || gradValue is not null || gradScores is not null;
+            // Unmasked: dL/dvalue is dL/d(effective), so it can be written straight into the caller's array.
+            Target = !needed ? null : gradEffective ?? (scores is null ? gradValue : null);
+            if (needed && Target is null)
+            {
+                Target = device.Allocate<float>(value!.Length);
+                owned = true;
+            }
+        }
+
+        public DeviceArray<float>? Target { get; }
+
+        public void Derive()
+        {
+            if (Target is null) return;
+            if (scores is null)
+            {
+                if (gradValue is not null && !ReferenceEquals(gradValue, Target)) device.Kernels.Copy(Target, gradValue);
+                return;
+            }
+            if (gradScores is not null || gradValue is not null)
+                device.Kernels.MaskGradients(Target, value!, scores, gradScores, gradValue, rule);
+        }
+
+        public void Dispose()
+        {
+            if (owned) Target!.Dispose();
+        }
+    }
+}

@@ -1,0 +1,53 @@
+namespace Hybrid.Core.Gpu;
+
+/// <summary>Whether a GEMM operand is used as stored (row-major) or transposed.</summary>
+public enum Transpose { No, Yes }
+
+/// <summary>C = alpha * op(A) * op(B) + beta * C in row-major storage; op(A) is M x K, op(B) is K x N, C is M x N.
+/// Leading dimensions are the row strides of the matrices as stored.</summary>
+public readonly record struct GemmShape(
+    Transpose TransA, Transpose TransB, int M, int N, int K, float Alpha, int Lda, int Ldb, float Beta, int Ldc)
+{
+    /// <summary>Rows and columns of A as stored.</summary>
+    public (int Rows, int Cols) AStored => TransA == Transpose.No ? (M, K) : (K, M);
+    /// <summary>Rows and columns of B as stored.</summary>
+    public (int Rows, int Cols) BStored => TransB == Transpose.No ? (K, N) : (N, K);
+
+    /// <summary>A row-major GEMM with tight leading dimensions.</summary>
+    public static GemmShape Dense(Transpose ta, Transpose tb, int m, int n, int k, float alpha = 1f, float beta = 0f) =>
+        new(ta, tb, m, n, k, alpha, ta == Transpose.No ? k : m, tb == Transpose.No ? n : k, beta, n);
+}
+
+/// <summary>y = x W^T + b with x: (Batch, InFeatures), W: (OutFeatures, InFeatures), y: (Batch, OutFeatures).</summary>
+public readonly record struct LinearShape(int Batch, int InFeatures, int OutFeatures)
+{
+    public int InputLength => Batch * InFeatures;
+    public int OutputLength => Batch * OutFeatures;
+    public int WeightLength => OutFeatures * InFeatures;
+    public override string ToString() => $"linear(batch {Batch}, in {InFeatures}, out {OutFeatures})";
+}
+
+/// <summary>A 2-D convolution in NCHW layout with PyTorch's semantics: weight (OutChannels, InChannels/Groups, KernelH, KernelW),
+/// cross-correlation, zero padding.</summary>
+public readonly record struct Conv2dShape(
+    int Batch, int InChannels, int Height, int Width, int OutChannels, int KernelH, int KernelW,
+    int StrideH = 1, int StrideW = 1, int PadH = 0, int PadW = 0, int DilationH = 1, int DilationW = 1, int Groups = 1)
+{
+    public int OutHeight => (Height + 2 * PadH - DilationH * (KernelH - 1) - 1) / StrideH + 1;
+    public int OutWidth => (Width + 2 * PadW - DilationW * (KernelW - 1) - 1) / StrideW + 1;
+    public int InChannelsPerGroup => InChannels / Groups;
+    public int OutChannelsPerGroup => OutChannels / Groups;
+    /// <summary>Length of one filter: InChannels/Groups * KernelH * KernelW (the K of the convolution as a GEMM).</summary>
+    public int FilterLength => InChannelsPerGroup * KernelH * KernelW;
+    public int InputLength => Batch * InChannels * Height * Width;
+    public int OutputLength => Batch * OutChannels * OutHeight * OutWidth;
+    public int WeightLength => OutChannels * FilterLength;
+
+    /// <summary>A square convolution: kernel k, stride s, padding p, dilation d, groups g.</summary>
+    public static Conv2dShape Square(int batch, int inChannels, int size, int outChannels, int k, int s = 1, int p = 0, int d = 1, int g = 1) =>
+        new(batch, inChannels, size, size, outChannels, k, k, s, s, p, p, d, d, g);
+
+    public override string ToString() =>
+        $"conv2d(x {Batch}x{InChannels}x{Height}x{Width}, w {OutChannels}x{InChannelsPerGroup}x{KernelH}x{KernelW}, " +
+        $"stride {StrideH}x{StrideW}, pad {PadH}x{PadW}, dil {DilationH}x{DilationW}, groups {Groups})";
+}

@@ -1,0 +1,4 @@
+module Hybrid.Tests.Main
+open Expecto
+[<EntryPoint>]
+let main argv = runTestsInAssemblyWithCLIArgs [] argv
