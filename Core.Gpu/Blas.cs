@@ -4,7 +4,7 @@ namespace Hybrid.Core.Gpu;
 public static class Blas
 {
     /// <summary>C = alpha * op(A) * op(B) + beta * C (row-major). With beta = 0, C is only written, never read.</summary>
-    public static void Sgemm(in GemmShape g, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c)
+    public static void Sgemm(GemmShape g, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c)
     {
         Validate.NonNegative(g.M, "M", g);
         Validate.NonNegative(g.N, "N", g);

@@ -4,7 +4,7 @@ namespace Hybrid.Core.Gpu;
 public static class Conv2d
 {
     /// <summary>y (Batch, OutChannels, OutHeight, OutWidth) from x (Batch, InChannels, Height, Width).</summary>
-    public static void Forward(in Conv2dShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y)
+    public static void Forward(Conv2dShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y)
     {
         var device = Check(s, p, x);
         Validate.Array(y, "output", s.OutputLength, device, s);
@@ -20,7 +20,7 @@ public static class Conv2d
     }
 
     /// <summary>Gradients given dL/dy; only the non-null arrays of <paramref name="g"/> are computed.</summary>
-    public static void Backward(in Conv2dShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut, LayerGradients g)
+    public static void Backward(Conv2dShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut, LayerGradients g)
     {
         var device = Check(s, p, x);
         Validate.Array(gradOut, "output gradient", s.OutputLength, device, s);

@@ -4,7 +4,7 @@ namespace Hybrid.Core.Gpu;
 public static class Linear
 {
     /// <summary>y (Batch x OutFeatures) from x (Batch x InFeatures).</summary>
-    public static void Forward(in LinearShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y)
+    public static void Forward(LinearShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y)
     {
         var device = Check(s, p, x);
         Validate.Array(y, "output", s.OutputLength, device, s);
@@ -21,7 +21,7 @@ public static class Linear
 
     /// <summary>Gradients of the loss with respect to the input, effective weight, weight, mask scores and bias, given
     /// dL/dy (<paramref name="gradOut"/>, Batch x OutFeatures). Only the non-null arrays of <paramref name="g"/> are computed.</summary>
-    public static void Backward(in LinearShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut, LayerGradients g)
+    public static void Backward(LinearShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut, LayerGradients g)
     {
         var device = Check(s, p, x);
         Validate.Array(gradOut, "output gradient", s.OutputLength, device, s);

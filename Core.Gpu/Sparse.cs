@@ -4,7 +4,7 @@ namespace Hybrid.Core.Gpu;
 public static class Sparse
 {
     /// <summary>y = x W^T + b_eff with W in CSR form (OutFeatures x InFeatures).</summary>
-    public static void LinearForward(in LinearShape s, CsrWeights w, DeviceArray<float>? bias, DeviceArray<float> x, DeviceArray<float> y)
+    public static void LinearForward(LinearShape s, CsrWeights w, DeviceArray<float>? bias, DeviceArray<float> x, DeviceArray<float> y)
     {
         Validate.NonNegative(s.Batch, "batch", s);
         var device = x.Device;
@@ -17,7 +17,7 @@ public static class Sparse
     }
 
     /// <summary>A convolution with W in CSR form (OutChannels x InChannels/Groups*KernelH*KernelW).</summary>
-    public static void Conv2dForward(in Conv2dShape s, CsrWeights w, DeviceArray<float>? bias, DeviceArray<float> x, DeviceArray<float> y)
+    public static void Conv2dForward(Conv2dShape s, CsrWeights w, DeviceArray<float>? bias, DeviceArray<float> x, DeviceArray<float> y)
     {
         Conv2d.CheckShape(s);
         var device = x.Device;

@@ -1,1 +1,186 @@
+/// Each backend against the Reference backend (the specification) on random shapes, plus the named edge cases.
 module Hybrid.Tests.KernelPropertyTests
+
+open System
+open Expecto
+open FsCheck.FSharp
+open Hybrid.Core.Gpu
+open Hybrid.Tests.Shared
+open Hybrid.Tests.Backends
+
+/// Stated tolerance against the float64-accumulating reference: float32 sums of at most a few hundred O(1) terms.
+let private absTol, relTol = 1e-4, 1e-4
+
+type GemmCase = { Shape: GemmShape; Seed: int }
+
+type LayerCase =
+    { Conv: Conv2dShape option
+      Linear: LinearShape
+      Bias: bool
+      BiasMask: bool
+      Seed: int }
+
+let private gemmGen (maxDim: int) =
+    gen {
+        let! ta = Gen.elements [ Transpose.No; Transpose.Yes ]
+        let! tb = Gen.elements [ Transpose.No; Transpose.Yes ]
+        let! m = Gen.choose (0, maxDim)
+        let! n = Gen.choose (0, maxDim)
+        let! k = Gen.choose (0, maxDim)
+        let! pad = Gen.choose (0, 3)
+        let! alpha = Gen.elements [ 0.0f; 1.0f; -0.75f; 2.5f ]
+        let! beta = Gen.elements [ 0.0f; 1.0f; 0.5f ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let lda = (if ta = Transpose.No then k else m) + pad
+        let ldb = (if tb = Transpose.No then n else k) + pad
+        return { Shape = GemmShape(ta, tb, m, n, k, alpha, max 1 lda, max 1 ldb, beta, max 1 (n + pad)); Seed = seed }
+    }
+
+let private convGen (maxSize: int) =
+    gen {
+        let! groups = Gen.choose (1, 3)
+        let! cg = Gen.choose (1, 3)
+        let! og = Gen.choose (1, 3)
+        let! batch = Gen.choose (0, 3)
+        let! kh = Gen.choose (1, 4)
+        let! kw = Gen.choose (1, 4)
+        let! sh = Gen.choose (1, 3)
+        let! sw = Gen.choose (1, 3)
+        let! ph = Gen.choose (0, 2)
+        let! pw = Gen.choose (0, 2)
+        let! dh = Gen.choose (1, 2)
+        let! dw = Gen.choose (1, 2)
+        let! h = Gen.choose (1, maxSize)
+        let! w = Gen.choose (1, maxSize)
+        let! bias = Gen.elements [ true; false ]
+        let! biasMask = Gen.elements [ true; false ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        // Grow the image until the dilated kernel fits the padded input.
+        let h = max h (dh * (kh - 1) + 1 - 2 * ph)
+        let w = max w (dw * (kw - 1) + 1 - 2 * pw)
+        let s = Conv2dShape(batch, groups * cg, h, w, groups * og, kh, kw, sh, sw, ph, pw, dh, dw, groups)
+        return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = bias && biasMask; Seed = seed }
+    }
+
+let private linearGen (maxDim: int) =
+    gen {
+        let! batch = Gen.choose (0, 6)
+        let! inF = Gen.choose (0, maxDim)
+        let! outF = Gen.choose (0, maxDim)
+        let! bias = Gen.elements [ true; false ]
+        let! biasMask = Gen.elements [ true; false ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        return { Conv = None; Linear = LinearShape(batch, inF, outF); Bias = bias; BiasMask = bias && biasMask; Seed = seed }
+    }
+
+/// Runs the GEMM on `device` and on the reference from the same data; C starts as NaN when beta = 0 (it must not be read).
+let checkGemm (device: Device) (c: GemmCase) =
+    let g = c.Shape
+    let rng = Random c.Seed
+    let struct (ar, ac) = g.AStored
+    let struct (br, bc) = g.BStored
+    let a = randomNormal rng (if ar = 0 then 0 else (ar - 1) * g.Lda + ac)
+    let b = randomNormal rng (if br = 0 then 0 else (br - 1) * g.Ldb + bc)
+    let cLen = if g.M = 0 then 0 else (g.M - 1) * g.Ldc + g.N
+    let c0 = if g.Beta = 0.0f then Array.create cLen nanf else randomNormal rng cLen
+    let run (d: Device) =
+        let cArr = up d c0
+        Blas.Sgemm(g, up d a, up d b, cArr)
+        cArr.ToArray()
+    let expected = run Device.Reference
+    let actual = run device
+    // Only C's logical elements are compared: padding between rows is never written.
+    let logical (arr: float32[]) = [| for i in 0 .. g.M - 1 do for j in 0 .. g.N - 1 -> arr.[i * g.Ldc + j] |]
+    closeTo absTol relTol (sprintf "%A" g) (logical expected) (logical actual)
+    Expect.isFalse (logical actual |> Array.exists Single.IsNaN) "no NaN from C when beta = 0"
+
+/// Forward and full backward (every gradient, both mask rules) of a masked layer, and the sparse forward of its weights.
+let private runLayer (device: Device) (c: LayerCase) (rule: MaskGradient) =
+    let rng = Random c.Seed
+    let inLen, outLen, wLen, bLen =
+        match c.Conv with
+        | Some s -> s.InputLength, s.OutputLength, s.WeightLength, s.OutChannels
+        | None -> c.Linear.InputLength, c.Linear.OutputLength, c.Linear.WeightLength, c.Linear.OutFeatures
+    let x, w, s = randomNormal rng inLen, randomNormal rng wLen, randomNormal rng wLen
+    let b, bs = randomNormal rng bLen, randomNormal rng bLen
+    let gOut = randomNormal rng outLen
+    let p =
+        LayerParameters(up device w, up device s, (if c.Bias then up device b else null), (if c.BiasMask then up device bs else null))
+    let xd = up device x
+    let y = device.Allocate<float32> outLen
+    let gx, gweff, gs, gw = device.Allocate<float32> inLen, device.Allocate<float32> wLen, device.Allocate<float32> wLen, device.Allocate<float32> wLen
+    let gb = if c.Bias then device.Allocate<float32> bLen else null
+    let gbs = if c.BiasMask then device.Allocate<float32> bLen else null
+    let grads = LayerGradients(gx, gweff, gs, gw, gb, gbs, rule)
+    let ySparse = device.Allocate<float32> outLen
+    let bEff = if c.Bias then up device (Array.map2 (fun b s -> if c.BiasMask && s <= 0.0f then 0.0f else b) b bs) else null
+    match c.Conv with
+    | Some shape ->
+        Conv2d.Forward(shape, p, xd, y)
+        Conv2d.Backward(shape, p, xd, up device gOut, grads)
+        use csr = CsrWeights.FromMasked(p, shape.OutChannels, shape.FilterLength)
+        Sparse.Conv2dForward(shape, csr, bEff, xd, ySparse)
+    | None ->
+        Linear.Forward(c.Linear, p, xd, y)
+        Linear.Backward(c.Linear, p, xd, up device gOut, grads)
+        use csr = CsrWeights.FromMasked(p, c.Linear.OutFeatures, c.Linear.InFeatures)
+        Sparse.LinearForward(c.Linear, csr, bEff, xd, ySparse)
+    [ "y", y; "grad_x", gx; "grad_weff", gweff; "grad_s", gs; "grad_w", gw; "y sparse", ySparse ]
+    @ (if c.Bias then [ "grad_b", gb ] else [])
+    @ (if c.BiasMask then [ "grad_bias_scores", gbs ] else [])
+    |> List.map (fun (name, arr) -> name, arr.ToArray())
+
+let checkLayer (device: Device) (c: LayerCase) =
+    for rule in [ MaskGradient.StraightThrough; MaskGradient.ClippedStraightThrough ] do
+        let expected = runLayer Device.Reference c rule
+        let actual = runLayer device c rule
+        for (name, e), (_, a) in List.zip expected actual do
+            closeTo absTol relTol (sprintf "%s of %A (%A)" name c rule) e a
+
+let private property (slow: bool) name (generator: Gen<'T>) (check: 'T -> unit) =
+    let config = { FsCheckConfig.defaultConfig with maxTest = (if slow then 12 else 60) }
+    testPropertyWithConfig config name (Prop.forAll (Arb.fromGen generator) check)
+
+/// Named edge cases: each backend against the reference.
+let private edgeCases: (string * (Device -> unit)) list =
+    let gemm ta tb m n k alpha beta =
+        fun d -> checkGemm d { Shape = GemmShape.Dense(ta, tb, m, n, k, alpha, beta); Seed = 7 }
+    let conv s bias = fun d -> checkLayer d { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = 11 }
+    let linear s = fun d -> checkLayer d { Conv = None; Linear = s; Bias = true; BiasMask = true; Seed = 13 }
+    [ "gemm 1x1x1", gemm Transpose.No Transpose.No 1 1 1 1.0f 0.0f
+      "gemm odd sizes, K = 13 (not a multiple of the vector width)", gemm Transpose.No Transpose.Yes 7 9 13 1.0f 0.0f
+      "gemm K = 33, both transposed", gemm Transpose.Yes Transpose.Yes 17 5 33 1.0f 1.0f
+      "gemm alpha = 0 scales C by beta", gemm Transpose.No Transpose.No 5 6 7 0.0f 0.5f
+      "gemm alpha = 0, beta = 0 with NaN in C gives zeros", gemm Transpose.No Transpose.No 5 6 7 0.0f 0.0f
+      "gemm beta = 0 with NaN in C", gemm Transpose.Yes Transpose.No 9 11 17 1.0f 0.0f
+      "gemm K = 0", gemm Transpose.No Transpose.No 4 3 0 1.0f 0.5f
+      "gemm M = 0", gemm Transpose.No Transpose.No 0 3 4 1.0f 0.0f
+      "gemm N = 0", gemm Transpose.No Transpose.No 3 0 4 1.0f 0.0f
+      "conv 1x1 image, 1x1 kernel", conv (Conv2dShape.Square(2, 3, 1, 4, 1)) true
+      "conv odd sizes", conv (Conv2dShape(2, 3, 7, 5, 5, 3, 2, 2, 1, 1, 0, 1, 1, 1)) true
+      "conv K = 13 per filter (not a multiple of the vector width)", conv (Conv2dShape(1, 13, 6, 6, 3, 1, 1)) false
+      "conv empty batch", conv (Conv2dShape.Square(0, 4, 5, 6, 3, p = 1)) true
+      "conv depthwise (groups = channels)", conv (Conv2dShape.Square(2, 6, 7, 6, 3, p = 1, g = 6)) true
+      "conv depthwise, channel multiplier 2", conv (Conv2dShape.Square(2, 4, 6, 8, 3, s = 2, p = 1, g = 4)) true
+      "conv dilation 2, kernel 5, stride 2", conv (Conv2dShape.Square(1, 2, 11, 3, 5, s = 2, p = 2, d = 2)) true
+      "conv pointwise", conv (Conv2dShape.Square(3, 5, 10, 7, 1)) true
+      "linear empty batch", linear (LinearShape(0, 5, 3))
+      "linear no inputs", linear (LinearShape(4, 0, 3))
+      "linear K = 33", linear (LinearShape(7, 33, 10)) ]
+
+[<Tests>]
+let tests =
+    testList "backends vs reference" [
+        for b in others ->
+            if b.Name = cuda.Name && not Device.CudaAvailable then
+                testCase b.Name (fun () -> skiptest "no CUDA device on this machine")
+            else
+                let device () = b.Device.Value.Value
+                let size = if b.Slow then 12 else 40
+                testList b.Name [
+                    testList "edge cases" [ for name, check in edgeCases -> testCase name (fun () -> check (device ())) ]
+                    property b.Slow "gemm" (gemmGen size) (fun c -> checkGemm (device ()) c)
+                    property b.Slow "masked conv2d forward, backward, sparse" (convGen (if b.Slow then 6 else 12)) (fun c -> checkLayer (device ()) c)
+                    property b.Slow "masked linear forward, backward, sparse" (linearGen size) (fun c -> checkLayer (device ()) c)
+                ]
+    ]

@@ -1,1 +1,44 @@
+/// Paths to the reference material and numeric comparison with stated tolerances.
 module Hybrid.Tests.Shared
+
+open System
+open System.IO
+open Expecto
+
+/// The repository root: the nearest folder above the test program that holds Hybrid.sln.
+let repoRoot =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then failwith "tests: cannot find Hybrid.sln above the test program"
+        elif File.Exists(Path.Combine(dir.FullName, "Hybrid.sln")) then dir.FullName
+        else up dir.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+/// `../shared` beside the repository (reference files for tests; never part of the product).
+let sharedDir =
+    let dir = Path.GetFullPath(Path.Combine(repoRoot, "..", "shared"))
+    if not (Directory.Exists dir) then
+        failwithf "tests: the reference folder %s is missing (it must sit beside the repository as ../shared)" dir
+    dir
+
+let sharedPath (relative: string) = Path.Combine(sharedDir, relative)
+
+/// Element-wise |actual - expected| <= absTol + relTol * |expected|; the message names the worst element.
+let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[]) (actual: float32[]) =
+    Expect.equal actual.Length expected.Length (sprintf "%s: length" what)
+    let mutable worst = -1
+    let mutable worstExcess = 0.0
+    for i in 0 .. expected.Length - 1 do
+        let e, a = float expected.[i], float actual.[i]
+        let excess = abs (a - e) - (absTol + relTol * abs e)
+        if Double.IsNaN a <> Double.IsNaN e || excess > worstExcess then
+            worst <- i
+            worstExcess <- if Double.IsNaN excess then infinity else excess
+    if worst >= 0 then
+        failtestf "%s: element %d is %g, expected %g (tolerance %g abs + %g rel)" what worst actual.[worst] expected.[worst] absTol relTol
+
+/// Seeded standard-normal float32 values.
+let randomNormal (rng: Random) (n: int) =
+    Array.init n (fun _ ->
+        let u1 = 1.0 - rng.NextDouble()
+        let u2 = rng.NextDouble()
+        float32 (sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)))
