@@ -3,6 +3,7 @@ module Hybrid.Tests.KernelPropertyTests
 
 open System
 open Expecto
+open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
 open Hybrid.Tests.Shared

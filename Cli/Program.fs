@@ -1,0 +1,37 @@
+module Hybrid.Cli.Program
+
+open System
+open Argu
+open Hybrid.Cli.Args
+open Hybrid.Cli.Console
+
+let private version =
+    let v = Reflection.Assembly.GetExecutingAssembly().GetName().Version
+    sprintf "hybrid %d.%d.%d" v.Major v.Minor v.Build
+
+[<EntryPoint>]
+let main argv =
+    let parser = ArgumentParser.Create<HybridArgs>(programName = "hybrid")
+    try
+        let args = parser.ParseCommandLine(argv, raiseOnUsage = true)
+        match args.GetSubCommand() with
+        | Demo a -> DemoCommand.run a
+        | Selfcheck a -> SelfCheckCommand.run a
+        | Bench a -> BenchCommand.run a
+        | Version ->
+            printfn "%s" version
+            0
+    with
+    | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
+        printfn "%s" e.Message
+        0
+    | :? ArguParseException as e ->
+        // Argu's message already holds the error line and the usage of the (sub)command.
+        eprintfn "%s" e.Message
+        2
+    | UserError message ->
+        eprintfn "hybrid: error: %s" message
+        1
+    | :? ArgumentException as e ->
+        eprintfn "hybrid: error: %s" e.Message
+        1

@@ -1,0 +1,30 @@
+/// `hybrid selfcheck`: every backend against the reference kernels.
+module Hybrid.Cli.SelfCheckCommand
+
+open System.Text.Json
+open Hybrid.Analysis
+open Hybrid.Cli.Args
+open Hybrid.Cli.Console
+
+let defaultDevices = [ DeviceName.Cpu; DeviceName.Gpu ]
+
+/// Runs the check, prints it (table or JSON) and returns whether every case passed.
+let runCheck (devices: DeviceName list) (seed: int) (count: int) (json: bool) =
+    let checks = SelfCheck.run (devices |> List.distinct |> List.map device) seed count
+    if json then
+        checks
+        |> List.map (fun c ->
+            dict [ "operation", box c.Operation; "shape", box c.Shape; "device", box c.Device
+                   "worst_ratio", box c.WorstRatio; "passed", box c.Passed ])
+        |> fun cases -> dict [ "seed", box seed; "abs_tol", box SelfCheck.AbsTol; "rel_tol", box SelfCheck.RelTol; "checks", box cases ]
+        |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
+    else
+        heading (sprintf "Kernel self-check against the reference (seed %d; pass: |ours - ref| <= %g + %g |ref|)" seed SelfCheck.AbsTol SelfCheck.RelTol)
+        table [ "operation"; "shape"; "device"; "worst error / tolerance"; "result" ]
+            [ for c in checks -> [ c.Operation; c.Shape; c.Device; sprintf "%.3f" c.WorstRatio; (if c.Passed then "ok" else "FAIL") ] ]
+    checks |> List.forall (fun c -> c.Passed)
+
+let run (args: Argu.ParseResults<SelfCheckArgs>) =
+    let devices = args.GetResult(SelfCheckArgs.Device, defaultValue = defaultDevices)
+    let ok = runCheck devices (args.GetResult(SelfCheckArgs.Seed, 42)) (args.GetResult(Count, 3)) (args.Contains SelfCheckArgs.Json)
+    if ok then 0 else 1
