@@ -1,0 +1,22 @@
+/// `hybrid demo`: the whole tour on data it obtains itself. For now: the kernel self-check on every backend, then a
+/// short benchmark table against NumPy and PyTorch.
+module Hybrid.Cli.DemoCommand
+
+open Argu
+open Hybrid.Bench
+open Hybrid.Core.Gpu
+open Hybrid.Cli.Args
+open Hybrid.Cli.Console
+
+let run (args: ParseResults<DemoArgs>) =
+    let devices = args.GetResult(DemoArgs.Device, defaultValue = SelfCheckCommand.defaultDevices)
+    heading "Hybrid demo, stage 1: kernels"
+    printfn "devices: %s" (devices |> List.map (fun d -> (Args.device d).Name) |> String.concat "; ")
+    let ok = SelfCheckCommand.runCheck devices (args.GetResult(DemoArgs.Seed, 42)) 2 false
+    heading "Short benchmark on the Cpu backend (best of a few runs; speedup = peer time / our time)"
+    Report.printTable (GemmBench.runWith GemmBench.quick Device.Cpu)
+    Report.printTable (ConvBench.run Device.Cpu ConvBench.quick)
+    if ok then 0
+    else
+        eprintfn "hybrid: error: the kernel self-check failed (see the table above)"
+        1

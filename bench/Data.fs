@@ -1,0 +1,33 @@
+/// Seeded, reproducible benchmark inputs: the same seed gives the same arrays on every run and every device,
+/// so a change in a timing is a change in the code, not in the data (sparsity patterns in particular).
+module Hybrid.Bench.Data
+
+open System
+open Hybrid.Core.Gpu
+
+/// The seed every benchmark starts from; the peers get it too (their generators differ, the distributions do not).
+let seed = 20240607
+
+/// n samples of a normal distribution N(0, scale^2), by the Box-Muller transform.
+let normal (random: Random) (scale: float32) (n: int) =
+    let values = Array.zeroCreate<float32> n
+    let mutable i = 0
+    while i < n do
+        // 1 - NextDouble() lies in (0, 1], so the logarithm is finite.
+        let radius = sqrt (-2.0 * log (1.0 - random.NextDouble()))
+        let angle = 2.0 * Math.PI * random.NextDouble()
+        values[i] <- scale * float32 (radius * cos angle)
+        if i + 1 < n then values[i + 1] <- scale * float32 (radius * sin angle)
+        i <- i + 2
+    values
+
+/// Mask scores of which a share of about density is positive (kept), the rest negative:
+/// uniform on (density - 1, density], so that P(score > 0) = density.
+let scoresWithDensity (random: Random) (density: float) (n: int) =
+    Array.init n (fun _ -> float32 (density - random.NextDouble()))
+
+/// A new array on device holding values.
+let upload (device: Device) (values: float32[]) = device.Upload<float32>(ReadOnlySpan values)
+
+/// A new array on device of n normal samples (scale 1).
+let uploadNormal (device: Device) (random: Random) (n: int) = upload device (normal random 1.0f n)

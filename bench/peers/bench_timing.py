@@ -1,0 +1,42 @@
+"""The timing policy shared with Hybrid.Bench.Timing: untimed warm-up runs, then repeats until at least
+--min-repeats runs add up to --seconds (or --max-repeats runs), summarised by the minimum
+(noise only adds time; see Timing.fs)."""
+
+import argparse
+import json
+import sys
+import time
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--min-repeats", type=int, default=3)
+    parser.add_argument("--max-repeats", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=20240607)
+
+
+def measure(action, args) -> float:
+    """Fastest seconds of one call of action under the policy in args."""
+    for _ in range(args.warmup):
+        action()
+    samples = []
+    total = 0.0
+    while len(samples) < args.max_repeats and (len(samples) < args.min_repeats or total < args.seconds):
+        start = time.perf_counter()
+        action()
+        elapsed = time.perf_counter() - start
+        samples.append(elapsed)
+        total += elapsed
+    return min(samples)
+
+
+def fail(message: str, code: int = 3) -> None:
+    """Reports why the peer cannot run, in the JSON form the benchmark reads, and exits."""
+    print(json.dumps({"error": message}))
+    sys.exit(code)
+
+
+def emit(cases) -> None:
+    """Prints the timings [(case, seconds)] as the JSON list the benchmark reads."""
+    print(json.dumps([{"case": case, "seconds": seconds} for case, seconds in cases]))

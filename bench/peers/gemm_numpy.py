@@ -1,0 +1,30 @@
+"""NumPy peer of `hybrid bench gemm`: square float32 C = A B, one case "sgemm N" per size.
+NumPy's matmul runs the system BLAS (OpenBLAS on Debian) on all cores, writing into a preallocated C as we do."""
+
+import argparse
+
+from bench_timing import add_policy_arguments, emit, fail, measure
+
+try:
+    import numpy as np
+except ImportError:
+    fail("python3-numpy is not installed (apt-get install -y python3-numpy)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", required=True)
+    add_policy_arguments(parser)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    cases = []
+    for n in args.sizes:
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty((n, n), dtype=np.float32)
+        cases.append((f"sgemm {n}", measure(lambda: np.matmul(a, b, out=c), args)))
+    emit(cases)
+
+
+if __name__ == "__main__":
+    main()
