@@ -13,9 +13,9 @@ public readonly record struct GemmShape(
     /// <summary>Rows and columns of B as stored.</summary>
     public (int Rows, int Cols) BStored => TransB == Transpose.No ? (K, N) : (N, K);
 
-    /// <summary>A row-major GEMM with tight leading dimensions.</summary>
+    /// <summary>A row-major GEMM with tight leading dimensions (at least 1, as BLAS requires, when a dimension is empty).</summary>
     public static GemmShape Dense(Transpose ta, Transpose tb, int m, int n, int k, float alpha = 1f, float beta = 0f) =>
-        new(ta, tb, m, n, k, alpha, ta == Transpose.No ? k : m, tb == Transpose.No ? n : k, beta, n);
+        new(ta, tb, m, n, k, alpha, Math.Max(1, ta == Transpose.No ? k : m), Math.Max(1, tb == Transpose.No ? n : k), beta, Math.Max(1, n));
 }
 
 /// <summary>y = x W^T + b with x: (Batch, InFeatures), W: (OutFeatures, InFeatures), y: (Batch, OutFeatures).</summary>
