@@ -37,7 +37,7 @@ let private gemmRun (rng: Random) : string * Run =
     let tb = if rng.Next 2 = 0 then Transpose.No else Transpose.Yes
     let g = GemmShape.Dense(ta, tb, m, n, k, 1.0f, 0.0f)
     let a, b = normals rng (m * k), normals rng (k * n)
-    sprintf "%dx%dx%d %A%A" m n k ta tb,
+    sprintf "%dx%dx%d, A%s B%s" m n k (if ta = Transpose.Yes then "T" else "") (if tb = Transpose.Yes then "T" else ""),
     fun d ->
         let c = d.Allocate<float32>(m * n)
         Blas.Sgemm(g, upload d a, upload d b, c)
@@ -51,7 +51,7 @@ let private convRun (rng: Random) : string * Run =
     let s = Conv2dShape.Square(rng.Next(1, 5), cin, size, cout, k, stride, pad, 1, groups)
     let x, w, scores, b, gOut =
         normals rng s.InputLength, normals rng s.WeightLength, normals rng s.WeightLength, normals rng cout, normals rng s.OutputLength
-    string s,
+    sprintf "x %dx%dx%dx%d w %dx%dx%dx%d s%d p%d g%d" s.Batch cin size size cout s.InChannelsPerGroup k k stride pad groups,
     fun d ->
         let p = LayerParameters(upload d w, upload d scores, upload d b)
         let xd = upload d x
@@ -71,7 +71,7 @@ let private linearRun (rng: Random) : string * Run =
     let x, w, scores, b, gOut =
         normals rng s.InputLength, normals rng s.WeightLength, normals rng s.WeightLength, normals rng s.OutFeatures,
         normals rng s.OutputLength
-    string s,
+    sprintf "batch %d, %d -> %d" s.Batch s.InFeatures s.OutFeatures,
     fun d ->
         let p = LayerParameters(upload d w, upload d scores, upload d b)
         let xd = upload d x
@@ -84,7 +84,8 @@ let private linearRun (rng: Random) : string * Run =
 let run (devices: Device list) (seed: int) (count: int) : Check list =
     let rng = Random seed
     [ for i in 1 .. count do
-          for operation, make in [ "sgemm", gemmRun; "masked conv2d fwd+bwd+sparse", convRun; "masked linear fwd+bwd", linearRun ] do
+          // conv2d: forward, every gradient, and the sparse forward; linear: forward and gradients with SeaM's clipped rule.
+          for operation, make in [ "sgemm", gemmRun; "masked conv2d", convRun; "masked linear", linearRun ] do
               let shape, run = make rng
               let expected = run Device.Reference
               for d in devices do

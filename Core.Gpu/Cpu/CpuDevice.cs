@@ -8,7 +8,14 @@ internal sealed class CpuDevice : Device
     CpuDevice() { }
 
     public override DeviceKind Kind => DeviceKind.Cpu;
-    public override string Name => "cpu";
-    internal override IKernels Kernels => throw new NotImplementedException("placeholder: the Cpu backend is being written");
+
+    public override string Name => Sgemm.UsesOpenBlas
+        ? $"cpu (OpenBLAS, {Environment.ProcessorCount} cores)"
+        : OpenBlas.Available
+            ? $"cpu (managed GEMM: forced, {Environment.ProcessorCount} cores)"
+            : $"cpu (managed GEMM: OpenBLAS not found, {Environment.ProcessorCount} cores)";
+
+    internal override IKernels Kernels { get; } = new CpuKernels();
+
     public override DeviceArray<T> Allocate<T>(int length) => new HostArray<T>(this, length);
 }

@@ -1,0 +1,127 @@
+using System.Runtime.CompilerServices;
+
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>Dense convolution as im2col + GEMM over chunks of images (<see cref="ImageChunks"/>), so the column matrix stays
+/// in a core's cache however large the batch. In a chunk, every channel is unfolded once, each group is one GEMM whose N is
+/// images x pixels, and results move to or from NCHW in the same pass that adds the bias or sums its gradient.</summary>
+internal static unsafe class ConvGemm
+{
+    public static void Forward(in Conv2dShape s, float[] x, float[] w, float[]? bias, float[] y)
+    {
+        if (Pointwise.Applies(s))
+        {
+            Pointwise.Forward(s, x, w, bias, y);
+            return;
+        }
+        var shape = s;
+        int p = s.OutHeight * s.OutWidth, rows = s.InChannels * s.KernelH * s.KernelW;
+        int chunk = ImageChunks.Size(s.Batch, (long)(rows + s.OutChannels) * p), ld = RowStride(chunk * p);
+        ImageChunks.Run(s.Batch, chunk, rows * ld, s.OutChannels * ld, null, null, (first, count, worker) =>
+        {
+            fixed (float* px = x, pw = w, py = y, col = worker.Columns, outs = worker.Rows)
+                ForwardChunk(shape, px, pw, bias, py, first, count, col, outs, worker.Alone);
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ForwardChunk(in Conv2dShape s, float* x, float* w, float[]? bias, float* y, int first, int count, float* col, float* outs,
+        bool parallel)
+    {
+        int p = s.OutHeight * s.OutWidth, k = s.FilterLength, og = s.OutChannelsPerGroup, n = count * p, ld = RowStride(n);
+        UnfoldChunk(s, x, first, count, col, ld);
+        for (int g = 0; g < s.Groups; g++)
+            Sgemm.Run(new GemmShape(Transpose.No, Transpose.No, og, n, k, 1f, k, ld, 0f, ld), w + (long)g * og * k, col + (long)g * k * ld,
+                outs + (long)g * og * ld, parallel);
+        for (int i = 0; i < count; i++)
+        for (int o = 0; o < s.OutChannels; o++)
+        {
+            float* src = outs + (long)o * ld + i * p, dst = y + ((long)(first + i) * s.OutChannels + o) * p;
+            if (bias is null) Simd.Copy(dst, src, p);
+            else Simd.AddScalar(dst, src, bias[o], p);
+        }
+    }
+
+    public static void Backward(in Conv2dShape s, float[] x, float[] w, float[] gradOut, float[]? gx, float[]? gw, float[]? gb)
+    {
+        if (Pointwise.Applies(s))
+        {
+            Pointwise.Backward(s, x, w, gradOut, gx, gw, gb);
+            return;
+        }
+        var shape = s;
+        int p = s.OutHeight * s.OutWidth, rows = s.InChannels * s.KernelH * s.KernelW;
+        int chunk = ImageChunks.Size(s.Batch, (long)(rows + s.OutChannels) * p), chunkStride = RowStride(chunk * p);
+        bool gemms = gx is not null || gw is not null;
+        ImageChunks.Run(s.Batch, chunk, gemms ? rows * chunkStride : 0, gemms ? s.OutChannels * chunkStride : 0, gw, gb, (first, count, worker) =>
+        {
+            fixed (float* px = x, pw = w, pg = gradOut, pgx = gx, col = worker.Columns, dy = worker.Rows, pgw = worker.Weight)
+            {
+                int ld = RowStride(count * p);
+                // Only the bias gradient wanted: sum dY and skip the copies and GEMMs.
+                Gather(shape, pg, first, count, gemms ? dy : null, ld, worker.Bias);
+                if (gemms) BackwardChunk(shape, px, pw, pgx, pgw, first, count, col, dy, worker.Alone);
+            }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void BackwardChunk(in Conv2dShape s, float* x, float* w, float* gx, float* gw, int first, int count, float* col, float* dy,
+        bool parallel)
+    {
+        int p = s.OutHeight * s.OutWidth, k = s.FilterLength, og = s.OutChannelsPerGroup, cg = s.InChannelsPerGroup, n = count * p, ld = RowStride(n);
+        if (gw != null) UnfoldChunk(s, x, first, count, col, ld);
+        for (int g = 0; g < s.Groups; g++)
+        {
+            float* dyGroup = dy + (long)g * og * ld, colGroup = col + (long)g * k * ld;
+            if (gw != null)
+                Sgemm.Run(new GemmShape(Transpose.No, Transpose.Yes, og, k, n, 1f, ld, ld, 1f, k), dyGroup, colGroup, gw + (long)g * og * k, parallel);
+            // The group's columns are spent, so their space takes the column gradient W_g^T dY_g.
+            if (gx != null)
+                Sgemm.Run(new GemmShape(Transpose.Yes, Transpose.No, k, n, og, 1f, k, ld, 0f, ld), w + (long)g * og * k, dyGroup, colGroup, parallel);
+        }
+        if (gx == null) return;
+        for (int i = 0; i < count; i++)
+        for (int c = 0; c < s.InChannels; c++)
+            Im2Col.Fold(s, col + (long)(c / cg) * k * ld, ld, i * p, c % cg,
+                gx + ((long)(first + i) * s.InChannels + c) * s.Height * s.Width);
+    }
+
+    /// <summary>Row stride of the chunk's matrices: the columns in use rounded up to 16 floats, plus 16 more when that lands on a
+    /// multiple of 1 KB, because rows 4 KB apart map to the same cache sets and the GEMMs ran at half speed on such strides.</summary>
+    static int RowStride(int columns)
+    {
+        int ld = (columns + 15) & ~15;
+        return ld % 256 == 0 ? ld + 16 : ld;
+    }
+
+    /// <summary>Columns of images [first, first + count) for every channel; channel c's rows start at c * KH * KW, so group g's
+    /// K rows start at g * K.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void UnfoldChunk(in Conv2dShape s, float* x, int first, int count, float* col, int ld)
+    {
+        int plane = s.Height * s.Width, p = s.OutHeight * s.OutWidth;
+        for (int i = 0; i < count; i++)
+        for (int c = 0; c < s.InChannels; c++)
+            Im2Col.Unfold(s, x + ((long)(first + i) * s.InChannels + c) * plane, c, col, ld, i * p);
+    }
+
+    /// <summary>Copies dY of images [first, first + count) into channel-major rows (row o = those images' planes side by side)
+    /// when <paramref name="rows"/> is given, adding each plane's sum to <paramref name="biasSums"/>[o] on the way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Gather(in Conv2dShape s, float* gradOut, int first, int count, float* rows, int ld, double[]? biasSums)
+    {
+        int p = s.OutHeight * s.OutWidth;
+        for (int o = 0; o < s.OutChannels; o++)
+        {
+            double sum = 0;
+            for (int i = 0; i < count; i++)
+            {
+                float* src = gradOut + ((long)(first + i) * s.OutChannels + o) * p;
+                if (rows != null) Simd.Copy(rows + (long)o * ld + i * p, src, p);
+                if (biasSums is not null) sum += Simd.Sum(src, p);
+            }
+            if (biasSums is not null) biasSums[o] += sum;
+        }
+    }
+}

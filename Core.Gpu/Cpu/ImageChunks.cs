@@ -1,0 +1,87 @@
+using System.Buffers;
+
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>Runs a convolution's batch as chunks of whole images, one chunk per task, each task on one core with its own
+/// scratch. GEMMs inside a chunk run single-threaded, so our threads and OpenBLAS's never compete for the cores, and a chunk's
+/// columns stay in that core's cache. Weight and bias gradients are summed per worker and merged once at the end.</summary>
+internal static class ImageChunks
+{
+    /// <summary>Floats of scratch one chunk should stay within: 1 MB of columns fits a core's L2 beside the GEMM's packing.</summary>
+    const int ScratchBudget = 1 << 18;
+
+    /// <summary>Images per chunk: as many as fit <see cref="ScratchBudget"/> (at least one), and few enough that every core gets work.</summary>
+    public static int Size(int batch, long floatsPerImage)
+    {
+        int byBudget = (int)Math.Clamp(ScratchBudget / Math.Max(1, floatsPerImage), 1, Math.Max(1, batch));
+        int byCores = Math.Max(1, (batch + Environment.ProcessorCount - 1) / Environment.ProcessorCount);
+        return Math.Min(byBudget, byCores);
+    }
+
+    /// <summary>One worker's scratch and partial sums; arrays come from the shared pool.</summary>
+    public sealed class Worker : IDisposable
+    {
+        public Worker(int columns, int rows, int weights, int biases, bool alone)
+        {
+            Alone = alone;
+            Columns = ArrayPool<float>.Shared.Rent(Math.Max(1, columns));
+            Rows = ArrayPool<float>.Shared.Rent(Math.Max(1, rows));
+            if (weights > 0)
+            {
+                Weight = ArrayPool<float>.Shared.Rent(weights);
+                Weight.AsSpan(0, weights).Clear();
+            }
+            if (biases > 0) Bias = new double[biases];
+        }
+
+        /// <summary>True when the whole batch is this one chunk (a batch smaller than the core count): its GEMMs should then
+        /// use every core themselves.</summary>
+        public bool Alone { get; }
+        /// <summary>Column matrix of the chunk (or its gradient).</summary>
+        public float[] Columns { get; }
+        /// <summary>Outputs or output gradients of the chunk, channel-major.</summary>
+        public float[] Rows { get; }
+        /// <summary>This worker's share of the weight gradient, when one is wanted.</summary>
+        public float[]? Weight { get; }
+        /// <summary>This worker's share of the bias gradient, when one is wanted.</summary>
+        public double[]? Bias { get; }
+
+        public void Dispose()
+        {
+            ArrayPool<float>.Shared.Return(Columns);
+            ArrayPool<float>.Shared.Return(Rows);
+            if (Weight is not null) ArrayPool<float>.Shared.Return(Weight);
+        }
+    }
+
+    static unsafe void Add(float[] destination, float[] source, int count)
+    {
+        fixed (float* d = destination, s = source) Simd.Add(d, s, count);
+    }
+
+    /// <summary>Calls <paramref name="body"/>(first image, count, worker) for every chunk of <paramref name="chunk"/> images, then
+    /// writes the summed weight and bias gradients (when <paramref name="gradWeight"/> / <paramref name="gradBias"/> are given).</summary>
+    public static void Run(int batch, int chunk, int columns, int rows, float[]? gradWeight, float[]? gradBias, Action<int, int, Worker> body)
+    {
+        int chunks = (batch + chunk - 1) / chunk, weights = gradWeight?.Length ?? 0, biases = gradBias?.Length ?? 0;
+        if (gradWeight is not null) Array.Clear(gradWeight);
+        var biasSum = biases > 0 ? new double[biases] : null;
+        var gate = new object();
+        Parallel.For(0, chunks, () => new Worker(columns, rows, weights, biases, chunks == 1), (c, _, worker) =>
+        {
+            body(c * chunk, Math.Min(chunk, batch - c * chunk), worker);
+            return worker;
+        }, worker =>
+        {
+            lock (gate)
+            {
+                if (gradWeight is not null) Add(gradWeight, worker.Weight!, weights);
+                if (biasSum is not null)
+                    for (int o = 0; o < biases; o++) biasSum[o] += worker.Bias![o];
+            }
+            worker.Dispose();
+        });
+        if (gradBias is not null)
+            for (int o = 0; o < biases; o++) gradBias[o] = (float)biasSum![o];
+    }
+}

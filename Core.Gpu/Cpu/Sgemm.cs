@@ -1,0 +1,81 @@
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>The single GEMM entry of the Cpu backend: OpenBLAS when it loaded, else (or when forced) the managed GEMM.
+/// OpenBLAS is held to one thread and the cores are shared out here instead: a large GEMM is cut into one slab of C per core,
+/// and kernels that already run on every core (convolutions over image chunks) call <c>Serial</c>. Two thread pools
+/// spinning on two cores would otherwise take turns stalling each other.</summary>
+internal static unsafe class Sgemm
+{
+    /// <summary>Multiply-adds below which splitting a GEMM across cores costs more than it saves.</summary>
+    const long SplitWork = 1L << 21;
+
+    static Sgemm()
+    {
+        if (OpenBlas.Available) OpenBlas.SetThreads(1);
+        else Console.Error.WriteLine("hybrid: OpenBLAS (libopenblas0-pthread) not found; using the managed GEMM, which is slower");
+    }
+
+    /// <summary>Routes every GEMM to the managed implementation even when OpenBLAS is present (tests compare the two);
+    /// starts true when the environment sets HYBRID_MANAGED_GEMM=1.</summary>
+    public static bool ForceManaged { get; set; } = Environment.GetEnvironmentVariable("HYBRID_MANAGED_GEMM") == "1";
+
+    public static bool UsesOpenBlas => OpenBlas.Available && !ForceManaged;
+
+    /// <summary>C = alpha op(A) op(B) + beta C on all cores; beta = 0 never reads C (OpenBLAS clears C first when beta is 0).</summary>
+    public static void Run(in GemmShape g, float* a, float* b, float* c)
+    {
+        if (g.M == 0 || g.N == 0) return;
+        if (!UsesOpenBlas)
+        {
+            ManagedGemm.Run(g, a, b, c, parallel: true);
+            return;
+        }
+        int parts = (long)g.M * g.N * g.K >= SplitWork ? Environment.ProcessorCount : 1;
+        if (parts == 1)
+        {
+            Serial(g, a, b, c);
+            return;
+        }
+        var shape = g;
+        var (pa, pb, pc) = ((nint)a, (nint)b, (nint)c);
+        bool byRows = g.M >= g.N;
+        int extent = byRows ? g.M : g.N;
+        Parallel.For(0, parts, p =>
+        {
+            // Slab edges on multiples of 16 keep the pieces' micro-kernel tiles whole.
+            int lo = Edge(extent, p, parts), hi = Edge(extent, p + 1, parts);
+            if (hi <= lo) return;
+            if (byRows)
+                Serial(shape with { M = hi - lo }, (float*)pa + (shape.TransA == Transpose.No ? (long)lo * shape.Lda : lo), (float*)pb,
+                    (float*)pc + (long)lo * shape.Ldc);
+            else
+                Serial(shape with { N = hi - lo }, (float*)pa, (float*)pb + (shape.TransB == Transpose.No ? lo : (long)lo * shape.Ldb),
+                    (float*)pc + lo);
+        });
+    }
+
+    /// <summary>The same on the calling thread only.</summary>
+    public static void Serial(in GemmShape g, float* a, float* b, float* c)
+    {
+        if (g.M == 0 || g.N == 0) return;
+        if (UsesOpenBlas) OpenBlas.Sgemm(g.TransA, g.TransB, g.M, g.N, g.K, g.Alpha, a, g.Lda, b, g.Ldb, g.Beta, c, g.Ldc);
+        else ManagedGemm.Run(g, a, b, c, parallel: false);
+    }
+
+    /// <summary>On all cores when <paramref name="parallel"/>, else on the calling thread (for callers that may or may not be one
+    /// of several workers).</summary>
+    public static void Run(in GemmShape g, float* a, float* b, float* c, bool parallel)
+    {
+        if (parallel) Run(g, a, b, c);
+        else Serial(g, a, b, c);
+    }
+
+    /// <summary><see cref="Run(in GemmShape, float*, float*, float*)"/> on arrays, each matrix at element 0.</summary>
+    public static void Run(in GemmShape g, float[] a, float[] b, float[] c)
+    {
+        fixed (float* pa = a, pb = b, pc = c) Run(g, pa, pb, pc);
+    }
+
+
+    static int Edge(int extent, int p, int parts) => p == parts ? extent : Math.Min(extent, (int)((long)extent * p / parts + 15) & ~15);
+}

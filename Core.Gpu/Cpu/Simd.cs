@@ -1,0 +1,169 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>The element-wise loops the kernels share, 8 floats a step with a scalar tail. Most rows they see are a few dozen
+/// floats (an image row, one plane), too short to amortise a general library call, so these inline into the caller.</summary>
+internal static unsafe class Simd
+{
+    const int W = 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Zero(float* destination, int count)
+    {
+        int i = 0;
+        for (; i <= count - W; i += W) Vector256<float>.Zero.Store(destination + i);
+        for (; i < count; i++) destination[i] = 0f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy(float* destination, float* source, int count)
+    {
+        int i = 0;
+        for (; i <= count - W; i += W) Vector256.Load(source + i).Store(destination + i);
+        for (; i < count; i++) destination[i] = source[i];
+    }
+
+    /// <summary>destination[i] += source[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(float* destination, float* source, int count)
+    {
+        int i = 0;
+        for (; i <= count - W; i += W) (Vector256.Load(destination + i) + Vector256.Load(source + i)).Store(destination + i);
+        for (; i < count; i++) destination[i] += source[i];
+    }
+
+    /// <summary>destination[i] = source[i] + value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddScalar(float* destination, float* source, float value, int count)
+    {
+        var v = Vector256.Create(value);
+        int i = 0;
+        for (; i <= count - W; i += W) (Vector256.Load(source + i) + v).Store(destination + i);
+        for (; i < count; i++) destination[i] = source[i] + value;
+    }
+
+    /// <summary>destination[i] *= factor.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale(float* destination, float factor, int count)
+    {
+        var f = Vector256.Create(factor);
+        int i = 0;
+        for (; i <= count - W; i += W) (Vector256.Load(destination + i) * f).Store(destination + i);
+        for (; i < count; i++) destination[i] *= factor;
+    }
+
+    /// <summary>The sum of source[0..count), accumulated in eight lanes (also the more accurate order for long rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(float* source, int count)
+    {
+        var lanes = Vector256<float>.Zero;
+        int i = 0;
+        for (; i <= count - W; i += W) lanes += Vector256.Load(source + i);
+        float sum = Vector256.Sum(lanes);
+        for (; i < count; i++) sum += source[i];
+        return sum;
+    }
+
+    /// <summary>destination[i] = a[i] * b[i], clamped to [-limit, limit] when <paramref name="clamp"/> (NaN stays NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Multiply(float* destination, float* a, float* b, int count, bool clamp, float limit)
+    {
+        int i = 0;
+        var hi = Vector256.Create(limit);
+        var lo = -hi;
+        for (; i <= count - W; i += W)
+        {
+            var v = Vector256.Load(a + i) * Vector256.Load(b + i);
+            if (clamp) v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, hi), hi, Vector256.ConditionalSelect(Vector256.LessThan(v, lo), lo, v));
+            v.Store(destination + i);
+        }
+        for (; i < count; i++)
+        {
+            float v = a[i] * b[i];
+            destination[i] = clamp ? Math.Clamp(v, -limit, limit) : v;
+        }
+    }
+
+    /// <summary>destination[i] = value[i] where scores[i] &gt; 0, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Mask(float* destination, float* value, float* scores, int count)
+    {
+        int i = 0;
+        for (; i <= count - W; i += W)
+        {
+            var keep = Vector256.GreaterThan(Vector256.Load(scores + i), Vector256<float>.Zero);
+            (keep & Vector256.Load(value + i)).Store(destination + i);
+        }
+        for (; i < count; i++) destination[i] = scores[i] > 0f ? value[i] : 0f;
+    }
+
+    /// <summary>Writes the transpose of the 8 x 8 block at <paramref name="source"/> (rows <paramref name="sourceStride"/> floats
+    /// apart) to <paramref name="destination"/> (rows <paramref name="destinationStride"/> apart): the classic unpack, shuffle,
+    /// permute sequence, so a layout change costs two vector passes instead of 64 scalar moves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Transpose8x8(float* source, long sourceStride, float* destination, long destinationStride)
+    {
+        if (!Avx.IsSupported)
+        {
+            for (int r = 0; r < W; r++)
+                for (int c = 0; c < W; c++) destination[c * destinationStride + r] = source[r * sourceStride + c];
+            return;
+        }
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2 * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3 * sourceStride);
+        var r4 = Avx.LoadVector256(source + 4 * sourceStride);
+        var r5 = Avx.LoadVector256(source + 5 * sourceStride);
+        var r6 = Avx.LoadVector256(source + 6 * sourceStride);
+        var r7 = Avx.LoadVector256(source + 7 * sourceStride);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE), s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE), s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(destination, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(destination + destinationStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(destination + 2 * destinationStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(destination + 3 * destinationStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(destination + 4 * destinationStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(destination + 5 * destinationStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(destination + 6 * destinationStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(destination + 7 * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
+    }
+
+    /// <summary>destination[i] = source[2 i]: the even elements, as a stride-2 convolution reads its input. Two loads, a shuffle
+    /// and a cross-lane permute per 8 outputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyEven(float* destination, float* source, int count)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+            // The last vector pair reads source[2 i + 15], one past the last even element used; stop early enough to stay inside.
+            for (; i <= count - W - 1; i += W)
+            {
+                var even = Avx.Shuffle(Avx.LoadVector256(source + 2 * i), Avx.LoadVector256(source + 2 * i + W), 0x88);
+                Avx.Store(destination + i, Avx2.Permute4x64(even.AsDouble(), 0xD8).AsSingle());
+            }
+        for (; i < count; i++) destination[i] = source[2 * i];
+    }
+
+    /// <summary>destination[2 i] += source[i]: the adjoint of <see cref="CopyEven"/>, leaving the odd elements as they are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddEven(float* destination, float* source, int count)
+    {
+        int i = 0;
+        if (Avx.IsSupported)
+            for (; i <= count - W - 1; i += W)
+            {
+                var v = Avx.LoadVector256(source + i);
+                Vector256<float> low = Avx.UnpackLow(v, Vector256<float>.Zero), high = Avx.UnpackHigh(v, Vector256<float>.Zero);
+                float* d = destination + 2 * i;
+                Avx.Store(d, Avx.Add(Avx.LoadVector256(d), Avx.Permute2x128(low, high, 0x20)));
+                Avx.Store(d + W, Avx.Add(Avx.LoadVector256(d + W), Avx.Permute2x128(low, high, 0x31)));
+            }
+        for (; i < count; i++) destination[2 * i] += source[i];
+    }
+}
