@@ -65,7 +65,8 @@ let formatSeconds (s: float) =
 /// The report as a table (case, ours, peer, peer time, speedup), then one line per distinct reason a peer was skipped.
 let printTable (report: Report) =
     let table = Table()
-    table.Title <- TableTitle(Markup.Escape $"{report.Benchmark} on {report.Device} ({report.Cores} cores)")
+    let cores = if report.Device.Contains "cores" then "" else $" ({report.Cores} cores)"
+    table.Title <- TableTitle(Markup.Escape $"{report.Benchmark} on {report.Device}{cores}")
     table.AddColumn "case" |> ignore
     table.AddColumn(TableColumn("ours").RightAligned()) |> ignore
     table.AddColumn "peer" |> ignore

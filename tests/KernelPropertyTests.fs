@@ -1,6 +1,8 @@
 /// Each backend against the Reference backend (the specification) on random shapes, plus the named edge cases.
 module Hybrid.Tests.KernelPropertyTests
 
+#nowarn "9" // the managed GEMM takes pointers: the test pins arrays with `fixed`
+
 open System
 open Expecto
 open FsCheck
@@ -74,8 +76,14 @@ let private linearGen (maxDim: int) =
         return { Conv = None; Linear = LinearShape(batch, inF, outF); Bias = bias; BiasMask = bias && biasMask; Seed = seed }
     }
 
+let private onDevice (d: Device) g a b c0 =
+    let cArr = up d c0
+    Blas.Sgemm(g, up d a, up d b, cArr)
+    cArr.ToArray()
+
 /// Runs the GEMM on `device` and on the reference from the same data; C starts as NaN when beta = 0 (it must not be read).
-let checkGemm (device: Device) (c: GemmCase) =
+/// Runs a GEMM implementation (given A, B and the starting C, returning C) against the reference from the same data.
+let checkGemmWith (gemm: GemmShape -> float32[] -> float32[] -> float32[] -> float32[]) (c: GemmCase) =
     let g = c.Shape
     let rng = Random c.Seed
     let struct (ar, ac) = g.AStored
@@ -84,16 +92,25 @@ let checkGemm (device: Device) (c: GemmCase) =
     let b = randomNormal rng (if br = 0 then 0 else (br - 1) * g.Ldb + bc)
     let cLen = if g.M = 0 then 0 else (g.M - 1) * g.Ldc + g.N
     let c0 = if g.Beta = 0.0f then Array.create cLen nanf else randomNormal rng cLen
-    let run (d: Device) =
-        let cArr = up d c0
-        Blas.Sgemm(g, up d a, up d b, cArr)
-        cArr.ToArray()
-    let expected = run Device.Reference
-    let actual = run device
+    let expected = onDevice Device.Reference g a b c0
+    let actual = gemm g a b c0
     // Only C's logical elements are compared: padding between rows is never written.
     let logical (arr: float32[]) = [| for i in 0 .. g.M - 1 do for j in 0 .. g.N - 1 -> arr.[i * g.Ldc + j] |]
     closeTo absTol relTol (sprintf "%A" g) (logical expected) (logical actual)
     Expect.isFalse (logical actual |> Array.exists Single.IsNaN) "no NaN from C when beta = 0"
+
+let checkGemm (device: Device) (c: GemmCase) = checkGemmWith (onDevice device) c
+
+/// The Cpu backend's managed GEMM (BLIS-style blocking and packing), the fallback when OpenBLAS is missing, called directly.
+let private managedGemm (g: GemmShape) (a: float32[]) (b: float32[]) (c0: float32[]) =
+    let c = Array.copy c0
+    // Empty arrays still need a valid address for `fixed`.
+    let a, b = (if a.Length = 0 then [| 0.0f |] else a), (if b.Length = 0 then [| 0.0f |] else b)
+    use pa = fixed a
+    use pb = fixed b
+    use pc = fixed (if c.Length = 0 then [| 0.0f |] else c)
+    Hybrid.Core.Gpu.Cpu.ManagedGemm.Run(&g, pa, pb, pc, true)
+    c
 
 /// Forward and full backward (every gradient, both mask rules) of a masked layer, and the sparse forward of its weights.
 let private runLayer (device: Device) (c: LayerCase) (rule: MaskGradient) =
@@ -172,7 +189,8 @@ let private edgeCases: (string * (Device -> unit)) list =
 [<Tests>]
 let tests =
     testList "backends vs reference" [
-        for b in others ->
+      yield!
+       [ for b in others ->
             if b.Name = cuda.Name && not Device.CudaAvailable then
                 testCase b.Name (fun () -> skiptest "no CUDA device on this machine")
             else
@@ -183,5 +201,16 @@ let tests =
                     property b.Slow "gemm" (gemmGen size) (fun c -> checkGemm (device ()) c)
                     property b.Slow "masked conv2d forward, backward, sparse" (convGen (if b.Slow then 6 else 12)) (fun c -> checkLayer (device ()) c)
                     property b.Slow "masked linear forward, backward, sparse" (linearGen size) (fun c -> checkLayer (device ()) c)
-                ]
+                ] ]
+      testList "cpu managed GEMM (the fallback without OpenBLAS)" [
+            // Sizes up to 300 cross the blocking (MC 144, KC 256) and the 6x16 micro-tile edges.
+            yield property false "random shapes" (gemmGen 300) (checkGemmWith managedGemm)
+            for ta, tb, m, n, k, alpha, beta in
+                [ Transpose.No, Transpose.No, 1, 1, 1, 1.0f, 0.0f
+                  Transpose.Yes, Transpose.Yes, 145, 17, 257, 1.0f, 0.0f
+                  Transpose.No, Transpose.Yes, 6, 16, 0, 1.0f, 0.5f
+                  Transpose.Yes, Transpose.No, 7, 33, 13, 0.0f, 0.0f ] ->
+                testCase (sprintf "%dx%dx%d alpha %g beta %g" m n k alpha beta) (fun () ->
+                    checkGemmWith managedGemm { Shape = GemmShape.Dense(ta, tb, m, n, k, alpha, beta); Seed = 3 })
+        ]
     ]
