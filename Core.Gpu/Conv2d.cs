@@ -9,14 +9,7 @@ public static class Conv2d
         var device = Check(s, p, x);
         Validate.Array(y, "output", s.OutputLength, device, s);
         if (s.OutputLength == 0) return;
-        var weight = MaskedLayer.Effective(p.Weight, p.WeightScores, out bool ownsWeight);
-        var bias = MaskedLayer.Effective(p.Bias, p.BiasScores, out bool ownsBias);
-        try { device.Kernels.Conv2dForward(s, x, weight!, bias, y); }
-        finally
-        {
-            if (ownsWeight) weight!.Dispose();
-            if (ownsBias) bias!.Dispose();
-        }
+        MaskedLayer.Forward(p, (weight, bias) => device.Kernels.Conv2dForward(s, x, weight, bias, y));
     }
 
     /// <summary>Gradients given dL/dy; only the non-null arrays of <paramref name="g"/> are computed.</summary>
@@ -25,14 +18,8 @@ public static class Conv2d
         var device = Check(s, p, x);
         Validate.Array(gradOut, "output gradient", s.OutputLength, device, s);
         MaskedLayer.ValidateGradients(p, g, s.InputLength, s.WeightLength, s.OutChannels, device, s);
-        var shape = s;
-        var weight = MaskedLayer.Effective(p.Weight, p.WeightScores, out bool ownsWeight)!;
-        try
-        {
-            MaskedLayer.Backward(p, g, weight, device, (gradWeight, gradBias) =>
-                device.Kernels.Conv2dBackward(shape, x, weight, gradOut, g.Input, gradWeight, gradBias));
-        }
-        finally { if (ownsWeight) weight.Dispose(); }
+        MaskedLayer.Backward(p, g, (weight, gradWeight, gradBias) =>
+            device.Kernels.Conv2dBackward(s, x, weight, gradOut, g.Input, gradWeight, gradBias));
     }
 
     /// <summary>Checks the geometry of a convolution; used by the dense and sparse forms alike.</summary>

@@ -9,14 +9,7 @@ public static class Linear
         var device = Check(s, p, x);
         Validate.Array(y, "output", s.OutputLength, device, s);
         if (s.OutputLength == 0) return;
-        var weight = MaskedLayer.Effective(p.Weight, p.WeightScores, out bool ownsWeight);
-        var bias = MaskedLayer.Effective(p.Bias, p.BiasScores, out bool ownsBias);
-        try { device.Kernels.LinearForward(s, x, weight!, bias, y); }
-        finally
-        {
-            if (ownsWeight) weight!.Dispose();
-            if (ownsBias) bias!.Dispose();
-        }
+        MaskedLayer.Forward(p, (weight, bias) => device.Kernels.LinearForward(s, x, weight, bias, y));
     }
 
     /// <summary>Gradients of the loss with respect to the input, effective weight, weight, mask scores and bias, given
@@ -26,14 +19,8 @@ public static class Linear
         var device = Check(s, p, x);
         Validate.Array(gradOut, "output gradient", s.OutputLength, device, s);
         MaskedLayer.ValidateGradients(p, g, s.InputLength, s.WeightLength, s.OutFeatures, device, s);
-        var shape = s;
-        var weight = MaskedLayer.Effective(p.Weight, p.WeightScores, out bool ownsWeight)!;
-        try
-        {
-            MaskedLayer.Backward(p, g, weight, device, (gradWeight, gradBias) =>
-                device.Kernels.LinearBackward(shape, x, weight, gradOut, g.Input, gradWeight, gradBias));
-        }
-        finally { if (ownsWeight) weight.Dispose(); }
+        MaskedLayer.Backward(p, g, (weight, gradWeight, gradBias) =>
+            device.Kernels.LinearBackward(s, x, weight, gradOut, g.Input, gradWeight, gradBias));
     }
 
     static Device Check(in LinearShape s, LayerParameters p, DeviceArray<float> x)

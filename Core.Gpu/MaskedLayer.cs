@@ -31,28 +31,49 @@ internal static class MaskedLayer
             throw new ArgumentException($"{shape}: a bias mask score gradient was asked for but the layer has no bias mask");
     }
 
-    /// <summary>The effective tensor: <paramref name="value"/> itself when unmasked, else a new array value * 1[scores > 0]
-    /// that the caller disposes (<paramref name="owned"/> is true).</summary>
-    public static DeviceArray<float>? Effective(DeviceArray<float>? value, DeviceArray<float>? scores, out bool owned)
+    /// <summary>Runs <paramref name="forward"/> on the effective weight and bias (the parameters themselves when unmasked,
+    /// else temporary arrays value * 1[scores > 0]).</summary>
+    public static void Forward(LayerParameters p, Action<DeviceArray<float>, DeviceArray<float>?> forward)
     {
-        owned = false;
-        if (value is null || scores is null) return value;
-        var effective = value.Device.Allocate<float>(value.Length);
-        value.Device.Kernels.ApplyMask(value, scores, effective);
-        owned = true;
-        return effective;
+        using var weight = new EffectiveValue(p.Weight, p.WeightScores);
+        using var bias = new EffectiveValue(p.Bias, p.BiasScores);
+        forward(weight.Value!, bias.Value);
     }
 
-    /// <summary>Runs <paramref name="backward"/> (which fills dL/dw_eff and dL/db_eff) and derives the requested weight,
-    /// score and bias gradients from them. Unmasked tensors have no scores: their gradient is the effective one.</summary>
-    public static void Backward(LayerParameters p, LayerGradients g, DeviceArray<float> weightEff, Device device,
-        Action<DeviceArray<float>?, DeviceArray<float>?> backward)
+    /// <summary>Runs <paramref name="backward"/> (given the effective weight, it fills dL/dw_eff and dL/db_eff) and derives the
+    /// requested weight, score and bias gradients from them. Unmasked tensors have no scores: their gradient is the effective one.</summary>
+    public static void Backward(LayerParameters p, LayerGradients g,
+        Action<DeviceArray<float>, DeviceArray<float>?, DeviceArray<float>?> backward)
     {
+        var device = p.Weight.Device;
+        using var weightEff = new EffectiveValue(p.Weight, p.WeightScores);
         using var weight = new EffectiveGradient(device, p.Weight, p.WeightScores, g.EffectiveWeight, g.Weight, g.WeightScores, g.MaskRule);
         using var bias = new EffectiveGradient(device, p.Bias, p.BiasScores, null, g.Bias, g.BiasScores, g.MaskRule);
-        backward(weight.Target, bias.Target);
+        backward(weightEff.Value!, weight.Target, bias.Target);
         weight.Derive();
         bias.Derive();
+    }
+
+    /// <summary>value * 1[scores > 0] in a temporary array, or the value itself when unmasked (or absent).</summary>
+    readonly struct EffectiveValue : IDisposable
+    {
+        readonly bool owned;
+
+        public EffectiveValue(DeviceArray<float>? value, DeviceArray<float>? scores)
+        {
+            Value = value;
+            if (value is null || scores is null) return;
+            Value = value.Device.Allocate<float>(value.Length);
+            value.Device.Kernels.ApplyMask(value, scores, Value);
+            owned = true;
+        }
+
+        public DeviceArray<float>? Value { get; }
+
+        public void Dispose()
+        {
+            if (owned) Value!.Dispose();
+        }
     }
 
     /// <summary>The array that receives dL/d(effective) for one tensor, and the derivation of the requested gradients from it.</summary>
