@@ -57,7 +57,7 @@ type BenchArgs =
             match a with
             | Gemm _ -> "SGEMM against NumPy matmul (float32, square)."
             | Conv _ -> "conv2d forward + backward, masked and unmasked, against PyTorch on CIFAR ResNet-20 / VGG-16 shapes; sparse vs dense."
-            | Device _ -> "device to run ours on: cpu (default), gpu or reference."
+            | Device _ -> "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
             | Json -> "print one JSON document {benchmark, cases: [{case, ours_s, peer, peer_s, speedup}]}."
 
 type DemoArgs =

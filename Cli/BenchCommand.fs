@@ -30,8 +30,10 @@ let convReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ConvArgs>) =
     ConvBench.run device { options with Models = models; Batch = batch }
 
 let run (args: ParseResults<BenchArgs>) =
-    let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Cpu))
+    let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
+    if device.Kind = Hybrid.Core.Gpu.DeviceKind.Gpu && not Hybrid.Core.Gpu.Device.CudaAvailable then
+        note "hybrid: note: no CUDA device, so the ILGPU kernels run on ILGPU's CPU accelerator, about a thousand times slower than native code (try gemm --sizes 64 128)"
     match args.TryGetSubCommand() with
     | Some(Gemm a) -> print json (gemmReport device a)
     | Some(Conv a) -> print json (convReport device a)
