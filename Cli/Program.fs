@@ -14,13 +14,15 @@ let main argv =
     let parser = ArgumentParser.Create<HybridArgs>(programName = "hybrid")
     try
         let args = parser.ParseCommandLine(argv, raiseOnUsage = true)
-        match args.GetSubCommand() with
-        | Demo a -> DemoCommand.run a
-        | Selfcheck a -> SelfCheckCommand.run a
-        | Bench a -> BenchCommand.run a
-        | Version ->
+        if args.Contains Version then
             printfn "%s" version
             0
+        else
+            match args.GetSubCommand() with
+            | Demo a -> DemoCommand.run a
+            | Selfcheck a -> SelfCheckCommand.run a
+            | Bench a -> BenchCommand.run a
+            | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message
