@@ -14,6 +14,11 @@ internal static unsafe class ConvGemm
             Pointwise.Forward(s, x, w, bias, y);
             return;
         }
+        if (NarrowConv.Applies(s))
+        {
+            NarrowConv.Forward(s, x, w, bias, y);
+            return;
+        }
         var shape = s;
         int p = s.OutHeight * s.OutWidth, rows = s.InChannels * s.KernelH * s.KernelW;
         int chunk = ImageChunks.Size(s.Batch, (long)(rows + s.OutChannels) * p), ld = RowStride(chunk * p);
@@ -49,6 +54,11 @@ internal static unsafe class ConvGemm
             Pointwise.Backward(s, x, w, gradOut, gx, gw, gb);
             return;
         }
+        if (NarrowConv.Applies(s))
+        {
+            NarrowConv.Backward(s, x, w, gradOut, gx, gw, gb);
+            return;
+        }
         var shape = s;
         int p = s.OutHeight * s.OutWidth, rows = s.InChannels * s.KernelH * s.KernelW;
         int chunk = ImageChunks.Size(s.Batch, (long)(rows + s.OutChannels) * p), chunkStride = RowStride(chunk * p);
@@ -69,7 +79,7 @@ internal static unsafe class ConvGemm
     static void BackwardChunk(in Conv2dShape s, float* x, float* w, float* gx, float* gw, int first, int count, float* col, float* dy,
         bool parallel)
     {
-        int p = s.OutHeight * s.OutWidth, k = s.FilterLength, og = s.OutChannelsPerGroup, cg = s.InChannelsPerGroup, n = count * p, ld = RowStride(n);
+        int p = s.OutHeight * s.OutWidth, k = s.FilterLength, og = s.OutChannelsPerGroup, n = count * p, ld = RowStride(n);
         if (gw != null) UnfoldChunk(s, x, first, count, col, ld);
         for (int g = 0; g < s.Groups; g++)
         {
@@ -80,7 +90,14 @@ internal static unsafe class ConvGemm
             if (gx != null)
                 Sgemm.Run(new GemmShape(Transpose.Yes, Transpose.No, k, n, og, 1f, k, ld, 0f, ld), w + (long)g * og * k, dyGroup, colGroup, parallel);
         }
-        if (gx == null) return;
+        if (gx != null) FoldChunk(s, col, ld, first, count, gx);
+    }
+
+    /// <summary>Overwrites the input gradient of images [first, first + count) from their column gradients.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void FoldChunk(in Conv2dShape s, float* col, int ld, int first, int count, float* gx)
+    {
+        int p = s.OutHeight * s.OutWidth, k = s.FilterLength, cg = s.InChannelsPerGroup;
         for (int i = 0; i < count; i++)
         for (int c = 0; c < s.InChannels; c++)
             Im2Col.Fold(s, col + (long)(c / cg) * k * ld, ld, i * p, c % cg,
@@ -89,7 +106,7 @@ internal static unsafe class ConvGemm
 
     /// <summary>Row stride of the chunk's matrices: the columns in use rounded up to 16 floats, plus 16 more when that lands on a
     /// multiple of 1 KB, because rows 4 KB apart map to the same cache sets and the GEMMs ran at half speed on such strides.</summary>
-    static int RowStride(int columns)
+    internal static int RowStride(int columns)
     {
         int ld = (columns + 15) & ~15;
         return ld % 256 == 0 ? ld + 16 : ld;
@@ -98,7 +115,7 @@ internal static unsafe class ConvGemm
     /// <summary>Columns of images [first, first + count) for every channel; channel c's rows start at c * KH * KW, so group g's
     /// K rows start at g * K.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void UnfoldChunk(in Conv2dShape s, float* x, int first, int count, float* col, int ld)
+    internal static void UnfoldChunk(in Conv2dShape s, float* x, int first, int count, float* col, int ld)
     {
         int plane = s.Height * s.Width, p = s.OutHeight * s.OutWidth;
         for (int i = 0; i < count; i++)

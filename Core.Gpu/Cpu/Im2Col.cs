@@ -10,10 +10,11 @@ internal static unsafe class Im2Col
 {
     [ThreadStatic] static float[]? scratch;
 
-    /// <summary>A per-thread buffer for one padded plane; kept for the thread's lifetime since every convolution call needs it.</summary>
+    /// <summary>A per-thread buffer for one padded plane; kept for the thread's lifetime since every convolution call needs it.
+    /// One float of slack lets stride-2 rows end on a whole vector (<see cref="Simd.CopyEven"/>).</summary>
     static float[] Padded(in Conv2dShape s)
     {
-        int length = (s.Height + 2 * s.PadH) * (s.Width + 2 * s.PadW);
+        int length = (s.Height + 2 * s.PadH) * (s.Width + 2 * s.PadW) + 1;
         if (scratch is null || scratch.Length < length) scratch = new float[length];
         return scratch;
     }
@@ -73,18 +74,21 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>Copies an H x W plane into the middle of a zeroed (H + 2 PadH) x (W + 2 PadW) one.</summary>
+    internal static void Pad(in Conv2dShape s, float* source, float* destination) => Pad(source, s.Height, s.Width, s.PadH, s.PadW, destination);
+
+    /// <summary>Copies an h x w plane into the middle of a zeroed (h + 2 padH) x (w + 2 padW) one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Pad(in Conv2dShape s, float* source, float* destination)
+    internal static void Pad(float* source, int h, int w, int padH, int padW, float* destination)
     {
-        int pw = s.Width + 2 * s.PadW;
-        Simd.Zero(destination, s.PadH * pw);
-        Simd.Zero(destination + (s.PadH + s.Height) * pw, s.PadH * pw);
-        for (int r = 0; r < s.Height; r++)
+        int pw = w + 2 * padW;
+        Simd.Zero(destination, padH * pw);
+        Simd.Zero(destination + (padH + h) * pw, padH * pw);
+        for (int r = 0; r < h; r++)
         {
-            float* row = destination + (s.PadH + r) * pw;
-            Simd.Zero(row, s.PadW);
-            Simd.Copy(row + s.PadW, source + r * s.Width, s.Width);
-            Simd.Zero(row + s.PadW + s.Width, s.PadW);
+            float* row = destination + (padH + r) * pw;
+            Simd.Zero(row, padW);
+            Simd.Copy(row + padW, source + r * w, w);
+            Simd.Zero(row + padW + w, padW);
         }
     }
 }

@@ -135,14 +135,15 @@ internal static unsafe class Simd
     }
 
     /// <summary>destination[i] = source[2 i]: the even elements, as a stride-2 convolution reads its input. Two loads, a shuffle
-    /// and a cross-lane permute per 8 outputs.</summary>
+    /// and a cross-lane permute per 8 outputs. The last vector pair also reads source[2 count - 1], one past the last even
+    /// element, so the caller leaves a float of slack after the source: on 8-wide CIFAR rows, stopping short of it instead left
+    /// every row to the scalar loop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CopyEven(float* destination, float* source, int count)
     {
         int i = 0;
         if (Avx2.IsSupported)
-            // The last vector pair reads source[2 i + 15], one past the last even element used; stop early enough to stay inside.
-            for (; i <= count - W - 1; i += W)
+            for (; i <= count - W; i += W)
             {
                 var even = Avx.Shuffle(Avx.LoadVector256(source + 2 * i), Avx.LoadVector256(source + 2 * i + W), 0x88);
                 Avx.Store(destination + i, Avx2.Permute4x64(even.AsDouble(), 0xD8).AsSingle());
@@ -150,13 +151,14 @@ internal static unsafe class Simd
         for (; i < count; i++) destination[i] = source[2 * i];
     }
 
-    /// <summary>destination[2 i] += source[i]: the adjoint of <see cref="CopyEven"/>, leaving the odd elements as they are.</summary>
+    /// <summary>destination[2 i] += source[i]: the adjoint of <see cref="CopyEven"/>, leaving the odd elements as they are
+    /// (the vector loop rewrites them unchanged, up to destination[2 count - 1], which needs the same slack).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AddEven(float* destination, float* source, int count)
     {
         int i = 0;
         if (Avx.IsSupported)
-            for (; i <= count - W - 1; i += W)
+            for (; i <= count - W; i += W)
             {
                 var v = Avx.LoadVector256(source + i);
                 Vector256<float> low = Avx.UnpackLow(v, Vector256<float>.Zero), high = Avx.UnpackHigh(v, Vector256<float>.Zero);
