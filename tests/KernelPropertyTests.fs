@@ -65,6 +65,29 @@ let private convGen (maxSize: int) =
         return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = bias && biasMask; Seed = seed }
     }
 
+/// Shapes whose output planes are whole 32-pixel strips, batches of 2 or more and one group: the Cpu backend's AVX-512
+/// narrow-GEMM path takes these, which the general generator rarely produces.
+let private stripConvGen =
+    gen {
+        let! batch = Gen.choose (2, 4)
+        let! cin = Gen.choose (1, 9)
+        let! cout = Gen.choose (1, 20)
+        let! k = Gen.elements [ 1; 3; 5 ]
+        let! stride = Gen.choose (1, 2)
+        let! dilation = Gen.choose (1, 2)
+        let! pad = Gen.choose (0, 2)
+        let! oh, ow = Gen.elements [ 8, 4; 4, 8; 8, 8; 16, 16; 2, 16; 32, 1; 16, 6 ]
+        let! extraH = Gen.choose (0, stride - 1)
+        let! extraW = Gen.choose (0, stride - 1)
+        let! bias = Gen.elements [ true; false ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        // The input size that gives exactly oh x ow outputs (the extra rows are dropped by the stride's rounding).
+        let size o = (o - 1) * stride + dilation * (k - 1) + 1
+        let pad = if size (min oh ow) - 2 * pad < 1 then 0 else pad
+        let s = Conv2dShape(batch, cin, size oh - 2 * pad + extraH, size ow - 2 * pad + extraW, cout, k, k, stride, stride, pad, pad, dilation, dilation)
+        return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = seed }
+    }
+
 let private linearGen (maxDim: int) =
     gen {
         let! batch = Gen.choose (0, 6)
@@ -201,6 +224,8 @@ let tests =
                     property b.Slow "gemm" (gemmGen size) (fun c -> checkGemm (device ()) c)
                     property b.Slow "masked conv2d forward, backward, sparse" (convGen (if b.Slow then 6 else 12)) (fun c -> checkLayer (device ()) c)
                     property b.Slow "masked linear forward, backward, sparse" (linearGen size) (fun c -> checkLayer (device ()) c)
+                    if not b.Slow then
+                        property b.Slow "masked conv2d on whole 32-pixel strips" stripConvGen (fun c -> checkLayer (device ()) c)
                 ] ]
       testList "cpu managed GEMM (the fallback without OpenBLAS)" [
             // Sizes up to 300 cross the blocking (MC 144, KC 256) and the 6x16 micro-tile edges.
