@@ -4,5 +4,3 @@
 #r "../Cli/bin/Release/net10.0/Hybrid.Core.Nn.dll"
 #r "../Cli/bin/Release/net10.0/Hybrid.Analysis.dll"
 #r "../Cli/bin/Release/net10.0/ILGPU.dll"
-#r "../Cli/bin/Release/net10.0/ILGPU.Algorithms.dll"
-#r "../Cli/bin/Release/net10.0/System.Numerics.Tensors.dll"
