@@ -143,7 +143,12 @@ let private peerArgs (options: Options) (selected: Layer list) =
 let run (device: Device) (options: Options) =
     let random = Random Data.seed
     let selected = layers options
-    let ours = selected |> List.map (fun l -> l, timeLayer device options.Timing random options.Batch l)
+    let ours =
+        selected
+        |> List.mapi (fun i l ->
+            progress "conv" $"timing {l.Name} on {device.Name} ({i + 1}/{selected.Length})"
+            l, timeLayer device options.Timing random options.Batch l)
+    progress "conv" "timing the PyTorch peer"
     let outcome = Peers.run peer (peerArgs options selected)
     let torchCase = Peers.toCase "torch" outcome
     let casesOf (l: Layer, t: Times) =

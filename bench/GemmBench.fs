@@ -39,7 +39,12 @@ let private timeSize (device: Device) (policy: Timing.Policy) (random: Random) (
 /// The peer runs after ours, never beside it, so the two never share the cores.
 let runWith (options: Options) (device: Device) =
     let random = Random Data.seed
-    let ours = options.Sizes |> List.map (fun n -> n, timeSize device options.Timing random n)
+    let ours =
+        options.Sizes
+        |> List.map (fun n ->
+            progress "gemm" $"timing {n}x{n} on {device.Name}"
+            n, timeSize device options.Timing random n)
+    progress "gemm" "timing the NumPy peer"
     let args =
         [ "--sizes" ] @ List.map string options.Sizes @ Timing.toArgs options.Timing @ [ "--seed"; string Data.seed ]
     let outcome = Peers.run peer args

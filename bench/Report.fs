@@ -88,5 +88,8 @@ let printTable (report: Report) =
     |> List.distinct
     |> List.iter AnsiConsole.WriteLine
 
+/// A progress line on stderr (stdout stays one JSON document under --json).
+let progress (benchmark: string) (text: string) = eprintfn "bench %s: %s" benchmark text
+
 /// The cores the process may use, as reported by the runtime (affinity and container limits included).
 let cores () = Environment.ProcessorCount
