@@ -11,19 +11,23 @@ type Check =
     { Operation: string
       Shape: string
       Device: string
-      /// Largest |ours - reference| / (AbsTol + RelTol * |reference|) over all outputs; at most 1 passes.
+      /// Largest |ours - reference| / (absolute tolerance + RelTol * |reference|) over all outputs; at most 1 passes.
       WorstRatio: float
       Passed: bool }
 
-/// Tolerances of the comparison: float32 kernels against a float64-accumulating reference.
-let AbsTol, RelTol = 1e-4, 1e-4
+/// Tolerances of the comparison: float32 kernels against a float64-accumulating reference. The absolute part is AbsTol or
+/// ScaleTol times the largest reference magnitude of that output, whichever is larger: a float32 sum errs in proportion to
+/// its terms, so an element that cancels to near zero is held to the scale of its neighbours.
+let AbsTol, RelTol, ScaleTol = 1e-4, 1e-4, 1e-5
 
 let private normals (rng: Random) n =
     Array.init n (fun _ -> float32 (sqrt (-2.0 * log (1.0 - rng.NextDouble())) * cos (2.0 * Math.PI * rng.NextDouble())))
 
 let private worstRatio (expected: float32[]) (actual: float32[]) =
+    let scale = expected |> Array.fold (fun m v -> max m (abs (float v))) 0.0
+    let absTol = max AbsTol (ScaleTol * scale)
     Seq.fold2 (fun worst (e: float32) (a: float32) ->
-        let r = abs (float a - float e) / (AbsTol + RelTol * abs (float e))
+        let r = abs (float a - float e) / (absTol + RelTol * abs (float e))
         if Double.IsNaN r then infinity else max worst r) 0.0 expected actual
 
 /// The outputs of one operation on one device, named, as host arrays.

@@ -16,10 +16,10 @@ let runCheck (devices: DeviceName list) (seed: int) (count: int) (json: bool) =
         |> List.map (fun c ->
             dict [ "operation", box c.Operation; "shape", box c.Shape; "device", box c.Device
                    "worst_ratio", box c.WorstRatio; "passed", box c.Passed ])
-        |> fun cases -> dict [ "seed", box seed; "abs_tol", box SelfCheck.AbsTol; "rel_tol", box SelfCheck.RelTol; "checks", box cases ]
+        |> fun cases -> dict [ "seed", box seed; "abs_tol", box SelfCheck.AbsTol; "rel_tol", box SelfCheck.RelTol; "scale_tol", box SelfCheck.ScaleTol; "checks", box cases ]
         |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
     else
-        heading (sprintf "Kernel self-check against the reference (seed %d; pass: |ours - ref| <= %g + %g |ref|)" seed SelfCheck.AbsTol SelfCheck.RelTol)
+        heading (sprintf "Kernel self-check against the reference (seed %d; pass: |ours - ref| <= max(%g, %g max|ref|) + %g |ref|)" seed SelfCheck.AbsTol SelfCheck.ScaleTol SelfCheck.RelTol)
         table [ "operation"; "shape"; "device"; "worst error / tolerance"; "result" ]
             [ for c in checks -> [ c.Operation; c.Shape; c.Device; sprintf "%.3f" c.WorstRatio; (if c.Passed then "ok" else "FAIL") ] ]
     checks |> List.forall (fun c -> c.Passed)

@@ -8,7 +8,10 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// ...; at stride 1 that is just the padded plane. The inputs of sixteen neighbouring outputs are then sixteen neighbours, and
 /// column-matrix row (c, kh, kw) is one offset (a tap) into the phases, which <see cref="NarrowGemm.Multiply"/> and
 /// <see cref="NarrowDots.Accumulate"/> take in place of a row stride: one copy of the input instead of im2col's KH x KW.
-/// (Copies cropped per kernel column would serve 8-pixel rows too, but measured slower there than the column matrix.)</summary>
+/// Output rows narrower than a vector (8-pixel planes) are served by cropped copies instead: for each row phase a and kernel
+/// column kw, the padded rows a, a + strideH, ... cut to the OutWidth columns that kernel column reads, so consecutive output
+/// pixels are consecutive floats and tap (c, kh, kw) is the start of a copy plus whole rows; KW copies of the plane instead
+/// of im2col's KH x KW, and for the input gradient no col2im.</summary>
 internal readonly unsafe struct Direct(int channels, int height, int width, int padH, int padW, int strideH, int strideW, int dilationH,
     int dilationW, int kernelH, int kernelW, int outWidth)
 {
@@ -22,12 +25,20 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
         new(s.OutChannels, s.OutHeight, s.OutWidth, s.DilationH * (s.KernelH - 1) - s.PadH, s.DilationW * (s.KernelW - 1) - s.PadW, 1, 1,
             s.DilationH, s.DilationW, s.KernelH, s.KernelW, s.Width);
 
-    public static bool InputApplies(in Conv2dShape s) => s.OutWidth % 16 == 0;
+    /// <summary>Whether the forward convolution can read <see cref="Input"/>: output rows of whole vectors, or planes of them.</summary>
+    public static bool InputApplies(in Conv2dShape s) => s.OutWidth % 16 == 0 || s.OutHeight * s.OutWidth % 16 == 0;
 
-    /// <summary>Whether the input gradient can be computed by <see cref="Gradient"/>: at stride 1, on rows of whole vectors.</summary>
+    /// <summary>Whether the weight gradient should read <see cref="Input"/>: there the dot products ran slower on cropped copies
+    /// than on the column matrix, so only whole-vector rows qualify.</summary>
+    public static bool WeightGradientApplies(in Conv2dShape s) => s.OutWidth % 16 == 0;
+
+    /// <summary>Whether the input gradient can be computed by <see cref="Gradient"/>: at stride 1, on rows or planes of whole vectors.</summary>
     public static bool GradientApplies(in Conv2dShape s) =>
-        s.StrideH == 1 && s.StrideW == 1 && s.Width % 16 == 0 && s.Height * s.Width % NarrowGemm.Strip == 0
+        s.StrideH == 1 && s.StrideW == 1 && s.Height * s.Width % NarrowGemm.Strip == 0
         && s.DilationH * (s.KernelH - 1) >= s.PadH && s.DilationW * (s.KernelW - 1) >= s.PadW && NarrowGemm.Fits(s.InChannels, s.OutChannels * s.KernelH * s.KernelW);
+
+    /// <summary>Whether rows are read from cropped copies, one per row phase and kernel column.</summary>
+    bool Cropped => outWidth % 16 != 0;
 
     int PaddedHeight => height + 2 * padH;
 
@@ -35,16 +46,20 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
 
     int Rows => (PaddedHeight + strideH - 1) / strideH;
 
-    /// <summary>Floats between rows of a phase.</summary>
-    public int Pitch => (PaddedWidth + strideW - 1) / strideW;
+    /// <summary>Floats between rows of a phase. Cropped copies hold the plane's pixels back to back, so the kernels may take
+    /// them as rows of one vector.</summary>
+    public int Pitch => Cropped ? 16 : (PaddedWidth + strideW - 1) / strideW;
 
     /// <summary>Pixels per output row, as the kernels address B.</summary>
-    public int RowLength => outWidth;
+    public int RowLength => Cropped ? 16 : outWidth;
 
-    int Phase => Rows * Pitch;
+    int Phase => Rows * (Cropped ? outWidth : Pitch);
+
+    /// <summary>Phases (or cropped copies) per channel.</summary>
+    int Copies => strideH * (Cropped ? kernelW : strideW);
 
     /// <summary>Floats of one image's phases.</summary>
-    public int Length => channels * strideH * strideW * Phase;
+    public int Length => channels * Copies * Phase;
 
     /// <summary>Depth of the GEMM: one tap per (channel, kh, kw).</summary>
     public int Depth => channels * kernelH * kernelW;
@@ -56,8 +71,9 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
         for (int kw = 0; kw < kernelW; kw++)
         {
             int dy = kh * dilationH, dx = kw * dilationW;
-            int phase = (c * strideH + dy % strideH) * strideW + dx % strideW;
-            taps[(c * kernelH + kh) * kernelW + kw] = phase * Phase + dy / strideH * Pitch + dx / strideW;
+            taps[(c * kernelH + kh) * kernelW + kw] = Cropped
+                ? ((c * strideH + dy % strideH) * kernelW + kw) * Phase + dy / strideH * outWidth
+                : ((c * strideH + dy % strideH) * strideW + dx % strideW) * Phase + dy / strideH * Pitch + dx / strideW;
         }
     }
 
@@ -66,7 +82,7 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
     public float* Fill(float* source, float* scratch)
     {
         int plane = height * width;
-        if (strideH == 1 && strideW == 1)
+        if (strideH == 1 && strideW == 1 && !Cropped)
         {
             for (int c = 0; c < channels; c++) Im2Col.Pad(source + (long)c * plane, height, width, padH, padW, scratch + (long)c * Phase);
             return scratch;
@@ -78,24 +94,32 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
             {
                 Im2Col.Pad(source + (long)c * plane, height, width, padH, padW, padded);
                 for (int a = 0; a < strideH; a++)
-                for (int b = 0; b < strideW; b++)
-                {
-                    int columns = (PaddedWidth - b + strideW - 1) / strideW;
-                    float* phase = scratch + ((long)(c * strideH + a) * strideW + b) * Phase;
-                    for (int u = 0; u < Rows; u++)
-                    {
-                        float* dst = phase + u * Pitch, src = padded + (u * strideH + a) * PaddedWidth + b;
-                        int n = u * strideH + a < PaddedHeight ? columns : 0;
-                        if (strideW == 1) Simd.Copy(dst, src, n);
-                        else if (strideW == 2) Simd.CopyEven(dst, src, n);
-                        else
-                            for (int v = 0; v < n; v++) dst[v] = src[v * strideW];
-                        Simd.Zero(dst + n, Pitch - n);
-                    }
-                }
+                    if (Cropped)
+                        for (int kw = 0; kw < kernelW; kw++)
+                            Split(padded + kw * dilationW, a, outWidth, outWidth, scratch + ((long)(c * strideH + a) * kernelW + kw) * Phase);
+                    else
+                        for (int b = 0; b < strideW; b++)
+                            Split(padded + b, a, (PaddedWidth - b + strideW - 1) / strideW, Pitch,
+                                scratch + ((long)(c * strideH + a) * strideW + b) * Phase);
             }
         ArrayPool<float>.Shared.Return(buffer);
         return scratch;
+    }
+
+    /// <summary>Writes padded rows a, a + strideH, ... from <paramref name="origin"/> on, every strideW-th float of each, as
+    /// <paramref name="columns"/> floats per row <paramref name="pitch"/> apart; rows past the plane and the rest of each row are zero.</summary>
+    void Split(float* origin, int a, int columns, int pitch, float* destination)
+    {
+        for (int u = 0; u < Rows; u++)
+        {
+            float* dst = destination + u * pitch, src = origin + (u * strideH + a) * PaddedWidth;
+            int n = u * strideH + a < PaddedHeight ? columns : 0;
+            if (strideW == 1) Simd.Copy(dst, src, n);
+            else if (strideW == 2) Simd.CopyEven(dst, src, n);
+            else
+                for (int v = 0; v < n; v++) dst[v] = src[v * strideW];
+            Simd.Zero(dst + n, pitch - n);
+        }
     }
 
     public static int FlippedLength(in Conv2dShape s) => NarrowGemm.PackedLength(s.InChannels, s.OutChannels * s.KernelH * s.KernelW);

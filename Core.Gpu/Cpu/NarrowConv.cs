@@ -59,20 +59,25 @@ internal static unsafe class NarrowConv
         var shape = s;
         int p = s.OutHeight * s.OutWidth, k = s.FilterLength, m = s.OutChannels, plane = s.InChannels * s.Height * s.Width;
         var input = Direct.Input(s);
-        bool padded = gw is not null && Direct.InputApplies(s);
+        bool padded = gw is not null && Direct.WeightGradientApplies(s);
         var gradient = Direct.Gradient(s);
         bool direct = Direct.GradientApplies(s);
-        // The input gradient is a convolution of dY with the flipped filter, or else W^T dY by columns, then col2im.
-        float[] packed = ArrayPool<float>.Shared.Rent(gx is null ? 1 : direct ? Direct.FlippedLength(s) : NarrowGemm.PackedLength(k, m));
+        var phases = !direct && PhaseGradient.Applies(s) ? PhaseGradient.Create(s) : null;
+        // The input gradient is a convolution of dY with the flipped filter, or four of them with its stride-2 phases, or else
+        // W^T dY by columns, then col2im.
+        float[] packed = ArrayPool<float>.Shared.Rent(gx is null ? 1 : direct ? Direct.FlippedLength(s) : phases?.PackedLength ?? NarrowGemm.PackedLength(k, m));
         try
         {
             fixed (float* pw = w, pk = packed)
                 if (gx is not null && direct) Direct.PackFlipped(s, pw, pk);
+                else if (gx is not null && phases is not null) phases.Pack(s, pw, pk);
                 else if (gx is not null) NarrowGemm.Pack(k, m, pw, 1, k, pk);
             int chunk = ChunkSize(s), ld = ConvGemm.RowStride(chunk * p);
             // dW reads the phases or, where they do not apply, the column matrix, whose space the column gradient reuses.
-            int copies = padded ? chunk * input.Length : 0, columns = (gw is not null && !padded) || (gx is not null && !direct) ? k * ld : 0;
-            ImageChunks.Run(s.Batch, chunk, Math.Max(copies, columns), gx is not null && direct ? gradient.Length : 0, gw, gb, (first, count, worker) =>
+            int copies = padded ? chunk * input.Length : 0;
+            int columns = (gw is not null && !padded) || (gx is not null && !direct && phases is null) ? k * ld : 0;
+            int rows = gx is null ? 0 : direct ? gradient.Length : phases?.ScratchLength ?? 0;
+            ImageChunks.Run(s.Batch, chunk, Math.Max(copies, columns), rows, gw, gb, (first, count, worker) =>
             {
                 int* taps = stackalloc int[Math.Max(k, gradient.Depth)];
                 fixed (float* px = x, pg = gradOut, pgx = gx, pk = packed, scratch = worker.Columns, dy = worker.Rows, pgw = worker.Weight)
@@ -99,6 +104,11 @@ internal static unsafe class NarrowConv
                         for (int i = 0; i < count; i++)
                             NarrowGemm.Multiply(shape.InChannels, planes, gradient.Depth, pk, gradient.Fill(g + (long)i * m * p, dy), taps,
                                 gradient.RowLength, gradient.Pitch, pgx + (long)(first + i) * plane, planes, null, accumulate: false);
+                        return;
+                    }
+                    if (phases is not null)
+                    {
+                        for (int i = 0; i < count; i++) phases.Run(g + (long)i * m * p, pk, dy, pgx + (long)(first + i) * plane);
                         return;
                     }
                     // Columns of the column gradient W^T dY, folded back by col2im.
