@@ -1,0 +1,1 @@
+module Hybrid.Tests.CkaReferenceTests
