@@ -57,7 +57,8 @@ internal sealed class HostArray<T> : DeviceArray<T> where T : unmanaged
     /// <summary>The elements; kernels of host devices work on this directly.</summary>
     public T[] Data { get; }
 
-    public Span<T> Span => Data;
+    /// <summary>The elements of an array of a host device (callers have validated the device).</summary>
+    public static T[] Of(DeviceArray<T> array) => ((HostArray<T>)array).Data;
 
     public override void Fill(T value) => Array.Fill(Data, value);
     protected override void CopyFromCore(ReadOnlySpan<T> source, int offset) => source.CopyTo(Data.AsSpan(offset));

@@ -129,11 +129,6 @@ let private property name (check: SmallCase -> unit) =
     testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 20 } name
         (Prop.forAll (Arb.fromGen smallCases) check)
 
-let private throwsArgument (fragment: string) (f: unit -> 'a) =
-    let e = Expect.throwsC (f >> ignore) id
-    Expect.isTrue (e :? ArgumentException) (sprintf "expected ArgumentException, got %s" (e.GetType().Name))
-    Expect.stringContains e.Message fragment "message"
-
 let private badInputTests =
     let d, k = 2, 2
     let data = [| 0.0; 0.0; 1.0; 0.5; -1.0; 2.0; 0.3; -0.7; 2.0; 1.0 |]
@@ -146,39 +141,39 @@ let private badInputTests =
         test "NaN and infinity name the row" {
             let withNaN = Array.copy data
             withNaN.[3 * d + 1] <- nan
-            throwsArgument "row 3" (fun () -> fit withNaN CovarianceType.Full weights means (identityPrecisions CovarianceType.Full k d))
+            rejects "row 3" (fun () -> fit withNaN CovarianceType.Full weights means (identityPrecisions CovarianceType.Full k d))
             let withInf = Array.copy data
             withInf.[1 * d] <- infinity
-            throwsArgument "row 1" (fun () -> fit withInf CovarianceType.Diag weights means (identityPrecisions CovarianceType.Diag k d))
+            rejects "row 1" (fun () -> fit withInf CovarianceType.Diag weights means (identityPrecisions CovarianceType.Diag k d))
         }
         test "more components than distinct points" {
             let twoPoints = [| 1.0; 2.0; 1.0; 2.0; 3.0; 4.0; 1.0; 2.0 |]
-            throwsArgument "distinct" (fun () ->
+            rejects "distinct" (fun () ->
                 GaussianMixtureReference.Fit(twoPoints, 4, 2, 3, CovarianceType.Spherical, Array.create 3 (1.0 / 3.0),
                     twoPoints.[.. 5], [| 1.0; 1.0; 1.0 |]))
         }
         test "mismatched init shapes" {
             for t in [ CovarianceType.Full; CovarianceType.Tied; CovarianceType.Diag; CovarianceType.Spherical ] do
                 let p = identityPrecisions t k d
-                throwsArgument "weightsInit" (fun () -> fit data t [| 1.0 |] means p)
-                throwsArgument "meansInit" (fun () -> fit data t weights means.[.. 2] p)
-                throwsArgument "precisionsInit" (fun () -> fit data t weights means (Array.append p [| 1.0 |]))
-            throwsArgument "data" (fun () -> GaussianMixtureReference.Fit(data, n + 1, d, k, CovarianceType.Diag, weights, means, [| 1.0; 1.0; 1.0; 1.0 |]))
-            throwsArgument "sum" (fun () -> fit data CovarianceType.Spherical [| 0.5; 0.6 |] means [| 1.0; 1.0 |])
+                rejects "weightsInit" (fun () -> fit data t [| 1.0 |] means p)
+                rejects "meansInit" (fun () -> fit data t weights means.[.. 2] p)
+                rejects "precisionsInit" (fun () -> fit data t weights means (Array.append p [| 1.0 |]))
+            rejects "data" (fun () -> GaussianMixtureReference.Fit(data, n + 1, d, k, CovarianceType.Diag, weights, means, [| 1.0; 1.0; 1.0; 1.0 |]))
+            rejects "sum" (fun () -> fit data CovarianceType.Spherical [| 0.5; 0.6 |] means [| 1.0; 1.0 |])
         }
         test "precisions_init not positive definite" {
             let indefinite = [| 1.0; 2.0; 2.0; 1.0 |]
-            throwsArgument "positive definite" (fun () -> fit data CovarianceType.Full weights means (Array.append indefinite [| 1.0; 0.0; 0.0; 1.0 |]))
-            throwsArgument "positive definite" (fun () -> fit data CovarianceType.Tied weights means indefinite)
-            throwsArgument "positive" (fun () -> fit data CovarianceType.Diag weights means [| 1.0; -1.0; 1.0; 1.0 |])
-            throwsArgument "positive" (fun () -> fit data CovarianceType.Spherical weights means [| 1.0; 0.0 |])
+            rejects "positive definite" (fun () -> fit data CovarianceType.Full weights means (Array.append indefinite [| 1.0; 0.0; 0.0; 1.0 |]))
+            rejects "positive definite" (fun () -> fit data CovarianceType.Tied weights means indefinite)
+            rejects "positive" (fun () -> fit data CovarianceType.Diag weights means [| 1.0; -1.0; 1.0; 1.0 |])
+            rejects "positive" (fun () -> fit data CovarianceType.Spherical weights means [| 1.0; 0.0 |])
         }
         test "a collapsed component asks for a larger reg_covar" {
             // 64 copies of a far point: its component's mean is exactly that point (64 absorbs the 10 eps added to the
             // count), so its scatter is exactly zero and only reg_covar could keep the covariance definite.
             let collapsed = Array.append data (Array.replicate 64 [| 50.0; 50.0 |] |> Array.concat)
             for t in [ CovarianceType.Full; CovarianceType.Diag; CovarianceType.Spherical ] do
-                throwsArgument "reg_covar" (fun () ->
+                rejects "reg_covar" (fun () ->
                     GaussianMixtureReference.Fit(collapsed, collapsed.Length / d, d, k, t, weights, [| 0.0; 0.0; 50.0; 50.0 |],
                         identityPrecisions t k d, regCovar = 0.0))
         }

@@ -36,6 +36,14 @@ let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[])
     if worst >= 0 then
         failtestf "%s: element %d is %g, expected %g (tolerance %g abs + %g rel)" what worst actual.[worst] expected.[worst] absTol relTol
 
+/// The action must throw ArgumentException (or a subclass) whose message contains `fragment`.
+let rejects (fragment: string) (action: unit -> 'a) =
+    try
+        action () |> ignore
+        failtestf "expected ArgumentException mentioning '%s'" fragment
+    with :? ArgumentException as e ->
+        Expect.stringContains e.Message fragment "the message names the problem"
+
 /// Seeded standard-normal float32 values.
 let randomNormal (rng: Random) (n: int) =
     Array.init n (fun _ ->

@@ -4,15 +4,9 @@ module Hybrid.Tests.ValidationTests
 open System
 open Expecto
 open Hybrid.Core.Gpu
+open Hybrid.Tests.Shared
 open Hybrid.Tests.Backends
 
-
-let private rejects (fragment: string) (action: unit -> unit) =
-    try
-        action ()
-        failtestf "expected ArgumentException mentioning '%s'" fragment
-    with :? ArgumentException as e ->
-        Expect.stringContains e.Message fragment "the message names the problem"
 
 [<Tests>]
 let tests =

@@ -4,9 +4,9 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// sparse layers to direct kernels, and the rest to SIMD loops.</summary>
 internal sealed unsafe class CpuKernels : IKernels
 {
-    static float[] D(DeviceArray<float> a) => ((HostArray<float>)a).Data;
+    static float[] D(DeviceArray<float> a) => HostArray<float>.Of(a);
     static float[]? Optional(DeviceArray<float>? a) => a is null ? null : D(a);
-    static int[] I(DeviceArray<int> a) => ((HostArray<int>)a).Data;
+    static int[] I(DeviceArray<int> a) => HostArray<int>.Of(a);
 
     public void Gemm(in GemmShape g, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c) =>
         Sgemm.Run(g, D(a), D(b), D(c));

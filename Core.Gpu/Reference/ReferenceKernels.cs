@@ -4,8 +4,8 @@ namespace Hybrid.Core.Gpu.Reference;
 /// Other backends are tested against these.</summary>
 internal sealed class ReferenceKernels : IKernels
 {
-    static float[] D(DeviceArray<float> a) => ((HostArray<float>)a).Data;
-    static int[] I(DeviceArray<int> a) => ((HostArray<int>)a).Data;
+    static float[] D(DeviceArray<float> a) => HostArray<float>.Of(a);
+    static int[] I(DeviceArray<int> a) => HostArray<int>.Of(a);
 
     public void Gemm(in GemmShape g, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c)
     {
