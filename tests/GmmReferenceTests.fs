@@ -8,6 +8,7 @@ open System.Text.Json
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Reference
 open Hybrid.Core.Nn.Io
 open Hybrid.Tests.Shared

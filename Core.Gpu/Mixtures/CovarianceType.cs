@@ -1,7 +1,7 @@
-namespace Hybrid.Core.Gpu.Reference;
+namespace Hybrid.Core.Gpu;
 
 /// <summary>How the components of a Gaussian mixture share and shape their covariance (scikit-learn's names).</summary>
-internal enum CovarianceType
+public enum CovarianceType
 {
     /// <summary>Each component has its own full d x d covariance.</summary>
     Full,
