@@ -35,6 +35,7 @@ internal sealed class GpuDevice : Device
     readonly Accelerator accelerator;
     readonly GpuKernels kernels;
     readonly ConcurrentDictionary<Type, Delegate> fillKernels = new();
+    readonly ConcurrentDictionary<Type, object> kernelSets = new();
     bool disposed;
 
     GpuDevice(Accelerator accelerator, string name)
@@ -94,6 +95,12 @@ internal sealed class GpuDevice : Device
     internal Action<Index1D, ArrayView<T>, T> FillKernel<T>() where T : unmanaged =>
         (Action<Index1D, ArrayView<T>, T>)fillKernels.GetOrAdd(typeof(T),
             _ => Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, T>(Fill));
+
+    /// <summary>The kernel set <typeparamref name="T"/> of one feature (mixtures, Gram matrices, search), created by
+    /// <paramref name="create"/> on first use and kept for the device's life, so that each feature compiles its kernels
+    /// once per accelerator and only when it is used.</summary>
+    internal T KernelSet<T>(Func<GpuDevice, T> create) where T : class =>
+        (T)kernelSets.GetOrAdd(typeof(T), _ => create(this));
 
     static void Fill<T>(Index1D i, ArrayView<T> target, T value) where T : unmanaged => target[i] = value;
 
