@@ -5,7 +5,8 @@ namespace Hybrid.Core.Gpu.Reference;
 /// All matrices are flat row-major float64 arrays; a stack of matrices is consecutive d x d blocks.</summary>
 internal static class GmmLinearAlgebra
 {
-    static readonly double Log2Pi = Math.Log(2.0 * Math.PI);
+    /// <summary>log 2π, as every backend's log-density uses it.</summary>
+    public static readonly double Log2Pi = Math.Log(2.0 * Math.PI);
 
     /// <summary>Lower-triangular L with L Lᵀ = A for the d x d block of <paramref name="a"/> at
     /// <paramref name="offset"/>, written into <paramref name="l"/> at the same offset. Returns false when A is not
@@ -151,7 +152,9 @@ internal static class GmmLinearAlgebra
         return max + Math.Log(sum);
     }
 
-    static double LogDetPrecisionCholesky(CovarianceType type, double[] u, int component, int d)
+    /// <summary>log det U of component <paramref name="component"/>'s precision factor: the sum of the logs of its
+    /// diagonal (full, tied: the one shared matrix; diag; spherical: d log u).</summary>
+    public static double LogDetPrecisionCholesky(CovarianceType type, double[] u, int component, int d)
     {
         double sum = 0.0;
         switch (type)

@@ -10,14 +10,21 @@ internal static partial class ReferenceCka
     {
         Activations(x, n, p, nameof(x), nameof(LinearGram));
         var k = new double[n * n];
+        AddLinearGram(x, n, p, k);
+        return k;
+    }
+
+    /// <summary>k += x x^T for a row-major n x p block, without checks: the Reference backend's Gram kernel, which
+    /// accumulates feature chunks into one k.</summary>
+    internal static void AddLinearGram(ReadOnlySpan<float> x, int n, int p, double[] k)
+    {
         for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
         {
             double sum = 0;
             for (int f = 0; f < p; f++) sum += (double)x[i * p + f] * x[j * p + f];
-            k[i * n + j] = sum;
+            k[i * n + j] += sum;
         }
-        return k;
     }
 
     /// <summary>The RBF kernel K[i, j] = exp(-|x_i - x_j|^2 / (2 sigma^2)) with
@@ -31,12 +38,18 @@ internal static partial class ReferenceCka
             throw new ArgumentException(
                 $"{nameof(RbfGram)}: sigmaFraction must be positive and finite, got {sigmaFraction}", nameof(sigmaFraction));
 
-        double[] squared = SquaredDistances(x, n, p);
+        return RbfFromSquaredDistances(SquaredDistances(x, n, p), n, sigmaFraction, nameof(x), nameof(RbfGram));
+    }
+
+    /// <summary>The RBF kernel from the n x n squared distances (see <see cref="RbfGram"/>); throws, naming
+    /// <paramref name="name"/>, when the median distance is zero.</summary>
+    internal static double[] RbfFromSquaredDistances(double[] squared, int n, double sigmaFraction, string name, string operation)
+    {
         double sigma = sigmaFraction * MedianPairDistance(squared, n);
         if (!(sigma > 0))
             throw new ArgumentException(
-                $"{nameof(RbfGram)}: the median distance between distinct examples is 0, so the RBF bandwidth is zero; " +
-                "x has (almost) no variance across examples", nameof(x));
+                $"{operation}: the median distance between distinct examples is 0, so the RBF bandwidth is zero; " +
+                $"{name} has (almost) no variance across examples", name);
 
         var k = new double[n * n];
         for (int i = 0; i < n * n; i++) k[i] = Math.Exp(-squared[i] / (2 * sigma * sigma));
@@ -72,8 +85,8 @@ internal static partial class ReferenceCka
         return centred;
     }
 
-    // |x_i - x_j|^2 for every ordered pair, n x n with a zero diagonal.
-    static double[] SquaredDistances(float[] x, int n, int p)
+    // |x_i - x_j|^2 for every ordered pair, n x n with a zero diagonal; the Reference backend's distances for RBF.
+    internal static double[] SquaredDistances(ReadOnlySpan<float> x, int n, int p)
     {
         var d2 = new double[n * n];
         for (int i = 0; i < n; i++)
@@ -107,10 +120,10 @@ internal static partial class ReferenceCka
     // operation, the argument and the problem.
 
     // Below this many examples the centred Gram matrix is identically zero, so CKA is undefined.
-    const int MinExamples = 2;
+    internal const int MinExamples = 2;
 
     // The unbiased HSIC estimator divides by n(n-3) and (n-1)(n-2), so it needs at least four examples.
-    const int MinExamplesDebiased = 4;
+    internal const int MinExamplesDebiased = 4;
 
     // A centred Gram matrix whose Frobenius norm is at most this fraction of the raw Gram matrix's norm is treated as
     // zero: the input has no variance and only rounding error is left after centring.
@@ -141,7 +154,7 @@ internal static partial class ReferenceCka
     }
 
     // A square n x n matrix (row-major) with finite entries.
-    static void Gram(double[] k, int n, string name, string operation)
+    internal static void Gram(double[] k, int n, string name, string operation)
     {
         ArgumentNullException.ThrowIfNull(k, name);
         Examples(n, MinExamples, operation);
@@ -158,19 +171,24 @@ internal static partial class ReferenceCka
 
     // Throws when HKH (`centred`) is numerically zero relative to K (`k`): every example is the same point in
     // feature space, HSIC(K, K) = 0 and CKA would be 0/0.
-    static void NonZeroVariance(double[] k, double[] centred, string name, string operation)
+    static void NonZeroVariance(double[] k, double[] centred, string name, string operation) =>
+        NonZeroVariance(FrobeniusNorm(k), FrobeniusNorm(centred), name, operation);
+
+    /// <summary>The same test from the norms ||K||_F (<paramref name="raw"/>) and ||HKH||_F (<paramref name="kept"/>).</summary>
+    internal static void NonZeroVariance(double raw, double kept, string name, string operation)
     {
-        double raw = FrobeniusNorm(k), kept = FrobeniusNorm(centred);
-        if (kept <= ZeroVarianceRatio * raw)
+        if (!HasVariance(raw, kept))
             throw new ArgumentException(
                 $"{operation}: {name} has zero variance across examples (HSIC({name}, {name}) = 0), so CKA is undefined", name);
     }
 
+    internal static bool HasVariance(double raw, double kept) => kept > ZeroVarianceRatio * raw;
+
     // Spelled out because the invariant culture writes infinity as a symbol.
-    static string Describe(double value) =>
+    internal static string Describe(double value) =>
         double.IsNaN(value) ? "NaN" : value > 0 ? "+Infinity" : "-Infinity";
 
-    static double FrobeniusNorm(double[] a)
+    internal static double FrobeniusNorm(double[] a)
     {
         double sum = 0;
         foreach (double v in a) sum += v * v;

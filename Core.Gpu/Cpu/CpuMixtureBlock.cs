@@ -1,0 +1,160 @@
+using System.Runtime.Intrinsics;
+
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>One block of rows of a Cpu mixture pass: weighted log-densities, responsibilities, and their moments added
+/// to a partial <see cref="MixtureStatistics"/> (the scatter of full and tied in its upper triangles only). A block is
+/// a few hundred rows, so that its products and scratch stay in the core's L2 cache.</summary>
+internal static unsafe class CpuMixtureBlock
+{
+    /// <summary>Rows per block.</summary>
+    public const int Rows = 256;
+
+    /// <summary>Scratch of one worker thread, grown on demand and pinned so that the loops take its address freely.</summary>
+    sealed class Scratch
+    {
+        public double[] LogProb = [], Product = [], Weighted = [], Roots = [];
+
+        public static double[] Fit(double[] current, int length) =>
+            current.Length >= length ? current : GC.AllocateUninitializedArray<double>(length, pinned: true);
+    }
+
+    [ThreadStatic] static Scratch? scratch;
+
+    /// <summary>The rows x k matrix log wⱼ + log N(xᵢ | j) into <paramref name="logProb"/> (row stride k).</summary>
+    public static void LogDensities(CpuMixtureTerms t, double* x, int rows, double* logProb, bool openBlas)
+    {
+        int k = t.Components, d = t.Dimensions;
+        fixed (double* constants = t.Constants, factors = t.Factors, centres = t.Centres)
+        {
+            if (t.Type == CovarianceType.Diag)
+            {
+                Shared<MixtureNorms.Scaled>(x, rows, factors, centres, constants, k, d, logProb);
+                return;
+            }
+            if (t.Type == CovarianceType.Spherical)
+            {
+                Shared<MixtureNorms.Spherical>(x, rows, factors, centres, constants, k, d, logProb);
+                return;
+            }
+            // X U for every component at once (full: X [U₁ … Uₖ]; tied: X U), then (x - μ) U = x U - μ U, in slices of
+            // rows whose product (about 256 KiB) stays in L2 until it is read back.
+            bool full = t.Type == CovarianceType.Full;
+            int width = full ? k * d : d;
+            int slice = Math.Min(rows, Math.Max(4, 32768 / width));
+            var s = scratch ??= new Scratch();
+            s.Product = Scratch.Fit(s.Product, slice * width);
+            fixed (double* y = s.Product)
+                for (int first = 0; first < rows; first += slice)
+                {
+                    int count = Math.Min(slice, rows - first);
+                    DoubleBlas.Multiply(openBlas, count, width, d, x + first * d, d, factors, width, y, width);
+                    if (full) PerComponent(y, count, centres, constants, k, d, logProb + first * k);
+                    else Shared<MixtureNorms.Projected>(y, count, null, centres, constants, k, d, logProb + first * k);
+                }
+        }
+    }
+
+    static readonly Vector256<double> MinusHalf = Vector256.Create(-0.5);
+
+    // Rows that every component reads whole (diag, spherical; the product x U of tied): two rows and four components
+    // at a time. A lone last row is paired with itself.
+    static void Shared<T>(double* x, int rows, double* factors, double* centres, double* constants, int k, int d,
+        double* output) where T : MixtureNorms.ITerm
+    {
+        for (int i = 0; i < rows; i += 2)
+        {
+            double* x0 = x + i * d, x1 = i + 1 < rows ? x0 + d : x0;
+            double* out0 = output + i * k, out1 = out0 + k;
+            int j = 0;
+            for (; j <= k - 4; j += 4)
+            {
+                MixtureNorms.Norms2x4<T>(x0, x1, factors + j * d, centres + j * d, d, out var n0, out var n1);
+                var constant = Vector256.Load(constants + j);
+                Vector256.FusedMultiplyAdd(MinusHalf, n0, constant).Store(out0 + j);
+                if (i + 1 < rows) Vector256.FusedMultiplyAdd(MinusHalf, n1, constant).Store(out1 + j);
+            }
+            for (; j < k; j++)
+            {
+                out0[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm<T>(x0, factors + j * d, centres + j * d, d);
+                if (i + 1 < rows)
+                    out1[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm<T>(x1, factors + j * d, centres + j * d, d);
+            }
+        }
+    }
+
+    // The product rows of full, where component j reads its own d columns y + j·d.
+    static void PerComponent(double* y, int rows, double* centres, double* constants, int k, int d, double* output)
+    {
+        int width = k * d;
+        for (int i = 0; i < rows; i++)
+        {
+            double* row = y + i * width, target = output + i * k;
+            int j = 0;
+            for (; j <= k - 4; j += 4)
+                Vector256.FusedMultiplyAdd(MinusHalf, MixtureNorms.Norms4(row + j * d, centres + j * d, d),
+                    Vector256.Load(constants + j)).Store(target + j);
+            for (; j < k; j++)
+                target[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm<MixtureNorms.Projected>(row + j * d, null, centres + j * d, d);
+        }
+    }
+
+    /// <summary>A pass over one block: log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
+    public static double Pass(CpuMixtureTerms t, double* x, int rows, MixtureStatistics part, bool openBlas)
+    {
+        var s = scratch ??= new Scratch();
+        s.LogProb = Scratch.Fit(s.LogProb, rows * t.Components);
+        fixed (double* r = s.LogProb)
+        {
+            LogDensities(t, x, rows, r, openBlas);
+            double logLikelihood = MixtureSimd.Normalise(r, rows, t.Components);
+            Accumulate(t, x, rows, r, part, openBlas);
+            return logLikelihood;
+        }
+    }
+
+    /// <summary>Adds the moments of the block's responsibilities <paramref name="r"/> (rows x k) about the shifts.</summary>
+    public static void Accumulate(CpuMixtureTerms t, double* x, int rows, double* r, MixtureStatistics part, bool openBlas)
+    {
+        int k = t.Components, d = t.Dimensions;
+        var s = scratch ??= new Scratch();
+        int stride = MixtureGram.Stride(d);
+        if (t.Matrix) s.Weighted = Scratch.Fit(s.Weighted, rows * stride);
+        fixed (double* shifts = t.Shifts, counts = part.Counts, sums = part.Sums, scatter = part.Scatter, weighted = s.Weighted)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                double count = 0.0;
+                for (int i = 0; i < rows; i++) count += r[i * k + j];
+                counts[j] += count;
+            }
+            if (!t.Matrix)
+            {
+                // Every component reads all the block's rows again: in slices of about 16 KiB they stay in L1.
+                int slice = Math.Min(rows, Math.Max(4, 2048 / d));
+                for (int first = 0; first < rows; first += slice)
+                for (int j = 0; j < k; j++)
+                    MixtureSimd.AddMoments(x + first * d, Math.Min(slice, rows - first), d, r + first * k + j, k,
+                        shifts + j * d, sums + j * d, scatter + j * d);
+                return;
+            }
+            // The scatter Σ r c cᵀ is the Gram matrix of the rows √r c. Rows whose responsibility is exactly 0 would add
+            // exactly nothing and are left out of it.
+            s.Roots = Scratch.Fit(s.Roots, rows * k);
+            int* used = stackalloc int[rows];
+            fixed (double* roots = s.Roots)
+            {
+                MixtureSimd.SquareRoots(r, roots, rows * k);
+                for (int j = 0; j < k; j++)
+                {
+                    int count = 0;
+                    for (int i = 0; i < rows; i++)
+                        if (r[i * k + j] != 0.0) used[count++] = i;
+                    if (count == 0) continue;
+                    MixtureSimd.WeightRows(x, d, used, count, r + j, roots + j, k, shifts + j * d, sums + j * d, weighted, stride);
+                    MixtureGram.AddUpper(weighted, count, d, scatter + j * d * d);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>The Cpu backend of the mixture passes: one fused float64 pass per EM iteration, on all cores. The rows are
+/// cut into blocks (<see cref="CpuMixtureBlock.Rows"/>); consecutive blocks form chunks, one task each, whose partial
+/// statistics are added in chunk order. The chunks depend on n, k and d only, so results are the same run to run and
+/// whatever the number of cores. Full and tied take their log-densities from one matrix product per block (OpenBLAS
+/// dgemm when present, else a plain loop) and their scatter from a register-tiled Gram kernel per component
+/// (<see cref="MixtureGram"/>); diag and spherical use vector loops throughout (<see cref="MixtureNorms"/>,
+/// <see cref="MixtureSimd"/>).</summary>
+internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
+{
+    const int MaxChunks = 64;
+    // Per-chunk partial statistics kept in memory at most (doubles); beyond it chunks get fewer and larger.
+    const long PartialBudget = 1L << 25;
+
+    public static readonly CpuMixtureKernels Instance = new(managedProducts: false);
+
+    readonly bool managedProducts;
+
+    /// <param name="managedProducts">Use the plain-loop product even when OpenBLAS is present (tests of the fallback).</param>
+    internal CpuMixtureKernels(bool managedProducts) => this.managedProducts = managedProducts;
+
+    bool OpenBlas => !managedProducts && DoubleBlas.UsesOpenBlas;
+
+    /// <summary>The data minus its column means (see <see cref="CpuMixtureTerms"/>), and the partial statistics of the
+    /// chunks, kept between passes.</summary>
+    sealed class CpuData(double[] centred, double[] centre, int samples, int dimensions) : IMixtureData
+    {
+        public double[] Centred { get; } = centred;
+        public double[] Centre { get; } = centre;
+        public int Samples { get; } = samples;
+        public int Dimensions { get; } = dimensions;
+        public MixtureStatistics[] Partials = [];
+
+        public void Dispose() { }
+    }
+
+    public IMixtureData Load(double[] data, int n, int d)
+    {
+        var centre = new double[d];
+        for (int i = 0; i < n; i++)
+        for (int a = 0; a < d; a++) centre[a] += data[i * d + a];
+        for (int a = 0; a < d; a++) centre[a] /= n;
+        var centred = GC.AllocateUninitializedArray<double>(n * d);
+        Ranges.For(n * d, (start, count) =>
+        {
+            for (int e = start; e < start + count; e++) centred[e] = data[e] - centre[e % d];
+        });
+        return new CpuData(centred, centre, n, d);
+    }
+
+    public void Pass(IMixtureData data, MixtureParameters parameters, MixtureStatistics statistics)
+    {
+        var host = (CpuData)data;
+        Run(host, CpuMixtureTerms.ForPass(parameters, host.Centre), null, statistics);
+    }
+
+    public void Accumulate(IMixtureData data, double[] responsibilities, double[] shifts, MixtureStatistics statistics)
+    {
+        var host = (CpuData)data;
+        Run(host, CpuMixtureTerms.ForAccumulation(statistics.Type, statistics.Components, host.Centre, shifts),
+            responsibilities, statistics);
+    }
+
+    public double[] WeightedLogProb(IMixtureData data, MixtureParameters parameters)
+    {
+        var host = (CpuData)data;
+        var terms = CpuMixtureTerms.ForPass(parameters, host.Centre);
+        int n = host.Samples, d = host.Dimensions, k = parameters.Components;
+        var result = new double[n * k];
+        bool openBlas = OpenBlas;
+        Ranges.Items(Blocks(n), b =>
+        {
+            int first = b * CpuMixtureBlock.Rows, rows = Math.Min(CpuMixtureBlock.Rows, n - first);
+            fixed (double* x = host.Centred, output = result)
+                CpuMixtureBlock.LogDensities(terms, x + first * d, rows, output + first * k, openBlas);
+        });
+        return result;
+    }
+
+    /// <summary>A pass (<paramref name="responsibilities"/> null) or an accumulation of given responsibilities.</summary>
+    void Run(CpuData data, CpuMixtureTerms terms, double[]? responsibilities, MixtureStatistics statistics)
+    {
+        int n = data.Samples, d = data.Dimensions, k = terms.Components, blocks = Blocks(n);
+        long partialLength = k + (long)k * d + statistics.Scatter.Length;
+        int chunks = (int)Math.Max(1, Math.Min(Math.Min(MaxChunks, blocks), PartialBudget / partialLength));
+        MixtureStatistics[] partials = PartialsOf(data, statistics, chunks);
+        bool openBlas = OpenBlas;
+        Ranges.Items(chunks, c =>
+        {
+            MixtureStatistics part = partials[c];
+            part.Clear();
+            int firstBlock = (int)((long)blocks * c / chunks), endBlock = (int)((long)blocks * (c + 1) / chunks);
+            fixed (double* x = data.Centred, given = responsibilities)
+                for (int b = firstBlock; b < endBlock; b++)
+                {
+                    int first = b * CpuMixtureBlock.Rows, rows = Math.Min(CpuMixtureBlock.Rows, n - first);
+                    if (given == null)
+                        part.LogLikelihood += CpuMixtureBlock.Pass(terms, x + first * d, rows, part, openBlas);
+                    else
+                        CpuMixtureBlock.Accumulate(terms, x + first * d, rows, given + (long)first * k, part, openBlas);
+                }
+        });
+        Combine(partials, chunks, statistics);
+    }
+
+    static MixtureStatistics[] PartialsOf(CpuData data, MixtureStatistics like, int chunks)
+    {
+        var partials = data.Partials;
+        if (partials.Length < chunks || partials[0].Type != like.Type || partials[0].Components != like.Components)
+            data.Partials = partials = Enumerable.Range(0, chunks)
+                .Select(_ => new MixtureStatistics(like.Type, like.Components, like.Dimensions)).ToArray();
+        return partials;
+    }
+
+    // Chunk order, element by element; the full and tied scatter was accumulated in the upper triangles only.
+    static void Combine(MixtureStatistics[] partials, int chunks, MixtureStatistics statistics)
+    {
+        statistics.Clear();
+        for (int c = 0; c < chunks; c++)
+        {
+            MixtureStatistics part = partials[c];
+            statistics.LogLikelihood += part.LogLikelihood;
+            Add(statistics.Counts, part.Counts);
+            Add(statistics.Sums, part.Sums);
+            Add(statistics.Scatter, part.Scatter);
+        }
+        if (statistics.Type is not (CovarianceType.Full or CovarianceType.Tied)) return;
+        int d = statistics.Dimensions;
+        for (int m = 0; m < statistics.Components; m++)
+        for (int a = 0; a < d; a++)
+        for (int b = a + 1; b < d; b++)
+            statistics.Scatter[m * d * d + b * d + a] = statistics.Scatter[m * d * d + a * d + b];
+    }
+
+    static void Add(double[] total, double[] part)
+    {
+        for (int e = 0; e < total.Length; e++) total[e] += part[e];
+    }
+
+    static int Blocks(int n) => (n + CpuMixtureBlock.Rows - 1) / CpuMixtureBlock.Rows;
+}

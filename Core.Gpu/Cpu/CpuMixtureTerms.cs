@@ -1,0 +1,102 @@
+using Hybrid.Core.Gpu.Reference;
+
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>One pass's parameters in the form the Cpu block loops read, in the coordinates of the centred data
+/// (x - c, with c the data's column means: a shift that leaves every density and moment unchanged and keeps the
+/// differences x U - μ U of the matrix form free of cancellation when the data sit far from the origin).</summary>
+internal sealed class CpuMixtureTerms
+{
+    static readonly double Log2Pi = Math.Log(2.0 * Math.PI);
+
+    CpuMixtureTerms(CovarianceType type, int k, int d, double[] shifts)
+    {
+        Type = type;
+        Components = k;
+        Dimensions = d;
+        Shifts = shifts;
+    }
+
+    public CovarianceType Type { get; }
+    public int Components { get; }
+    public int Dimensions { get; }
+    public bool Matrix => Type is CovarianceType.Full or CovarianceType.Tied;
+
+    /// <summary>Per-component shifts s - c of the accumulated moments (k x d).</summary>
+    public double[] Shifts { get; }
+
+    /// <summary>log wⱼ + log det Uⱼ - ½ d log 2π (k); empty when only accumulating.</summary>
+    public double[] Constants { get; private init; } = [];
+
+    /// <summary>Full: every component's factor side by side, d x (k d), so that one product X [U₁ … Uₖ] serves all;
+    /// tied: the shared d x d factor; diag and spherical: the k x d factor diagonals (spherical repeated d times).</summary>
+    public double[] Factors { get; private init; } = [];
+
+    /// <summary>(μⱼ - c) Uⱼ (k x d), subtracted from x Uⱼ (the product of full and tied, x ∘ uⱼ for diag and spherical).</summary>
+    public double[] Centres { get; private init; } = [];
+
+    /// <summary>Only the shifts: for accumulating given responsibilities.</summary>
+    public static CpuMixtureTerms ForAccumulation(CovarianceType type, int k, double[] centre, double[] shifts) =>
+        new(type, k, centre.Length, Centred(shifts, centre, k));
+
+    /// <summary>Everything a pass with <paramref name="p"/> needs; its shifts are the means.</summary>
+    public static CpuMixtureTerms ForPass(MixtureParameters p, double[] centre)
+    {
+        int k = p.Components, d = p.Dimensions;
+        double[] means = Centred(p.Means, centre, k);
+        double[] u = p.PrecisionsCholesky;
+        var constants = new double[k];
+        for (int j = 0; j < k; j++) constants[j] = Math.Log(p.Weights[j])
+            + GmmLinearAlgebra.LogDetPrecisionCholesky(p.Type, u, j, d) - 0.5 * d * Log2Pi;
+
+        double[] factors, centres;
+        switch (p.Type)
+        {
+            case CovarianceType.Full:
+                factors = new double[d * k * d];
+                for (int j = 0; j < k; j++)
+                for (int a = 0; a < d; a++)
+                    Array.Copy(u, (j * d + a) * d, factors, a * k * d + j * d, d);
+                centres = Project(means, u, k, d, shared: false);
+                break;
+            case CovarianceType.Tied:
+                factors = u;
+                centres = Project(means, u, k, d, shared: true);
+                break;
+            case CovarianceType.Diag:
+                factors = u;
+                centres = new double[k * d];
+                break;
+            default:
+                factors = new double[k * d];
+                for (int j = 0; j < k; j++) Array.Fill(factors, u[j], j * d, d);
+                centres = new double[k * d];
+                break;
+        }
+        if (p.Type is CovarianceType.Diag or CovarianceType.Spherical)
+            for (int e = 0; e < k * d; e++) centres[e] = means[e] * factors[e];
+        return new CpuMixtureTerms(p.Type, k, d, means) { Constants = constants, Factors = factors, Centres = centres };
+    }
+
+    static double[] Centred(double[] points, double[] centre, int k)
+    {
+        int d = centre.Length;
+        var result = new double[k * d];
+        for (int j = 0; j < k; j++)
+        for (int a = 0; a < d; a++) result[j * d + a] = points[j * d + a] - centre[a];
+        return result;
+    }
+
+    // Rows of (μⱼ - c) Uⱼ; the factor is read as a dense matrix, upper or lower triangular alike.
+    static double[] Project(double[] means, double[] u, int k, int d, bool shared)
+    {
+        var result = new double[k * d];
+        for (int j = 0; j < k; j++)
+        {
+            int offset = shared ? 0 : j * d * d;
+            for (int a = 0; a < d; a++)
+            for (int b = 0; b < d; b++) result[j * d + b] += means[j * d + a] * u[offset + a * d + b];
+        }
+        return result;
+    }
+}
