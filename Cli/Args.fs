@@ -22,6 +22,84 @@ type SelfCheckArgs =
             | Count _ -> "random cases per operation (default 3)."
             | Json -> "print one JSON document instead of a table."
 
+type CovarianceName =
+    | Full
+    | Tied
+    | Diag
+    | Spherical
+
+type GmmFitArgs =
+    | [<Mandatory>] Data of spec: string
+    | [<Mandatory>] K of int
+    | Covariance of CovarianceName
+    | Init of method: string
+    | Seed of int
+    | Weights_Init of spec: string
+    | Means_Init of spec: string
+    | Precisions_Init of spec: string
+    | Tol of float
+    | Reg_Covar of float
+    | Max_Iter of int
+    | N_Init of int
+    | Out of path: string
+    | Device of DeviceName
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Data _ -> "the points, one per row: FILE.safetensors:TENSOR (shape (n, ...), flattened per row) or FILE.csv."
+            | K _ -> "number of mixture components."
+            | Covariance _ -> "covariance type (default full)."
+            | Init _ -> "initialisation: kmeans (default), k-means++, random or random_from_data; given inits override it."
+            | Seed _ -> "seed of the initialisation (default 0); the same seed gives the same fit on every device."
+            | Weights_Init _ -> "initial weights (k), as FILE:TENSOR or CSV."
+            | Means_Init _ -> "initial means (k x d), as FILE:TENSOR or CSV."
+            | Precisions_Init _ -> "initial precisions: full k x d x d, tied d x d, diag k x d, spherical k."
+            | Tol _ -> "stop when the lower bound moves by less than this (default 1e-3)."
+            | Reg_Covar _ -> "added to every variance, keeping covariances positive definite (default 1e-6)."
+            | Max_Iter _ -> "EM iterations per initialisation at most (default 100)."
+            | N_Init _ -> "initialisations; the best lower bound wins (default 1)."
+            | Out _ -> "write the fitted model (weights, means, covariances, precisions_cholesky) as safetensors."
+            | Device _ -> "device to fit on: cpu, gpu, reference or auto (default auto)."
+            | Json -> "print one JSON document instead of a table."
+
+type GmmArgs =
+    | [<CliPrefix(CliPrefix.None)>] Fit of ParseResults<GmmFitArgs>
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Fit _ -> "fit a Gaussian mixture by EM (scikit-learn's GaussianMixture semantics)."
+
+type KernelName =
+    | Linear
+    | Rbf
+
+type CkaScoreArgs =
+    | [<Mandatory>] X of spec: string
+    | [<Mandatory>] Y of spec: string
+    | Kernel of KernelName
+    | Sigma_Frac of float
+    | Debiased
+    | Device of DeviceName
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | X _ -> "activations of the first layer: FILE.safetensors:TENSOR of shape (n, ...) or FILE.csv."
+            | Y _ -> "activations of the second layer, for the same n probe inputs in the same order."
+            | Kernel _ -> "linear (default) or rbf."
+            | Sigma_Frac _ -> "RBF bandwidth as a fraction of the median distance between distinct examples (default 0.8)."
+            | Debiased -> "use the unbiased HSIC estimator (Song et al. 2012; needs n >= 4)."
+            | Device _ -> "device: cpu, gpu, reference or auto (default auto)."
+            | Json -> "print one JSON document instead of a table."
+
+type CkaArgs =
+    | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<CkaScoreArgs>
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Score _ -> "centred kernel alignment between two layers' activations."
+
 type GemmArgs =
     | Sizes of int list
     | Quick
@@ -47,9 +125,35 @@ type ConvArgs =
             | Batch _ -> "batch size (default 64)."
             | Quick -> "a few ResNet-20 shapes at batch 16 (what the demo runs)."
 
+type GmmBenchArgs =
+    | Samples of int
+    | Components of int
+    | Iterations of int
+    | Covariance of CovarianceName list
+    | Quick
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Samples _ -> "points (default 100000; 32 features each)."
+            | Components _ -> "mixture components (default 16)."
+            | Iterations _ -> "EM iterations, run to the end with tol = 0 (default 100)."
+            | Covariance _ -> "covariance types to time (default: full tied diag spherical)."
+            | Quick -> "20,000 x 8 points, 4 components, 20 iterations (what the demo runs)."
+
+type CkaBenchArgs =
+    | Stored of int
+    | Quick
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Stored _ -> "encodings in the search index (default 100000, 2 GB of float32)."
+            | Quick -> "6 layers up to 8,192 features and 10,000 stored encodings (what the demo runs)."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
+    | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
     interface IArgParserTemplate with
@@ -57,8 +161,10 @@ type BenchArgs =
             match a with
             | Gemm _ -> "SGEMM against NumPy matmul (float32, square)."
             | Conv _ -> "conv2d forward + backward, masked and unmasked, against PyTorch on CIFAR ResNet-20 / VGG-16 shapes; sparse vs dense."
+            | Gmm _ -> "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
+            | Cka _ -> "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
             | Device _ -> "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
-            | Json -> "print one JSON document {benchmark, cases: [{case, ours_s, peer, peer_s, speedup}]}."
+            | Json -> "print one JSON document {benchmark, device, cores, cases: [{case, ours_s, peer, peer_s, speedup, note}]}."
 
 type DemoArgs =
     | Device of DeviceName list
@@ -72,14 +178,18 @@ type DemoArgs =
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
+    | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | Version
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Demo _ -> "the tour: kernel self-check on every backend, then a short benchmark table against NumPy and PyTorch."
+            | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures and CKA on Fashion-MNIST."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
-            | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch)."
+            | Gmm _ -> "Gaussian mixtures: fit."
+            | Cka _ -> "layer similarity (centred kernel alignment): score."
+            | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.
@@ -89,3 +199,11 @@ let device (name: DeviceName) =
     | Gpu -> Hybrid.Core.Gpu.Device.Gpu()
     | Reference -> Hybrid.Core.Gpu.Device.Reference
     | Auto -> Hybrid.Core.Gpu.Device.Parse "auto"
+
+/// The covariance type for a parsed name.
+let covariance (name: CovarianceName) =
+    match name with
+    | Full -> Hybrid.Core.Gpu.CovarianceType.Full
+    | Tied -> Hybrid.Core.Gpu.CovarianceType.Tied
+    | Diag -> Hybrid.Core.Gpu.CovarianceType.Diag
+    | Spherical -> Hybrid.Core.Gpu.CovarianceType.Spherical

@@ -1,4 +1,4 @@
-/// `hybrid bench gemm|conv`: our kernels against the peer a user would pick, timed in one run on this machine.
+/// `hybrid bench gemm|conv|gmm|cka`: our kernels against the peer a user would pick, timed in one run on this machine.
 module Hybrid.Cli.BenchCommand
 
 open Argu
@@ -29,6 +29,26 @@ let convReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ConvArgs>) =
     if batch < 1 || batch > 4096 then fail "bench conv: batch %d is outside 1..4096" batch
     ConvBench.run device { options with Models = models; Batch = batch }
 
+let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>) =
+    let options = if args.Contains GmmBenchArgs.Quick then GmmBench.quick else GmmBench.defaults
+    let samples = args.GetResult(Samples, defaultValue = options.Samples)
+    let components = args.GetResult(Components, defaultValue = options.Components)
+    let iterations = args.GetResult(Iterations, defaultValue = options.Iterations)
+    if samples < 2 || samples > 10_000_000 then fail "bench gmm: --samples %d is outside 2..10000000" samples
+    if components < 1 || components > samples then fail "bench gmm: --components %d is outside 1..%d" components samples
+    if iterations < 1 || iterations > 10_000 then fail "bench gmm: --iterations %d is outside 1..10000" iterations
+    let types =
+        match args.TryGetResult GmmBenchArgs.Covariance with
+        | Some names -> names |> List.distinct |> List.map covariance
+        | None -> options.Types
+    GmmBench.run device { options with Samples = samples; Components = components; Iterations = iterations; Types = types }
+
+let ckaReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaBenchArgs>) =
+    let options = if args.Contains CkaBenchArgs.Quick then CkaBench.quick else CkaBench.defaults
+    let stored = args.GetResult(Stored, defaultValue = options.Stored)
+    if stored < options.K || stored > 400_000 then fail "bench cka: --stored %d is outside %d..400000" stored options.K
+    CkaBench.run device { options with Stored = stored }
+
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
@@ -37,5 +57,7 @@ let run (args: ParseResults<BenchArgs>) =
     match args.TryGetSubCommand() with
     | Some(Gemm a) -> print json (gemmReport device a)
     | Some(Conv a) -> print json (convReport device a)
-    | _ -> fail "bench: name a benchmark: gemm or conv (see hybrid bench --help)"
+    | Some(BenchArgs.Gmm a) -> print json (gmmReport device a)
+    | Some(BenchArgs.Cka a) -> print json (ckaReport device a)
+    | _ -> fail "bench: name a benchmark: gemm, conv, gmm or cka (see hybrid bench --help)"
     0

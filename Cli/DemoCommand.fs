@@ -1,5 +1,5 @@
-/// `hybrid demo`: the whole tour on data it obtains itself. For now: the kernel self-check on every backend, then a
-/// short benchmark table against NumPy and PyTorch.
+/// `hybrid demo`: the whole tour on data it obtains itself: the kernel self-check on every backend, short benchmark
+/// tables against NumPy and PyTorch, then Gaussian mixtures and CKA on Fashion-MNIST (Debian's dataset-fashion-mnist).
 module Hybrid.Cli.DemoCommand
 
 open Argu
@@ -16,6 +16,10 @@ let run (args: ParseResults<DemoArgs>) =
     heading "Short benchmark on the Cpu backend (best of a few runs; speedup = peer time / our time)"
     Report.printTable (GemmBench.runWith GemmBench.quick Device.Cpu)
     Report.printTable (ConvBench.run Device.Cpu ConvBench.quick)
+    let analysisDevice = Device.Parse "auto"
+    let images = Hybrid.Core.Nn.Data.FashionMnist.Load(train = false)
+    DemoAnalysis.mixtures analysisDevice images
+    DemoAnalysis.similarity analysisDevice images
     if ok then 0
     else
         eprintfn "hybrid: error: the kernel self-check failed (see the table above)"

@@ -21,6 +21,8 @@ let main argv =
             match args.GetSubCommand() with
             | Demo a -> DemoCommand.run a
             | Selfcheck a -> SelfCheckCommand.run a
+            | Gmm a -> GmmCommand.run a
+            | Cka a -> CkaCommand.run a
             | Bench a -> BenchCommand.run a
             | Version -> 0
     with
@@ -31,6 +33,12 @@ let main argv =
         // Argu's message already holds the error line and the usage of the (sub)command.
         eprintfn "%s" e.Message
         2
+    | :? Hybrid.Core.Nn.Io.SafetensorsException as e ->
+        eprintfn "hybrid: error: %s" e.Message
+        1
+    | :? Hybrid.Core.Nn.Data.DatasetException as e ->
+        eprintfn "hybrid: error: %s" e.Message
+        1
     | UserError message ->
         eprintfn "hybrid: error: %s" message
         1

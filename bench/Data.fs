@@ -31,3 +31,24 @@ let upload (device: Device) (values: float32[]) = device.Upload<float32>(ReadOnl
 
 /// A new array on device of n normal samples (scale 1).
 let uploadNormal (device: Device) (random: Random) (n: int) = upload device (normal random 1.0f n)
+
+/// n samples of N(0, 1) in float64, by the Box-Muller transform.
+let normal64 (random: Random) (n: int) =
+    let values = Array.zeroCreate<float> n
+    let mutable i = 0
+    while i < n do
+        let radius = sqrt (-2.0 * log (1.0 - random.NextDouble()))
+        let angle = 2.0 * Math.PI * random.NextDouble()
+        values[i] <- radius * cos angle
+        if i + 1 < n then values[i + 1] <- radius * sin angle
+        i <- i + 2
+    values
+
+/// Writes values as a raw little-endian file, the form the Python peers read with numpy.fromfile.
+let writeRaw<'T when 'T: unmanaged and 'T: struct and 'T :> ValueType and 'T: (new: unit -> 'T)> (path: string) (values: 'T[]) =
+    use file = IO.File.Create path
+    file.Write(Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan values))
+
+/// A fresh scratch folder for the files a benchmark shares with its peer; the caller deletes it.
+let scratch (benchmark: string) =
+    IO.Directory.CreateTempSubdirectory($"hybrid-bench-{benchmark}-").FullName

@@ -1,5 +1,6 @@
 /// Running a peer: a Python script under peers/ that times the same cases with NumPy or PyTorch and prints
-/// a JSON list [{"case": ..., "seconds": ...}]. A peer that cannot run is skipped with a note saying how to
+/// a JSON list [{"case": ..., "seconds": ..., "value": ...}]; "value" (optional) is the peer's numeric result for the
+/// case (a lower bound, a CKA value), which the benchmark compares with ours. A peer that cannot run is skipped with a note saying how to
 /// install what it lacks; the benchmark still reports our own times.
 module Hybrid.Bench.Peers
 
@@ -14,9 +15,12 @@ open Hybrid.Bench.Report
 /// A peer script (a file name under peers/) and the Debian packages it needs, for the note when it cannot run.
 type Peer = { Script: string; Packages: string list }
 
+/// What the peer reported for one case.
+type PeerCase = { Seconds: float; Value: float option }
+
 type Outcome =
-    /// Seconds per case name, as the peer reported them.
-    | Timed of Map<string, float>
+    /// The peer's report per case name.
+    | Timed of Map<string, PeerCase>
     /// The peer did not run; the note says why, and how to fix it.
     | Skipped of note: string
 
@@ -47,7 +51,12 @@ let private parse (peer: Peer) (exitCode: int) (stdout: string) (stderr: string)
             Skipped $"""peer skipped: {text (root.GetProperty "error")}"""
         | JsonValueKind.Array when exitCode = 0 ->
             root.EnumerateArray()
-            |> Seq.map (fun e -> text (e.GetProperty "case"), e.GetProperty("seconds").GetDouble())
+            |> Seq.map (fun e ->
+                let value =
+                    match e.TryGetProperty "value" with
+                    | true, v when v.ValueKind = JsonValueKind.Number -> Some(v.GetDouble())
+                    | _ -> None
+                text (e.GetProperty "case"), { Seconds = e.GetProperty("seconds").GetDouble(); Value = value })
             |> Map.ofSeq
             |> Timed
         | _ -> failed ()
@@ -89,7 +98,13 @@ let toCase (peerName: string) (outcome: Outcome) (name: string) (oursS: float) =
         match outcome with
         | Timed seconds ->
             match Map.tryFind name seconds with
-            | Some s -> Some s, None
+            | Some s -> Some s.Seconds, None
             | None -> None, Some $"peer skipped: {peerName} reported no time for '{name}'"
         | Skipped note -> None, Some note
     { Case = name; OursS = oursS; Peer = peerName; PeerS = peerS; Note = note }
+
+/// The numeric result the peer reported for a case, when it ran and reported one.
+let value (outcome: Outcome) (name: string) =
+    match outcome with
+    | Timed cases -> Map.tryFind name cases |> Option.bind _.Value
+    | Skipped _ -> None

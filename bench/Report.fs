@@ -62,7 +62,8 @@ let formatSeconds (s: float) =
     elif s >= 1e-3 then $"%.3f{s * 1e3} ms"
     else $"%.1f{s * 1e6} µs"
 
-/// The report as a table (case, ours, peer, peer time, speedup), then one line per distinct reason a peer was skipped.
+/// The report as a table (case, ours, peer, peer time, speedup), then the notes: one line per distinct reason a peer
+/// was skipped, and each timed case's note (an agreement check, a density) after its name.
 let printTable (report: Report) =
     let table = Table()
     let cores = if report.Device.Contains "cores" then "" else $" ({report.Cores} cores)"
@@ -83,10 +84,10 @@ let printTable (report: Report) =
         table.AddRow cells |> ignore
     AnsiConsole.Write table
     report.Cases
-    |> List.filter (fun case -> case.PeerS.IsNone)
-    |> List.choose _.Note
+    |> List.choose (fun case ->
+        case.Note |> Option.map (fun note -> if case.PeerS.IsNone then note else $"{case.Case}: {note}"))
     |> List.distinct
-    |> List.iter AnsiConsole.WriteLine
+    |> List.iter (fun line -> AnsiConsole.WriteLine line)
 
 /// A progress line on stderr (stdout stays one JSON document under --json).
 let progress (benchmark: string) (text: string) = eprintfn "bench %s: %s" benchmark text

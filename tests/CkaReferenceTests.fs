@@ -20,9 +20,10 @@ let private packedTol = 1e-12
 let private featureSpaceTol = 1e-10
 let private invarianceTol = 1e-5
 
-let private fixtureFile = lazy (SafetensorsFile.Open(sharedPath "fixtures/kernels/cka.safetensors"))
+/// The CKA fixture (../shared/fixtures/kernels/cka.*), shared with CkaTests.
+let fixtureFile = lazy (SafetensorsFile.Open(sharedPath "fixtures/kernels/cka.safetensors"))
 
-let private expected =
+let expected =
     lazy
         (use doc = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/cka.json"))
          let root = doc.RootElement
@@ -35,8 +36,8 @@ let private expected =
             RbfXY = value "rbf_cka_xy"
             DebiasedXY = value "debiased_linear_cka_xy" |})
 
-// A fixture activation matrix with its feature count.
-let private activations (name: string) =
+/// A fixture activation matrix with its feature count.
+let activations (name: string) =
     let shape = fixtureFile.Value.Entry(name).Shape
     fixtureFile.Value.ReadFloat32 name, int shape.[1]
 
@@ -112,8 +113,8 @@ let private data (case: Case) =
     let rng = Random case.Seed
     randomNormal rng (case.N * case.P), randomNormal rng (case.N * case.Q), rng
 
-// A random p x p orthogonal matrix: Gram-Schmidt on the columns of a standard-normal matrix.
-let private orthogonal (rng: Random) (p: int) =
+/// A random p x p orthogonal matrix: Gram-Schmidt on the columns of a standard-normal matrix.
+let orthogonal (rng: Random) (p: int) =
     let columns = Array.init p (fun _ -> randomNormal rng p |> Array.map float)
     let dot (a: float[]) (b: float[]) = Array.fold2 (fun s u v -> s + u * v) 0.0 a b
     let basis = ResizeArray<float[]>()
@@ -126,8 +127,8 @@ let private orthogonal (rng: Random) (p: int) =
         basis.Add(v |> Array.map (fun u -> u / norm))
     Array2D.init p p (fun row col -> basis.[col].[row])
 
-// x (n x p) times q (p x p), rounded back to float32 like real activations.
-let private rotate (x: float32[]) (n: int) (p: int) (q: float[,]) =
+/// x (n x p) times q (p x p), rounded back to float32 like real activations.
+let rotate (x: float32[]) (n: int) (p: int) (q: float[,]) =
     Array.init (n * p) (fun e ->
         let i, j = e / p, e % p
         float32 (Seq.sum (seq { for f in 0 .. p - 1 -> float x.[i * p + f] * q.[f, j] })))

@@ -32,7 +32,7 @@ let tests =
         test "--help lists every command" {
             let code, out, _ = runCli [ "--help" ]
             Expect.equal code 0 "exit code"
-            for command in [ "demo"; "selfcheck"; "bench" ] do
+            for command in [ "demo"; "selfcheck"; "gmm"; "cka"; "bench" ] do
                 Expect.stringContains out command "help names the command"
         }
         test "an unknown flag is an error with usage, exit code 2" {
@@ -55,5 +55,73 @@ let tests =
             Expect.equal checks.Length 6 "3 operations x 2 devices"
             for c in checks do
                 Expect.isTrue (c.GetProperty("passed").GetBoolean()) (c.GetRawText())
+        }
+        test "gmm fit --json from scikit-learn's start reproduces its fit (every covariance type)" {
+            let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
+            use expected = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/gmm.json"))
+            for t in [ "full"; "tied"; "diag"; "spherical" ] do
+                let code, out, err =
+                    runCli [ "gmm"; "fit"; "--data"; gmm + ":data"; "--k"; "6"; "--covariance"; t; "--device"; "cpu"
+                             "--weights-init"; gmm + ":weights_init"; "--means-init"; gmm + ":means_init"
+                             "--precisions-init"; $"{gmm}:{t}.precisions_init"; "--tol"; "0.001"; "--max-iter"; "200"; "--json" ]
+                Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" t err)
+                use doc = JsonDocument.Parse out
+                let ours (name: string) = doc.RootElement.GetProperty(name)
+                let theirs = expected.RootElement.GetProperty("results").GetProperty(t)
+                Expect.equal (ours("n_iter").GetInt32()) (theirs.GetProperty("n_iter").GetInt32()) $"{t}: n_iter"
+                Expect.isTrue (ours("converged").GetBoolean()) $"{t}: converged"
+                // The CLI prints doubles round-trip; 1e-9 relative leaves room only for summation order.
+                for name in [ "lower_bound"; "bic"; "aic" ] do
+                    let a, e = ours(name).GetDouble(), theirs.GetProperty(name).GetDouble()
+                    Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{t}: {name} {a} vs {e}"
+        }
+        test "gmm fit --out writes the model with scikit-learn's names and shapes" {
+            withTempDir (fun dir ->
+                let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
+                let out = Path.Combine(dir, "model.safetensors")
+                let code, _, err = runCli [ "gmm"; "fit"; "--data"; gmm + ":data"; "--k"; "3"; "--covariance"; "tied"; "--seed"; "7"; "--out"; out; "--device"; "cpu" ]
+                Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+                use file = Hybrid.Core.Nn.Io.SafetensorsFile.Open out
+                Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
+                Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
+                Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
+                Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
+        }
+        test "cka score --json gives the fixture's linear, RBF and debiased values" {
+            let cka = sharedPath "fixtures/kernels/cka.safetensors"
+            use expected = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/cka.json"))
+            for extra, key in [ [], "linear_cka_xy"; [ "--kernel"; "rbf"; "--sigma-frac"; "0.8" ], "rbf_cka_xy"; [ "--debiased" ], "debiased_linear_cka_xy" ] do
+                let code, out, err = runCli ([ "cka"; "score"; "--x"; cka + ":X"; "--y"; cka + ":Y"; "--device"; "cpu"; "--json" ] @ extra)
+                Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" key err)
+                use doc = JsonDocument.Parse out
+                let a, e = doc.RootElement.GetProperty("cka").GetDouble(), expected.RootElement.GetProperty(key).GetDouble()
+                // float32 activations summed in float64: agreement to 1e-9 relative.
+                Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{key}: {a} vs {e}"
+        }
+        test "bad inputs to gmm and cka are one error line naming the problem, exit code 1" {
+            withTempDir (fun dir ->
+                let csv name (text: string) =
+                    let path = Path.Combine(dir, name)
+                    File.WriteAllText(path, text)
+                    path
+                let nan = csv "nan.csv" "1,2\n3,nan\n5,6\n"
+                let few = csv "few.csv" "1,2\n1,2\n3,4\n"
+                let cka = sharedPath "fixtures/kernels/cka.safetensors"
+                let cases =
+                    [ [ "gmm"; "fit"; "--data"; Path.Combine(dir, "absent.csv"); "--k"; "2" ], "absent.csv"
+                      [ "gmm"; "fit"; "--data"; cka + ":W"; "--k"; "2" ], "no tensor 'W'"
+                      [ "gmm"; "fit"; "--data"; nan; "--k"; "2" ], "row 1, column 1"
+                      [ "gmm"; "fit"; "--data"; few; "--k"; "3" ], "distinct"
+                      [ "gmm"; "fit"; "--data"; few; "--k"; "2"; "--init"; "bogus" ], "unknown init 'bogus'"
+                      [ "cka"; "score"; "--x"; cka + ":X"; "--y"; few ], "rows"
+                      [ "cka"; "score"; "--x"; few; "--y"; few; "--debiased" ], "4" ]
+                for args, fragment in cases do
+                    let code, out, err = runCli args
+                    let line = err.Trim()
+                    Expect.equal code 1 (sprintf "%A: exit code (stderr: %s)" args err)
+                    Expect.isFalse (line.Contains '\n') (sprintf "%A: one line: %s" args line)
+                    Expect.stringContains line "hybrid: error: " (sprintf "%A" args)
+                    Expect.stringContains line fragment (sprintf "%A: names the problem" args)
+                    Expect.equal out "" (sprintf "%A: nothing on stdout" args))
         }
     ]

@@ -6,34 +6,15 @@ open System.IO
 open System.Text
 open Expecto
 open Hybrid.Core.Nn.Io
+open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-/// ../shared beside the repository root; the root is the first folder above the test binary holding Hybrid.sln.
-let private sharedDir =
-    lazy
-        (let rec findRoot (dir: DirectoryInfo | null) =
-            match dir with
-            | null -> failwithf "no folder containing Hybrid.sln above %s" AppContext.BaseDirectory
-            | dir when File.Exists(Path.Combine(dir.FullName, "Hybrid.sln")) -> dir.FullName
-            | dir -> findRoot dir.Parent
-
-         let shared = Path.GetFullPath(Path.Combine(findRoot (DirectoryInfo AppContext.BaseDirectory), "..", "shared"))
-         if not (Directory.Exists shared) then
-             failwithf "the shared data folder %s is missing; the reference fixtures live there" shared
-         shared)
-
 let private sharedFile (relative: string) =
-    let path = Path.Combine(sharedDir.Force(), relative)
+    let path = sharedPath relative
     if not (File.Exists path) then failtestf "reference file %s is missing" path
     path
-
-/// Runs f in a fresh folder that is deleted afterwards.
-let private withTempDir f =
-    let dir = Path.Combine(Path.GetTempPath(), "hybrid-safetensors-" + Guid.NewGuid().ToString "N")
-    Directory.CreateDirectory dir |> ignore
-    try f dir finally Directory.Delete(dir, true)
 
 let private noMetadata: IReadOnlyDictionary<string, string> | null = null
 

@@ -22,6 +22,11 @@ let sharedDir =
 
 let sharedPath (relative: string) = Path.Combine(sharedDir, relative)
 
+/// Runs f in a fresh temporary folder that is deleted afterwards.
+let withTempDir f =
+    let dir = Directory.CreateTempSubdirectory("hybrid-tests-").FullName
+    try f dir finally Directory.Delete(dir, true)
+
 /// Element-wise |actual - expected| <= absTol + relTol * |expected|; the message names the worst element.
 let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[]) (actual: float32[]) =
     Expect.equal actual.Length expected.Length (sprintf "%s: length" what)
@@ -43,6 +48,13 @@ let rejects (fragment: string) (action: unit -> 'a) =
         failtestf "expected ArgumentException mentioning '%s'" fragment
     with :? ArgumentException as e ->
         Expect.stringContains e.Message fragment "the message names the problem"
+
+/// The exception of type 'E that action throws; the test fails when it throws nothing or another type.
+let throwsOf<'E when 'E :> exn> (action: unit -> unit) : 'E =
+    try
+        action ()
+        failtestf "expected %s, but nothing was thrown" typeof<'E>.Name
+    with :? 'E as e -> e
 
 /// Seeded standard-normal float32 values.
 let randomNormal (rng: Random) (n: int) =

@@ -38,5 +38,12 @@ def fail(message: str, code: int = 3) -> None:
 
 
 def emit(cases) -> None:
-    """Prints the timings [(case, seconds)] as the JSON list the benchmark reads."""
-    print(json.dumps([{"case": case, "seconds": seconds} for case, seconds in cases]))
+    """Prints the timings [(case, seconds)] or [(case, seconds, value)] as the JSON list the benchmark reads; value is
+    the peer's numeric result for the case, which the benchmark compares with its own."""
+    rows = []
+    for case in cases:
+        row = {"case": case[0], "seconds": case[1]}
+        if len(case) > 2:
+            row["value"] = case[2]
+        rows.append(row)
+    print(json.dumps(rows))

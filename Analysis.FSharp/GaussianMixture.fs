@@ -1,0 +1,107 @@
+/// Gaussian mixtures for analyses and scripts: fitting from matrices, the figures a command prints, saving a model,
+/// and choosing the number of components by BIC. The EM itself is Core.Gpu's (Hybrid.Core.Gpu.GaussianMixture).
+module Hybrid.Analysis.GaussianMixture
+
+open System
+open System.Collections.Generic
+open Hybrid.Core.Gpu
+open Hybrid.Core.Nn.Io
+open Hybrid.Analysis.TensorInput
+
+/// The initialisation for its scikit-learn name (kmeans, k-means++, random, random_from_data).
+let parseInit (name: string) =
+    match name.Trim().ToLowerInvariant() with
+    | "kmeans" -> MixtureInit.Kmeans
+    | "k-means++" -> MixtureInit.KmeansPlusPlus
+    | "random" -> MixtureInit.Random
+    | "random_from_data" | "random-from-data" -> MixtureInit.RandomFromData
+    | _ -> invalidArg "init" $"unknown init '{name}': expected kmeans, k-means++, random or random_from_data"
+
+/// scikit-learn's name of an initialisation.
+let initName (init: MixtureInit) =
+    match init with
+    | MixtureInit.Kmeans -> "kmeans"
+    | MixtureInit.KmeansPlusPlus -> "k-means++"
+    | MixtureInit.Random -> "random"
+    | _ -> "random_from_data"
+
+/// scikit-learn's name of a covariance type.
+let covarianceName (t: CovarianceType) = t.ToString().ToLowerInvariant()
+
+/// What a fit reports, as `hybrid gmm fit` prints it (scikit-learn's attribute names in the JSON form).
+type Summary =
+    { LowerBound: float
+      NIter: int
+      Converged: bool
+      Bic: float
+      Aic: float
+      Weights: float[]
+      Samples: int
+      Dimensions: int
+      Components: int
+      Covariance: string
+      Init: string
+      Seed: int
+      NInit: int
+      Device: string }
+
+/// Fits a mixture to the rows of data on device; onIteration (when given) sees every EM iteration.
+let fit (device: Device) (options: GaussianMixtureOptions) (onIteration: (MixtureProgress -> unit) option) (data: Matrix) =
+    let callback = onIteration |> Option.map (fun f -> Action<MixtureProgress> f) |> Option.toObj
+    Hybrid.Core.Gpu.GaussianMixture.Fit(device, data.Values, data.Rows, data.Columns, options, null, callback)
+
+/// The figures of a fitted model on the data it was fitted to.
+let summarise (device: Device) (options: GaussianMixtureOptions) (model: GaussianMixtureModel) (data: Matrix) =
+    { LowerBound = model.LowerBound
+      NIter = model.NIter
+      Converged = model.Converged
+      Bic = model.Bic(data.Values, device)
+      Aic = model.Aic(data.Values, device)
+      Weights = model.Weights
+      Samples = data.Rows
+      Dimensions = data.Columns
+      Components = options.Components
+      Covariance = covarianceName options.Covariance
+      Init =
+        if isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit then initName options.Init
+        else "given"
+      Seed = options.Seed
+      NInit = options.NInit
+      Device = device.Name }
+
+/// Writes the model as safetensors (weights, means, covariances, precisions_cholesky, float64, scikit-learn's shapes
+/// and names) with the summary as metadata, so that the file says how it was made.
+let save (path: string) (summary: Summary) (model: GaussianMixtureModel) =
+    let k, d = int64 summary.Components, int64 summary.Dimensions
+    let matrixShape =
+        match model.CovarianceType with
+        | CovarianceType.Full -> [| k; d; d |]
+        | CovarianceType.Tied -> [| d; d |]
+        | CovarianceType.Diag -> [| k; d |]
+        | _ -> [| k |]
+    let metadata = Dictionary<string, string>()
+    for key, value in
+        [ "format", "hybrid.gaussian_mixture"; "covariance_type", summary.Covariance; "init", summary.Init
+          "seed", string summary.Seed; "n_init", string summary.NInit; "n_iter", string summary.NIter
+          "converged", (if summary.Converged then "true" else "false"); "lower_bound", summary.LowerBound.ToString "R"
+          "bic", summary.Bic.ToString "R"; "aic", summary.Aic.ToString "R"; "n_samples", string summary.Samples ] do
+        metadata[key] <- value
+    SafetensorsWriter.Write(
+        path,
+        [ TensorData.Float64("weights", [| k |], model.Weights)
+          TensorData.Float64("means", [| k; d |], model.Means)
+          TensorData.Float64("covariances", matrixShape, model.Covariances)
+          TensorData.Float64("precisions_cholesky", matrixShape, model.PrecisionsCholesky) ],
+        metadata)
+
+/// BIC for each number of components (lower is better), all else as in options: the usual way to choose k.
+/// Given initial parameters fix k, so options must come from an initialisation method instead.
+let bicByComponents (device: Device) (options: GaussianMixtureOptions) (data: Matrix) (ks: int list) =
+    if not (isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit) then
+        invalidArg (nameof options) "a BIC sweep over k cannot start from given weights, means or precisions"
+    ks |> List.map (fun k ->
+        let o =
+            GaussianMixtureOptions(
+                Components = k, Covariance = options.Covariance, Init = options.Init, NInit = options.NInit,
+                Tol = options.Tol, RegCovar = options.RegCovar, MaxIter = options.MaxIter, Seed = options.Seed)
+        k, (fit device o None data).Bic(data.Values, device))

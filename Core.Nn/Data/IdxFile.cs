@@ -1,0 +1,157 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace Hybrid.Core.Nn.Data;
+
+/// <summary>The element types of the IDX format (the third byte of the magic number).</summary>
+public enum IdxType : byte
+{
+    UInt8 = 0x08,
+    Int8 = 0x09,
+    Int16 = 0x0B,
+    Int32 = 0x0C,
+    Float32 = 0x0D,
+    Float64 = 0x0E,
+}
+
+/// <summary>An array read from an IDX file (the format of MNIST and Fashion-MNIST), raw or gzip-compressed: a magic
+/// number (two zero bytes, the element type, the number of dimensions), the dimensions as big-endian int32, then the
+/// elements in big-endian row-major order.</summary>
+public sealed class IdxFile
+{
+    IdxFile(string path, IdxType type, int[] shape, byte[] data)
+    {
+        Path = path;
+        Type = type;
+        Shape = shape;
+        this.data = data;
+    }
+
+    readonly byte[] data;
+
+    /// <summary>The file it was read from.</summary>
+    public string Path { get; }
+
+    /// <summary>The element type stored in the file.</summary>
+    public IdxType Type { get; }
+
+    /// <summary>The dimensions, outermost first.</summary>
+    public IReadOnlyList<int> Shape { get; }
+
+    /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
+    public int Count => data.Length / ElementSize(Type);
+
+    /// <summary>Reads and validates <paramref name="path"/> (gzip when it starts with the gzip signature). Every
+    /// problem (missing or truncated file, bad magic, unknown type, a data length that disagrees with the
+    /// dimensions) is one <see cref="DatasetException"/> naming the file.</summary>
+    public static IdxFile Read(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            using var file = File.OpenRead(path);
+            Span<byte> signature = stackalloc byte[2];
+            int got = file.ReadAtLeast(signature, 2, throwOnEndOfStream: false);
+            file.Position = 0;
+            bool gzip = got == 2 && signature[0] == 0x1F && signature[1] == 0x8B;
+            using Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
+            return Parse(path, stream, gzip ? null : file.Length);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new DatasetException(path, "file not found", e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DatasetException(path, $"corrupt gzip stream ({e.Message})", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new DatasetException(path, "permission denied", e);
+        }
+    }
+
+    static IdxFile Parse(string path, Stream stream, long? rawLength)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        if (stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) < 4)
+            throw new DatasetException(path, "truncated: shorter than the 4-byte IDX magic number");
+        if (magic[0] != 0 || magic[1] != 0)
+            throw new DatasetException(path, $"not an IDX file (magic starts 0x{magic[0]:X2}{magic[1]:X2}, expected 0x0000)");
+        var type = (IdxType)magic[2];
+        if (!Enum.IsDefined(type))
+            throw new DatasetException(path, $"unknown IDX element type 0x{magic[2]:X2}");
+        int rank = magic[3];
+        if (rank is < 1 or > 8)
+            throw new DatasetException(path, $"{rank} dimensions; IDX files here have 1 to 8");
+
+        var header = new byte[4 * rank];
+        if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+            throw new DatasetException(path, $"truncated: the header of {rank} dimensions is incomplete");
+        var shape = new int[rank];
+        long count = 1;
+        for (int i = 0; i < rank; i++)
+        {
+            shape[i] = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4 * i));
+            if (shape[i] < 0) throw new DatasetException(path, $"dimension {i} is negative ({shape[i]})");
+            count *= shape[i];
+            if (count * ElementSize(type) > Array.MaxLength)
+                throw new DatasetException(path, $"dimensions {string.Join(" x ", shape.Take(i + 1))} exceed the largest array .NET can hold");
+        }
+
+        long bytes = count * ElementSize(type);
+        // A raw file must hold exactly the data its header promises; checking before allocating means a hostile
+        // header cannot make us reserve gigabytes for a small file.
+        long headerLength = 4 + 4L * rank;
+        if (rawLength is { } length && length - headerLength != bytes)
+            throw new DatasetException(path,
+                $"data is {length - headerLength} bytes but dimensions {string.Join(" x ", shape)} of {type} need {bytes}");
+        var data = new byte[bytes];
+        int read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+        if (read < data.Length)
+            throw new DatasetException(path, $"truncated: {read} of {bytes} data bytes");
+        if (stream.ReadByte() >= 0)
+            throw new DatasetException(path, $"trailing bytes after the {bytes} data bytes of dimensions {string.Join(" x ", shape)}");
+        return new IdxFile(path, type, shape, data);
+    }
+
+    /// <summary>Every element converted to float32, each multiplied by <paramref name="scale"/> (e.g. 1/255 for pixels).</summary>
+    public float[] ToFloat32(float scale = 1f)
+    {
+        var result = new float[Count];
+        for (int i = 0; i < result.Length; i++) result[i] = (float)(Element(i) * scale);
+        return result;
+    }
+
+    /// <summary>Every element as int64 (for labels); a fractional value is an error naming the element.</summary>
+    public long[] ToInt64()
+    {
+        var result = new long[Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            double value = Element(i);
+            if (value != Math.Floor(value) || !double.IsFinite(value))
+                throw new DatasetException(Path, $"element {i} is {value}, not an integer label");
+            result[i] = (long)value;
+        }
+        return result;
+    }
+
+    double Element(int i) => Type switch
+    {
+        IdxType.UInt8 => data[i],
+        IdxType.Int8 => (sbyte)data[i],
+        IdxType.Int16 => BinaryPrimitives.ReadInt16BigEndian(data.AsSpan(2 * i)),
+        IdxType.Int32 => BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4 * i)),
+        IdxType.Float32 => BinaryPrimitives.ReadSingleBigEndian(data.AsSpan(4 * i)),
+        _ => BinaryPrimitives.ReadDoubleBigEndian(data.AsSpan(8 * i)),
+    };
+
+    static int ElementSize(IdxType type) => type switch
+    {
+        IdxType.UInt8 or IdxType.Int8 => 1,
+        IdxType.Int16 => 2,
+        IdxType.Int32 or IdxType.Float32 => 4,
+        _ => 8,
+    };
+}

@@ -1,0 +1,215 @@
+/// Exact top-k inner-product search (EncodingIndex) on every backend against the Reference backend and against a brute
+/// force written here, plus the argument checks.
+module Hybrid.Tests.SearchTests
+
+open System
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Hybrid.Core.Gpu
+open Hybrid.Tests.Shared
+open Hybrid.Tests.Backends
+
+/// Rows of standard-normal values scaled to unit length, like CKA encodings.
+let private unitRows (rng: Random) (rows: int) (dim: int) =
+    let data = randomNormal rng (rows * dim)
+    for r in 0 .. rows - 1 do
+        let norm = sqrt (Seq.sum (seq { for j in 0 .. dim - 1 -> float data.[r * dim + j] ** 2.0 }))
+        for j in 0 .. dim - 1 do data.[r * dim + j] <- float32 (float data.[r * dim + j] / norm)
+    data
+
+/// Values in {-1, -3/4, ..., 1}: every product is a multiple of 1/16 and every partial sum of a few hundred of them is
+/// exact in float32 whatever the order of addition, so all backends compute the very same scores and ties are real ties.
+let private gridRows (rng: Random) (rows: int) (dim: int) = Array.init (rows * dim) (fun _ -> float32 (rng.Next(-4, 5)) / 4.0f)
+
+/// The second half of the rows repeats the first half in a shuffled order: many exact ties between distinct rows.
+let private withDuplicates (rng: Random) (rows: int) (dim: int) (data: float32[]) =
+    let half = max 1 (rows / 2)
+    let order = Array.init half id |> Array.sortBy (fun _ -> rng.Next())
+    for i in 0 .. rows - half - 1 do
+        Array.blit data (order.[i % half] * dim) data ((half + i) * dim) dim
+    data
+
+let private duplicatedGrid (rng: Random) (rows: int) (dim: int) = gridRows rng rows dim |> withDuplicates rng rows dim
+
+let private build (device: Device) (data: float32[]) (rows: int) (dim: int) (groups: int[]) (shardRows: int) =
+    EncodingIndex.Build(device, ReadOnlySpan data, rows, dim, ReadOnlySpan groups, shardRows)
+
+let private search (index: EncodingIndex) (queries: float32[]) (count: int) (k: int) (exclude: int[]) =
+    index.Search(ReadOnlySpan queries, count, k, ReadOnlySpan exclude)
+
+/// Rows must be identical; scores within 1e-5 abs + 1e-5 rel. For unit vectors of at most a few dozen elements a float32
+/// dot product is within about 1e-6 of the float64 one, whatever the summation order.
+let private sameHits (absTol: float) (relTol: float) (what: string) (expected: SearchHit[][]) (actual: SearchHit[][]) =
+    Expect.equal actual.Length expected.Length (sprintf "%s: queries" what)
+    for q in 0 .. expected.Length - 1 do
+        let rows (hits: SearchHit[]) = hits |> Array.map (fun h -> h.Row)
+        let scores (hits: SearchHit[]) = hits |> Array.map (fun h -> h.Score)
+        Expect.sequenceEqual (rows actual.[q]) (rows expected.[q]) (sprintf "%s: rows of query %d" what q)
+        closeTo absTol relTol (sprintf "%s: scores of query %d" what q) (scores expected.[q]) (scores actual.[q])
+
+/// One search case: stored rows (with groups and a shard size), queries with their exclusions, k.
+type private Case =
+    { Rows: int; Dim: int; Data: float32[]; Groups: int[]; ShardRows: int
+      Queries: float32[]; QueryCount: int; Exclude: int[]; K: int }
+
+let private run (device: Device) (c: Case) =
+    use index = build device c.Data c.Rows c.Dim c.Groups c.ShardRows
+    search index c.Queries c.QueryCount c.K c.Exclude
+
+/// Queries drawn from the stored rows (a layer looking for its peers in other models, its own model excluded) and fresh
+/// ones from the same generator, without exclusion.
+let private caseOf (generate: Random -> int -> int -> float32[]) (rng: Random) rows dim (groupSize: int) shardRows queryCount k =
+    let data = generate rng rows dim
+    let groups = Array.init rows (fun r -> r / groupSize)
+    let sources = Array.init queryCount (fun i -> if i % 2 = 0 then rng.Next rows else -1)
+    let fresh = generate rng queryCount dim
+    let queries =
+        Array.init (queryCount * dim) (fun e ->
+            let q, j = e / dim, e % dim
+            if sources.[q] >= 0 then data.[sources.[q] * dim + j] else fresh.[e])
+    let exclude = sources |> Array.map (fun s -> if s >= 0 then groups.[s] else EncodingIndex.NoGroup)
+    { Rows = rows; Dim = dim; Data = data; Groups = groups; ShardRows = shardRows
+      Queries = queries; QueryCount = queryCount; Exclude = exclude; K = k }
+
+/// Shapes per backend: rows not a multiple of the Cpu block (512) nor of the GEMM tile (64), several shards, and on the
+/// slow ILGPU simulator a few hundred rows at most.
+let private agreementTests =
+    let compare name (make: Backend -> Case) (absTol, relTol) =
+        perBackend all name (fun b device ->
+            let c = make b
+            sameHits absTol relTol name (run Device.Reference c) (run device c))
+    testList "agrees with reference" [
+        compare "unit rows, batched, own group excluded" (fun b ->
+            let rng = Random 11
+            let rows, dim = (if b.Slow then 300, 13 else 1300, 37)
+            caseOf unitRows rng rows dim 10 (if b.Slow then 70 else 700) 12 7) (1e-5, 1e-5)
+        compare "duplicate rows on a grid (exact ties), shards of 7 rows" (fun b ->
+            let rng = Random 12
+            let rows, dim = (if b.Slow then 150, 9 else 1100, 24)
+            caseOf duplicatedGrid rng rows dim 6 (if b.Slow then 7 else 300) 5 9) (0.0, 0.0)
+        compare "k = 1, a single query" (fun b ->
+            let rng = Random 13
+            let rows, dim = (if b.Slow then 200, 11 else 777, 50)
+            caseOf unitRows rng rows dim 4 rows 1 1) (1e-5, 1e-5)
+        compare "many rows per shard, k = 2 (several select lists and merge rounds)" (fun b ->
+            let rng = Random 14
+            let rows, dim = (if b.Slow then 1100, 5 else 3000, 16)
+            caseOf unitRows rng rows dim 25 rows 3 2) (1e-5, 1e-5)
+        compare "more queries than one query tile (256)" (fun b ->
+            let rng = Random 15
+            let rows, dim = (if b.Slow then 70, 6 else 900, 20)
+            caseOf unitRows rng rows dim 9 rows 300 3) (1e-5, 1e-5)
+        compare "k above the rows left after exclusion" (fun _ ->
+            let rng = Random 16
+            let rows, dim = 40, 8
+            { (caseOf duplicatedGrid rng rows dim 20 15 4 30) with Exclude = [| 0; 1; EncodingIndex.NoGroup; 0 |] }) (0.0, 0.0)
+    ]
+
+/// Hits a brute force written here: score every row in float64 (exact on grid data), drop the excluded group, sort by
+/// descending score then row, keep k.
+let private bruteForce (c: Case) =
+    Array.init c.QueryCount (fun q ->
+        [| for r in 0 .. c.Rows - 1 do
+               if c.Exclude.[q] = EncodingIndex.NoGroup || c.Groups.[r] <> c.Exclude.[q] then
+                   let dot = Seq.sum (seq { for j in 0 .. c.Dim - 1 -> float c.Queries.[q * c.Dim + j] * float c.Data.[r * c.Dim + j] })
+                   yield SearchHit(r, float32 dot) |]
+        |> Array.sortBy (fun h -> -h.Score, h.Row)
+        |> Array.truncate c.K)
+
+let private caseGen =
+    gen {
+        let! rows = Gen.choose (1, 70)
+        let! dim = Gen.choose (1, 9)
+        let! groupCount = Gen.choose (1, 4)
+        let! shardRows = Gen.choose (1, 80)
+        let! queryCount = Gen.choose (1, 4)
+        let! k = Gen.choose (1, 80)
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let rng = Random seed
+        let data = duplicatedGrid rng rows dim
+        return
+            { Rows = rows; Dim = dim; Data = data; ShardRows = shardRows
+              Groups = Array.init rows (fun _ -> rng.Next(-1, groupCount))
+              Queries = gridRows rng queryCount dim; QueryCount = queryCount
+              Exclude = Array.init queryCount (fun _ -> rng.Next(-1, groupCount)); K = k }
+    }
+
+let private propertyTests =
+    perBackend all "top-k = the first k of a full sort (grid data, exact)" (fun b device ->
+        let config = Config.QuickThrowOnFailure.WithMaxTest(if b.Slow then 12 else 100).WithQuietOnSuccess(true)
+        Check.One(config, Prop.forAll (Arb.fromGen caseGen) (fun c -> sameHits 0.0 0.0 "brute force" (bruteForce c) (run device c))))
+
+let private edgeTests =
+    perBackend all "edges" (fun _ device ->
+        let data = unitRows (Random 17) 6 4
+        use empty = EncodingIndex.Build(device, ReadOnlySpan<float32>.Empty, 0, 4)
+        Expect.sequenceEqual (empty.Search(ReadOnlySpan(data, 0, 8), 2, 3) |> Array.map Array.length) [ 0; 0 ] "an empty index has no hits"
+        use index = EncodingIndex.Build(device, ReadOnlySpan data, 6, 4)
+        Expect.equal (index.Search(ReadOnlySpan<float32>.Empty, 0, 3).Length) 0 "no queries, no results"
+        let hits = index.Search(ReadOnlySpan(data, 4, 4), 1, 1).[0]
+        Expect.equal hits.[0].Row 1 "a stored row is its own best hit without groups"
+        Expect.floatClose Accuracy.medium (float hits.[0].Score) 1.0 "a unit row scores 1 with itself")
+
+let private validationTests =
+    let d = Device.Reference
+    let data = unitRows (Random 18) 5 3
+    let index () = EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 0; 1; 1; EncodingIndex.NoGroup |])
+    let query = [| 1.0f; 0.0f; 0.0f |]
+    testList "validation" [
+        test "encodings of the wrong length" {
+            rejects "encodings has 15 floats, expected 4 x 3 = 12" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 4, 3))
+        }
+        test "dimension 0" { rejects "dimension must be positive" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 5, 0)) }
+        test "negative count" { rejects "count must not be negative" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, -1, 3)) }
+        test "groups of the wrong length" {
+            rejects "groups has 2 entries, expected one per row (5)" (fun () ->
+                EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 1 |]))
+        }
+        test "group id below -1" {
+            rejects "groups[3] is -2" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 1; 2; -2; 0 |]))
+        }
+        test "NaN in the encodings" {
+            let bad = Array.copy data
+            bad.[7] <- nanf
+            rejects "encodings row 2, element 1 is NaN" (fun () -> EncodingIndex.Build(d, ReadOnlySpan bad, 5, 3))
+        }
+        test "infinity in the encodings" {
+            let bad = Array.copy data
+            bad.[14] <- -infinityf
+            rejects "encodings row 4, element 2 is -infinity" (fun () -> EncodingIndex.Build(d, ReadOnlySpan bad, 5, 3))
+        }
+        test "query of the wrong dimension" {
+            use i = index ()
+            rejects "queries has 4 floats, expected 1 x dimension 3 = 3" (fun () -> i.Search(ReadOnlySpan [| 1.0f; 0.0f; 0.0f; 0.0f |], 1, 2))
+        }
+        test "k = 0" {
+            use i = index ()
+            rejects "k must be positive" (fun () -> i.Search(ReadOnlySpan query, 1, 0))
+        }
+        test "NaN in a query" {
+            use i = index ()
+            rejects "queries row 1, element 0 is NaN" (fun () -> i.Search(ReadOnlySpan(Array.append query [| nanf; 0.0f; 0.0f |]), 2, 1))
+        }
+        test "exclusions of the wrong length" {
+            use i = index ()
+            rejects "excludeGroups has 2 entries, expected one per query (1)" (fun () ->
+                i.Search(ReadOnlySpan query, 1, 1, ReadOnlySpan [| 0; 1 |]))
+        }
+        test "exclusion below -1" {
+            use i = index ()
+            rejects "excludeGroups[0] is -5" (fun () -> i.Search(ReadOnlySpan query, 1, 1, ReadOnlySpan [| -5 |]))
+        }
+        test "a query whose scores could overflow float32" {
+            use i = index ()
+            rejects "could overflow float32" (fun () -> i.Search(ReadOnlySpan [| 3e38f; 3e38f; 0.0f |], 1, 1))
+        }
+        test "a disposed index" {
+            let i = index ()
+            i.Dispose()
+            Expect.throwsT<ObjectDisposedException> (fun () -> i.Search(ReadOnlySpan query, 1, 1) |> ignore) "search after dispose"
+        }
+    ]
+
+[<Tests>]
+let tests = testList "search" [ agreementTests; propertyTests; edgeTests; validationTests ]
