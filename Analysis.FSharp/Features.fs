@@ -32,6 +32,21 @@ let averagePool (factor: int) (images: LabelledImages) (count: int) =
                     values[i * columns + (c * h + y) * w + x] <- sum / float (factor * factor)
     { Source = $"pixels pooled {factor}x{factor}"; Rows = count; Columns = columns; Values = values }
 
+/// Each column shifted to mean 0 and scaled to variance 1 (a constant column is only shifted), the usual input
+/// normalisation: without it, the large common mean of pixel values dominates every layer built on them.
+let standardise (m: Matrix) =
+    let values = Array.copy m.Values
+    for c in 0 .. m.Columns - 1 do
+        let mutable sum = 0.0
+        for r in 0 .. m.Rows - 1 do sum <- sum + values[r * m.Columns + c]
+        let mean = sum / float m.Rows
+        let mutable squares = 0.0
+        for r in 0 .. m.Rows - 1 do squares <- squares + (values[r * m.Columns + c] - mean) ** 2.0
+        let std = sqrt (squares / float m.Rows)
+        let scale = if std > 0.0 then 1.0 / std else 1.0
+        for r in 0 .. m.Rows - 1 do values[r * m.Columns + c] <- (values[r * m.Columns + c] - mean) * scale
+    { m with Source = $"{m.Source}, standardised"; Values = values }
+
 /// The activations of every layer of a random fully connected ReLU network applied to the rows of input: layer l is
 /// relu(h_{l-1} W_l) with W_l drawn N(0, 2 / fan_in) (He initialisation, so activations neither vanish nor explode)
 /// from the seed. Returns one float32 row-major matrix (rows = input rows) per width.

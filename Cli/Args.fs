@@ -91,7 +91,7 @@ type CkaScoreArgs =
             | Sigma_Frac _ -> "RBF bandwidth as a fraction of the median distance between distinct examples (default 0.8)."
             | Debiased -> "use the unbiased HSIC estimator (Song et al. 2012; needs n >= 4)."
             | Device _ -> "device: cpu, gpu, reference or auto (default auto)."
-            | Json -> "print one JSON document instead of a table."
+            | Json -> "print one JSON document instead of the line 'cka = ...'."
 
 type CkaArgs =
     | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<CkaScoreArgs>

@@ -35,9 +35,10 @@ let mixtures (device: Device) (images: LabelledImages) =
 /// CKA between the layers of two random ReLU networks (seeds 1 and 2) on 500 test images, then a search of every
 /// layer of network A among the layers of the other models.
 let similarity (device: Device) (images: LabelledImages) =
-    let probes = Features.pixels images 500
+    let probes = Features.standardise (Features.pixels images 500)
     let widths = [ 1024; 512; 256; 128 ]
-    heading $"Stage 3: CKA between two random ReLU networks (widths {widths}) on {probes.Rows} Fashion-MNIST images ({device.Name})"
+    let widthsText = widths |> List.map string |> String.concat ", "
+    heading $"Stage 3: CKA between two random ReLU networks (widths {widthsText}) on {probes.Rows} standardised Fashion-MNIST images ({device.Name})"
     let layersOf seed = Features.randomReluLayers device seed widths probes |> List.map (fun a -> Activations.Of(a, probes.Rows))
     let a, b = layersOf 1, layersOf 2
     let linear = Cka.options CkaKernel.Linear 0.8 false

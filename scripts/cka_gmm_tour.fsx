@@ -22,7 +22,7 @@ let struct (drawn, components) = model.Sample(3, seed = 1)
 printfn "three samples drawn from it (components %A): %d values each" components (drawn.Length / 3)
 
 // 2. CKA between the layers of two random ReLU networks on 300 probe images, every kernel.
-let probes = Features.pixels images 300
+let probes = Features.standardise (Features.pixels images 300)
 let netA = Features.randomReluLayers device 1 [ 512; 256; 128 ] probes |> List.map (fun a -> Activations.Of(a, 300))
 let netB = Features.randomReluLayers device 2 [ 512; 256; 128 ] probes |> List.map (fun a -> Activations.Of(a, 300))
 let m = Cka.matrix device (Cka.options CkaKernel.Linear 0.8 false) netA netB

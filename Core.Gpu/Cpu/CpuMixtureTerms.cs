@@ -7,8 +7,6 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// differences x U - μ U of the matrix form free of cancellation when the data sit far from the origin).</summary>
 internal sealed class CpuMixtureTerms
 {
-    static readonly double Log2Pi = Math.Log(2.0 * Math.PI);
-
     CpuMixtureTerms(CovarianceType type, int k, int d, double[] shifts)
     {
         Type = type;
@@ -47,7 +45,7 @@ internal sealed class CpuMixtureTerms
         double[] u = p.PrecisionsCholesky;
         var constants = new double[k];
         for (int j = 0; j < k; j++) constants[j] = Math.Log(p.Weights[j])
-            + GmmLinearAlgebra.LogDetPrecisionCholesky(p.Type, u, j, d) - 0.5 * d * Log2Pi;
+            + GmmLinearAlgebra.LogDetPrecisionCholesky(p.Type, u, j, d) - 0.5 * d * GmmLinearAlgebra.Log2Pi;
 
         double[] factors, centres;
         switch (p.Type)
