@@ -22,6 +22,19 @@ type SelfCheckArgs =
             | Count _ -> "random cases per operation (default 3)."
             | Json -> "print one JSON document instead of a table."
 
+type InspectArgs =
+    | [<MainCommand; Mandatory>] Path of path: string
+    | Depth of int
+    | Tensors
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Path _ -> "a safetensors file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name."
+            | Depth _ -> "levels of the module hierarchy to show (default 2)."
+            | Tensors -> "also list every tensor (name, dtype, shape)."
+            | Json -> "print one JSON document instead of tables."
+
 type CovarianceName =
     | Full
     | Tied
@@ -178,6 +191,7 @@ type DemoArgs =
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Inspect of ParseResults<InspectArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
@@ -187,6 +201,7 @@ type HybridArgs =
             match a with
             | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures and CKA on Fashion-MNIST."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
+            | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only."
             | Gmm _ -> "Gaussian mixtures: fit."
             | Cka _ -> "layer similarity (centred kernel alignment): score."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."

@@ -21,6 +21,7 @@ let main argv =
             match args.GetSubCommand() with
             | Demo a -> DemoCommand.run a
             | Selfcheck a -> SelfCheckCommand.run a
+            | Inspect a -> InspectCommand.run a
             | Gmm a -> GmmCommand.run a
             | Cka a -> CkaCommand.run a
             | Bench a -> BenchCommand.run a

@@ -32,7 +32,7 @@ let tests =
         test "--help lists every command" {
             let code, out, _ = runCli [ "--help" ]
             Expect.equal code 0 "exit code"
-            for command in [ "demo"; "selfcheck"; "gmm"; "cka"; "bench" ] do
+            for command in [ "demo"; "selfcheck"; "inspect"; "gmm"; "cka"; "bench" ] do
                 Expect.stringContains out command "help names the command"
         }
         test "an unknown flag is an error with usage, exit code 2" {
@@ -123,5 +123,49 @@ let tests =
                     Expect.stringContains line "hybrid: error: " (sprintf "%A" args)
                     Expect.stringContains line fragment (sprintf "%A: names the problem" args)
                     Expect.equal out "" (sprintf "%A: nothing on stdout" args))
+        }
+        test "inspect --json counts a real checkpoint's tensors and parameters from its header" {
+            let path = sharedPath "models/cifar10-resnet20/model.safetensors"
+            let code, out, err = runCli [ "inspect"; path; "--json" ]
+            Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+            use doc = JsonDocument.Parse out
+            use file = Hybrid.Core.Nn.Io.SafetensorsFile.Open path
+            let isBuffer (name: string) = [ "running_mean"; "running_var"; "num_batches_tracked" ] |> List.exists name.EndsWith
+            let parameters = file.Tensors |> Seq.filter (fun t -> not (isBuffer t.Name)) |> Seq.sumBy _.ElementCount
+            Expect.equal (doc.RootElement.GetProperty("tensors").GetArrayLength()) file.Tensors.Count "every tensor listed"
+            Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) parameters "parameters exclude the BatchNorm buffers"
+            let layer1 = doc.RootElement.GetProperty("modules").EnumerateArray() |> Seq.find (fun m -> m.GetProperty("path").GetString() = "layer1")
+            let layer1Parameters = file.Tensors |> Seq.filter (fun t -> t.Name.StartsWith "layer1." && not (isBuffer t.Name)) |> Seq.sumBy _.ElementCount
+            Expect.equal (layer1.GetProperty("parameters").GetInt64()) layer1Parameters "a module's parameters are its tensors'"
+        }
+        test "inspect reads a sharded Hugging Face folder in the hub cache layout" {
+            withTempDir (fun dir ->
+                let snapshot = Path.Combine(dir, "models--org--tiny", "snapshots", "abc123")
+                Directory.CreateDirectory snapshot |> ignore
+                Directory.CreateDirectory(Path.Combine(dir, "models--org--tiny", "refs")) |> ignore
+                File.WriteAllText(Path.Combine(dir, "models--org--tiny", "refs", "main"), "abc123")
+                File.WriteAllText(Path.Combine(snapshot, "config.json"), """{"model_type": "bert", "architectures": ["BertModel"]}""")
+                let write name (tensors: Hybrid.Core.Nn.Io.TensorData list) = Hybrid.Core.Nn.Io.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
+                write "model-00001-of-00002.safetensors" [ Hybrid.Core.Nn.Io.TensorData.Float32("encoder.layer.0.weight", [| 4L; 3L |], Array.zeroCreate 12) ]
+                write "model-00002-of-00002.safetensors" [ Hybrid.Core.Nn.Io.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
+                File.WriteAllText(Path.Combine(snapshot, "model.safetensors.index.json"),
+                    """{"weight_map": {"encoder.layer.0.weight": "model-00001-of-00002.safetensors", "pooler.dense.bias": "model-00002-of-00002.safetensors"}}""")
+                let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
+                Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+                use doc = JsonDocument.Parse out
+                Expect.equal (doc.RootElement.GetProperty("model_type").GetString()) "bert" "model_type from config.json"
+                Expect.equal (doc.RootElement.GetProperty("files").GetArrayLength()) 2 "both shards"
+                Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) 17L "12 + 5 elements")
+        }
+        test "inspect of a missing or truncated file is one error line" {
+            withTempDir (fun dir ->
+                let truncated = Path.Combine(dir, "cut.safetensors")
+                File.WriteAllBytes(truncated, (File.ReadAllBytes(sharedPath "models/cifar10-resnet20/model.safetensors")).[.. 100])
+                for path in [ Path.Combine(dir, "absent.safetensors"); truncated ] do
+                    let code, out, err = runCli [ "inspect"; path ]
+                    Expect.equal code 1 (sprintf "%s: exit code" path)
+                    Expect.equal out "" "nothing on stdout"
+                    Expect.stringContains (err.Trim()) ("hybrid: error: " + path) "one line naming the file"
+                    Expect.isFalse (err.Trim().Contains '\n') "one line")
         }
     ]

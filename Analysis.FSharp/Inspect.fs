@@ -1,0 +1,132 @@
+/// What is inside a model, from headers only: the format, every tensor's name, dtype and shape, the parameter count,
+/// and the module hierarchy that the dotted tensor names spell (PyTorch's state-dict keys), without reading weights.
+module Hybrid.Analysis.Inspect
+
+open System
+open System.IO
+open System.Text.Json
+open Hybrid.Core.Nn.Io
+
+type TensorInfo =
+    { Name: string
+      DType: string
+      Shape: int64[] }
+
+    member t.Elements = Array.fold (*) 1L t.Shape
+
+    /// PyTorch's BatchNorm buffers, which a state dict holds beside the parameters; a safetensors header does not
+    /// say which is which, so the names decide.
+    member t.IsBuffer =
+        match t.Name.Substring(t.Name.LastIndexOf '.' + 1) with
+        | "running_mean" | "running_var" | "num_batches_tracked" -> true
+        | _ -> false
+
+/// One module of the hierarchy: its dotted path ("" for the root), the parameters below it, and its children in
+/// the order their first tensor appears.
+type ModuleNode =
+    { Path: string
+      Parameters: int64
+      Tensors: int
+      Children: ModuleNode list }
+
+type Report =
+    { Path: string
+      Format: string
+      /// config.json's model_type and architectures, when the model is a Hugging Face folder.
+      ModelType: string option
+      Architectures: string list
+      Files: string list
+      Tensors: TensorInfo list }
+
+    /// Elements of the learnable tensors (every tensor but the BatchNorm buffers).
+    member r.Parameters = r.Tensors |> List.filter (fun t -> not t.IsBuffer) |> List.sumBy _.Elements
+
+    /// Elements of the BatchNorm buffers.
+    member r.BufferElements = r.Tensors |> List.filter _.IsBuffer |> List.sumBy _.Elements
+
+let private safetensorsTensors (path: string) =
+    use file = SafetensorsFile.Open path
+    [ for t in file.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ]
+
+/// The weight files of a Hugging Face folder: the shards an index names, else every *.safetensors file.
+let private folderFiles (dir: string) =
+    let index = Directory.GetFiles(dir, "*.safetensors.index.json") |> Array.tryHead
+    match index with
+    | Some indexPath ->
+        use doc = JsonDocument.Parse(File.ReadAllText indexPath)
+        match doc.RootElement.TryGetProperty "weight_map" with
+        | true, map when map.ValueKind = JsonValueKind.Object ->
+            [ for p in map.EnumerateObject() -> p.Value.GetString() ]
+            |> List.choose Option.ofObj
+            |> List.distinct
+            |> List.map (fun name -> Path.Combine(dir, name))
+        | _ -> raise (SafetensorsException(indexPath, "no \"weight_map\" object in the shard index"))
+    | None -> Directory.GetFiles(dir, "*.safetensors") |> Array.sort |> Array.toList
+
+/// The snapshot folder of a hub cache entry (models--org--name): the one refs/main names, else the newest.
+let private snapshot (dir: string) =
+    let snapshots = Path.Combine(dir, "snapshots")
+    if not (Directory.Exists snapshots) then dir
+    else
+        let main = Path.Combine(dir, "refs", "main")
+        let named = if File.Exists main then Some(Path.Combine(snapshots, File.ReadAllText(main).Trim())) else None
+        match named with
+        | Some d when Directory.Exists d -> d
+        | _ ->
+            match Directory.GetDirectories snapshots |> Array.sortByDescending Directory.GetLastWriteTimeUtc |> Array.tryHead with
+            | Some d -> d
+            | None -> raise (SafetensorsException(dir, "hub cache entry without snapshots"))
+
+let private config (dir: string) =
+    let path = Path.Combine(dir, "config.json")
+    if not (File.Exists path) then None, []
+    else
+        try
+            use doc = JsonDocument.Parse(File.ReadAllText path)
+            let root = doc.RootElement
+            let modelType =
+                match root.TryGetProperty "model_type" with
+                | true, v when v.ValueKind = JsonValueKind.String -> Option.ofObj (v.GetString())
+                | _ -> None
+            let architectures =
+                match root.TryGetProperty "architectures" with
+                | true, v when v.ValueKind = JsonValueKind.Array ->
+                    [ for a in v.EnumerateArray() do if a.ValueKind = JsonValueKind.String then yield a.GetString() ] |> List.choose Option.ofObj
+                | _ -> []
+            modelType, architectures
+        with :? JsonException as e -> raise (SafetensorsException(path, $"config.json is not valid JSON ({e.Message})"))
+
+/// Reads the headers of a safetensors file, a Hugging Face model folder (config.json + safetensors, sharded or not)
+/// or a hub cache entry (models--org--name/snapshots/REV).
+let read (path: string) =
+    if File.Exists path then
+        match Path.GetExtension(path).ToLowerInvariant() with
+        | ".safetensors" ->
+            { Path = path; Format = "safetensors"; ModelType = None; Architectures = []; Files = [ path ]
+              Tensors = safetensorsTensors path }
+        | ext -> raise (SafetensorsException(path, $"inspect reads safetensors files and Hugging Face folders; '{ext}' files are not supported yet"))
+    elif Directory.Exists path then
+        let dir = snapshot path
+        let files = folderFiles dir
+        if files.IsEmpty then raise (SafetensorsException(path, "no *.safetensors weights in this folder"))
+        let modelType, architectures = config dir
+        { Path = path; Format = (if files.Length > 1 then "hugging face folder (sharded safetensors)" else "hugging face folder (safetensors)")
+          ModelType = modelType; Architectures = architectures; Files = files
+          Tensors = files |> List.collect safetensorsTensors }
+    else raise (SafetensorsException(path, "no such file or folder"))
+
+/// The module tree of the dotted tensor names, to the given depth (1: the top-level modules).
+let modules (depth: int) (tensors: TensorInfo list) =
+    let rec build (prefix: string) (level: int) (items: (string list * TensorInfo) list) =
+        let children =
+            if level >= depth then []
+            else
+                items
+                |> List.filter (fun (parts, _) -> parts.Length > 1)
+                |> List.groupBy (fun (parts, _) -> parts.Head)
+                |> List.map (fun (head, group) ->
+                    let path = if prefix = "" then head else $"{prefix}.{head}"
+                    build path (level + 1) (group |> List.map (fun (parts, t) -> parts.Tail, t)))
+        { Path = prefix; Parameters = items |> List.sumBy (fun (_, t) -> if t.IsBuffer then 0L else t.Elements)
+          Tensors = items.Length; Children = children }
+    build "" 0 (tensors |> List.map (fun t -> List.ofArray (t.Name.Split '.'), t))
