@@ -162,11 +162,21 @@ type CkaBenchArgs =
             | Stored _ -> "encodings in the search index (default 100000, 2 GB of float32)."
             | Quick -> "6 layers up to 8,192 features and 10,000 stored encodings (what the demo runs)."
 
+type FuzzArgs =
+    | Count of int
+    | Seed of int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Count _ -> "mutated inputs per format (default 100000)."
+            | Seed _ -> "seed of the mutations (default 1)."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Fuzz of ParseResults<FuzzArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
     interface IArgParserTemplate with
@@ -176,6 +186,7 @@ type BenchArgs =
             | Conv _ -> "conv2d forward + backward, masked and unmasked, against PyTorch on CIFAR ResNet-20 / VGG-16 shapes; sparse vs dense."
             | Gmm _ -> "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
             | Cka _ -> "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
+            | Fuzz _ -> "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
             | Device _ -> "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
             | Json -> "print one JSON document {benchmark, device, cores, cases: [{case, ours_s, peer, peer_s, speedup, note}]}."
 

@@ -49,15 +49,40 @@ let ckaReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaBenchArgs>
     if stored < options.K || stored > 400_000 then fail "bench cka: --stored %d is outside %d..400000" stored options.K
     CkaBench.run device { options with Stored = stored }
 
+let fuzz (json: bool) (args: ParseResults<FuzzArgs>) =
+    let count = args.GetResult(FuzzArgs.Count, defaultValue = 100_000)
+    if count < 1 || count > 100_000_000 then fail "bench fuzz: --count %d is outside 1..100000000" count
+    let seed = args.GetResult(FuzzArgs.Seed, defaultValue = 1)
+    let outcomes =
+        FuzzBench.targets (FuzzBench.sharedDir ())
+        |> List.map (fun t ->
+            Report.progress "fuzz" $"{t.Format}: {count} mutations of {t.Seed}"
+            FuzzBench.run t count seed (System.TimeSpan.FromSeconds 10.0) (Report.progress "fuzz"))
+    if json then
+        outcomes
+        |> List.map (fun o ->
+            dict [ "format", box o.Format; "seed_file", box o.Seed; "inputs", box o.Inputs; "loaded", box o.Loaded
+                   "clean_errors", box o.CleanErrors; "defects", box o.Defects; "hangs", box o.Hangs
+                   "seconds", box o.Seconds; "kept", box (Option.toObj o.Kept); "first_defect", box (Option.toObj o.FirstDefect) ])
+        |> fun cases -> printfn "%s" (System.Text.Json.JsonSerializer.Serialize(dict [ "benchmark", box "fuzz"; "mutation_seed", box seed; "cases", box cases ]))
+    else
+        table [ "format"; "inputs"; "loaded"; "clean errors"; "defects"; "hangs"; "inputs/s" ]
+            [ for o in outcomes ->
+                [ o.Format; string o.Inputs; string o.Loaded; string o.CleanErrors; string o.Defects; string o.Hangs
+                  sprintf "%.0f" (float o.Inputs / o.Seconds) ] ]
+        for o in outcomes do
+            o.FirstDefect |> Option.iter (fun d -> note $"{o.Format}: {d} (inputs kept in {o.Kept.Value})")
+    if outcomes |> List.exists (fun o -> o.Defects + o.Hangs > 0) then 1 else 0
+
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
     if device.Kind = Hybrid.Core.Gpu.DeviceKind.Gpu && not Hybrid.Core.Gpu.Device.CudaAvailable then
         note "hybrid: note: no CUDA device, so the ILGPU kernels run on ILGPU's CPU accelerator, about a thousand times slower than native code (try gemm --sizes 64 128)"
     match args.TryGetSubCommand() with
-    | Some(Gemm a) -> print json (gemmReport device a)
-    | Some(Conv a) -> print json (convReport device a)
-    | Some(BenchArgs.Gmm a) -> print json (gmmReport device a)
-    | Some(BenchArgs.Cka a) -> print json (ckaReport device a)
-    | _ -> fail "bench: name a benchmark: gemm, conv, gmm or cka (see hybrid bench --help)"
-    0
+    | Some(Gemm a) -> print json (gemmReport device a); 0
+    | Some(Conv a) -> print json (convReport device a); 0
+    | Some(BenchArgs.Gmm a) -> print json (gmmReport device a); 0
+    | Some(BenchArgs.Cka a) -> print json (ckaReport device a); 0
+    | Some(Fuzz a) -> fuzz json a
+    | _ -> fail "bench: name a benchmark: gemm, conv, gmm, cka or fuzz (see hybrid bench --help)"

@@ -26,7 +26,7 @@ let runCheck (devices: DeviceName list) (seed: int) (count: int) (json: bool) =
 
 let run (args: Argu.ParseResults<SelfCheckArgs>) =
     let devices = args.GetResult(SelfCheckArgs.Device, defaultValue = defaultDevices)
-    let count = args.GetResult(Count, 3)
+    let count = args.GetResult(SelfCheckArgs.Count, 3)
     if count < 1 || count > 1000 then fail "selfcheck: --count %d is outside 1..1000" count
     let ok = runCheck devices (args.GetResult(SelfCheckArgs.Seed, 42)) count (args.Contains SelfCheckArgs.Json)
     if ok then 0 else 1

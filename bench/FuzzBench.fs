@@ -1,0 +1,125 @@
+/// `hybrid bench fuzz`: every reader of untrusted files against mutated copies of real files. Each input must either
+/// load or fail with the reader's own exception (one clear message naming the file); anything else (another exception
+/// type, a crash, a read that does not finish) is a defect, and the input is kept for reproduction.
+module Hybrid.Bench.FuzzBench
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Threading.Tasks
+open Hybrid.Core.Nn.Data
+open Hybrid.Core.Nn.Io
+
+/// A reader under test: a real file to mutate, how to read a file completely, and which exceptions are clean.
+type Target =
+    { Format: string
+      Seed: string
+      Read: string -> unit
+      IsClean: exn -> bool }
+
+type Outcome =
+    { Format: string
+      Seed: string
+      Inputs: int
+      Loaded: int
+      CleanErrors: int
+      Defects: int
+      Hangs: int
+      Seconds: float
+      /// Where the inputs behind defects and hangs were written.
+      Kept: string option
+      FirstDefect: string option }
+
+/// Reads every tensor of a safetensors file (header, offsets and every value conversion).
+let private readSafetensors (path: string) =
+    use file = SafetensorsFile.Open path
+    for t in file.Tensors do
+        if t.DType.IsFloatingPoint() then file.ReadFloat64 t.Name |> ignore else file.DataSpan(t.Name).ToArray() |> ignore
+
+let private readIdx (path: string) = (IdxFile.Read path).ToFloat32() |> ignore
+
+/// `../shared` beside the repository that holds the running program, where the project's real model files are.
+let sharedDir () =
+    let rec up (dir: DirectoryInfo | null) =
+        match dir with
+        | null -> None
+        | d when File.Exists(Path.Combine(d.FullName, "Hybrid.sln")) ->
+            let shared = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared"))
+            if Directory.Exists shared then Some shared else None
+        | d -> up d.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+/// The readers with a real file each; a reader whose file is missing on this machine is left out.
+let targets (sharedDir: string option) =
+    [ yield!
+        sharedDir |> Option.toList |> List.map (fun dir ->
+            { Format = "safetensors"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
+              Read = readSafetensors; IsClean = (fun e -> e :? SafetensorsException) })
+      yield { Format = "idx (gzip)"; Seed = Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")
+              Read = readIdx; IsClean = (fun e -> e :? DatasetException) } ]
+    |> List.filter (fun t -> File.Exists t.Seed)
+
+/// One mutation of bytes: bit flips, overwritten or inserted bytes, a truncation, a duplicated run, or an extreme
+/// integer written over a field. Half of the mutations land in the first 16 KiB, where headers, pickles and
+/// directories are, and an eighth in the last 4 KiB (zip central directories).
+let mutate (random: Random) (original: byte[]) =
+    let bytes = ResizeArray original
+    let position () =
+        match random.Next 8 with
+        | 0 | 1 | 2 | 3 -> random.Next(min bytes.Count 16384 |> max 1)
+        | 4 -> max 0 (bytes.Count - 1 - random.Next(min bytes.Count 4096 |> max 1))
+        | _ -> random.Next(max bytes.Count 1)
+    for _ in 1 .. 1 + random.Next 3 do
+        if bytes.Count > 0 then
+            match random.Next 6 with
+            | 0 -> let p = position () in bytes[p] <- bytes[p] ^^^ byte (1 <<< random.Next 8)
+            | 1 -> let p = position () in bytes[p] <- byte (random.Next 256)
+            | 2 -> bytes.InsertRange(position (), Array.init (1 + random.Next 16) (fun _ -> byte (random.Next 256)))
+            | 3 -> let p = position () in bytes.RemoveRange(p, bytes.Count - p)
+            | 4 ->
+                let p = position ()
+                let n = min (1 + random.Next 64) (bytes.Count - p)
+                bytes.InsertRange(p, bytes.GetRange(p, n))
+            | _ ->
+                let p = position ()
+                let extreme = [| 0L; -1L; 0x7FFFFFFFL; 0xFFFFFFFFL; Int64.MaxValue; Int64.MinValue; 1L <<< 40 |][random.Next 7]
+                let field = BitConverter.GetBytes extreme
+                for i in 0 .. min 7 (bytes.Count - p - 1) do bytes[p + i] <- field[i]
+    bytes.ToArray()
+
+/// Runs count mutated inputs through one reader, each with a time limit; inputs behind defects are kept.
+let run (target: Target) (count: int) (seed: int) (limit: TimeSpan) (progress: string -> unit) =
+    let original = File.ReadAllBytes target.Seed
+    let random = Random seed
+    let scratch = Directory.CreateTempSubdirectory("hybrid-fuzz-").FullName
+    let input = Path.Combine(scratch, "input" + Path.GetExtension target.Seed)
+    let kept = Path.Combine(scratch, "kept")
+    let mutable loaded, clean, defects, hangs = 0, 0, 0, 0
+    let mutable firstDefect = None
+    let keep (i: int) (bytes: byte[]) (what: string) =
+        Directory.CreateDirectory kept |> ignore
+        File.WriteAllBytes(Path.Combine(kept, $"{i:D6}{Path.GetExtension target.Seed}"), bytes)
+        if firstDefect.IsNone then firstDefect <- Some $"input {i}: {what}"
+    let clock = Stopwatch.StartNew()
+    for i in 0 .. count - 1 do
+        let bytes = mutate random original
+        File.WriteAllBytes(input, bytes)
+        let read = Task.Run(fun () -> target.Read input)
+        let finished = try read.Wait limit with _ -> true
+        if not finished then
+            hangs <- hangs + 1
+            keep i bytes $"no result within {limit.TotalSeconds} s"
+        else
+            match read.Exception with
+            | null -> loaded <- loaded + 1
+            | aggregate ->
+                let e = aggregate.GetBaseException()
+                if target.IsClean e && not (String.IsNullOrWhiteSpace e.Message) && e.Message.Contains input then clean <- clean + 1
+                else
+                    defects <- defects + 1
+                    keep i bytes $"{e.GetType().Name}: {e.Message}"
+        if (i + 1) % 10000 = 0 then progress $"{target.Format}: {i + 1} of {count} inputs"
+    File.Delete input
+    let keptDir = if defects + hangs > 0 then Some kept else (Directory.Delete(scratch, true); None)
+    { Format = target.Format; Seed = target.Seed; Inputs = count; Loaded = loaded; CleanErrors = clean; Defects = defects
+      Hangs = hangs; Seconds = clock.Elapsed.TotalSeconds; Kept = keptDir; FirstDefect = firstDefect }
