@@ -9,6 +9,7 @@ open System.IO
 open System.Threading.Tasks
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Onnx
 
 /// A reader under test: a real file to mutate, how to read a file completely, and which exceptions are clean.
 type Target =
@@ -38,6 +39,8 @@ let private readSafetensors (path: string) =
 
 let private readIdx (path: string) = (IdxFile.Read path).ToFloat32() |> ignore
 
+let private readOnnx (path: string) = OnnxModel.Load path |> ignore
+
 /// `../shared` beside the repository that holds the running program, where the project's real model files are.
 let sharedDir () =
     let rec up (dir: DirectoryInfo | null) =
@@ -55,6 +58,10 @@ let targets (sharedDir: string option) =
         sharedDir |> Option.toList |> List.map (fun dir ->
             { Format = "safetensors"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
               Read = readSafetensors; IsClean = (fun e -> e :? SafetensorsException) })
+      yield!
+        sharedDir |> Option.toList |> List.map (fun dir ->
+            { Format = "onnx"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.onnx")
+              Read = readOnnx; IsClean = (fun e -> e :? OnnxException) })
       yield { Format = "idx (gzip)"; Seed = Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")
               Read = readIdx; IsClean = (fun e -> e :? DatasetException) } ]
     |> List.filter (fun t -> File.Exists t.Seed)
