@@ -6,6 +6,7 @@ open System
 open System.IO
 open System.Text.Json
 open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Onnx
 
 type TensorInfo =
     { Name: string
@@ -36,6 +37,8 @@ type Report =
       ModelType: string option
       Architectures: string list
       Files: string list
+      /// Operator types and how often each occurs, for graph formats (ONNX); empty for weight files.
+      Operators: (string * int) list
       Tensors: TensorInfo list }
 
     /// Elements of the learnable tensors (every tensor but the BatchNorm buffers).
@@ -96,22 +99,41 @@ let private config (dir: string) =
             modelType, architectures
         with :? JsonException as e -> raise (SafetensorsException(path, $"config.json is not valid JSON ({e.Message})"))
 
-/// Reads the headers of a safetensors file, a Hugging Face model folder (config.json + safetensors, sharded or not)
+/// An ONNX graph's weights: its initializers, or, for a graph exported without parameters (export_params=False),
+/// the graph inputs after the first (the data) whose shapes are all fixed, which is where the parameters then live.
+let private onnx (path: string) =
+    let model = OnnxModel.Load path
+    let initializers = [ for t in model.Initializers.Values -> { Name = t.Name; DType = string t.DataType; Shape = Array.ofSeq t.Shape } ]
+    let parameterInputs =
+        if not initializers.IsEmpty then []
+        else
+            [ for input in Seq.skip 1 model.Inputs do
+                match input.Shape with
+                | null -> ()
+                | shape when shape |> Seq.forall (fun d -> d.Value.HasValue) ->
+                    yield { Name = input.Name; DType = string input.ElementType; Shape = [| for d in shape -> d.Value.Value |] }
+                | _ -> () ]
+    let operators = model.Nodes |> Seq.countBy _.OpType |> Seq.sortByDescending snd |> List.ofSeq
+    { Path = path; Format = $"onnx (opset {model.Opset})"; ModelType = None; Architectures = []; Files = [ path ]
+      Operators = operators; Tensors = initializers @ parameterInputs }
+
+/// Reads the headers of a safetensors file, an ONNX file (its graph and initializers), a Hugging Face model folder (config.json + safetensors, sharded or not)
 /// or a hub cache entry (models--org--name/snapshots/REV).
 let read (path: string) =
     if File.Exists path then
         match Path.GetExtension(path).ToLowerInvariant() with
         | ".safetensors" ->
-            { Path = path; Format = "safetensors"; ModelType = None; Architectures = []; Files = [ path ]
+            { Path = path; Format = "safetensors"; ModelType = None; Architectures = []; Files = [ path ]; Operators = []
               Tensors = safetensorsTensors path }
-        | ext -> raise (SafetensorsException(path, $"inspect reads safetensors files and Hugging Face folders; '{ext}' files are not supported yet"))
+        | ".onnx" -> onnx path
+        | ext -> raise (SafetensorsException(path, $"inspect reads safetensors and ONNX files and Hugging Face folders; '{ext}' files are not supported yet"))
     elif Directory.Exists path then
         let dir = snapshot path
         let files = folderFiles dir
         if files.IsEmpty then raise (SafetensorsException(path, "no *.safetensors weights in this folder"))
         let modelType, architectures = config dir
         { Path = path; Format = (if files.Length > 1 then "hugging face folder (sharded safetensors)" else "hugging face folder (safetensors)")
-          ModelType = modelType; Architectures = architectures; Files = files
+          ModelType = modelType; Architectures = architectures; Files = files; Operators = []
           Tensors = files |> List.collect safetensorsTensors }
     else raise (SafetensorsException(path, "no such file or folder"))
 

@@ -23,7 +23,9 @@ let private print (report: Inspect.Report) (tree: Inspect.ModuleNode) (showTenso
            [ "buffer elements (BatchNorm statistics)"; count report.BufferElements ]
            [ "dtypes"; dtypes ] ]
          @ (report.ModelType |> Option.map (fun t -> [ [ "model_type"; t ] ]) |> Option.defaultValue [])
-         @ (if report.Architectures.IsEmpty then [] else [ [ "architectures"; String.concat ", " report.Architectures ] ]))
+         @ (if report.Architectures.IsEmpty then [] else [ [ "architectures"; String.concat ", " report.Architectures ] ])
+         @ (if report.Operators.IsEmpty then []
+            else [ [ "operators"; report.Operators |> List.map (fun (op, n) -> $"{op} x {n}") |> String.concat ", " ] ]))
     let rec rows (node: Inspect.ModuleNode) (indent: int) =
         [ for child in node.Children do
             yield [ String.replicate indent "  " + child.Path; string child.Tensors; count child.Parameters ]
@@ -41,6 +43,7 @@ let private json (report: Inspect.Report) (tree: Inspect.ModuleNode) =
     dict [ "path", box report.Path; "format", box report.Format; "files", box report.Files
            "model_type", box (Option.toObj report.ModelType); "architectures", box report.Architectures
            "parameters", box report.Parameters; "buffer_elements", box report.BufferElements
+           "operators", box (dict [ for op, n in report.Operators -> op, n ])
            "tensors", box [ for t in report.Tensors -> dict [ "name", box t.Name; "dtype", box t.DType; "shape", box t.Shape ] ]
            "modules", box (flatten tree) ]
     |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)

@@ -37,6 +37,9 @@ let main argv =
     | :? Hybrid.Core.Nn.Io.SafetensorsException as e ->
         eprintfn "hybrid: error: %s" e.Message
         1
+    | :? Hybrid.Core.Nn.Onnx.OnnxException as e ->
+        eprintfn "hybrid: error: %s" e.Message
+        1
     | :? Hybrid.Core.Nn.Data.DatasetException as e ->
         eprintfn "hybrid: error: %s" e.Message
         1

@@ -168,4 +168,20 @@ let tests =
                     Expect.stringContains (err.Trim()) ("hybrid: error: " + path) "one line naming the file"
                     Expect.isFalse (err.Trim().Contains '\n') "one line")
         }
+        test "inspect of ONNX files: initializers, or the parameter inputs of a graph exported without weights" {
+            for relative in [ "models/cifar10-resnet20/model.onnx"; "data/torchvision-architectures/resnet18.onnx" ] do
+                let path = sharedPath relative
+                let code, out, err = runCli [ "inspect"; path; "--json" ]
+                Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" relative err)
+                use doc = JsonDocument.Parse out
+                let model = Hybrid.Core.Nn.Onnx.OnnxModel.Load path
+                let expected =
+                    if model.Initializers.Count > 0 then model.Initializers.Values |> Seq.sumBy _.ElementCount
+                    else
+                        model.Inputs |> Seq.skip 1
+                        |> Seq.sumBy (fun i -> i.Shape |> Seq.fold (fun acc d -> acc * d.Value.Value) 1L)
+                Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) expected $"{relative}: parameters"
+                let convs = model.Nodes |> Seq.filter (fun n -> n.OpType = "Conv") |> Seq.length
+                Expect.equal (doc.RootElement.GetProperty("operators").GetProperty("Conv").GetInt32()) convs $"{relative}: Conv count"
+        }
     ]
