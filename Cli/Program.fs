@@ -34,13 +34,7 @@ let main argv =
         // Argu's message already holds the error line and the usage of the (sub)command.
         eprintfn "%s" e.Message
         2
-    | :? Hybrid.Core.Nn.Io.SafetensorsException as e ->
-        eprintfn "hybrid: error: %s" e.Message
-        1
-    | :? Hybrid.Core.Nn.Onnx.OnnxException as e ->
-        eprintfn "hybrid: error: %s" e.Message
-        1
-    | :? Hybrid.Core.Nn.Data.DatasetException as e ->
+    | :? Hybrid.Core.Nn.FileFormatException as e ->
         eprintfn "hybrid: error: %s" e.Message
         1
     | UserError message ->

@@ -2,19 +2,8 @@ namespace Hybrid.Core.Nn.Data;
 
 /// <summary>A dataset file or folder that cannot be used: missing, truncated, malformed, or not holding what the caller
 /// asked for. The message starts with the path and names the one problem found.</summary>
-public sealed class DatasetException : Exception
+public sealed class DatasetException : FileFormatException
 {
     /// <summary>Creates an exception whose message is <c>"{path}: {problem}"</c>.</summary>
-    public DatasetException(string path, string problem, Exception? inner = null)
-        : base($"{path}: {problem}", inner)
-    {
-        Path = path;
-        Problem = problem;
-    }
-
-    /// <summary>The file or folder the problem was found in.</summary>
-    public string Path { get; }
-
-    /// <summary>The problem alone, without the path.</summary>
-    public string Problem { get; }
+    public DatasetException(string path, string problem, Exception? inner = null) : base(path, problem, inner) { }
 }

@@ -4,19 +4,8 @@ namespace Hybrid.Core.Nn.Io;
 /// A safetensors file that cannot be used: missing, truncated, malformed, or not holding what the caller
 /// asked for. The message starts with the file's path and names the one problem found.
 /// </summary>
-public sealed class SafetensorsException : Exception
+public sealed class SafetensorsException : FileFormatException
 {
     /// <summary>Creates an exception whose message is <c>"{path}: {problem}"</c>.</summary>
-    public SafetensorsException(string path, string problem, Exception? inner = null)
-        : base($"{path}: {problem}", inner)
-    {
-        Path = path;
-        Problem = problem;
-    }
-
-    /// <summary>The file the problem was found in, as the caller named it.</summary>
-    public string Path { get; }
-
-    /// <summary>The problem alone, without the path.</summary>
-    public string Problem { get; }
+    public SafetensorsException(string path, string problem, Exception? inner = null) : base(path, problem, inner) { }
 }
