@@ -117,7 +117,15 @@ let private onnx (path: string) =
     { Path = path; Format = $"onnx (opset {model.Opset})"; ModelType = None; Architectures = []; Files = [ path ]
       Operators = operators; Tensors = initializers @ parameterInputs }
 
-/// Reads the headers of a safetensors file, an ONNX file (its graph and initializers), a Hugging Face model folder (config.json + safetensors, sharded or not)
+/// A PyTorch checkpoint's state dict (zip or legacy format, through the allowlisted unpickler; nothing from the file
+/// runs). A legacy checkpoint has no separate header, so its tensors are read whole.
+let private torch (path: string) =
+    let state = TorchCheckpoint.Load path
+    let format = if state.Format = CheckpointFormat.Zip then "pytorch checkpoint (zip)" else "pytorch checkpoint (legacy, pre-1.6)"
+    { Path = path; Format = format; ModelType = None; Architectures = []; Files = [ path ]; Operators = []
+      Tensors = [ for t in state.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ] }
+
+/// Reads the headers of a safetensors file, a PyTorch checkpoint, an ONNX file (its graph and initializers), a Hugging Face model folder (config.json + safetensors, sharded or not)
 /// or a hub cache entry (models--org--name/snapshots/REV).
 let read (path: string) =
     if File.Exists path then
@@ -126,7 +134,8 @@ let read (path: string) =
             { Path = path; Format = "safetensors"; ModelType = None; Architectures = []; Files = [ path ]; Operators = []
               Tensors = safetensorsTensors path }
         | ".onnx" -> onnx path
-        | ext -> raise (SafetensorsException(path, $"inspect reads safetensors and ONNX files and Hugging Face folders; '{ext}' files are not supported yet"))
+        | ".pt" | ".pth" | ".th" | ".bin" | ".ckpt" | ".tar" -> torch path
+        | ext -> raise (SafetensorsException(path, $"inspect reads safetensors, PyTorch (.pt .pth .th .bin .ckpt .tar) and ONNX files and Hugging Face folders, not '{ext}' files"))
     elif Directory.Exists path then
         let dir = snapshot path
         let files = folderFiles dir

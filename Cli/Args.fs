@@ -30,7 +30,7 @@ type InspectArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Path _ -> "a safetensors or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name."
+            | Path _ -> "a safetensors, PyTorch (zip or legacy; nothing in it runs) or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name."
             | Depth _ -> "levels of the module hierarchy to show (default 2)."
             | Tensors -> "also list every tensor (name, dtype, shape)."
             | Json -> "print one JSON document instead of tables."

@@ -41,6 +41,10 @@ let private readIdx (path: string) = (IdxFile.Read path).ToFloat32() |> ignore
 
 let private readOnnx (path: string) = OnnxModel.Load path |> ignore
 
+let private readCheckpoint (path: string) =
+    for t in (TorchCheckpoint.Load path).Tensors do
+        if t.DType.IsFloatingPoint() then t.ReadFloat64() |> ignore
+
 /// `../shared` beside the repository that holds the running program, where the project's real model files are.
 let sharedDir () =
     let rec up (dir: DirectoryInfo | null) =
@@ -58,6 +62,11 @@ let targets (sharedDir: string option) =
         sharedDir |> Option.toList |> List.map (fun dir ->
             { Format = "safetensors"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
               Read = readSafetensors; IsClean = (fun e -> e :? SafetensorsException) })
+      yield!
+        sharedDir |> Option.toList |> List.collect (fun dir ->
+            [ for format, file in [ "pytorch zip", "model.pt"; "pytorch legacy", "resnet20-12fca82f.th" ] ->
+                { Format = format; Seed = Path.Combine(dir, "models", "cifar10-resnet20", file)
+                  Read = readCheckpoint; IsClean = (fun e -> e :? CheckpointException) } ])
       yield!
         sharedDir |> Option.toList |> List.map (fun dir ->
             { Format = "onnx"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.onnx")

@@ -184,4 +184,13 @@ let tests =
                 let convs = model.Nodes |> Seq.filter (fun n -> n.OpType = "Conv") |> Seq.length
                 Expect.equal (doc.RootElement.GetProperty("operators").GetProperty("Conv").GetInt32()) convs $"{relative}: Conv count"
         }
+        test "inspect refuses hostile checkpoints in one line naming the global, and runs nothing" {
+            for file in [ "os_system.pt"; "os_system_legacy.pt" ] do
+                let code, out, err = runCli [ "inspect"; sharedPath ("fixtures/hostile/" + file) ]
+                Expect.equal code 1 $"{file}: exit code"
+                Expect.equal out "" $"{file}: nothing on stdout"
+                Expect.stringContains err "posix.system" $"{file}: names the global"
+                Expect.isFalse (err.Trim().Contains '\n') $"{file}: one line"
+                Expect.isFalse (File.Exists "/tmp/hybrid-pwned") $"{file}: nothing ran"
+        }
     ]

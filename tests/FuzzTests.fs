@@ -12,7 +12,7 @@ let tests =
     testList "fuzz" [
         let targets = FuzzBench.targets (Some sharedDir)
         yield test "every reader has a real file here" {
-            Expect.sequenceEqual (targets |> List.map _.Format) [ "safetensors"; "onnx"; "idx (gzip)" ] "the targets"
+            Expect.sequenceEqual (targets |> List.map _.Format) [ "safetensors"; "pytorch zip"; "pytorch legacy"; "onnx"; "idx (gzip)" ] "the targets"
         }
         for target in targets do
             yield test $"{target.Format}: 400 mutated inputs, only clean errors" {

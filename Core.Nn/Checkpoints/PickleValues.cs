@@ -1,0 +1,80 @@
+namespace Hybrid.Core.Nn.Io;
+
+// The values an unpickled checkpoint is made of. Python objects map to plain .NET values where one fits
+// (None -> null, bool, long or BigInteger, double, string, byte[], List<object?>), and to the records
+// below otherwise. Nothing here can run code: a global is only ever one of the allowlisted values.
+
+/// <summary>A Python tuple.</summary>
+internal sealed record PickleTuple(object?[] Items)
+{
+    public override string ToString() => $"tuple of {Items.Length}";
+}
+
+/// <summary>
+/// A Python dict or OrderedDict, in insertion order. Keys are compared by value for the types a state
+/// dict uses (strings, integers); <see cref="State"/> holds what a BUILD opcode set (an OrderedDict's
+/// <c>_metadata</c>), kept but not interpreted.
+/// </summary>
+internal sealed class PickleDict
+{
+    readonly List<KeyValuePair<object, object?>> items = [];
+    readonly Dictionary<object, int> index = [];
+
+    public IReadOnlyList<KeyValuePair<object, object?>> Items => items;
+
+    public object? State { get; set; }
+
+    /// <summary>Sets <paramref name="key"/>, keeping the first insertion's position as Python does.</summary>
+    public void Set(object key, object? value)
+    {
+        if (index.TryGetValue(key, out var at))
+            items[at] = new(key, value);
+        else
+        {
+            index[key] = items.Count;
+            items.Add(new(key, value));
+        }
+    }
+
+    public bool TryGet(object key, out object? value)
+    {
+        if (index.TryGetValue(key, out var at))
+        {
+            value = items[at].Value;
+            return true;
+        }
+        value = null;
+        return false;
+    }
+
+    public override string ToString() => $"dict of {items.Count}";
+}
+
+/// <summary>An allowlisted callable: REDUCE and NEWOBJ apply it to their argument tuple.</summary>
+/// <param name="Name">The global as <c>module.name</c>, for error messages.</param>
+/// <param name="Apply">Builds the value from the arguments; throws <see cref="PickleException"/> on bad ones.</param>
+internal sealed record PickleCallable(string Name, Func<object?[], object?> Apply)
+{
+    public override string ToString() => Name;
+}
+
+/// <summary>A PyTorch storage class such as <c>torch.FloatStorage</c>: a marker naming the element type.</summary>
+internal sealed record StorageType(string Name, DType DType)
+{
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// A storage named by a persistent id, before its bytes are read: the key its data is filed under, the
+/// element type, the device it was saved from, and, for a legacy view, the slice of the root storage.
+/// </summary>
+internal sealed record StorageRef(string Key, DType DType, string Location, long ElementCount, long ViewOffset, long? ViewSize);
+
+/// <summary>A tensor made by <c>_rebuild_tensor</c> or <c>_rebuild_tensor_v2</c>, before its storage is read.</summary>
+internal sealed record TensorRef(StorageRef Storage, long StorageOffset, long[] Shape, long[] Strides);
+
+/// <summary>
+/// Malformed pickle content, found by <see cref="PickleReader"/> or the allowlisted callables; the loader
+/// turns it into a <see cref="CheckpointException"/> naming the file.
+/// </summary>
+internal sealed class PickleException(string problem) : Exception(problem);
