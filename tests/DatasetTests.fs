@@ -216,7 +216,7 @@ let private specTests =
             Expect.isTrue (a.Images |> Array.forall (fun v -> v >= 0.0f && v < 1.0f)) "range"
             Expect.isTrue (a.Labels |> Array.forall (fun l -> l >= 0L && l < 10L)) "labels"
             Expect.equal (DatasetSpec.Load("cifar10:" + cifar10Test)).Count 10000 "cifar10 spec")
-        testCase "malformed specs name the problem; missing files are DatasetExceptions; folder is not implemented" (fun () ->
+        testCase "malformed specs name the problem; missing files and folders are DatasetExceptions" (fun () ->
             for spec, fragment in
                 [ "", "empty dataset name"; "imagenet:/x", "unknown dataset 'imagenet'"; "cifar10", "cifar10 needs a FILE"
                   "mnist:", "mnist needs a DIR"; "fashion-mnist:", "needs a DIR"; "random:5", "N:CxHxW"
@@ -226,8 +226,63 @@ let private specTests =
                 rejects fragment (fun () -> DatasetSpec.Parse spec)
             rejects "expected one of cifar10:FILE" (fun () -> DatasetSpec.Parse "bogus")
             Expect.throwsT<DatasetException> (fun () -> DatasetSpec.Load "cifar10:/nonexistent/c.bin" |> ignore) "missing file"
-            Expect.throwsT<NotSupportedException> (fun () -> DatasetSpec.Load "folder:/tmp" |> ignore) "folder")
+            Expect.throwsT<DatasetException> (fun () -> DatasetSpec.Load "folder:/nonexistent/images" |> ignore) "folder")
+    ]
+
+/// A 24-bit BMP of width x height whose pixel (x, y) is rgb x y: rows bottom-up in BGR order, each padded to 4 bytes.
+let private bmp (width: int) (height: int) (rgb: int -> int -> byte * byte * byte) =
+    let stride = (3 * width + 3) / 4 * 4
+    let bytes = Array.zeroCreate<byte> (54 + stride * height)
+    let put (offset: int) (value: int) = BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan offset, value)
+    bytes[0] <- byte 'B'
+    bytes[1] <- byte 'M'
+    put 2 bytes.Length
+    put 10 54
+    put 14 40
+    put 18 width
+    put 22 height
+    BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan 26, 1s)
+    BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan 28, 24s)
+    for y in 0 .. height - 1 do
+        for x in 0 .. width - 1 do
+            let r, g, b = rgb x y
+            let o = 54 + (height - 1 - y) * stride + 3 * x
+            bytes[o] <- b
+            bytes[o + 1] <- g
+            bytes[o + 2] <- r
+    bytes
+
+let private folderTests =
+    testList "image folder" [
+        testCase "class folders in ordinal order, RGB planes scaled to [0, 1]" (fun () ->
+            withTempDir (fun dir ->
+                let pixel (seed: int) x y = byte (seed + x), byte (10 * y), byte (200 - seed)
+                for cls, seeds in [ "dog", [ 5 ]; "cat", [ 1; 2 ] ] do
+                    Directory.CreateDirectory(Path.Combine(dir, cls)) |> ignore
+                    for s in seeds do File.WriteAllBytes(Path.Combine(dir, cls, $"{s}.bmp"), bmp 3 2 (pixel s))
+                File.WriteAllText(Path.Combine(dir, "cat", "notes.txt"), "not an image")
+                let set = DatasetSpec.Load("folder:" + dir)
+                Expect.sequenceEqual set.ClassNames [ "cat"; "dog" ] "classes"
+                Expect.sequenceEqual set.Labels [| 0L; 0L; 1L |] "labels follow the folders"
+                Expect.equal (set.Count, set.Channels, set.Height, set.Width) (3, 3, 2, 3) "shape"
+                for i, s in [ 0, 1; 1, 2; 2, 5 ] do
+                    for y in 0 .. 1 do
+                        for x in 0 .. 2 do
+                            let r, g, b = pixel s x y
+                            for c, v in [ 0, r; 1, g; 2, b ] do
+                                Expect.equal set.Images[((i * 3 + c) * 2 + y) * 3 + x] (float32 v / 255.0f) $"image {i} channel {c} ({x}, {y})"))
+        testCase "undecodable images, mixed sizes and empty folders name the problem" (fun () ->
+            withTempDir (fun dir ->
+                let cls = Path.Combine(dir, "a")
+                Directory.CreateDirectory cls |> ignore
+                refused "no images" dir (fun () -> ImageFolder.Load dir)
+                File.WriteAllBytes(Path.Combine(cls, "1.bmp"), bmp 2 2 (fun _ _ -> 1uy, 2uy, 3uy))
+                File.WriteAllBytes(Path.Combine(cls, "2.bmp"), bmp 3 2 (fun _ _ -> 1uy, 2uy, 3uy))
+                refused "but the first image" (Path.Combine(cls, "2.bmp")) (fun () -> ImageFolder.Load dir)
+                File.WriteAllBytes(Path.Combine(cls, "2.bmp"), [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 1uy; 2uy |])
+                refused "cannot decode" (Path.Combine(cls, "2.bmp")) (fun () -> ImageFolder.Load dir)
+                refused "no class sub-folders" cls (fun () -> ImageFolder.Load cls)))
     ]
 
 [<Tests>]
-let tests = testList "datasets" [ cifarTests; mnistTests; loaderTests; specTests ]
+let tests = testList "datasets" [ cifarTests; mnistTests; loaderTests; specTests; folderTests ]

@@ -4,8 +4,8 @@ namespace Hybrid.Core.Nn.Data;
 
 /// <summary>The one dataset SPEC syntax of the command line (DESIGN.md, "Formats and storage"):
 /// <c>cifar10:FILE</c>, <c>cifar100:FILE</c>, <c>fashion-mnist[:DIR]</c>, <c>mnist:DIR</c>,
-/// <c>random:N:CxHxW[:SEED]</c>. <c>folder:DIR</c> is recognised but not implemented yet (it needs an image decoder
-/// such as StbImageSharp, which the project does not reference). Parsing checks the syntax only; <see cref="Load(string, bool)"/>
+/// <c>folder:DIR</c> (one sub-folder per class, see <see cref="ImageFolder"/>), <c>random:N:CxHxW[:SEED]</c>.
+/// Parsing checks the syntax only; <see cref="Load(string, bool)"/>
 /// reads the data.</summary>
 public sealed record DatasetSpec(DatasetSpec.Source Kind, string? Location, int Count = 0, int Channels = 0,
     int Height = 0, int Width = 0, long Seed = 0)
@@ -68,7 +68,6 @@ public sealed record DatasetSpec(DatasetSpec.Source Kind, string? Location, int 
     /// (a CIFAR file is one split already; random data ignores it).</summary>
     /// <exception cref="ArgumentException">The spec is malformed.</exception>
     /// <exception cref="DatasetException">The files are missing or malformed.</exception>
-    /// <exception cref="NotSupportedException">The spec is <c>folder:DIR</c>, not implemented yet.</exception>
     public static LabelledImages Load(string spec, bool train = false) => Parse(spec).Load(train);
 
     /// <summary>Loads the dataset this spec names; see <see cref="Load(string, bool)"/>.</summary>
@@ -78,8 +77,7 @@ public sealed record DatasetSpec(DatasetSpec.Source Kind, string? Location, int 
         Source.Cifar100 => Cifar.Load(Location!, Cifar.Kind.Cifar100),
         Source.FashionMnist => FashionMnist.Load(train, Location),
         Source.Mnist => Mnist.Load(Location!, train),
-        Source.Folder => throw new NotSupportedException(
-            $"folder:{Location}: image-folder datasets are not implemented yet (they need an image decoder)"),
+        Source.Folder => ImageFolder.Load(Location!),
         _ => RandomImages(),
     };
 
