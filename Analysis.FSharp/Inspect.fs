@@ -118,9 +118,11 @@ let private onnx (path: string) =
       Operators = operators; Tensors = initializers @ parameterInputs }
 
 /// A PyTorch checkpoint's state dict (zip or legacy format, through the allowlisted unpickler; nothing from the file
-/// runs). A legacy checkpoint has no separate header, so its tensors are read whole.
+/// runs). A legacy checkpoint has no separate header, so its tensors are read whole. The `module.` prefix that
+/// nn.DataParallel adds to every key is dropped, as loading does.
 let private torch (path: string) =
-    let state = TorchCheckpoint.Load path
+    let saved = TorchCheckpoint.Load path
+    let state = if saved.Count > 0 && saved.Names |> Seq.forall (fun n -> n.StartsWith "module.") then saved.WithoutPrefix() else saved
     let format = if state.Format = CheckpointFormat.Zip then "pytorch checkpoint (zip)" else "pytorch checkpoint (legacy, pre-1.6)"
     { Path = path; Format = format; ModelType = None; Architectures = []; Files = [ path ]; Operators = []
       Tensors = [ for t in state.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ] }
