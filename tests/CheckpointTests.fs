@@ -12,11 +12,6 @@ open Hybrid.Tests.Shared
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-let private sharedFile (relative: string) =
-    let path = sharedPath relative
-    if not (File.Exists path) then failtestf "reference file %s is missing" path
-    path
-
 let private models = [ "cifar10-resnet20", "resnet20-12fca82f.th"; "cifar10-resnet32", "resnet32-d509ac18.th" ]
 
 /// The key counts ../shared/README.md states for ResNet-20; ResNet-32 is checked against its safetensors file.

@@ -11,11 +11,6 @@ open Hybrid.Tests.Shared
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-let private sharedFile (relative: string) =
-    let path = sharedPath relative
-    if not (File.Exists path) then failtestf "reference file %s is missing" path
-    path
-
 let private resnet20Onnx () = sharedFile "models/cifar10-resnet20/model.onnx"
 
 /// A minimal protobuf writer, independent of the generated code, so that the hand-built models below

@@ -11,11 +11,6 @@ open Hybrid.Tests.Shared
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-let private sharedFile (relative: string) =
-    let path = sharedPath relative
-    if not (File.Exists path) then failtestf "reference file %s is missing" path
-    path
-
 let private noMetadata: IReadOnlyDictionary<string, string> | null = null
 
 /// Writes the tensors to dir/name.safetensors and opens the result.

@@ -22,6 +22,12 @@ let sharedDir =
 
 let sharedPath (relative: string) = Path.Combine(sharedDir, relative)
 
+/// A reference file under ../shared that must exist (the test fails, naming it, when it does not).
+let sharedFile (relative: string) =
+    let path = sharedPath relative
+    if not (File.Exists path) then failtestf "reference file %s is missing" path
+    path
+
 /// Runs f in a fresh temporary folder that is deleted afterwards.
 let withTempDir f =
     let dir = Directory.CreateTempSubdirectory("hybrid-tests-").FullName
