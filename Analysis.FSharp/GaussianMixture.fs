@@ -25,9 +25,6 @@ let initName (init: MixtureInit) =
     | MixtureInit.Random -> "random"
     | _ -> "random_from_data"
 
-/// scikit-learn's name of a covariance type.
-let covarianceName (t: CovarianceType) = t.ToString().ToLowerInvariant()
-
 /// What a fit reports, as `hybrid gmm fit` prints it (scikit-learn's attribute names in the JSON form).
 type Summary =
     { LowerBound: float
@@ -61,7 +58,7 @@ let summarise (device: Device) (options: GaussianMixtureOptions) (model: Gaussia
       Samples = data.Rows
       Dimensions = data.Columns
       Components = options.Components
-      Covariance = covarianceName options.Covariance
+      Covariance = options.Covariance.SklearnName()
       Init =
         if isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit then initName options.Init
         else "given"

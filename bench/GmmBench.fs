@@ -36,8 +36,6 @@ let peer =
     { Peers.Script = "gmm_sklearn.py"
       Peers.Packages = [ "python3-sklearn" ] }
 
-let typeName (t: CovarianceType) = t.ToString().ToLowerInvariant()
-
 /// Points from a mixture of `Components` Gaussian clusters with random centres and per-cluster spreads, so that EM
 /// has real structure to find; row-major n x d.
 let data (options: Options) =
@@ -80,7 +78,7 @@ let run (device: Device) (options: Options) =
     let init = start options x
     let ours =
         options.Types |> List.map (fun t ->
-            progress "gmm" $"fitting {typeName t} on {device.Name}"
+            progress "gmm" $"fitting {t.SklearnName()} on {device.Name}"
             // Two untimed iterations compile and warm the kernels (JIT, ILGPU) without doubling a long run.
             fit device options x init t 2 |> ignore
             let mutable model = Unchecked.defaultof<GaussianMixtureModel>
@@ -92,22 +90,22 @@ let run (device: Device) (options: Options) =
         Data.writeRaw (Path.Combine(dir, "data.f64")) x
         Data.writeRaw (Path.Combine(dir, "weights.f64")) weights
         Data.writeRaw (Path.Combine(dir, "means.f64")) means
-        for t in options.Types do Data.writeRaw (Path.Combine(dir, $"precisions_{typeName t}.f64")) (precisions t)
+        for t in options.Types do Data.writeRaw (Path.Combine(dir, $"precisions_{t.SklearnName()}.f64")) (precisions t)
         progress "gmm" "fitting with the scikit-learn peer"
         let args =
             [ "--dir"; dir; "--n"; string options.Samples; "--d"; string options.Dimensions
               "--k"; string options.Components; "--iterations"; string options.Iterations; "--types" ]
-            @ (options.Types |> List.map typeName) @ Timing.toArgs options.Timing
+            @ (options.Types |> List.map (fun t -> t.SklearnName())) @ Timing.toArgs options.Timing
         let outcome = Peers.run peer args
-        let caseName t = $"{typeName t} {options.Samples}x{options.Dimensions} k={options.Components} {options.Iterations} it"
+        let caseName (t: CovarianceType) = $"{t.SklearnName()} {options.Samples}x{options.Dimensions} k={options.Components} {options.Iterations} it"
         { Benchmark = "gmm"
           Device = device.Name
           Cores = cores ()
           Cases =
             ours |> List.map (fun (t, seconds, bound) ->
-                let case = Peers.toCase "scikit-learn" outcome (typeName t) seconds
+                let case = Peers.toCase "scikit-learn" outcome (t.SklearnName()) seconds
                 let check =
-                    match Peers.value outcome (typeName t) with
+                    match Peers.value outcome (t.SklearnName()) with
                     | Some theirs ->
                         let rel = abs (bound - theirs) / abs theirs
                         let verdict = if rel <= 1e-6 then "agree" else "DISAGREE"

@@ -41,7 +41,7 @@ let activations (name: string) =
     let shape = fixtureFile.Value.Entry(name).Shape
     fixtureFile.Value.ReadFloat32 name, int shape.[1]
 
-let private near (tol: float) (what: string) (expected: float) (actual: float) =
+let near (tol: float) (what: string) (expected: float) (actual: float) =
     if not (abs (actual - expected) <= tol) then
         failtestf "%s: got %.17g, expected %.17g (tolerance %g abs)" what actual expected tol
 

@@ -28,10 +28,6 @@ let private identityTol = 1e-10
 let private gramRelTol = 1e-12
 let private invarianceTol = 1e-5
 
-let private near (tol: float) (what: string) (expected: float) (actual: float) =
-    if not (abs (actual - expected) <= tol) then
-        failtestf "%s: got %.17g, expected %.17g (tolerance %g abs)" what actual expected tol
-
 /// Every entry within absTol + relTol * scale, scale = the largest |expected| (Gram entries share one scale).
 let private allNear (absTol: float) (relTol: float) (what: string) (expected: float[]) (actual: float[]) =
     Expect.equal actual.Length expected.Length (what + ": length")
@@ -67,17 +63,17 @@ let private fixtureTests =
         let x, y, z = fixtureActivations "X", fixtureActivations "Y", fixtureActivations "Z"
         let layers = [| x; y; z |]
         let m = Cka.Matrix(device, layers, layers)
-        near fixtureTol "linear_cka_xy" ex.LinearXY m.[0, 1]
-        near fixtureTol "linear_cka_xz" ex.LinearXZ m.[0, 2]
-        near fixtureTol "linear_cka_yz" ex.LinearYZ m.[1, 2]
-        near fixtureTol "rbf_cka_xy" ex.RbfXY (Cka.Score(device, x, y, rbf ex.SigmaFraction))
-        near fixtureTol "debiased_linear_cka_xy" ex.DebiasedXY (Cka.Score(device, x, y, debiased))
+        CkaReferenceTests.near fixtureTol "linear_cka_xy" ex.LinearXY m.[0, 1]
+        CkaReferenceTests.near fixtureTol "linear_cka_xz" ex.LinearXZ m.[0, 2]
+        CkaReferenceTests.near fixtureTol "linear_cka_yz" ex.LinearYZ m.[1, 2]
+        CkaReferenceTests.near fixtureTol "rbf_cka_xy" ex.RbfXY (Cka.Score(device, x, y, rbf ex.SigmaFraction))
+        CkaReferenceTests.near fixtureTol "debiased_linear_cka_xy" ex.DebiasedXY (Cka.Score(device, x, y, debiased))
 
         let gx, gy = Gram.Centre(device, Gram.Linear(device, x), ex.N), Gram.Centre(device, Gram.Linear(device, y), ex.N)
         let normalised = gx.Matrix.ToArray() |> Array.map (fun v -> float32 (v / gx.FrobeniusNorm))
         closeTo fixtureTol 0.0 "hkh_x_normalized" (CkaReferenceTests.fixtureFile.Value.ReadFloat32 "hkh_x_normalized") normalised
         let packed = Array.fold2 (fun s a b -> s + a * b) 0.0 (gx.PackedEncoding()) (gy.PackedEncoding())
-        near fixtureTol "packed encodings: dot product = linear_cka_xy" ex.LinearXY packed)
+        CkaReferenceTests.near fixtureTol "packed encodings: dot product = linear_cka_xy" ex.LinearXY packed)
 
 /// Shapes (n, p) for comparisons with the Reference: remainders of 16, two 64-row tiles and several feature slices
 /// for the GPU kernel, several workers and chunks for the Cpu kernel.
@@ -109,7 +105,7 @@ let private agreementTests =
                 let centred = Gram.Centre(device, k, n)
                 let hkh = ReferenceCka.Centre(expected, n)
                 allNear 0.0 gramRelTol ("HKH " + what) hkh (centred.Matrix.ToArray())
-                near (gramRelTol * centred.FrobeniusNorm) ("||HKH|| " + what) (ReferenceCka.FrobeniusNorm hkh) centred.FrobeniusNorm
+                CkaReferenceTests.near (gramRelTol * centred.FrobeniusNorm) ("||HKH|| " + what) (ReferenceCka.FrobeniusNorm hkh) centred.FrobeniusNorm
                 if n >= 2 then
                     allNear rbfBackendTol 0.0 ("RBF K " + what) (ReferenceCka.RbfGram(host x, n, p, 0.8)) (Gram.Rbf(device, x, 0.8)))
 
@@ -140,7 +136,7 @@ let private agreementTests =
             let n, p, q = if b.Slow then 12, 9, 14 else 60, 90, 40
             let x, y = random 1 n p, random 2 n q
             for name, options in variants do
-                near (if options.Kernel = CkaKernel.Rbf then rbfBackendTol else backendTol) name
+                CkaReferenceTests.near (if options.Kernel = CkaKernel.Rbf then rbfBackendTol else backendTol) name
                     (referenceCka options x y) (Cka.Score(device, x, y, options)))
     ]
 
@@ -161,13 +157,13 @@ let private propertyTests =
                     let what = sprintf "%s, n=%d p=%d q=%d" name n p q
                     let score a c = Cka.Score(device, a, c, options)
                     let xy = score x y
-                    near identityTol ("symmetric " + what) xy (score y x)
-                    near identityTol ("CKA(X, X) = 1 " + what) 1.0 (score x x)
-                    near invarianceTol ("isotropic scaling of X " + what) xy (score scaledX y)
-                    near invarianceTol ("isotropic scaling of Y " + what) xy (score x scaledY)
+                    CkaReferenceTests.near identityTol ("symmetric " + what) xy (score y x)
+                    CkaReferenceTests.near identityTol ("CKA(X, X) = 1 " + what) 1.0 (score x x)
+                    CkaReferenceTests.near invarianceTol ("isotropic scaling of X " + what) xy (score scaledX y)
+                    CkaReferenceTests.near invarianceTol ("isotropic scaling of Y " + what) xy (score x scaledY)
                     // RBF CKA is invariant too: rotations keep every distance, hence the median and the kernel.
-                    near invarianceTol ("orthogonal transform of X " + what) xy (score rotatedX y)
-                    near invarianceTol ("orthogonal transform of Y " + what) xy (score x rotatedY))
+                    CkaReferenceTests.near invarianceTol ("orthogonal transform of X " + what) xy (score rotatedX y)
+                    CkaReferenceTests.near invarianceTol ("orthogonal transform of Y " + what) xy (score x rotatedY))
 
         perBackend all "packed-encoding dot product = linear CKA; float32 encoding" (fun b device ->
             for (n, p, q) in cases b do
@@ -176,10 +172,10 @@ let private propertyTests =
                 let ex, ey = gx.PackedEncoding(), gy.PackedEncoding()
                 Expect.equal ex.Length (n * (n + 1) / 2) "n(n+1)/2 entries"
                 let dot (a: float[]) (c: float[]) = Array.fold2 (fun s u v -> s + u * v) 0.0 a c
-                near identityTol "|encoding| = 1" 1.0 (dot ex ex)
-                near identityTol "encoding dot = CKA" (Cka.Score(device, x, y)) (dot ex ey)
+                CkaReferenceTests.near identityTol "|encoding| = 1" 1.0 (dot ex ex)
+                CkaReferenceTests.near identityTol "encoding dot = CKA" (Cka.Score(device, x, y)) (dot ex ey)
                 let single = gx.PackedEncodingSingle() |> Array.map float
-                near 1e-6 "float32 encoding dot = CKA (float32 rounding)" (dot ex ey) (dot single (ey)))
+                CkaReferenceTests.near 1e-6 "float32 encoding dot = CKA (float32 rounding)" (dot ex ey) (dot single (ey)))
 
         perBackend all "GramAccumulator over chunks = one-shot Gram" (fun b device ->
             let n, widths = if b.Slow then 9, [ 5; 1; 17 ] else 100, [ 700; 1; 33; 1300 ]
@@ -209,10 +205,10 @@ let private propertyTests =
                 Expect.equal (Array2D.length1 mab, Array2D.length2 mab) (3, 2) "shape"
                 for i in 0 .. 2 do
                     for j in 0 .. 1 do
-                        near (if b.Slow then rbfBackendTol else identityTol) (sprintf "%s [%d, %d]" name i j) (pairwise a.[i] c.[j]) mab.[i, j]
+                        CkaReferenceTests.near (if b.Slow then rbfBackendTol else identityTol) (sprintf "%s [%d, %d]" name i j) (pairwise a.[i] c.[j]) mab.[i, j]
                 let maa = Cka.Matrix(device, a, a, options)
                 for i in 0 .. 2 do
-                    near identityTol (name + " diagonal") 1.0 maa.[i, i]
+                    CkaReferenceTests.near identityTol (name + " diagonal") 1.0 maa.[i, i]
                     for j in 0 .. 2 do Expect.equal maa.[i, j] maa.[j, i] (name + " exactly symmetric"))
 
         perBackend all "FeatureSpace = Gram form = reference feature-space form" (fun b device ->
@@ -220,9 +216,9 @@ let private propertyTests =
                 let x, y = random (p + 50) n p, random (q + 60) n q
                 let what = sprintf "n=%d p=%d q=%d" n p q
                 let gram = ReferenceCka.LinearCka(host x, host y, n, p, q)
-                near identityTol ("FeatureSpace " + what) gram (Cka.FeatureSpace(device, x, y))
-                near identityTol ("reference feature space " + what) (ReferenceCka.FeatureSpaceLinearCka(host x, host y, n, p, q)) (Cka.FeatureSpace(device, x, y))
-                near identityTol ("Score " + what) gram (Cka.Score(device, x, y)))
+                CkaReferenceTests.near identityTol ("FeatureSpace " + what) gram (Cka.FeatureSpace(device, x, y))
+                CkaReferenceTests.near identityTol ("reference feature space " + what) (ReferenceCka.FeatureSpaceLinearCka(host x, host y, n, p, q)) (Cka.FeatureSpace(device, x, y))
+                CkaReferenceTests.near identityTol ("Score " + what) gram (Cka.Score(device, x, y)))
 
         perBackend all "MinibatchCka: one batch = Matrix; several = mean of reference HSICs" (fun b device ->
             let n = if b.Slow then 8 else 40
@@ -234,7 +230,7 @@ let private propertyTests =
                 Expect.equal one.Batches 1 "one batch"
                 let full = Cka.Matrix(device, a0, b0, options)
                 let r = one.Result()
-                for i in 0 .. 1 do near identityTol (sprintf "%s one batch [%d, 0]" name i) full.[i, 0] r.[i, 0]
+                for i in 0 .. 1 do CkaReferenceTests.near identityTol (sprintf "%s one batch [%d, 0]" name i) full.[i, 0] r.[i, 0]
 
                 // Two batches of different sizes against the definition, from the reference's HSIC estimators.
                 let a1, b1 = batch 200 (n + 3)
@@ -253,12 +249,12 @@ let private propertyTests =
                     let expected =
                         total (fun (a, c) -> hsic a.[i] c.[0])
                         / sqrt (total (fun (a, _) -> hsic a.[i] a.[i]) * total (fun (_, c) -> hsic c.[0] c.[0]))
-                    near identityTol (sprintf "%s two batches [%d, 0]" name i) expected two.[i, 0]
+                    CkaReferenceTests.near identityTol (sprintf "%s two batches [%d, 0]" name i) expected two.[i, 0]
 
                 let self = MinibatchCka(device, options)
                 self.Add(a0, a0)
                 let selfResult = self.Result()
-                near identityTol (name + " self diagonal") 1.0 selfResult.[1, 1]
+                CkaReferenceTests.near identityTol (name + " self diagonal") 1.0 selfResult.[1, 1]
                 Expect.equal selfResult.[0, 1] selfResult.[1, 0] (name + " self exactly symmetric"))
     ]
 

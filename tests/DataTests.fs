@@ -13,7 +13,7 @@ open Hybrid.Analysis
 open Hybrid.Tests.Shared
 
 /// An IDX file image: magic (0, 0, type, rank), big-endian dimensions, then the element bytes as given.
-let private idxBytes (typeCode: byte) (dims: int list) (payload: byte[]) =
+let idxBytes (typeCode: byte) (dims: int list) (payload: byte[]) =
     let header = Array.zeroCreate<byte> (4 + 4 * dims.Length)
     header[2] <- typeCode
     header[3] <- byte dims.Length
@@ -27,9 +27,7 @@ let private gzip (bytes: byte[]) =
     buffer.ToArray()
 
 let private refusedWith (fragment: string) (path: string) =
-    let e = throwsOf<DatasetException> (fun () -> IdxFile.Read path |> ignore)
-    Expect.stringContains e.Message path "the message names the file"
-    Expect.stringContains e.Message fragment "the message names the problem"
+    refusesFile<DatasetException> fragment path (fun () -> IdxFile.Read path |> ignore)
 
 let private idxTests =
     testList "idx" [

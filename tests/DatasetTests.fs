@@ -23,9 +23,7 @@ let private write (dir: string) name (bytes: byte[]) =
     path
 
 let private refused (fragment: string) (path: string) (load: unit -> LabelledImages) =
-    let e = throwsOf<DatasetException> (fun () -> load () |> ignore)
-    Expect.stringContains e.Message path "the message names the file"
-    Expect.stringContains e.Message fragment "the message names the problem"
+    refusesFile<DatasetException> fragment path (fun () -> load () |> ignore)
 
 let private cifarTests =
     testList "cifar" [
@@ -69,13 +67,8 @@ let private cifarTests =
                 rejects "coarse labels exist only in CIFAR-100" (fun () -> Cifar.Load(cifar10Test, Cifar.Kind.Cifar10, coarse = true))))
     ]
 
-/// A big-endian uint8 IDX file image.
-let private idx (dims: int list) (payload: byte[]) =
-    let header = Array.zeroCreate<byte> (4 + 4 * dims.Length)
-    header[2] <- 0x08uy
-    header[3] <- byte dims.Length
-    dims |> List.iteri (fun i d -> BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + 4 * i), d))
-    Array.append header payload
+/// A uint8 IDX file image.
+let private idx (dims: int list) (payload: byte[]) = DataTests.idxBytes 0x08uy dims payload
 
 let private mnistTests =
     testList "mnist" [

@@ -43,7 +43,6 @@ type private Fixture =
     { Data: float[]; N: int; D: int; K: int; Tol: float; RegCovar: float; MaxIter: int
       Tensors: Map<string, float[]>; Results: Map<string, Expected> }
 
-let private typeName (t: CovarianceType) = t.ToString().ToLowerInvariant()
 
 let private fixture =
     lazy
@@ -77,7 +76,7 @@ let private slowFixtureCheck (device: Device) (t: CovarianceType) =
         GaussianMixtureOptions(
             Components = f.K, Covariance = t, Tol = f.Tol, RegCovar = f.RegCovar, MaxIter = 3,
             WeightsInit = f.Tensors.["weights_init"], MeansInit = f.Tensors.["means_init"],
-            PrecisionsInit = f.Tensors.[typeName t + ".precisions_init"])
+            PrecisionsInit = f.Tensors.[t.SklearnName() + ".precisions_init"])
     let expected = GaussianMixture.Fit(Device.Reference, f.Data, f.N, f.D, options)
     let model = GaussianMixture.Fit(device, f.Data, f.N, f.D, options)
     let first50 = f.Data.[.. 50 * f.D - 1]
@@ -94,12 +93,12 @@ let private slowFixtureCheck (device: Device) (t: CovarianceType) =
 let private fixtureTests =
     testList "sklearn fixture" [
         for t in types ->
-            Backends.perBackend backends (typeName t) (fun b device ->
+            Backends.perBackend backends (t.SklearnName()) (fun b device ->
               if b.Slow then slowFixtureCheck device t
               else
                 let f = fixture.Force()
-                let tensor suffix = f.Tensors.[typeName t + "." + suffix]
-                let expected = f.Results.[typeName t]
+                let tensor suffix = f.Tensors.[t.SklearnName() + "." + suffix]
+                let expected = f.Results.[t.SklearnName()]
                 let options =
                     GaussianMixtureOptions(
                         Components = f.K, Covariance = t, Tol = f.Tol, RegCovar = f.RegCovar, MaxIter = f.MaxIter,

@@ -157,7 +157,7 @@ let private checks (t: CovarianceType) (c: Case) =
 let tests =
     testList "gpu mixture kernels" [
         for t in [ CovarianceType.Full; CovarianceType.Tied; CovarianceType.Diag; CovarianceType.Spherical ] ->
-            testList (t.ToString().ToLowerInvariant()) [
+            testList (t.SklearnName()) [
                 for c in cases -> testList (sprintf "n=%d d=%d k=%d" c.N c.D c.K) (checks t c)
             ]
     ]

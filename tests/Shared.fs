@@ -62,6 +62,12 @@ let throwsOf<'E when 'E :> exn> (action: unit -> unit) : 'E =
         failtestf "expected %s, but nothing was thrown" typeof<'E>.Name
     with :? 'E as e -> e
 
+/// The action must throw 'E whose message names both the file and the problem.
+let refusesFile<'E when 'E :> exn> (fragment: string) (path: string) (action: unit -> unit) =
+    let e = throwsOf<'E> action
+    Expect.stringContains e.Message path "the message names the file"
+    Expect.stringContains e.Message fragment "the message names the problem"
+
 /// Seeded standard-normal float32 values.
 let randomNormal (rng: Random) (n: int) =
     Array.init n (fun _ ->

@@ -42,3 +42,17 @@ internal static class GmmShapes
         return covariance + k * d + (k - 1);
     }
 }
+
+/// <summary>The names scikit-learn gives the covariance types (its <c>covariance_type</c> argument).</summary>
+public static class CovarianceTypeNames
+{
+    /// <summary>"full", "tied", "diag" or "spherical".</summary>
+    public static string SklearnName(this CovarianceType type) => type switch
+    {
+        CovarianceType.Full => "full",
+        CovarianceType.Tied => "tied",
+        CovarianceType.Diag => "diag",
+        CovarianceType.Spherical => "spherical",
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown covariance type"),
+    };
+}
