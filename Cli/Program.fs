@@ -41,5 +41,8 @@ let main argv =
         eprintfn "hybrid: error: %s" message
         1
     | :? ArgumentException as e ->
-        eprintfn "hybrid: error: %s" e.Message
+        // .NET appends " (Parameter 'name')" to the message: an API detail that means nothing on the command line.
+        let suffix = $" (Parameter '{e.ParamName}')"
+        let message = if isNull e.ParamName then e.Message else e.Message.Replace(suffix, "")
+        eprintfn "hybrid: error: %s" message
         1
