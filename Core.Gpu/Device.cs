@@ -36,6 +36,14 @@ public abstract class Device : IDisposable
         return array;
     }
 
+    /// <summary>True for devices whose arrays live in host memory (Reference and Cpu), which can wrap host arrays.</summary>
+    public virtual bool IsHost => false;
+
+    /// <summary>An array of this device that shares <paramref name="data"/> without copying, so kernels write straight into
+    /// it; only host devices (<see cref="IsHost"/>) can do this.</summary>
+    public DeviceArray<T> Wrap<T>(T[] data) where T : unmanaged =>
+        IsHost ? new HostArray<T>(this, data) : throw new InvalidOperationException($"{Name} keeps its arrays in device memory: upload instead of wrapping");
+
     /// <summary>Waits until every kernel queued on this device has finished (host devices run synchronously).</summary>
     public virtual void Synchronize() { }
 

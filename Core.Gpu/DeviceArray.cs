@@ -54,6 +54,9 @@ internal sealed class HostArray<T> : DeviceArray<T> where T : unmanaged
 {
     public HostArray(Device device, int length) : base(device, length) => Data = new T[length];
 
+    /// <summary>An array over <paramref name="data"/> itself (no copy).</summary>
+    public HostArray(Device device, T[] data) : base(device, data.Length) => Data = data;
+
     /// <summary>The elements; kernels of host devices work on this directly.</summary>
     public T[] Data { get; }
 

@@ -17,5 +17,6 @@ internal sealed class CpuDevice : Device
 
     internal override IKernels Kernels { get; } = new CpuKernels();
 
+    public override bool IsHost => true;
     public override DeviceArray<T> Allocate<T>(int length) => new HostArray<T>(this, length);
 }

@@ -10,5 +10,6 @@ internal sealed class ReferenceDevice : Device
     public override DeviceKind Kind => DeviceKind.Reference;
     public override string Name => "reference";
     internal override IKernels Kernels { get; } = new ReferenceKernels();
+    public override bool IsHost => true;
     public override DeviceArray<T> Allocate<T>(int length) => new HostArray<T>(this, length);
 }

@@ -1,0 +1,169 @@
+namespace Hybrid.Core.Nn;
+
+/// <summary>One recorded op of the autograd graph: the tensors it read and the function that turns the gradient of its
+/// output into the gradients of those inputs (null where an input needs none).</summary>
+internal sealed class Node(string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+{
+    public string Name { get; } = name;
+    public Tensor[] Inputs { get; } = inputs;
+    public Func<Tensor, Tensor?[]> Backward { get; } = backward;
+}
+
+/// <summary>Reverse-mode automatic differentiation: recording switches and the backward pass.</summary>
+/// <remarks>The switch is per thread, like PyTorch's grad mode: a data-loader thread never records.</remarks>
+public static class Autograd
+{
+    [ThreadStatic] static int disabledDepth;
+
+    /// <summary>True when ops record the graph (outside every <see cref="NoGrad"/> scope).</summary>
+    public static bool IsEnabled => disabledDepth == 0;
+
+    /// <summary>A scope in which ops record nothing (PyTorch's <c>torch.no_grad()</c>); disposing it restores recording.</summary>
+    public static IDisposable NoGrad()
+    {
+        disabledDepth++;
+        return new Scope(() => disabledDepth--);
+    }
+
+    /// <summary>Links <paramref name="output"/> into the graph when recording is on and some input requires grad;
+    /// returns <paramref name="output"/>. <paramref name="backward"/> gets dL/d(output) and returns one gradient per input,
+    /// each of the input's shape (or null); it runs with recording off.</summary>
+    public static Tensor Record(Tensor output, string name, Func<Tensor, Tensor?[]> backward, params Tensor[] inputs)
+    {
+        if (!IsEnabled || !output.IsFloatingPoint) return output;
+        foreach (var input in inputs)
+            if (input.RequiresGrad)
+            {
+                output.SetGradFn(new Node(name, inputs, backward));
+                break;
+            }
+        return output;
+    }
+
+    /// <summary>Accumulates d(root)/d(leaf) into the <see cref="Tensor.Grad"/> of every leaf that requires grad.
+    /// <paramref name="gradient"/> defaults to 1 for a one-element root.</summary>
+    public static void Backward(Tensor root, Tensor? gradient = null)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException("backward: the tensor does not require grad and has no grad_fn");
+        if (gradient is null)
+        {
+            if (root.Numel != 1)
+                throw new InvalidOperationException($"backward: a gradient can be implied only for one-element outputs, not shape {ShapeOps.Format(root.ShapeRef)}");
+            gradient = Tensor.Ones(root.Dtype, root.Device, root.Shape);
+        }
+        CheckGradient(root, gradient, "backward");
+
+        using var _ = NoGrad();
+        var pending = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        foreach (var tensor in TopologicalOrder(root))
+        {
+            if (!pending.Remove(tensor, out var grad)) continue;
+            if (tensor.GradFn is not { } node)
+            {
+                tensor.AccumulateGrad(grad);
+                continue;
+            }
+            var inputGrads = node.Backward(grad);
+            for (int i = 0; i < node.Inputs.Length; i++)
+            {
+                var input = node.Inputs[i];
+                if (!input.RequiresGrad || inputGrads[i] is not { } g) continue;
+                CheckGradient(input, g, node.Name);
+                pending[input] = pending.TryGetValue(input, out var sum) ? Tensor.AddSame(sum, g) : g;
+            }
+        }
+    }
+
+    /// <summary>Every tensor that requires grad and reaches <paramref name="root"/>, each after all tensors computed from it.</summary>
+    static List<Tensor> TopologicalOrder(Tensor root)
+    {
+        var postOrder = new List<Tensor>();
+        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { root };
+        // An explicit stack: graphs of deep networks (DenseNet, 100+ layer ResNets) would overflow a recursive walk.
+        var stack = new Stack<(Tensor Tensor, int Next)>();
+        stack.Push((root, 0));
+        while (stack.Count > 0)
+        {
+            var (tensor, next) = stack.Pop();
+            var inputs = tensor.GradFn?.Inputs ?? [];
+            if (next < inputs.Length)
+            {
+                stack.Push((tensor, next + 1));
+                var input = inputs[next];
+                if (input.RequiresGrad && visited.Add(input)) stack.Push((input, 0));
+            }
+            else postOrder.Add(tensor);
+        }
+        postOrder.Reverse();
+        return postOrder;
+    }
+
+    static void CheckGradient(Tensor target, Tensor grad, string op)
+    {
+        if (!ShapeOps.Equal(target.ShapeRef, grad.ShapeRef) || target.Dtype != grad.Dtype)
+            throw new InvalidOperationException(
+                $"{op}: gradient {ShapeOps.Format(grad.ShapeRef)} {grad.Dtype} does not match its tensor {ShapeOps.Format(target.ShapeRef)} {target.Dtype}");
+    }
+
+    sealed class Scope(Action restore) : IDisposable
+    {
+        bool disposed;
+
+        public void Dispose()
+        {
+            if (disposed) return;
+            disposed = true;
+            restore();
+        }
+    }
+
+    /// <summary>A disposable that runs <paramref name="restore"/> once (the scoped-mode pattern of STYLE.md item 5).</summary>
+    internal static IDisposable ScopeOf(Action restore) => new Scope(restore);
+}
+
+public sealed partial class Tensor
+{
+    bool requiresGrad;
+
+    /// <summary>Whether gradients flow to this tensor. Only leaves (tensors no recorded op produced) can be switched;
+    /// only floating-point tensors can require grad.</summary>
+    public bool RequiresGrad
+    {
+        get => requiresGrad;
+        set
+        {
+            if (value && !IsFloatingPoint) throw new InvalidOperationException("only floating-point tensors can require gradients");
+            if (GradFn is not null)
+                throw new InvalidOperationException("RequiresGrad can only be changed on leaf tensors; use Detach()");
+            requiresGrad = value;
+        }
+    }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null until then. Set to null to zero it.</summary>
+    public Tensor? Grad { get; set; }
+
+    internal Node? GradFn { get; private set; }
+
+    /// <summary>The name of the op that produced this tensor ("Conv2d", "Add", ...); null for leaves.</summary>
+    public string? GradFnName => GradFn?.Name;
+
+    /// <summary>True for tensors no recorded op produced (inputs, parameters).</summary>
+    public bool IsLeaf => GradFn is null;
+
+    /// <summary>Runs the backward pass from this tensor (see <see cref="Autograd.Backward"/>).</summary>
+    public void Backward(Tensor? gradient = null) => Autograd.Backward(this, gradient);
+
+    /// <summary>A leaf sharing this tensor's storage, cut from the graph.</summary>
+    public Tensor Detach() => new(storage, shape, Device);
+
+    internal void SetGradFn(Node node)
+    {
+        GradFn = node;
+        requiresGrad = true;
+    }
+
+    internal void AccumulateGrad(Tensor grad) =>
+        // A backward function may hand the same tensor to several inputs, so a leaf keeps its own copy.
+        Grad = Grad is null ? grad.Clone() : AddSame(Grad, grad);
+}

@@ -1,0 +1,80 @@
+namespace Hybrid.Core.Nn;
+
+/// <summary>A seeded source of random numbers for initialisation, dropout and sampling: the same seed gives the same
+/// numbers on every platform (SplitMix64; normals by Box-Muller), so runs are reproducible from their recorded seed.</summary>
+public sealed class Generator(long seed)
+{
+    ulong state = (ulong)seed;
+    double? spareNormal;
+
+    /// <summary>The seed this generator started from.</summary>
+    public long Seed { get; } = seed;
+
+    /// <summary>The next 64 uniformly distributed bits.</summary>
+    public ulong NextBits()
+    {
+        state += 0x9E3779B97F4A7C15UL;
+        ulong z = state;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextBits() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Uniform in [low, high).</summary>
+    public double Uniform(double low, double high) => low + (high - low) * NextDouble();
+
+    /// <summary>A standard normal draw.</summary>
+    public double NextNormal()
+    {
+        if (spareNormal is { } spare)
+        {
+            spareNormal = null;
+            return spare;
+        }
+        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
+        double radius = Math.Sqrt(-2.0 * Math.Log(u1));
+        spareNormal = radius * Math.Sin(2 * Math.PI * u2);
+        return radius * Math.Cos(2 * Math.PI * u2);
+    }
+
+    /// <summary>A tensor of uniform draws in [low, high).</summary>
+    public Tensor Uniform(double low, double high, ScalarType dtype, params int[] shape)
+    {
+        var t = Tensor.Zeros(dtype, null, shape);
+        FillUniform(t, low, high);
+        return t;
+    }
+
+    /// <summary>A tensor of normal draws.</summary>
+    public Tensor Normal(double mean, double std, ScalarType dtype, params int[] shape)
+    {
+        var t = Tensor.Zeros(dtype, null, shape);
+        FillNormal(t, mean, std);
+        return t;
+    }
+
+    /// <summary>Overwrites <paramref name="t"/> with uniform draws in [low, high), in row-major order.</summary>
+    public void FillUniform(Tensor t, double low, double high)
+    {
+        switch (t.Storage)
+        {
+            case float[] f: for (int i = 0; i < f.Length; i++) f[i] = (float)Uniform(low, high); break;
+            case double[] d: for (int i = 0; i < d.Length; i++) d[i] = Uniform(low, high); break;
+            default: throw new ArgumentException("uniform draws fill floating-point tensors");
+        }
+    }
+
+    /// <summary>Overwrites <paramref name="t"/> with normal draws, in row-major order.</summary>
+    public void FillNormal(Tensor t, double mean, double std)
+    {
+        switch (t.Storage)
+        {
+            case float[] f: for (int i = 0; i < f.Length; i++) f[i] = (float)(mean + std * NextNormal()); break;
+            case double[] d: for (int i = 0; i < d.Length; i++) d[i] = mean + std * NextNormal(); break;
+            default: throw new ArgumentException("normal draws fill floating-point tensors");
+        }
+    }
+}
