@@ -4,9 +4,9 @@ module Hybrid.Analysis.Inspect
 
 open System
 open System.IO
-open System.Text.Json
 open Hybrid.Core.Nn.Io
 open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Serialization
 
 type TensorInfo =
     { Name: string
@@ -51,54 +51,6 @@ let private safetensorsTensors (path: string) =
     use file = SafetensorsFile.Open path
     [ for t in file.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ]
 
-/// The weight files of a Hugging Face folder: the shards an index names, else every *.safetensors file.
-let private folderFiles (dir: string) =
-    let index = Directory.GetFiles(dir, "*.safetensors.index.json") |> Array.tryHead
-    match index with
-    | Some indexPath ->
-        use doc = JsonDocument.Parse(File.ReadAllText indexPath)
-        match doc.RootElement.TryGetProperty "weight_map" with
-        | true, map when map.ValueKind = JsonValueKind.Object ->
-            [ for p in map.EnumerateObject() -> p.Value.GetString() ]
-            |> List.choose Option.ofObj
-            |> List.distinct
-            |> List.map (fun name -> Path.Combine(dir, name))
-        | _ -> raise (SafetensorsException(indexPath, "no \"weight_map\" object in the shard index"))
-    | None -> Directory.GetFiles(dir, "*.safetensors") |> Array.sort |> Array.toList
-
-/// The snapshot folder of a hub cache entry (models--org--name): the one refs/main names, else the newest.
-let private snapshot (dir: string) =
-    let snapshots = Path.Combine(dir, "snapshots")
-    if not (Directory.Exists snapshots) then dir
-    else
-        let main = Path.Combine(dir, "refs", "main")
-        let named = if File.Exists main then Some(Path.Combine(snapshots, File.ReadAllText(main).Trim())) else None
-        match named with
-        | Some d when Directory.Exists d -> d
-        | _ ->
-            match Directory.GetDirectories snapshots |> Array.sortByDescending Directory.GetLastWriteTimeUtc |> Array.tryHead with
-            | Some d -> d
-            | None -> raise (SafetensorsException(dir, "hub cache entry without snapshots"))
-
-let private config (dir: string) =
-    let path = Path.Combine(dir, "config.json")
-    if not (File.Exists path) then None, []
-    else
-        try
-            use doc = JsonDocument.Parse(File.ReadAllText path)
-            let root = doc.RootElement
-            let modelType =
-                match root.TryGetProperty "model_type" with
-                | true, v when v.ValueKind = JsonValueKind.String -> Option.ofObj (v.GetString())
-                | _ -> None
-            let architectures =
-                match root.TryGetProperty "architectures" with
-                | true, v when v.ValueKind = JsonValueKind.Array ->
-                    [ for a in v.EnumerateArray() do if a.ValueKind = JsonValueKind.String then yield a.GetString() ] |> List.choose Option.ofObj
-                | _ -> []
-            modelType, architectures
-        with :? JsonException as e -> raise (SafetensorsException(path, $"config.json is not valid JSON ({e.Message})"))
-
 /// An ONNX graph's weights: its initializers, or, for a graph exported without parameters (export_params=False),
 /// the graph inputs after the first (the data) whose shapes are all fixed, which is where the parameters then live.
 let private onnx (path: string) =
@@ -127,8 +79,9 @@ let private torch (path: string) =
     { Path = path; Format = format; ModelType = None; Architectures = []; Files = [ path ]; Operators = []
       Tensors = [ for t in state.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ] }
 
-/// Reads the headers of a safetensors file, a PyTorch checkpoint, an ONNX file (its graph and initializers), a Hugging Face model folder (config.json + safetensors, sharded or not)
-/// or a hub cache entry (models--org--name/snapshots/REV).
+/// Reads the headers of a safetensors file, a PyTorch checkpoint, an ONNX file (its graph and initializers), a Hugging Face model folder
+/// (config.json + safetensors, sharded or not, or pytorch_model.bin) or a hub cache entry (models--org--name/snapshots/REV); the folder
+/// layouts are resolved by Core.Nn's ModelFolder, which StateDicts.Load shares.
 let read (path: string) =
     if File.Exists path then
         match Path.GetExtension(path).ToLowerInvariant() with
@@ -139,13 +92,15 @@ let read (path: string) =
         | ".pt" | ".pth" | ".th" | ".bin" | ".ckpt" | ".tar" -> torch path
         | ext -> raise (SafetensorsException(path, $"inspect reads safetensors, PyTorch (.pt .pth .th .bin .ckpt .tar) and ONNX files and Hugging Face folders, not '{ext}' files"))
     elif Directory.Exists path then
-        let dir = snapshot path
-        let files = folderFiles dir
-        if files.IsEmpty then raise (SafetensorsException(path, "no *.safetensors weights in this folder"))
-        let modelType, architectures = config dir
-        { Path = path; Format = (if files.Length > 1 then "hugging face folder (sharded safetensors)" else "hugging face folder (safetensors)")
-          ModelType = modelType; Architectures = architectures; Files = files; Operators = []
-          Tensors = files |> List.collect safetensorsTensors }
+        let folder = ModelFolder.Open path
+        let files = List.ofSeq folder.WeightFiles
+        let tensors, kind =
+            match folder.Format with
+            | WeightFormat.PyTorch -> files |> List.collect (fun f -> (torch f).Tensors), "pytorch_model.bin"
+            | _ -> files |> List.collect safetensorsTensors, "safetensors"
+        { Path = path; Format = (if files.Length > 1 then $"hugging face folder (sharded {kind})" else $"hugging face folder ({kind})")
+          ModelType = Option.ofObj folder.ModelType; Architectures = List.ofSeq folder.Architectures; Files = files
+          Operators = []; Tensors = tensors }
     else raise (SafetensorsException(path, "no such file or folder"))
 
 /// The module tree of the dotted tensor names, to the given depth (1: the top-level modules).

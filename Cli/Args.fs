@@ -171,12 +171,24 @@ type FuzzArgs =
             | Count _ -> "mutated inputs per format (default 100000)."
             | Seed _ -> "seed of the mutations (default 1)."
 
+type ResnetBenchArgs =
+    | Inference_Batch of int
+    | Train_Batch of int
+    | Quick
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Inference_Batch _ -> "images per inference forward pass (default 256)."
+            | Train_Batch _ -> "images per training step (default 64)."
+            | Quick -> "batches of 32 and 16, timed briefly (what the demo runs)."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Fuzz of ParseResults<FuzzArgs>
+    | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
     interface IArgParserTemplate with
@@ -186,9 +198,83 @@ type BenchArgs =
             | Conv _ -> "conv2d forward + backward, masked and unmasked, against PyTorch on CIFAR ResNet-20 / VGG-16 shapes; sparse vs dense."
             | Gmm _ -> "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
             | Cka _ -> "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
+            | Resnet _ -> "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
             | Fuzz _ -> "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
             | Device _ -> "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
             | Json -> "print one JSON document {benchmark, device, cores, cases: [{case, ours_s, peer, peer_s, speedup, note}]}."
+
+type EvalArgs =
+    | [<Mandatory>] Model of path: string
+    | Arch of name: string
+    | [<Mandatory>] Dataset of spec: string
+    | Mean of values: string
+    | Std of values: string
+    | Batch of int
+    | Device of DeviceName
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "the model: .safetensors, .pt / .pth / .bin / .th (PyTorch zip or legacy; nothing in it runs), a Hugging Face folder, or .onnx (runs the graph)."
+            | Arch _ -> "zoo architecture of a weight file (default: the one whose tensor names and shapes match). See hybrid train --help for the names."
+            | Dataset _ -> "images to classify: cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR] (test split), mnist:DIR, folder:DIR or random:N:CxHxW[:SEED]."
+            | Mean _ -> "per-channel mean to subtract, comma-separated (e.g. 0.485,0.456,0.406; default none)."
+            | Std _ -> "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
+            | Batch _ -> "images per forward pass (default 256)."
+            | Device _ -> "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
+            | Json -> "print one JSON document {accuracy, n, correct, classes, confusion, model, device}."
+
+type ScheduleName =
+    | Cosine
+    | Step
+    | Constant
+
+type TrainArgs =
+    | [<Mandatory>] Arch of name: string
+    | [<Mandatory>] Dataset of spec: string
+    | Test_Dataset of spec: string
+    | Epochs of int
+    | Batch of int
+    | Lr of float
+    | Momentum of float
+    | No_Nesterov
+    | Weight_Decay of float
+    | Schedule of ScheduleName
+    | Step_Size of int
+    | Gamma of float
+    | Crop_Padding of int
+    | No_Flip
+    | Mean of values: string
+    | Std of values: string
+    | Seed of int
+    | [<Mandatory>] Out of path: string
+    | Resume
+    | Device of DeviceName
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.Names) + "."
+            | Dataset _ -> "training images (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]."
+            | Test_Dataset _ -> "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
+            | Epochs _ -> "passes over the training set (default 2)."
+            | Batch _ -> "images per step (default 128)."
+            | Lr _ -> "initial learning rate (default 0.1)."
+            | Momentum _ -> "SGD momentum (default 0.9)."
+            | No_Nesterov -> "plain momentum instead of Nesterov's."
+            | Weight_Decay _ -> "L2 weight decay (default 5e-4)."
+            | Schedule _ -> "learning-rate schedule, stepped every batch: cosine (to 0 at the end, the default), step or constant."
+            | Step_Size _ -> "epochs between decays of the step schedule (default 30)."
+            | Gamma _ -> "decay factor of the step schedule (default 0.1)."
+            | Crop_Padding _ -> "random crop after zero padding by this many pixels (default 2; 0 turns it off)."
+            | No_Flip -> "no random horizontal flips."
+            | Mean _ -> "per-channel mean to subtract, comma-separated (default none)."
+            | Std _ -> "per-channel standard deviation to divide by, comma-separated (default none)."
+            | Seed _ -> "seed of the initial weights, the data order and the augmentation (default 0)."
+            | Out _ -> "where to write the trained model: .safetensors, .pt / .pth or .onnx. A checkpoint OUT.checkpoint.safetensors is written after every epoch."
+            | Resume -> "continue from OUT.checkpoint.safetensors when it exists (same options required)."
+            | Device _ -> "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
+            | Json -> "print one JSON document with the per-epoch loss and accuracies instead of a table."
 
 type DemoArgs =
     | Device of DeviceName list
@@ -205,6 +291,8 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Inspect of ParseResults<InspectArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | Version
     interface IArgParserTemplate with
@@ -215,6 +303,8 @@ type HybridArgs =
             | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only."
             | Gmm _ -> "Gaussian mixtures: fit."
             | Cka _ -> "layer similarity (centred kernel alignment): score."
+            | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
+            | Train _ -> "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Version -> "print the version."
 

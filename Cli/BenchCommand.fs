@@ -1,4 +1,4 @@
-/// `hybrid bench gemm|conv|gmm|cka`: our kernels against the peer a user would pick, timed in one run on this machine.
+/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet`: our kernels against the peer a user would pick, timed in one run on this machine.
 module Hybrid.Cli.BenchCommand
 
 open Argu
@@ -20,12 +20,12 @@ let gemmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GemmArgs>) =
 let convReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ConvArgs>) =
     let options = if args.Contains ConvArgs.Quick then ConvBench.quick else ConvBench.defaults
     let models =
-        match args.TryGetResult Model with
+        match args.TryGetResult ConvArgs.Model with
         | Some Resnet20 -> ConvBench.ResNet20
         | Some Vgg16 -> ConvBench.Vgg16
         | Some All -> ConvBench.All
         | None -> options.Models
-    let batch = args.GetResult(Batch, defaultValue = options.Batch)
+    let batch = args.GetResult(ConvArgs.Batch, defaultValue = options.Batch)
     if batch < 1 || batch > 4096 then fail "bench conv: batch %d is outside 1..4096" batch
     ConvBench.run device { options with Models = models; Batch = batch }
 
@@ -74,6 +74,14 @@ let fuzz (json: bool) (args: ParseResults<FuzzArgs>) =
             o.FirstDefect |> Option.iter (fun d -> note $"{o.Format}: {d} (inputs kept in {o.Kept.Value})")
     if outcomes |> List.exists (fun o -> o.Defects + o.Hangs > 0) then 1 else 0
 
+let resnetReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ResnetBenchArgs>) =
+    let options = if args.Contains ResnetBenchArgs.Quick then ResnetBench.quick else ResnetBench.defaults
+    let inference = args.GetResult(Inference_Batch, defaultValue = options.InferenceBatch)
+    let train = args.GetResult(Train_Batch, defaultValue = options.TrainBatch)
+    for name, b in [ "--inference-batch", inference; "--train-batch", train ] do
+        if b < 1 || b > 4096 then fail "bench resnet: %s %d is outside 1..4096" name b
+    ResnetBench.run device { options with InferenceBatch = inference; TrainBatch = train }
+
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
@@ -85,4 +93,5 @@ let run (args: ParseResults<BenchArgs>) =
     | Some(BenchArgs.Gmm a) -> print json (gmmReport device a); 0
     | Some(BenchArgs.Cka a) -> print json (ckaReport device a); 0
     | Some(Fuzz a) -> fuzz json a
-    | _ -> fail "bench: name a benchmark: gemm, conv, gmm, cka or fuzz (see hybrid bench --help)"
+    | Some(Resnet a) -> print json (resnetReport device a); 0
+    | _ -> fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz or resnet (see hybrid bench --help)"

@@ -24,6 +24,8 @@ let main argv =
             | Inspect a -> InspectCommand.run a
             | Gmm a -> GmmCommand.run a
             | Cka a -> CkaCommand.run a
+            | Eval a -> EvalCommand.run a
+            | Train a -> TrainCommand.run a
             | Bench a -> BenchCommand.run a
             | Version -> 0
     with

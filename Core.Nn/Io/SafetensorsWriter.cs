@@ -30,33 +30,15 @@ public static class SafetensorsWriter
         Validate(list, metadata, path);
         var header = EncodeHeader(list, metadata);
 
-        var fullPath = Path.GetFullPath(path);
-        var folder = Path.GetDirectoryName(fullPath)!;
-        // Same folder as the target: a rename within one file system is atomic, across them it is a copy.
-        var temporary = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None,
-                       bufferSize: 1 << 20))
-            {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                foreach (var tensor in list)
-                    stream.Write(tensor.Data);
-                // Without this the rename can reach the disk before the data does, and a crash would leave a
-                // complete-looking file full of zeros.
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            if (File.Exists(temporary))
-                File.Delete(temporary);
-            throw;
-        }
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            foreach (var tensor in list)
+                stream.Write(tensor.Data);
+        });
     }
 
     static void Validate(List<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata, string path)

@@ -150,7 +150,7 @@ public abstract class Module
         var missing = own.Where(o => !state.ContainsKey(o.Key) && !o.Owner.MayBeMissing(o.Local)).Select(o => o.Key).ToList();
         var unexpected = state.Keys.Where(k => !ownKeys.Contains(k)).ToList();
         foreach (var (key, value, _, _) in own)
-            if (state.TryGetValue(key, out var source) && !ShapeOps.Equal(source.ShapeRef, value.ShapeRef))
+            if (state.TryGetValue(key, out var source) && !ShapeOps.Equal(source.ShapeRef, value.ShapeRef) && !IsScalarAsVector(source, value))
                 throw new ArgumentException(
                     $"state '{key}': the file holds shape {ShapeOps.Format(source.ShapeRef)}, the model expects {ShapeOps.Format(value.ShapeRef)}");
         if (strict && (missing.Count > 0 || unexpected.Count > 0))
@@ -165,6 +165,9 @@ public abstract class Module
         static string Describe(string what, List<string> keys) =>
             keys.Count == 0 ? "" : $"{what} {string.Join(", ", keys.Take(8))}{(keys.Count > 8 ? $" and {keys.Count - 8} more" : "")}";
     }
+
+    /// <summary>PyTorch loads a one-element vector into a rank-0 tensor (files that store num_batches_tracked as [1]).</summary>
+    static bool IsScalarAsVector(Tensor source, Tensor target) => target.Dim == 0 && source.Dim == 1 && source.Numel == 1;
 
     /// <summary>True for local state names a checkpoint may lack without being incomplete (BatchNorm's
     /// <c>num_batches_tracked</c>, which PyTorch before 0.4.1 did not save).</summary>

@@ -1,0 +1,143 @@
+/// Networks that classify images: a zoo architecture with weights from any checkpoint format (safetensors, PyTorch zip
+/// or legacy, Hugging Face folder), or an ONNX graph run by our own operators. Nothing from a model file is executed.
+module Hybrid.Analysis.Networks
+
+open System
+open System.Collections.Generic
+open System.IO
+open Hybrid.Core.Gpu
+open Hybrid.Core.Nn
+open Hybrid.Core.Nn.Data
+open Hybrid.Core.Nn.Modules
+open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Zoo
+
+type Network =
+    /// A module of the zoo (its registry name) in evaluation mode.
+    | ZooModel of arch: string * Module
+    /// An ONNX graph.
+    | OnnxGraph of path: string * OnnxSession
+
+    /// Logits for a batch (N, C, H, W); recording is off.
+    member n.Forward(x: Tensor) =
+        use _ = Autograd.NoGrad()
+        match n with
+        | ZooModel(_, m) -> m.Call x
+        | OnnxGraph(_, s) -> s.Run x
+
+    member n.Describe =
+        match n with
+        | ZooModel(arch, m) -> $"{arch} ({m.ParameterCount():N0} parameters)"
+        | OnnxGraph(path, _) -> $"ONNX graph {Path.GetFileName path}"
+
+let private isOnnx (path: string) = Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
+
+/// Classes and input channels a state dict implies: the rows of its last matrix, the input channels of its first
+/// convolution (or the columns of its first matrix for a multi-layer perceptron).
+let shapeOf (state: IReadOnlyDictionary<string, Tensor>) =
+    let weights = state |> Seq.filter (fun kv -> kv.Key.EndsWith "weight") |> Seq.map _.Value |> Seq.toList
+    let classes = weights |> List.filter (fun t -> t.Dim = 2) |> List.tryLast |> Option.map (fun t -> t.Size 0)
+    let channels =
+        weights |> List.tryFind (fun t -> t.Dim = 4 || t.Dim = 2) |> Option.map (fun t -> t.Size 1)
+    classes, channels
+
+/// The first zoo architecture (in the order of Zoo.Names, cheapest first) whose state keys and shapes equal the file's:
+/// depths and families differ in keys or shapes, so at most one fits. BatchNorm's num_batches_tracked may be absent (as in
+/// checkpoints saved before PyTorch 0.4.1) or stored as a one-element vector.
+let matchingArchitecture (state: IReadOnlyDictionary<string, Tensor>) =
+    let classes, channels = shapeOf state
+    let fits (arch: string) =
+        let model = Zoo.Create(arch, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
+        let own = model.StateDict()
+        let ownKeys = own |> Seq.map (fun struct (k, _) -> k) |> set
+        own |> Seq.forall (fun struct (key, t) ->
+            match state.TryGetValue key with
+            | true, s -> s.Shape = t.Shape || (t.Dim = 0 && s.Numel = 1)
+            | _ -> key.EndsWith "num_batches_tracked")
+        && state.Keys |> Seq.forall ownKeys.Contains
+    Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp") |> Seq.tryFind fits
+
+/// A zoo module holding the weights of <paramref name="path"/>; the architecture is named or, when omitted, found by
+/// matching the file's keys and shapes against the zoo.
+let loadModule (device: Device) (path: string) (arch: string option) =
+    let state = StateDicts.Load path
+    let name =
+        match arch with
+        | Some a -> a
+        | None ->
+            match matchingArchitecture state with
+            | Some one -> one
+            | None ->
+                let known = String.Join(", ", Zoo.Names)
+                raise (ArgumentException $"{path}: no zoo architecture has these tensor names and shapes; name one with --arch ({known})")
+    let classes, channels = shapeOf state
+    let model = Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
+    model.LoadStateDict(state) |> ignore
+    model.To device |> ignore
+    model.Eval() |> ignore
+    name, model
+
+/// The network stored at <paramref name="path"/>: ONNX files run as graphs, every other format needs a zoo
+/// architecture (see <see cref="loadModule"/>).
+let load (device: Device) (path: string) (arch: string option) =
+    if isOnnx path then
+        if arch.IsSome then raise (ArgumentException $"{path}: an ONNX file carries its own graph; drop --arch")
+        OnnxGraph(path, OnnxSession(OnnxModel.Load path, device))
+    else
+        let name, model = loadModule device path arch
+        ZooModel(name, model)
+
+/// The images of a batch as a (N, C, H, W) tensor on the device (no copy).
+let batchTensor (device: Device) (b: Batch) =
+    Tensor.Wrap(b.Images, [| b.Count; b.Channels; b.Height; b.Width |], device)
+
+/// Index of the largest value in each row of an (N, C) float32 tensor (the first on ties, as torch.argmax).
+let argmaxRows (logits: Tensor) =
+    let n, c = logits.Size 0, logits.Size 1
+    let values = logits.Span<float32>().ToArray()
+    Array.init n (fun i ->
+        let mutable best = 0
+        for j in 1 .. c - 1 do
+            if values.[i * c + j] > values.[i * c + best] then best <- j
+        best)
+
+type Evaluation =
+    { Accuracy: float
+      N: int
+      Correct: int
+      /// Confusion[true class][predicted class].
+      Confusion: int[][]
+      Predictions: int[]
+      ClassNames: string list }
+
+/// Accuracy, confusion matrix and every prediction of <paramref name="network"/> on <paramref name="data"/>, in dataset
+/// order; images are normalised with mean / std when given. <paramref name="progress"/> gets (images done, total).
+let evaluate (device: Device) (network: Network) (data: LabelledImages) (mean: float32[] option) (std: float32[] option)
+             (batchSize: int) (progress: int -> int -> unit) =
+    let options =
+        DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+    let loader = DataLoader(data, options)
+    let classes = data.ClassNames.Count
+    let predictions = Array.zeroCreate data.Count
+    let mutable done' = 0
+    for batch in loader.Epoch 0 do
+        let logits = network.Forward(batchTensor device batch)
+        if logits.Dim <> 2 || logits.Size 0 <> batch.Count then
+            raise (ArgumentException $"the network returned shape {ShapeOps.Format(logits.Shape)} for a batch of {batch.Count}; expected (N, classes)")
+        argmaxRows logits |> Array.iteri (fun i p -> predictions.[batch.Indices.[i]] <- p)
+        done' <- done' + batch.Count
+        progress done' data.Count
+    let confusion = Array.init classes (fun _ -> Array.zeroCreate (max classes 1))
+    let mutable correct = 0
+    for i in 0 .. data.Count - 1 do
+        let truth = int data.Labels.[i]
+        let p = predictions.[i]
+        if p = truth then correct <- correct + 1
+        if p < classes then confusion.[truth].[p] <- confusion.[truth].[p] + 1
+    { Accuracy = (if data.Count = 0 then 0.0 else float correct / float data.Count)
+      N = data.Count
+      Correct = correct
+      Confusion = confusion
+      Predictions = predictions
+      ClassNames = List.ofSeq data.ClassNames }

@@ -1,0 +1,162 @@
+/// Training a zoo architecture on an image dataset: SGD with momentum, a learning-rate schedule stepped every batch,
+/// augmentation by the data loader, a checkpoint after every epoch and exact resumption from it. Every number is
+/// reproducible from the recorded seed: the data order and augmentation depend only on (seed, epoch), the initial
+/// weights only on the seed.
+module Hybrid.Analysis.Training
+
+open System
+open System.Collections.Generic
+open System.Diagnostics
+open System.IO
+open System.Text.Json
+open Hybrid.Core.Gpu
+open Hybrid.Core.Nn
+open Hybrid.Core.Nn.Data
+open Hybrid.Core.Nn.Modules
+open Hybrid.Core.Nn.Optim
+open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Zoo
+
+type Schedule =
+    /// Cosine annealing from the learning rate to 0 over all batches of all epochs.
+    | Cosine
+    /// The learning rate times gamma every `every` epochs.
+    | StepDecay of every: int * gamma: float
+    | Constant
+
+type Options =
+    { Arch: string
+      Epochs: int
+      BatchSize: int
+      LearningRate: float
+      Momentum: float
+      Nesterov: bool
+      WeightDecay: float
+      Schedule: Schedule
+      CropPadding: int
+      Flip: bool
+      Seed: int64
+      Mean: float32[] option
+      Std: float32[] option }
+
+/// The recipe of issue 4 for CIFAR-style ResNets: SGD, momentum 0.9, Nesterov, lr 0.1 with cosine decay,
+/// weight decay 5e-4, batch 128, random crop with 2-pixel padding and horizontal flip.
+let defaults arch =
+    { Arch = arch; Epochs = 2; BatchSize = 128; LearningRate = 0.1; Momentum = 0.9; Nesterov = true; WeightDecay = 5e-4
+      Schedule = Cosine; CropPadding = 2; Flip = true; Seed = 0L; Mean = None; Std = None }
+
+type EpochReport =
+    { Epoch: int
+      Loss: float
+      TrainAccuracy: float
+      TestAccuracy: float option
+      LearningRate: float
+      Seconds: float }
+
+type Progress =
+    /// A batch finished: epoch, batch index, batches per epoch, its loss.
+    | BatchDone of epoch: int * index: int * count: int * loss: float
+    | EpochDone of EpochReport
+    /// Training continues from a checkpoint after this many finished epochs.
+    | Resumed of epochs: int
+
+/// Where training keeps its checkpoint for the model written to <paramref name="out"/>.
+let checkpointPath (out: string) = out + ".checkpoint.safetensors"
+
+let private optionsJson (o: Options) =
+    JsonSerializer.Serialize(
+        dict [ "arch", box o.Arch; "epochs", box o.Epochs; "batch_size", box o.BatchSize; "lr", box o.LearningRate
+               "momentum", box o.Momentum; "nesterov", box o.Nesterov; "weight_decay", box o.WeightDecay
+               "schedule", box (sprintf "%A" o.Schedule); "crop_padding", box o.CropPadding; "flip", box o.Flip
+               "seed", box o.Seed; "mean", box o.Mean; "std", box o.Std ])
+
+/// Saves a module's state by the file's extension: .safetensors, .pt / .pth (PyTorch zip), or .onnx (exported graph,
+/// traced on one example of <paramref name="inputShape"/>).
+let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<string, string>) (path: string) =
+    match Path.GetExtension(path).ToLowerInvariant() with
+    | ".safetensors" -> StateDicts.SaveSafetensors(path, model.StateDict(), metadata)
+    | ".pt" | ".pth" -> StateDicts.SavePyTorch(path, model.StateDict())
+    | ".onnx" ->
+        use _ = model.Eval()
+        Onnx.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
+    | other -> raise (ArgumentException $"{path}: cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx")
+
+/// Model, optimiser and scheduler state in one safetensors file, written atomically: a crash leaves the previous one.
+let private writeCheckpoint (path: string) (model: Module) (optimizer: Optimizer) (scheduler: LRScheduler) (epochs: int) (o: Options) =
+    let state =
+        [ for struct (k, v) in model.StateDict() -> struct ("model." + k, v)
+          for KeyValue(k, v) in optimizer.StateDict() -> struct ("optimizer." + k, v)
+          for KeyValue(k, v) in scheduler.StateDict() -> struct ("scheduler." + k, v) ]
+    StateDicts.SaveSafetensors(path, ResizeArray state, readOnlyDict [ "epochs_done", string epochs; "options", optionsJson o ])
+
+/// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
+/// <paramref name="testSet"/> after each epoch, checkpointing to <see cref="checkpointPath"/> and finally saving the
+/// model to <paramref name="out"/> (format by extension). Returns the model and one report per epoch run here.
+let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: LabelledImages option) (out: string)
+          (resume: bool) (report: Progress -> unit) =
+    if o.Epochs < 1 then raise (ArgumentException $"epochs is {o.Epochs}; it must be at least 1")
+    let classes = trainSet.ClassNames.Count
+    let model = Zoo.Create(o.Arch, numClasses = classes, inChannels = trainSet.Channels, seed = o.Seed)
+    model.To device |> ignore
+    let loader =
+        DataLoader(trainSet,
+                   DataLoaderOptions(BatchSize = o.BatchSize, Shuffle = true, DropLast = false, Seed = o.Seed,
+                                     CropPadding = o.CropPadding, HorizontalFlip = o.Flip,
+                                     Mean = Option.toObj o.Mean, Std = Option.toObj o.Std))
+    let optimizer = SGD(model.Parameters(), o.LearningRate, momentum = o.Momentum, weightDecay = o.WeightDecay, nesterov = o.Nesterov)
+    let scheduler: LRScheduler =
+        match o.Schedule with
+        | Cosine -> CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount)
+        | StepDecay(every, gamma) -> StepLR(optimizer, stepSize = every * loader.BatchCount, gamma = gamma)
+        | Constant -> StepLR(optimizer, stepSize = Int32.MaxValue, gamma = 1.0)
+    let checkpoint = checkpointPath out
+    let mutable firstEpoch = 0
+    if resume && File.Exists checkpoint then
+        let state = StateDicts.Load checkpoint
+        use file = Io.SafetensorsFile.Open checkpoint
+        let meta = file.Metadata
+        let saved = meta.["options"]
+        if saved <> optionsJson o then
+            raise (ArgumentException $"{checkpoint}: the checkpoint was written with other options ({saved}); resume with the same ones or delete it")
+        let part (prefix: string) =
+            state |> Seq.filter (fun kv -> kv.Key.StartsWith prefix)
+            |> Seq.map (fun kv -> KeyValuePair(kv.Key.Substring prefix.Length, kv.Value)) |> Dictionary
+        model.LoadStateDict(part "model.") |> ignore
+        optimizer.LoadStateDict(part "optimizer.")
+        scheduler.LoadStateDict(part "scheduler.")
+        firstEpoch <- int meta.["epochs_done"]
+        report (Resumed firstEpoch)
+    let evaluateOn (data: LabelledImages) =
+        use _ = model.Eval()
+        let network = Networks.ZooModel(o.Arch, model)
+        (Networks.evaluate device network data o.Mean o.Std 256 (fun _ _ -> ())).Accuracy
+    let reports = List<EpochReport>()
+    use _ = model.Train()
+    for epoch in firstEpoch .. o.Epochs - 1 do
+        let clock = Stopwatch.StartNew()
+        let mutable lossSum, correct, seen = 0.0, 0, 0
+        let lr = optimizer.ParamGroups.[0].Lr
+        for batch in loader.Epoch epoch do
+            let x = Networks.batchTensor device batch
+            let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
+            let logits = model.Call x
+            let loss = Functional.CrossEntropy(logits, y)
+            optimizer.ZeroGrad()
+            loss.Backward()
+            optimizer.Step()
+            scheduler.Step()
+            let l = loss.Item()
+            lossSum <- lossSum + l * float batch.Count
+            seen <- seen + batch.Count
+            Networks.argmaxRows (logits.Detach()) |> Array.iteri (fun i p -> if int64 p = batch.Labels.[i] then correct <- correct + 1)
+            report (BatchDone(epoch, (seen - 1) / o.BatchSize, loader.BatchCount, l))
+        let test = testSet |> Option.map evaluateOn
+        let r =
+            { Epoch = epoch; Loss = lossSum / float seen; TrainAccuracy = float correct / float seen; TestAccuracy = test
+              LearningRate = lr; Seconds = clock.Elapsed.TotalSeconds }
+        reports.Add r
+        writeCheckpoint checkpoint model optimizer scheduler (epoch + 1) o
+        report (EpochDone r)
+    let meta = readOnlyDict [ "arch", o.Arch; "seed", string o.Seed; "epochs", string o.Epochs; "options", optionsJson o ]
+    save model [| trainSet.Channels; trainSet.Height; trainSet.Width |] meta out
+    model, List.ofSeq reports

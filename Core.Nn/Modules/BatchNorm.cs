@@ -1,0 +1,100 @@
+namespace Hybrid.Core.Nn.Modules;
+
+/// <summary>PyTorch's <c>_BatchNorm</c>: state <c>weight</c>, <c>bias</c> (when affine), <c>running_mean</c>,
+/// <c>running_var</c> and the int64 scalar <c>num_batches_tracked</c> (when tracking running statistics).</summary>
+/// <remarks>Training forwards normalise with batch statistics, update the running ones and count the batch;
+/// evaluation forwards normalise with the running statistics. A null <see cref="Momentum"/> gives the cumulative
+/// average 1 / num_batches_tracked, as in PyTorch.</remarks>
+public abstract class BatchNorm : Module
+{
+    protected BatchNorm(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats)
+    {
+        Shapes.Positive(numFeatures, "num_features", nameof(numFeatures));
+        if (!(eps > 0)) throw new ArgumentException($"eps must be positive, not {eps}", nameof(eps));
+        if (momentum is { } m) Shapes.Probability(m, nameof(momentum));
+        NumFeatures = numFeatures;
+        Eps = eps;
+        Momentum = momentum;
+        Affine = affine;
+        TrackRunningStats = trackRunningStats;
+        RegisterParameter("weight", affine ? Tensor.Ones(ScalarType.Float32, null, numFeatures) : null);
+        RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
+        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
+        RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(ScalarType.Float32, null, numFeatures) : null);
+        RegisterBuffer("num_batches_tracked", trackRunningStats ? Tensor.Scalar(0, ScalarType.Int64) : null);
+    }
+
+    public int NumFeatures { get; }
+    public double Eps { get; }
+    public double? Momentum { get; }
+    public bool Affine { get; }
+    public bool TrackRunningStats { get; }
+
+    /// <summary>The scale (gamma), or null when not affine.</summary>
+    public Tensor? Weight => Parameter("weight");
+
+    /// <summary>The shift (beta), or null when not affine.</summary>
+    public Tensor? Bias => Parameter("bias");
+
+    public Tensor? RunningMean => Buffer("running_mean");
+    public Tensor? RunningVar => Buffer("running_var");
+
+    /// <summary>How many training batches updated the running statistics (int64 scalar).</summary>
+    public Tensor? NumBatchesTracked => Buffer("num_batches_tracked");
+
+    /// <summary>Running mean 0, running variance 1, batch count 0.</summary>
+    public void ResetRunningStats()
+    {
+        RunningMean?.Fill(0);
+        RunningVar?.Fill(1);
+        NumBatchesTracked?.Fill(0);
+    }
+
+    /// <summary>Resets the running statistics, then weight 1 and bias 0 (PyTorch's <c>reset_parameters</c>).</summary>
+    public void ResetParameters()
+    {
+        ResetRunningStats();
+        Weight?.Fill(1);
+        Bias?.Fill(0);
+    }
+
+    /// <summary>Throws when the input has a rank this layer does not normalise (PyTorch's <c>_check_input_dim</c>).</summary>
+    protected abstract void CheckInput(Tensor input);
+
+    public override Tensor Forward(Tensor input)
+    {
+        CheckInput(input);
+        double factor = Momentum ?? 0.0;
+        if (Training && TrackRunningStats && NumBatchesTracked is { } count)
+        {
+            long batches = ++count.Span<long>()[0];
+            if (Momentum is null) factor = 1.0 / batches;
+        }
+        bool useBatchStatistics = Training || (RunningMean is null && RunningVar is null);
+        bool passRunning = !Training || TrackRunningStats;
+        return Functional.BatchNorm(input, passRunning ? RunningMean : null, passRunning ? RunningVar : null, Weight, Bias,
+            useBatchStatistics, factor, Eps);
+    }
+
+    /// <summary>Checkpoints written before PyTorch 0.4.1 have no <c>num_batches_tracked</c>.</summary>
+    protected override bool MayBeMissing(string localName) => localName == "num_batches_tracked";
+
+    /// <summary>PyTorch's repr: <c>BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)</c>.</summary>
+    public override string ToString() =>
+        $"{TypeName}({NumFeatures}, eps={Shapes.Float(Eps)}, momentum={(Momentum is { } m ? Shapes.Float(m) : "None")}, " +
+        $"affine={(Affine ? "True" : "False")}, track_running_stats={(TrackRunningStats ? "True" : "False")})";
+}
+
+/// <summary>PyTorch's <c>nn.BatchNorm1d</c> over (N, C) or (N, C, L).</summary>
+public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
+{
+    protected override void CheckInput(Tensor input) => Shapes.Rank(input, TypeName, 2, 3);
+}
+
+/// <summary>PyTorch's <c>nn.BatchNorm2d</c> over (N, C, H, W).</summary>
+public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
+{
+    protected override void CheckInput(Tensor input) => Shapes.Rank(input, TypeName, 4);
+}

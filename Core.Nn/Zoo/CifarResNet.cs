@@ -1,0 +1,108 @@
+using Hybrid.Core.Nn.Modules;
+
+namespace Hybrid.Core.Nn.Zoo;
+
+/// <summary>The CIFAR ResNets of He et al. (2016) with option-A shortcuts, exactly as akamaster/pytorch_resnet_cifar10
+/// (<c>resnet.py</c>) builds them, so its published checkpoints load 1:1: <c>conv1</c>, <c>bn1</c>, <c>layer1</c>..
+/// <c>layer3</c> of <see cref="CifarBasicBlock"/> (16, 32, 64 planes; strides 1, 2, 2), <c>linear</c> (64 -> classes).
+/// Depth 6n + 2 gives n blocks per stage (20, 32, 44, 56, 110, 1202).</summary>
+public sealed class CifarResNet : Module
+{
+    /// <summary>ResNet-<paramref name="depth"/> for <paramref name="numClasses"/> classes on images of
+    /// <paramref name="inChannels"/> channels (3 for CIFAR, 1 for Fashion-MNIST), initialised as akamaster's
+    /// <c>_weights_init</c> (Kaiming-normal convolution and linear weights) from <paramref name="generator"/>.</summary>
+    public CifarResNet(int depth, int numClasses = 10, int inChannels = 3, Generator? generator = null)
+    {
+        if (depth < 8 || (depth - 2) % 6 != 0)
+            throw new ArgumentException($"a CIFAR ResNet has depth 6n + 2 (20, 32, 44, 56, 110), not {depth}", nameof(depth));
+        Shapes.Positive(numClasses, "numClasses", nameof(numClasses));
+        Shapes.Positive(inChannels, "inChannels", nameof(inChannels));
+        var g = generator ?? Init.Default;
+        int blocks = (depth - 2) / 6;
+        Depth = depth;
+        conv1 = RegisterModule("conv1", new Conv2d(inChannels, 16, 3, stride: 1, padding: 1, bias: false, generator: g));
+        bn1 = RegisterModule("bn1", new BatchNorm2d(16));
+        layers = new Sequential[3];
+        int inPlanes = 16;
+        int[] planes = [16, 32, 64];
+        for (int stage = 0; stage < 3; stage++)
+        {
+            var layer = new Sequential();
+            for (int b = 0; b < blocks; b++)
+            {
+                layer.Append(new CifarBasicBlock(inPlanes, planes[stage], b == 0 && stage > 0 ? 2 : 1, g));
+                inPlanes = planes[stage];
+            }
+            layers[stage] = RegisterModule($"layer{stage + 1}", layer);
+        }
+        linear = RegisterModule("linear", new Linear(64, numClasses, generator: g));
+        WeightInit.KaimingFanIn(this, g);
+    }
+
+    readonly Conv2d conv1;
+    readonly BatchNorm2d bn1;
+    readonly Sequential[] layers;
+    readonly Linear linear;
+
+    /// <summary>The network depth (number of weighted layers).</summary>
+    public int Depth { get; }
+
+    /// <summary>PyTorch's <c>type(model).__name__</c> for akamaster's class.</summary>
+    public override string TypeName => "ResNet";
+
+    public override Tensor Forward(Tensor input)
+    {
+        var x = Functional.Relu(bn1.Call(conv1.Call(input)));
+        foreach (var layer in layers) x = layer.Call(x);
+        // akamaster pools with F.avg_pool2d(out, out.size()[3]): for the square maps of CIFAR and Fashion-MNIST that is
+        // the global average, which this form also exports as ONNX's GlobalAveragePool.
+        x = Functional.AdaptiveAvgPool2d(x, 1);
+        return linear.Call(Functional.Flatten(x, 1));
+    }
+}
+
+/// <summary>akamaster's <c>BasicBlock</c>: two 3x3 convolutions with batch norm, and a shortcut that is an empty
+/// <see cref="Sequential"/> (identity) or, when the shape changes, an <see cref="OptionAShortcut"/>.</summary>
+public sealed class CifarBasicBlock : Module
+{
+    readonly Conv2d conv1, conv2;
+    readonly BatchNorm2d bn1, bn2;
+    readonly Module shortcut;
+
+    public CifarBasicBlock(int inPlanes, int planes, int stride, Generator generator)
+    {
+        conv1 = RegisterModule("conv1", new Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false, generator: generator));
+        bn1 = RegisterModule("bn1", new BatchNorm2d(planes));
+        conv2 = RegisterModule("conv2", new Conv2d(planes, planes, 3, stride: 1, padding: 1, bias: false, generator: generator));
+        bn2 = RegisterModule("bn2", new BatchNorm2d(planes));
+        shortcut = RegisterModule("shortcut", stride != 1 || inPlanes != planes ? new OptionAShortcut(planes / 4) : (Module)new Sequential());
+    }
+
+    public override string TypeName => "BasicBlock";
+
+    public override Tensor Forward(Tensor input)
+    {
+        var x = Functional.Relu(bn1.Call(conv1.Call(input)));
+        x = bn2.Call(conv2.Call(x));
+        return Functional.Relu(Functional.Add(x, shortcut.Call(input)));
+    }
+}
+
+/// <summary>The option-A shortcut (akamaster's <c>LambdaLayer</c>): every second row and column,
+/// <c>x[:, :, ::2, ::2]</c>, then <see cref="PadChannels"/> zero channels on each side, so a stage that halves the map
+/// and doubles the planes adds no parameters.</summary>
+public sealed class OptionAShortcut(int padChannels) : Module
+{
+    /// <summary>Zero channels added before and after the input's channels.</summary>
+    public int PadChannels { get; } = padChannels >= 0 ? padChannels
+        : throw new ArgumentException($"the shortcut pads a non-negative number of channels, not {padChannels}", nameof(padChannels));
+
+    public override string TypeName => "LambdaLayer";
+
+    public override Tensor Forward(Tensor input)
+    {
+        var x = Functional.Slice(input, 2, 0, int.MaxValue, 2);
+        x = Functional.Slice(x, 3, 0, int.MaxValue, 2);
+        return Functional.Pad(x, [0, 0, 0, 0, PadChannels, PadChannels]);
+    }
+}
