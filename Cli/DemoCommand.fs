@@ -16,10 +16,12 @@ let run (args: ParseResults<DemoArgs>) =
     heading "Short benchmark on the Cpu backend (best of a few runs; speedup = peer time / our time)"
     Report.printTable (GemmBench.runWith GemmBench.quick Device.Cpu)
     Report.printTable (ConvBench.run Device.Cpu ConvBench.quick)
+    Report.printTable (ResnetBench.run Device.Cpu ResnetBench.quick)
     let analysisDevice = Device.Parse "auto"
     let images = Hybrid.Core.Nn.Data.FashionMnist.Load(train = false)
     DemoAnalysis.mixtures analysisDevice images
     DemoAnalysis.similarity analysisDevice images
+    DemoTraining.run Device.Cpu (System.IO.Path.GetFullPath "hybrid-demo") |> ignore
     if ok then 0
     else
         eprintfn "hybrid: error: the kernel self-check failed (see the table above)"

@@ -1,0 +1,40 @@
+/// The training stage of `hybrid demo`: a small CNN trained for one epoch on Fashion-MNIST (Debian's
+/// dataset-fashion-mnist), saved in every format Hybrid writes, and each file loaded back and evaluated.
+module Hybrid.Cli.DemoTraining
+
+open System.IO
+open Hybrid.Core.Gpu
+open Hybrid.Core.Nn.Data
+open Hybrid.Analysis
+open Hybrid.Cli.Console
+
+/// Trains, saves and re-evaluates; the files go to <paramref name="folder"/>. Returns the folder.
+let run (device: Device) (folder: string) =
+    let trainSet = FashionMnist.Load(train = true)
+    let testSet = FashionMnist.Load(train = false)
+    let options = { Training.defaults "small-cnn" with Epochs = 1; BatchSize = 64; LearningRate = 0.05; Seed = 1L }
+    heading $"Stage 4: training small-cnn on {trainSet.Count} Fashion-MNIST images, 1 epoch (SGD, Nesterov, cosine lr {options.LearningRate}; {device.Name})"
+    Directory.CreateDirectory folder |> ignore
+    let first = Path.Combine(folder, "small-cnn.safetensors")
+    // A fresh start each time: the demo shows training, not resumption.
+    File.Delete(Training.checkpointPath first)
+    let progress = EvalCommand.progressLine "train"
+    let report (p: Training.Progress) =
+        match p with
+        | Training.BatchDone(_, index, count, _) -> if index % 50 = 0 || index = count - 1 then progress (index + 1) count
+        | _ -> ()
+    let model, epochs = Training.train device options trainSet (Some testSet) first false report
+    let last = List.last epochs
+    printfn "epoch 1: loss %.4f, train accuracy %.4f, test accuracy %.4f, %.1f s" last.Loss last.TrainAccuracy
+        (defaultArg last.TestAccuracy nan) last.Seconds
+    let shape = [| testSet.Channels; testSet.Height; testSet.Width |]
+    let others = [ "small-cnn.pt"; "small-cnn.onnx" ] |> List.map (fun name -> Path.Combine(folder, name))
+    for path in others do Training.save model shape (readOnlyDict [ "arch", "small-cnn" ]) path
+    let rows =
+        [ for path in first :: others ->
+            let network = Networks.load device path None
+            let result = Networks.evaluate device network testSet None None 500 (fun _ _ -> ())
+            [ Path.GetFileName path; $"{FileInfo(path).Length / 1024L} KiB"; network.Describe; result.Accuracy.ToString "F4" ] ]
+    table [ "file"; "size"; "loaded as"; "test accuracy" ] rows
+    printfn "each file was loaded back (architecture found from its tensor names; ONNX run as a graph) and evaluated on the %d test images" testSet.Count
+    folder
