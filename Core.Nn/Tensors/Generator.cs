@@ -34,10 +34,18 @@ public sealed class Generator(long seed)
             spareNormal = null;
             return spare;
         }
+        var (first, second) = NormalPair();
+        spareNormal = second;
+        return first;
+    }
+
+    /// <summary>Two independent standard normal draws (Box-Muller: one logarithm and one sine-cosine per pair).</summary>
+    (double, double) NormalPair()
+    {
         double u1 = 1.0 - NextDouble(), u2 = NextDouble();
         double radius = Math.Sqrt(-2.0 * Math.Log(u1));
-        spareNormal = radius * Math.Sin(2 * Math.PI * u2);
-        return radius * Math.Cos(2 * Math.PI * u2);
+        var (sin, cos) = Math.SinCos(2 * Math.PI * u2);
+        return (radius * cos, radius * sin);
     }
 
     /// <summary>A tensor of uniform draws in [low, high).</summary>
@@ -67,14 +75,28 @@ public sealed class Generator(long seed)
         }
     }
 
-    /// <summary>Overwrites <paramref name="t"/> with normal draws, in row-major order.</summary>
+    /// <summary>Overwrites <paramref name="t"/> with normal draws, in row-major order (the same sequence as repeated
+    /// <see cref="NextNormal"/> calls).</summary>
     public void FillNormal(Tensor t, double mean, double std)
     {
         switch (t.Storage)
         {
-            case float[] f: for (int i = 0; i < f.Length; i++) f[i] = (float)(mean + std * NextNormal()); break;
-            case double[] d: for (int i = 0; i < d.Length; i++) d[i] = mean + std * NextNormal(); break;
+            case float[] f: FillNormal(f.AsSpan(), mean, std, v => (float)v); break;
+            case double[] d: FillNormal(d.AsSpan(), mean, std, v => v); break;
             default: throw new ArgumentException("normal draws fill floating-point tensors");
         }
+    }
+
+    void FillNormal<T>(Span<T> target, double mean, double std, Func<double, T> convert)
+    {
+        int i = 0;
+        if (i < target.Length && spareNormal is not null) target[i++] = convert(mean + std * NextNormal());
+        for (; i + 1 < target.Length; i += 2)
+        {
+            var (a, b) = NormalPair();
+            target[i] = convert(mean + std * a);
+            target[i + 1] = convert(mean + std * b);
+        }
+        if (i < target.Length) target[i] = convert(mean + std * NextNormal());
     }
 }

@@ -149,7 +149,7 @@ def main():
     x = rand(2, 3, 4, 5)
     case("pad_constant", [node("Pad", ["x", "pads", "value"], mode="constant")], {"x": x},
          {"y": F.pad(t(x), (0, 1, 2, 0, 0, 0, 1, 0), value=1.5).numpy()},
-         [const("pads", [1, 0, 0, 0, 0, 0, 2, 1]), const("value", 1.5, np.float32)], opset=13)
+         [const("pads", [1, 0, 2, 0, 0, 0, 0, 1]), const("value", 1.5, np.float32)], opset=13)
     case("slice_steps", [node("Slice", ["x", "starts", "ends", "axes", "steps"])], {"x": x},
          {"y": t(x)[:, 1:, ::2, 1:4].numpy()},
          [const("starts", [1, 0, 1]), const("ends", [INT64_MAX, INT64_MAX, 4]), const("axes", [1, 2, -1]), const("steps", [1, 2, 1])])
