@@ -3,12 +3,11 @@
 #   python3 tests/golden/make_dense_ops.py tests/golden/dense_ops.safetensors
 # Every case "NAME" stores its inputs (NAME.x, NAME.w, ...), a projection NAME.v of the output, the output NAME.y, and
 # the gradients of sum(v * y) with respect to each input (NAME.gx, NAME.gw, ...). Everything is float32.
-import json
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
+from safetensors_writer import write
 
 torch.manual_seed(4)
 tensors = {}
@@ -72,20 +71,5 @@ case("cat", lambda a, b, c: torch.cat([a, b, c], dim=1), a=r(2, 1, 3), b=r(2, 4,
 case("pad", lambda x: F.pad(x, (1, -1, -2, 2), value=0.5), x=r(2, 3, 5, 4))
 
 
-def write(path):
-    header, blobs, offset = {"__metadata__": {"torch": torch.__version__}}, [], 0
-    for name in sorted(tensors):
-        data = tensors[name].contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    encoded += b" " * (-len(encoded) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)))
-        f.write(encoded)
-        for blob in blobs:
-            f.write(blob)
-
-
-write(sys.argv[1] if len(sys.argv) > 1 else "tests/golden/dense_ops.safetensors")
+write(sys.argv[1] if len(sys.argv) > 1 else "tests/golden/dense_ops.safetensors",
+      {name: t.float().contiguous() for name, t in tensors.items()}, {"torch": torch.__version__})

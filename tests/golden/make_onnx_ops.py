@@ -6,15 +6,14 @@ Expected values come from PyTorch (Debian's python3-torch) functions that state 
 our session: conv2d, linear algebra, pooling, softmax, padding and indexing. Run from the repository root:
     /usr/bin/python3 tests/golden/make_onnx_ops.py
 """
-import json
 import os
-import struct
 
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
+from safetensors_writer import write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, "onnx_ops")
@@ -55,22 +54,6 @@ def case(name, nodes, inputs, outputs, initializers=(), opset=13):
 
 def node(op, inputs, outputs=("y",), **attributes):
     return helper.make_node(op, list(inputs), list(outputs), name=f"/{op}", **attributes)
-
-
-def write_safetensors(path, named):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(named):
-        data = np.ascontiguousarray(named[name]).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(named[name].shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for blob in blobs:
-            f.write(blob)
 
 
 def write_invalid():
@@ -195,7 +178,7 @@ def main():
     case("squeeze_axes", [node("Squeeze", ["x", "axes"])], {"x": x.reshape(2, 1, 3, 1, 4)}, {"y": x}, [const("axes", [1, 3])])
 
     write_invalid()
-    write_safetensors(os.path.join(HERE, "onnx_ops.safetensors"), tensors)
+    write(os.path.join(HERE, "onnx_ops.safetensors"), tensors)
     print(f"wrote {len(os.listdir(OUT_DIR))} graphs and {len(tensors)} tensors")
 
 

@@ -12,14 +12,13 @@ in float64 with a fixed seed, then rounded for float32). Keys, with D the dtype 
   D.C.lr.K           every group's lr after the scheduler's K-th step (schedule configurations; K = 0 after construction)
 The configurations themselves (optimiser, options, groups) are mirrored by the table in tests/NnOptimTests.fs.
 """
-import json
 import math
 import os
-import struct
 import sys
 from collections import OrderedDict
 
 import torch
+from safetensors_writer import write
 
 STEPS = 6
 SHAPES = OrderedDict([("w", (3, 4)), ("b", (4,))])
@@ -81,23 +80,6 @@ def run(name, dtype, initial, grads, out):
             out[f"{prefix}.param.{step}.{k}"] = p.detach().clone()
 
 
-def save_safetensors(path, tensors, metadata):
-    """The safetensors layout (8-byte header length, JSON header, raw little-endian data), without the package."""
-    names = {torch.float32: "F32", torch.float64: "F64"}
-    header, blobs, offset = OrderedDict(__metadata__=metadata), [], 0
-    for key, t in tensors.items():
-        data = t.contiguous().numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-        header[key] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-    os.replace(tmp, path)
-
-
 def main():
     torch.manual_seed(0)
     initial = {k: torch.randn(s, dtype=torch.float64) for k, s in SHAPES.items()}
@@ -109,7 +91,7 @@ def main():
         for dtype in (torch.float64, torch.float32):
             run(name, dtype, initial, grads, out)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "optim.safetensors")
-    save_safetensors(path, out, {"generator": "tests/golden/make_optim.py", "torch": torch.__version__,
+    write(path, out, sort=False, metadata= {"generator": "tests/golden/make_optim.py", "torch": torch.__version__,
                                  "steps": str(STEPS), "configs": ",".join(CONFIGS)})
     print(f"{path}: {len(out)} tensors, torch {torch.__version__}", file=sys.stderr)
 

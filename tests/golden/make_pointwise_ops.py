@@ -6,12 +6,11 @@
 # NAME.y and the gradients of sum(v * y) with respect to each floating-point input (NAME.g.a, NAME.g.x, ...). Batch norm
 # cases in training also store the running statistics after the update (NAME.running_mean_out, NAME.running_var_out).
 # Everything is float64 except int64 targets; the tests run our float64 path and our float32 path against it.
-import json
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
+from safetensors_writer import write
 
 torch.manual_seed(7)
 torch.set_default_dtype(torch.float64)
@@ -103,22 +102,5 @@ for reduction in ["mean", "sum", "none"]:
          logits=logits, target=target)
 
 
-def write(path):
-    header, blobs, offset = {"__metadata__": {"generator": "tests/golden/make_pointwise_ops.py", "torch": torch.__version__}}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        dtype = {torch.float64: "F64", torch.int64: "I64"}[t.dtype]
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    encoded += b" " * (-len(encoded) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)))
-        f.write(encoded)
-        for blob in blobs:
-            f.write(blob)
-
-
-write(sys.argv[1] if len(sys.argv) > 1 else "tests/golden/pointwise_ops.safetensors")
+write(sys.argv[1] if len(sys.argv) > 1 else "tests/golden/pointwise_ops.safetensors", tensors,
+      {"generator": "tests/golden/make_pointwise_ops.py", "torch": torch.__version__})
