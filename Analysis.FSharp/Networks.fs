@@ -28,7 +28,7 @@ type Network =
 
     member n.Describe =
         match n with
-        | ZooModel(arch, m) -> $"{arch} ({m.ParameterCount():N0} parameters)"
+        | ZooModel(arch, m) -> $"{arch}, {m.ParameterCount():N0} parameters"
         | OnnxGraph(path, _) -> $"ONNX graph {Path.GetFileName path}"
 
 let private isOnnx (path: string) = Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)

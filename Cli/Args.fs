@@ -254,7 +254,7 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.Names) + "."
+            | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp")) + "."
             | Dataset _ -> "training images (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]."
             | Test_Dataset _ -> "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
             | Epochs _ -> "passes over the training set (default 2)."
@@ -298,7 +298,7 @@ type HybridArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures and CKA on Fashion-MNIST."
+            | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
             | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only."
             | Gmm _ -> "Gaussian mixtures: fit."

@@ -47,7 +47,8 @@ let run (args: ParseResults<EvalArgs>) =
                "model", box modelPath; "network", box network.Describe; "device", box device.Name ]
         |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
     else
-        printfn "model     %s (%s)" modelPath network.Describe
+        printfn "model     %s" modelPath
+        printfn "network   %s" network.Describe
         printfn "accuracy  %.4f" result.Accuracy
         printfn "n         %d" result.N
         printfn "confusion (rows: true class, columns: predicted)"

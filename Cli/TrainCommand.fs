@@ -18,8 +18,10 @@ let private defaultTest (spec: string) =
 let run (args: ParseResults<TrainArgs>) =
     let device = device (args.GetResult(TrainArgs.Device, defaultValue = Auto))
     let arch = args.GetResult TrainArgs.Arch
-    if not (Hybrid.Core.Nn.Zoo.Zoo.Names |> Seq.contains arch) then
-        fail "train: unknown architecture '%s': expected one of %s" arch (System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.Names))
+    // The DARA MLP classifies n-gram feature vectors, not images: it is trained by the naming-anomaly pipeline.
+    let imageArchitectures = Hybrid.Core.Nn.Zoo.Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp") |> Seq.toList
+    if not (List.contains arch imageArchitectures) then
+        fail "train: unknown image architecture '%s': expected one of %s" arch (System.String.Join(", ", imageArchitectures))
     let positive name value = if value < 1 then fail "train: --%s %d must be at least 1" name value else value
     let basics = Training.defaults arch
     let schedule =

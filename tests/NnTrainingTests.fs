@@ -106,6 +106,6 @@ let tests =
                 let code, _, err = CliTests.runCli [ "train"; "--arch"; "resnet1000"; "--dataset"; "random:8:1x8x8"; "--out"; out ]
                 Expect.equal code 1 "exit code"
                 Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
-                Expect.stringContains err "unknown architecture 'resnet1000'" "names the architecture")
+                Expect.stringContains err "unknown image architecture 'resnet1000'" "names the architecture")
         }
     ]
