@@ -182,6 +182,15 @@ type ResnetBenchArgs =
             | Train_Batch _ -> "images per training step (default 64)."
             | Quick -> "batches of 32 and 16, timed briefly (what the demo runs)."
 
+type ExtractBenchArgs =
+    | Files of int
+    | Quick
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Files _ -> "synthetic safetensors files to generate and read (default 10000)."
+            | Quick -> "1,000 files and brief timing (what the demo runs)."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
@@ -189,6 +198,7 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Fuzz of ParseResults<FuzzArgs>
     | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
     interface IArgParserTemplate with
@@ -199,6 +209,7 @@ type BenchArgs =
             | Gmm _ -> "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
             | Cka _ -> "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
             | Resnet _ -> "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
+            | Extract _ -> "architecture extraction in files per second: the torchvision ONNX graphs and 10,000 synthetic safetensors headers (no peer)."
             | Fuzz _ -> "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
             | Device _ -> "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
             | Json -> "print one JSON document {benchmark, device, cores, cases: [{case, ours_s, peer, peer_s, speedup, note}]}."
@@ -276,6 +287,39 @@ type TrainArgs =
             | Device _ -> "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
             | Json -> "print one JSON document with the per-epoch loss and accuracies instead of a table."
 
+type ExtractArgs =
+    | [<MainCommand; Mandatory>] Paths of path: string list
+    | Db of path: string
+    | Task of name: string
+    | Recursive
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Paths _ -> "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
+            | Db _ -> "the catalog (default ./hybrid.db, created when missing)."
+            | Task _ -> "task stored for every model of this run (default: the model's own, from config.json or the trace line)."
+            | Recursive -> "also look in sub-folders."
+            | Json -> "print one JSON document {db, stored, skipped, failed, summary} instead of progress and a summary."
+
+type DedupStrategy =
+    | Name
+    | Architecture
+    | Both
+
+type DedupArgs =
+    | Db of path: string
+    | [<Mandatory>] Strategy of DedupStrategy
+    | Threshold of float
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Db _ -> "the catalog (default ./hybrid.db)."
+            | Strategy _ -> "name (same base name), architecture (same structural hash, or similarity >= threshold) or both (either)."
+            | Threshold _ -> "similarity at which two architectures are duplicates (default 0.85)."
+            | Json -> "print one JSON document {strategy, threshold, models, scored_pairs, groups, pairs} instead of tables."
+
 type DemoArgs =
     | Device of DeviceName list
     | Seed of int
@@ -294,6 +338,8 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractArgs>
+    | [<CliPrefix(CliPrefix.None)>] Dedup of ParseResults<DedupArgs>
     | Version
     interface IArgParserTemplate with
         member a.Usage =
@@ -305,6 +351,8 @@ type HybridArgs =
             | Cka _ -> "layer similarity (centred kernel alignment): score."
             | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
             | Train _ -> "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."
+            | Extract _ -> "extract the architectures of model files and folders into the catalog (files already catalogued are skipped)."
+            | Dedup _ -> "group the catalog's models that are duplicates by name or by architecture, with a representative per group."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Version -> "print the version."
 

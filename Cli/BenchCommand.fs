@@ -1,4 +1,4 @@
-/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet`: our kernels against the peer a user would pick, timed in one run on this machine.
+/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet|extract`: our kernels against the peer a user would pick, timed in one run on this machine.
 module Hybrid.Cli.BenchCommand
 
 open Argu
@@ -82,6 +82,12 @@ let resnetReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ResnetBenc
         if b < 1 || b > 4096 then fail "bench resnet: %s %d is outside 1..4096" name b
     ResnetBench.run device { options with InferenceBatch = inference; TrainBatch = train }
 
+let extractReport (args: ParseResults<ExtractBenchArgs>) =
+    let options = if args.Contains ExtractBenchArgs.Quick then ExtractBench.quick else ExtractBench.defaults
+    let files = args.GetResult(Files, defaultValue = options.Files)
+    if files < 1 || files > 1_000_000 then fail "bench extract: --files %d is outside 1..1000000" files
+    ExtractBench.run { options with Files = files }
+
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
@@ -94,4 +100,5 @@ let run (args: ParseResults<BenchArgs>) =
     | Some(BenchArgs.Cka a) -> print json (ckaReport device a); 0
     | Some(Fuzz a) -> fuzz json a
     | Some(Resnet a) -> print json (resnetReport device a); 0
-    | _ -> fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz or resnet (see hybrid bench --help)"
+    | Some(BenchArgs.Extract a) -> print json (extractReport a); 0
+    | _ -> fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet or extract (see hybrid bench --help)"

@@ -27,6 +27,8 @@ let main argv =
             | Eval a -> EvalCommand.run a
             | Train a -> TrainCommand.run a
             | Bench a -> BenchCommand.run a
+            | Extract a -> ExtractCommand.run a
+            | Dedup a -> DedupCommand.run a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

@@ -1,0 +1,74 @@
+/// `hybrid extract PATH...`: architectures of model files and folders into the catalog, with progress, a summary,
+/// and exit code 1 when any file failed (the others are stored all the same).
+module Hybrid.Cli.ExtractCommand
+
+open System
+open System.IO
+open System.Text.Json
+open Argu
+open Spectre.Console
+open Hybrid.Analysis
+open Hybrid.Cli.Args
+open Hybrid.Cli.Console
+// After Args, whose CkaBenchArgs.Stored would otherwise hide Outcome.Stored.
+open Hybrid.Analysis.Extraction
+
+let private describe (outcome: Outcome) =
+    match outcome with
+    | Stored(path, ids, _) when ids.Length = 1 -> $"stored {path} as model {ids.Head}"
+    | Stored(path, ids, _) -> $"stored {path} as models {ids.Head}..{List.last ids} ({ids.Length})"
+    | Skipped(path, ids) -> $"skipped {path}: already catalogued as model {ids.Head}"
+    | Failed(_, message) -> $"failed {message}"
+
+/// Runs extract with a Spectre.Console progress bar when stderr is a terminal, and one plain line per file otherwise;
+/// stdout stays free for the summary or the JSON document.
+let private withProgress (json: bool) (extract: (Progress -> unit) -> Outcome list) =
+    let err = AnsiConsole.Create(AnsiConsoleSettings(Out = AnsiConsoleOutput(Console.Error)))
+    if err.Profile.Capabilities.Interactive && not Console.IsErrorRedirected then
+        Progress(err)
+            .Columns(TaskDescriptionColumn(), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn())
+            .Start(fun ctx ->
+                let task = ctx.AddTask("extracting", maxValue = 1.0)
+                extract (fun p ->
+                    task.MaxValue <- float p.Total
+                    task.Value <- float p.Done
+                    task.Description <- Markup.Escape(Path.GetFileName(Path.TrimEndingDirectorySeparator p.Outcome.Path))
+                    match p.Outcome with
+                    | Failed _ when not json -> err.MarkupLine("[red]{0}[/]", Markup.Escape(describe p.Outcome))
+                    | _ -> ()))
+    else extract (fun p -> eprintfn "[%d/%d] %s" p.Done p.Total (describe p.Outcome))
+
+let private printJson (db: string) (outcomes: Outcome list) =
+    let stored = outcomes |> List.choose (function Stored(p, ids, names) -> Some(p, ids, names) | _ -> None)
+    let skipped = outcomes |> List.choose (function Skipped(p, ids) -> Some(p, ids) | _ -> None)
+    let failed = outcomes |> List.choose (function Failed(p, m) -> Some(p, m) | _ -> None)
+    dict [ "db", box db
+           "stored", box [ for p, ids, names in stored -> dict [ "path", box p; "ids", box ids; "names", box names ] ]
+           "skipped", box [ for p, ids in skipped -> dict [ "path", box p; "ids", box ids ] ]
+           "failed", box [ for p, m in failed -> dict [ "path", box p; "error", box m ] ]
+           "summary",
+           box (dict [ "paths", box outcomes.Length; "stored_paths", box stored.Length
+                       "stored_models", box (stored |> List.sumBy (fun (_, ids, _) -> ids.Length))
+                       "skipped", box skipped.Length; "failed", box failed.Length ]) ]
+    |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
+
+let private printSummary (db: string) (outcomes: Outcome list) =
+    let failed = outcomes |> List.choose (function Failed(p, m) -> Some [ p; m ] | _ -> None)
+    if not failed.IsEmpty then table [ "failed"; "problem" ] failed
+    let models = outcomes |> List.sumBy (function Stored(_, ids, _) -> ids.Length | _ -> 0)
+    let storedPaths = outcomes |> List.filter (function Stored _ -> true | _ -> false) |> List.length
+    let skipped = outcomes |> List.filter (function Skipped _ -> true | _ -> false) |> List.length
+    printfn "%s: stored %d model(s) from %d path(s), skipped %d already catalogued, %d failed"
+        db models storedPaths skipped failed.Length
+
+let run (args: ParseResults<ExtractArgs>) =
+    let paths = args.GetResult Paths
+    if paths.IsEmpty then fail "extract: name at least one file or folder"
+    let db = args.GetResult(ExtractArgs.Db, defaultValue = "hybrid.db")
+    let task = args.TryGetResult ExtractArgs.Task
+    if task |> Option.exists String.IsNullOrWhiteSpace then fail "extract: --task must not be empty"
+    let json = args.Contains ExtractArgs.Json
+    use catalog = Catalog.openOrCreate db
+    let outcomes = withProgress json (Extraction.run catalog task (args.Contains Recursive) paths)
+    if json then printJson db outcomes else printSummary db outcomes
+    if outcomes |> List.exists (function Failed _ -> true | _ -> false) then 1 else 0
