@@ -10,7 +10,18 @@ public static partial class Functional
     /// <remarks>Input rank 2 to 5; every per-channel tensor has shape (C) and the input's dtype. num_batches_tracked is the
     /// module's business. Gradients flow to input, weight and bias, never to the running statistics.</remarks>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
-        bool training, double momentum = 0.1, double eps = 1e-5)
+        bool training, double momentum = 0.1, double eps = 1e-5) =>
+        BatchNormOp(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu: false);
+
+    /// <summary>Relu(BatchNorm(...)) in one pass over memory and one autograd node, for blocks whose normalised values
+    /// nothing else reads. A trace sees the two ops it exports (BatchNormalization, Relu).</summary>
+    internal static Tensor BatchNormRelu(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps) => Trace.IsActive
+        ? Relu(BatchNormOp(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu: false))
+        : BatchNormOp(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu: true);
+
+    static Tensor BatchNormOp(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps, bool relu)
     {
         const string op = "BatchNorm";
         ArgumentNullException.ThrowIfNull(input);
@@ -32,25 +43,27 @@ public static partial class Functional
         if (weight is not null) inputs.Add(weight);
         if (bias is not null) inputs.Add(bias);
         var (output, backward) = input.IsSingle()
-            ? BatchNormRun<float>(input, runningMean, runningVar, weight, bias, training, momentum, eps)
-            : BatchNormRun<double>(input, runningMean, runningVar, weight, bias, training, momentum, eps);
+            ? BatchNormRun<float>(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu)
+            : BatchNormRun<double>(input, runningMean, runningVar, weight, bias, training, momentum, eps, relu);
 
         Trace.Record(op, output, new[] { input, runningMean, runningVar, weight, bias }.OfType<Tensor>().ToArray(),
             ("eps", eps), ("momentum", momentum), ("training", training));
-        return Autograd.Record(output, op, backward, inputs.ToArray());
+        return Autograd.Record(output, relu ? "BatchNormRelu" : op, backward, inputs.ToArray());
     }
 
     static (Tensor Output, Func<Tensor, Tensor?[]> Backward) BatchNormRun<T>(Tensor input, Tensor? runningMean, Tensor? runningVar,
-        Tensor? weight, Tensor? bias, bool training, double momentum, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+        Tensor? weight, Tensor? bias, bool training, double momentum, double eps, bool relu) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (y, saved) = training
             ? BatchNormKernel<T>.Train(input.Data<T>(), input.ShapeRef, weight?.Data<T>(), bias?.Data<T>(),
-                runningMean?.Data<T>(), runningVar?.Data<T>(), momentum, eps)
+                runningMean?.Data<T>(), runningVar?.Data<T>(), momentum, eps, relu)
             : BatchNormKernel<T>.Eval(input.Data<T>(), input.ShapeRef, weight?.Data<T>(), bias?.Data<T>(),
-                runningMean!.Data<T>(), runningVar!.Data<T>(), eps);
+                runningMean!.Data<T>(), runningVar!.Data<T>(), eps, relu);
         var output = TensorAccess.Own(y, input.ShapeRef, input.Device);
         return (output, g =>
         {
+            // The fused ReLU passes the gradient where its output is positive, as Relu's own backward does.
+            if (relu) g = Elementwise.Map<ReluGradOp>(output, g);
             var (gx, gw, gb) = saved.Backward(g.Data<T>(), training, input.RequiresGrad);
             var grads = new List<Tensor?> { gx is null ? null : TensorAccess.Own(gx, input.ShapeRef, input.Device) };
             if (weight is not null) grads.Add(TensorAccess.Own(gw, weight.ShapeRef, weight.Device));

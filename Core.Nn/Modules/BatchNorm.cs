@@ -61,7 +61,14 @@ public abstract class BatchNorm : Module
     /// <summary>Throws when the input has a rank this layer does not normalise (PyTorch's <c>_check_input_dim</c>).</summary>
     protected abstract void CheckInput(Tensor input);
 
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Normalise(input, relu: false);
+
+    /// <summary>Relu(Call(input)), fused into the normalisation when nothing can see the values in between: no forward
+    /// hook on this module and no open trace (which must record both ops).</summary>
+    internal Tensor CallRelu(Tensor input) =>
+        HasForwardHooks || Trace.IsActive ? Functional.Relu(Call(input)) : Normalise(input, relu: true);
+
+    Tensor Normalise(Tensor input, bool relu)
     {
         CheckInput(input);
         double factor = Momentum ?? 0.0;
@@ -72,8 +79,10 @@ public abstract class BatchNorm : Module
         }
         bool useBatchStatistics = Training || (RunningMean is null && RunningVar is null);
         bool passRunning = !Training || TrackRunningStats;
-        return Functional.BatchNorm(input, passRunning ? RunningMean : null, passRunning ? RunningVar : null, Weight, Bias,
-            useBatchStatistics, factor, Eps);
+        var (mean, variance) = passRunning ? (RunningMean, RunningVar) : (null, null);
+        return relu
+            ? Functional.BatchNormRelu(input, mean, variance, Weight, Bias, useBatchStatistics, factor, Eps)
+            : Functional.BatchNorm(input, mean, variance, Weight, Bias, useBatchStatistics, factor, Eps);
     }
 
     /// <summary>Checkpoints written before PyTorch 0.4.1 have no <c>num_batches_tracked</c>.</summary>

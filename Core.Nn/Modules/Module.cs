@@ -35,6 +35,9 @@ public abstract class Module
         return output;
     }
 
+    /// <summary>True when some forward hook would see this module's output (fused paths must then produce it as is).</summary>
+    internal bool HasForwardHooks => forwardHooks.Count > 0;
+
     /// <summary>Calls <paramref name="hook"/>(module, input, output) after every forward; disposing the handle removes it.</summary>
     public IDisposable RegisterForwardHook(Action<Module, Tensor, Tensor> hook)
     {

@@ -52,7 +52,7 @@ public sealed class CifarResNet : Module
 
     public override Tensor Forward(Tensor input)
     {
-        var x = Functional.Relu(bn1.Call(conv1.Call(input)));
+        var x = bn1.CallRelu(conv1.Call(input));
         foreach (var layer in layers) x = layer.Call(x);
         // akamaster pools with F.avg_pool2d(out, out.size()[3]): for the square maps of CIFAR and Fashion-MNIST that is
         // the global average, which this form also exports as ONNX's GlobalAveragePool.
@@ -82,9 +82,27 @@ public sealed class CifarBasicBlock : Module
 
     public override Tensor Forward(Tensor input)
     {
-        var x = Functional.Relu(bn1.Call(conv1.Call(input)));
-        x = bn2.Call(conv2.Call(x));
-        return Functional.Relu(Functional.Add(x, shortcut.Call(input)));
+        // Fused where nothing observes the values in between (BatchNorm.CallRelu, Functional.AddRelu): the results,
+        // gradients, hooks and traces are those of the separate ops.
+        var c1 = conv1.Call(input);
+        var x = bn1.CallRelu(c1);
+        Recycle(c1);
+        var c2 = conv2.Call(x);
+        Recycle(x);
+        var y = bn2.Call(c2);
+        Recycle(c2);
+        var output = Functional.AddRelu(y, shortcut.Call(input));
+        Recycle(y);
+        return output;
+    }
+
+    /// <summary>Hands an intermediate's storage back to <see cref="StoragePool"/> when nothing can hold it: no autograd
+    /// graph (a backward would read it), no trace, and no forward hook on the layers that saw it.</summary>
+    void Recycle(Tensor dead)
+    {
+        if (!Autograd.IsEnabled && !Trace.IsActive && !conv1.HasForwardHooks && !bn1.HasForwardHooks && !conv2.HasForwardHooks
+            && !bn2.HasForwardHooks)
+            StoragePool.Return(dead);
     }
 }
 

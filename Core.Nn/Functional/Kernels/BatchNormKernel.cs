@@ -2,9 +2,10 @@ using System.Numerics;
 
 namespace Hybrid.Core.Nn;
 
-/// <summary>Batch normalisation over (N, C, S) storage (S = the product of the spatial sizes, 1 for rank 2): every
-/// kernel runs one fused loop per channel, channels spread across cores, reading channel c as N contiguous runs of S
-/// elements at (n C + c) S. Statistics accumulate in double, as PyTorch's CPU kernels do.</summary>
+/// <summary>Batch normalisation over (N, C, S) storage (S = the product of the spatial sizes, 1 for rank 2): every pass
+/// walks the N C rows of S elements in storage order across cores, keeping per-row partial sums that are then added per
+/// channel in image order, so the results equal a channel-at-a-time loop's bit for bit. Statistics accumulate in double,
+/// as PyTorch's CPU kernels do.</summary>
 internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     readonly T[] x;
@@ -27,64 +28,82 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
 
     int Count => batch * spatial;
 
-    Span<T> Run(T[] data, int n, int c) => data.AsSpan((n * channels + c) * spatial, spatial);
+    int Rows => batch * channels;
+
+    Span<T> Row(T[] data, int r) => data.AsSpan(r * spatial, spatial);
 
     double Weight(int c) => weight is null ? 1 : double.CreateTruncating(weight[c]);
 
-    void ForChannels(Action<int> body) =>
-        Elementwise.For(channels, Count, (first, count) =>
+    /// <summary>Runs <paramref name="body"/> on every (n, c) row in storage order, rows spread across cores: walking memory
+    /// front to back keeps the hardware prefetchers streaming, where a channel at a time hops N times per channel.</summary>
+    void ForRows(Action<int> body) =>
+        Elementwise.For(Rows, spatial, (first, count) =>
         {
-            for (int c = first; c < first + count; c++) body(c);
+            for (int r = first; r < first + count; r++) body(r);
         });
+
+    /// <summary>Channel c's total of per-row values, added in image order (the order a channel-at-a-time loop adds them).</summary>
+    double ChannelTotal(double[] perRow, int c)
+    {
+        double total = 0;
+        for (int n = 0; n < batch; n++) total += perRow[n * channels + c];
+        return total;
+    }
 
     /// <summary>Normalises with batch statistics (biased variance) and, when running statistics are given, updates them
     /// in place as PyTorch does: running = (1 - momentum) running + momentum batch, with the unbiased variance.</summary>
     public static (T[] Output, BatchNormKernel<T> Saved) Train(T[] x, int[] shape, T[]? weight, T[]? bias,
-        T[]? runningMean, T[]? runningVar, double momentum, double eps)
+        T[]? runningMean, T[]? runningVar, double momentum, double eps, bool relu = false)
     {
         var k = new BatchNormKernel<T>(x, shape, weight);
-        var y = TensorAccess.Fresh<T>(x.Length);
-        k.ForChannels(c =>
+        var sums = new double[k.Rows];
+        k.ForRows(r => sums[r] = Moments.Sum<T>(k.Row(x, r)));
+        for (int c = 0; c < k.channels; c++) k.mean[c] = k.ChannelTotal(sums, c) / k.Count;
+        k.ForRows(r => sums[r] = Moments.SumSquaredDeviations<T>(k.Row(x, r), T.CreateTruncating(k.mean[r % k.channels])));
+        for (int c = 0; c < k.channels; c++)
         {
-            double sum = 0;
-            for (int n = 0; n < k.batch; n++) sum += Moments.Sum<T>(k.Run(x, n, c));
-            double mu = sum / k.Count;
-            double squares = 0;
-            for (int n = 0; n < k.batch; n++) squares += Moments.SumSquaredDeviations<T>(k.Run(x, n, c), T.CreateTruncating(mu));
-            double variance = squares / k.Count;
-            k.mean[c] = mu;
-            k.invStd[c] = 1 / Math.Sqrt(variance + eps);
-            k.Normalise(y, bias, c);
+            double squares = k.ChannelTotal(sums, c), mu = k.mean[c];
+            k.invStd[c] = 1 / Math.Sqrt(squares / k.Count + eps);
             if (runningMean is not null)
                 runningMean[c] = T.CreateTruncating(momentum * mu + (1 - momentum) * double.CreateTruncating(runningMean[c]));
             if (runningVar is not null)
                 runningVar[c] = T.CreateTruncating(momentum * (squares / (k.Count - 1)) + (1 - momentum) * double.CreateTruncating(runningVar[c]));
-        });
-        return (y, k);
+        }
+        return (k.Normalise(bias, relu), k);
     }
 
     /// <summary>Normalises with the running statistics.</summary>
     public static (T[] Output, BatchNormKernel<T> Saved) Eval(T[] x, int[] shape, T[]? weight, T[]? bias,
-        T[] runningMean, T[] runningVar, double eps)
+        T[] runningMean, T[] runningVar, double eps, bool relu = false)
     {
         var k = new BatchNormKernel<T>(x, shape, weight);
-        var y = TensorAccess.Fresh<T>(x.Length);
-        k.ForChannels(c =>
+        for (int c = 0; c < k.channels; c++)
         {
             k.mean[c] = double.CreateTruncating(runningMean[c]);
             k.invStd[c] = 1 / Math.Sqrt(double.CreateTruncating(runningVar[c]) + eps);
-            k.Normalise(y, bias, c);
-        });
-        return (y, k);
+        }
+        return (k.Normalise(bias, relu), k);
     }
 
-    /// <summary>y = x alpha + beta with alpha = w invstd and beta = b - mean alpha (PyTorch's transform).</summary>
-    void Normalise(T[] y, T[]? bias, int c)
+    /// <summary>y = x alpha + beta with alpha = w invstd and beta = b - mean alpha (PyTorch's transform), then max(y, 0)
+    /// when <paramref name="relu"/>, on each row while it is still in L1.</summary>
+    T[] Normalise(T[]? bias, bool relu)
     {
-        double alpha = Weight(c) * invStd[c];
-        double beta = (bias is null ? 0 : double.CreateTruncating(bias[c])) - mean[c] * alpha;
-        T a = T.CreateTruncating(alpha), b = T.CreateTruncating(beta);
-        for (int n = 0; n < batch; n++) Elementwise.Affine<T>(Run(x, n, c), a, b, Run(y, n, c));
+        var (alpha, beta) = (new T[channels], new T[channels]);
+        for (int c = 0; c < channels; c++)
+        {
+            double a = Weight(c) * invStd[c];
+            alpha[c] = T.CreateTruncating(a);
+            beta[c] = T.CreateTruncating((bias is null ? 0 : double.CreateTruncating(bias[c])) - mean[c] * a);
+        }
+        var y = TensorAccess.Fresh<T>(x.Length);
+        ForRows(r =>
+        {
+            var row = Row(y, r);
+            Elementwise.Affine<T>(Row(x, r), alpha[r % channels], beta[r % channels], row);
+            if (relu) Elementwise.Map<T, ReluOp>(row, row);
+        });
+        return y;
     }
 
     /// <summary>Gradients of input (null unless <paramref name="needInput"/>), weight and bias (per channel sums).
@@ -94,19 +113,19 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
     {
         T[]? gx = needInput ? TensorAccess.Fresh<T>(x.Length) : null;
         T[] gw = new T[channels], gb = new T[channels];
-        ForChannels(c =>
+        double[] sums = new double[Rows], dots = new double[Rows];
+        ForRows(r =>
         {
-            T mu = T.CreateTruncating(mean[c]);
-            double sumG = 0, dot = 0;
-            for (int n = 0; n < batch; n++)
-            {
-                var gs = Run(g, n, c);
-                sumG += Moments.Sum<T>(gs);
-                dot += Moments.DotCentered<T>(gs, Run(x, n, c), mu);
-            }
+            var gs = Row(g, r);
+            sums[r] = Moments.Sum<T>(gs);
+            dots[r] = Moments.DotCentered<T>(gs, Row(x, r), T.CreateTruncating(mean[r % channels]));
+        });
+        var (ta, tb, tc) = (new T[channels], new T[channels], new T[channels]);
+        for (int c = 0; c < channels; c++)
+        {
+            double sumG = ChannelTotal(sums, c), dot = ChannelTotal(dots, c);
             gw[c] = T.CreateTruncating(dot * invStd[c]);
             gb[c] = T.CreateTruncating(sumG);
-            if (gx is null) return;
             double scale = invStd[c] * Weight(c);
             double b = 0, offset = 0;
             if (training)
@@ -114,9 +133,14 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
                 b = -dot * invStd[c] * invStd[c] / Count * scale;
                 offset = -sumG / Count * scale;
             }
-            T ta = T.CreateTruncating(scale), tb = T.CreateTruncating(b), tc = T.CreateTruncating(offset);
-            for (int n = 0; n < batch; n++) Moments.Combine<T>(Run(g, n, c), Run(x, n, c), mu, ta, tb, tc, Run(gx, n, c));
-        });
+            (ta[c], tb[c], tc[c]) = (T.CreateTruncating(scale), T.CreateTruncating(b), T.CreateTruncating(offset));
+        }
+        if (gx is not null)
+            ForRows(r =>
+            {
+                int c = r % channels;
+                Moments.Combine<T>(Row(g, r), Row(x, r), T.CreateTruncating(mean[c]), ta[c], tb[c], tc[c], Row(gx, r));
+            });
         return (gx, gw, gb);
     }
 }

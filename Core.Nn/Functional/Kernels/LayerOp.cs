@@ -79,7 +79,7 @@ internal sealed class LayerOp
     /// over memory. An empty batch may leave weight gradients unwritten, so it gets zeros.</summary>
     Tensor Overwritten(int[] shape, Device device) => input.Numel == 0
         ? Tensor.Zeros(ScalarType.Float32, device, shape)
-        : Tensor.Wrap(GC.AllocateUninitializedArray<float>(ShapeOps.Numel(shape)), shape, device);
+        : Tensor.Wrap(TensorAccess.Fresh<float>(ShapeOps.Numel(shape)), shape, device);
 
     Tensor?[] Backward32(Tensor gradOut, Action<LayerParameters, DeviceArray<float>, DeviceArray<float>, LayerGradients> backward32)
     {

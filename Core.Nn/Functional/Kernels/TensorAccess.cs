@@ -16,8 +16,9 @@ internal static class TensorAccess
     public static Tensor View(Tensor t, int[] shape) => new(t.Storage, shape, t.Device);
 
     /// <summary>Storage for a kernel that writes every element: skipping the zeroing saves a full pass over large
-    /// outputs.</summary>
-    public static T[] Fresh<T>(int length) where T : unmanaged => GC.AllocateUninitializedArray<T>(length);
+    /// outputs, and float32 storage may be a recycled array (<see cref="StoragePool"/>).</summary>
+    public static T[] Fresh<T>(int length) where T : unmanaged =>
+        typeof(T) == typeof(float) ? (T[])(object)StoragePool.Rent(length) : GC.AllocateUninitializedArray<T>(length);
 
     /// <summary>True when the generic kernels should run in single precision for this tensor.</summary>
     public static bool IsSingle(this Tensor t) => t.Dtype == ScalarType.Float32;

@@ -1,0 +1,49 @@
+namespace Hybrid.Core.Nn;
+
+/// <summary>Float32 storage handed back by code that has proven a tensor dead, and handed out again for op outputs of the
+/// same length, which overwrite every element (<see cref="TensorAccess.Fresh{T}"/>). Large-object-heap arrays that are
+/// freed only by full collections, and whose pages the GC returns to the OS, otherwise cost a page fault per 4 KB on every
+/// forward of a convolutional network. Nothing is pooled unless returned: a caller may return a tensor only when no
+/// reference to it or its storage can remain (no autograd graph, no trace, no hook, no view of its storage).</summary>
+internal static class StoragePool
+{
+    /// <summary>Smaller arrays live in the young generation, where the GC recycles them cheaply already.</summary>
+    const int MinLength = 85_000 / sizeof(float);
+
+    /// <summary>Arrays kept per length: a residual block cycles through about three.</summary>
+    const int PerLength = 4;
+
+    /// <summary>The most floats held in all (1 GB), so an unusual pattern of lengths cannot hoard memory.</summary>
+    const long MaxHeld = 1L << 28;
+
+    static readonly Dictionary<int, Stack<float[]>> free = [];
+    static readonly object gate = new();
+    static long held;
+
+    /// <summary>A float array of <paramref name="length"/> with arbitrary contents: a returned one when there is one.</summary>
+    public static float[] Rent(int length)
+    {
+        if (length >= MinLength)
+            lock (gate)
+                if (free.TryGetValue(length, out var stack) && stack.TryPop(out var array))
+                {
+                    held -= length;
+                    return array;
+                }
+        return GC.AllocateUninitializedArray<float>(length);
+    }
+
+    /// <summary>Takes back <paramref name="dead"/>'s storage for reuse. The caller guarantees that nothing will read or
+    /// write <paramref name="dead"/> or its storage again.</summary>
+    public static void Return(Tensor dead)
+    {
+        if (dead.Storage is not float[] array || array.Length < MinLength) return;
+        lock (gate)
+        {
+            if (!free.TryGetValue(array.Length, out var stack)) free[array.Length] = stack = new Stack<float[]>();
+            if (stack.Count >= PerLength || held + array.Length > MaxHeld) return;
+            stack.Push(array);
+            held += array.Length;
+        }
+    }
+}
