@@ -1,0 +1,45 @@
+/// One entry point for abstract architectures: a path is read according to what it is (an ONNX graph, a JSON Lines
+/// trace file, a safetensors file, a PyTorch checkpoint, a Hugging Face model folder, a hub cache entry or a hub cache
+/// holding several), a zoo name is traced. Nothing in a model file runs.
+module Hybrid.Analysis.Extract
+
+open System.IO
+open Hybrid.Analysis.Architecture
+
+let private checkpointExtensions = set [ ".safetensors"; ".pt"; ".pth"; ".bin"; ".th"; ".ckpt"; ".tar" ]
+
+/// A folder that holds models rather than being one: a hub cache (models--org--name entries, no config.json).
+let private cacheEntries (dir: string) =
+    if File.Exists(Path.Combine(dir, "config.json")) || Directory.Exists(Path.Combine(dir, "snapshots")) then []
+    else Directory.GetDirectories(dir, "models--*") |> Array.sort |> List.ofArray
+
+/// Every architecture at `path`, each as a result: a JSON Lines file gives one per line (a broken line is an
+/// ArchitectureError naming the file and line, the other lines still read); any other source gives one, or the
+/// error that stopped it (a FileFormatException or ArchitectureError naming the file). A path that does not exist or
+/// is no kind of model raises ArchitectureError.
+let rec results (path: string) : Result<Architecture, exn> list =
+    let attempt read =
+        try Ok(read path)
+        with
+        | :? Hybrid.Core.Nn.FileFormatException as e -> Error(e :> exn)
+        | ArchitectureError _ as e -> Error e
+    if Directory.Exists path then
+        match cacheEntries path with
+        | [] -> [ attempt FromStateDict.read ]
+        | entries -> entries |> List.collect results
+    elif File.Exists path then
+        match Path.GetExtension(path).ToLowerInvariant() with
+        | ".onnx" -> [ attempt FromOnnx.read ]
+        | ".jsonl" -> FromTraces.readAll path
+        | ext when checkpointExtensions.Contains ext -> [ attempt FromStateDict.read ]
+        | ext ->
+            raise (ArchitectureError(path,
+                $"cannot tell what model a '{ext}' file holds; architectures are read from .onnx, .jsonl (traces), .safetensors, PyTorch checkpoints (.pt .pth .bin .th .ckpt .tar), Hugging Face folders and hub cache entries"))
+    else raise (ArchitectureError(path, "no such file or folder"))
+
+/// Every architecture at `path` (see results); the first error raises (strict reading).
+let fromPath (path: string) : Architecture list =
+    results path |> List.map (function Ok a -> a | Error e -> raise e)
+
+/// A zoo model's architecture, traced on a dummy input (FromModule.ofZoo).
+let fromZoo (name: string) : Architecture = FromModule.ofZoo name
