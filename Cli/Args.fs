@@ -22,17 +22,25 @@ type SelfCheckArgs =
             | Count _ -> "random cases per operation (default 3)."
             | Json -> "print one JSON document instead of a table."
 
+type GraphFormat =
+    | Table
+    | Dot
+
 type InspectArgs =
     | [<MainCommand; Mandatory>] Path of path: string
     | Depth of int
     | Tensors
+    | Graph
+    | Format of GraphFormat
     | Json
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Path _ -> "a safetensors, PyTorch (zip or legacy; nothing in it runs) or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name."
+            | Path _ -> "a safetensors, PyTorch (zip or legacy; nothing in it runs) or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name; with --graph also a JSON Lines trace file or zoo:NAME."
             | Depth _ -> "levels of the module hierarchy to show (default 2)."
             | Tensors -> "also list every tensor (name, dtype, shape)."
+            | Graph -> "show the abstract architecture: layer types, DAG size, nesting depth, pruned nodes."
+            | Format _ -> "with --graph: table (default) or dot (Graphviz text of the DAG)."
             | Json -> "print one JSON document instead of tables."
 
 type CovarianceName =

@@ -44,6 +44,9 @@ let main argv =
     | UserError message ->
         eprintfn "hybrid: error: %s" message
         1
+    | Hybrid.Analysis.Architecture.ArchitectureError(path, problem) ->
+        eprintfn "hybrid: error: %s: %s" path problem
+        1
     | :? ArgumentException as e ->
         // .NET appends " (Parameter 'name')" to the message: an API detail that means nothing on the command line.
         let suffix = $" (Parameter '{e.ParamName}')"
