@@ -276,6 +276,21 @@ type TrainArgs =
             | Device _ -> "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
             | Json -> "print one JSON document with the per-epoch loss and accuracies instead of a table."
 
+type AnalyzeArgs =
+    | Db of path: string
+    | [<Mandatory>] Out of dir: string
+    | From of paths: string list
+    | Task of task: string
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Db _ -> "the catalog to report on (default hybrid.db). Not connected yet: use --from."
+            | Out _ -> "the report folder: index.html, report.md, metrics.csv, layers.csv, charts/*.json. Replaced when it holds an earlier report; any other non-empty folder is refused."
+            | From _ -> "analyze these files instead of the catalog: .onnx files, .jsonl trace files (PeaTMOSS: repo_name, model_type, arch, task, layers), or folders holding them."
+            | Task _ -> "the task of the ONNX files given with --from (default unknown); trace lines carry their own."
+            | Json -> "print one JSON document {index, out, models, layers, tasks, files} instead of a table."
+
 type DemoArgs =
     | Device of DeviceName list
     | Seed of int
@@ -294,6 +309,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Analyze of ParseResults<AnalyzeArgs>
     | Version
     interface IArgParserTemplate with
         member a.Usage =
@@ -306,6 +322,7 @@ type HybridArgs =
             | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
             | Train _ -> "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
+            | Analyze _ -> "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

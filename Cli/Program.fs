@@ -27,6 +27,7 @@ let main argv =
             | Eval a -> EvalCommand.run a
             | Train a -> TrainCommand.run a
             | Bench a -> BenchCommand.run a
+            | Analyze a -> AnalyzeCommand.run a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
