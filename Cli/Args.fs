@@ -310,6 +310,21 @@ type ExtractArgs =
             | Recursive -> "also look in sub-folders."
             | Json -> "print one JSON document {db, stored, skipped, failed, summary} instead of progress and a summary."
 
+type AnalyzeArgs =
+    | Db of path: string
+    | [<Mandatory>] Out of dir: string
+    | From of paths: string list
+    | Task of task: string
+    | Json
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Db _ -> "the catalog to report on (default hybrid.db). Not connected yet: use --from."
+            | Out _ -> "the report folder: index.html, report.md, metrics.csv, layers.csv, charts/*.json. Replaced when it holds an earlier report; any other non-empty folder is refused."
+            | From _ -> "analyze these files instead of the catalog: .onnx files, .jsonl trace files (PeaTMOSS: repo_name, model_type, arch, task, layers), or folders holding them."
+            | Task _ -> "the task of the ONNX files given with --from (default unknown); trace lines carry their own."
+            | Json -> "print one JSON document {index, out, models, layers, tasks, files} instead of a table."
+
 type DedupStrategy =
     | Name
     | Architecture
@@ -348,6 +363,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractArgs>
     | [<CliPrefix(CliPrefix.None)>] Dedup of ParseResults<DedupArgs>
+    | [<CliPrefix(CliPrefix.None)>] Analyze of ParseResults<AnalyzeArgs>
     | Version
     interface IArgParserTemplate with
         member a.Usage =
@@ -362,6 +378,7 @@ type HybridArgs =
             | Extract _ -> "extract the architectures of model files and folders into the catalog (files already catalogued are skipped)."
             | Dedup _ -> "group the catalog's models that are duplicates by name or by architecture, with a representative per group."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
+            | Analyze _ -> "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

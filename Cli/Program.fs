@@ -29,6 +29,7 @@ let main argv =
             | Bench a -> BenchCommand.run a
             | Extract a -> ExtractCommand.run a
             | Dedup a -> DedupCommand.run a
+            | Analyze a -> AnalyzeCommand.run a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
