@@ -13,7 +13,12 @@ let private cacheEntries (dir: string) =
     if File.Exists(Path.Combine(dir, "config.json")) || Directory.Exists(Path.Combine(dir, "snapshots")) then []
     else Directory.GetDirectories(dir, "models--*") |> Array.sort |> List.ofArray
 
-/// Every architecture at `path`, each as a result: a JSON Lines file gives one per line (a broken line is an
+/// Paths of the form zoo:NAME name a model of our zoo (Core.Nn.Zoo), traced rather than read.
+let zooPrefix = "zoo:"
+
+let isZoo (path: string) = path.StartsWith(zooPrefix, System.StringComparison.Ordinal)
+
+/// Every architecture at `path` (a file, a folder or zoo:NAME), each as a result: a JSON Lines file gives one per line (a broken line is an
 /// ArchitectureError naming the file and line, the other lines still read); any other source gives one, or the
 /// error that stopped it (a FileFormatException or ArchitectureError naming the file). A path that does not exist or
 /// is no kind of model raises ArchitectureError.
@@ -23,7 +28,8 @@ let rec results (path: string) : Result<Architecture, exn> list =
         with
         | :? Hybrid.Core.Nn.FileFormatException as e -> Error(e :> exn)
         | ArchitectureError _ as e -> Error e
-    if Directory.Exists path then
+    if isZoo path then [ attempt (fun p -> FromModule.ofZoo (p.Substring zooPrefix.Length)) ]
+    elif Directory.Exists path then
         match cacheEntries path with
         | [] -> [ attempt FromStateDict.read ]
         | entries -> entries |> List.collect results
@@ -41,5 +47,3 @@ let rec results (path: string) : Result<Architecture, exn> list =
 let fromPath (path: string) : Architecture list =
     results path |> List.map (function Ok a -> a | Error e -> raise e)
 
-/// A zoo model's architecture, traced on a dummy input (FromModule.ofZoo).
-let fromZoo (name: string) : Architecture = FromModule.ofZoo name

@@ -47,7 +47,7 @@ let discover (recursive: bool) (paths: string list) =
               if isModelFolder d then d
               elif recursive then yield! walk d ]
     [ for p in paths do
-        if File.Exists p then Ok p
+        if File.Exists p || Extract.isZoo p then Ok p
         elif Directory.Exists p then
             if isModelFolder p then Ok p
             else
@@ -59,7 +59,8 @@ let discover (recursive: bool) (paths: string list) =
         else Error(Failed(p, $"{p}: no such file or folder")) ]
 
 /// SHA-256 of a file's bytes, or of a folder's files in ordinal order of their relative paths (each path, its length
-/// and its bytes enter the hash, so renaming or moving a file changes it), as lowercase hex.
+/// and its bytes enter the hash, so renaming or moving a file changes it), as lowercase hex. A zoo model's structure is
+/// defined by our code, so its hash covers the name and the version of Core.Nn.
 let contentHash (path: string) =
     use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
     let add (file: string) =
@@ -69,7 +70,10 @@ let contentHash (path: string) =
         while n > 0 do
             hash.AppendData(buffer, 0, n)
             n <- stream.Read(buffer, 0, buffer.Length)
-    if Directory.Exists path then
+    if Extract.isZoo path then
+        let version = typeof<Hybrid.Core.Nn.Zoo.SmallCnn>.Assembly.GetName().Version
+        hash.AppendData(Text.Encoding.UTF8.GetBytes($"{path}@{version}"))
+    elif Directory.Exists path then
         let files =
             Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
             |> Seq.map (fun f -> Path.GetRelativePath(path, f).Replace('\\', '/'), f)

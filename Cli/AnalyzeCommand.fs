@@ -1,5 +1,5 @@
-/// `hybrid analyze --out DIR`: the structure report over a set of models (ALGORITHMS.md section 3). Until the catalog
-/// is connected the models come from files named with --from (ONNX graphs, PeaTMOSS trace files).
+/// `hybrid analyze --out DIR`: the structure report over a set of models (ALGORITHMS.md section 3): the models of the
+/// catalog, or files named with --from.
 module Hybrid.Cli.AnalyzeCommand
 
 open System
@@ -13,13 +13,14 @@ open Hybrid.Cli.Console
 
 let private models (args: ParseResults<AnalyzeArgs>) =
     let sources = args.GetResult(AnalyzeArgs.From, defaultValue = [])
-    if sources.IsEmpty then
-        let db = args.GetResult(AnalyzeArgs.Db, defaultValue = "hybrid.db")
-        fail "analyze: reading models from the catalog (%s) is not available yet; name the files with --from PATH..." db
-    if args.Contains AnalyzeArgs.Db then fail "analyze: --db and --from are alternatives; give one"
-    let task = args.GetResult(AnalyzeArgs.Task, defaultValue = "unknown")
-    if String.IsNullOrWhiteSpace task then fail "analyze: --task is empty"
-    try ReportInputs.load task sources
+    let task = args.TryGetResult AnalyzeArgs.Task
+    if task |> Option.exists String.IsNullOrWhiteSpace then fail "analyze: --task is empty"
+    try
+        if sources.IsEmpty then
+            if task.IsSome then fail "analyze: --task applies to --from files; the catalog holds each model's task"
+            ReportInputs.fromCatalog (args.GetResult(AnalyzeArgs.Db, defaultValue = "hybrid.db"))
+        elif args.Contains AnalyzeArgs.Db then fail "analyze: --db and --from are alternatives; give one"
+        else ReportInputs.fromPaths task sources
     with ArchitectureError(path, problem) -> fail "%s: %s" path problem
 
 let private summary (index: string) (models: Structure.ReportModel list) =

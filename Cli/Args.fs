@@ -319,10 +319,10 @@ type AnalyzeArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Db _ -> "the catalog to report on (default hybrid.db). Not connected yet: use --from."
+            | Db _ -> "the catalog to report on (default ./hybrid.db, filled by hybrid extract)."
             | Out _ -> "the report folder: index.html, report.md, metrics.csv, layers.csv, charts/*.json. Replaced when it holds an earlier report; any other non-empty folder is refused."
-            | From _ -> "analyze these files instead of the catalog: .onnx files, .jsonl trace files (PeaTMOSS: repo_name, model_type, arch, task, layers), or folders holding them."
-            | Task _ -> "the task of the ONNX files given with --from (default unknown); trace lines carry their own."
+            | From _ -> "analyze these model files or folders instead of the catalog (anything hybrid extract reads: .onnx, .safetensors, PyTorch checkpoints, Hugging Face folders, .jsonl traces, zoo:NAME)."
+            | Task _ -> "the task of the models given with --from (default: each model's declared task, else unknown)."
             | Json -> "print one JSON document {index, out, models, layers, tasks, files} instead of a table."
 
 type DedupStrategy =

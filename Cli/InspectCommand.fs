@@ -91,7 +91,7 @@ let private dot (a: Architecture.Architecture) =
 /// `inspect PATH --graph`: the abstract architecture (one per line of a trace file, per entry of a hub cache).
 let private graph (args: ParseResults<InspectArgs>) =
     let path = args.GetResult InspectArgs.Path
-    let architectures = if path.StartsWith "zoo:" then [ Extract.fromZoo (path.Substring 4) ] else Extract.fromPath path
+    let architectures = Extract.fromPath path
     if args.Contains InspectArgs.Json then
         match architectures with
         | [ single ] -> printfn "%s" (JsonSerializer.Serialize(graphSummary single))

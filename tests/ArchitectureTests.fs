@@ -199,7 +199,7 @@ let tests =
             for zoo, reference in [ "resnet18", "resnet18"; "resnet50", "resnet50"; "vgg16-bn", "vgg16_bn"
                                     "densenet121", "densenet121"; "mobilenet-v3-small", "mobilenet_v3_small" ] ->
                 test zoo {
-                    let a = Extract.fromZoo zoo
+                    let a = (Extract.fromPath ("zoo:" + zoo)).Head
                     let expected = modulesJson reference
                     let actual = [ for m in a.Hierarchy -> { Path = m.Path; Type = m.Type; Depth = m.Depth; Leaf = m.Leaf } ]
                     Expect.sequenceEqual actual expected "path, type, depth and leaf, in PyTorch's order"
@@ -217,7 +217,7 @@ let tests =
                 Expect.equal (layers |> List.filter (fun (t, _) -> t = "Conv2d")).Length 19 "19 convolutions"
                 for file in [ "model.pt"; "model.safetensors" ] do
                     Expect.equal (weightedLayers (FromStateDict.read (sharedFile $"{dir}/{file}"))) layers file
-                Expect.equal (weightedLayers (Extract.fromZoo "cifar-resnet20")) layers "the zoo model traced"
+                Expect.equal (weightedLayers (Extract.fromPath "zoo:cifar-resnet20").Head) layers "the zoo model traced"
                 // ONNX export folds each BatchNorm into the convolution before it: the BatchNorms go, and every
                 // convolution gains a bias.
                 let onnx = FromOnnx.read (sharedFile $"{dir}/model.onnx")

@@ -39,7 +39,7 @@ let tests =
             let dir = Directory.CreateTempSubdirectory("hybrid-browser-").FullName
             try
                 let models =
-                    ReportInputs.load "image-classification"
+                    ReportInputs.fromPaths (Some "image-classification")
                         [ sharedFile "data/torchvision-architectures/resnet18.onnx"
                           sharedFile "data/torchvision-architectures/vit_b_16.onnx"
                           sharedFile "data/peatmoss-traces/dev.jsonl" ]

@@ -75,7 +75,7 @@ let private tracesPath = "data/peatmoss-traces/dev.jsonl"
 let tests =
     testList "report" [
         test "resnet18 metrics equal the figures of its ONNX file and modules.json" {
-            let model = ReportInputs.fromOnnx "image-classification" (onnx "resnet18")
+            let model = (ReportInputs.fromPaths (Some "image-classification") [ (onnx "resnet18") ]).Head
             let m = metrics model
             let file = OnnxModel.Load(onnx "resnet18")
             Expect.equal m.Layers file.Nodes.Count "one layer per ONNX node"
@@ -98,18 +98,18 @@ let tests =
                 test name {
                     let modules, _ = modulesJson name
                     let expected = modules |> List.collect (fun (p, _, _) -> blockPrefixes p) |> List.distinct |> List.length
-                    Expect.equal (metrics (ReportInputs.fromOnnx "x" (onnx name))).Blocks expected "blocks"
+                    Expect.equal (metrics ((ReportInputs.fromPaths (Some "x") [ (onnx name) ]).Head)).Blocks expected "blocks"
                 }
         ]
         testList "parameters of models without folded BatchNorm equal PyTorch's count" [
             for name in [ "alexnet"; "vgg11"; "squeezenet1_1"; "convnext_tiny" ] ->
                 test name {
                     let _, total = modulesJson name
-                    Expect.equal (metrics (ReportInputs.fromOnnx "x" (onnx name))).Parameters total "parameters"
+                    Expect.equal (metrics ((ReportInputs.fromPaths (Some "x") [ (onnx name) ]).Head)).Parameters total "parameters"
                 }
         ]
         test "trace lines give one chain per model with the line's task" {
-            let models = ReportInputs.fromTraces (sharedFile tracesPath)
+            let models = ReportInputs.fromPaths None [ sharedFile tracesPath ]
             let lines = File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not)
             Expect.equal models.Length lines.Length "one model per line"
             for model, line in Seq.zip models lines do
@@ -118,16 +118,18 @@ let tests =
                 let m = metrics model
                 Expect.equal m.Id (doc.RootElement.GetProperty("repo_name").GetString()) "id"
                 Expect.equal m.Task (doc.RootElement.GetProperty("task").GetString()) "task"
-                Expect.equal m.Layers tokens.Length $"{m.Id}: layers"
-                Expect.equal m.UniqueLayerTypes (tokens |> Array.distinct |> Array.length) $"{m.Id}: unique types"
-                Expect.equal model.Architecture.Edges.Length (tokens.Length - 1) $"{m.Id}: a chain"
+                // The extractor drops the trace's "input" and "output" markers and maps tokens onto the one vocabulary.
+                let layers = tokens |> Array.filter (fun t -> t <> "input" && t <> "output")
+                Expect.equal m.Layers layers.Length $"{m.Id}: layers"
+                Expect.equal m.UniqueLayerTypes (layers |> Array.map (fun t -> LayerTypes.normalise t None) |> Array.distinct |> Array.length) $"{m.Id}: unique types"
+                Expect.equal model.Architecture.Edges.Length (layers.Length - 1) $"{m.Id}: a chain"
         }
         test "a broken trace line names the file and the line" {
             withTempDir (fun dir ->
                 let path = Path.Combine(dir, "broken.jsonl")
                 let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
                 File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
-                let e = throwsOf<ArchitectureError> (fun () -> ReportInputs.fromTraces path |> ignore)
+                let e = throwsOf<ArchitectureError> (fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
                 Expect.stringContains e.Message path "names the file"
                 Expect.stringContains e.Message "line 2: not valid JSON" "names the line")
         }
@@ -151,7 +153,7 @@ let tests =
         }
         test "the report folder: CSV columns and round trip, chart JSON, markdown, one inlined plotly.js" {
             withTempDir (fun dir ->
-                let models = synthetic :: ReportInputs.load "image-classification" [ onnx "resnet18"; onnx "vit_b_16" ]
+                let models = synthetic :: ReportInputs.fromPaths (Some "image-classification") [ onnx "resnet18"; onnx "vit_b_16" ]
                 let out = Path.Combine(dir, "report")
                 let index = Report.write out models
                 Expect.equal index (Path.Combine(out, "index.html")) "the index path"
@@ -194,7 +196,7 @@ let tests =
                 let before = File.ReadAllText(Path.Combine(out, "metrics.csv"))
                 rejects "appears 2 times" (fun () -> Report.write out [ synthetic; synthetic ])
                 Expect.equal (File.ReadAllText(Path.Combine(out, "metrics.csv"))) before "the earlier report is intact"
-                let resnet = ReportInputs.fromOnnx "image-classification" (onnx "resnet18")
+                let resnet = (ReportInputs.fromPaths (Some "image-classification") [ (onnx "resnet18") ]).Head
                 Report.write out [ resnet ] |> ignore
                 Expect.stringContains (File.ReadAllText(Path.Combine(out, "metrics.csv"))) "resnet18" "replaced"
                 Expect.sequenceEqual (Directory.GetFileSystemEntries dir) [| out |] "nothing else beside it"
@@ -222,9 +224,12 @@ let tests =
                 Expect.isFalse (Directory.Exists(Path.Combine(dir, "b"))) "no report"
                 let empty = Directory.CreateDirectory(Path.Combine(dir, "nothing")).FullName
                 let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "c"); "--from"; empty ]
-                Expect.equal (code, err.Trim()) (1, $"hybrid: error: {empty}: the folder holds no .onnx or .jsonl files") "empty folder"
-                let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "d") ]
-                Expect.equal code 1 "no --from"
-                Expect.stringContains err "--from" "says what to do")
+                Expect.equal code 1 "empty folder: exit code"
+                Expect.stringStarts err $"hybrid: error: {empty}: no weights in this folder" "empty folder: names it"
+                Expect.equal (err.Trim().Split('\n').Length) 1 "empty folder: one line"
+                let missing = Path.Combine(dir, "missing.db")
+                let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "d"); "--db"; missing ]
+                Expect.equal code 1 "no catalog"
+                Expect.stringContains err $"{missing}: no catalog here: run hybrid extract first" "says what to do")
         }
     ]
