@@ -31,7 +31,12 @@ type Node =
       /// Dotted module path ("layer1.0.conv1"); for ONNX the node-name scope; "" when unknown.
       ModulePath: string }
 
-    member n.ParameterCount = n.Parameters |> List.sumBy (fun (_, s) -> Array.fold (*) 1L s)
+    /// Elements of the learnable parameters: BatchNorm's running statistics and batch counter are state, not
+    /// parameters, as in PyTorch's parameter count.
+    member n.ParameterCount =
+        n.Parameters
+        |> List.filter (fun (name, _) -> name <> "running_mean" && name <> "running_var" && name <> "num_batches_tracked")
+        |> List.sumBy (fun (_, s) -> Array.fold (*) 1L s)
 
 /// One module of the hierarchy: dotted path, type name, nesting depth (number of dots; the root "" has depth -1 and is
 /// not listed), whether it is a leaf.

@@ -207,6 +207,8 @@ let tests =
                     let traced = a.Nodes |> Array.filter (fun n -> n.ModulePath <> "") |> Array.map _.ModulePath |> set
                     let known = expected |> List.map _.Path |> set
                     Expect.isTrue (Set.isSubset traced known) "ops run inside the model's own modules"
+                    use doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(sharedFile $"{corpus}/{reference}.modules.json"))
+                    Expect.equal a.ParameterCount (doc.RootElement.GetProperty("n_params").GetInt64()) "learnable parameters as PyTorch counts them"
                 }
         ]
         testList "cifar10-resnet20 in four formats" [
