@@ -23,7 +23,7 @@ let private models (args: ParseResults<AnalyzeArgs>) =
         else ReportInputs.fromPaths task sources
     with ArchitectureError(path, problem) -> fail "%s: %s" path problem
 
-let private summary (index: string) (models: Structure.ReportModel list) =
+let summary (index: string) (models: Structure.ReportModel list) =
     let rows =
         [ for scope, members in Structure.scopes models ->
             let ms = members |> List.map Structure.metrics

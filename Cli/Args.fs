@@ -368,7 +368,7 @@ type HybridArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST."
+            | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, and a structure report of the zoo and the trained files."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
             | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only."
             | Gmm _ -> "Gaussian mixtures: fit."

@@ -26,7 +26,7 @@ let private printJson (result: Dedup.Result) (models: int) =
            "pairs", box [ for p in result.Pairs -> dict [ "a", box p.A; "b", box p.B; "score", box p.Score ] ] ]
     |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
 
-let private printTables (result: Dedup.Result) (models: int) =
+let printTables (result: Dedup.Result) (models: int) =
     let duplicates = result.Groups |> List.filter (fun g -> g.Members.Length > 1)
     let at = result.Threshold |> Option.map (sprintf " at %g") |> Option.defaultValue ""
     heading $"dedup by {result.Strategy}{at}: {models} models, {result.Groups.Length} distinct, {duplicates.Length} group(s) of duplicates"

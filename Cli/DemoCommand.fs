@@ -1,5 +1,6 @@
 /// `hybrid demo`: the whole tour on data it obtains itself: the kernel self-check on every backend, short benchmark
-/// tables against NumPy and PyTorch, then Gaussian mixtures and CKA on Fashion-MNIST (Debian's dataset-fashion-mnist).
+/// tables against NumPy and PyTorch, Gaussian mixtures and CKA on Fashion-MNIST (Debian's dataset-fashion-mnist), a small
+/// CNN trained and saved in every format, then the structure of the zoo and of those files: catalog, dedup and report.
 module Hybrid.Cli.DemoCommand
 
 open Argu
@@ -21,7 +22,8 @@ let run (args: ParseResults<DemoArgs>) =
     let images = Hybrid.Core.Nn.Data.FashionMnist.Load(train = false)
     DemoAnalysis.mixtures analysisDevice images
     DemoAnalysis.similarity analysisDevice images
-    DemoTraining.run Device.Cpu (System.IO.Path.GetFullPath "hybrid-demo") |> ignore
+    let folder = DemoTraining.run Device.Cpu (System.IO.Path.GetFullPath "hybrid-demo")
+    DemoStructure.run folder |> ignore
     if ok then 0
     else
         eprintfn "hybrid: error: the kernel self-check failed (see the table above)"

@@ -52,7 +52,7 @@ let private printJson (db: string) (outcomes: Outcome list) =
                        "skipped", box skipped.Length; "failed", box failed.Length ]) ]
     |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
 
-let private printSummary (db: string) (outcomes: Outcome list) =
+let printSummary (db: string) (outcomes: Outcome list) =
     let failed = outcomes |> List.choose (function Failed(p, m) -> Some [ p; m ] | _ -> None)
     if not failed.IsEmpty then table [ "failed"; "problem" ] failed
     let models = outcomes |> List.sumBy (function Stored(_, ids, _) -> ids.Length | _ -> 0)
