@@ -356,21 +356,21 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
     | [<CliPrefix(CliPrefix.None)>] Inspect of ParseResults<InspectArgs>
-    | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
-    | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
-    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
-    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
-    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractArgs>
     | [<CliPrefix(CliPrefix.None)>] Dedup of ParseResults<DedupArgs>
     | [<CliPrefix(CliPrefix.None)>] Analyze of ParseResults<AnalyzeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
+    | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | Version
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, and a structure report of the zoo and the trained files."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
-            | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only."
+            | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."
             | Gmm _ -> "Gaussian mixtures: fit."
             | Cka _ -> "layer similarity (centred kernel alignment): score."
             | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
