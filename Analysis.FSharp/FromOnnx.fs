@@ -87,11 +87,7 @@ let private parameterShapes (model: OnnxModel) =
     let shapes = Dictionary<string, int64[]>()
     for t in model.Initializers.Values do shapes[t.Name] <- Array.ofSeq t.Shape
     if shapes.Count = 0 then
-        for input in Seq.skip (min 1 model.Inputs.Count) model.Inputs do
-            match input.Shape with
-            | null -> ()
-            | shape when shape |> Seq.forall (fun d -> d.Value.HasValue) -> shapes[input.Name] <- dims shape
-            | _ -> ()
+        for input, shape in Inspect.onnxParameterInputs model do shapes[input.Name] <- shape
     let mutable changed = true
     while changed do
         changed <- false

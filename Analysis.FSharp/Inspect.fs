@@ -51,20 +51,22 @@ let private safetensorsTensors (path: string) =
     use file = SafetensorsFile.Open path
     [ for t in file.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ]
 
-/// An ONNX graph's weights: its initializers, or, for a graph exported without parameters (export_params=False),
-/// the graph inputs after the first (the data) whose shapes are all fixed, which is where the parameters then live.
+/// Where a graph exported without parameters (export_params=False) keeps them: the graph inputs after the first (the
+/// data) whose shapes are all fixed, with those shapes.
+let onnxParameterInputs (model: OnnxModel) =
+    [ for input in Seq.skip (min 1 model.Inputs.Count) model.Inputs do
+        match input.Shape with
+        | null -> ()
+        | shape when shape |> Seq.forall (fun d -> d.Value.HasValue) -> yield input, [| for d in shape -> d.Value.Value |]
+        | _ -> () ]
+
+/// An ONNX graph's weights: its initializers, or, for a graph exported without parameters, its parameter inputs.
 let private onnx (path: string) =
     let model = OnnxModel.Load path
     let initializers = [ for t in model.Initializers.Values -> { Name = t.Name; DType = string t.DataType; Shape = Array.ofSeq t.Shape } ]
     let parameterInputs =
         if not initializers.IsEmpty then []
-        else
-            [ for input in Seq.skip 1 model.Inputs do
-                match input.Shape with
-                | null -> ()
-                | shape when shape |> Seq.forall (fun d -> d.Value.HasValue) ->
-                    yield { Name = input.Name; DType = string input.ElementType; Shape = [| for d in shape -> d.Value.Value |] }
-                | _ -> () ]
+        else [ for input, shape in onnxParameterInputs model -> { Name = input.Name; DType = string input.ElementType; Shape = shape } ]
     let operators = model.Nodes |> Seq.countBy _.OpType |> Seq.sortByDescending snd |> List.ofSeq
     { Path = path; Format = $"onnx (opset {model.Opset})"; ModelType = None; Architectures = []; Files = [ path ]
       Operators = operators; Tensors = initializers @ parameterInputs }
