@@ -105,19 +105,25 @@ let private spatialRank (node: OnnxNode) (weight: int64[] option) (inputShape: i
     | null, _, _ -> None
     | kernel, _, _ -> Some kernel.Count
 
-/// The abstract architecture of a loaded model; `path` names the file in errors.
+/// The abstract architecture of a loaded model; `path` names the file in errors. An Identity node that copies a
+/// parameter is the exporter's bookkeeping (it writes one per reuse of a shared parameter in files without weights): it
+/// is folded away, its output read as the parameter it copies, and it counts in OriginalOps but not as a layer.
 let ofModel (path: string) (model: OnnxModel) : Architecture =
     let parameters = parameterShapes model
+    let copiesParameter (n: OnnxNode) = n.OpType = "Identity" && n.Inputs.Count = 1 && parameters.ContainsKey n.Inputs[0]
+    let layers = model.Nodes |> Seq.filter (copiesParameter >> not) |> Array.ofSeq
     let declared = Dictionary<string, int64[]>()
     for v in Seq.concat [ model.Inputs; model.ValueInfos; model.Outputs ] do
         if not (isNull v.Shape) then declared[v.Name] <- dims v.Shape
-    let graphInputs = HashSet<string>(Seq.append (model.Inputs |> Seq.map _.Name) model.Initializers.Keys)
+    let graphInputs =
+        HashSet<string>(Seq.concat [ model.Inputs |> Seq.map _.Name; model.Initializers.Keys
+                                     model.Nodes |> Seq.filter copiesParameter |> Seq.collect _.Outputs ])
     let graphOutputs = HashSet<string>(model.Outputs |> Seq.map _.Name)
     let names = HashSet<string>()
-    let paths = modulePaths (model.Nodes |> Seq.map _.Name)
+    let paths = modulePaths (layers |> Seq.map _.Name)
     let lookup (d: Dictionary<string, int64[]>) key = match d.TryGetValue key with | true, v -> Some v | _ -> None
     let nodes =
-        model.Nodes
+        layers
         |> Seq.mapi (fun i n ->
             let name = if n.Name = "" then $"{n.OpType}_{i}" else n.Name
             let name = if names.Add name then name else $"{name}#{i}"
@@ -141,10 +147,10 @@ let ofModel (path: string) (model: OnnxModel) : Architecture =
               ModulePath = paths[i] })
         |> Array.ofSeq
     let producer = Dictionary<string, int>()
-    model.Nodes |> Seq.iteri (fun i n -> for o in n.Outputs do if o <> "" then producer[o] <- i)
+    layers |> Array.iteri (fun i n -> for o in n.Outputs do if o <> "" then producer[o] <- i)
     let edges =
-        [| for i in 0 .. model.Nodes.Count - 1 do
-             for v in model.Nodes[i].Inputs do
+        [| for i in 0 .. layers.Length - 1 do
+             for v in layers[i].Inputs do
                  match producer.TryGetValue v with
                  | true, p -> yield p, i
                  | _ -> () |]
@@ -156,9 +162,9 @@ let ofModel (path: string) (model: OnnxModel) : Architecture =
     | Ok _ -> ()
     let sources =
         [ for i in 0 .. nodes.Length - 1 do
-            let inputs = model.Nodes[i].Inputs |> Seq.filter ((<>) "")
+            let inputs = layers[i].Inputs |> Seq.filter ((<>) "")
             if Seq.isEmpty inputs || inputs |> Seq.exists graphInputs.Contains then i ]
-    let sinks = [ for i in 0 .. nodes.Length - 1 do if model.Nodes[i].Outputs |> Seq.exists graphOutputs.Contains then i ]
+    let sinks = [ for i in 0 .. nodes.Length - 1 do if layers[i].Outputs |> Seq.exists graphOutputs.Contains then i ]
     let kept, keptEdges, pruned = Graphs.finish { Nodes = nodes; Edges = edges; Sources = sources; Sinks = sinks }
     { Name = Path.GetFileNameWithoutExtension path; Format = "onnx"; Labels = Labels.empty
       Nodes = kept; Edges = keptEdges

@@ -29,12 +29,25 @@ let private bfs (starts: int seq) (step: int -> int[]) =
             if seen.Add m then queue.Enqueue m
     seen
 
+/// The Identity nodes that copy a parameter (an initializer, a fixed-shape graph input after the data, or another
+/// copy): the exporter's bookkeeping for shared parameters, which the abstract architecture folds away.
+let parameterCopies (model: OnnxModel) =
+    let parameters = HashSet<string>(model.Initializers.Keys)
+    if parameters.Count = 0 then
+        for input in Seq.skip 1 model.Inputs do
+            if not (isNull input.Shape) && input.Shape |> Seq.forall (fun d -> d.Value.HasValue) then parameters.Add input.Name |> ignore
+    [ for n in model.Nodes do
+        if n.OpType = "Identity" && n.Inputs.Count = 1 && parameters.Contains n.Inputs[0] then
+            for o in n.Outputs do parameters.Add o |> ignore
+            yield n ]
+
 /// Checks, from the ONNX file itself, that the architecture's kept nodes and edges are the file's nodes and value
 /// flow, that the edges go forward (a DAG in topological order) and that every kept node is reachable from a source
 /// and reaches an output.
 let private checkOnnxGraph (model: OnnxModel) (a: Architecture) =
     let byName = model.Nodes |> Seq.map (fun n -> n.Name, n) |> dict
-    Expect.equal (a.Nodes.Length + a.Pruned.Length) model.Nodes.Count "kept + pruned = the file's nodes"
+    let copies = parameterCopies model
+    Expect.equal (a.Nodes.Length + a.Pruned.Length + copies.Length) model.Nodes.Count "kept + pruned + parameter copies = the file's nodes"
     a.Nodes |> Array.iteri (fun i n -> Expect.equal n.Id i "ids are indexes")
     for x, y in a.Edges do
         Expect.isLessThan x y $"edge {x} -> {y} goes forward (topological order, hence no cycle)"
@@ -47,7 +60,8 @@ let private checkOnnxGraph (model: OnnxModel) (a: Architecture) =
                     | true, p -> p, n.Id
                     | _ -> () ]
     Expect.equal (set a.Edges) expectedEdges "edges are the value flow between kept nodes"
-    let graphInputs = HashSet<string>(Seq.append (model.Inputs |> Seq.map _.Name) model.Initializers.Keys)
+    let graphInputs =
+        HashSet<string>(Seq.concat [ model.Inputs |> Seq.map _.Name; model.Initializers.Keys; copies |> Seq.collect _.Outputs ])
     let outputs = HashSet<string>(model.Outputs |> Seq.map _.Name)
     let sources =
         [ for n in a.Nodes do
@@ -182,7 +196,7 @@ let tests =
                     let layerTotal = root.GetProperty("layer_types").EnumerateObject() |> Seq.sumBy _.Value.GetInt32()
                     let nodes = root.GetProperty("nodes").GetInt32()
                     Expect.equal layerTotal nodes "layer types count the kept nodes"
-                    Expect.equal (nodes + root.GetProperty("pruned").GetArrayLength()) model.Nodes.Count "kept + pruned"
+                    Expect.equal (nodes + root.GetProperty("pruned").GetArrayLength() + (parameterCopies model).Length) model.Nodes.Count "kept + pruned + parameter copies"
                     Expect.isGreaterThan (root.GetProperty("edges").GetInt32()) 0 "edges"
                     Expect.isGreaterThan (root.GetProperty("max_depth").GetInt32()) 0 "max_depth"
                 }
