@@ -94,6 +94,22 @@ let private stripConvGen =
         return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = seed }
     }
 
+/// 3x3 convolutions at stride 1 and padding 1 with 8 or more input channels, batches of 2 to 5 and planes that tile into
+/// 16-tile vectors (rows of 4, 8, 16 or 32 tiles) or, for (6, 8) and (10, 16), do not (the kernel must then decline them):
+/// the Cpu backend's Winograd F(2x2, 3x3) forward, input gradient and weight gradient take these where AVX-512 is present
+/// and the batch has an image per core.
+let private winogradConvGen =
+    gen {
+        let! batch = Gen.choose (2, 5)
+        let! cin = Gen.choose (8, 21)
+        let! cout = Gen.choose (1, 20)
+        let! h, w = Gen.elements [ 8, 8; 16, 16; 32, 32; 12, 16; 16, 8; 4, 32; 8, 64; 6, 8; 10, 16 ]
+        let! bias = Gen.elements [ true; false ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let s = Conv2dShape(batch, cin, h, w, cout, 3, 3, 1, 1, 1, 1)
+        return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = seed }
+    }
+
 let private linearGen (maxDim: int) =
     gen {
         let! batch = Gen.choose (0, 6)
@@ -232,6 +248,7 @@ let tests =
                     property b.Slow "masked linear forward, backward, sparse" (linearGen size) (fun c -> checkLayer (device ()) c)
                     if not b.Slow then
                         property b.Slow "masked conv2d on whole 32-pixel strips" stripConvGen (fun c -> checkLayer (device ()) c)
+                        property b.Slow "masked conv2d 3x3, stride 1, padding 1 (Winograd shapes)" winogradConvGen (fun c -> checkLayer (device ()) c)
                         // Batches of 8 and more: the Cpu backend's sparse forward restages 8 images at a time.
                         property b.Slow "masked conv2d, batches of 8 to 20" (convGen 9 (8, 20)) (fun c -> checkLayer (device ()) c)
                 ] ]

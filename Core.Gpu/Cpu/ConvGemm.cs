@@ -14,6 +14,11 @@ internal static unsafe class ConvGemm
             Pointwise.Forward(s, x, w, bias, y);
             return;
         }
+        if (Winograd.Applies(s))
+        {
+            Winograd.Forward(s, x, w, bias, y);
+            return;
+        }
         if (NarrowConv.Applies(s))
         {
             NarrowConv.Forward(s, x, w, bias, y);
@@ -54,6 +59,18 @@ internal static unsafe class ConvGemm
             Pointwise.Backward(s, x, w, gradOut, gx, gw, gb);
             return;
         }
+        if (gx is not null && Winograd.InputGradientApplies(s))
+        {
+            Winograd.InputGradient(s, w, gradOut, gx);
+            gx = null;
+        }
+        if (gw is not null && Winograd.Applies(s))
+        {
+            WinogradGradient.Weight(s, x, gradOut, gw, gb);
+            gw = null;
+            gb = null;
+        }
+        if (gx is null && gw is null && gb is null) return;
         if (NarrowConv.Applies(s))
         {
             NarrowConv.Backward(s, x, w, gradOut, gx, gw, gb);
