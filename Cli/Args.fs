@@ -188,7 +188,7 @@ type ResnetBenchArgs =
             match a with
             | Inference_Batch _ -> "images per inference forward pass (default 256)."
             | Train_Batch _ -> "images per training step (default 64)."
-            | Quick -> "batches of 32 and 16, timed briefly (what the demo runs)."
+            | Quick -> "the same batches, timed briefly (what the demo runs)."
 
 type ExtractBenchArgs =
     | Files of int
