@@ -4,3 +4,18 @@
 #r "../Cli/bin/Release/net10.0/Hybrid.Core.Nn.dll"
 #r "../Cli/bin/Release/net10.0/Hybrid.Analysis.dll"
 #r "../Cli/bin/Release/net10.0/ILGPU.dll"
+#r "../Cli/bin/Release/net10.0/System.Numerics.Tensors.dll"
+#r "../Cli/bin/Release/net10.0/Google.Protobuf.dll"
+#r "../Cli/bin/Release/net10.0/Microsoft.Data.Sqlite.dll"
+#r "../Cli/bin/Release/net10.0/Plotly.NET.dll"
+#r "../Cli/bin/Release/net10.0/SQLitePCLRaw.core.dll"
+#r "../Cli/bin/Release/net10.0/SQLitePCLRaw.provider.e_sqlite3.dll"
+
+// F# Interactive does not probe the build's runtimes/ folder for native libraries: point SQLite's provider at it.
+System.Runtime.InteropServices.NativeLibrary.SetDllImportResolver(
+    typeof<SQLitePCL.SQLite3Provider_e_sqlite3>.Assembly,
+    fun name _ _ ->
+        if name = "e_sqlite3" then
+            System.Runtime.InteropServices.NativeLibrary.Load(
+                System.IO.Path.Combine(__SOURCE_DIRECTORY__, "../Cli/bin/Release/net10.0/runtimes/linux-x64/native/libe_sqlite3.so"))
+        else System.IntPtr.Zero)
