@@ -319,6 +319,28 @@ let autogradEngine =
             expect "Softmax" (F.Softmax(x, 1)); expect "LogSoftmax" (F.LogSoftmax(x, 1))
             expect "CrossEntropy" (F.CrossEntropy(x, Tensor.From([| 0L; 2L |], [| 2 |])))
             expect "Dropout" (F.Dropout(x, 0.5, true, Generator(1L))))
+        testCase "recycled float32 gradient storage leaves every gradient intact" (fun () ->
+            // Large enough for StoragePool; the graph passes gradients through (Add, Reshape), uses tensors twice and
+            // sums them, so a spent gradient handed back too early would be overwritten by a later op of the pass.
+            let shape = [| 4; 8; 32; 32 |]
+            let run (x: Tensor) (gy: Tensor) =
+                let a = F.Relu(x * 2.0)
+                let b = a + x
+                let c = F.Reshape(F.Sigmoid(b * a), 4, 8, 1024)
+                let y = F.Reshape(c, shape) + b
+                y.Backward gy
+                y.Backward gy
+                x.Grad
+            let x64 = Generator(5L).Normal(0.0, 1.0, ScalarType.Float64, shape)
+            let gy64 = Generator(6L).Normal(0.0, 1.0, ScalarType.Float64, shape)
+            let x32, gy32 = x64.To ScalarType.Float32, gy64.To ScalarType.Float32
+            let given = gy32.ToArray<float32>()
+            x32.RequiresGrad <- true
+            x64.RequiresGrad <- true
+            let g32 = run x32 gy32
+            Expect.equal (gy32.ToArray<float32>()) given "the caller's gradient is never reused"
+            // float32 against float64 of the same graph: rounding of a few ops, far below any overwritten value.
+            closeTo64 1e-5 1e-5 "input gradient" ((run x64 gy64).ToArray<float>()) (g32.ToArray<float32>() |> Array.map float))
     ]
 
 /// The one op a trace saw while running f.

@@ -63,8 +63,10 @@ public static partial class Functional
         return (output, g =>
         {
             // The fused ReLU passes the gradient where its output is positive, as Relu's own backward does.
-            if (relu) g = Elementwise.Map<ReluGradOp>(output, g);
-            var (gx, gw, gb) = saved.Backward(g.Data<T>(), training, input.RequiresGrad);
+            var masked = relu ? Elementwise.Map<ReluGradOp>(output, g) : g;
+            var (gx, gw, gb) = saved.Backward(masked.Data<T>(), training, input.RequiresGrad);
+            // The masked gradient lives only in this function.
+            if (relu && !Trace.IsActive) StoragePool.Return(masked);
             var grads = new List<Tensor?> { gx is null ? null : TensorAccess.Own(gx, input.ShapeRef, input.Device) };
             if (weight is not null) grads.Add(TensorAccess.Own(gw, weight.ShapeRef, weight.Device));
             if (bias is not null) grads.Add(TensorAccess.Own(gb, bias.ShapeRef, bias.Device));

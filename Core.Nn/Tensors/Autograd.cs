@@ -55,13 +55,17 @@ public static class Autograd
         CheckGradient(root, gradient, "backward");
 
         using var _ = NoGrad();
+        var dead = new DeadGradients();
+        using var tracking = StoragePool.Track(dead.Rented);
         var pending = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        dead.Hold(gradient);
         foreach (var tensor in TopologicalOrder(root))
         {
             if (!pending.Remove(tensor, out var grad)) continue;
             if (tensor.GradFn is not { } node)
             {
                 tensor.AccumulateGrad(grad);
+                dead.Release(grad);
                 continue;
             }
             var inputGrads = node.Backward(grad);
@@ -70,8 +74,46 @@ public static class Autograd
                 var input = node.Inputs[i];
                 if (!input.RequiresGrad || inputGrads[i] is not { } g) continue;
                 CheckGradient(input, g, node.Name);
-                pending[input] = pending.TryGetValue(input, out var sum) ? Tensor.AddSame(sum, g) : g;
+                dead.Hold(g);
+                if (pending.TryGetValue(input, out var sum))
+                {
+                    var total = Tensor.AddSame(sum, g);
+                    dead.Hold(total);
+                    dead.Release(sum);
+                    dead.Release(g);
+                    g = total;
+                }
+                pending[input] = g;
             }
+            dead.Release(grad);
+        }
+    }
+
+    /// <summary>Hands the storage of spent gradients back to <see cref="StoragePool"/> during a backward pass, so a
+    /// training step reuses a few gradient-sized arrays instead of allocating (and page-faulting) one per op.</summary>
+    /// <remarks>A gradient's storage is reused only when an op of this pass rented it (never the caller's gradient or a
+    /// tensor that a backward function returned from elsewhere) and no pending gradient still shares it: backward
+    /// functions may pass a gradient through to several inputs, or as a view. Leaves keep copies
+    /// (<see cref="Tensor.AccumulateGrad"/>). An open trace may hold any tensor, so nothing is reused then.</remarks>
+    sealed class DeadGradients
+    {
+        public readonly HashSet<Array> Rented = new(ReferenceEqualityComparer.Instance);
+        readonly Dictionary<Array, int> holders = new(ReferenceEqualityComparer.Instance);
+
+        public void Hold(Tensor gradient) =>
+            holders[gradient.Storage] = holders.TryGetValue(gradient.Storage, out int n) ? n + 1 : 1;
+
+        public void Release(Tensor gradient)
+        {
+            var storage = gradient.Storage;
+            int n = holders[storage] - 1;
+            if (n > 0)
+            {
+                holders[storage] = n;
+                return;
+            }
+            holders.Remove(storage);
+            if (Rented.Remove(storage) && !Trace.IsActive) StoragePool.Return(gradient);
         }
     }
 

@@ -20,17 +20,30 @@ internal static class StoragePool
     static readonly object gate = new();
     static long held;
 
+    /// <summary>Where this thread records the pooled-size arrays it rents while a backward pass runs (see
+    /// <see cref="Track"/>); null otherwise.</summary>
+    [ThreadStatic] static HashSet<Array>? rentedHere;
+
+    /// <summary>Records every pooled-size array this thread rents into <paramref name="rented"/> until the scope is
+    /// disposed: storage known to be created inside the scope, which no caller outside it can hold.</summary>
+    public static IDisposable Track(HashSet<Array> rented)
+    {
+        var outer = rentedHere;
+        rentedHere = rented;
+        return Autograd.ScopeOf(() => rentedHere = outer);
+    }
+
     /// <summary>A float array of <paramref name="length"/> with arbitrary contents: a returned one when there is one.</summary>
     public static float[] Rent(int length)
     {
-        if (length >= MinLength)
-            lock (gate)
-                if (free.TryGetValue(length, out var stack) && stack.TryPop(out var array))
-                {
-                    held -= length;
-                    return array;
-                }
-        return GC.AllocateUninitializedArray<float>(length);
+        if (length < MinLength) return GC.AllocateUninitializedArray<float>(length);
+        float[]? array = null;
+        lock (gate)
+            if (free.TryGetValue(length, out var stack) && stack.TryPop(out array))
+                held -= length;
+        array ??= GC.AllocateUninitializedArray<float>(length);
+        rentedHere?.Add(array);
+        return array;
     }
 
     /// <summary>Takes back <paramref name="dead"/>'s storage for reuse. The caller guarantees that nothing will read or
