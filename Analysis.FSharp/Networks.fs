@@ -42,38 +42,32 @@ let shapeOf (state: IReadOnlyDictionary<string, Tensor>) =
         weights |> List.tryFind (fun t -> t.Dim = 4 || t.Dim = 2) |> Option.map (fun t -> t.Size 1)
     classes, channels
 
-/// The first zoo architecture (in the order of Zoo.Names, cheapest first) whose state keys and shapes equal the file's:
-/// depths and families differ in keys or shapes, so at most one fits. BatchNorm's num_batches_tracked may be absent (as in
-/// checkpoints saved before PyTorch 0.4.1) or stored as a one-element vector.
-let matchingArchitecture (state: IReadOnlyDictionary<string, Tensor>) =
-    let classes, channels = shapeOf state
-    let fits (arch: string) =
-        let model = Zoo.Create(arch, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
-        let own = model.StateDict()
-        let ownKeys = own |> Seq.map (fun struct (k, _) -> k) |> set
-        own |> Seq.forall (fun struct (key, t) ->
-            match state.TryGetValue key with
-            | true, s -> s.Shape = t.Shape || (t.Dim = 0 && s.Numel = 1)
-            | _ -> key.EndsWith "num_batches_tracked")
-        && state.Keys |> Seq.forall ownKeys.Contains
-    Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp") |> Seq.tryFind fits
-
-/// A zoo module holding the weights of <paramref name="path"/>; the architecture is named or, when omitted, found by
-/// matching the file's keys and shapes against the zoo.
+/// A zoo module holding the weights of <paramref name="path"/>. The architecture is the one named or, when omitted, the
+/// first in the order of Zoo.Names (cheapest first) into which the file's state loads under Module.LoadStateDict's
+/// strict rules (the same keys and shapes; BatchNorm's num_batches_tracked may be absent or a one-element vector):
+/// depths and families differ in keys or shapes, so at most one fits, and the model that fits is the one returned.
 let loadModule (device: Device) (path: string) (arch: string option) =
     let state = StateDicts.Load path
-    let name =
+    let classes, channels = shapeOf state
+    let build name = Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
+    let name, model =
         match arch with
-        | Some a -> a
+        | Some name ->
+            let model = build name
+            model.LoadStateDict(state) |> ignore
+            name, model
         | None ->
-            match matchingArchitecture state with
-            | Some one -> one
+            let tryLoad name =
+                try
+                    let model = build name
+                    model.LoadStateDict(state) |> ignore
+                    Some(name, model)
+                with :? ArgumentException -> None
+            match Zoo.ImageNames |> Seq.tryPick tryLoad with
+            | Some fit -> fit
             | None ->
                 let known = String.Join(", ", Zoo.Names)
                 raise (ArgumentException $"{path}: no zoo architecture has these tensor names and shapes; name one with --arch ({known})")
-    let classes, channels = shapeOf state
-    let model = Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
-    model.LoadStateDict(state) |> ignore
     model.To device |> ignore
     model.Eval() |> ignore
     name, model

@@ -273,7 +273,7 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp")) + "."
+            | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.ImageNames) + "."
             | Dataset _ -> "training images (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]."
             | Test_Dataset _ -> "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
             | Epochs _ -> "passes over the training set (default 2)."

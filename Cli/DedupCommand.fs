@@ -29,15 +29,14 @@ let private printJson (result: Dedup.Result) (models: int) =
 let printTables (result: Dedup.Result) (models: int) =
     let duplicates = result.Groups |> List.filter (fun g -> g.Members.Length > 1)
     let at = result.Threshold |> Option.map (sprintf " at %g") |> Option.defaultValue ""
+    let name id = result.Groups |> List.collect _.Members |> List.find (fun m -> m.Id = id) |> _.Name
     heading $"dedup by {result.Strategy}{at}: {models} models, {result.Groups.Length} distinct, {duplicates.Length} group(s) of duplicates"
     if not duplicates.IsEmpty then
-        let name id = result.Groups |> List.collect _.Members |> List.find (fun m -> m.Id = id) |> _.Name
         table [ "group"; "representative"; "members (similarity to the representative)" ]
             [ for g in duplicates ->
                 [ string g.Group; $"{name g.Representative} (#{g.Representative})"
                   g.Members |> List.map (fun m -> $"{m.Name} (#{m.Id}) {scoreText m.Score}") |> String.concat ", " ] ]
     if not result.Pairs.IsEmpty then
-        let name id = result.Groups |> List.collect _.Members |> List.find (fun m -> m.Id = id) |> _.Name
         table [ "model"; "model"; "similarity" ]
             [ for p in result.Pairs -> [ $"{name p.A} (#{p.A})"; $"{name p.B} (#{p.B})"; sprintf "%.4f" p.Score ] ]
     if result.Strategy <> "name" then note $"{result.Scored} pairs of different structural hash scored"

@@ -9,7 +9,7 @@ open Hybrid.Cli.Console
 
 let run (folder: string) =
     let zoo =
-        Hybrid.Core.Nn.Zoo.Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp") |> Seq.map (fun n -> Extract.zooPrefix + n) |> List.ofSeq
+        Hybrid.Core.Nn.Zoo.Zoo.ImageNames |> Seq.map (fun n -> Extract.zooPrefix + n) |> List.ofSeq
     let trained =
         [ "small-cnn.safetensors"; "small-cnn.pt"; "small-cnn.onnx" ]
         |> List.map (fun f -> Path.Combine(folder, f)) |> List.filter File.Exists

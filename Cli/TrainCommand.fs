@@ -18,8 +18,7 @@ let private defaultTest (spec: string) =
 let run (args: ParseResults<TrainArgs>) =
     let device = device (args.GetResult(TrainArgs.Device, defaultValue = Auto))
     let arch = args.GetResult TrainArgs.Arch
-    // The DARA MLP classifies n-gram feature vectors, not images: it is trained by the naming-anomaly pipeline.
-    let imageArchitectures = Hybrid.Core.Nn.Zoo.Zoo.Names |> Seq.filter (fun n -> n <> "dara-mlp") |> Seq.toList
+    let imageArchitectures = List.ofSeq Hybrid.Core.Nn.Zoo.Zoo.ImageNames
     if not (List.contains arch imageArchitectures) then
         fail "train: unknown image architecture '%s': expected one of %s" arch (System.String.Join(", ", imageArchitectures))
     let positive name value = if value < 1 then fail "train: --%s %d must be at least 1" name value else value

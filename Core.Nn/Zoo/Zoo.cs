@@ -18,11 +18,16 @@ public static class Zoo
         ("densenet121", 1000, (k, c, _, g) => DenseNet.DenseNet121(k, c, g)),
         ("mobilenet-v3-small", 1000, (k, c, _, g) => MobileNetV3.MobileNetV3Small(k, c, g)),
         ("small-cnn", 10, (k, c, _, g) => new SmallCnn(k, c, g)),
-        ("dara-mlp", 0, (k, _, f, g) => new DaraMlp(f, k, g)),
+        (DaraMlpName, 0, (k, _, f, g) => new DaraMlp(f, k, g)),
     ];
 
     /// <summary>Every name <see cref="Create"/> accepts.</summary>
     public static IReadOnlyList<string> Names { get; } = Entries.Select(e => e.Name).ToArray();
+
+    /// <summary>The models that classify images (every one but the DARA MLP, which takes n-gram feature vectors).</summary>
+    public static IReadOnlyList<string> ImageNames { get; } = Names.Where(n => n != DaraMlpName).ToArray();
+
+    const string DaraMlpName = "dara-mlp";
 
     /// <summary>A freshly initialised model. <paramref name="numClasses"/> 0 takes the architecture's default (10 for the
     /// CIFAR models, 1000 for the ImageNet ones; dara-mlp has none and needs it); <paramref name="inChannels"/> is the
@@ -39,7 +44,7 @@ public static class Zoo
         if (numClasses < 0) throw new ArgumentException($"{name}: numClasses must be positive, not {numClasses}", nameof(numClasses));
         if (numClasses == 0 && defaultClasses == 0)
             throw new ArgumentException($"{name}: give the number of classes", nameof(numClasses));
-        bool mlp = name == "dara-mlp";
+        bool mlp = name == DaraMlpName;
         if (mlp && inputFeatures <= 0)
             throw new ArgumentException($"{name}: give the number of input features (the n-gram vocabulary size), not {inputFeatures}", nameof(inputFeatures));
         if (!mlp && inputFeatures != 0)
