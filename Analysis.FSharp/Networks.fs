@@ -54,7 +54,8 @@ let loadModule (device: Device) (path: string) (arch: string option) =
         match arch with
         | Some name ->
             let model = build name
-            model.LoadStateDict(state) |> ignore
+            try model.LoadStateDict(state) |> ignore
+            with :? ArgumentException as e -> raise (ArgumentException($"{path}: {e.Message} ({name})", e))
             name, model
         | None ->
             let tryLoad name =
@@ -66,7 +67,7 @@ let loadModule (device: Device) (path: string) (arch: string option) =
             match Zoo.ImageNames |> Seq.tryPick tryLoad with
             | Some fit -> fit
             | None ->
-                let known = String.Join(", ", Zoo.Names)
+                let known = String.Join(", ", Zoo.ImageNames)
                 raise (ArgumentException $"{path}: no zoo architecture has these tensor names and shapes; name one with --arch ({known})")
     model.To device |> ignore
     model.Eval() |> ignore

@@ -114,5 +114,16 @@ let tests =
         testList "resnet20" [ logitTests resnet20; predictionTests resnet20 ]
         testList "resnet32" [ logitTests resnet32; predictionTests resnet32 ]
         testList "resnet20 activations" [ activationTests ]
-        testList "cli" [ cliTest resnet20 "resnet20-12fca82f.th"; cliTest resnet32 "model.pt" ]
+        testList "cli" [
+            cliTest resnet20 "resnet20-12fca82f.th"
+            cliTest resnet32 "model.pt"
+            test "hybrid eval with the wrong --arch is one error line naming the file and the missing keys" {
+                let file = sharedFile (Path.Combine(resnet20.Folder, "model.pt"))
+                let code, out, err = CliTests.runCli [ "eval"; "--model"; file; "--arch"; "cifar-resnet32"; "--dataset"; "random:4:3x32x32" ]
+                Expect.equal code 1 "exit code"
+                Expect.equal out "" "nothing on stdout"
+                Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
+                Expect.stringStarts err $"hybrid: error: {file}: the state does not fit the model: missing keys layer1.3.conv1.weight" "names the file and the keys"
+            }
+        ]
     ]
