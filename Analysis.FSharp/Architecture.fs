@@ -70,6 +70,3 @@ type Architecture =
 
     member a.MaxDepth = if a.Hierarchy.IsEmpty then 0 else a.Hierarchy |> List.map _.Depth |> List.max
 
-/// An error in a model's structure (a cycle in an ONNX graph, a trace line that is not JSON), naming the file.
-exception ArchitectureError of path: string * problem: string
-    with override e.Message = $"{e.path}: {e.problem}"

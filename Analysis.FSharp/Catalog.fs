@@ -8,12 +8,8 @@ open System.Buffers
 open System.Globalization
 open System.Text.Json
 open Microsoft.Data.Sqlite
+open Hybrid.Core.Nn
 open Hybrid.Analysis.Architecture
-
-/// A catalog that cannot be opened or read (not SQLite, a newer schema, a missing model), naming the file.
-type CatalogException(path: string, problem: string, inner: exn) =
-    inherit Hybrid.Core.Nn.FileFormatException(path, problem, inner)
-    new(path, problem) = CatalogException(path, problem, null)
 
 /// The schema this build writes; a catalog with a higher version was written by a newer Hybrid and is refused.
 let schemaVersion = 1
@@ -78,9 +74,9 @@ let private transaction (c: Catalog) (body: SqliteTransaction -> 'a) =
     result
 
 let private fail (c: Catalog) (e: exn) (doing: string) =
-    raise (CatalogException(c.Path, $"{doing}: {e.Message}", e))
+    raise (InputException(c.Path, $"{doing}: {e.Message}", e))
 
-/// Opens the catalog at path, creating the file and its tables when it does not exist. Refuses (CatalogException) a
+/// Opens the catalog at path, creating the file and its tables when it does not exist. Refuses (InputException) a
 /// file that is not SQLite, a SQLite file that is not a catalog, and a catalog with a newer schema.
 let openOrCreate (path: string) =
     let builder = SqliteConnectionStringBuilder(DataSource = path, Pooling = false)
@@ -92,7 +88,7 @@ let openOrCreate (path: string) =
         let versioned = Convert.ToInt64(scalar c "SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'") > 0L
         (command c "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").ExecuteNonQuery() |> ignore
         if not versioned && tables > 0L then
-            raise (CatalogException(path, "a SQLite file that is not a Hybrid catalog (no schema_version table)"))
+            raise (InputException(path, "a SQLite file that is not a Hybrid catalog (no schema_version table)"))
         if not versioned then
             transaction c (fun tx ->
                 let cmd = command c (schema + $"INSERT INTO schema_version VALUES ({schemaVersion});")
@@ -100,15 +96,15 @@ let openOrCreate (path: string) =
                 cmd.ExecuteNonQuery() |> ignore)
         let version = Convert.ToInt32(scalar c "SELECT max(version) FROM schema_version")
         if version > schemaVersion then
-            raise (CatalogException(path, $"catalog schema {version} is newer than this build's ({schemaVersion}); update Hybrid"))
+            raise (InputException(path, $"catalog schema {version} is newer than this build's ({schemaVersion}); update Hybrid"))
         c
     with
-    | :? CatalogException ->
+    | :? InputException ->
         connection.Dispose()
         reraise ()
     | :? SqliteException as e ->
         connection.Dispose()
-        raise (CatalogException(path, $"cannot open the catalog: {e.Message}", e))
+        raise (InputException(path, $"cannot open the catalog: {e.Message}", e))
 
 let private json (write: Utf8JsonWriter -> unit) =
     let buffer = ArrayBufferWriter<byte>()
@@ -267,7 +263,7 @@ let load (c: Catalog) (id: int64) : Architecture =
     let header =
         rows c "SELECT name, format, model_type, architectures, task, pruned, original_ops FROM models WHERE id = $m" id (fun r ->
             r.GetString 0, r.GetString 1, text r 2, parseStrings (r.GetString 3), text r 4, parseStrings (r.GetString 5), parseOps (r.GetString 6))
-    if header.Length = 0 then raise (CatalogException(c.Path, $"no model with id {id}"))
+    if header.Length = 0 then raise (InputException(c.Path, $"no model with id {id}"))
     let name, format, modelType, architectures, task, pruned, ops = header[0]
     let nodes =
         rows c "SELECT node_id, name, layer_type, original, module_path, attributes, parameters, output_shape FROM nodes WHERE model_id = $m ORDER BY node_id" id (fun r ->

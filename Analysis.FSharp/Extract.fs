@@ -4,6 +4,7 @@
 module Hybrid.Analysis.Extract
 
 open System.IO
+open Hybrid.Core.Nn
 open Hybrid.Analysis.Architecture
 
 let private checkpointExtensions = set [ ".safetensors"; ".pt"; ".pth"; ".bin"; ".th"; ".ckpt"; ".tar" ]
@@ -19,15 +20,14 @@ let zooPrefix = "zoo:"
 let isZoo (path: string) = path.StartsWith(zooPrefix, System.StringComparison.Ordinal)
 
 /// Every architecture at `path` (a file, a folder or zoo:NAME), each as a result: a JSON Lines file gives one per line (a broken line is an
-/// ArchitectureError naming the file and line, the other lines still read); any other source gives one, or the
-/// error that stopped it (a FileFormatException or ArchitectureError naming the file). A path that does not exist or
-/// is no kind of model raises ArchitectureError.
+/// InputException naming the file and line, the other lines still read); any other source gives one, or the
+/// error that stopped it (an InputException naming the file). A path that does not exist or
+/// is no kind of model raises InputException.
 let rec results (path: string) : Result<Architecture, exn> list =
     let attempt read =
         try Ok(read path)
         with
-        | :? Hybrid.Core.Nn.FileFormatException as e -> Error(e :> exn)
-        | ArchitectureError _ as e -> Error e
+        | :? Hybrid.Core.Nn.InputException as e -> Error(e :> exn)
     if isZoo path then [ attempt (fun p -> FromModule.ofZoo (p.Substring zooPrefix.Length)) ]
     elif Directory.Exists path then
         match cacheEntries path with
@@ -39,9 +39,9 @@ let rec results (path: string) : Result<Architecture, exn> list =
         | ".jsonl" -> FromTraces.readAll path
         | ext when checkpointExtensions.Contains ext -> [ attempt FromStateDict.read ]
         | ext ->
-            raise (ArchitectureError(path,
+            raise (InputException(path,
                 $"cannot tell what model a '{ext}' file holds; architectures are read from .onnx, .jsonl (traces), .safetensors, PyTorch checkpoints (.pt .pth .bin .th .ckpt .tar), Hugging Face folders and hub cache entries"))
-    else raise (ArchitectureError(path, "no such file or folder"))
+    else raise (InputException(path, "no such file or folder"))
 
 /// Every architecture at `path` (see results); the first error raises (strict reading).
 let fromPath (path: string) : Architecture list =

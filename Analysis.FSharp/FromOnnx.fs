@@ -6,6 +6,7 @@ module Hybrid.Analysis.FromOnnx
 
 open System.Collections.Generic
 open System.IO
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Onnx
 open Hybrid.Analysis.Architecture
 
@@ -158,7 +159,7 @@ let ofModel (path: string) (model: OnnxModel) : Architecture =
     | Error cycle ->
         let around = cycle @ [ cycle.Head ] |> List.map (fun i -> nodes[i].Name) |> String.concat " -> "
         let first = nodes[cycle.Head]
-        raise (ArchitectureError(path, $"the graph has a cycle through node '{first.Name}' ({first.Original}): {around}; an ONNX graph must be acyclic"))
+        raise (InputException(path, $"the graph has a cycle through node '{first.Name}' ({first.Original}): {around}; an ONNX graph must be acyclic"))
     | Ok _ -> ()
     let sources =
         [ for i in 0 .. nodes.Length - 1 do
@@ -173,5 +174,5 @@ let ofModel (path: string) (model: OnnxModel) : Architecture =
       OriginalOps = model.Nodes |> Seq.countBy _.OpType |> Map.ofSeq }
 
 /// Reads an ONNX file's abstract architecture without reading any weights' data. A file that is not ONNX raises the
-/// reader's FileFormatException; a graph with a cycle raises ArchitectureError naming the file and a node on it.
+/// reader's InputException; a graph with a cycle raises InputException naming the file and a node on it.
 let read (path: string) = ofModel path (OnnxModel.Load path)

@@ -8,6 +8,7 @@ module Hybrid.Analysis.FromStateDict
 open System
 open System.IO
 open System.Text.Json
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Serialization
 open Hybrid.Analysis.Architecture
 
@@ -69,7 +70,7 @@ let private displayName (path: string) =
     if name.StartsWith "models--" then name.Substring("models--".Length).Replace("--", "/") else name
 
 /// The abstract architecture of a checkpoint file or model folder, from tensor headers only (a legacy PyTorch
-/// checkpoint is read whole: it has no separate header). Unreadable files raise the readers' FileFormatException.
+/// checkpoint is read whole: it has no separate header). Unreadable files raise the readers' InputException.
 let read (path: string) : Architecture =
     let report = Inspect.read path
     let nodes = nodes [ for t in report.Tensors -> t.Name, t.Shape ]

@@ -5,6 +5,7 @@ module Hybrid.Analysis.FromTraces
 
 open System.IO
 open System.Text.Json
+open Hybrid.Core.Nn
 open Hybrid.Analysis.Architecture
 
 /// The trace's markers for the graph's ends; they are not layers.
@@ -45,18 +46,18 @@ let parseLine (text: string) : Result<Architecture, string> =
                          Pruned = []; OriginalOps = tokens |> Array.countBy id |> Map.ofArray }
     with :? JsonException as e -> Error $"not valid JSON ({e.Message})"
 
-/// Every non-blank line of a JSON Lines file, in order: the architecture, or an ArchitectureError naming the file and
-/// the line number. A missing or unreadable file raises ArchitectureError.
+/// Every non-blank line of a JSON Lines file, in order: the architecture, or an InputException naming the file and
+/// the line number. A missing or unreadable file raises InputException.
 let readAll (path: string) : Result<Architecture, exn> list =
     let lines =
         try File.ReadAllLines path
-        with :? IOException | :? System.UnauthorizedAccessException as e -> raise (ArchitectureError(path, e.Message))
+        with :? IOException | :? System.UnauthorizedAccessException as e -> raise (InputException(path, e.Message))
     [ for i in 0 .. lines.Length - 1 do
         if not (System.String.IsNullOrWhiteSpace lines[i]) then
             match parseLine lines[i] with
             | Ok architecture -> Ok architecture
-            | Error problem -> Error(ArchitectureError(path, $"line {i + 1}: {problem}")) ]
+            | Error problem -> Error(InputException(path, $"line {i + 1}: {problem}")) ]
 
-/// Every line's architecture; the first broken line raises its ArchitectureError (strict reading).
+/// Every line's architecture; the first broken line raises its InputException (strict reading).
 let read (path: string) : Architecture list =
     readAll path |> List.map (function Ok a -> a | Error e -> raise e)

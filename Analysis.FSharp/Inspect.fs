@@ -4,6 +4,7 @@ module Hybrid.Analysis.Inspect
 
 open System
 open System.IO
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Io
 open Hybrid.Core.Nn.Onnx
 open Hybrid.Core.Nn.Serialization
@@ -92,7 +93,7 @@ let read (path: string) =
               Tensors = safetensorsTensors path }
         | ".onnx" -> onnx path
         | ".pt" | ".pth" | ".th" | ".bin" | ".ckpt" | ".tar" -> torch path
-        | ext -> raise (SafetensorsException(path, $"inspect reads safetensors, PyTorch (.pt .pth .th .bin .ckpt .tar) and ONNX files and Hugging Face folders, not '{ext}' files"))
+        | ext -> raise (InputException(path, $"inspect reads safetensors, PyTorch (.pt .pth .th .bin .ckpt .tar) and ONNX files and Hugging Face folders, not '{ext}' files"))
     elif Directory.Exists path then
         let folder = ModelFolder.Open path
         let files = List.ofSeq folder.WeightFiles
@@ -103,7 +104,7 @@ let read (path: string) =
         { Path = path; Format = (if files.Length > 1 then $"hugging face folder (sharded {kind})" else $"hugging face folder ({kind})")
           ModelType = Option.ofObj folder.ModelType; Architectures = List.ofSeq folder.Architectures; Files = files
           Operators = []; Tensors = tensors }
-    else raise (SafetensorsException(path, "no such file or folder"))
+    else raise (InputException(path, "no such file or folder"))
 
 /// The module tree of the dotted tensor names, to the given depth (1: the top-level modules).
 let modules (depth: int) (tensors: TensorInfo list) =

@@ -4,6 +4,7 @@ module Hybrid.Analysis.ReportInputs
 
 open System.Collections.Generic
 open System.IO
+open Hybrid.Core.Nn
 open Hybrid.Analysis.Architecture
 open Hybrid.Analysis.Structure
 
@@ -26,7 +27,7 @@ let private uniqueIds (models: ReportModel list) =
         if n = 1 then m else { m with Id = $"{m.Id} ({n})" } ]
 
 /// Report models from model files and folders (anything Extract.fromPath reads); `task` overrides the declared tasks.
-/// The first file that cannot be read stops the report with its ArchitectureError or FileFormatException.
+/// The first file that cannot be read stops the report with its InputException.
 let fromPaths (task: string option) (paths: string list) =
     [ for path in paths do
         for arch in Extract.fromPath path -> ofArchitecture arch.Name task arch ]
@@ -34,8 +35,8 @@ let fromPaths (task: string option) (paths: string list) =
 
 /// Every model of the catalog at `db`, with the task it was stored with.
 let fromCatalog (db: string) =
-    if not (File.Exists db) then raise (ArchitectureError(db, "no catalog here: run hybrid extract first"))
+    if not (File.Exists db) then raise (InputException(db, "no catalog here: run hybrid extract first"))
     use catalog = Catalog.openOrCreate db
     let rows = Catalog.models catalog
-    if rows.IsEmpty then raise (ArchitectureError(db, "the catalog holds no models: run hybrid extract first"))
+    if rows.IsEmpty then raise (InputException(db, "the catalog holds no models: run hybrid extract first"))
     [ for row in rows -> ofArchitecture row.Name row.Task (Catalog.load catalog row.Id) ] |> uniqueIds

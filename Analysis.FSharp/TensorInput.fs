@@ -5,6 +5,7 @@ module Hybrid.Analysis.TensorInput
 open System
 open System.Globalization
 open System.IO
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Io
 
@@ -27,7 +28,7 @@ let splitSpec (spec: string) =
 
 let private fromShape (source: string) (path: string) (shape: int64[]) (values: float[]) =
     if shape.Length = 0 || shape.[0] = 0L then
-        raise (SafetensorsException(path, $"{source} has shape {TensorEntry.FormatShape shape}; a matrix needs at least one row"))
+        raise (InputException(path, $"{source} has shape {TensorEntry.FormatShape shape}; a matrix needs at least one row"))
     let rows = int shape.[0]
     { Source = source; Rows = rows; Columns = values.Length / rows; Values = values }
 
@@ -39,16 +40,16 @@ let readSafetensors (path: string) (tensor: string option) =
         | Some name when file.Contains name -> name
         | Some name ->
             let names = file.Tensors |> Seq.map (fun t -> t.Name) |> String.concat ", "
-            raise (SafetensorsException(path, $"no tensor '{name}' (it holds: {names})"))
+            raise (InputException(path, $"no tensor '{name}' (it holds: {names})"))
         | None when file.Tensors.Count = 1 -> file.Tensors.[0].Name
         | None ->
             let names = file.Tensors |> Seq.map (fun t -> t.Name) |> String.concat ", "
-            raise (SafetensorsException(path, $"holds {file.Tensors.Count} tensors ({names}); name one as {path}:TENSOR"))
+            raise (InputException(path, $"holds {file.Tensors.Count} tensors ({names}); name one as {path}:TENSOR"))
     fromShape $"{path}:{name}" path (file.Entry name).Shape (file.ReadFloat64 name)
 
 /// A CSV file of numbers, one row per line, comma-separated; a first line that is not numeric is taken as a header.
 let readCsv (path: string) =
-    if not (File.Exists path) then raise (DatasetException(path, "file not found"))
+    if not (File.Exists path) then raise (InputException(path, "file not found"))
     let parse (line: string) =
         line.Split(',') |> Array.map (fun cell ->
             match Double.TryParse(cell.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture) with
@@ -61,20 +62,20 @@ let readCsv (path: string) =
         |> Seq.toArray
     let body =
         match lines with
-        | [||] -> raise (DatasetException(path, "empty CSV file"))
+        | [||] -> raise (InputException(path, "empty CSV file"))
         | _ when parse (snd lines.[0]) |> Array.exists Option.isNone -> lines.[1..]
         | _ -> lines
-    if body.Length = 0 then raise (DatasetException(path, "no numeric rows after the header"))
+    if body.Length = 0 then raise (InputException(path, "no numeric rows after the header"))
     let columns = (snd body.[0]).Split(',').Length
     let values =
         body |> Array.collect (fun (number, line) ->
             let cells = parse line
             if cells.Length <> columns then
-                raise (DatasetException(path, $"line {number} has {cells.Length} values; the first row has {columns}"))
+                raise (InputException(path, $"line {number} has {cells.Length} values; the first row has {columns}"))
             cells |> Array.mapi (fun c v ->
                 match v with
                 | Some v -> v
-                | None -> raise (DatasetException(path, $"line {number}, column {c + 1} is not a number"))))
+                | None -> raise (InputException(path, $"line {number}, column {c + 1} is not a number"))))
     { Source = path; Rows = body.Length; Columns = columns; Values = values }
 
 /// Reads `FILE:TENSOR` (safetensors) or `FILE.csv`.

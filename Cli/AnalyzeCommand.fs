@@ -15,13 +15,11 @@ let private models (args: ParseResults<AnalyzeArgs>) =
     let sources = args.GetResult(AnalyzeArgs.From, defaultValue = [])
     let task = args.TryGetResult AnalyzeArgs.Task
     if task |> Option.exists String.IsNullOrWhiteSpace then fail "analyze: --task is empty"
-    try
-        if sources.IsEmpty then
-            if task.IsSome then fail "analyze: --task applies to --from files; the catalog holds each model's task"
-            ReportInputs.fromCatalog (args.GetResult(AnalyzeArgs.Db, defaultValue = "hybrid.db"))
-        elif args.Contains AnalyzeArgs.Db then fail "analyze: --db and --from are alternatives; give one"
-        else ReportInputs.fromPaths task sources
-    with ArchitectureError(path, problem) -> fail "%s: %s" path problem
+    if sources.IsEmpty then
+        if task.IsSome then fail "analyze: --task applies to --from files; the catalog holds each model's task"
+        ReportInputs.fromCatalog (args.GetResult(AnalyzeArgs.Db, defaultValue = "hybrid.db"))
+    elif args.Contains AnalyzeArgs.Db then fail "analyze: --db and --from are alternatives; give one"
+    else ReportInputs.fromPaths task sources
 
 let summary (index: string) (models: Structure.ReportModel list) =
     let rows =

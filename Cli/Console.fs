@@ -4,10 +4,15 @@ module Hybrid.Cli.Console
 open System
 open Spectre.Console
 
-/// An error caused by the user's input: printed as one line, exit code 1, no stack trace.
-exception UserError of string
-
-let fail fmt = Printf.kprintf (fun message -> raise (UserError message)) fmt
+/// Refuses the user's input with Core.Nn's one user-facing error: printed as one line, exit code 1, no stack trace.
+/// The message starts with what is at fault (the command and flag, or the file).
+let fail fmt =
+    Printf.kprintf
+        (fun (message: string) ->
+            match message.IndexOf ": " with
+            | i when i > 0 -> raise (Hybrid.Core.Nn.InputException(message.Substring(0, i), message.Substring(i + 2)))
+            | _ -> raise (Hybrid.Core.Nn.InputException("hybrid", message)))
+        fmt
 
 let heading (text: string) = AnsiConsole.MarkupLine("\n[bold]{0}[/]", Markup.Escape text)
 

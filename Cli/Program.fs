@@ -39,14 +39,8 @@ let main argv =
         // Argu's message already holds the error line and the usage of the (sub)command.
         eprintfn "%s" e.Message
         2
-    | :? Hybrid.Core.Nn.FileFormatException as e ->
+    | :? Hybrid.Core.Nn.InputException as e ->
         eprintfn "hybrid: error: %s" e.Message
-        1
-    | UserError message ->
-        eprintfn "hybrid: error: %s" message
-        1
-    | Hybrid.Analysis.Architecture.ArchitectureError(path, problem) ->
-        eprintfn "hybrid: error: %s: %s" path problem
         1
     | :? ArgumentException as e ->
         // .NET appends " (Parameter 'name')" to the message: an API detail that means nothing on the command line.

@@ -7,6 +7,7 @@ open System
 open System.Diagnostics
 open System.IO
 open System.Threading.Tasks
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Io
 open Hybrid.Core.Nn.Onnx
@@ -61,18 +62,18 @@ let targets (sharedDir: string option) =
     [ yield!
         sharedDir |> Option.toList |> List.map (fun dir ->
             { Format = "safetensors"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
-              Read = readSafetensors; IsClean = (fun e -> e :? SafetensorsException) })
+              Read = readSafetensors; IsClean = (fun e -> e :? InputException) })
       yield!
         sharedDir |> Option.toList |> List.collect (fun dir ->
             [ for format, file in [ "pytorch zip", "model.pt"; "pytorch legacy", "resnet20-12fca82f.th" ] ->
                 { Format = format; Seed = Path.Combine(dir, "models", "cifar10-resnet20", file)
-                  Read = readCheckpoint; IsClean = (fun e -> e :? CheckpointException) } ])
+                  Read = readCheckpoint; IsClean = (fun e -> e :? InputException) } ])
       yield!
         sharedDir |> Option.toList |> List.map (fun dir ->
             { Format = "onnx"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.onnx")
-              Read = readOnnx; IsClean = (fun e -> e :? OnnxException) })
+              Read = readOnnx; IsClean = (fun e -> e :? InputException) })
       yield { Format = "idx (gzip)"; Seed = Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")
-              Read = readIdx; IsClean = (fun e -> e :? DatasetException) } ]
+              Read = readIdx; IsClean = (fun e -> e :? InputException) } ]
     |> List.filter (fun t -> File.Exists t.Seed)
 
 /// One mutation of bytes: bit flips, overwritten or inserted bytes, a truncation, a duplicated run, or an extreme

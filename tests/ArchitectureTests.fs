@@ -302,7 +302,7 @@ let tests =
                 withTempDir (fun dir ->
                     let path = Path.Combine(dir, "corrupt.onnx")
                     File.WriteAllBytes(path, Array.create 64 0xFFuy)
-                    refusesFile<FileFormatException> "not a valid ONNX protobuf" path (fun () -> Extract.fromPath path |> ignore)
+                    refusesFile<InputException> "not a valid ONNX protobuf" path (fun () -> Extract.fromPath path |> ignore)
                     let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
                     Expect.equal code 1 "exit code"
                     Expect.equal out "" "nothing on stdout"
@@ -314,7 +314,7 @@ let tests =
                     let path = Path.Combine(dir, "truncated.safetensors")
                     let bytes = File.ReadAllBytes(sharedFile "models/cifar10-resnet20/model.safetensors")
                     File.WriteAllBytes(path, bytes[.. 999])
-                    let e = throwsOf<FileFormatException> (fun () -> Extract.fromPath path |> ignore)
+                    let e = throwsOf<InputException> (fun () -> Extract.fromPath path |> ignore)
                     Expect.stringContains e.Message path "names the file")
             }
             test "a broken JSON Lines line is reported with its number; the others still read" {
@@ -325,10 +325,10 @@ let tests =
                     let results = Extract.results path
                     Expect.equal (results |> List.map Result.isOk) [ true; true; false; true ] "line 3 alone fails"
                     match results[2] with
-                    | Error(ArchitectureError(file, problem)) ->
-                        Expect.equal file path "names the file"
-                        Expect.stringStarts problem "line 3: not valid JSON" "names the line"
-                    | other -> failtestf "expected an ArchitectureError, got %A" other
+                    | Error(:? InputException as e) ->
+                        Expect.equal e.Subject path "names the file"
+                        Expect.stringStarts e.Problem "line 3: not valid JSON" "names the line"
+                    | other -> failtestf "expected an InputException, got %A" other
                     throwsOf<exn> (fun () -> Extract.fromPath path |> ignore) |> ignore
                     let code, _, err = CliTests.runCli [ "inspect"; path; "--graph" ]
                     Expect.equal code 1 "exit code"
@@ -336,17 +336,15 @@ let tests =
             }
             test "an ONNX graph with a cycle is an error naming the file and a node on it" {
                 let path = Path.Combine(repoRoot, "tests", "golden", "onnx_invalid", "cycle.onnx")
-                match throwsOf<exn> (fun () -> Extract.fromPath path |> ignore) with
-                | ArchitectureError(file, problem) ->
-                    Expect.equal file path "names the file"
-                    Expect.stringContains problem "cycle" "names the problem"
-                    Expect.isTrue (problem.Contains "/first/Add" || problem.Contains "/second/Relu") "names a node on the cycle"
-                | other -> failtestf "expected an ArchitectureError, got %A" other
+                let e = throwsOf<InputException> (fun () -> Extract.fromPath path |> ignore)
+                Expect.equal e.Subject path "names the file"
+                Expect.stringContains e.Problem "cycle" "names the problem"
+                Expect.isTrue (e.Problem.Contains "/first/Add" || e.Problem.Contains "/second/Relu") "names a node on the cycle"
             }
             test "a folder with no models names the folder" {
                 withTempDir (fun dir ->
                     File.WriteAllText(Path.Combine(dir, "notes.txt"), "no model here")
-                    let e = throwsOf<FileFormatException> (fun () -> Extract.fromPath dir |> ignore)
+                    let e = throwsOf<InputException> (fun () -> Extract.fromPath dir |> ignore)
                     Expect.stringContains e.Message dir "names the folder"
                     Expect.stringContains e.Message "no weights" "names the problem"
                     let code, _, err = CliTests.runCli [ "inspect"; dir; "--graph" ]
@@ -357,11 +355,9 @@ let tests =
                 withTempDir (fun dir ->
                     let path = Path.Combine(dir, "model.txt")
                     File.WriteAllText(path, "hello")
-                    match throwsOf<exn> (fun () -> Extract.fromPath path |> ignore) with
-                    | ArchitectureError(file, problem) ->
-                        Expect.equal file path "names the file"
-                        Expect.stringContains problem "'.txt'" "names the kind"
-                    | other -> failtestf "expected an ArchitectureError, got %A" other)
+                    let e = throwsOf<InputException> (fun () -> Extract.fromPath path |> ignore)
+                    Expect.equal e.Subject path "names the file"
+                    Expect.stringContains e.Problem "'.txt'" "names the kind")
             }
         ]
     ]

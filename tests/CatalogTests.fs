@@ -4,6 +4,7 @@ module Hybrid.Tests.CatalogTests
 open System
 open System.IO
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 open Hybrid.Tests.Shared
@@ -70,11 +71,11 @@ let tests =
                 // The edge to a node that does not exist is refused after the model row and its nodes were written.
                 let broken = { handmade with Edges = Array.append handmade.Edges [| 1, 99 |] }
                 leavesNoRows c (fun () ->
-                    let e = throwsOf<Catalog.CatalogException> (fun () -> Catalog.insert c (source "broken") None broken |> ignore)
+                    let e = throwsOf<InputException> (fun () -> Catalog.insert c (source "broken") None broken |> ignore)
                     Expect.stringContains e.Message "broken" "names the source")
                 // Several models of one source: the second's failure takes the first back too.
                 leavesNoRows c (fun () ->
-                    throwsOf<Catalog.CatalogException> (fun () -> Catalog.insertAll c (source "two") None [ handmade; broken ] |> ignore) |> ignore)
+                    throwsOf<InputException> (fun () -> Catalog.insertAll c (source "two") None [ handmade; broken ] |> ignore) |> ignore)
                 Catalog.insert c (source "fine") None handmade |> ignore
                 Expect.equal (Catalog.counts c).["models"] 1L "the catalog still takes models")
         }
@@ -82,7 +83,7 @@ let tests =
             withTempDir (fun dir ->
                 let junk = Path.Combine(dir, "junk.db")
                 File.WriteAllText(junk, String.replicate 200 "not sqlite ")
-                refusesFile<Catalog.CatalogException> "cannot open the catalog" junk (fun () -> (Catalog.openOrCreate junk :> IDisposable).Dispose()))
+                refusesFile<InputException> "cannot open the catalog" junk (fun () -> (Catalog.openOrCreate junk :> IDisposable).Dispose()))
         }
         test "reopening keeps the models and the schema version" {
             withTempDir (fun dir ->

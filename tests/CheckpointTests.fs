@@ -6,6 +6,7 @@ open System.IO.Compression
 open System.Text
 open System.Threading.Tasks
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Io
 open Hybrid.Tests.Shared
 
@@ -35,9 +36,9 @@ let private equalsSafetensors (state: TorchStateDict) (reference: SafetensorsFil
         Expect.equal shape entry.Shape (sprintf "shape of %s" tensor.Name)
         Expect.isTrue (tensor.Data.AsSpan().SequenceEqual(reference.DataSpan tensor.Name)) (sprintf "bytes of %s" tensor.Name)
 
-/// Loading must fail with one CheckpointException naming the file and containing every fragment.
+/// Loading must fail with one InputException naming the file and containing every fragment.
 let private expectRefused (path: string) (fragments: string list) =
-    let e = throwsOf<CheckpointException> (fun () -> TorchCheckpoint.Load path |> ignore)
+    let e = throwsOf<InputException> (fun () -> TorchCheckpoint.Load path |> ignore)
     Expect.stringContains e.Message path "the message names the file"
     for fragment in fragments do
         Expect.stringContains e.Message fragment "the message names the problem"
@@ -82,13 +83,13 @@ let private withinBound (what: string) (seconds: float) (work: unit -> unit) =
     let task = Task.Run(work)
     if not (task.Wait(TimeSpan.FromSeconds seconds)) then failtestf "%s did not finish within %g s: a hang" what seconds
 
-/// Loads the input and accepts either success or a CheckpointException; any other exception fails.
+/// Loads the input and accepts either success or a InputException; any other exception fails.
 let private cleanOutcome (path: string) (label: string) =
     try
         TorchCheckpoint.Load path |> ignore
     with
-    | :? CheckpointException as e -> Expect.stringContains e.Message path (sprintf "%s: the error names the file" label)
-    | e -> failtestf "%s: %s escaped instead of CheckpointException: %s" label (e.GetType().Name) e.Message
+    | :? InputException as e -> Expect.stringContains e.Message path (sprintf "%s: the error names the file" label)
+    | e -> failtestf "%s: %s escaped instead of InputException: %s" label (e.GetType().Name) e.Message
 
 // ---------------------------------------------------------------------------------------------------
 // Tests
@@ -177,7 +178,7 @@ let fuzz =
     testList "checkpoint/fuzz" [
         for model in models |> List.take 1 do
             for format, source in [ "legacy", legacyPath model; "zip", zipPath model ] do
-                test (sprintf "truncated and mutated %s copies give only CheckpointException" format) {
+                test (sprintf "truncated and mutated %s copies give only InputException" format) {
                     let original = File.ReadAllBytes source
                     // The pickle is where parsing decisions are made: the legacy object pickle fills the first
                     // ~12 KB, the zip's data.pkl the first ~14 KB, so most mutations land there.

@@ -7,6 +7,7 @@ open System.Buffers.Binary
 open System.IO
 open System.IO.Compression
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Io
 open Hybrid.Analysis
@@ -27,7 +28,7 @@ let private gzip (bytes: byte[]) =
     buffer.ToArray()
 
 let private refusedWith (fragment: string) (path: string) =
-    refusesFile<DatasetException> fragment path (fun () -> IdxFile.Read path |> ignore)
+    refusesFile<InputException> fragment path (fun () -> IdxFile.Read path |> ignore)
 
 let private idxTests =
     testList "idx" [
@@ -57,7 +58,7 @@ let private idxTests =
                 File.WriteAllBytes(unsigned, idxBytes 0x08uy [ 3 ] [| 0uy; 128uy; 255uy |])
                 Expect.sequenceEqual ((IdxFile.Read unsigned).ToFloat32(0.5f)) [| 0.0f; 64.0f; 127.5f |] "uint8 scaled"))
 
-        testCase "hostile and broken files give one DatasetException naming the file" (fun () ->
+        testCase "hostile and broken files give one InputException naming the file" (fun () ->
             withTempDir (fun dir ->
                 let write name (bytes: byte[]) =
                     let path = Path.Combine(dir, name)
@@ -79,9 +80,9 @@ let private idxTests =
                 let corrupt = gzip good
                 corrupt[12] <- corrupt[12] ^^^ 0xFFuy
                 corrupt[13] <- corrupt[13] ^^^ 0xFFuy
-                Expect.throwsT<DatasetException> (fun () -> IdxFile.Read(write "corrupt gzip" corrupt) |> ignore) "corrupt gzip"
+                Expect.throwsT<InputException> (fun () -> IdxFile.Read(write "corrupt gzip" corrupt) |> ignore) "corrupt gzip"
                 let fractional = write "fractional" (idxBytes 0x0Duy [ 1 ] (let b = Array.zeroCreate 4 in BinaryPrimitives.WriteSingleBigEndian(b.AsSpan(), 1.5f); b))
-                Expect.throwsT<DatasetException> (fun () -> (IdxFile.Read fractional).ToInt64() |> ignore) "a fractional label"))
+                Expect.throwsT<InputException> (fun () -> (IdxFile.Read fractional).ToInt64() |> ignore) "a fractional label"))
     ]
 
 let private fashionMnistTests =
@@ -94,7 +95,7 @@ let private fashionMnistTests =
             Expect.isTrue (Array.max set.Images = 1.0f) "full-scale pixels occur"
             Expect.sequenceEqual (set.Labels |> Array.countBy id |> Array.sortBy fst |> Array.map snd) (Array.create 10 1000) "balanced classes")
         testCase "a missing folder names itself" (fun () ->
-            let e = throwsOf<DatasetException> (fun () -> FashionMnist.Load(false, "/nonexistent/fmnist") |> ignore)
+            let e = throwsOf<InputException> (fun () -> FashionMnist.Load(false, "/nonexistent/fmnist") |> ignore)
             Expect.stringContains e.Message "/nonexistent/fmnist" "names the folder")
     ]
 
@@ -113,9 +114,9 @@ let private tensorInputTests =
             withTempDir (fun dir ->
                 let path = Path.Combine(dir, "two.safetensors")
                 SafetensorsWriter.Write(path, [ TensorData.Float64("a", [| 2L |], [| 1.0; 2.0 |]); TensorData.Float64("b", [| 1L |], [| 3.0 |]) ])
-                let missing = throwsOf<SafetensorsException> (fun () -> TensorInput.load (path + ":c") |> ignore)
+                let missing = throwsOf<InputException> (fun () -> TensorInput.load (path + ":c") |> ignore)
                 Expect.stringContains missing.Message "it holds: a, b" "lists the tensors"
-                let unnamed = throwsOf<SafetensorsException> (fun () -> TensorInput.load path |> ignore)
+                let unnamed = throwsOf<InputException> (fun () -> TensorInput.load path |> ignore)
                 Expect.stringContains unnamed.Message "name one" "asks for a name"))
         testCase "CSV with and without a header; ragged rows and bad cells name the line" (fun () ->
             withTempDir (fun dir ->
@@ -127,12 +128,12 @@ let private tensorInputTests =
                 Expect.equal (m.Rows, m.Columns) (2, 2) "shape"
                 Expect.sequenceEqual m.Values [| 1.0; 2.0; 3.5; -40.0 |] "values"
                 Expect.sequenceEqual (TensorInput.load (write "n.csv" "1,2\n3,4")).Values [| 1.0; 2.0; 3.0; 4.0 |] "no header"
-                let ragged = throwsOf<DatasetException> (fun () -> TensorInput.load (write "r.csv" "1,2\n3\n") |> ignore)
+                let ragged = throwsOf<InputException> (fun () -> TensorInput.load (write "r.csv" "1,2\n3\n") |> ignore)
                 Expect.stringContains ragged.Message "line 2 has 1 values" "names the line"
-                let bad = throwsOf<DatasetException> (fun () -> TensorInput.load (write "b.csv" "1,2\n3,x\n") |> ignore)
+                let bad = throwsOf<InputException> (fun () -> TensorInput.load (write "b.csv" "1,2\n3,x\n") |> ignore)
                 Expect.stringContains bad.Message "line 2, column 2" "names the cell"
-                Expect.throwsT<DatasetException> (fun () -> TensorInput.load (write "e.csv" "") |> ignore) "empty"
-                Expect.throwsT<DatasetException> (fun () -> TensorInput.load (Path.Combine(dir, "absent.csv")) |> ignore) "missing"))
+                Expect.throwsT<InputException> (fun () -> TensorInput.load (write "e.csv" "") |> ignore) "empty"
+                Expect.throwsT<InputException> (fun () -> TensorInput.load (Path.Combine(dir, "absent.csv")) |> ignore) "missing"))
     ]
 
 [<Tests>]

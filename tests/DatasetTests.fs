@@ -6,6 +6,7 @@ open System
 open System.Buffers.Binary
 open System.IO
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Tests.Shared
 
@@ -23,7 +24,7 @@ let private write (dir: string) name (bytes: byte[]) =
     path
 
 let private refused (fragment: string) (path: string) (load: unit -> LabelledImages) =
-    refusesFile<DatasetException> fragment path (fun () -> load () |> ignore)
+    refusesFile<InputException> fragment path (fun () -> load () |> ignore)
 
 let private cifarTests =
     testList "cifar" [
@@ -50,7 +51,7 @@ let private cifarTests =
                 Expect.sequenceEqual coarse.Labels [| 19L; 0L |] "coarse"
                 Expect.equal coarse.ClassNames.Count 20 "20 coarse classes"
                 Expect.sequenceEqual coarse.Images fine.Images "same pixels"))
-        testCase "hostile and truncated CIFAR files give one DatasetException naming the file" (fun () ->
+        testCase "hostile and truncated CIFAR files give one InputException naming the file" (fun () ->
             withTempDir (fun dir ->
                 let two = cifarBytes [ [| 1uy |]; [| 2uy |] ] (fun _ _ -> 0uy)
                 let c10 path = fun () -> Cifar.Load(path, Cifar.Kind.Cifar10)
@@ -218,8 +219,8 @@ let private specTests =
                   "random:100000:1000x1000x1000", "exceed the largest array" ] do
                 rejects fragment (fun () -> DatasetSpec.Parse spec)
             rejects "expected one of cifar10:FILE" (fun () -> DatasetSpec.Parse "bogus")
-            Expect.throwsT<DatasetException> (fun () -> DatasetSpec.Load "cifar10:/nonexistent/c.bin" |> ignore) "missing file"
-            Expect.throwsT<DatasetException> (fun () -> DatasetSpec.Load "folder:/nonexistent/images" |> ignore) "folder")
+            Expect.throwsT<InputException> (fun () -> DatasetSpec.Load "cifar10:/nonexistent/c.bin" |> ignore) "missing file"
+            Expect.throwsT<InputException> (fun () -> DatasetSpec.Load "folder:/nonexistent/images" |> ignore) "folder")
     ]
 
 /// A 24-bit BMP of width x height whose pixel (x, y) is rgb x y: rows bottom-up in BGR order, each padded to 4 bytes.

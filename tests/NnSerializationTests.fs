@@ -210,18 +210,18 @@ let tests =
                     File.WriteAllBytes(path, bytes.[.. int (float bytes.Length * keep)])
                     path
                 let cutPt = cut (resnet20 "model.pt") "cut.pt" 0.5
-                refusesFile<CheckpointException> "" cutPt (fun () -> StateDicts.Load cutPt |> ignore)
+                refusesFile<InputException> "" cutPt (fun () -> StateDicts.Load cutPt |> ignore)
                 let cutTh = cut (resnet20 "resnet20-12fca82f.th") "cut.th" 0.7
-                refusesFile<CheckpointException> "" cutTh (fun () -> StateDicts.Load cutTh |> ignore)
+                refusesFile<InputException> "" cutTh (fun () -> StateDicts.Load cutTh |> ignore)
                 let cutSt = cut (resnet20 "model.safetensors") "cut.safetensors" 0.9
-                refusesFile<SafetensorsException> "" cutSt (fun () -> StateDicts.Load cutSt |> ignore)
+                refusesFile<InputException> "" cutSt (fun () -> StateDicts.Load cutSt |> ignore)
                 let garbage = Path.Combine(dir, "garbage.bin")
                 File.WriteAllBytes(garbage, Encoding.ASCII.GetBytes "not a checkpoint at all")
-                refusesFile<CheckpointException> "not a torch.save file" garbage (fun () -> StateDicts.Load garbage |> ignore)
+                refusesFile<InputException> "not a torch.save file" garbage (fun () -> StateDicts.Load garbage |> ignore)
                 let missing = Path.Combine(dir, "absent.safetensors")
-                refusesFile<SafetensorsException> "not found" missing (fun () -> StateDicts.Load missing |> ignore)
+                refusesFile<InputException> "not found" missing (fun () -> StateDicts.Load missing |> ignore)
                 let hostile = sharedFile "fixtures/hostile/os_system.pt"
-                refusesFile<CheckpointException> "posix.system" hostile (fun () -> StateDicts.Load hostile |> ignore))
+                refusesFile<InputException> "posix.system" hostile (fun () -> StateDicts.Load hostile |> ignore))
         }
 
         test "broken model folders name the file at fault" {
@@ -231,19 +231,19 @@ let tests =
                 let badJson = folder "bad-json"
                 let index = Path.Combine(badJson, "model.safetensors.index.json")
                 File.WriteAllText(index, "{ not json")
-                refusesFile<SafetensorsException> "not valid JSON" index (fun () -> StateDicts.Load badJson |> ignore)
+                refusesFile<InputException> "not valid JSON" index (fun () -> StateDicts.Load badJson |> ignore)
                 let escape = folder "escape"
                 let index = Path.Combine(escape, "model.safetensors.index.json")
                 File.WriteAllText(index, """{"weight_map": {"a": "../single/model.safetensors"}}""")
-                refusesFile<SafetensorsException> "not a file name in this folder" index (fun () -> StateDicts.Load escape |> ignore)
+                refusesFile<InputException> "not a file name in this folder" index (fun () -> StateDicts.Load escape |> ignore)
                 let lying = folder "lying"
                 File.WriteAllText(Path.Combine(lying, "model.safetensors.index.json"),
                     """{"weight_map": {"a": "model-00001-of-00002.safetensors", "zzz": "model-00001-of-00002.safetensors"}}""")
-                refusesFile<SafetensorsException> "does not hold it" (Path.Combine(lying, "model-00001-of-00002.safetensors"))
+                refusesFile<InputException> "does not hold it" (Path.Combine(lying, "model-00001-of-00002.safetensors"))
                     (fun () -> StateDicts.Load lying |> ignore)
                 let empty = Path.Combine(dir, "empty")
                 Directory.CreateDirectory empty |> ignore
-                refusesFile<SafetensorsException> "no weights" empty (fun () -> StateDicts.Load empty |> ignore))
+                refusesFile<InputException> "no weights" empty (fun () -> StateDicts.Load empty |> ignore))
         }
 
         test "a failed save leaves the old file and no temporary file" {

@@ -24,7 +24,7 @@ let private supportedArchitectures =
 
 let private refusedAtBuild (path: string) (fragments: string list) =
     let model = OnnxModel.Load path
-    let e = throwsOf<OnnxException> (fun () -> OnnxSession(model) |> ignore)
+    let e = throwsOf<InputException> (fun () -> OnnxSession(model) |> ignore)
     Expect.stringStarts e.Message (path + ": ") "the message starts with the file"
     for f in fragments do Expect.stringContains e.Message f "the message names the node and the problem"
 
@@ -64,7 +64,7 @@ let private building =
                     Expect.isGreaterThan session.Steps.Count 0 name
                 else
                     Expect.isNonEmpty unsupported (sprintf "%s is listed as unsupported" name)
-                    let e = throwsOf<OnnxException> (fun () -> OnnxSession(model) |> ignore)
+                    let e = throwsOf<InputException> (fun () -> OnnxSession(model) |> ignore)
                     Expect.isTrue (unsupported |> Set.exists (fun op -> e.Message.Contains(sprintf "operator '%s' is not supported" op)))
                         (sprintf "%s: the refusal names an unsupported operator: %s" name e.Message)
         }

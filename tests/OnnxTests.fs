@@ -4,6 +4,7 @@ open System
 open System.IO
 open System.Text
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Io
 open Hybrid.Core.Nn.Onnx
 open Hybrid.Tests.Shared
@@ -65,12 +66,12 @@ let private handBuiltModel (extra: byte[] list) =
             Pb.msg 12 [ Pb.str 1 "y" ] ] @ extra)
     Array.concat [ Pb.int 1 8L; Pb.str 2 "hand"; graph; Pb.msg 8 [ Pb.str 1 ""; Pb.int 2 13L ]; Pb.msg 8 [ Pb.str 1 "com.example"; Pb.int 2 1L ] ]
 
-/// Parsing must fail with an OnnxException naming the file and containing every expected part.
+/// Parsing must fail with an InputException naming the file and containing every expected part.
 let private expectRejected (bytes: byte[]) (expected: string list) =
     try
         let model = OnnxModel.Parse("bad.onnx", bytes)
         failtestf "parsing should fail, but it read %d nodes" model.Nodes.Count
-    with :? OnnxException as e ->
+    with :? InputException as e ->
         Expect.stringStarts e.Message "bad.onnx: " "the message names the file"
         for part in expected do
             Expect.stringContains e.Message part "the message names the problem"
@@ -139,7 +140,7 @@ let private handBuilt =
             try
                 OnnxModel.Load path |> ignore
                 failtest "loading a missing file should fail"
-            with :? OnnxException as e -> Expect.stringStarts e.Message path "the message names the file"
+            with :? InputException as e -> Expect.stringStarts e.Message path "the message names the file"
         }
     ]
 
@@ -206,7 +207,7 @@ let private torchvision =
             }
     ]
 
-/// Seeded mutations of the real model: each must either load or raise OnnxException, nothing else.
+/// Seeded mutations of the real model: each must either load or raise InputException, nothing else.
 let private corrupted =
     testList "corrupted cifar10-resnet20" [
         test "truncated copies are refused" {
@@ -218,7 +219,7 @@ let private corrupted =
                 try
                     OnnxModel.Parse("cut.onnx", bytes.[.. cut - 1]) |> ignore
                     failtestf "a copy cut at %d of %d bytes loaded" cut bytes.Length
-                with :? OnnxException as e -> Expect.stringStarts e.Message "cut.onnx: " "the message names the file"
+                with :? InputException as e -> Expect.stringStarts e.Message "cut.onnx: " "the message names the file"
         }
 
         test "a truncated file on disk is refused naming it" {
@@ -229,10 +230,10 @@ let private corrupted =
                 try
                     OnnxModel.Load path |> ignore
                     failtest "the truncated file loaded"
-                with :? OnnxException as e -> Expect.stringStarts e.Message path "the message names the file")
+                with :? InputException as e -> Expect.stringStarts e.Message path "the message names the file")
         }
 
-        test "byte-mutated copies load or give only OnnxException" {
+        test "byte-mutated copies load or give only InputException" {
             let original = File.ReadAllBytes(resnet20Onnx ())
             let rng = Random 4
             let mutable refused = 0
@@ -250,7 +251,7 @@ let private corrupted =
                 try
                     OnnxModel.Parse("mutated.onnx", bytes) |> ignore
                 with
-                | :? OnnxException as e -> refused <- refused + 1; Expect.stringStarts e.Message "mutated.onnx: " "names the file"
+                | :? InputException as e -> refused <- refused + 1; Expect.stringStarts e.Message "mutated.onnx: " "names the file"
                 | e -> failtestf "mutation %d raised %s: %s" trial (e.GetType().Name) e.Message
             // Guards against a test that never exercises the error path.
             Expect.isGreaterThan refused 30 "some mutations are refused"

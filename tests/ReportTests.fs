@@ -8,6 +8,7 @@ open System.IO
 open System.Text
 open System.Text.Json
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 open Hybrid.Analysis.Structure
@@ -133,7 +134,7 @@ let tests =
                 let path = Path.Combine(dir, "broken.jsonl")
                 let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
                 File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
-                let e = throwsOf<ArchitectureError> (fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
+                let e = throwsOf<InputException> (fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
                 Expect.stringContains e.Message path "names the file"
                 Expect.stringContains e.Message "line 2: not valid JSON" "names the line")
         }

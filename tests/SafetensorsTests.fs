@@ -5,6 +5,7 @@ open System.Collections.Generic
 open System.IO
 open System.Text
 open Expecto
+open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Io
 open Hybrid.Tests.Shared
 
@@ -31,13 +32,13 @@ let private writeRaw (path: string) (declaredLength: uint64 option) (header: byt
 
 let private utf8 (text: string) = Encoding.UTF8.GetBytes text
 
-/// Opening path must fail with one SafetensorsException naming the file and containing every expected part.
+/// Opening path must fail with one InputException naming the file and containing every expected part.
 let private expectRejected (path: string) (expected: string list) =
     let fileName = nonNull (Path.GetFileName path)
     try
         use file = SafetensorsFile.Open path
         failtestf "opening %s should fail, but it read %d tensors" fileName file.Tensors.Count
-    with :? SafetensorsException as e ->
+    with :? InputException as e ->
         Expect.stringContains e.Message fileName "the message names the file"
         for part in expected do
             Expect.stringContains e.Message part "the message names the problem"
@@ -142,10 +143,10 @@ let private roundTrips =
                 Expect.equal (file.ReadInt64 "i") [| -5L; 6L |] "I32 widens to long"
                 let rejects (read: unit -> unit) (parts: string list) =
                     match Expect.throwsC read id with
-                    | :? SafetensorsException as e ->
+                    | :? InputException as e ->
                         for part in "mixed.safetensors" :: parts do
                             Expect.stringContains e.Message part "the message names file, tensor and problem"
-                    | e -> failtestf "expected a SafetensorsException, got %O" e
+                    | e -> failtestf "expected a InputException, got %O" e
                 rejects (fun () -> file.ReadInt32 "big" |> ignore) [ "'big'"; "Int32 range" ]
                 rejects (fun () -> file.ReadInt64 "f" |> ignore) [ "'f'"; "integer dtype" ]
                 rejects (fun () -> file.Entry "missing" |> ignore) [ "no tensor named 'missing'" ]

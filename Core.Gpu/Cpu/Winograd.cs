@@ -166,7 +166,7 @@ internal static unsafe class Winograd
     }
 
     /// <summary>Writes left[0], right[0], left[1], right[1], ... of 16 tiles into their output rows, which lie two image rows
-    /// apart for each tile row (<see cref="LoadTiles"/>'s layouts).</summary>
+    /// apart for each tile row (<see cref="WinogradGradient.LoadTiles"/>'s layouts).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreTiles(float* row, int w, int columns, Vector512<float> left, Vector512<float> right)
     {

@@ -69,7 +69,7 @@ public sealed class CheckpointTensor
     T[] Read<T>(bool integersOnly) where T : unmanaged, System.Numerics.INumberBase<T>
     {
         if (integersOnly && DType.IsFloatingPoint())
-            throw new CheckpointException(Path,
+            throw new InputException(Path,
                 $"tensor '{Name}' is {DType.HeaderName()}; reading it as {typeof(T).Name} needs an integer dtype (I64, I32, U8, BOOL)");
         var values = new T[Data.Length / DType.ElementSize()];
         try
@@ -78,7 +78,7 @@ public sealed class CheckpointTensor
         }
         catch (OverflowException e)
         {
-            throw new CheckpointException(Path,
+            throw new InputException(Path,
                 $"tensor '{Name}' ({DType.HeaderName()}) holds values outside the {typeof(T).Name} range", e);
         }
         return values;

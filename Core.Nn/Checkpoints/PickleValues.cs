@@ -75,6 +75,6 @@ internal sealed record TensorRef(StorageRef Storage, long StorageOffset, long[] 
 
 /// <summary>
 /// Malformed pickle content, found by <see cref="PickleReader"/> or the allowlisted callables; the loader
-/// turns it into a <see cref="CheckpointException"/> naming the file.
+/// turns it into a <see cref="InputException"/> naming the file.
 /// </summary>
 internal sealed class PickleException(string problem) : Exception(problem);

@@ -23,7 +23,7 @@ public static class TorchCheckpoint
     /// any <c>module.</c> prefix (see <see cref="TorchStateDict.WithoutPrefix"/>); BatchNorm state without
     /// <c>num_batches_tracked</c> loads as it is.
     /// </summary>
-    /// <exception cref="CheckpointException">
+    /// <exception cref="InputException">
     /// The file is missing, unreadable, truncated or malformed, names a Python global outside the allowlist
     /// (the message names it as <c>module.name</c>), or holds no state dict of tensors.
     /// </exception>
@@ -41,16 +41,16 @@ public static class TorchCheckpoint
                 return LoadZip(path, stream);
             if (got >= 1 && start[0] == 0x80)
                 return LoadLegacy(path, stream);
-            throw new CheckpointException(path, "not a torch.save file: it starts neither with a zip header nor with a pickle");
+            throw new InputException(path, "not a torch.save file: it starts neither with a zip header nor with a pickle");
         }
         catch (PickleException e)
         {
-            throw new CheckpointException(path, e.Message, e);
+            throw new InputException(path, e.Message, e);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
         {
             // FileNotFound, EndOfStream and a corrupt zip directory or entry all land here.
-            throw new CheckpointException(path, $"cannot read the file: {e.Message}", e);
+            throw new InputException(path, $"cannot read the file: {e.Message}", e);
         }
     }
 
@@ -61,11 +61,11 @@ public static class TorchCheckpoint
         var pickles = zip.Entries.Where(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)
             && e.FullName.IndexOf('/') == e.FullName.Length - "/data.pkl".Length).ToList();
         if (pickles.Count != 1)
-            throw new CheckpointException(path, $"a zip checkpoint needs exactly one <folder>/data.pkl, found {pickles.Count}");
+            throw new InputException(path, $"a zip checkpoint needs exactly one <folder>/data.pkl, found {pickles.Count}");
         var prefix = pickles[0].FullName[..^"data.pkl".Length];
         if (zip.GetEntry(prefix + "byteorder") is { } order && ReadEntry(order, 16) is var bytes
             && !bytes.AsSpan().SequenceEqual("little"u8))
-            throw new CheckpointException(path, "the checkpoint was saved on a big-endian machine, which is not supported");
+            throw new InputException(path, "the checkpoint was saved on a big-endian machine, which is not supported");
 
         var storages = new List<StorageRef>();
         var reader = new PickleReader(ReadEntry(pickles[0], Array.MaxLength), TorchGlobals.Resolve, pid => Remember(storages, pid));
@@ -77,10 +77,10 @@ public static class TorchCheckpoint
             if (data.ContainsKey(storage.Key))
                 continue;
             var entry = zip.GetEntry(prefix + "data/" + storage.Key)
-                ?? throw new CheckpointException(path, $"storage '{storage.Key}' has no entry {prefix}data/{storage.Key}");
+                ?? throw new InputException(path, $"storage '{storage.Key}' has no entry {prefix}data/{storage.Key}");
             long needed = NeededBytes(storage);
             if (entry.Length < needed)
-                throw new CheckpointException(path, $"storage '{storage.Key}' needs {needed} bytes but its entry has {entry.Length}");
+                throw new InputException(path, $"storage '{storage.Key}' needs {needed} bytes but its entry has {entry.Length}");
             data[storage.Key] = ReadEntry(entry, needed);
         }
         return Tensors(path, CheckpointFormat.Zip, root, data);
@@ -89,18 +89,18 @@ public static class TorchCheckpoint
     static TorchStateDict LoadLegacy(string path, FileStream stream)
     {
         if (stream.Length > Array.MaxLength)
-            throw new CheckpointException(path, $"legacy checkpoints over {Array.MaxLength} bytes are not supported");
+            throw new InputException(path, $"legacy checkpoints over {Array.MaxLength} bytes are not supported");
         var bytes = new byte[stream.Length];
         stream.ReadExactly(bytes);
 
         var storages = new List<StorageRef>();
         var reader = new PickleReader(bytes, TorchGlobals.Resolve, pid => Remember(storages, pid));
         if (reader.Load() is not BigInteger magic || magic != LegacyMagic)
-            throw new CheckpointException(path, "not a torch.save file: the legacy magic number is missing");
+            throw new InputException(path, "not a torch.save file: the legacy magic number is missing");
         if (reader.Load() is not LegacyProtocol)
-            throw new CheckpointException(path, "unsupported legacy protocol version (expected 1001)");
+            throw new InputException(path, "unsupported legacy protocol version (expected 1001)");
         if (reader.Load() is not PickleDict info || !info.TryGet("little_endian", out var little) || little is not true)
-            throw new CheckpointException(path, "the system info does not say little-endian; big-endian checkpoints are not supported");
+            throw new InputException(path, "the system info does not say little-endian; big-endian checkpoints are not supported");
         var root = reader.Load();
         var keys = PickleReader.Expect<List<object?>>(reader.Load(), "storage key list");
 
@@ -114,14 +114,14 @@ public static class TorchCheckpoint
         {
             var key = PickleReader.Expect<string>(item, "storage key");
             if (!types.TryGetValue(key, out var storage))
-                throw new CheckpointException(path, $"storage '{key}' is listed but no tensor uses it, so its type is unknown");
+                throw new InputException(path, $"storage '{key}' is listed but no tensor uses it, so its type is unknown");
             if (bytes.Length - position < 8)
-                throw new CheckpointException(path, $"truncated before the size of storage '{key}'");
+                throw new InputException(path, $"truncated before the size of storage '{key}'");
             long count = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(position, 8));
             position += 8;
             int size = storage.DType.ElementSize();
             if (count < 0 || count > (bytes.Length - position) / size)
-                throw new CheckpointException(path, $"storage '{key}' claims {count} elements but only {bytes.Length - position} bytes remain");
+                throw new InputException(path, $"storage '{key}' claims {count} elements but only {bytes.Length - position} bytes remain");
             data[key] = bytes.AsSpan(position, (int)(count * size)).ToArray();
             position += (int)(count * size);
         }
@@ -156,13 +156,13 @@ public static class TorchCheckpoint
         foreach (var (key, value) in dict.Items)
         {
             if (key is not string name)
-                throw new CheckpointException(path, $"state dict key {PickleReader.Describe(key)} is not a string");
+                throw new InputException(path, $"state dict key {PickleReader.Describe(key)} is not a string");
             if (value is not TensorRef tensor)
-                throw new CheckpointException(path, $"state dict entry '{name}' is {PickleReader.Describe(value)}, not a tensor");
+                throw new InputException(path, $"state dict entry '{name}' is {PickleReader.Describe(value)}, not a tensor");
             if (!data.TryGetValue(tensor.Storage.Key, out var storage))
-                throw new CheckpointException(path, $"tensor '{name}' uses storage '{tensor.Storage.Key}', which the file does not hold");
+                throw new InputException(path, $"tensor '{name}' uses storage '{tensor.Storage.Key}', which the file does not hold");
             if (storage.Length < NeededBytes(tensor.Storage))
-                throw new CheckpointException(path, $"storage '{tensor.Storage.Key}' has {storage.Length} bytes, fewer than its tensors need");
+                throw new InputException(path, $"storage '{tensor.Storage.Key}' has {storage.Length} bytes, fewer than its tensors need");
             tensors.Add(new CheckpointTensor(path, name, tensor.Storage.DType, tensor.Shape, tensor.Strides,
                 tensor.StorageOffset, tensor.Storage.Location, TensorMaterializer.Materialize(tensor, storage)));
         }
@@ -174,7 +174,7 @@ public static class TorchCheckpoint
     static PickleDict StateDict(string path, object? root)
     {
         if (root is not PickleDict dict)
-            throw new CheckpointException(path, $"the checkpoint holds {PickleReader.Describe(root)}, not a dict of tensors");
+            throw new InputException(path, $"the checkpoint holds {PickleReader.Describe(root)}, not a dict of tensors");
         foreach (var key in WrapperKeys)
             if (dict.TryGet(key, out var inner) && inner is PickleDict wrapped)
                 return wrapped;

@@ -26,7 +26,7 @@ public sealed class TorchStateDict
         byName = new Dictionary<string, CheckpointTensor>(StringComparer.Ordinal);
         foreach (var tensor in tensors)
             if (!byName.TryAdd(tensor.Name, tensor))
-                throw new CheckpointException(path, $"two tensors are named '{tensor.Name}'");
+                throw new InputException(path, $"two tensors are named '{tensor.Name}'");
     }
 
     /// <summary>The file the state dict was loaded from.</summary>
@@ -48,7 +48,7 @@ public sealed class TorchStateDict
     public bool Contains(string name) => byName.ContainsKey(name);
 
     /// <summary>The tensor named <paramref name="name"/>.</summary>
-    /// <exception cref="CheckpointException">There is no such tensor.</exception>
+    /// <exception cref="InputException">There is no such tensor.</exception>
     public CheckpointTensor this[string name]
     {
         get
@@ -56,7 +56,7 @@ public sealed class TorchStateDict
             ArgumentNullException.ThrowIfNull(name);
             return byName.TryGetValue(name, out var tensor)
                 ? tensor
-                : throw new CheckpointException(Path, $"no tensor named '{name}' (the state dict has {Count} tensors)");
+                : throw new InputException(Path, $"no tensor named '{name}' (the state dict has {Count} tensors)");
         }
     }
 
@@ -64,7 +64,7 @@ public sealed class TorchStateDict
     /// The same tensors with <paramref name="prefix"/> removed from every key that starts with it (models
     /// saved from <c>nn.DataParallel</c> have <c>module.</c> before every key); other keys stay as they are.
     /// </summary>
-    /// <exception cref="CheckpointException">Removing the prefix makes two keys equal.</exception>
+    /// <exception cref="InputException">Removing the prefix makes two keys equal.</exception>
     public TorchStateDict WithoutPrefix(string prefix = "module.")
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);

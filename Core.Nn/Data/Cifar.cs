@@ -51,7 +51,7 @@ public static class Cifar
     /// <summary>Reads a binary batch file (e.g. <c>test_batch.bin</c>, <c>data_batch_1.bin</c>, <c>train.bin</c>),
     /// pixels scaled to [0, 1]. For CIFAR-100 the labels are the fine ones unless <paramref name="coarse"/> is set, in
     /// which case they are the 20 superclasses (with <see cref="Cifar100CoarseClasses"/> as class names).</summary>
-    /// <exception cref="DatasetException">The file is missing, empty, not a whole number of records, or holds a label
+    /// <exception cref="InputException">The file is missing, empty, not a whole number of records, or holds a label
     /// out of range; the message names the file and, for a label, the record.</exception>
     public static LabelledImages Load(string path, Kind kind, bool coarse = false)
     {
@@ -63,15 +63,15 @@ public static class Cifar
         byte[] bytes = ReadAll(path);
         int record = RecordSize(kind);
         if (bytes.Length == 0)
-            throw new DatasetException(path, "empty file");
+            throw new InputException(path, "empty file");
         if (bytes.Length % record != 0)
-            throw new DatasetException(path,
+            throw new InputException(path,
                 $"{bytes.Length} bytes is not a whole number of {kind} records of {record} bytes " +
                 $"({bytes.Length / record} records and {bytes.Length % record} bytes left over; truncated or the wrong kind?)");
 
         int count = bytes.Length / record;
         if ((long)count * PixelBytes > Array.MaxLength)
-            throw new DatasetException(path, $"{count} images exceed the largest float array .NET can hold");
+            throw new InputException(path, $"{count} images exceed the largest float array .NET can hold");
         // CIFAR-100 stores (coarse, fine); the label we keep sits at byte 0 for CIFAR-10 and coarse, byte 1 for fine.
         int labelOffset = kind == Kind.Cifar100 && !coarse ? 1 : 0;
         var classNames = kind == Kind.Cifar10 ? Cifar10Classes : coarse ? Cifar100CoarseClasses : Cifar100FineClasses;
@@ -87,7 +87,7 @@ public static class Cifar
                 int limit = kind == Kind.Cifar10 ? Cifar10Classes.Count
                     : b == 0 ? Cifar100CoarseClasses.Count : Cifar100FineClasses.Count;
                 if (bytes[start + b] >= limit)
-                    throw new DatasetException(path,
+                    throw new InputException(path,
                         $"record {i} (byte offset {start + b}) has {LabelName(kind, b)} label {bytes[start + b]}, outside 0..{limit - 1}");
             }
             labels[i] = bytes[start + labelOffset];
@@ -110,15 +110,15 @@ public static class Cifar
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DatasetException(path, "file not found", e);
+            throw new InputException(path, "file not found", e);
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new DatasetException(path, "permission denied", e);
+            throw new InputException(path, "permission denied", e);
         }
         catch (IOException e)
         {
-            throw new DatasetException(path, $"cannot read ({e.Message})", e);
+            throw new InputException(path, $"cannot read ({e.Message})", e);
         }
     }
 }

@@ -67,7 +67,7 @@ public sealed record DatasetSpec(DatasetSpec.Source Kind, string? Location, int 
     /// <summary>Parses and loads <paramref name="spec"/>. <paramref name="train"/> picks the split of the IDX datasets
     /// (a CIFAR file is one split already; random data ignores it).</summary>
     /// <exception cref="ArgumentException">The spec is malformed.</exception>
-    /// <exception cref="DatasetException">The files are missing or malformed.</exception>
+    /// <exception cref="InputException">The files are missing or malformed.</exception>
     public static LabelledImages Load(string spec, bool train = false) => Parse(spec).Load(train);
 
     /// <summary>Loads the dataset this spec names; see <see cref="Load(string, bool)"/>.</summary>

@@ -13,7 +13,7 @@ public static class FashionMnist
 
     /// <summary>Loads the training or test split from <paramref name="directory"/> (default
     /// <see cref="DefaultDirectory"/>), pixels scaled to [0, 1]. The files may be gzip-compressed (<c>.gz</c>) or raw.</summary>
-    /// <exception cref="DatasetException">A file is missing or malformed, or images and labels disagree.</exception>
+    /// <exception cref="InputException">A file is missing or malformed, or images and labels disagree.</exception>
     public static LabelledImages Load(bool train, string? directory = null)
     {
         directory ??= DefaultDirectory;

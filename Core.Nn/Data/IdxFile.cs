@@ -43,7 +43,7 @@ public sealed class IdxFile
 
     /// <summary>Reads and validates <paramref name="path"/> (gzip when it starts with the gzip signature). Every
     /// problem (missing or truncated file, bad magic, unknown type, a data length that disagrees with the
-    /// dimensions) is one <see cref="DatasetException"/> naming the file.</summary>
+    /// dimensions) is one <see cref="InputException"/> naming the file.</summary>
     public static IdxFile Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -59,15 +59,15 @@ public sealed class IdxFile
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new DatasetException(path, "file not found", e);
+            throw new InputException(path, "file not found", e);
         }
         catch (InvalidDataException e)
         {
-            throw new DatasetException(path, $"corrupt gzip stream ({e.Message})", e);
+            throw new InputException(path, $"corrupt gzip stream ({e.Message})", e);
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new DatasetException(path, "permission denied", e);
+            throw new InputException(path, "permission denied", e);
         }
     }
 
@@ -75,28 +75,28 @@ public sealed class IdxFile
     {
         Span<byte> magic = stackalloc byte[4];
         if (stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) < 4)
-            throw new DatasetException(path, "truncated: shorter than the 4-byte IDX magic number");
+            throw new InputException(path, "truncated: shorter than the 4-byte IDX magic number");
         if (magic[0] != 0 || magic[1] != 0)
-            throw new DatasetException(path, $"not an IDX file (magic starts 0x{magic[0]:X2}{magic[1]:X2}, expected 0x0000)");
+            throw new InputException(path, $"not an IDX file (magic starts 0x{magic[0]:X2}{magic[1]:X2}, expected 0x0000)");
         var type = (IdxType)magic[2];
         if (!Enum.IsDefined(type))
-            throw new DatasetException(path, $"unknown IDX element type 0x{magic[2]:X2}");
+            throw new InputException(path, $"unknown IDX element type 0x{magic[2]:X2}");
         int rank = magic[3];
         if (rank is < 1 or > 8)
-            throw new DatasetException(path, $"{rank} dimensions; IDX files here have 1 to 8");
+            throw new InputException(path, $"{rank} dimensions; IDX files here have 1 to 8");
 
         var header = new byte[4 * rank];
         if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
-            throw new DatasetException(path, $"truncated: the header of {rank} dimensions is incomplete");
+            throw new InputException(path, $"truncated: the header of {rank} dimensions is incomplete");
         var shape = new int[rank];
         long count = 1;
         for (int i = 0; i < rank; i++)
         {
             shape[i] = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4 * i));
-            if (shape[i] < 0) throw new DatasetException(path, $"dimension {i} is negative ({shape[i]})");
+            if (shape[i] < 0) throw new InputException(path, $"dimension {i} is negative ({shape[i]})");
             count *= shape[i];
             if (count * ElementSize(type) > Array.MaxLength)
-                throw new DatasetException(path, $"dimensions {string.Join(" x ", shape.Take(i + 1))} exceed the largest array .NET can hold");
+                throw new InputException(path, $"dimensions {string.Join(" x ", shape.Take(i + 1))} exceed the largest array .NET can hold");
         }
 
         long bytes = count * ElementSize(type);
@@ -104,14 +104,14 @@ public sealed class IdxFile
         // header cannot make us reserve gigabytes for a small file.
         long headerLength = 4 + 4L * rank;
         if (rawLength is { } length && length - headerLength != bytes)
-            throw new DatasetException(path,
+            throw new InputException(path,
                 $"data is {length - headerLength} bytes but dimensions {string.Join(" x ", shape)} of {type} need {bytes}");
         var data = new byte[bytes];
         int read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
         if (read < data.Length)
-            throw new DatasetException(path, $"truncated: {read} of {bytes} data bytes");
+            throw new InputException(path, $"truncated: {read} of {bytes} data bytes");
         if (stream.ReadByte() >= 0)
-            throw new DatasetException(path, $"trailing bytes after the {bytes} data bytes of dimensions {string.Join(" x ", shape)}");
+            throw new InputException(path, $"trailing bytes after the {bytes} data bytes of dimensions {string.Join(" x ", shape)}");
         return new IdxFile(path, type, shape, data);
     }
 
@@ -131,7 +131,7 @@ public sealed class IdxFile
         {
             double value = Element(i);
             if (value != Math.Floor(value) || !double.IsFinite(value))
-                throw new DatasetException(Path, $"element {i} is {value}, not an integer label");
+                throw new InputException(Path, $"element {i} is {value}, not an integer label");
             result[i] = (long)value;
         }
         return result;

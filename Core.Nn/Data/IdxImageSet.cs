@@ -11,19 +11,19 @@ static class IdxImageSet
         string? hint = null)
     {
         if (!Directory.Exists(directory))
-            throw new DatasetException(directory, $"{dataset} folder not found" + (hint is null ? "" : $" ({hint})"));
+            throw new InputException(directory, $"{dataset} folder not found" + (hint is null ? "" : $" ({hint})"));
         string prefix = train ? "train" : "t10k";
         var images = IdxFile.Read(Find(directory, $"{prefix}-images-idx3-ubyte"));
         var labels = IdxFile.Read(Find(directory, $"{prefix}-labels-idx1-ubyte"));
         if (images.Shape.Count != 3)
-            throw new DatasetException(images.Path, $"expected 3 dimensions (N x H x W), found {images.Shape.Count}");
+            throw new InputException(images.Path, $"expected 3 dimensions (N x H x W), found {images.Shape.Count}");
         if (labels.Shape.Count != 1 || labels.Shape[0] != images.Shape[0])
-            throw new DatasetException(labels.Path, $"{string.Join(" x ", labels.Shape)} labels for {images.Shape[0]} images");
+            throw new InputException(labels.Path, $"{string.Join(" x ", labels.Shape)} labels for {images.Shape[0]} images");
         long[] y = labels.ToInt64();
         int classes = classNames.Count;
         for (int i = 0; i < y.Length; i++)
             if (y[i] < 0 || y[i] >= classes)
-                throw new DatasetException(labels.Path, $"label {i} is {y[i]}, outside 0..{classes - 1}");
+                throw new InputException(labels.Path, $"label {i} is {y[i]}, outside 0..{classes - 1}");
         return new LabelledImages(images.ToFloat32(1f / 255f), y, images.Shape[0], 1, images.Shape[1], images.Shape[2],
             classNames);
     }
@@ -35,6 +35,6 @@ static class IdxImageSet
             string path = Path.Combine(directory, name);
             if (File.Exists(path)) return path;
         }
-        throw new DatasetException(Path.Combine(directory, stem + ".gz"), "file not found");
+        throw new InputException(Path.Combine(directory, stem + ".gz"), "file not found");
     }
 }

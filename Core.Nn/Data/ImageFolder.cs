@@ -12,20 +12,20 @@ public static class ImageFolder
 
     /// <summary>Loads every image under the class folders of <paramref name="directory"/>, pixels scaled to [0, 1]
     /// (NCHW, 3 channels).</summary>
-    /// <exception cref="DatasetException">The folder is missing or has no class folders or images, an image cannot be
+    /// <exception cref="InputException">The folder is missing or has no class folders or images, an image cannot be
     /// decoded (the file is named), or image sizes differ.</exception>
     public static LabelledImages Load(string directory)
     {
-        if (!Directory.Exists(directory)) throw new DatasetException(directory, "image folder not found");
+        if (!Directory.Exists(directory)) throw new InputException(directory, "image folder not found");
         string[] classes = Directory.GetDirectories(directory).Select(Path.GetFileName).OfType<string>()
             .Order(StringComparer.Ordinal).ToArray();
-        if (classes.Length == 0) throw new DatasetException(directory, "no class sub-folders (expected DIR/CLASS/IMAGE)");
+        if (classes.Length == 0) throw new InputException(directory, "no class sub-folders (expected DIR/CLASS/IMAGE)");
 
         var files = new List<(string Path, int Label)>();
         for (int label = 0; label < classes.Length; label++)
             foreach (string file in Directory.GetFiles(Path.Combine(directory, classes[label])).Order(StringComparer.Ordinal))
                 if (Extensions.Contains(Path.GetExtension(file))) files.Add((file, label));
-        if (files.Count == 0) throw new DatasetException(directory, "no images in the class folders");
+        if (files.Count == 0) throw new InputException(directory, "no images in the class folders");
 
         int width = 0, height = 0;
         float[]? pixels = null;
@@ -37,12 +37,12 @@ public static class ImageFolder
             {
                 (width, height) = (image.Width, image.Height);
                 long total = (long)files.Count * 3 * width * height;
-                if (total > Array.MaxLength) throw new DatasetException(directory, $"{files.Count} images of {width} x {height} exceed one array");
+                if (total > Array.MaxLength) throw new InputException(directory, $"{files.Count} images of {width} x {height} exceed one array");
                 pixels = new float[total];
             }
             else if (image.Width != width || image.Height != height)
             {
-                throw new DatasetException(files[i].Path,
+                throw new InputException(files[i].Path,
                     $"image is {image.Width} x {image.Height}, but the first image ({files[0].Path}) is {width} x {height}");
             }
             // Interleaved RGB to planar NCHW.
@@ -66,7 +66,7 @@ public static class ImageFolder
         // The decoder is third-party code fed untrusted bytes: whatever it throws means "not a decodable image".
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new DatasetException(path, $"cannot decode the image ({e.Message})", e);
+            throw new InputException(path, $"cannot decode the image ({e.Message})", e);
         }
     }
 }

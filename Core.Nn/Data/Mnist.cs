@@ -8,7 +8,7 @@ public static class Mnist
     public static readonly IReadOnlyList<string> ClassNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
     /// <summary>Loads the training or test split from <paramref name="directory"/>, pixels scaled to [0, 1].</summary>
-    /// <exception cref="DatasetException">A file is missing or malformed, or images and labels disagree.</exception>
+    /// <exception cref="InputException">A file is missing or malformed, or images and labels disagree.</exception>
     public static LabelledImages Load(string directory, bool train)
     {
         ArgumentNullException.ThrowIfNull(directory);

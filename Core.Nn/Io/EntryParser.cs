@@ -83,5 +83,5 @@ internal readonly struct EntryParser(string path, string name)
         return (b, e);
     }
 
-    SafetensorsException Fail(string problem) => new(path, $"tensor '{name}': {problem}");
+    InputException Fail(string problem) => new(path, $"tensor '{name}': {problem}");
 }

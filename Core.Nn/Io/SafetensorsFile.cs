@@ -30,7 +30,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>
     /// Opens <paramref name="path"/> and validates its header: every problem (missing or truncated file,
     /// malformed JSON, unknown dtype, byte ranges that do not match their shapes or that overlap, leave gaps
-    /// or run past the end) raises one <see cref="SafetensorsException"/> naming the file.
+    /// or run past the end) raises one <see cref="InputException"/> naming the file.
     /// </summary>
     public static SafetensorsFile Open(string path)
     {
@@ -46,7 +46,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new SafetensorsException(path, "file not found", e);
+            throw new InputException(path, "file not found", e);
         }
 
         try
@@ -73,13 +73,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public bool Contains(string name) => byName.ContainsKey(name);
 
     /// <summary>The header entry of tensor <paramref name="name"/>.</summary>
-    /// <exception cref="SafetensorsException">The file has no such tensor.</exception>
+    /// <exception cref="InputException">The file has no such tensor.</exception>
     public TensorEntry Entry(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         return byName.TryGetValue(name, out var entry)
             ? entry
-            : throw new SafetensorsException(Path, $"no tensor named '{name}' (the file has {byName.Count} tensors)");
+            : throw new InputException(Path, $"no tensor named '{name}' (the file has {byName.Count} tensors)");
     }
 
     /// <summary>
@@ -110,10 +110,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     {
         var entry = Entry(name);
         if (integersOnly && entry.DType.IsFloatingPoint())
-            throw new SafetensorsException(Path,
+            throw new InputException(Path,
                 $"tensor '{name}' is {entry.DType.HeaderName()}; reading it as {typeof(T).Name} needs an integer dtype (I64, I32, U8, BOOL)");
         if (entry.ElementCount > Array.MaxLength)
-            throw new SafetensorsException(Path,
+            throw new InputException(Path,
                 $"tensor '{name}' has {entry.ElementCount} elements, more than a .NET array can hold");
 
         var values = new T[entry.ElementCount];
@@ -123,7 +123,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (OverflowException e)
         {
-            throw new SafetensorsException(Path,
+            throw new InputException(Path,
                 $"tensor '{name}' ({entry.DType.HeaderName()}) holds values outside the {typeof(T).Name} range", e);
         }
         return values;
@@ -132,7 +132,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     ReadOnlySpan<byte> DataSpan(TensorEntry entry)
     {
         if (entry.ByteLength > Array.MaxLength)
-            throw new SafetensorsException(Path,
+            throw new InputException(Path,
                 $"tensor '{entry.Name}' is {entry.ByteLength} bytes, more than one span can address");
         return new ReadOnlySpan<byte>(MappedData() + entry.Begin, (int)entry.ByteLength);
     }
@@ -147,7 +147,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 // The offsets were checked against the length seen at Open; mapping a file truncated since
                 // then would turn a read past its new end into a bus error instead of an exception.
                 if (stream.Length != header.FileLength)
-                    throw new SafetensorsException(Path,
+                    throw new InputException(Path,
                         $"file changed size since it was opened ({header.FileLength} -> {stream.Length} bytes)");
                 map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0,
                     MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);

@@ -43,17 +43,17 @@ internal sealed class SafetensorsHeader
     {
         long fileLength = stream.Length;
         if (fileLength < 8)
-            throw new SafetensorsException(path,
+            throw new InputException(path,
                 $"file is {fileLength} bytes, shorter than the 8-byte header length prefix (truncated)");
 
         Span<byte> prefix = stackalloc byte[8];
         stream.ReadExactly(prefix);
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
         if (headerLength > MaxHeaderLength)
-            throw new SafetensorsException(path,
+            throw new InputException(path,
                 $"header length {headerLength} exceeds the limit of {MaxHeaderLength} bytes");
         if ((long)headerLength > fileLength - 8)
-            throw new SafetensorsException(path,
+            throw new InputException(path,
                 $"header length {headerLength} exceeds the file size {fileLength} (truncated)");
 
         var json = new byte[headerLength];
@@ -67,7 +67,7 @@ internal sealed class SafetensorsHeader
         // The JSON parser checks structure but decodes strings only when they are read, so bad bytes in a
         // name would otherwise surface later as an unrelated exception.
         if (!Utf8.IsValid(json))
-            throw new SafetensorsException(path, "header is not valid UTF-8");
+            throw new InputException(path, "header is not valid UTF-8");
 
         JsonDocument document;
         try
@@ -76,14 +76,14 @@ internal sealed class SafetensorsHeader
         }
         catch (JsonException e)
         {
-            throw new SafetensorsException(path, $"header is not valid JSON ({e.Message})", e);
+            throw new InputException(path, $"header is not valid JSON ({e.Message})", e);
         }
 
         using (document)
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                throw new SafetensorsException(path, $"header is a JSON {Kind(root)}, not an object");
+                throw new InputException(path, $"header is a JSON {Kind(root)}, not an object");
 
             long dataLength = fileLength - dataStart;
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -95,7 +95,7 @@ internal sealed class SafetensorsHeader
             catch (InvalidOperationException e)
             {
                 // Valid UTF-8 can still escape an unpaired surrogate ("\ud800"), which System.Text.Json refuses to decode.
-                throw new SafetensorsException(path, $"header holds a string that is not valid Unicode ({e.Message})", e);
+                throw new InputException(path, $"header holds a string that is not valid Unicode ({e.Message})", e);
             }
 
             entries.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
@@ -113,7 +113,7 @@ internal sealed class SafetensorsHeader
             // JSON permits repeated keys and parsers disagree on which one wins; refusing is the only
             // reading on which every tool agrees.
             if (!seen.Add(property.Name))
-                throw new SafetensorsException(path, $"header names '{property.Name}' more than once");
+                throw new InputException(path, $"header names '{property.Name}' more than once");
             if (property.Name == MetadataKey)
                 ReadMetadata(property.Value, metadata, path);
             else
@@ -128,14 +128,14 @@ internal sealed class SafetensorsHeader
         if (value.ValueKind == JsonValueKind.Null)
             return;
         if (value.ValueKind != JsonValueKind.Object)
-            throw new SafetensorsException(path, $"{MetadataKey} is a JSON {Kind(value)}, not an object of strings");
+            throw new InputException(path, $"{MetadataKey} is a JSON {Kind(value)}, not an object of strings");
         foreach (var item in value.EnumerateObject())
         {
             if (item.Value.ValueKind != JsonValueKind.String)
-                throw new SafetensorsException(path,
+                throw new InputException(path,
                     $"{MetadataKey} value of '{item.Name}' is a JSON {Kind(item.Value)}, not a string");
             if (!metadata.TryAdd(item.Name, item.Value.GetString()!))
-                throw new SafetensorsException(path, $"{MetadataKey} names '{item.Name}' more than once");
+                throw new InputException(path, $"{MetadataKey} names '{item.Name}' more than once");
         }
     }
 
@@ -151,18 +151,18 @@ internal sealed class SafetensorsHeader
         foreach (var entry in sorted)
         {
             if (entry.Begin < covered)
-                throw new SafetensorsException(path,
+                throw new InputException(path,
                     $"tensors '{previous!.Name}' (bytes [{previous.Begin}, {previous.End})) and " +
                     $"'{entry.Name}' (bytes [{entry.Begin}, {entry.End})) overlap");
             if (entry.Begin > covered)
-                throw new SafetensorsException(path, previous is null
+                throw new InputException(path, previous is null
                     ? $"gap: data bytes [0, {entry.Begin}) before tensor '{entry.Name}' belong to no tensor"
                     : $"gap: data bytes [{covered}, {entry.Begin}) between tensors '{previous.Name}' and '{entry.Name}' belong to no tensor");
             covered = entry.End;
             previous = entry;
         }
         if (covered != dataLength)
-            throw new SafetensorsException(path,
+            throw new InputException(path,
                 $"the data buffer holds {dataLength} bytes but the tensors cover only {covered} (trailing bytes)");
     }
 

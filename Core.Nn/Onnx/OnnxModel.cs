@@ -17,7 +17,7 @@ public sealed class OnnxModel
     OnnxModel(string path, ModelProto proto)
     {
         Path = path;
-        var graph = proto.Graph ?? throw new OnnxException(path, "the model has no graph");
+        var graph = proto.Graph ?? throw new InputException(path, "the model has no graph");
         IrVersion = proto.IrVersion;
         ProducerName = proto.ProducerName;
         ProducerVersion = proto.ProducerVersion;
@@ -28,7 +28,7 @@ public sealed class OnnxModel
         {
             string domain = opset.Domain == StandardDomain ? "" : opset.Domain;
             if (!opsets.TryAdd(domain, opset.Version))
-                throw new OnnxException(path, $"operator set '{opset.Domain}' is imported twice");
+                throw new InputException(path, $"operator set '{opset.Domain}' is imported twice");
         }
         OperatorSets = opsets;
 
@@ -37,7 +37,7 @@ public sealed class OnnxModel
         foreach (var tensor in graph.Initializer)
         {
             if (!initializers.TryAdd(tensor.Name, TensorDecoder.Decode(path, tensor)))
-                throw new OnnxException(path, $"initializer '{tensor.Name}' appears twice");
+                throw new InputException(path, $"initializer '{tensor.Name}' appears twice");
         }
         Initializers = initializers;
         Inputs = graph.Input.Select(ValueInfo).ToArray();
@@ -83,7 +83,7 @@ public sealed class OnnxModel
 
     /// <summary>
     /// Reads the model at <paramref name="path"/>. Any problem (missing file, truncated or corrupted
-    /// protobuf, a tensor whose data and shape disagree) throws one <see cref="OnnxException"/> naming the file.
+    /// protobuf, a tensor whose data and shape disagree) throws one <see cref="InputException"/> naming the file.
     /// </summary>
     public static OnnxModel Load(string path)
     {
@@ -94,12 +94,12 @@ public sealed class OnnxModel
             // Protobuf messages are limited to 2 GiB; larger models must use external data.
             var info = new FileInfo(path);
             if (info.Exists && info.Length > int.MaxValue)
-                throw new OnnxException(path, $"{info.Length} bytes is over the 2 GiB protobuf limit (large models store weights as external data)");
+                throw new InputException(path, $"{info.Length} bytes is over the 2 GiB protobuf limit (large models store weights as external data)");
             bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OnnxException(path, e.Message, e);
+            throw new InputException(path, e.Message, e);
         }
         return Parse(path, bytes);
     }
@@ -117,7 +117,7 @@ public sealed class OnnxModel
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new OnnxException(path, $"not a valid ONNX protobuf: {e.Message}", e);
+            throw new InputException(path, $"not a valid ONNX protobuf: {e.Message}", e);
         }
         return new OnnxModel(path, proto);
     }
@@ -139,7 +139,7 @@ public sealed class OnnxModel
                 a.Strings.Select(s => s.ToStringUtf8()).ToArray(),
                 a.Tensors.Select(t => TensorDecoder.Decode(path, t)).ToArray());
             if (!attributes.TryAdd(a.Name, attribute))
-                throw new OnnxException(path, $"node '{node.Name}' ({node.OpType}) has attribute '{a.Name}' twice");
+                throw new InputException(path, $"node '{node.Name}' ({node.OpType}) has attribute '{a.Name}' twice");
         }
         return new OnnxNode(node.Name, node.OpType, node.Domain == StandardDomain ? "" : node.Domain,
             node.Input.ToArray(), node.Output.ToArray(), attributes);

@@ -70,5 +70,5 @@ internal static class OnnxPlanner
         return allInt64 || node.OpType is "Shape" or "Identity" or "Constant";
     }
 
-    static OnnxException Refuse(OnnxModel model, OnnxNode node, string problem) => new(model.Path, $"{Describe(node)}: {problem}");
+    static InputException Refuse(OnnxModel model, OnnxNode node, string problem) => new(model.Path, $"{Describe(node)}: {problem}");
 }

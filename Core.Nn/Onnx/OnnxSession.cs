@@ -19,7 +19,7 @@ public sealed class OnnxSession
     sealed record Step(OnnxNode Node, Kernel Kernel, int[] Inputs, int[] Outputs, int[] Release);
 
     /// <summary>Compiles <paramref name="model"/> for <paramref name="device"/> (default: the cpu device).</summary>
-    /// <exception cref="OnnxException">A node uses an unsupported operator or attribute, needs a value that nothing
+    /// <exception cref="InputException">A node uses an unsupported operator or attribute, needs a value that nothing
     /// produces, or an initializer it reads has no data; the message names the file and the node.</exception>
     public OnnxSession(OnnxModel model, Device? device = null)
     {
@@ -54,7 +54,7 @@ public sealed class OnnxSession
         }
 
         outputs = model.Outputs.Select(o => (o.Name, slots.TryGetValue(o.Name, out int s) ? s
-            : throw new OnnxException(model.Path, $"graph output '{o.Name}' is produced by no node, initializer or input"))).ToArray();
+            : throw new InputException(model.Path, $"graph output '{o.Name}' is produced by no node, initializer or input"))).ToArray();
         constants = new Tensor?[slots.Count];
         foreach (var (slot, value) in constantValues) constants[slot] = value;
         steps = Plan(planned);
@@ -128,7 +128,7 @@ public sealed class OnnxSession
         }
         catch (OnnxOpException e)
         {
-            throw new OnnxException(model.Path, $"{OnnxPlanner.Describe(node)}: {e.Message}", e);
+            throw new InputException(model.Path, $"{OnnxPlanner.Describe(node)}: {e.Message}", e);
         }
     }
 
@@ -143,7 +143,7 @@ public sealed class OnnxSession
         }
         catch (Exception e) when (e is OnnxOpException or ArgumentException or InvalidOperationException)
         {
-            throw new OnnxException(model.Path, $"{OnnxPlanner.Describe(node)}: {e.Message}", e);
+            throw new InputException(model.Path, $"{OnnxPlanner.Describe(node)}: {e.Message}", e);
         }
     }
 

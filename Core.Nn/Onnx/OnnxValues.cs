@@ -19,7 +19,7 @@ internal static class OnnxValues
     public static Tensor FromInitializer(string path, OnnxTensor tensor, Device device)
     {
         if (!tensor.HasData)
-            throw new OnnxException(path, $"initializer '{tensor.Name}' has no data in the file" + (tensor.External is { } e
+            throw new InputException(path, $"initializer '{tensor.Name}' has no data in the file" + (tensor.External is { } e
                 ? $" (its weights are stored externally in '{e.Location}', which this session does not read)"
                 : " (the model was exported without weights; pass it as an input instead)"));
         try
@@ -28,7 +28,7 @@ internal static class OnnxValues
         }
         catch (OnnxOpException e)
         {
-            throw new OnnxException(path, $"initializer '{tensor.Name}': {e.Message}", e);
+            throw new InputException(path, $"initializer '{tensor.Name}': {e.Message}", e);
         }
     }
 

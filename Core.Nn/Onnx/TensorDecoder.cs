@@ -8,7 +8,7 @@ namespace Hybrid.Core.Nn.Onnx;
 /// <summary>
 /// Turns a parsed <c>TensorProto</c> into an <see cref="OnnxTensor"/>, checking that the declared shape
 /// and the stored element count agree. A disagreement is a malformed file and throws
-/// <see cref="OnnxException"/>; missing data is not an error (external or absent weights must not stop
+/// <see cref="InputException"/>; missing data is not an error (external or absent weights must not stop
 /// reading the graph).
 /// </summary>
 internal static class TensorDecoder
@@ -16,7 +16,7 @@ internal static class TensorDecoder
     public static OnnxTensor Decode(string path, TensorProto proto)
     {
         string name = proto.Name;
-        OnnxException Bad(string problem) => new(path, $"tensor '{name}': {problem}");
+        InputException Bad(string problem) => new(path, $"tensor '{name}': {problem}");
 
         var type = (OnnxDataType)proto.DataType;
         var shape = proto.Dims.ToArray();
@@ -55,7 +55,7 @@ internal static class TensorDecoder
     }
 
     /// <summary>The bytes from the typed field that the type uses, or null when that field is empty.</summary>
-    static byte[]? Typed(TensorProto proto, OnnxDataType type, long count, Func<string, OnnxException> bad)
+    static byte[]? Typed(TensorProto proto, OnnxDataType type, long count, Func<string, InputException> bad)
     {
         // Complex numbers store two values per element in the float or double field.
         long values = type is OnnxDataType.Complex64 or OnnxDataType.Complex128 ? 2 * count : count;
@@ -102,7 +102,7 @@ internal static class TensorDecoder
         return result;
     }
 
-    static OnnxExternalData ExternalReference(TensorProto proto, Func<string, OnnxException> bad)
+    static OnnxExternalData ExternalReference(TensorProto proto, Func<string, InputException> bad)
     {
         string? location = null;
         long offset = 0;

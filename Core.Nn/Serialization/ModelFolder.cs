@@ -54,13 +54,13 @@ public sealed class ModelFolder
     public IReadOnlyList<string> Architectures { get; }
 
     /// <summary>Resolves <paramref name="path"/>, a model folder or hub cache entry.</summary>
-    /// <exception cref="FileFormatException">The folder is missing, has no weights, or its index or config.json is
+    /// <exception cref="InputException">The folder is missing, has no weights, or its index or config.json is
     /// malformed; the message names the file at fault.</exception>
     public static ModelFolder Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!System.IO.Directory.Exists(path))
-            throw new SafetensorsException(path, "no such folder");
+            throw new InputException(path, "no such folder");
         var dir = Snapshot(path);
         var (modelType, architectures) = Config(dir);
 
@@ -76,7 +76,7 @@ public sealed class ModelFolder
         var bin = System.IO.Path.Combine(dir, "pytorch_model.bin");
         if (File.Exists(bin))
             return new ModelFolder(path, dir, WeightFormat.PyTorch, [bin], null, modelType, architectures);
-        throw new SafetensorsException(path,
+        throw new InputException(path,
             "no weights in this folder (model.safetensors, *.safetensors shards with their *.safetensors.index.json, or pytorch_model.bin)");
     }
 
@@ -117,7 +117,7 @@ public sealed class ModelFolder
                 return named;
         }
         return System.IO.Directory.GetDirectories(snapshots).OrderByDescending(System.IO.Directory.GetLastWriteTimeUtc).FirstOrDefault()
-            ?? throw new SafetensorsException(dir, "hub cache entry without snapshots");
+            ?? throw new InputException(dir, "hub cache entry without snapshots");
     }
 
     static (string? ModelType, IReadOnlyList<string> Architectures) Config(string dir)
@@ -153,6 +153,6 @@ public sealed class ModelFolder
     }
 
     /// <summary>A problem with a folder's files, raised as the exception of the weights' format.</summary>
-    internal static FileFormatException Fail(string path, WeightFormat format, string problem, Exception? inner = null) =>
-        format == WeightFormat.PyTorch ? new CheckpointException(path, problem, inner) : new SafetensorsException(path, problem, inner);
+    internal static InputException Fail(string path, WeightFormat format, string problem, Exception? inner = null) =>
+        format == WeightFormat.PyTorch ? new InputException(path, problem, inner) : new InputException(path, problem, inner);
 }

@@ -20,8 +20,8 @@ public static class StateDicts
     /// <c>nn.DataParallel</c>), the prefix is dropped. Element types: F32 loads as Float32, F64 as Float64, F16 and BF16
     /// widen to Float32, and I64, I32, U8 and BOOL load as Int64.
     /// </summary>
-    /// <exception cref="FileFormatException">The file or folder is missing, truncated, malformed or hostile: a
-    /// <see cref="SafetensorsException"/> or <see cref="CheckpointException"/> whose message is <c>"path: problem"</c>.</exception>
+    /// <exception cref="InputException">The file or folder is missing, truncated, malformed or hostile: a
+    /// <see cref="InputException"/> or <see cref="InputException"/> whose message is <c>"path: problem"</c>.</exception>
     public static IReadOnlyDictionary<string, Tensor> Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -90,7 +90,7 @@ public static class StateDicts
         using var file = SafetensorsFile.Open(path);
         foreach (var entry in file.Tensors)
         {
-            var shape = Shape(entry.Shape, problem => new SafetensorsException(path, $"tensor '{entry.Name}': {problem}"));
+            var shape = Shape(entry.Shape, problem => new InputException(path, $"tensor '{entry.Name}': {problem}"));
             state[entry.Name] = entry.DType switch
             {
                 DType.F64 => Tensor.Wrap(file.ReadFloat64(entry.Name), shape),
@@ -104,7 +104,7 @@ public static class StateDicts
     {
         foreach (var t in TorchCheckpoint.Load(path).Tensors)
         {
-            var shape = Shape(t.Shape, problem => new CheckpointException(path, $"tensor '{t.Name}': {problem}"));
+            var shape = Shape(t.Shape, problem => new InputException(path, $"tensor '{t.Name}': {problem}"));
             state[t.Name] = t.DType switch
             {
                 DType.F64 => Tensor.Wrap(t.ReadFloat64(), shape),
@@ -115,7 +115,7 @@ public static class StateDicts
     }
 
     // A tensor's storage is one .NET array, so its element count and every dimension must fit an int.
-    static int[] Shape(long[] shape, Func<string, FileFormatException> fail)
+    static int[] Shape(long[] shape, Func<string, InputException> fail)
     {
         long count = 1;
         foreach (var dim in shape)
