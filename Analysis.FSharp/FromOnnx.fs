@@ -7,7 +7,7 @@ module Hybrid.Analysis.FromOnnx
 open System.Collections.Generic
 open System.IO
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Analysis.Architecture
 
 let private scopeOf (nodeName: string) =

@@ -9,7 +9,7 @@ open System
 open System.IO
 open System.Text.Json
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Formats.HuggingFace
 open Hybrid.Analysis.Architecture
 
 /// The layer type a module's parameters imply: running statistics -> BatchNorm (2-D: weights alone cannot tell 1-D

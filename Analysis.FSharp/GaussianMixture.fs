@@ -5,7 +5,8 @@ module Hybrid.Analysis.GaussianMixture
 open System
 open System.Collections.Generic
 open Hybrid.Core.Gpu
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis.TensorInput
 
 /// The initialisation for its scikit-learn name (kmeans, k-means++, random, random_from_data).

@@ -5,9 +5,11 @@ module Hybrid.Analysis.Inspect
 open System
 open System.IO
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
-open Hybrid.Core.Nn.Onnx
-open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.HuggingFace
+open Hybrid.Core.Nn.Formats.Onnx.Reader
+open Hybrid.Core.Nn.Formats.PyTorch
+open Hybrid.Core.Nn.Formats.Safetensors
 
 type TensorInfo =
     { Name: string

@@ -9,8 +9,9 @@ open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
-open Hybrid.Core.Nn.Onnx
-open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Onnx.Reader
+open Hybrid.Core.Nn.Formats.Onnx.Runtime
 open Hybrid.Core.Nn.Zoo
 
 type Network =

@@ -7,7 +7,8 @@ open System.Globalization
 open System.IO
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Safetensors
 
 /// A row-major float64 matrix and where it came from (for messages).
 type Matrix =

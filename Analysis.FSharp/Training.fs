@@ -14,7 +14,9 @@ open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Optim
-open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Onnx.Export
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Zoo
 
 type Schedule =
@@ -78,7 +80,7 @@ let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<stri
     | ".pt" | ".pth" -> StateDicts.SavePyTorch(path, model.StateDict())
     | ".onnx" ->
         use _ = model.Eval()
-        Onnx.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
+        OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
     | other -> raise (ArgumentException $"{path}: cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx")
 
 /// Model, optimiser and scheduler state in one safetensors file, written atomically: a crash leaves the previous one.
@@ -113,7 +115,7 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
     let mutable firstEpoch = 0
     if resume && File.Exists checkpoint then
         let state = StateDicts.Load checkpoint
-        use file = Io.SafetensorsFile.Open checkpoint
+        use file = SafetensorsFile.Open checkpoint
         let meta = file.Metadata
         let saved = meta.["options"]
         if saved <> optionsJson o then

@@ -9,7 +9,8 @@ open System.Text
 open System.Text.Json
 open System.Threading.Tasks
 open Hybrid.Analysis
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Safetensors
 
 type Options =
     { /// Synthetic safetensors files to generate and read.

@@ -9,8 +9,10 @@ open System.IO
 open System.Threading.Tasks
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Io
-open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Onnx.Reader
+open Hybrid.Core.Nn.Formats.PyTorch
+open Hybrid.Core.Nn.Formats.Safetensors
 
 /// A reader under test: a real file to mutate, how to read a file completely, and which exceptions are clean.
 type Target =

@@ -9,7 +9,10 @@ open System.Text.Json
 open Expecto
 open Google.Protobuf
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Onnx
+open Hybrid.Core.Nn.Formats.Onnx.Reader
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 open Hybrid.Tests.Shared
@@ -252,8 +255,8 @@ let tests =
                     File.WriteAllText(Path.Combine(snapshot, "config.json"),
                         """{"model_type": "bert", "architectures": ["BertForSequenceClassification"], "task": "text-classification"}""")
                     let f32 name (shape: int64[]) =
-                        Hybrid.Core.Nn.Io.TensorData.Float32(name, shape, Array.zeroCreate (int (Array.fold (*) 1L shape)))
-                    Hybrid.Core.Nn.Io.SafetensorsWriter.Write(Path.Combine(snapshot, "model.safetensors"),
+                        Hybrid.Core.Nn.Formats.TensorData.Float32(name, shape, Array.zeroCreate (int (Array.fold (*) 1L shape)))
+                    Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(snapshot, "model.safetensors"),
                         [ f32 "embeddings.word_embeddings.weight" [| 10L; 4L |]
                           f32 "encoder.layer.0.attention.self.query.weight" [| 4L; 4L |]
                           f32 "encoder.layer.0.attention.self.query.bias" [| 4L |]

@@ -7,7 +7,9 @@ open System.Text
 open System.Threading.Tasks
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.PyTorch
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------

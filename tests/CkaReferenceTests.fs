@@ -9,7 +9,7 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu.Reference
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 
 // Stated tolerances. Fixture values: 1e-6 absolute (the fixture's inputs are float32, its sums float64).

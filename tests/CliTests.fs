@@ -81,7 +81,7 @@ let tests =
                 let out = Path.Combine(dir, "model.safetensors")
                 let code, _, err = runCli [ "gmm"; "fit"; "--data"; gmm + ":data"; "--k"; "3"; "--covariance"; "tied"; "--seed"; "7"; "--out"; out; "--device"; "cpu" ]
                 Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                use file = Hybrid.Core.Nn.Io.SafetensorsFile.Open out
+                use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open out
                 Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
                 Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
                 Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
@@ -129,7 +129,7 @@ let tests =
             let code, out, err = runCli [ "inspect"; path; "--json" ]
             Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
             use doc = JsonDocument.Parse out
-            use file = Hybrid.Core.Nn.Io.SafetensorsFile.Open path
+            use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open path
             let isBuffer (name: string) = [ "running_mean"; "running_var"; "num_batches_tracked" ] |> List.exists name.EndsWith
             let parameters = file.Tensors |> Seq.filter (fun t -> not (isBuffer t.Name)) |> Seq.sumBy _.ElementCount
             Expect.equal (doc.RootElement.GetProperty("tensors").GetArrayLength()) file.Tensors.Count "every tensor listed"
@@ -145,9 +145,9 @@ let tests =
                 Directory.CreateDirectory(Path.Combine(dir, "models--org--tiny", "refs")) |> ignore
                 File.WriteAllText(Path.Combine(dir, "models--org--tiny", "refs", "main"), "abc123")
                 File.WriteAllText(Path.Combine(snapshot, "config.json"), """{"model_type": "bert", "architectures": ["BertModel"]}""")
-                let write name (tensors: Hybrid.Core.Nn.Io.TensorData list) = Hybrid.Core.Nn.Io.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
-                write "model-00001-of-00002.safetensors" [ Hybrid.Core.Nn.Io.TensorData.Float32("encoder.layer.0.weight", [| 4L; 3L |], Array.zeroCreate 12) ]
-                write "model-00002-of-00002.safetensors" [ Hybrid.Core.Nn.Io.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
+                let write name (tensors: Hybrid.Core.Nn.Formats.TensorData list) = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
+                write "model-00001-of-00002.safetensors" [ Hybrid.Core.Nn.Formats.TensorData.Float32("encoder.layer.0.weight", [| 4L; 3L |], Array.zeroCreate 12) ]
+                write "model-00002-of-00002.safetensors" [ Hybrid.Core.Nn.Formats.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
                 File.WriteAllText(Path.Combine(snapshot, "model.safetensors.index.json"),
                     """{"weight_map": {"encoder.layer.0.weight": "model-00001-of-00002.safetensors", "pooler.dense.bias": "model-00002-of-00002.safetensors"}}""")
                 let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
@@ -174,7 +174,7 @@ let tests =
                 let code, out, err = runCli [ "inspect"; path; "--json" ]
                 Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" relative err)
                 use doc = JsonDocument.Parse out
-                let model = Hybrid.Core.Nn.Onnx.OnnxModel.Load path
+                let model = Hybrid.Core.Nn.Formats.Onnx.Reader.OnnxModel.Load path
                 let expected =
                     if model.Initializers.Count > 0 then model.Initializers.Values |> Seq.sumBy _.ElementCount
                     else

@@ -11,7 +11,7 @@ open FsCheck.FSharp
 open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Cpu
 open Hybrid.Core.Gpu.Reference
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 
 /// Every backend: the fixture and init tests report CUDA skipped where there is none; the properties and the

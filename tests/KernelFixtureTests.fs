@@ -5,7 +5,7 @@ open System.IO
 open System.Text.Json
 open Expecto
 open Hybrid.Core.Gpu
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 open Hybrid.Tests.Backends
 

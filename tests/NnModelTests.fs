@@ -9,7 +9,8 @@ open Expecto
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis
 open Hybrid.Tests.Shared
 

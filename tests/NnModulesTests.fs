@@ -9,7 +9,9 @@ open System.IO
 open System.Text.Json
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.PyTorch
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
 open Hybrid.Tests.Shared

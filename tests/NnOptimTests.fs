@@ -7,9 +7,9 @@ open System.Collections.Generic
 open System.IO
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Optim
-open Hybrid.Core.Nn.Serialization
 open Hybrid.Tests.Shared
 
 let private golden = Path.Combine(repoRoot, "tests", "golden", "optim.safetensors")

@@ -9,8 +9,10 @@ open System.IO.Compression
 open System.Text
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
-open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.HuggingFace
+open Hybrid.Core.Nn.Formats.PyTorch
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 
 let private resnet20 file = sharedFile ("models/cifar10-resnet20/" + file)

@@ -9,7 +9,7 @@ open Expecto
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Serialization
+open Hybrid.Core.Nn.Formats
 open Hybrid.Analysis
 open Hybrid.Tests.Shared
 

@@ -6,9 +6,11 @@ open System
 open System.IO
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats.Onnx.Export
+open Hybrid.Core.Nn.Formats.Onnx.Reader
+open Hybrid.Core.Nn.Formats.Onnx.Runtime
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
-open Hybrid.Core.Nn.Onnx
 open Hybrid.Tests.Shared
 
 let private golden (relative: string) = Path.Combine(repoRoot, "tests", "golden", relative)

@@ -5,8 +5,8 @@ open System.IO
 open System.Text
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
-open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Formats.Onnx.Reader
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------

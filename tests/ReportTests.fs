@@ -12,7 +12,7 @@ open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 open Hybrid.Analysis.Structure
-open Hybrid.Core.Nn.Onnx
+open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Tests.Shared
 
 let private architectures = "data/torchvision-architectures"

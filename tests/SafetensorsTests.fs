@@ -6,7 +6,8 @@ open System.IO
 open System.Text
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Io
+open Hybrid.Core.Nn.Formats
+open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------

@@ -35,37 +35,3 @@ public sealed record DataLoaderOptions
     /// stream, so the batches do not depend on this.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 }
-
-/// <summary>One batch: <see cref="Count"/> images as float32 NCHW in <see cref="Images"/>, their int64
-/// <see cref="Labels"/>, and the dataset <see cref="Indices"/> they were taken from.</summary>
-public sealed record Batch(float[] Images, long[] Labels, int[] Indices, int Count, int Channels, int Height, int Width);
-
-/// <summary>Per-channel pixel mean and standard deviation, for choosing <see cref="DataLoaderOptions.Mean"/> and
-/// <see cref="DataLoaderOptions.Std"/> from a training set.</summary>
-public sealed record ChannelStatistics(float[] Mean, float[] Std)
-{
-    /// <summary>The mean and population standard deviation of every channel over all images and positions,
-    /// accumulated in float64.</summary>
-    public static ChannelStatistics Of(LabelledImages data)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        if (data.Count == 0) throw new ArgumentException("no images to take statistics of", nameof(data));
-        int plane = data.Height * data.Width;
-        var mean = new float[data.Channels];
-        var std = new float[data.Channels];
-        for (int c = 0; c < data.Channels; c++)
-        {
-            double sum = 0, squares = 0;
-            for (int n = 0; n < data.Count; n++)
-                foreach (float v in data.Images.AsSpan((n * data.Channels + c) * plane, plane))
-                {
-                    sum += v;
-                    squares += (double)v * v;
-                }
-            double count = (double)data.Count * plane, m = sum / count;
-            mean[c] = (float)m;
-            std[c] = (float)Math.Sqrt(Math.Max(0, squares / count - m * m));
-        }
-        return new ChannelStatistics(mean, std);
-    }
-}

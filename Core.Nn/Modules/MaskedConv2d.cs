@@ -9,8 +9,8 @@ public sealed class MaskedConv2d : Conv2d
         Size2? dilation = null, int groups = 1, bool bias = true, Generator? generator = null)
         : base(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, generator)
     {
-        RegisterParameter("weight_mask", Tensor.Full(MaskedLinear.InitialScore, ScalarType.Float32, null, Weight.Shape));
-        RegisterParameter("bias_mask", Bias is { } b ? Tensor.Full(MaskedLinear.InitialScore, ScalarType.Float32, null, b.Shape) : null);
+        RegisterParameter("weight_mask", MaskScores.Initial(Weight));
+        RegisterParameter("bias_mask", MaskScores.Initial(Bias));
     }
 
     /// <summary>A masked copy of <paramref name="conv"/>: same hyper-parameters, its weight and bias values, masks all kept.</summary>
@@ -19,11 +19,7 @@ public sealed class MaskedConv2d : Conv2d
         ArgumentNullException.ThrowIfNull(conv);
         var masked = new MaskedConv2d(conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding, conv.Dilation,
             conv.Groups, conv.Bias is not null, new Generator(0));
-        using (Autograd.NoGrad())
-        {
-            masked.Weight.CopyFrom(conv.Weight);
-            if (conv.Bias is { } b) masked.Bias!.CopyFrom(b);
-        }
+        MaskScores.CopyValues(masked.Weight, masked.Bias, conv.Weight, conv.Bias);
         return masked;
     }
 

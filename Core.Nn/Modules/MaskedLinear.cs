@@ -10,8 +10,8 @@ public sealed class MaskedLinear : Linear
     public MaskedLinear(int inFeatures, int outFeatures, bool bias = true, Generator? generator = null)
         : base(inFeatures, outFeatures, bias, generator)
     {
-        RegisterParameter("weight_mask", Tensor.Full(InitialScore, ScalarType.Float32, null, Weight.Shape));
-        RegisterParameter("bias_mask", Bias is { } b ? Tensor.Full(InitialScore, ScalarType.Float32, null, b.Shape) : null);
+        RegisterParameter("weight_mask", MaskScores.Initial(Weight));
+        RegisterParameter("bias_mask", MaskScores.Initial(Bias));
     }
 
     /// <summary>A masked copy of <paramref name="linear"/>: same sizes, its weight and bias values, masks all kept.</summary>
@@ -19,11 +19,7 @@ public sealed class MaskedLinear : Linear
     {
         ArgumentNullException.ThrowIfNull(linear);
         var masked = new MaskedLinear(linear.InFeatures, linear.OutFeatures, linear.Bias is not null, new Generator(0));
-        using (Autograd.NoGrad())
-        {
-            masked.Weight.CopyFrom(linear.Weight);
-            if (linear.Bias is { } b) masked.Bias!.CopyFrom(b);
-        }
+        MaskScores.CopyValues(masked.Weight, masked.Bias, linear.Weight, linear.Bias);
         return masked;
     }
 

@@ -21,8 +21,7 @@ public abstract class LRScheduler
     protected LRScheduler(Optimizer optimizer, int lastEpoch = -1)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        if (lastEpoch < -1)
-            throw new ArgumentException($"{GetType().Name}: lastEpoch must be >= -1, not {lastEpoch}", nameof(lastEpoch));
+        Require(lastEpoch >= -1, nameof(lastEpoch), ">= -1", lastEpoch);
         Optimizer = optimizer;
         foreach (var group in optimizer.ParamGroups)
         {
@@ -50,6 +49,14 @@ public abstract class LRScheduler
 
     /// <summary>The learning rate of a group whose base lr is <paramref name="baseLr"/> at <paramref name="epoch"/>.</summary>
     protected abstract double LrAt(int epoch, double baseLr);
+
+    /// <summary>Throws the schedule's one-line argument error "{schedule}: {parameter} must be {rule}, not {value}"
+    /// unless <paramref name="valid"/>.</summary>
+    protected void Require(bool valid, string parameter, string rule, object value)
+    {
+        if (!valid)
+            throw new ArgumentException($"{GetType().Name}: {parameter} must be {rule}, not {value}", parameter);
+    }
 
     /// <summary>Must be called by the derived constructor once its fields are set (PyTorch's <c>_initial_step</c>).</summary>
     protected void InitialStep() => Step();
