@@ -8,7 +8,7 @@ internal static unsafe class Elementwise
         fixed (float* src = source, dst = destination)
         {
             var (s, d) = ((nint)src, (nint)dst);
-            Ranges.For(source.Length, (start, count) => Simd.Copy((float*)d + start, (float*)s + start, count));
+            Ranges.PerCore(source.Length, (start, count) => Simd.Copy((float*)d + start, (float*)s + start, count));
         }
     }
 
@@ -18,7 +18,7 @@ internal static unsafe class Elementwise
         fixed (float* w = weight, s = scores, e = effective)
         {
             var (aw, aS, ae) = ((nint)w, (nint)s, (nint)e);
-            Ranges.For(weight.Length, (start, count) => Simd.Mask((float*)ae + start, (float*)aw + start, (float*)aS + start, count));
+            Ranges.PerCore(weight.Length, (start, count) => Simd.Mask((float*)ae + start, (float*)aw + start, (float*)aS + start, count));
         }
     }
 
@@ -30,7 +30,7 @@ internal static unsafe class Elementwise
         fixed (float* ge = gradEffective, w = weight, s = scores, gs = gradScores, gw = gradWeight)
         {
             var (age, aw, aS, ags, agw) = ((nint)ge, (nint)w, (nint)s, (nint)gs, (nint)gw);
-            Ranges.For(gradEffective.Length, (start, count) =>
+            Ranges.PerCore(gradEffective.Length, (start, count) =>
             {
                 if (ags != 0) Simd.Multiply((float*)ags + start, (float*)age + start, (float*)aw + start, count, clamp, 1f);
                 if (agw != 0) Simd.Mask((float*)agw + start, (float*)age + start, (float*)aS + start, count);

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -39,36 +40,10 @@ internal interface IBinarySpans
     static abstract void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
-/// <summary>The one driver behind every element-wise kernel: SIMD over full vectors, scalars for the tail, and above
-/// <see cref="ParallelThreshold"/> elements the range split across cores.</summary>
+/// <summary>The one driver behind every element-wise kernel: SIMD over full vectors, scalars for the tail, and large
+/// ranges split across cores by Core.Gpu's <see cref="Ranges.ByWork(int, Action{int, int})"/>.</summary>
 internal static class Elementwise
 {
-    /// <summary>Below this many elements a second core costs more to wake than it saves.</summary>
-    public const int ParallelThreshold = 32 * 1024;
-
-    const int Grain = 16 * 1024;
-
-    /// <summary>Runs <paramref name="body"/>(start, count) over [0, length), in parallel pieces when the range is large.</summary>
-    public static void For(int length, Action<int, int> body) => For(length, 1, body);
-
-    /// <summary>As <see cref="For(int, Action{int, int})"/> over items that each cost <paramref name="itemCost"/> elements
-    /// of work (rows, channels), so the split follows the work, not the item count.</summary>
-    public static void For(int length, long itemCost, Action<int, int> body)
-    {
-        long work = length * Math.Max(1, itemCost);
-        int pieces = (int)Math.Min(Math.Min(length, Environment.ProcessorCount * 4L), work / Grain);
-        if (work <= ParallelThreshold || pieces <= 1 || Environment.ProcessorCount == 1)
-        {
-            body(0, length);
-            return;
-        }
-        Parallel.For(0, pieces, p =>
-        {
-            int start = (int)((long)length * p / pieces), end = (int)((long)length * (p + 1) / pieces);
-            body(start, end - start);
-        });
-    }
-
     /// <summary>op(x) as a new tensor of x's shape, dtype and device.</summary>
     public static Tensor Map<TOp>(Tensor x) where TOp : IUnaryOp
     {
@@ -77,7 +52,7 @@ internal static class Elementwise
         Tensor Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             T[] xs = x.Data<T>(), d = TensorAccess.Fresh<T>(xs.Length);
-            For(d.Length, (s, n) => Map<T, TOp>(xs.AsSpan(s, n), d.AsSpan(s, n)));
+            Ranges.ByWork(d.Length, (s, n) => Map<T, TOp>(xs.AsSpan(s, n), d.AsSpan(s, n)));
             return TensorAccess.Own(d, x.ShapeRef, x.Device);
         }
     }
@@ -90,7 +65,7 @@ internal static class Elementwise
         Tensor Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             T[] xs = x.Data<T>(), ys = y.Data<T>(), d = TensorAccess.Fresh<T>(xs.Length);
-            For(d.Length, (s, n) => Map<T, TOp>(xs.AsSpan(s, n), ys.AsSpan(s, n), d.AsSpan(s, n)));
+            Ranges.ByWork(d.Length, (s, n) => Map<T, TOp>(xs.AsSpan(s, n), ys.AsSpan(s, n), d.AsSpan(s, n)));
             return TensorAccess.Own(d, x.ShapeRef, x.Device);
         }
     }
@@ -103,7 +78,7 @@ internal static class Elementwise
         Tensor Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             T[] xs = x.Data<T>(), ys = y.Data<T>(), zs = z.Data<T>(), d = TensorAccess.Fresh<T>(xs.Length);
-            For(d.Length, (s, n) => Map<T, TOp>(xs.AsSpan(s, n), ys.AsSpan(s, n), zs.AsSpan(s, n), d.AsSpan(s, n)));
+            Ranges.ByWork(d.Length, (s, n) => Map<T, TOp>(xs.AsSpan(s, n), ys.AsSpan(s, n), zs.AsSpan(s, n), d.AsSpan(s, n)));
             return TensorAccess.Own(d, x.ShapeRef, x.Device);
         }
     }
@@ -116,7 +91,7 @@ internal static class Elementwise
         Tensor Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             T[] xs = x.Data<T>(), d = TensorAccess.Fresh<T>(xs.Length);
-            For(d.Length, (s, n) => TOp.Invoke<T>(xs.AsSpan(s, n), d.AsSpan(s, n)));
+            Ranges.ByWork(d.Length, (s, n) => TOp.Invoke<T>(xs.AsSpan(s, n), d.AsSpan(s, n)));
             return TensorAccess.Own(d, x.ShapeRef, x.Device);
         }
     }
@@ -129,7 +104,7 @@ internal static class Elementwise
         Tensor Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             T[] xs = x.Data<T>(), ys = y.Data<T>(), d = TensorAccess.Fresh<T>(xs.Length);
-            For(d.Length, (s, n) => TOp.Invoke<T>(xs.AsSpan(s, n), ys.AsSpan(s, n), d.AsSpan(s, n)));
+            Ranges.ByWork(d.Length, (s, n) => TOp.Invoke<T>(xs.AsSpan(s, n), ys.AsSpan(s, n), d.AsSpan(s, n)));
             return TensorAccess.Own(d, x.ShapeRef, x.Device);
         }
     }

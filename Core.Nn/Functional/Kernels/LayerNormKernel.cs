@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -30,7 +31,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
     {
         var k = new LayerNormKernel<T>(x, width, weight);
         var y = TensorAccess.Fresh<T>(x.Length);
-        Elementwise.For(k.Rows, width, (first, count) =>
+        Ranges.ByWork(k.Rows, width, (first, count) =>
         {
             for (int r = first; r < first + count; r++)
             {
@@ -55,7 +56,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
     {
         T[]? gx = needInput ? TensorAccess.Fresh<T>(x.Length) : null;
         var partials = new System.Collections.Concurrent.ConcurrentBag<(int First, T[] Weight, T[] Bias)>();
-        Elementwise.For(Rows, width, (first, count) =>
+        Ranges.ByWork(Rows, width, (first, count) =>
         {
             var scaled = new T[width];
             var xhat = new T[width];
