@@ -101,8 +101,8 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
         ForRows(r =>
         {
             var row = Row(y, r);
-            Elementwise.Affine<T>(Row(x, r), alpha[r % channels], beta[r % channels], row);
-            if (relu) Elementwise.Map<T, ReluOp>(row, row);
+            SimdMap.Affine<T>(Row(x, r), alpha[r % channels], beta[r % channels], row);
+            if (relu) SimdMap.Map<T, ReluOp>(row, row);
         });
         return y;
     }

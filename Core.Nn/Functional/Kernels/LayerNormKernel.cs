@@ -41,7 +41,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
                 k.mean[r] = mu;
                 k.invStd[r] = rstd;
                 var target = k.Row(y, r);
-                Elementwise.Affine<T>(row, T.CreateTruncating(rstd), T.CreateTruncating(-mu * rstd), target);
+                SimdMap.Affine<T>(row, T.CreateTruncating(rstd), T.CreateTruncating(-mu * rstd), target);
                 if (weight is not null) TensorPrimitives.Multiply(target, weight, target);
                 if (bias is not null) TensorPrimitives.Add(target, bias, target);
             }
@@ -68,7 +68,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
                 T mu = T.CreateTruncating(mean[r]), rstd = T.CreateTruncating(invStd[r]);
                 if (needWeight || needBias)
                 {
-                    Elementwise.Affine<T>(xs, rstd, -mu * rstd, xhat);
+                    SimdMap.Affine<T>(xs, rstd, -mu * rstd, xhat);
                     if (needWeight) TensorPrimitives.MultiplyAdd(gs, xhat, pw, pw);
                     if (needBias) TensorPrimitives.Add(pb, gs, pb);
                 }
