@@ -71,6 +71,7 @@ internal static unsafe class Im2Col
     /// <summary>im2col: column[x] = pixels[x * stride].</summary>
     readonly struct Gather : IRowTransfer
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Move(float* pixels, float* column, int count, int stride)
         {
             if (stride == 1) Simd.Copy(column, pixels, count);
@@ -83,6 +84,7 @@ internal static unsafe class Im2Col
     /// <summary>col2im: pixels[x * stride] += column[x].</summary>
     readonly struct Scatter : IRowTransfer
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Move(float* pixels, float* column, int count, int stride)
         {
             if (stride == 1) Simd.Add(pixels, column, count);
