@@ -9,8 +9,16 @@ let private version =
     let v = Reflection.Assembly.GetExecutingAssembly().GetName().Version
     sprintf "hybrid %d.%d.%d" v.Major v.Minor v.Build
 
+/// The GEMM engine is the application's to choose and to report: HYBRID_MANAGED_GEMM=1 forces the managed GEMM, and a
+/// missing OpenBLAS is said in one line.
+let private chooseGemm () =
+    if Environment.GetEnvironmentVariable "HYBRID_MANAGED_GEMM" = "1" then Hybrid.Core.Gpu.CpuGemm.ManagedForced <- true
+    if not Hybrid.Core.Gpu.CpuGemm.OpenBlasAvailable then
+        eprintfn "hybrid: OpenBLAS (libopenblas0-pthread) not found; using the managed GEMM, which is slower"
+
 [<EntryPoint>]
 let main argv =
+    chooseGemm ()
     let parser = ArgumentParser.Create<HybridArgs>(programName = "hybrid")
     try
         let args = parser.ParseCommandLine(argv, raiseOnUsage = true)

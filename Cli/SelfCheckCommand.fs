@@ -2,7 +2,7 @@
 module Hybrid.Cli.SelfCheckCommand
 
 open System.Text.Json
-open Hybrid.Analysis
+open Hybrid.Bench
 open Hybrid.Cli.Args
 open Hybrid.Cli.Console
 

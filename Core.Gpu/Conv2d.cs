@@ -1,3 +1,6 @@
+using System.Numerics;
+using Hybrid.Core.Gpu.Reference;
+
 namespace Hybrid.Core.Gpu;
 
 /// <summary>2-D convolutions in NCHW, masked or plain (PyTorch's <c>F.conv2d</c> with SeaM's weight masks).</summary>
@@ -6,21 +9,37 @@ public static class Conv2d
     /// <summary>y (Batch, OutChannels, OutHeight, OutWidth) from x (Batch, InChannels, Height, Width).</summary>
     public static void Forward(Conv2dShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y)
     {
-        var device = Check(s, p, x);
-        Validate.Array(y, "output", s.OutputLength, device, s);
-        if (s.OutputLength == 0) return;
-        MaskedLayer.Forward(p, (weight, bias) => device.Kernels.Conv2dForward(s, x, weight, bias, y));
+        CheckShape(s);
+        MaskedLayer.Forward(Sizes(s), s, p, x, y, (device, weight, bias) => device.Kernels.Conv2dForward(s, x, weight, bias, y));
     }
 
     /// <summary>Gradients given dL/dy; only the non-null arrays of <paramref name="g"/> are computed.</summary>
     public static void Backward(Conv2dShape s, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut, LayerGradients g)
     {
-        var device = Check(s, p, x);
-        Validate.Array(gradOut, "output gradient", s.OutputLength, device, s);
-        MaskedLayer.ValidateGradients(p, g, s.InputLength, s.WeightLength, s.OutChannels, device, s);
-        MaskedLayer.Backward(p, g, (weight, gradWeight, gradBias) =>
+        CheckShape(s);
+        MaskedLayer.Backward(Sizes(s), s, p, x, gradOut, g, (device, weight, gradWeight, gradBias) =>
             device.Kernels.Conv2dBackward(s, x, weight, gradOut, g.Input, gradWeight, gradBias));
     }
+
+    /// <summary>The convolution on host arrays of float32 or float64 in the plain loops of the specification (Core.Nn's
+    /// float64 path), overwriting y.</summary>
+    public static void Forward<T>(Conv2dShape s, T[] x, T[] weight, T[]? bias, T[] y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShape(s);
+        MaskedLayer.HostForward(Sizes(s), s, x, weight, bias, y);
+        ReferenceLoops.Conv2dForward(s, x, weight, bias, y);
+    }
+
+    /// <summary>The gradients of <see cref="Forward{T}"/> given dL/dy, overwriting each non-null output.</summary>
+    public static void Backward<T>(Conv2dShape s, T[] x, T[] weight, T[] gradOut, T[]? gradInput, T[]? gradWeight, T[]? gradBias)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShape(s);
+        MaskedLayer.HostBackward(Sizes(s), s, x, weight, gradOut, gradInput, gradWeight, gradBias);
+        ReferenceLoops.Conv2dBackward(s, x, weight, gradOut, gradInput, gradWeight, gradBias);
+    }
+
+    static LayerSizes Sizes(in Conv2dShape s) => new(s.InputLength, s.WeightLength, s.OutChannels, s.OutputLength);
 
     /// <summary>Checks the geometry of a convolution; used by the dense and sparse forms alike.</summary>
     internal static void CheckShape(in Conv2dShape s)
@@ -43,14 +62,5 @@ public static class Conv2d
             throw new ArgumentException($"{s}: in channels {s.InChannels} and out channels {s.OutChannels} must both be divisible by groups {s.Groups}");
         if (s.Height + 2 * s.PadH < s.DilationH * (s.KernelH - 1) + 1 || s.Width + 2 * s.PadW < s.DilationW * (s.KernelW - 1) + 1)
             throw new ArgumentException($"{s}: the padded input is smaller than the dilated kernel");
-    }
-
-    static Device Check(in Conv2dShape s, LayerParameters p, DeviceArray<float> x)
-    {
-        CheckShape(s);
-        var device = x.Device;
-        Validate.Array(x, "input", s.InputLength, device, s);
-        MaskedLayer.ValidateParameters(p, s.WeightLength, s.OutChannels, device, s);
-        return device;
     }
 }

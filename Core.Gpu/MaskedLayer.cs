@@ -4,7 +4,62 @@ namespace Hybrid.Core.Gpu;
 /// gradients with respect to effective weights into gradients of weights, biases and their mask scores.</summary>
 internal static class MaskedLayer
 {
-    public static void ValidateParameters(LayerParameters p, int weightLength, int biasLength, Device device, object shape)
+    /// <summary>Checks a forward pass (input, parameters, output on one device) and runs <paramref name="run"/>(device,
+    /// effective weight, effective bias) unless the output is empty.</summary>
+    public static void Forward(LayerSizes n, object shape, LayerParameters p, DeviceArray<float> x, DeviceArray<float> y,
+        Action<Device, DeviceArray<float>, DeviceArray<float>?> run)
+    {
+        var device = CheckInputs(n, shape, p, x);
+        Validate.Array(y, "output", n.Output, device, shape);
+        if (n.Output == 0) return;
+        Forward(p, (weight, bias) => run(device, weight, bias));
+    }
+
+    /// <summary>Checks a backward pass and runs <paramref name="run"/>(device, effective weight, dL/dw_eff, dL/db_eff),
+    /// deriving the requested gradients of <paramref name="g"/> from it.</summary>
+    public static void Backward(LayerSizes n, object shape, LayerParameters p, DeviceArray<float> x, DeviceArray<float> gradOut,
+        LayerGradients g, Action<Device, DeviceArray<float>, DeviceArray<float>?, DeviceArray<float>?> run)
+    {
+        var device = CheckInputs(n, shape, p, x);
+        Validate.Array(gradOut, "output gradient", n.Output, device, shape);
+        ValidateGradients(p, g, n.Input, n.Weight, n.Bias, device, shape);
+        Backward(p, g, (weight, gradWeight, gradBias) => run(device, weight, gradWeight, gradBias));
+    }
+
+    /// <summary>Checks a forward pass on host arrays (Core.Nn's float64 path): input, weight, optional bias and output.</summary>
+    public static void HostForward<T>(LayerSizes n, object shape, T[] x, T[] weight, T[]? bias, T[] y)
+    {
+        HostInputs(n, shape, x, weight, bias);
+        Validate.Host(y, "output", n.Output, shape);
+    }
+
+    /// <summary>Checks a backward pass on host arrays: the inputs, dL/dy and the optional gradient outputs.</summary>
+    public static void HostBackward<T>(LayerSizes n, object shape, T[] x, T[] weight, T[] gradOut, T[]? gradInput, T[]? gradWeight,
+        T[]? gradBias)
+    {
+        HostInputs(n, shape, x, weight, null);
+        Validate.Host(gradOut, "output gradient", n.Output, shape);
+        Validate.Host(gradInput, "input gradient", n.Input, shape, required: false);
+        Validate.Host(gradWeight, "weight gradient", n.Weight, shape, required: false);
+        Validate.Host(gradBias, "bias gradient", n.Bias, shape, required: false);
+    }
+
+    static Device CheckInputs(LayerSizes n, object shape, LayerParameters p, DeviceArray<float> x)
+    {
+        var device = x.Device;
+        Validate.Array(x, "input", n.Input, device, shape);
+        ValidateParameters(p, n.Weight, n.Bias, device, shape);
+        return device;
+    }
+
+    static void HostInputs<T>(LayerSizes n, object shape, T[] x, T[] weight, T[]? bias)
+    {
+        Validate.Host(x, "input", n.Input, shape);
+        Validate.Host(weight, "weight", n.Weight, shape);
+        Validate.Host(bias, "bias", n.Bias, shape, required: false);
+    }
+
+    static void ValidateParameters(LayerParameters p, int weightLength, int biasLength, Device device, object shape)
     {
         Validate.Array(p.Weight, "weight", weightLength, device, shape);
         Validate.Optional(p.WeightScores, "weight mask scores", weightLength, device, shape);
@@ -14,7 +69,7 @@ internal static class MaskedLayer
         Validate.Optional(p.BiasScores, "bias mask scores", biasLength, device, shape);
     }
 
-    public static void ValidateGradients(LayerParameters p, LayerGradients g, int inputLength, int weightLength, int biasLength,
+    static void ValidateGradients(LayerParameters p, LayerGradients g, int inputLength, int weightLength, int biasLength,
         Device device, object shape)
     {
         Validate.Optional(g.Input, "input gradient", inputLength, device, shape);
@@ -119,3 +174,6 @@ internal static class MaskedLayer
         }
     }
 }
+
+/// <summary>The array lengths of a layer: input, weight, bias (the output features or channels) and output.</summary>
+internal readonly record struct LayerSizes(int Input, int Weight, int Bias, int Output);

@@ -36,6 +36,18 @@ internal static class Validate
             throw new ArgumentException($"{shape}: {name} has {array.Length} elements, expected {expected}");
     }
 
+    /// <summary>A host array of exactly <paramref name="expected"/> elements; null passes unless <paramref name="required"/>.</summary>
+    public static void Host<T>(T[]? array, string name, long expected, object shape, bool required = true)
+    {
+        if (array is null)
+        {
+            if (required) throw new ArgumentException($"{shape}: {name} is required");
+            return;
+        }
+        if (array.Length != expected)
+            throw new ArgumentException($"{shape}: {name} has {array.Length} elements, expected {expected}");
+    }
+
     /// <summary>A matrix stored row-major with leading dimension ld holds rows x cols: ld >= max(1, cols) and the array covers the last row.</summary>
     public static void Matrix(DeviceArray<float>? array, string name, int rows, int cols, int ld, Device device, object shape)
     {

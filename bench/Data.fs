@@ -8,18 +8,15 @@ open Hybrid.Core.Gpu
 /// The seed every benchmark starts from; the peers get it too (their generators differ, the distributions do not).
 let seed = 20240607
 
-/// n samples of a normal distribution N(0, scale^2), by the Box-Muller transform.
-let normal (random: Random) (scale: float32) (n: int) =
-    let values = Array.zeroCreate<float32> n
-    let mutable i = 0
-    while i < n do
-        // 1 - NextDouble() lies in (0, 1], so the logarithm is finite.
-        let radius = sqrt (-2.0 * log (1.0 - random.NextDouble()))
-        let angle = 2.0 * Math.PI * random.NextDouble()
-        values[i] <- scale * float32 (radius * cos angle)
-        if i + 1 < n then values[i + 1] <- scale * float32 (radius * sin angle)
-        i <- i + 2
+/// n samples of N(0, 1) in float64, by the Box-Muller transform (both halves of each pair).
+let normal64 (random: Random) (n: int) =
+    let values = Array.zeroCreate<float> n
+    BoxMuller.FillPairs(random, Span values)
     values
+
+/// n samples of a normal distribution N(0, scale^2), by the Box-Muller transform (both halves of each pair).
+let normal (random: Random) (scale: float32) (n: int) =
+    normal64 random n |> Array.map (fun v -> scale * float32 v)
 
 /// Mask scores of which a share of about density is positive (kept), the rest negative:
 /// uniform on (density - 1, density], so that P(score > 0) = density.
@@ -31,18 +28,6 @@ let upload (device: Device) (values: float32[]) = device.Upload<float32>(ReadOnl
 
 /// A new array on device of n normal samples (scale 1).
 let uploadNormal (device: Device) (random: Random) (n: int) = upload device (normal random 1.0f n)
-
-/// n samples of N(0, 1) in float64, by the Box-Muller transform.
-let normal64 (random: Random) (n: int) =
-    let values = Array.zeroCreate<float> n
-    let mutable i = 0
-    while i < n do
-        let radius = sqrt (-2.0 * log (1.0 - random.NextDouble()))
-        let angle = 2.0 * Math.PI * random.NextDouble()
-        values[i] <- radius * cos angle
-        if i + 1 < n then values[i + 1] <- radius * sin angle
-        i <- i + 2
-    values
 
 /// Writes values as a raw little-endian file, the form the Python peers read with numpy.fromfile.
 let writeRaw<'T when 'T: unmanaged and 'T: struct and 'T :> ValueType and 'T: (new: unit -> 'T)> (path: string) (values: 'T[]) =

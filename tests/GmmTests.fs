@@ -120,7 +120,7 @@ let private fixtureTests =
 
 type private SmallCase = { Seed: int; N: int; D: int; K: int; Type: CovarianceType }
 
-let private normal (rng: Random) = sqrt (-2.0 * log (1.0 - rng.NextDouble())) * cos (2.0 * Math.PI * rng.NextDouble())
+let private normal (rng: Random) = BoxMuller.Next rng
 
 /// k blobs of standard-normal noise around centres 3 apart, offset from the origin by 10.
 let private blobs (c: SmallCase) =

@@ -8,6 +8,7 @@ open Expecto
 open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Ilgpu
 open Hybrid.Core.Gpu.Reference
+open Hybrid.Core.Gpu.Maths
 open Hybrid.Tests.Shared
 open Hybrid.Tests.Backends
 

@@ -69,8 +69,4 @@ let refusesFile<'E when 'E :> exn> (fragment: string) (path: string) (action: un
     Expect.stringContains e.Message fragment "the message names the problem"
 
 /// Seeded standard-normal float32 values.
-let randomNormal (rng: Random) (n: int) =
-    Array.init n (fun _ ->
-        let u1 = 1.0 - rng.NextDouble()
-        let u2 = rng.NextDouble()
-        float32 (sqrt (-2.0 * log u1) * cos (2.0 * Math.PI * u2)))
+let randomNormal (rng: Random) (n: int) = Hybrid.Core.Gpu.BoxMuller.Singles(rng, n)

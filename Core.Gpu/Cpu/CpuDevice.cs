@@ -9,11 +9,7 @@ internal sealed class CpuDevice : Device
 
     public override DeviceKind Kind => DeviceKind.Cpu;
 
-    public override string Name => Sgemm.UsesOpenBlas
-        ? $"cpu (OpenBLAS, {Environment.ProcessorCount} cores)"
-        : OpenBlas.Available
-            ? $"cpu (managed GEMM: forced, {Environment.ProcessorCount} cores)"
-            : $"cpu (managed GEMM: OpenBLAS not found, {Environment.ProcessorCount} cores)";
+    public override string Name => $"cpu ({CpuGemm.Engine}, {Environment.ProcessorCount} cores)";
 
     internal override IKernels Kernels { get; } = new CpuKernels();
 

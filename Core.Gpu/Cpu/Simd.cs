@@ -67,39 +67,6 @@ internal static unsafe class Simd
         return sum;
     }
 
-    /// <summary>destination[i] = a[i] * b[i], clamped to [-limit, limit] when <paramref name="clamp"/> (NaN stays NaN).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(float* destination, float* a, float* b, int count, bool clamp, float limit)
-    {
-        int i = 0;
-        var hi = Vector256.Create(limit);
-        var lo = -hi;
-        for (; i <= count - W; i += W)
-        {
-            var v = Vector256.Load(a + i) * Vector256.Load(b + i);
-            if (clamp) v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, hi), hi, Vector256.ConditionalSelect(Vector256.LessThan(v, lo), lo, v));
-            v.Store(destination + i);
-        }
-        for (; i < count; i++)
-        {
-            float v = a[i] * b[i];
-            destination[i] = clamp ? Math.Clamp(v, -limit, limit) : v;
-        }
-    }
-
-    /// <summary>destination[i] = value[i] where scores[i] &gt; 0, else 0.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Mask(float* destination, float* value, float* scores, int count)
-    {
-        int i = 0;
-        for (; i <= count - W; i += W)
-        {
-            var keep = Vector256.GreaterThan(Vector256.Load(scores + i), Vector256<float>.Zero);
-            (keep & Vector256.Load(value + i)).Store(destination + i);
-        }
-        for (; i < count; i++) destination[i] = scores[i] > 0f ? value[i] : 0f;
-    }
-
     /// <summary>Writes the transpose of the 8 x 8 block at <paramref name="source"/> (rows <paramref name="sourceStride"/> floats
     /// apart) to <paramref name="destination"/> (rows <paramref name="destinationStride"/> apart): the classic unpack, shuffle,
     /// permute sequence, so a layout change costs two vector passes instead of 64 scalar moves.</summary>

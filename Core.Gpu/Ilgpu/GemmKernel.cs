@@ -51,6 +51,7 @@ internal static class GemmKernel
 
         for (int row0 = Grid.IdxY * Block; row0 < p.M; row0 += Grid.DimY * Block)
         {
+            // Unrolled register tile (4 x 4 per thread): ILGPU keeps scalars in registers but puts a local array in slow local memory.
             float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
             float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
             for (int k0 = 0; k0 < p.K; k0 += Depth)

@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 using ILGPU;
 using ILGPU.Runtime;
 using static Hybrid.Core.Gpu.Ilgpu.GpuMixtureData;

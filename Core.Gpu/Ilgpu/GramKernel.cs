@@ -66,6 +66,7 @@ internal static class GramKernel
         int i0 = bi * Block, j0 = (bi + tile) * Block, slice = Grid.IdxY;
         int fStart = slice * p.SliceLength, fEnd = Math.Min(p.Features, fStart + p.SliceLength);
 
+        // Unrolled register tile (4 x 4 per thread): ILGPU keeps scalars in registers but puts a local array in slow local memory.
         double c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
         double c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
         for (int f0 = fStart; f0 < fEnd; f0 += Depth)

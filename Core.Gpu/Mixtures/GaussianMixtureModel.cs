@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 
@@ -159,7 +159,7 @@ public sealed class GaussianMixtureModel
         for (int j = 0; j < k; j++)
         for (int s = 0; s < perComponent[j]; s++, row++)
         {
-            for (int a = 0; a < d; a++) z[a] = MixtureSampling.StandardNormal(rng);
+            for (int a = 0; a < d; a++) z[a] = BoxMuller.Next(rng);
             MixtureSampling.Transform(CovarianceType, factors, j, d, z, Means.AsSpan(j * d, d), samples.AsSpan(row * d, d));
             labels[row] = j;
         }

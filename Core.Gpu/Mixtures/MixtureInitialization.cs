@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 

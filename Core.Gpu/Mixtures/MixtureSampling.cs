@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 
@@ -22,10 +22,6 @@ internal static class MixtureSampling
         }
         return last;
     }
-
-    /// <summary>A standard normal value (Box-Muller; 1 - u keeps the logarithm's argument in (0, 1]).</summary>
-    public static double StandardNormal(Random rng) =>
-        Math.Sqrt(-2.0 * Math.Log(1.0 - rng.NextDouble())) * Math.Cos(2.0 * Math.PI * rng.NextDouble());
 
     /// <summary>L with L Lᵀ = Σ per covariance: the lower Cholesky factor for full and tied, √σ² otherwise.</summary>
     public static double[] CovarianceFactors(CovarianceType type, double[] covariances, int k, int d)

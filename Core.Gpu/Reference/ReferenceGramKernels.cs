@@ -11,7 +11,7 @@ internal sealed class ReferenceGramKernels : IGramKernels
     public (double[] Centred, double Norm) Centre(double[] k, int n)
     {
         double[] centred = ReferenceCka.Centre(k, n);
-        return (centred, ReferenceCka.FrobeniusNorm(centred));
+        return (centred, Maths.CkaMaths.FrobeniusNorm(centred));
     }
 
     public double[] SquaredDistances(ReadOnlyMemory<float> x, int n, int p, double[] gram) =>

@@ -9,18 +9,14 @@ internal sealed class ReferenceKernels : IKernels
 
     public void Gemm(in GemmShape g, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c)
     {
-        float[] A = D(a), B = D(b), C = D(c);
+        float[] C = D(c);
+        var sum = new double[g.M * g.N];
+        ReferenceLoops.GemmAccumulate(g.TransA == Transpose.Yes, g.TransB == Transpose.Yes, g.M, g.N, g.K, Wide(a), 0, g.Lda,
+            Wide(b), 0, g.Ldb, sum, 0, g.N);
         for (int i = 0; i < g.M; i++)
         for (int j = 0; j < g.N; j++)
         {
-            double sum = 0;
-            for (int p = 0; p < g.K; p++)
-            {
-                float av = g.TransA == Transpose.No ? A[i * g.Lda + p] : A[p * g.Lda + i];
-                float bv = g.TransB == Transpose.No ? B[p * g.Ldb + j] : B[j * g.Ldb + p];
-                sum += (double)av * bv;
-            }
-            double result = g.Alpha * sum;
+            double result = g.Alpha * sum[i * g.N + j];
             if (g.Beta != 0f) result += (double)g.Beta * C[i * g.Ldc + j];
             C[i * g.Ldc + j] = (float)result;
         }
@@ -51,123 +47,60 @@ internal sealed class ReferenceKernels : IKernels
 
     public void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
     {
-        float[] X = D(x), W = D(weight), Y = D(y);
-        float[]? B = bias is null ? null : D(bias);
-        for (int n = 0; n < s.Batch; n++)
-        for (int o = 0; o < s.OutFeatures; o++)
-        {
-            double sum = B?[o] ?? 0;
-            for (int i = 0; i < s.InFeatures; i++) sum += (double)X[n * s.InFeatures + i] * W[o * s.InFeatures + i];
-            Y[n * s.OutFeatures + o] = (float)sum;
-        }
+        var shape = s;
+        Forward(x, weight, bias, y, (X, W, B, Y) => ReferenceLoops.LinearForward(shape, X, W, B, Y));
     }
 
     public void LinearBackward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
     {
-        float[] X = D(x), W = D(weight), G = D(gradOut);
-        if (gradInput is not null)
-        {
-            var gx = D(gradInput);
-            for (int n = 0; n < s.Batch; n++)
-            for (int i = 0; i < s.InFeatures; i++)
-            {
-                double sum = 0;
-                for (int o = 0; o < s.OutFeatures; o++) sum += (double)G[n * s.OutFeatures + o] * W[o * s.InFeatures + i];
-                gx[n * s.InFeatures + i] = (float)sum;
-            }
-        }
-        if (gradWeight is not null)
-        {
-            var gw = D(gradWeight);
-            for (int o = 0; o < s.OutFeatures; o++)
-            for (int i = 0; i < s.InFeatures; i++)
-            {
-                double sum = 0;
-                for (int n = 0; n < s.Batch; n++) sum += (double)G[n * s.OutFeatures + o] * X[n * s.InFeatures + i];
-                gw[o * s.InFeatures + i] = (float)sum;
-            }
-        }
-        if (gradBias is not null)
-        {
-            var gb = D(gradBias);
-            for (int o = 0; o < s.OutFeatures; o++)
-            {
-                double sum = 0;
-                for (int n = 0; n < s.Batch; n++) sum += G[n * s.OutFeatures + o];
-                gb[o] = (float)sum;
-            }
-        }
-    }
-
-    /// <summary>Calls <paramref name="tap"/>(n, o, oh, ow, c, kh, kw, input index, output index, weight index) for every
-    /// multiply of the convolution whose input position falls inside the (unpadded) image: the definition of conv2d.</summary>
-    static void ForEachTap(in Conv2dShape s, Action<int, int, int> tap)
-    {
-        int oh = s.OutHeight, ow = s.OutWidth, cg = s.InChannelsPerGroup, og = s.OutChannelsPerGroup;
-        for (int n = 0; n < s.Batch; n++)
-        for (int o = 0; o < s.OutChannels; o++)
-        {
-            int group = o / og;
-            for (int y = 0; y < oh; y++)
-            for (int x = 0; x < ow; x++)
-            {
-                int outIndex = ((n * s.OutChannels + o) * oh + y) * ow + x;
-                for (int c = 0; c < cg; c++)
-                for (int kh = 0; kh < s.KernelH; kh++)
-                for (int kw = 0; kw < s.KernelW; kw++)
-                {
-                    int ih = y * s.StrideH - s.PadH + kh * s.DilationH;
-                    int iw = x * s.StrideW - s.PadW + kw * s.DilationW;
-                    if (ih < 0 || ih >= s.Height || iw < 0 || iw >= s.Width) continue;
-                    int inIndex = ((n * s.InChannels + group * cg + c) * s.Height + ih) * s.Width + iw;
-                    int wIndex = ((o * cg + c) * s.KernelH + kh) * s.KernelW + kw;
-                    tap(inIndex, outIndex, wIndex);
-                }
-            }
-        }
+        var shape = s;
+        Backward(x, weight, gradOut, gradInput, gradWeight, gradBias,
+            (X, W, G, gx, gw, gb) => ReferenceLoops.LinearBackward(shape, X, W, G, gx, gw, gb));
     }
 
     public void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
     {
-        float[] X = D(x), W = D(weight), Y = D(y);
-        var acc = new double[Y.Length];
-        if (bias is not null)
-        {
-            float[] B = D(bias);
-            int plane = s.OutHeight * s.OutWidth;
-            for (int i = 0; i < acc.Length; i++) acc[i] = B[i / plane % s.OutChannels];
-        }
-        ForEachTap(s, (xi, yi, wi) => acc[yi] += (double)X[xi] * W[wi]);
-        for (int i = 0; i < Y.Length; i++) Y[i] = (float)acc[i];
+        var shape = s;
+        Forward(x, weight, bias, y, (X, W, B, Y) => ReferenceLoops.Conv2dForward(shape, X, W, B, Y));
     }
 
     public void Conv2dBackward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
     {
-        float[] X = D(x), W = D(weight), G = D(gradOut);
-        var gx = gradInput is null ? null : new double[X.Length];
-        var gw = gradWeight is null ? null : new double[W.Length];
-        if (gx is not null || gw is not null)
-            ForEachTap(s, (xi, yi, wi) =>
-            {
-                if (gx is not null) gx[xi] += (double)G[yi] * W[wi];
-                if (gw is not null) gw[wi] += (double)G[yi] * X[xi];
-            });
-        if (gx is not null) Store(gx, D(gradInput!));
-        if (gw is not null) Store(gw, D(gradWeight!));
-        if (gradBias is not null)
-        {
-            var gb = new double[s.OutChannels];
-            int plane = s.OutHeight * s.OutWidth;
-            for (int i = 0; i < G.Length; i++) gb[i / plane % s.OutChannels] += G[i];
-            Store(gb, D(gradBias));
-        }
+        var shape = s;
+        Backward(x, weight, gradOut, gradInput, gradWeight, gradBias,
+            (X, W, G, gx, gw, gb) => ReferenceLoops.Conv2dBackward(shape, X, W, G, gx, gw, gb));
     }
 
-    static void Store(double[] source, float[] destination)
+    static void Forward(DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y,
+        Action<double[], double[], double[]?, double[]> run)
     {
-        for (int i = 0; i < source.Length; i++) destination[i] = (float)source[i];
+        var result = new double[y.Length];
+        run(Wide(x), Wide(weight), bias is null ? null : Wide(bias), result);
+        Store(result, y);
+    }
+
+    static void Backward(DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut, DeviceArray<float>? gradInput,
+        DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias, Action<double[], double[], double[], double[]?, double[]?, double[]?> run)
+    {
+        var (gx, gw, gb) = (Result(gradInput), Result(gradWeight), Result(gradBias));
+        run(Wide(x), Wide(weight), Wide(gradOut), gx, gw, gb);
+        if (gx is not null) Store(gx, gradInput!);
+        if (gw is not null) Store(gw, gradWeight!);
+        if (gb is not null) Store(gb, gradBias!);
+    }
+
+    // The float32 kernels run the generic definitions in double: every product of two floats is exact there, and the sums
+    // are accumulated in double, as the specification says.
+    static double[] Wide(DeviceArray<float> a) => Array.ConvertAll(D(a), v => (double)v);
+
+    static double[]? Result(DeviceArray<float>? a) => a is null ? null : new double[a.Length];
+
+    static void Store(double[] source, DeviceArray<float> destination)
+    {
+        float[] d = D(destination);
+        for (int i = 0; i < source.Length; i++) d[i] = (float)source[i];
     }
 
     public void SparseLinearForward(in LinearShape s, CsrWeights weight, DeviceArray<float> x, DeviceArray<float>? bias, DeviceArray<float> y)

@@ -1,3 +1,5 @@
+using Hybrid.Core.Gpu.Maths;
+
 namespace Hybrid.Core.Gpu.Reference;
 
 /// <summary>The specification of the mixture passes: plain float64 loops over samples, components and features, in the
@@ -18,7 +20,7 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
     public double[] WeightedLogProb(IMixtureData data, MixtureParameters p)
     {
         var host = (HostData)data;
-        return GmmLinearAlgebra.WeightedLogProb(host.Values, host.Samples, host.Dimensions, p.Components, p.Type,
+        return WeightedLogProb(host.Values, host.Samples, host.Dimensions, p.Components, p.Type,
             p.Weights, p.Means, p.PrecisionsCholesky);
     }
 
@@ -64,5 +66,48 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
                 for (int b = 0; b < d; b++) statistics.Scatter[(j * d + a) * d + b] += r * centred[a] * centred[b];
             }
         }
+    }
+
+    /// <summary>The n x k matrix log wⱼ + log N(xᵢ | μⱼ, Σⱼ), where with U Uᵀ = Σ⁻¹
+    /// log N = -½ (d log 2π + ‖(x - μ) U‖²) + log det U, and log det U is the sum of the logs of U's diagonal.</summary>
+    static double[] WeightedLogProb(double[] data, int n, int d, int k, CovarianceType type,
+        double[] weights, double[] means, double[] precisionCholesky)
+    {
+        var logDet = new double[k];
+        for (int j = 0; j < k; j++) logDet[j] = GmmLinearAlgebra.LogDetPrecisionCholesky(type, precisionCholesky, j, d);
+
+        var result = new double[n * k];
+        var centered = new double[d];
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+        {
+            for (int c = 0; c < d; c++) centered[c] = data[i * d + c] - means[j * d + c];
+            double squaredNorm = SquaredNormTimesFactor(type, centered, precisionCholesky, j, d);
+            result[i * k + j] = Math.Log(weights[j]) - 0.5 * (d * GmmLinearAlgebra.Log2Pi + squaredNorm) + logDet[j];
+        }
+        return result;
+    }
+
+    // ‖v U‖² for the factor U of one component: (v U)ⱼ = Σᵢ vᵢ Uᵢⱼ for full and tied; v scaled elementwise otherwise.
+    static double SquaredNormTimesFactor(CovarianceType type, double[] v, double[] u, int component, int d)
+    {
+        double sum = 0.0;
+        if (type is CovarianceType.Full or CovarianceType.Tied)
+        {
+            int offset = type == CovarianceType.Full ? component * d * d : 0;
+            for (int col = 0; col < d; col++)
+            {
+                double y = 0.0;
+                for (int row = 0; row < d; row++) y += v[row] * u[offset + row * d + col];
+                sum += y * y;
+            }
+            return sum;
+        }
+        for (int c = 0; c < d; c++)
+        {
+            double y = v[c] * (type == CovarianceType.Diag ? u[component * d + c] : u[component]);
+            sum += y * y;
+        }
+        return sum;
     }
 }

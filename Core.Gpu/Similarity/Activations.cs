@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 
@@ -69,7 +69,7 @@ public readonly record struct Activations
         if (at < 0) return;
         float value = Data.Span[at];
         throw new ArgumentException(
-            $"{operation}: {name} is {ReferenceCka.Describe(value)} at row {at / Features}, feature {at % Features} " +
+            $"{operation}: {name} is {CkaMaths.Describe(value)} at row {at / Features}, feature {at % Features} " +
             $"({Samples} x {Features}); activations must be finite", name);
     }
 

@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 
@@ -20,7 +20,7 @@ public sealed class CentredGram
     internal static CentredGram Of(IGramKernels kernels, double[] k, int n)
     {
         var (centred, norm) = kernels.Centre(k, n);
-        return new CentredGram(centred, n, norm, ReferenceCka.FrobeniusNorm(k));
+        return new CentredGram(centred, n, norm, CkaMaths.FrobeniusNorm(k));
     }
 
     /// <summary>The number of probe inputs n.</summary>
@@ -38,10 +38,10 @@ public sealed class CentredGram
     internal ReadOnlySpan<double> Values => values;
 
     /// <summary>False when HKH is zero up to rounding: every probe input gave the same point, so CKA is undefined.</summary>
-    internal bool HasVariance => ReferenceCka.HasVariance(RawNorm, FrobeniusNorm);
+    internal bool HasVariance => CkaMaths.HasVariance(RawNorm, FrobeniusNorm);
 
     internal void RequireVariance(string name, string operation) =>
-        ReferenceCka.NonZeroVariance(RawNorm, FrobeniusNorm, name, operation);
+        CkaMaths.NonZeroVariance(RawNorm, FrobeniusNorm, name, operation);
 
     /// <summary>The exact n(n+1)/2-dimensional encoding the similarity search indexes: the upper triangle of HKH
     /// (i &lt;= j, row-major) with off-diagonal entries scaled by √2, divided by its norm (= ||HKH||_F). The dot
@@ -49,7 +49,7 @@ public sealed class CentredGram
     public double[] PackedEncoding()
     {
         RequireVariance("the centred Gram matrix", "CentredGram.PackedEncoding");
-        double[] packed = ReferenceCka.Pack(values, N);
+        double[] packed = CkaMaths.Pack(values, N);
         double norm = Math.Sqrt(HostVectors.Dot(packed, packed));
         for (int e = 0; e < packed.Length; e++) packed[e] /= norm;
         return packed;

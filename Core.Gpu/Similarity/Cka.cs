@@ -28,8 +28,8 @@ public static class Cka
     public static double FeatureSpace(Device device, Activations x, Activations y)
     {
         const string operation = "Cka.FeatureSpace";
-        x.Check(nameof(x), operation, Reference.ReferenceCka.MinExamples);
-        y.Check(nameof(y), operation, Reference.ReferenceCka.MinExamples, x.Samples);
+        x.Check(nameof(x), operation, Maths.CkaMaths.MinExamples);
+        y.Check(nameof(y), operation, Maths.CkaMaths.MinExamples, x.Samples);
         return FeatureSpaceCka.Compute(GramKernels.For(device), x, y, operation);
     }
 

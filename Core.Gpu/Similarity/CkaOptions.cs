@@ -28,7 +28,7 @@ public sealed record CkaOptions
     public bool Debiased { get; init; }
 
     /// <summary>The fewest samples these options allow.</summary>
-    internal int MinimumSamples => Debiased ? Reference.ReferenceCka.MinExamplesDebiased : Reference.ReferenceCka.MinExamples;
+    internal int MinimumSamples => Debiased ? Maths.CkaMaths.MinExamplesDebiased : Maths.CkaMaths.MinExamples;
 
     /// <summary>Throws when the options cannot define a CKA.</summary>
     internal void Check(string operation)

@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 
@@ -49,8 +49,8 @@ internal static class FeatureSpaceCka
         }
 
         // ||Xcᵀ Xc||_F = ||HKH||_F and ||Xᵀ X||_F = ||K||_F, so this is the Gram form's zero-variance test.
-        ReferenceCka.NonZeroVariance(Math.Sqrt(rawXX), Math.Sqrt(xx), nameof(x), operation);
-        ReferenceCka.NonZeroVariance(Math.Sqrt(rawYY), Math.Sqrt(yy), nameof(y), operation);
+        CkaMaths.NonZeroVariance(Math.Sqrt(rawXX), Math.Sqrt(xx), nameof(x), operation);
+        CkaMaths.NonZeroVariance(Math.Sqrt(rawYY), Math.Sqrt(yy), nameof(y), operation);
         return yx / Math.Sqrt(xx * yy);
     }
 

@@ -1,4 +1,4 @@
-using Hybrid.Core.Gpu.Reference;
+using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
 
@@ -23,7 +23,7 @@ public static class Gram
     public static double[] Rbf(Device device, Activations x, double sigmaFraction)
     {
         const string operation = "Gram.Rbf";
-        x.Check(nameof(x), operation, ReferenceCka.MinExamples);
+        x.Check(nameof(x), operation, CkaMaths.MinExamples);
         if (!(double.IsFinite(sigmaFraction) && sigmaFraction > 0))
             throw new ArgumentException($"{operation}: sigmaFraction must be positive and finite, got {sigmaFraction}", nameof(sigmaFraction));
         return RbfCore(GramKernels.For(device), x, sigmaFraction, nameof(x), operation);
@@ -33,7 +33,7 @@ public static class Gram
     public static CentredGram Centre(Device device, double[] k, int n)
     {
         const string operation = "Gram.Centre";
-        ReferenceCka.Gram(k, n, nameof(k), operation);
+        CkaMaths.Gram(k, n, nameof(k), operation);
         RequireSymmetric(k, n, operation);
         return CentredGram.Of(GramKernels.For(device), k, n);
     }
@@ -50,7 +50,7 @@ public static class Gram
     {
         double[] linear = LinearCore(kernels, x, name, operation);
         double[] squared = kernels.SquaredDistances(x.Data, x.Samples, x.Features, linear);
-        return ReferenceCka.RbfFromSquaredDistances(squared, x.Samples, sigmaFraction, name, operation);
+        return CkaMaths.RbfFromSquaredDistances(squared, x.Samples, sigmaFraction, name, operation);
     }
 
     /// <summary>The kernel matrix that <paramref name="options"/> asks for (options and x validated by the caller).</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -105,7 +106,7 @@ public static partial class Functional
         {
             T[] xs = x.Data<T>(), d = TensorAccess.Fresh<T>(xs.Length);
             T s = T.CreateTruncating(scale), b = T.CreateTruncating(shift);
-            Elementwise.For(d.Length, (start, n) => Elementwise.Affine<T>(xs.AsSpan(start, n), s, b, d.AsSpan(start, n)));
+            Ranges.ByWork(d.Length, (start, n) => SimdMap.Affine<T>(xs.AsSpan(start, n), s, b, d.AsSpan(start, n)));
             return TensorAccess.Own(d, x.ShapeRef, x.Device);
         }
     }

@@ -5,7 +5,7 @@ namespace Hybrid.Core.Nn;
 public static partial class Functional
 {
     /// <summary>PyTorch's F.conv2d: input (N, C, H, W), weight (O, C/groups, kH, kW), bias (O) or null. Float32 runs
-    /// Core.Gpu's convolution on the input's device; float64 runs direct loops.</summary>
+    /// Core.Gpu's convolution on the input's device; float64 runs Core.Gpu's host loops.</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null,
         Size2? dilation = null, int groups = 1) =>
         ConvolutionOp(new LayerOp("Conv2d", input, weight, null, bias, null, MaskGradient.StraightThrough), "Conv2d",
@@ -27,7 +27,9 @@ public static partial class Functional
     {
         var s = ConvShape(op, input, weight, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
         layer.CheckBias(s.OutChannels);
-        return layer.Run([s.Batch, s.OutChannels, s.OutHeight, s.OutWidth], new ConvLoops(s),
+        return layer.Run([s.Batch, s.OutChannels, s.OutHeight, s.OutWidth],
+            new PlainLayer((x, w, b, y) => Gpu.Conv2d.Forward(s, x, w, b, y),
+                (x, w, g, gx, gw, gb) => Gpu.Conv2d.Backward(s, x, w, g, gx, gw, gb)),
             (p, x, y) => Gpu.Conv2d.Forward(s, p, x, y),
             (p, x, g, grads) => Gpu.Conv2d.Backward(s, p, x, g, grads),
             ("stride", new[] { s.StrideH, s.StrideW }), ("padding", new[] { s.PadH, s.PadW }),

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 

@@ -27,7 +27,9 @@ public static partial class Functional
         layer.CheckBias(outFeatures);
         var s = new LinearShape(batch, inFeatures, outFeatures);
         int[] outputShape = [.. input.ShapeRef[..^1], outFeatures];
-        return layer.Run(outputShape, new LinearLoops(s),
+        return layer.Run(outputShape,
+            new PlainLayer((x, w, b, y) => Gpu.Linear.Forward(s, x, w, b, y),
+                (x, w, g, gx, gw, gb) => Gpu.Linear.Backward(s, x, w, g, gx, gw, gb)),
             (p, x, y) => Gpu.Linear.Forward(s, p, x, y),
             (p, x, g, grads) => Gpu.Linear.Backward(s, p, x, g, grads));
     }

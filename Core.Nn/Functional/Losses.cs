@@ -3,9 +3,6 @@ using System.Numerics.Tensors;
 
 namespace Hybrid.Core.Nn;
 
-/// <summary>How a loss combines its per-sample values.</summary>
-public enum Reduction { Mean, Sum, None }
-
 public static partial class Functional
 {
     /// <summary>F.cross_entropy: logits (N, C), int64 targets (N) in [0, C); label smoothing as in PyTorch 1.10+.</summary>

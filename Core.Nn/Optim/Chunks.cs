@@ -1,4 +1,5 @@
 using System.Buffers;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn.Optim;
 
@@ -12,18 +13,8 @@ internal static class Chunks
     // Below this many elements handing chunks to the thread pool costs more than the arithmetic.
     const int ParallelThreshold = 1 << 18;
 
-    /// <summary>Calls <paramref name="body"/>(start, count) for consecutive ranges covering [0, length).</summary>
-    public static void For(int length, Action<int, int> body)
-    {
-        int chunks = (length + Size - 1) / Size;
-        if (length < ParallelThreshold)
-        {
-            for (int c = 0; c < chunks; c++)
-                body(c * Size, Math.Min(Size, length - c * Size));
-            return;
-        }
-        Parallel.For(0, chunks, c => body(c * Size, Math.Min(Size, length - c * Size)));
-    }
+    /// <summary>Calls <paramref name="body"/>(start, count) for consecutive chunks covering [0, length).</summary>
+    public static void For(int length, Action<int, int> body) => Ranges.InChunks(length, Size, ParallelThreshold, body);
 
     /// <summary>A pooled buffer of at least one chunk; return it with <see cref="Return{T}"/>.</summary>
     public static T[] Rent<T>() => ArrayPool<T>.Shared.Rent(Size);

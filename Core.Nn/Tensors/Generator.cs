@@ -1,3 +1,5 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn;
 
 /// <summary>A seeded source of random numbers for initialisation, dropout and sampling: the same seed gives the same
@@ -39,13 +41,11 @@ public sealed class Generator(long seed)
         return first;
     }
 
-    /// <summary>Two independent standard normal draws (Box-Muller: one logarithm and one sine-cosine per pair).</summary>
+    /// <summary>Two independent standard normal draws (Core.Gpu's Box-Muller sampler).</summary>
     (double, double) NormalPair()
     {
-        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
-        double radius = Math.Sqrt(-2.0 * Math.Log(u1));
-        var (sin, cos) = Math.SinCos(2 * Math.PI * u2);
-        return (radius * cos, radius * sin);
+        double u1 = NextDouble();
+        return BoxMuller.Pair(u1, NextDouble());
     }
 
     /// <summary>A tensor of uniform draws in [low, high).</summary>

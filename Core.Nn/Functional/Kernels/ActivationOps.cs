@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -131,6 +132,6 @@ internal readonly struct SiluGradSpans : IBinarySpans
     public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
     {
         TensorPrimitives.Sigmoid(x, d);
-        Elementwise.Map<T, SiluGradOp>(x, d, g, d);
+        SimdMap.Map<T, SiluGradOp>(x, d, g, d);
     }
 }

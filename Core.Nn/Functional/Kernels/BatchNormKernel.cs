@@ -1,4 +1,5 @@
 using System.Numerics;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -37,7 +38,7 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>Runs <paramref name="body"/> on every (n, c) row in storage order, rows spread across cores: walking memory
     /// front to back keeps the hardware prefetchers streaming, where a channel at a time hops N times per channel.</summary>
     void ForRows(Action<int> body) =>
-        Elementwise.For(Rows, spatial, (first, count) =>
+        Ranges.ByWork(Rows, spatial, (first, count) =>
         {
             for (int r = first; r < first + count; r++) body(r);
         });
@@ -100,8 +101,8 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
         ForRows(r =>
         {
             var row = Row(y, r);
-            Elementwise.Affine<T>(Row(x, r), alpha[r % channels], beta[r % channels], row);
-            if (relu) Elementwise.Map<T, ReluOp>(row, row);
+            SimdMap.Affine<T>(Row(x, r), alpha[r % channels], beta[r % channels], row);
+            if (relu) SimdMap.Map<T, ReluOp>(row, row);
         });
         return y;
     }

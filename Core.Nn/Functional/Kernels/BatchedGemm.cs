@@ -4,7 +4,7 @@ using Hybrid.Core.Gpu;
 namespace Hybrid.Core.Nn;
 
 /// <summary>Stacks of matrix products, C[cIndex[i]] += op(A[aIndex[i]]) op(B[bIndex[i]]), on zero-filled C: float32
-/// through Core.Gpu's Blas.Sgemm on the operands' device, float64 through <see cref="GemmLoops"/>. Matrices are
+/// through Core.Gpu's Blas.Sgemm on the operands' device, float64 through Core.Gpu's <see cref="Blas.Accumulate{T}"/>. Matrices are
 /// contiguous M x K (K x M when transposed) blocks of the storage arrays.</summary>
 internal static class BatchedGemm
 {
@@ -16,7 +16,7 @@ internal static class BatchedGemm
         {
             case (double[] a64, double[] b64, double[] c64):
                 for (int i = 0; i < cIndex.Length; i++)
-                    GemmLoops.Accumulate(transA, transB, m, n, k, a64, aIndex[i] * m * k, b64, bIndex[i] * k * n, c64, cIndex[i] * m * n);
+                    Blas.Accumulate(transA, transB, m, n, k, a64, aIndex[i] * m * k, b64, bIndex[i] * k * n, c64, cIndex[i] * m * n);
                 break;
             case (float[] a32, float[] b32, float[] c32):
                 Float32(device, transA, transB, m, n, k, a32, aIndex, b32, bIndex, c32, cIndex);

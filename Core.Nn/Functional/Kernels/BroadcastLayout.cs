@@ -1,3 +1,5 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn;
 
 /// <summary>How several operands are read over one iteration shape under NumPy broadcasting, folded to as few dimensions
@@ -86,7 +88,7 @@ internal sealed class BroadcastLayout
         {
             if (serial) row(new int[operands], Inner);
             else
-                Elementwise.For(Inner, (start, length) =>
+                Ranges.ByWork(Inner, (start, length) =>
                 {
                     var offsets = new int[operands];
                     for (int k = 0; k < operands; k++) offsets[k] = start * InnerStrides[k];
@@ -104,7 +106,7 @@ internal sealed class BroadcastLayout
             }
         };
         if (serial) rows(0, Rows);
-        else Elementwise.For(Rows, Inner, rows);
+        else Ranges.ByWork(Rows, Inner, rows);
     }
 
     /// <summary>One inner run: each operand's offset at its start, and its length.</summary>

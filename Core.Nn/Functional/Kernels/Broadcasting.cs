@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -55,7 +56,7 @@ internal static class Broadcasting
             if (x.Length == d.Length && y.Length == d.Length)
             {
                 // Equal shapes (residual connections, gradients): one SIMD run split across cores, no layout.
-                Elementwise.For(d.Length, (s, n) => TOp.Invoke(x.AsSpan(s, n), y.AsSpan(s, n), d.AsSpan(s, n)));
+                Ranges.ByWork(d.Length, (s, n) => TOp.Invoke(x.AsSpan(s, n), y.AsSpan(s, n), d.AsSpan(s, n)));
                 return TensorAccess.Own(d, shape, a.Device);
             }
             var layout = new BroadcastLayout(shape, a.ShapeRef, b.ShapeRef, shape);

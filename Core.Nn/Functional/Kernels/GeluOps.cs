@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -53,9 +54,9 @@ internal readonly struct GeluTanhSpans : IUnarySpans
 {
     public static void Invoke<T>(ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Elementwise.Map<T, GeluTanhInnerOp>(x, d);
+        SimdMap.Map<T, GeluTanhInnerOp>(x, d);
         TensorPrimitives.Tanh(d, d);
-        Elementwise.Map<T, GeluTanhOutOp>(x, d, d);
+        SimdMap.Map<T, GeluTanhOutOp>(x, d, d);
     }
 }
 
@@ -63,9 +64,9 @@ internal readonly struct GeluTanhGradSpans : IBinarySpans
 {
     public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Elementwise.Map<T, GeluTanhInnerOp>(x, d);
+        SimdMap.Map<T, GeluTanhInnerOp>(x, d);
         TensorPrimitives.Tanh(d, d);
-        Elementwise.Map<T, GeluTanhGradOp>(x, d, g, d);
+        SimdMap.Map<T, GeluTanhGradOp>(x, d, g, d);
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -30,7 +31,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
     {
         var k = new LayerNormKernel<T>(x, width, weight);
         var y = TensorAccess.Fresh<T>(x.Length);
-        Elementwise.For(k.Rows, width, (first, count) =>
+        Ranges.ByWork(k.Rows, width, (first, count) =>
         {
             for (int r = first; r < first + count; r++)
             {
@@ -40,7 +41,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
                 k.mean[r] = mu;
                 k.invStd[r] = rstd;
                 var target = k.Row(y, r);
-                Elementwise.Affine<T>(row, T.CreateTruncating(rstd), T.CreateTruncating(-mu * rstd), target);
+                SimdMap.Affine<T>(row, T.CreateTruncating(rstd), T.CreateTruncating(-mu * rstd), target);
                 if (weight is not null) TensorPrimitives.Multiply(target, weight, target);
                 if (bias is not null) TensorPrimitives.Add(target, bias, target);
             }
@@ -55,7 +56,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
     {
         T[]? gx = needInput ? TensorAccess.Fresh<T>(x.Length) : null;
         var partials = new System.Collections.Concurrent.ConcurrentBag<(int First, T[] Weight, T[] Bias)>();
-        Elementwise.For(Rows, width, (first, count) =>
+        Ranges.ByWork(Rows, width, (first, count) =>
         {
             var scaled = new T[width];
             var xhat = new T[width];
@@ -67,7 +68,7 @@ internal sealed class LayerNormKernel<T> where T : unmanaged, IFloatingPointIeee
                 T mu = T.CreateTruncating(mean[r]), rstd = T.CreateTruncating(invStd[r]);
                 if (needWeight || needBias)
                 {
-                    Elementwise.Affine<T>(xs, rstd, -mu * rstd, xhat);
+                    SimdMap.Affine<T>(xs, rstd, -mu * rstd, xhat);
                     if (needWeight) TensorPrimitives.MultiplyAdd(gs, xhat, pw, pw);
                     if (needBias) TensorPrimitives.Add(pb, gs, pb);
                 }

@@ -5,7 +5,8 @@ namespace Hybrid.Core.Nn;
 
 /// <summary>What (masked) Conv2d and Linear share: checking weights, masks and biases against each other, recording one
 /// autograd node over the non-null tensors, and running float32 through a Core.Gpu entry point (masks as
-/// WeightScores / BiasScores) and float64 through an <see cref="IPlainLayer"/>, with the mask rule of Core.Gpu.</summary>
+/// WeightScores / BiasScores) and float64 through Core.Gpu's host loops (a <see cref="PlainLayer"/>), with the mask rule
+/// of Core.Gpu.</summary>
 internal sealed class LayerOp
 {
     readonly string op;
@@ -42,7 +43,7 @@ internal sealed class LayerOp
     }
 
     /// <summary>Computes the layer, records autograd and the trace. The float32 delegates call Core.Gpu's Forward / Backward.</summary>
-    public Tensor Run(int[] outputShape, IPlainLayer plain,
+    public Tensor Run(int[] outputShape, PlainLayer plain,
         Action<LayerParameters, DeviceArray<float>, DeviceArray<float>> forward32,
         Action<LayerParameters, DeviceArray<float>, DeviceArray<float>, LayerGradients> backward32,
         params (string Name, object Value)[] attributes)
@@ -93,7 +94,7 @@ internal sealed class LayerOp
         return InOrder(gx, gw, gwm, gb, gbm);
     }
 
-    Tensor?[] Backward64(Tensor gradOut, IPlainLayer plain, double[] weightEff, double[]? biasEff)
+    Tensor?[] Backward64(Tensor gradOut, PlainLayer plain, double[] weightEff, double[]? biasEff)
     {
         var (gx, gw, gwm, gb, gbm) = (GradFor(input), GradFor(weight), GradFor(weightMask), GradFor(bias), GradFor(biasMask));
         var gradWeightEff = gw is null && gwm is null ? null : new double[weightEff.Length];
@@ -118,17 +119,12 @@ internal sealed class LayerOp
     public static string Describe(Tensor t) => $"{ShapeOps.Format(t.ShapeRef)} {t.Dtype}";
 }
 
-/// <summary>A linear or convolution layer in plain generic loops (the float64 path of gradient checks): forward with the
-/// effective weight and bias, and the gradients with respect to input, effective weight and effective bias.</summary>
-internal interface IPlainLayer
-{
-    /// <summary>y = layer(x; weight, bias); y is zero-filled on entry.</summary>
-    void Forward<T>(T[] x, T[] weight, T[]? bias, T[] y) where T : unmanaged, IFloatingPointIeee754<T>;
-
-    /// <summary>Overwrites each non-null gradient (zero-filled on entry) given dL/dy.</summary>
-    void Backward<T>(T[] x, T[] weight, T[] gradOut, T[]? gradInput, T[]? gradWeight, T[]? gradBias)
-        where T : unmanaged, IFloatingPointIeee754<T>;
-}
+/// <summary>The float64 path of a linear or convolution layer (gradient checks): forward with the effective weight and
+/// bias, and the gradients with respect to input, effective weight and effective bias; Core.Gpu's host entry points
+/// (Linear / Conv2d .Forward&lt;T&gt; and .Backward&lt;T&gt;), which overwrite their outputs.</summary>
+internal sealed record PlainLayer(
+    Action<double[], double[], double[]?, double[]> Forward,
+    Action<double[], double[], double[], double[]?, double[]?, double[]?> Backward);
 
 /// <summary>SeaM's weight masks in generic arithmetic, matching Core.Gpu's float32 kernels: the effective value is
 /// value * 1[score > 0]; dL/dvalue = dL/d(effective) * 1[score > 0]; dL/dscore = rule(dL/d(effective) * value).</summary>

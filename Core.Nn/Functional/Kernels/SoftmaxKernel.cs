@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
@@ -21,7 +22,7 @@ internal readonly struct SoftmaxKernel<T>(int outer, int length, int inner) wher
     void ForSlices(Action<int, T[]> body)
     {
         int width = inner, slice = Slice;
-        Elementwise.For(outer, slice, (first, count) =>
+        Ranges.ByWork(outer, slice, (first, count) =>
         {
             // Scratch of one inner row per piece: running maxima, then sums.
             var scratch = new T[2 * width];

@@ -35,6 +35,7 @@ internal static unsafe class NarrowDots
         float* g2 = g + (long)Math.Min(o + 2, m - 1) * p, g3 = g + (long)Math.Min(o + 3, m - 1) * p;
         float* x0 = b + taps[r], x1 = b + taps[Math.Min(r + 1, k - 1)], x2 = b + taps[Math.Min(r + 2, k - 1)];
         float* x3 = b + taps[Math.Min(r + 3, k - 1)], x4 = b + taps[Math.Min(r + 4, k - 1)], x5 = b + taps[Math.Min(r + 5, k - 1)];
+        // Unrolled register tile: 4 x 6 dot products stay in ZMM registers across the chunk only as named locals.
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s04 = default, s05 = default;
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s24 = default, s25 = default;

@@ -71,6 +71,7 @@ internal static unsafe class NarrowGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tile(int k, float* a, float* b, int* taps, long second, float* c, long ldc, int rows, float* bias, bool accumulate)
     {
+        // Unrolled register tile: 16 accumulators live in ZMM registers only as named locals; an array of vectors would spill.
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
             c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         for (int p = 0; p < k; p++, a += MR)

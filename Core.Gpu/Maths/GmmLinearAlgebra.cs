@@ -1,7 +1,7 @@
-namespace Hybrid.Core.Gpu.Reference;
+namespace Hybrid.Core.Gpu.Maths;
 
-/// <summary>The dense linear algebra of the Gaussian-mixture reference: Cholesky factors, triangular inverses, and the
-/// per-component Gaussian log-densities written with the Cholesky factor of each precision.
+/// <summary>The dense linear algebra every Gaussian-mixture backend shares: Cholesky factors, triangular inverses, the
+/// log-determinant of a precision's Cholesky factor and a stable log-sum-exp.
 /// All matrices are flat row-major float64 arrays; a stack of matrices is consecutive d x d blocks.</summary>
 internal static class GmmLinearAlgebra
 {
@@ -120,26 +120,6 @@ internal static class GmmLinearAlgebra
         return result;
     }
 
-    /// <summary>The n x k matrix log wⱼ + log N(xᵢ | μⱼ, Σⱼ), where with U Uᵀ = Σ⁻¹
-    /// log N = -½ (d log 2π + ‖(x - μ) U‖²) + log det U, and log det U is the sum of the logs of U's diagonal.</summary>
-    public static double[] WeightedLogProb(double[] data, int n, int d, int k, CovarianceType type,
-        double[] weights, double[] means, double[] precisionCholesky)
-    {
-        var logDet = new double[k];
-        for (int j = 0; j < k; j++) logDet[j] = LogDetPrecisionCholesky(type, precisionCholesky, j, d);
-
-        var result = new double[n * k];
-        var centered = new double[d];
-        for (int i = 0; i < n; i++)
-        for (int j = 0; j < k; j++)
-        {
-            for (int c = 0; c < d; c++) centered[c] = data[i * d + c] - means[j * d + c];
-            double squaredNorm = SquaredNormTimesFactor(type, centered, precisionCholesky, j, d);
-            result[i * k + j] = Math.Log(weights[j]) - 0.5 * (d * Log2Pi + squaredNorm) + logDet[j];
-        }
-        return result;
-    }
-
     /// <summary>log Σ exp(values[offset .. offset+count)), shifted by the maximum so that no term overflows;
     /// -∞ when every term is -∞.</summary>
     public static double LogSumExp(double[] values, int offset, int count)
@@ -171,29 +151,6 @@ internal static class GmmLinearAlgebra
             default:
                 return d * Math.Log(u[component]);
         }
-    }
-
-    // ‖v U‖² for the factor U of one component: (v U)ⱼ = Σᵢ vᵢ Uᵢⱼ for full and tied; v scaled elementwise otherwise.
-    static double SquaredNormTimesFactor(CovarianceType type, double[] v, double[] u, int component, int d)
-    {
-        double sum = 0.0;
-        if (type is CovarianceType.Full or CovarianceType.Tied)
-        {
-            int offset = type == CovarianceType.Full ? component * d * d : 0;
-            for (int col = 0; col < d; col++)
-            {
-                double y = 0.0;
-                for (int row = 0; row < d; row++) y += v[row] * u[offset + row * d + col];
-                sum += y * y;
-            }
-            return sum;
-        }
-        for (int c = 0; c < d; c++)
-        {
-            double y = v[c] * (type == CovarianceType.Diag ? u[component * d + c] : u[component]);
-            sum += y * y;
-        }
-        return sum;
     }
 
     static ArgumentException IllDefinedCovariance(CovarianceType type, int component) => new(

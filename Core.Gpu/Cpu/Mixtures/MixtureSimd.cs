@@ -17,6 +17,7 @@ internal static unsafe class MixtureSimd
         int e = 0;
         for (; e <= d - 4 * W; e += 4 * W)
         {
+            // Unrolled by four vectors: the sums stay in registers across the rows only as named locals.
             Vector256<double> m0 = Vector256.Load(sums + e), m1 = Vector256.Load(sums + e + W),
                 m2 = Vector256.Load(sums + e + 2 * W), m3 = Vector256.Load(sums + e + 3 * W);
             Vector256<double> q0 = Vector256.Load(scatter + e), q1 = Vector256.Load(scatter + e + W),
@@ -79,6 +80,7 @@ internal static unsafe class MixtureSimd
         int e = 0;
         for (; e <= d - 4 * W; e += 4 * W)
         {
+            // Unrolled by four vectors: the sums stay in registers across the rows only as named locals.
             Vector256<double> m0 = Vector256.Load(sums + e), m1 = Vector256.Load(sums + e + W),
                 m2 = Vector256.Load(sums + e + 2 * W), m3 = Vector256.Load(sums + e + 3 * W);
             Vector256<double> h0 = Vector256.Load(shift + e), h1 = Vector256.Load(shift + e + W),

@@ -42,7 +42,7 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
         for (int a = 0; a < d; a++) centre[a] += data[i * d + a];
         for (int a = 0; a < d; a++) centre[a] /= n;
         var centred = GC.AllocateUninitializedArray<double>(n * d);
-        Ranges.For(n * d, (start, count) =>
+        Ranges.PerCore(n * d, (start, count) =>
         {
             for (int e = start; e < start + count; e++) centred[e] = data[e] - centre[e % d];
         });

@@ -12,12 +12,11 @@ internal static unsafe class Sgemm
     static Sgemm()
     {
         if (OpenBlas.Available) OpenBlas.SetThreads(1);
-        else Console.Error.WriteLine("hybrid: OpenBLAS (libopenblas0-pthread) not found; using the managed GEMM, which is slower");
     }
 
-    /// <summary>Routes every GEMM to the managed implementation even when OpenBLAS is present (tests compare the two);
-    /// starts true when the environment sets HYBRID_MANAGED_GEMM=1.</summary>
-    public static bool ForceManaged { get; set; } = Environment.GetEnvironmentVariable("HYBRID_MANAGED_GEMM") == "1";
+    /// <summary>Routes every GEMM to the managed implementation even when OpenBLAS is present (set through
+    /// <see cref="CpuGemm.ManagedForced"/>).</summary>
+    public static bool ForceManaged { get; set; }
 
     public static bool UsesOpenBlas => OpenBlas.Available && !ForceManaged;
 

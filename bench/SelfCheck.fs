@@ -1,7 +1,7 @@
 /// The kernel self-check of `hybrid demo` and `hybrid selfcheck`: every backend against the Reference backend (the
 /// specification) on seeded random shapes, so a user can see on their own machine that the fast paths compute what the
 /// plain loops compute.
-module Hybrid.Analysis.SelfCheck
+module Hybrid.Bench.SelfCheck
 
 open System
 open Hybrid.Core.Gpu
@@ -20,8 +20,7 @@ type Check =
 /// its terms, so an element that cancels to near zero is held to the scale of its neighbours.
 let AbsTol, RelTol, ScaleTol = 1e-4, 1e-4, 1e-5
 
-let private normals (rng: Random) n =
-    Array.init n (fun _ -> float32 (sqrt (-2.0 * log (1.0 - rng.NextDouble())) * cos (2.0 * Math.PI * rng.NextDouble())))
+let private normals (rng: Random) n = BoxMuller.Singles(rng, n)
 
 let private worstRatio (expected: float32[]) (actual: float32[]) =
     let scale = expected |> Array.fold (fun m v -> max m (abs (float v))) 0.0

@@ -24,24 +24,10 @@ internal static unsafe class Im2Col
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Unfold(in Conv2dShape s, float* image, int c, float* col, int ld, int colOffset)
     {
-        int oh = s.OutHeight, ow = s.OutWidth, pw = s.Width + 2 * s.PadW;
         fixed (float* padded = Padded(s))
         {
             Pad(s, image, padded);
-            for (int kh = 0; kh < s.KernelH; kh++)
-            for (int kw = 0; kw < s.KernelW; kw++)
-            {
-                float* row = col + (long)((c * s.KernelH + kh) * s.KernelW + kw) * ld + colOffset;
-                float* origin = padded + kh * s.DilationH * pw + kw * s.DilationW;
-                for (int y = 0; y < oh; y++)
-                {
-                    float* src = origin + y * s.StrideH * pw, dst = row + y * ow;
-                    if (s.StrideW == 1) Simd.Copy(dst, src, ow);
-                    else if (s.StrideW == 2) Simd.CopyEven(dst, src, ow);
-                    else
-                        for (int x = 0; x < ow; x++) dst[x] = src[x * s.StrideW];
-                }
-            }
+            Rows<Gather>(s, padded, c, col, ld, colOffset);
         }
     }
 
@@ -50,26 +36,61 @@ internal static unsafe class Im2Col
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fold(in Conv2dShape s, float* col, int ld, int colOffset, int c, float* image)
     {
-        int oh = s.OutHeight, ow = s.OutWidth, pw = s.Width + 2 * s.PadW;
+        int pw = s.Width + 2 * s.PadW;
         fixed (float* padded = Padded(s))
         {
             Simd.Zero(padded, (s.Height + 2 * s.PadH) * pw);
-            for (int kh = 0; kh < s.KernelH; kh++)
-            for (int kw = 0; kw < s.KernelW; kw++)
-            {
-                float* row = col + (long)((c * s.KernelH + kh) * s.KernelW + kw) * ld + colOffset;
-                float* origin = padded + kh * s.DilationH * pw + kw * s.DilationW;
-                for (int y = 0; y < oh; y++)
-                {
-                    float* dst = origin + y * s.StrideH * pw, src = row + y * ow;
-                    if (s.StrideW == 1) Simd.Add(dst, src, ow);
-                    else if (s.StrideW == 2) Simd.AddEven(dst, src, ow);
-                    else
-                        for (int x = 0; x < ow; x++) dst[x * s.StrideW] += src[x];
-                }
-            }
+            Rows<Scatter>(s, padded, c, col, ld, colOffset);
             // Gradients that landed in the padding belong to no input pixel and are dropped.
             for (int r = 0; r < s.Height; r++) Simd.Copy(image + r * s.Width, padded + (r + s.PadH) * pw + s.PadW, s.Width);
+        }
+    }
+
+    /// <summary>Visits the KH*KW column rows of channel <paramref name="c"/> and, for each output row, the padded-plane pixels
+    /// it reads: <typeparamref name="TRow"/> moves OutWidth values between the two (a struct, so each use compiles to its
+    /// own loop with no call through an interface).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows<TRow>(in Conv2dShape s, float* padded, int c, float* col, int ld, int colOffset) where TRow : struct, IRowTransfer
+    {
+        int oh = s.OutHeight, ow = s.OutWidth, pw = s.Width + 2 * s.PadW;
+        for (int kh = 0; kh < s.KernelH; kh++)
+        for (int kw = 0; kw < s.KernelW; kw++)
+        {
+            float* row = col + (long)((c * s.KernelH + kh) * s.KernelW + kw) * ld + colOffset;
+            float* origin = padded + kh * s.DilationH * pw + kw * s.DilationW;
+            for (int y = 0; y < oh; y++) TRow.Move(origin + y * s.StrideH * pw, row + y * ow, ow, s.StrideW);
+        }
+    }
+
+    /// <summary>Moves <c>count</c> values between every <c>stride</c>-th pixel of a padded row and a column row.</summary>
+    interface IRowTransfer
+    {
+        static abstract void Move(float* pixels, float* column, int count, int stride);
+    }
+
+    /// <summary>im2col: column[x] = pixels[x * stride].</summary>
+    readonly struct Gather : IRowTransfer
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Move(float* pixels, float* column, int count, int stride)
+        {
+            if (stride == 1) Simd.Copy(column, pixels, count);
+            else if (stride == 2) Simd.CopyEven(column, pixels, count);
+            else
+                for (int x = 0; x < count; x++) column[x] = pixels[x * stride];
+        }
+    }
+
+    /// <summary>col2im: pixels[x * stride] += column[x].</summary>
+    readonly struct Scatter : IRowTransfer
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Move(float* pixels, float* column, int count, int stride)
+        {
+            if (stride == 1) Simd.Add(pixels, column, count);
+            else if (stride == 2) Simd.AddEven(pixels, column, count);
+            else
+                for (int x = 0; x < count; x++) pixels[x * stride] += column[x];
         }
     }
 

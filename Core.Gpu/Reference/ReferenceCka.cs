@@ -1,3 +1,5 @@
+using static Hybrid.Core.Gpu.Maths.CkaMaths;
+
 namespace Hybrid.Core.Gpu.Reference;
 
 /// <summary>Centred kernel alignment (Kornblith et al. 2019), the second half of the CKA specification
@@ -106,18 +108,6 @@ internal static partial class ReferenceCka
         double[] packed = Pack(hkh, n);
         double norm = FrobeniusNorm(packed);
         for (int e = 0; e < packed.Length; e++) packed[e] /= norm;
-        return packed;
-    }
-
-    /// <summary>The upper triangle (i &lt;= j, row-major) of a symmetric n x n matrix with off-diagonal entries
-    /// scaled by sqrt(2), so that packed dot products equal Frobenius inner products; not normalised.</summary>
-    internal static double[] Pack(ReadOnlySpan<double> symmetric, int n)
-    {
-        var packed = new double[n * (n + 1) / 2];
-        int next = 0;
-        for (int i = 0; i < n; i++)
-        for (int j = i; j < n; j++)
-            packed[next++] = i == j ? symmetric[i * n + j] : Math.Sqrt(2) * symmetric[i * n + j];
         return packed;
     }
 

@@ -25,6 +25,7 @@ internal static unsafe class SparseTaps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void TwoPixels(float* at, int* offsets, float* values, int taps, int next, float* cells)
     {
+        // Unrolled register tile: the accumulators stay in YMM registers across the taps only as named locals.
         Vector256<float> a0 = Vector256.Load(cells), a1 = Vector256.Load(cells + Lanes), a2 = Vector256.Load(cells + 2 * Lanes),
             a3 = Vector256.Load(cells + 3 * Lanes);
         float* other = cells + Cell;
@@ -50,6 +51,7 @@ internal static unsafe class SparseTaps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void OnePixel(float* at, int* offsets, float* values, int taps, float* cells)
     {
+        // Unrolled register tile: the accumulators stay in YMM registers across the taps only as named locals.
         Vector256<float> a0 = Vector256.Load(cells), a1 = Vector256.Load(cells + Lanes), a2 = Vector256.Load(cells + 2 * Lanes),
             a3 = Vector256.Load(cells + 3 * Lanes);
         for (int t = 0; t < taps; t++)
@@ -79,6 +81,7 @@ internal static unsafe class SparseTaps
     static void EightPixels(float* at, int* offsets, float* values, int taps, int next, float* cells)
     {
         const int H = 2 * Lanes;
+        // Unrolled register tile: 16 ZMM accumulators stay in registers across the taps only as named locals.
         Vector512<float> a0 = Vector512.Load(cells), b0 = Vector512.Load(cells + H), a1 = Vector512.Load(cells + Cell),
             b1 = Vector512.Load(cells + Cell + H), a2 = Vector512.Load(cells + 2 * Cell), b2 = Vector512.Load(cells + 2 * Cell + H),
             a3 = Vector512.Load(cells + 3 * Cell), b3 = Vector512.Load(cells + 3 * Cell + H), a4 = Vector512.Load(cells + 4 * Cell),

@@ -25,6 +25,7 @@ internal static unsafe class GemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Vector(int kc, float* ap, float* bp, float* tile)
     {
+        // Unrolled register tile: the JIT keeps named locals in the 16 YMM registers but spills any array or loop of vectors.
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++, ap += MR, bp += NR)

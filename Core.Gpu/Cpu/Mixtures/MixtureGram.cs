@@ -39,6 +39,7 @@ internal static unsafe class MixtureGram
     // C[top..top+4, left..left+12] += Σᵢ A[i, top..top+4]ᵀ A[i, left..left+12], twelve accumulators in registers.
     static void Tile3(double* a, int m, int stride, int top, int left, double* c, int d)
     {
+        // Unrolled register tile: the JIT keeps named Vector256 locals in registers but spills any array of them.
         Vector256<double> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default,
             c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
         for (int i = 0; i < m; i++)
@@ -73,6 +74,7 @@ internal static unsafe class MixtureGram
     // C[top..top+4, left..left+8] += Σᵢ A[i, top..top+4]ᵀ A[i, left..left+8].
     static void Tile2(double* a, int m, int stride, int top, int left, double* c, int d)
     {
+        // Unrolled register tile: the JIT keeps named Vector256 locals in registers but spills any array of them.
         Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default,
             c20 = default, c21 = default, c30 = default, c31 = default;
         for (int i = 0; i < m; i++)
