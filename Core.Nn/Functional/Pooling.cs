@@ -1,3 +1,5 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn;
 
 public static partial class Functional
@@ -7,15 +9,23 @@ public static partial class Functional
         bool ceilMode = false)
     {
         var g = PoolGeometry.For("MaxPool2d", input, kernel, stride ?? kernel, padding ?? 0, dilation ?? 1, ceilMode);
-        var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g.OutHeight, g.OutWidth));
+        var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g));
         var winners = new int[output.Numel];
-        MaxPoolLoops.Forward(g, input.Storage, output.Storage, winners);
-        Trace.Record("MaxPool2d", output, [input], ("kernel", Pair(g.Kernel)), ("stride", Pair(g.Stride)),
-            ("padding", Pair(g.Padding)), ("dilation", Pair(g.Dilation)), ("ceil_mode", ceilMode));
+        switch (input.Storage, output.Storage)
+        {
+            case (float[] x, float[] y): Pool2d.MaxForward(g, x, y, winners); break;
+            case (double[] x, double[] y): Pool2d.MaxForward(g, x, y, winners); break;
+        }
+        Trace.Record("MaxPool2d", output, [input], ("kernel", new[] { g.KernelH, g.KernelW }), ("stride", new[] { g.StrideH, g.StrideW }),
+            ("padding", new[] { g.PadH, g.PadW }), ("dilation", new[] { g.DilationH, g.DilationW }), ("ceil_mode", ceilMode));
         return Autograd.Record(output, "MaxPool2d", grad =>
         {
             var gx = input.ZerosLike();
-            MaxPoolLoops.Backward(g, grad.Storage, winners, gx.Storage);
+            switch (grad.Storage, gx.Storage)
+            {
+                case (float[] gy, float[] gi): Pool2d.MaxBackward(g, gy, winners, gi); break;
+                case (double[] gy, double[] gi): Pool2d.MaxBackward(g, gy, winners, gi); break;
+            }
             return [gx];
         }, input);
     }
@@ -25,9 +35,9 @@ public static partial class Functional
         bool countIncludePad = true)
     {
         var g = PoolGeometry.For("AvgPool2d", input, kernel, stride ?? kernel, padding ?? 0, 1, ceilMode);
-        var output = AveragePool("AvgPool2d", input, g, AvgPoolLoops.Fixed(g, countIncludePad));
-        Trace.Record("AvgPool2d", output, [input], ("kernel", Pair(g.Kernel)), ("stride", Pair(g.Stride)),
-            ("padding", Pair(g.Padding)), ("ceil_mode", ceilMode), ("count_include_pad", countIncludePad));
+        var output = AveragePool("AvgPool2d", input, g, countIncludePad ? AverageWindows.IncludePad : AverageWindows.ExcludePad);
+        Trace.Record("AvgPool2d", output, [input], ("kernel", new[] { g.KernelH, g.KernelW }), ("stride", new[] { g.StrideH, g.StrideW }),
+            ("padding", new[] { g.PadH, g.PadW }), ("ceil_mode", ceilMode), ("count_include_pad", countIncludePad));
         return output;
     }
 
@@ -37,23 +47,29 @@ public static partial class Functional
         var (height, width) = PoolGeometry.PlaneSizes("AdaptiveAvgPool2d", input, out int planes);
         if (outputSize.H <= 0 || outputSize.W <= 0 || height == 0 || width == 0)
             throw new ArgumentException($"AdaptiveAvgPool2d: input {LayerOp.Describe(input)} and output size {outputSize} must be non-empty");
-        var g = new PoolGeometry(planes, height, width, outputSize.H, outputSize.W, 1, 1, 0, 1);
-        var output = AveragePool("AdaptiveAvgPool2d", input, g, AvgPoolLoops.Adaptive(g));
-        Trace.Record("AdaptiveAvgPool2d", output, [input], ("output_size", Pair(outputSize)));
+        var g = new Pool2dShape(planes, height, width, outputSize.H, outputSize.W);
+        var output = AveragePool("AdaptiveAvgPool2d", input, g, AverageWindows.Adaptive);
+        Trace.Record("AdaptiveAvgPool2d", output, [input], ("output_size", new[] { outputSize.H, outputSize.W }));
         return output;
     }
 
-    static Tensor AveragePool(string op, Tensor input, PoolGeometry g, AvgPoolLoops.Window window)
+    static Tensor AveragePool(string op, Tensor input, Pool2dShape g, AverageWindows windows)
     {
-        var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g.OutHeight, g.OutWidth));
-        AvgPoolLoops.Forward(g, window, input.Storage, output.Storage);
+        var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g));
+        switch (input.Storage, output.Storage)
+        {
+            case (float[] x, float[] y): Pool2d.AverageForward(g, windows, x, y); break;
+            case (double[] x, double[] y): Pool2d.AverageForward(g, windows, x, y); break;
+        }
         return Autograd.Record(output, op, grad =>
         {
             var gx = input.ZerosLike();
-            AvgPoolLoops.Backward(g, window, grad.Storage, gx.Storage);
+            switch (grad.Storage, gx.Storage)
+            {
+                case (float[] gy, float[] gi): Pool2d.AverageBackward(g, windows, gy, gi); break;
+                case (double[] gy, double[] gi): Pool2d.AverageBackward(g, windows, gy, gi); break;
+            }
             return [gx];
         }, input);
     }
-
-    static int[] Pair(Size2 size) => [size.H, size.W];
 }

@@ -1,18 +1,17 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn;
 
-/// <summary>The geometry of a 2-D pooling over the planes of a (N, C, H, W) or (C, H, W) tensor, with PyTorch's output
-/// sizes (ceil mode drops a last window that would start in the right padding).</summary>
-internal readonly record struct PoolGeometry(int Planes, int Height, int Width, int OutHeight, int OutWidth,
-    Size2 Kernel, Size2 Stride, Size2 Padding, Size2 Dilation)
+/// <summary>The geometry of a 2-D pooling over the planes of a (N, C, H, W) or (C, H, W) tensor as Core.Gpu's
+/// <see cref="Pool2dShape"/>, with PyTorch's output sizes (ceil mode drops a last window that would start in the right
+/// padding) and PyTorch's checks, whose messages name the op, the input shape and the settings.</summary>
+internal static class PoolGeometry
 {
-    public int PlaneSize => Height * Width;
-    public int OutPlaneSize => OutHeight * OutWidth;
-
     /// <summary>The output shape: the input's leading dimensions, then (OutHeight, OutWidth).</summary>
-    public static int[] OutputShape(int[] input, int outHeight, int outWidth) => [.. input[..^2], outHeight, outWidth];
+    public static int[] OutputShape(int[] input, in Pool2dShape s) => [.. input[..^2], s.OutHeight, s.OutWidth];
 
-    /// <summary>Validates a pooling call and computes its geometry; messages name the op, the input shape and the settings.</summary>
-    public static PoolGeometry For(string op, Tensor input, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation, bool ceilMode)
+    /// <summary>Validates a pooling call and computes its geometry.</summary>
+    public static Pool2dShape For(string op, Tensor input, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation, bool ceilMode)
     {
         var (height, width) = PlaneSizes(op, input, out int planes);
         string settings = $"input {LayerOp.Describe(input)}, kernel {kernel}, stride {stride}, padding {padding}, dilation {dilation}";
@@ -24,7 +23,8 @@ internal readonly record struct PoolGeometry(int Planes, int Height, int Width, 
         int outWidth = OutputSize(width, kernel.W, stride.W, padding.W, dilation.W, ceilMode);
         if (outHeight <= 0 || outWidth <= 0)
             throw new ArgumentException($"{op}: {settings}: the output would be {outHeight}x{outWidth}, too small an input");
-        return new PoolGeometry(planes, height, width, outHeight, outWidth, kernel, stride, padding, dilation);
+        return new Pool2dShape(planes, height, width, outHeight, outWidth, kernel.H, kernel.W, stride.H, stride.W, padding.H, padding.W,
+            dilation.H, dilation.W);
     }
 
     /// <summary>Height and width of a 3-D or 4-D input, and how many planes it holds.</summary>
@@ -44,12 +44,5 @@ internal readonly record struct PoolGeometry(int Planes, int Height, int Width, 
         int output = (int)Math.Floor((double)span / stride) + 1;
         if (ceilMode && (output - 1) * stride >= size + pad) output--;
         return output;
-    }
-
-    /// <summary>Runs <paramref name="body"/> for every plane, in parallel when the work is large enough to pay for it.</summary>
-    public static void ForEachPlane(int planes, long workPerPlane, Action<int> body)
-    {
-        if (planes > 1 && planes * workPerPlane >= 1 << 15) Parallel.For(0, planes, body);
-        else for (int p = 0; p < planes; p++) body(p);
     }
 }

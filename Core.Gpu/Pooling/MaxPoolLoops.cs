@@ -1,38 +1,18 @@
 using System.Numerics;
 
-namespace Hybrid.Core.Nn;
+namespace Hybrid.Core.Gpu.Pooling;
 
 /// <summary>Max pooling forward (remembering each window's winner within its plane) and backward (routing each output
 /// gradient to its winner), generic in the element type, parallel over planes. NaN wins, as in PyTorch.</summary>
 internal static class MaxPoolLoops
 {
-    public static void Forward(PoolGeometry g, Array x, Array y, int[] winners)
-    {
-        switch (x, y)
-        {
-            case (float[] a, float[] b): Forward(g, a, b, winners); break;
-            case (double[] a, double[] b): Forward(g, a, b, winners); break;
-            default: throw new ArgumentException("max pooling needs floating-point tensors");
-        }
-    }
-
-    public static void Backward(PoolGeometry g, Array gradOut, int[] winners, Array gradInput)
-    {
-        switch (gradOut, gradInput)
-        {
-            case (float[] a, float[] b): Backward(g, a, winners, b); break;
-            case (double[] a, double[] b): Backward(g, a, winners, b); break;
-            default: throw new ArgumentException("max pooling needs floating-point tensors");
-        }
-    }
-
-    static void Forward<T>(PoolGeometry g, T[] x, T[] y, int[] winners) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Forward<T>(in Pool2dShape g, T[] x, T[] y, int[] winners) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Window bounds depend only on the output row or column, so they are computed once for all planes.
-        var (rowFirst, rowEnd) = Bounds(g.OutHeight, g.Height, g.Kernel.H, g.Stride.H, g.Padding.H, g.Dilation.H);
-        var (colFirst, colEnd) = Bounds(g.OutWidth, g.Width, g.Kernel.W, g.Stride.W, g.Padding.W, g.Dilation.W);
-        int width = g.Width, outWidth = g.OutWidth, dh = g.Dilation.H, dw = g.Dilation.W, planeSize = g.PlaneSize, outPlaneSize = g.OutPlaneSize;
-        PoolGeometry.ForEachPlane(g.Planes, (long)g.OutPlaneSize * g.Kernel.H * g.Kernel.W, p =>
+        var (rowFirst, rowEnd) = Bounds(g.OutHeight, g.Height, g.KernelH, g.StrideH, g.PadH, g.DilationH);
+        var (colFirst, colEnd) = Bounds(g.OutWidth, g.Width, g.KernelW, g.StrideW, g.PadW, g.DilationW);
+        int width = g.Width, outWidth = g.OutWidth, dh = g.DilationH, dw = g.DilationW, planeSize = g.PlaneSize, outPlaneSize = g.OutPlaneSize;
+        PlaneLoop.Run(g.Planes, (long)g.OutPlaneSize * g.KernelH * g.KernelW, p =>
         {
             int inBase = p * planeSize, outBase = p * outPlaneSize;
             for (int i = 0; i < rowFirst.Length; i++)
@@ -72,12 +52,13 @@ internal static class MaxPoolLoops
         return (first, end);
     }
 
-    static void Backward<T>(PoolGeometry g, T[] gradOut, int[] winners, T[] gradInput) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Backward<T>(in Pool2dShape g, T[] gradOut, int[] winners, T[] gradInput) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        PoolGeometry.ForEachPlane(g.Planes, g.OutPlaneSize, p =>
+        int planeSize = g.PlaneSize, outPlaneSize = g.OutPlaneSize;
+        PlaneLoop.Run(g.Planes, outPlaneSize, p =>
         {
-            int inBase = p * g.PlaneSize, outBase = p * g.OutPlaneSize;
-            for (int o = 0; o < g.OutPlaneSize; o++) gradInput[inBase + winners[outBase + o]] += gradOut[outBase + o];
+            int inBase = p * planeSize, outBase = p * outPlaneSize;
+            for (int o = 0; o < outPlaneSize; o++) gradInput[inBase + winners[outBase + o]] += gradOut[outBase + o];
         });
     }
 }
