@@ -2,21 +2,13 @@
 /// the files; `dotnet tool run fantomas .` and `dotnet format whitespace . --folder` fix them.
 module Hybrid.Tests.FormatTests
 
-open System.Diagnostics
 open Expecto
 open Hybrid.Tests.Shared
 
 /// Runs dotnet with arguments at the repository root: exit code and the output of both streams.
 let private dotnet (args: string list) =
-    let info = ProcessStartInfo("dotnet", WorkingDirectory = repoRoot, RedirectStandardOutput = true, RedirectStandardError = true)
-    for a in args do info.ArgumentList.Add a
-    use p = Process.Start info
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-    if not (p.WaitForExit 300_000) then
-        p.Kill true
-        failtestf "dotnet %s did not finish within 300 s" (String.concat " " args)
-    p.ExitCode, out.Result + err.Result
+    let code, out, err = runProcess "dotnet" repoRoot 300 args
+    code, out + err
 
 /// The F# folders: every project's sources and the scripts (generated and build folders are skipped by fantomas).
 let private fsharpFolders = [ "Analysis.FSharp"; "Cli"; "bench"; "tests"; "scripts" ]

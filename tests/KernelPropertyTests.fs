@@ -45,6 +45,15 @@ let private gemmGen (maxDim: int) =
         return { Shape = GemmShape(ta, tb, m, n, k, alpha, max 1 lda, max 1 ldb, beta, max 1 (n + pad)); Seed = seed }
     }
 
+/// The bias settings and data seed of a generated layer case: a bias or none, a mask on it when the case allows one.
+let private layerCase (conv: Conv2dShape option) (linear: LinearShape) (maskableBias: bool) =
+    gen {
+        let! bias = Gen.elements [ true; false ]
+        let! biasMask = if maskableBias then Gen.elements [ true; false ] else Gen.constant false
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        return { Conv = conv; Linear = linear; Bias = bias; BiasMask = bias && biasMask; Seed = seed }
+    }
+
 let private convGen (maxSize: int) (minBatch: int, maxBatch: int) =
     gen {
         let! groups = Gen.choose (1, 3)
@@ -61,14 +70,11 @@ let private convGen (maxSize: int) (minBatch: int, maxBatch: int) =
         let! dw = Gen.choose (1, 2)
         let! h = Gen.choose (1, maxSize)
         let! w = Gen.choose (1, maxSize)
-        let! bias = Gen.elements [ true; false ]
-        let! biasMask = Gen.elements [ true; false ]
-        let! seed = Gen.choose (0, Int32.MaxValue)
         // Grow the image until the dilated kernel fits the padded input.
         let h = max h (dh * (kh - 1) + 1 - 2 * ph)
         let w = max w (dw * (kw - 1) + 1 - 2 * pw)
         let s = Conv2dShape(batch, groups * cg, h, w, groups * og, kh, kw, sh, sw, ph, pw, dh, dw, groups)
-        return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = bias && biasMask; Seed = seed }
+        return! layerCase (Some s) (LinearShape(0, 0, 0)) true
     }
 
 /// Shapes whose output planes are whole 32-pixel strips, batches of 2 or more and one group: the Cpu backend's AVX-512
@@ -85,13 +91,11 @@ let private stripConvGen =
         let! oh, ow = Gen.elements [ 8, 4; 4, 8; 8, 8; 16, 16; 2, 16; 32, 1; 16, 6 ]
         let! extraH = Gen.choose (0, stride - 1)
         let! extraW = Gen.choose (0, stride - 1)
-        let! bias = Gen.elements [ true; false ]
-        let! seed = Gen.choose (0, Int32.MaxValue)
         // The input size that gives exactly oh x ow outputs (the extra rows are dropped by the stride's rounding).
         let size o = (o - 1) * stride + dilation * (k - 1) + 1
         let pad = if size (min oh ow) - 2 * pad < 1 then 0 else pad
         let s = Conv2dShape(batch, cin, size oh - 2 * pad + extraH, size ow - 2 * pad + extraW, cout, k, k, stride, stride, pad, pad, dilation, dilation)
-        return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = seed }
+        return! layerCase (Some s) (LinearShape(0, 0, 0)) false
     }
 
 /// 3x3 convolutions at stride 1 and padding 1 with 8 or more input channels, batches of 2 to 5 and planes that tile into
@@ -104,10 +108,7 @@ let private winogradConvGen =
         let! cin = Gen.choose (8, 21)
         let! cout = Gen.choose (1, 20)
         let! h, w = Gen.elements [ 8, 8; 16, 16; 32, 32; 12, 16; 16, 8; 4, 32; 8, 64; 6, 8; 10, 16 ]
-        let! bias = Gen.elements [ true; false ]
-        let! seed = Gen.choose (0, Int32.MaxValue)
-        let s = Conv2dShape(batch, cin, h, w, cout, 3, 3, 1, 1, 1, 1)
-        return { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = seed }
+        return! layerCase (Some(Conv2dShape(batch, cin, h, w, cout, 3, 3, 1, 1, 1, 1))) (LinearShape(0, 0, 0)) false
     }
 
 let private linearGen (maxDim: int) =
@@ -115,10 +116,7 @@ let private linearGen (maxDim: int) =
         let! batch = Gen.choose (0, 6)
         let! inF = Gen.choose (0, maxDim)
         let! outF = Gen.choose (0, maxDim)
-        let! bias = Gen.elements [ true; false ]
-        let! biasMask = Gen.elements [ true; false ]
-        let! seed = Gen.choose (0, Int32.MaxValue)
-        return { Conv = None; Linear = LinearShape(batch, inF, outF); Bias = bias; BiasMask = bias && biasMask; Seed = seed }
+        return! layerCase None (LinearShape(batch, inF, outF)) true
     }
 
 let private onDevice (d: Device) g a b c0 =

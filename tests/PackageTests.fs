@@ -3,7 +3,6 @@
 module Hybrid.Tests.PackageTests
 
 open System
-open System.Diagnostics
 open System.IO
 open System.IO.Compression
 open System.Xml.Linq
@@ -25,21 +24,11 @@ let private version =
     let v = typeof<Hybrid.Core.Gpu.Device>.Assembly.GetName().Version
     $"{v.Major}.{v.Minor}.{v.Build}"
 
-/// Runs dotnet with arguments in a folder; fails the test with the output when it exits non-zero or runs 5 minutes.
+/// Runs dotnet with arguments in a folder: its stdout; the test fails with the output when it exits non-zero.
 let private dotnet (dir: string) (args: string list) =
-    let info = ProcessStartInfo("dotnet", WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true)
-    for a in args do info.ArgumentList.Add a
-    info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] <- "1"
-    info.Environment["DOTNET_NOLOGO"] <- "1"
-    use p = Process.Start info
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-    if not (p.WaitForExit 300_000) then
-        p.Kill true
-        failtestf "dotnet %s did not finish within 300 s" (String.concat " " args)
-    if p.ExitCode <> 0 then
-        failtestf "dotnet %s exited with %d:\n%s\n%s" (String.concat " " args) p.ExitCode out.Result err.Result
-    out.Result
+    let code, out, err = runProcess "dotnet" dir 300 args
+    if code <> 0 then failtestf "dotnet %s exited with %d:\n%s\n%s" (String.concat " " args) code out err
+    out
 
 /// The metadata element `name` of a package's nuspec.
 let private nuspec (package: string) =

@@ -75,34 +75,24 @@ let private caseOf (generate: Random -> int -> int -> float32[]) (rng: Random) r
 /// Shapes per backend: rows not a multiple of the Cpu block (512) nor of the GEMM tile (64), several shards, and on the
 /// slow ILGPU simulator a few hundred rows at most.
 let private agreementTests =
-    let compare name (make: Backend -> Case) (absTol, relTol) =
+    // Each case: its seed, (rows, dim) on the slow ILGPU simulator and elsewhere, then the rest of the case.
+    let compare name seed (slow: int * int) (fast: int * int) make (absTol, relTol) =
         perBackend all name (fun b device ->
-            let c = make b
+            let rows, dim = if b.Slow then slow else fast
+            let c: Case = make (Random seed) rows dim b.Slow
             sameHits absTol relTol name (run Device.Reference c) (run device c))
     testList "agrees with reference" [
-        compare "unit rows, batched, own group excluded" (fun b ->
-            let rng = Random 11
-            let rows, dim = (if b.Slow then 300, 13 else 1300, 37)
-            caseOf unitRows rng rows dim 10 (if b.Slow then 70 else 700) 12 7) (1e-5, 1e-5)
-        compare "duplicate rows on a grid (exact ties), shards of 7 rows" (fun b ->
-            let rng = Random 12
-            let rows, dim = (if b.Slow then 150, 9 else 1100, 24)
-            caseOf duplicatedGrid rng rows dim 6 (if b.Slow then 7 else 300) 5 9) (0.0, 0.0)
-        compare "k = 1, a single query" (fun b ->
-            let rng = Random 13
-            let rows, dim = (if b.Slow then 200, 11 else 777, 50)
+        compare "unit rows, batched, own group excluded" 11 (300, 13) (1300, 37) (fun rng rows dim slow ->
+            caseOf unitRows rng rows dim 10 (if slow then 70 else 700) 12 7) (1e-5, 1e-5)
+        compare "duplicate rows on a grid (exact ties), shards of 7 rows" 12 (150, 9) (1100, 24) (fun rng rows dim slow ->
+            caseOf duplicatedGrid rng rows dim 6 (if slow then 7 else 300) 5 9) (0.0, 0.0)
+        compare "k = 1, a single query" 13 (200, 11) (777, 50) (fun rng rows dim _ ->
             caseOf unitRows rng rows dim 4 rows 1 1) (1e-5, 1e-5)
-        compare "many rows per shard, k = 2 (several select lists and merge rounds)" (fun b ->
-            let rng = Random 14
-            let rows, dim = (if b.Slow then 1100, 5 else 3000, 16)
+        compare "many rows per shard, k = 2 (several select lists and merge rounds)" 14 (1100, 5) (3000, 16) (fun rng rows dim _ ->
             caseOf unitRows rng rows dim 25 rows 3 2) (1e-5, 1e-5)
-        compare "more queries than one query tile (256)" (fun b ->
-            let rng = Random 15
-            let rows, dim = (if b.Slow then 70, 6 else 900, 20)
+        compare "more queries than one query tile (256)" 15 (70, 6) (900, 20) (fun rng rows dim _ ->
             caseOf unitRows rng rows dim 9 rows 300 3) (1e-5, 1e-5)
-        compare "k above the rows left after exclusion" (fun _ ->
-            let rng = Random 16
-            let rows, dim = 40, 8
+        compare "k above the rows left after exclusion" 16 (40, 8) (40, 8) (fun rng rows dim _ ->
             { (caseOf duplicatedGrid rng rows dim 20 15 4 30) with Exclude = [| 0; 1; EncodingIndex.NoGroup; 0 |] }) (0.0, 0.0)
     ]
 

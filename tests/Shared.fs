@@ -28,6 +28,22 @@ let sharedFile (relative: string) =
     if not (File.Exists path) then failtestf "reference file %s is missing" path
     path
 
+/// Runs a program with arguments in a folder and returns its exit code, stdout and stderr; a run longer than
+/// `seconds` is killed and fails the test, so a hang never stalls the suite.
+let runProcess (program: string) (dir: string) (seconds: int) (args: string list) =
+    let info =
+        Diagnostics.ProcessStartInfo(program, WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true)
+    for a in args do info.ArgumentList.Add a
+    info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] <- "1"
+    info.Environment["DOTNET_NOLOGO"] <- "1"
+    use p = Diagnostics.Process.Start info
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit(seconds * 1000)) then
+        p.Kill true
+        failtestf "%s %s did not finish within %d s" program (String.concat " " args) seconds
+    p.ExitCode, out.Result, err.Result
+
 /// Runs f in a fresh temporary folder that is deleted afterwards.
 let withTempDir f =
     let dir = Directory.CreateTempSubdirectory("hybrid-tests-").FullName
