@@ -22,6 +22,7 @@ type Schedule =
     | Cosine
     /// The learning rate times gamma every `every` epochs.
     | StepDecay of every: int * gamma: float
+    /// The learning rate as given, for every batch.
     | Constant
 
 type Options =
@@ -79,14 +80,15 @@ let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<stri
     | ".onnx" ->
         use _ = model.Eval()
         Onnx.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
-    | other -> raise (ArgumentException $"{path}: cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx")
+    | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
 /// Model, optimiser and scheduler state in one safetensors file, written atomically: a crash leaves the previous one.
-let private writeCheckpoint (path: string) (model: Module) (optimizer: Optimizer) (scheduler: LRScheduler) (epochs: int) (o: Options) =
+let private writeCheckpoint (path: string) (model: Module) (optimizer: Optimizer) (scheduler: LRScheduler option) (epochs: int) (o: Options) =
     let state =
         [ for struct (k, v) in model.StateDict() -> struct ("model." + k, v)
           for KeyValue(k, v) in optimizer.StateDict() -> struct ("optimizer." + k, v)
-          for KeyValue(k, v) in scheduler.StateDict() -> struct ("scheduler." + k, v) ]
+          for s in Option.toList scheduler do
+              for KeyValue(k, v) in s.StateDict() -> struct ("scheduler." + k, v) ]
     StateDicts.SaveSafetensors(path, ResizeArray state, readOnlyDict [ "epochs_done", string epochs; "options", optionsJson o ])
 
 /// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
@@ -104,11 +106,11 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
                                      CropPadding = o.CropPadding, HorizontalFlip = o.Flip,
                                      Mean = Option.toObj o.Mean, Std = Option.toObj o.Std))
     let optimizer = SGD(model.Parameters(), o.LearningRate, momentum = o.Momentum, weightDecay = o.WeightDecay, nesterov = o.Nesterov)
-    let scheduler: LRScheduler =
+    let scheduler: LRScheduler option =
         match o.Schedule with
-        | Cosine -> CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount)
-        | StepDecay(every, gamma) -> StepLR(optimizer, stepSize = every * loader.BatchCount, gamma = gamma)
-        | Constant -> StepLR(optimizer, stepSize = Int32.MaxValue, gamma = 1.0)
+        | Cosine -> Some(CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount))
+        | StepDecay(every, gamma) -> Some(StepLR(optimizer, stepSize = every * loader.BatchCount, gamma = gamma))
+        | Constant -> None
     let checkpoint = checkpointPath out
     let mutable firstEpoch = 0
     if resume && File.Exists checkpoint then
@@ -117,13 +119,13 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
         let meta = file.Metadata
         let saved = meta.["options"]
         if saved <> optionsJson o then
-            raise (ArgumentException $"{checkpoint}: the checkpoint was written with other options ({saved}); resume with the same ones or delete it")
+            raise (InputException(checkpoint, $"the checkpoint was written with other options ({saved}); resume with the same ones or delete it"))
         let part (prefix: string) =
             state |> Seq.filter (fun kv -> kv.Key.StartsWith prefix)
             |> Seq.map (fun kv -> KeyValuePair(kv.Key.Substring prefix.Length, kv.Value)) |> Dictionary
         model.LoadStateDict(part "model.") |> ignore
         optimizer.LoadStateDict(part "optimizer.")
-        scheduler.LoadStateDict(part "scheduler.")
+        scheduler |> Option.iter (fun s -> s.LoadStateDict(part "scheduler."))
         firstEpoch <- int meta.["epochs_done"]
         report (Resumed firstEpoch)
     let evaluateOn (data: LabelledImages) =
@@ -144,7 +146,7 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
             optimizer.ZeroGrad()
             loss.Backward()
             optimizer.Step()
-            scheduler.Step()
+            scheduler |> Option.iter _.Step()
             let l = loss.Item()
             lossSum <- lossSum + l * float batch.Count
             seen <- seen + batch.Count

@@ -1,0 +1,44 @@
+/// `train`: a zoo architecture trained on an image dataset, as a result record (see Training for the loop).
+module Hybrid.Analysis.Train
+
+open Hybrid.Core.Gpu
+open Hybrid.Core.Nn.Data
+
+/// One epoch of a run as the result reports it (epochs counted from 1).
+type EpochResult =
+    { Epoch: int
+      Loss: float
+      TrainAccuracy: float
+      TestAccuracy: float option
+      Lr: float
+      Seconds: float }
+
+type TrainResult = { Arch: string; Out: string; Seed: int64; Epochs: EpochResult list }
+
+/// The test split for the IDX datasets, which name a folder holding both splits; none for the others.
+let defaultTest (spec: string) =
+    match DatasetSpec.Parse(spec).Kind with
+    | DatasetSpec.Source.FashionMnist
+    | DatasetSpec.Source.Mnist -> Some spec
+    | _ -> None
+
+/// Refuses options no run can use: an architecture that does not classify images, a rate that is not positive.
+let validate (o: Training.Options) =
+    let known = ImageRun.imageArchitectures ()
+    if not (List.contains o.Arch known) then
+        Input.fail "train: unknown image architecture '%s': expected one of %s" o.Arch (System.String.Join(", ", known))
+    if not (o.LearningRate > 0.0) then Input.fail "train: --lr %g must be positive" o.LearningRate
+
+/// Trains (or, with resume, continues) options.Arch on the images of datasetSpec, evaluating after each epoch on
+/// testSpec (default: see defaultTest), and writes the model to out. report sees every batch and epoch.
+let run (device: Device) (options: Training.Options) (datasetSpec: string) (testSpec: string option) (out: string)
+        (resume: bool) (report: Training.Progress -> unit) =
+    validate options
+    let trainSet = ImageRun.load datasetSpec true
+    let testSet = testSpec |> Option.orElse (defaultTest datasetSpec) |> Option.map (fun s -> ImageRun.load s false)
+    let _, epochs = Training.train device options trainSet testSet out resume report
+    { Arch = options.Arch; Out = out; Seed = options.Seed
+      Epochs =
+        [ for r in epochs ->
+            { Epoch = r.Epoch + 1; Loss = r.Loss; TrainAccuracy = r.TrainAccuracy; TestAccuracy = r.TestAccuracy
+              Lr = r.LearningRate; Seconds = r.Seconds } ] }
