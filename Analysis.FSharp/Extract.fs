@@ -26,7 +26,8 @@ let rec results (path: string) : Result<Architecture, exn> list =
         try Ok(read path)
         with
         | :? Hybrid.Core.Nn.InputException as e -> Error(e :> exn)
-    if isZoo path then [ attempt (fun p -> FromModule.ofZoo (p.Substring zooPrefix.Length)) ]
+    // An unknown zoo name is the user's mistake; the zoo refuses it with ArgumentException, listing the known names.
+    if isZoo path then [ attempt (fun p -> Input.guard p (fun () -> FromModule.ofZoo (p.Substring zooPrefix.Length))) ]
     elif Directory.Exists path then
         match cacheEntries path with
         | [] -> [ attempt FromStateDict.read ]

@@ -17,16 +17,10 @@ let run (folder: string) =
     let db = Path.Combine(folder, "hybrid.db")
     // A fresh catalog each time: the demo shows extraction, not skipping.
     for f in [ db; db + "-wal"; db + "-shm" ] do File.Delete f
-    let outcomes =
-        use catalog = Catalog.openOrCreate db
-        // Every model here classifies images; the files of stage 4 carry no task of their own.
-        Extraction.run catalog (Some "image-classification") false (zoo @ trained) ignore
+    // Every model here classifies images; the files of stage 4 carry no task of their own.
+    let outcomes = ExtractService.run db (Some "image-classification") false (zoo @ trained) ignore
     ExtractCommand.printSummary db outcomes
-    let result =
-        use catalog = Catalog.openOrCreate db
-        Dedup.run catalog "architecture" 0.85
-    DedupCommand.printTables result outcomes.Length
-    let models = ReportInputs.fromCatalog db
-    let index = Report.write (Path.Combine(folder, "report")) models
-    AnalyzeCommand.summary index models
-    index
+    DedupCommand.printTables (DedupService.run db "architecture" DedupService.DefaultThreshold)
+    let report = AnalyzeService.run (AnalyzeService.FromCatalog db) (Path.Combine(folder, "report"))
+    AnalyzeCommand.printSummary report
+    report.Index

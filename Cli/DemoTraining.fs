@@ -18,7 +18,7 @@ let run (device: Device) (folder: string) =
     let first = Path.Combine(folder, "small-cnn.safetensors")
     // A fresh start each time: the demo shows training, not resumption.
     File.Delete(Training.checkpointPath first)
-    let progress = EvalCommand.progressLine "train"
+    let progress = progressLine "train"
     let report (p: Training.Progress) =
         match p with
         | Training.BatchDone(_, index, count, _) -> if index % 50 = 0 || index = count - 1 then progress (index + 1) count

@@ -32,6 +32,8 @@ let run (source: Source) (out: string) =
         match source with
         | FromCatalog db -> ReportInputs.fromCatalog db
         | FromPaths(task, paths) -> ReportInputs.fromPaths task paths
+    // Files that hold no model (an empty trace file) leave nothing to report on.
+    if models.IsEmpty then raise (Hybrid.Core.Nn.InputException("analyze", "no models to analyze"))
     let index =
         try Report.write out models
         with :? IOException | :? UnauthorizedAccessException as e -> Input.fail "analyze: cannot write the report to %s: %s" out e.Message

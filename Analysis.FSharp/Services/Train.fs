@@ -22,11 +22,15 @@ let defaultTest (spec: string) =
     | DatasetSpec.Source.Mnist -> Some spec
     | _ -> None
 
+/// Refuses an architecture that does not classify images.
+let checkArchitecture (arch: string) =
+    let known = ImageRun.imageArchitectures ()
+    if not (List.contains arch known) then
+        Input.fail "train: unknown image architecture '%s': expected one of %s" arch (System.String.Join(", ", known))
+
 /// Refuses options no run can use: an architecture that does not classify images, a rate that is not positive.
 let validate (o: Training.Options) =
-    let known = ImageRun.imageArchitectures ()
-    if not (List.contains o.Arch known) then
-        Input.fail "train: unknown image architecture '%s': expected one of %s" o.Arch (System.String.Join(", ", known))
+    checkArchitecture o.Arch
     if not (o.LearningRate > 0.0) then Input.fail "train: --lr %g must be positive" o.LearningRate
 
 /// Trains (or, with resume, continues) options.Arch on the images of datasetSpec, evaluating after each epoch on
