@@ -29,12 +29,8 @@ let run (device: Device) (folder: string) =
         (defaultArg last.TestAccuracy nan) last.Seconds
     let shape = [| testSet.Channels; testSet.Height; testSet.Width |]
     let others = [ "small-cnn.pt"; "small-cnn.onnx" ] |> List.map (fun name -> Path.Combine(folder, name))
-    for path in others do Training.save model shape (readOnlyDict [ "arch", "small-cnn" ]) path
-    let rows =
-        [ for path in first :: others ->
-            let network = Networks.load device path None
-            let result = Networks.evaluate device network testSet None None 500 (fun _ _ -> ())
-            [ Path.GetFileName path; $"{FileInfo(path).Length / 1024L} KiB"; network.Describe; result.Accuracy.ToString "F4" ] ]
-    table [ "file"; "size"; "loaded as"; "test accuracy" ] rows
+    let reloaded = Train.saveAndReload device model shape (readOnlyDict [ "arch", "small-cnn" ]) others (first :: others) testSet 500
+    table [ "file"; "size"; "loaded as"; "test accuracy" ]
+        [ for r in reloaded -> [ Path.GetFileName r.Path; $"{r.Bytes / 1024L} KiB"; r.LoadedAs; r.Accuracy.ToString "F4" ] ]
     printfn "each file was loaded back (architecture found from its tensor names; ONNX run as a graph) and evaluated on the %d test images" testSet.Count
     folder

@@ -1,7 +1,6 @@
 /// `hybrid eval`: classify a dataset with a model in any format and print accuracy, n and the confusion matrix.
 module Hybrid.Cli.EvalCommand
 
-open System
 open Argu
 open Hybrid.Analysis
 open Hybrid.Cli.Args
@@ -14,7 +13,7 @@ let private printResult (r: Evaluate.EvalResult) =
     printfn "n         %d" r.N
     printfn "confusion (rows: true class, columns: predicted)"
     let width = r.Classes |> List.map String.length |> List.max |> max 5
-    printfn "%s %s" (String(' ', width)) (r.Classes |> List.mapi (fun i _ -> sprintf "%5d" i) |> String.concat " ")
+    printfn "%s %s" (System.String(' ', width)) (r.Classes |> List.mapi (fun i _ -> sprintf "%5d" i) |> String.concat " ")
     r.Confusion
     |> Array.iteri (fun i row -> printfn "%s %s" (r.Classes.[i].PadLeft width) (row |> Array.map (sprintf "%5d") |> String.concat " "))
 

@@ -46,3 +46,18 @@ let run (device: Device) (options: Training.Options) (datasetSpec: string) (test
         [ for r in epochs ->
             { Epoch = r.Epoch + 1; Loss = r.Loss; TrainAccuracy = r.TrainAccuracy; TestAccuracy = r.TestAccuracy
               Lr = r.LearningRate; Seconds = r.Seconds } ] }
+
+/// One saved copy of a trained model, loaded back and evaluated.
+type ReloadResult = { Path: string; Bytes: int64; LoadedAs: string; Accuracy: float }
+
+/// Saves model (trained on images of shape inputShape) to each of paths (format by extension; metadata where the
+/// format holds it), then loads every file of files back as a user would (architecture found from the tensor names,
+/// ONNX run as a graph) and evaluates it on testSet in batches of batchSize.
+let saveAndReload (device: Device) (model: Hybrid.Core.Nn.Modules.Module) (inputShape: int[])
+                  (metadata: System.Collections.Generic.IReadOnlyDictionary<string, string>) (paths: string list)
+                  (files: string list) (testSet: LabelledImages) (batchSize: int) =
+    for path in paths do Training.save model inputShape metadata path
+    [ for path in files ->
+        let network = Networks.load device path None
+        let result = Networks.evaluate device network testSet None None batchSize (fun _ _ -> ())
+        { Path = path; Bytes = System.IO.FileInfo(path).Length; LoadedAs = network.Describe; Accuracy = result.Accuracy } ]
