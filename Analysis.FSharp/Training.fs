@@ -8,7 +8,6 @@ open System
 open System.Collections.Generic
 open System.Diagnostics
 open System.IO
-open System.Text.Json
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
@@ -64,12 +63,17 @@ type Progress =
 /// Where training keeps its checkpoint for the model written to <paramref name="out"/>.
 let checkpointPath (out: string) = out + ".checkpoint.safetensors"
 
+/// The options as a checkpoint records them, so that resuming with other options is refused. Its JSON text is compared
+/// as it is, so these fields, their order and their forms are part of the checkpoint format.
+type private CheckpointOptions =
+    { Arch: string; Epochs: int; BatchSize: int; Lr: float; Momentum: float; Nesterov: bool; WeightDecay: float
+      Schedule: string; CropPadding: int; Flip: bool; Seed: int64; Mean: float32[] option; Std: float32[] option }
+
 let private optionsJson (o: Options) =
-    JsonSerializer.Serialize(
-        dict [ "arch", box o.Arch; "epochs", box o.Epochs; "batch_size", box o.BatchSize; "lr", box o.LearningRate
-               "momentum", box o.Momentum; "nesterov", box o.Nesterov; "weight_decay", box o.WeightDecay
-               "schedule", box (sprintf "%A" o.Schedule); "crop_padding", box o.CropPadding; "flip", box o.Flip
-               "seed", box o.Seed; "mean", box o.Mean; "std", box o.Std ])
+    Json.serialize
+        { Arch = o.Arch; Epochs = o.Epochs; BatchSize = o.BatchSize; Lr = o.LearningRate; Momentum = o.Momentum
+          Nesterov = o.Nesterov; WeightDecay = o.WeightDecay; Schedule = sprintf "%A" o.Schedule; CropPadding = o.CropPadding
+          Flip = o.Flip; Seed = o.Seed; Mean = o.Mean; Std = o.Std }
 
 /// Saves a module's state by the file's extension: .safetensors, .pt / .pth (PyTorch zip), or .onnx (exported graph,
 /// traced on one example of <paramref name="inputShape"/>).

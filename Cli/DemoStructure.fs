@@ -14,7 +14,7 @@ let run (folder: string) =
         [ "small-cnn.safetensors"; "small-cnn.pt"; "small-cnn.onnx" ]
         |> List.map (fun f -> Path.Combine(folder, f)) |> List.filter File.Exists
     heading $"Stage 5: structure of {zoo.Length} zoo architectures and the {trained.Length} files of stage 4: catalog, dedup, report"
-    let db = Path.Combine(folder, "hybrid.db")
+    let db = Path.Combine(folder, Catalog.defaultPath)
     // A fresh catalog each time: the demo shows extraction, not skipping.
     for f in [ db; db + "-wal"; db + "-shm" ] do File.Delete f
     // Every model here classifies images; the files of stage 4 carry no task of their own.
