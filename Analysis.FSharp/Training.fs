@@ -65,7 +65,7 @@ let checkpointPath (out: string) = out + ".checkpoint.safetensors"
 
 /// The options as a checkpoint records them, so that resuming with other options is refused. Its JSON text is compared
 /// as it is, so these fields, their order and their forms are part of the checkpoint format.
-type private CheckpointOptions =
+type CheckpointOptions =
     { Arch: string; Epochs: int; BatchSize: int; Lr: float; Momentum: float; Nesterov: bool; WeightDecay: float
       Schedule: string; CropPadding: int; Flip: bool; Seed: int64; Mean: float32[] option; Std: float32[] option }
 

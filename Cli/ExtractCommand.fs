@@ -49,7 +49,9 @@ let printSummary (db: string) (outcomes: Outcome list) =
 let run (args: ParseResults<ExtractArgs>) =
     let db = args.GetResult(ExtractArgs.Db, defaultValue = Defaults.db)
     let json = args.Contains ExtractArgs.Json
-    let extract = ExtractService.run db (args.TryGetResult ExtractArgs.Task) (args.Contains Recursive) (args.GetResult Paths)
+    let task, paths = args.TryGetResult ExtractArgs.Task, args.GetResult Paths
+    ExtractService.check task paths
+    let extract = ExtractService.run db task (args.Contains Recursive) paths
     let outcomes = withProgress json extract
     if json then printJson (ExtractService.result db outcomes) else printSummary db outcomes
     if outcomes |> List.exists (function Failed _ -> true | _ -> false) then 1 else 0

@@ -18,11 +18,16 @@ type ExtractResult =
       Failed: FailedResult list
       Summary: ExtractSummary }
 
+/// Refuses a run with nothing to extract or an empty task (run checks this too; a caller that shows progress checks
+/// first, so the error comes before any progress display).
+let check (task: string option) (paths: string list) =
+    if paths.IsEmpty then Input.fail "extract: name at least one file or folder"
+    if task |> Option.exists System.String.IsNullOrWhiteSpace then Input.fail "extract: --task must not be empty"
+
 /// Extracts the models under paths into the catalog at db (created when missing), skipping content already there;
 /// task, when given, is stored as every model's task. onProgress sees each outcome in path order.
 let run (db: string) (task: string option) (recursive: bool) (paths: string list) (onProgress: Progress -> unit) =
-    if paths.IsEmpty then Input.fail "extract: name at least one file or folder"
-    if task |> Option.exists System.String.IsNullOrWhiteSpace then Input.fail "extract: --task must not be empty"
+    check task paths
     use catalog = Catalog.openOrCreate db
     Extraction.run catalog task recursive paths onProgress
 
