@@ -53,9 +53,9 @@ let ckaReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaBenchArgs>
     CkaBench.run device { options with Stored = stored }
 
 let fuzz (json: bool) (args: ParseResults<FuzzArgs>) =
-    let count = args.GetResult(FuzzArgs.Count, defaultValue = Defaults.fuzzCount)
+    let count = args.GetResult(FuzzArgs.Count, defaultValue = Defaults.fuzz.Count)
     if count < 1 || count > 100_000_000 then Input.fail "bench fuzz: --count %d is outside 1..100000000" count
-    let seed = args.GetResult(FuzzArgs.Seed, defaultValue = Defaults.fuzzSeed)
+    let seed = args.GetResult(FuzzArgs.Seed, defaultValue = Defaults.fuzz.Seed)
     let cases =
         FuzzBench.targets (FuzzBench.sharedDir ())
         |> List.map (fun t ->

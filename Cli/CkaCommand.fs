@@ -9,7 +9,7 @@ open Hybrid.Cli.Console
 let private score (args: ParseResults<CkaScoreArgs>) =
     let device = device (args.GetResult(CkaScoreArgs.Device, defaultValue = Auto))
     let kernel = match args.GetResult(CkaScoreArgs.Kernel, defaultValue = Linear) with Linear -> Hybrid.Core.Gpu.CkaKernel.Linear | Rbf -> Hybrid.Core.Gpu.CkaKernel.Rbf
-    let sigma = args.GetResult(CkaScoreArgs.Sigma_Frac, defaultValue = Defaults.ckaSigmaFraction)
+    let sigma = args.GetResult(CkaScoreArgs.Sigma_Frac, defaultValue = Defaults.ckaScore.SigmaFraction)
     let r = CkaScore.run device kernel sigma (args.Contains CkaScoreArgs.Debiased) (args.GetResult CkaScoreArgs.X) (args.GetResult CkaScoreArgs.Y)
     if args.Contains CkaScoreArgs.Json then printJson r
     else

@@ -36,6 +36,6 @@ let run (args: ParseResults<DedupArgs>) =
         | DedupStrategy.Both -> "both"
     let result =
         DedupService.run (args.GetResult(DedupArgs.Db, defaultValue = Defaults.db)) strategy
-            (args.GetResult(Threshold, defaultValue = Defaults.dedupThreshold))
+            (args.GetResult(Threshold, defaultValue = Defaults.dedup.Threshold))
     if args.Contains DedupArgs.Json then printJson result else printTables result
     0

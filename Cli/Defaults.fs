@@ -1,5 +1,6 @@
 /// Every default of the command line, written once: the commands read these values and the usage text prints them.
-/// Defaults that belong to an analysis or a benchmark are that module's own, read from there.
+/// Defaults that belong to an analysis or a benchmark are that module's own, read from there. The demo's self-check
+/// runs fewer cases than selfcheck (DemoCount) to keep the tour short.
 module Hybrid.Cli.Defaults
 
 open System.Globalization
@@ -17,35 +18,22 @@ let text (x: float) =
 /// Words for a list of defaults: "256 512 1024".
 let words (xs: 'a list) = xs |> List.map string |> String.concat " "
 
-let selfCheckSeed = 42
-let selfCheckCount = 3
-/// Cases per operation in the demo's self-check, fewer than selfcheck's to keep the tour short.
-let demoSelfCheckCount = 2
-let inspectDepth = 2
-let gmmInit = "kmeans"
-let gmmSeed = 0
-let gmmTol = mixture.Tol
-let gmmRegCovar = mixture.RegCovar
-let gmmMaxIter = mixture.MaxIter
-let gmmNInit = mixture.NInit
-let ckaSigmaFraction = CkaScore.DefaultSigmaFraction
-let evalBatch = Evaluate.DefaultBatch
-let trainEpochs = training.Epochs
-let trainBatch = training.BatchSize
-let trainLr = training.LearningRate
-let trainMomentum = training.Momentum
-let trainWeightDecay = training.WeightDecay
-let trainCropPadding = training.CropPadding
-let trainSeed = int training.Seed
-let stepSize = 30
-let stepGamma = 0.1
-let dedupThreshold = DedupService.DefaultThreshold
+let selfCheck = {| Seed = 42; Count = 3; DemoCount = 2 |}
+let inspect = {| Depth = 2 |}
+let gmmFit =
+    {| Init = "kmeans"; Seed = 0; Tol = mixture.Tol; RegCovar = mixture.RegCovar; MaxIter = mixture.MaxIter
+       NInit = mixture.NInit |}
+let ckaScore = {| SigmaFraction = CkaScore.DefaultSigmaFraction |}
+let eval = {| Batch = Evaluate.DefaultBatch |}
+let train =
+    {| Epochs = training.Epochs; Batch = training.BatchSize; Lr = training.LearningRate; Momentum = training.Momentum
+       WeightDecay = training.WeightDecay; CropPadding = training.CropPadding; Seed = int training.Seed
+       StepSize = 30; Gamma = 0.1 |}
+let dedup = {| Threshold = DedupService.DefaultThreshold |}
+/// The catalog when none is named.
 let db = Catalog.defaultPath
-let fuzzCount = 100_000
-let fuzzSeed = 1
-let gemm = GemmBench.defaults
-let conv = ConvBench.defaults
-let gmmBench = GmmBench.defaults
-let ckaBench = CkaBench.defaults
-let resnet = ResnetBench.defaults
-let extractBench = ExtractBench.defaults
+let fuzz = {| Count = 100_000; Seed = 1 |}
+/// The benchmarks' own defaults.
+let bench =
+    {| Gemm = GemmBench.defaults; Conv = ConvBench.defaults; Gmm = GmmBench.defaults; Cka = CkaBench.defaults
+       Resnet = ResnetBench.defaults; Extract = ExtractBench.defaults |}

@@ -4,14 +4,13 @@ module Hybrid.Cli.DemoTraining
 
 open System.IO
 open Hybrid.Core.Gpu
-open Hybrid.Core.Nn.Data
 open Hybrid.Analysis
 open Hybrid.Cli.Console
 
 /// Trains, saves and re-evaluates; the files go to <paramref name="folder"/>. Returns the folder.
 let run (device: Device) (folder: string) =
-    let trainSet = FashionMnist.Load(train = true)
-    let testSet = FashionMnist.Load(train = false)
+    let trainSet = Hybrid.Core.Nn.Data.FashionMnist.Load(train = true)
+    let testSet = Hybrid.Core.Nn.Data.FashionMnist.Load(train = false)
     let options = { Training.defaults "small-cnn" with Epochs = 1; BatchSize = 64; LearningRate = 0.05; Seed = 1L }
     heading $"Stage 4: training small-cnn on {trainSet.Count} Fashion-MNIST images, 1 epoch (SGD, Nesterov, cosine lr {options.LearningRate}; {device.Name})"
     Directory.CreateDirectory folder |> ignore

@@ -22,6 +22,6 @@ let run (args: ParseResults<EvalArgs>) =
     let result =
         Evaluate.run device (args.GetResult EvalArgs.Model) (args.TryGetResult EvalArgs.Arch) (args.GetResult EvalArgs.Dataset)
             (args.TryGetResult EvalArgs.Mean) (args.TryGetResult EvalArgs.Std)
-            (args.GetResult(EvalArgs.Batch, defaultValue = Defaults.evalBatch)) (progressLine "eval")
+            (args.GetResult(EvalArgs.Batch, defaultValue = Defaults.eval.Batch)) (progressLine "eval")
     if args.Contains EvalArgs.Json then printJson result else printResult result
     0

@@ -15,15 +15,15 @@ let private options (args: ParseResults<GmmFitArgs>) =
     GaussianMixtureOptions(
         Components = k,
         Covariance = covariance (args.GetResult(GmmFitArgs.Covariance, defaultValue = Full)),
-        Init = GaussianMixture.parseInit (args.GetResult(GmmFitArgs.Init, defaultValue = Defaults.gmmInit)),
+        Init = GaussianMixture.parseInit (args.GetResult(GmmFitArgs.Init, defaultValue = Defaults.gmmFit.Init)),
         WeightsInit = given <@ GmmFitArgs.Weights_Init @>,
         MeansInit = given <@ GmmFitArgs.Means_Init @>,
         PrecisionsInit = given <@ GmmFitArgs.Precisions_Init @>,
-        Seed = args.GetResult(GmmFitArgs.Seed, defaultValue = Defaults.gmmSeed),
-        Tol = args.GetResult(GmmFitArgs.Tol, defaultValue = Defaults.gmmTol),
-        RegCovar = args.GetResult(GmmFitArgs.Reg_Covar, defaultValue = Defaults.gmmRegCovar),
-        MaxIter = args.GetResult(GmmFitArgs.Max_Iter, defaultValue = Defaults.gmmMaxIter),
-        NInit = args.GetResult(GmmFitArgs.N_Init, defaultValue = Defaults.gmmNInit))
+        Seed = args.GetResult(GmmFitArgs.Seed, defaultValue = Defaults.gmmFit.Seed),
+        Tol = args.GetResult(GmmFitArgs.Tol, defaultValue = Defaults.gmmFit.Tol),
+        RegCovar = args.GetResult(GmmFitArgs.Reg_Covar, defaultValue = Defaults.gmmFit.RegCovar),
+        MaxIter = args.GetResult(GmmFitArgs.Max_Iter, defaultValue = Defaults.gmmFit.MaxIter),
+        NInit = args.GetResult(GmmFitArgs.N_Init, defaultValue = Defaults.gmmFit.NInit))
 
 let private printTable (s: GaussianMixture.Summary) =
     heading $"Gaussian mixture: {s.Components} {s.Covariance} components on {s.Samples} x {s.Dimensions} points ({s.Device})"

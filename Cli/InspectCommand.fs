@@ -75,7 +75,7 @@ let private graph (args: ParseResults<InspectArgs>) =
 
 let private headers (args: ParseResults<InspectArgs>) =
     if args.Contains InspectArgs.Format then Input.fail "inspect: --format applies to --graph"
-    let r = InspectService.headers (args.GetResult InspectArgs.Path) (args.GetResult(InspectArgs.Depth, defaultValue = Defaults.inspectDepth))
+    let r = InspectService.headers (args.GetResult InspectArgs.Path) (args.GetResult(InspectArgs.Depth, defaultValue = Defaults.inspect.Depth))
     if args.Contains InspectArgs.Json then printJson r else printHeaders r (args.Contains InspectArgs.Tensors)
     0
 

@@ -21,7 +21,7 @@ let runCheck (devices: DeviceName list) (seed: int) (count: int) (json: bool) =
 
 let run (args: Argu.ParseResults<SelfCheckArgs>) =
     let devices = args.GetResult(SelfCheckArgs.Device, defaultValue = selfCheckDevices)
-    let count = args.GetResult(SelfCheckArgs.Count, Defaults.selfCheckCount)
+    let count = args.GetResult(SelfCheckArgs.Count, Defaults.selfCheck.Count)
     if count < 1 || count > 1000 then Input.fail "selfcheck: --count %d is outside 1..1000" count
-    let ok = runCheck devices (args.GetResult(SelfCheckArgs.Seed, Defaults.selfCheckSeed)) count (args.Contains SelfCheckArgs.Json)
+    let ok = runCheck devices (args.GetResult(SelfCheckArgs.Seed, Defaults.selfCheck.Seed)) count (args.Contains SelfCheckArgs.Json)
     if ok then 0 else 1

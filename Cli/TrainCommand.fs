@@ -13,20 +13,20 @@ let private options (args: ParseResults<TrainArgs>) =
         | ScheduleName.Cosine -> Training.Cosine
         | ScheduleName.Constant -> Training.Constant
         | ScheduleName.Step ->
-            Training.StepDecay(positive "step-size" (args.GetResult(TrainArgs.Step_Size, defaultValue = Defaults.stepSize)),
-                               args.GetResult(TrainArgs.Gamma, defaultValue = Defaults.stepGamma))
+            Training.StepDecay(positive "step-size" (args.GetResult(TrainArgs.Step_Size, defaultValue = Defaults.train.StepSize)),
+                               args.GetResult(TrainArgs.Gamma, defaultValue = Defaults.train.Gamma))
     let mean, std = ImageRun.normalisation (args.TryGetResult TrainArgs.Mean) (args.TryGetResult TrainArgs.Std)
     { Training.defaults (args.GetResult TrainArgs.Arch) with
-        Epochs = positive "epochs" (args.GetResult(TrainArgs.Epochs, defaultValue = Defaults.trainEpochs))
-        BatchSize = positive "batch" (args.GetResult(TrainArgs.Batch, defaultValue = Defaults.trainBatch))
-        LearningRate = args.GetResult(TrainArgs.Lr, defaultValue = Defaults.trainLr)
-        Momentum = args.GetResult(TrainArgs.Momentum, defaultValue = Defaults.trainMomentum)
+        Epochs = positive "epochs" (args.GetResult(TrainArgs.Epochs, defaultValue = Defaults.train.Epochs))
+        BatchSize = positive "batch" (args.GetResult(TrainArgs.Batch, defaultValue = Defaults.train.Batch))
+        LearningRate = args.GetResult(TrainArgs.Lr, defaultValue = Defaults.train.Lr)
+        Momentum = args.GetResult(TrainArgs.Momentum, defaultValue = Defaults.train.Momentum)
         Nesterov = not (args.Contains TrainArgs.No_Nesterov)
-        WeightDecay = args.GetResult(TrainArgs.Weight_Decay, defaultValue = Defaults.trainWeightDecay)
+        WeightDecay = args.GetResult(TrainArgs.Weight_Decay, defaultValue = Defaults.train.WeightDecay)
         Schedule = schedule
-        CropPadding = args.GetResult(TrainArgs.Crop_Padding, defaultValue = Defaults.trainCropPadding)
+        CropPadding = args.GetResult(TrainArgs.Crop_Padding, defaultValue = Defaults.train.CropPadding)
         Flip = not (args.Contains TrainArgs.No_Flip)
-        Seed = int64 (args.GetResult(TrainArgs.Seed, defaultValue = Defaults.trainSeed))
+        Seed = int64 (args.GetResult(TrainArgs.Seed, defaultValue = Defaults.train.Seed))
         Mean = mean
         Std = std }
 

@@ -3,9 +3,6 @@ module Hybrid.Analysis.CkaScore
 
 open Hybrid.Core.Gpu
 
-/// The RBF bandwidth, as a fraction of the median distance between distinct examples, when none is given.
-let DefaultSigmaFraction = 0.8
-
 type CkaResult =
     { Cka: float
       /// "linear" or "rbf".
@@ -16,6 +13,9 @@ type CkaResult =
       XFeatures: int
       YFeatures: int
       Device: string }
+
+/// The RBF bandwidth, as a fraction of the median distance between distinct examples, when none is given.
+let DefaultSigmaFraction = 0.8
 
 /// Scores the activations at xSpec against those at ySpec (FILE.safetensors:TENSOR or FILE.csv).
 let run (device: Device) (kernel: CkaKernel) (sigmaFraction: float) (debiased: bool) (xSpec: string) (ySpec: string) =
