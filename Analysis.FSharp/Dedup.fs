@@ -220,7 +220,7 @@ let both (threshold: float) (models: (int64 * Architecture) list) =
 
 /// Runs strategy ("name", "architecture" or "both") over every model of the catalog and replaces that strategy's
 /// stored groups with the result.
-let run (catalog: Catalog.Catalog) (strategy: string) (threshold: float) =
+let run (catalog: ICatalog) (strategy: string) (threshold: float) =
     let models = [ for m in Catalog.models catalog -> m.Id, Catalog.load catalog m.Id ]
     let result =
         match strategy with
@@ -230,5 +230,5 @@ let run (catalog: Catalog.Catalog) (strategy: string) (threshold: float) =
         | other -> invalidArg (nameof strategy) $"unknown strategy '{other}' (name, architecture or both)"
     Catalog.writeGroups catalog strategy result.Threshold
         [ for g in result.Groups do
-            for m in g.Members -> { Catalog.GroupRow.Group = g.Group; Model = m.Id; Representative = g.Representative; Score = m.Score } ]
+            for m in g.Members -> { GroupRow.Group = g.Group; GroupRow.Model = m.Id; GroupRow.Representative = g.Representative; GroupRow.Score = m.Score } ]
     result

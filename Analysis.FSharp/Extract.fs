@@ -7,8 +7,6 @@ open System.IO
 open Hybrid.Core.Nn
 open Hybrid.Analysis.Architecture
 
-let private checkpointExtensions = set [ ".safetensors"; ".pt"; ".pth"; ".bin"; ".th"; ".ckpt"; ".tar" ]
-
 /// A folder that holds models rather than being one: a hub cache (models--org--name entries, no config.json).
 let private cacheEntries (dir: string) =
     if File.Exists(Path.Combine(dir, "config.json")) || Directory.Exists(Path.Combine(dir, "snapshots")) then []
@@ -28,7 +26,8 @@ let rec results (path: string) : Result<Architecture, exn> list =
         try Ok(read path)
         with
         | :? Hybrid.Core.Nn.InputException as e -> Error(e :> exn)
-    if isZoo path then [ attempt (fun p -> FromModule.ofZoo (p.Substring zooPrefix.Length)) ]
+    // An unknown zoo name is the user's mistake; the zoo refuses it with ArgumentException, listing the known names.
+    if isZoo path then [ attempt (fun p -> Input.guard p (fun () -> FromModule.ofZoo (p.Substring zooPrefix.Length))) ]
     elif Directory.Exists path then
         match cacheEntries path with
         | [] -> [ attempt FromStateDict.read ]
@@ -37,10 +36,10 @@ let rec results (path: string) : Result<Architecture, exn> list =
         match Path.GetExtension(path).ToLowerInvariant() with
         | ".onnx" -> [ attempt FromOnnx.read ]
         | ".jsonl" -> FromTraces.readAll path
-        | ext when checkpointExtensions.Contains ext -> [ attempt FromStateDict.read ]
+        | ext when ModelFiles.weightExtensions.Contains ext -> [ attempt FromStateDict.read ]
         | ext ->
             raise (InputException(path,
-                $"cannot tell what model a '{ext}' file holds; architectures are read from .onnx, .jsonl (traces), .safetensors, PyTorch checkpoints (.pt .pth .bin .th .ckpt .tar), Hugging Face folders and hub cache entries"))
+                $"cannot tell what model a '{ext}' file holds; architectures are read from .onnx, .jsonl (traces), .safetensors, PyTorch checkpoints {ModelFiles.checkpointList}, Hugging Face folders and hub cache entries"))
     else raise (InputException(path, "no such file or folder"))
 
 /// Every architecture at `path` (see results); the first error raises (strict reading).

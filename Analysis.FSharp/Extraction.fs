@@ -25,17 +25,13 @@ type Outcome =
 /// Reported after each file: how many of the total are done, and the latest outcome.
 type Progress = { Done: int; Total: int; Outcome: Outcome }
 
-/// Files that are models wherever they are found. A `.bin` file counts only as `pytorch_model*.bin` while walking a
-/// folder, since `.bin` names many non-model formats; named on its own, any file is tried.
-let modelExtensions = set [ ".onnx"; ".safetensors"; ".pt"; ".pth"; ".th"; ".ckpt"; ".jsonl" ]
-
 /// A Hugging Face model folder (config.json beside the weights) or a hub cache entry (models--org--name): one model.
 let isModelFolder (dir: string) =
     File.Exists(Path.Combine(dir, "config.json")) || Path.GetFileName(Path.TrimEndingDirectorySeparator dir).StartsWith "models--"
 
 let private isModelFile (file: string) =
     let name = Path.GetFileName file
-    modelExtensions.Contains(Path.GetExtension(name).ToLowerInvariant())
+    ModelFiles.walkedExtensions.Contains(Path.GetExtension(name).ToLowerInvariant())
     || (name.StartsWith "pytorch_model" && name.EndsWith ".bin")
 
 /// The models to extract under each path: a file as it is; a model folder as one model; another folder's model files
@@ -93,7 +89,7 @@ let private describe (path: string) (e: exn) =
 /// Extracts the models under paths into the catalog. Hashing and extraction of a chunk of files run in parallel; the
 /// catalog is read and written on the calling thread, which also receives every progress report, in path order.
 /// task, when given, is stored as every model's task. Returns one outcome per file or folder.
-let run (catalog: Catalog.Catalog) (task: string option) (recursive: bool) (paths: string list) (onProgress: Progress -> unit) =
+let run (catalog: ICatalog) (task: string option) (recursive: bool) (paths: string list) (onProgress: Progress -> unit) =
     let found = discover recursive paths
     let total = found.Length
     let outcomes = ResizeArray<Outcome>()
@@ -135,7 +131,7 @@ let run (catalog: Catalog.Catalog) (task: string option) (recursive: bool) (path
                         | Some ids -> report (Skipped(file, ids))
                         | None ->
                             try
-                                let ids = Catalog.insertAll catalog { Catalog.Source.Path = file; Catalog.Source.Hash = hash } task archs
+                                let ids = Catalog.insertAll catalog { ModelSource.Path = file; ModelSource.Hash = hash } task archs
                                 report (Stored(file, ids, archs |> List.map _.Name))
                             with e -> report (Failed(file, describe file e))
     List.ofSeq outcomes

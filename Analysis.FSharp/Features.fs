@@ -52,8 +52,7 @@ let standardise (m: Matrix) =
 /// from the seed. Returns one float32 row-major matrix (rows = input rows) per width.
 let randomReluLayers (device: Device) (seed: int) (widths: int list) (input: Matrix) =
     let random = Random seed
-    let normal scale n =
-        Array.init n (fun _ -> float32 (scale * sqrt (-2.0 * log (1.0 - random.NextDouble())) * cos (2.0 * Math.PI * random.NextDouble())))
+    let normal scale n = Array.init n (fun _ -> float32 (scale * BoxMuller.Next random))
     let n = input.Rows
     let rec layers (h: float32[]) (fanIn: int) (widths: int list) =
         match widths with

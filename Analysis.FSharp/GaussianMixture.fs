@@ -4,6 +4,7 @@ module Hybrid.Analysis.GaussianMixture
 
 open System
 open System.Collections.Generic
+open System.Text.Json.Serialization
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Safetensors
@@ -16,7 +17,7 @@ let parseInit (name: string) =
     | "k-means++" -> MixtureInit.KmeansPlusPlus
     | "random" -> MixtureInit.Random
     | "random_from_data" | "random-from-data" -> MixtureInit.RandomFromData
-    | _ -> invalidArg "init" $"unknown init '{name}': expected kmeans, k-means++, random or random_from_data"
+    | _ -> Input.fail "unknown init '%s': expected kmeans, k-means++, random or random_from_data" name
 
 /// scikit-learn's name of an initialisation.
 let initName (init: MixtureInit) =
@@ -34,9 +35,13 @@ type Summary =
       Bic: float
       Aic: float
       Weights: float[]
+      [<JsonPropertyName "n_samples">]
       Samples: int
+      [<JsonPropertyName "n_features">]
       Dimensions: int
+      [<JsonPropertyName "n_components">]
       Components: int
+      [<JsonPropertyName "covariance_type">]
       Covariance: string
       Init: string
       Seed: int
@@ -103,3 +108,10 @@ let bicByComponents (device: Device) (options: GaussianMixtureOptions) (data: Ma
                 Components = k, Covariance = options.Covariance, Init = options.Init, NInit = options.NInit,
                 Tol = options.Tol, RegCovar = options.RegCovar, MaxIter = options.MaxIter, Seed = options.Seed)
         k, (fit device o None data).Bic(data.Values, device))
+
+/// Share of points whose component's most common label is their own label (1.0: the components are pure classes).
+let labelPurity (components: int[]) (labels: int64[]) (componentCount: int) (classCount: int) =
+    let counts = Array2D.zeroCreate<int> componentCount classCount
+    Array.iteri (fun i c -> counts[c, int labels[i]] <- counts[c, int labels[i]] + 1) components
+    let majority = [ for c in 0 .. componentCount - 1 -> Seq.max (seq { for l in 0 .. classCount - 1 -> counts[c, l] }) ] |> List.sum
+    float majority / float components.Length

@@ -94,8 +94,8 @@ let read (path: string) =
             { Path = path; Format = "safetensors"; ModelType = None; Architectures = []; Files = [ path ]; Operators = []
               Tensors = safetensorsTensors path }
         | ".onnx" -> onnx path
-        | ".pt" | ".pth" | ".th" | ".bin" | ".ckpt" | ".tar" -> torch path
-        | ext -> raise (InputException(path, $"inspect reads safetensors, PyTorch (.pt .pth .th .bin .ckpt .tar) and ONNX files and Hugging Face folders, not '{ext}' files"))
+        | ext when List.contains ext ModelFiles.checkpointExtensions -> torch path
+        | ext -> raise (InputException(path, $"inspect reads safetensors, PyTorch {ModelFiles.checkpointList} and ONNX files and Hugging Face folders, not '{ext}' files"))
     elif Directory.Exists path then
         let folder = ModelFolder.Open path
         let files = List.ofSeq folder.WeightFiles

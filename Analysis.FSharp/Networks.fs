@@ -15,16 +15,18 @@ open Hybrid.Core.Nn.Formats.Onnx.Runtime
 open Hybrid.Core.Nn.Zoo
 
 type Network =
-    /// A module of the zoo (its registry name) in evaluation mode.
+    /// A module of the zoo (its registry name).
     | ZooModel of arch: string * Module
     /// An ONNX graph.
     | OnnxGraph of path: string * OnnxSession
 
-    /// Logits for a batch (N, C, H, W); recording is off.
+    /// Logits for a batch (N, C, H, W), in evaluation mode with recording off.
     member n.Forward(x: Tensor) =
         use _ = Autograd.NoGrad()
         match n with
-        | ZooModel(_, m) -> m.Call x
+        | ZooModel(_, m) ->
+            use _ = m.Eval()
+            m.Call x
         | OnnxGraph(_, s) -> s.Run x
 
     member n.Describe =
@@ -46,7 +48,8 @@ let shapeOf (state: IReadOnlyDictionary<string, Tensor>) =
 /// A zoo module holding the weights of <paramref name="path"/>. The architecture is the one named or, when omitted, the
 /// first in the order of Zoo.Names (cheapest first) into which the file's state loads under Module.LoadStateDict's
 /// strict rules (the same keys and shapes; BatchNorm's num_batches_tracked may be absent or a one-element vector):
-/// depths and families differ in keys or shapes, so at most one fits, and the model that fits is the one returned.
+/// depths and families differ in keys or shapes, so at most one fits, and the model that fits is the one returned, in
+/// the mode modules start in (enter evaluation with `use _ = model.Eval()`).
 let loadModule (device: Device) (path: string) (arch: string option) =
     let state = StateDicts.Load path
     let classes, channels = shapeOf state
@@ -56,7 +59,7 @@ let loadModule (device: Device) (path: string) (arch: string option) =
         | Some name ->
             let model = build name
             try model.LoadStateDict(state) |> ignore
-            with :? ArgumentException as e -> raise (ArgumentException($"{path}: {e.Message} ({name})", e))
+            with :? ArgumentException as e -> raise (InputException(path, $"{e.Message} ({name})", e))
             name, model
         | None ->
             let tryLoad name =
@@ -69,16 +72,15 @@ let loadModule (device: Device) (path: string) (arch: string option) =
             | Some fit -> fit
             | None ->
                 let known = String.Join(", ", Zoo.ImageNames)
-                raise (ArgumentException $"{path}: no zoo architecture has these tensor names and shapes; name one with --arch ({known})")
+                raise (InputException(path, $"no zoo architecture has these tensor names and shapes; name one with --arch ({known})"))
     model.To device |> ignore
-    model.Eval() |> ignore
     name, model
 
 /// The network stored at <paramref name="path"/>: ONNX files run as graphs, every other format needs a zoo
 /// architecture (see <see cref="loadModule"/>).
 let load (device: Device) (path: string) (arch: string option) =
     if isOnnx path then
-        if arch.IsSome then raise (ArgumentException $"{path}: an ONNX file carries its own graph; drop --arch")
+        if arch.IsSome then raise (InputException(path, "an ONNX file carries its own graph; drop --arch"))
         OnnxGraph(path, OnnxSession(OnnxModel.Load path, device))
     else
         let name, model = loadModule device path arch

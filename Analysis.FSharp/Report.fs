@@ -9,6 +9,7 @@ open System.Globalization
 open System.IO
 open System.Net
 open System.Text
+open Hybrid.Core.Nn
 open Plotly.NET
 open Hybrid.Analysis.Structure
 open Hybrid.Analysis.Charts
@@ -149,13 +150,13 @@ let private replaceable (dir: string) =
     || (File.Exists(Path.Combine(dir, "index.html")) && File.Exists(Path.Combine(dir, "report.md")))
 
 /// Writes the report of `models` into `outDir` and returns the path of its index.html. An existing `outDir` is
-/// replaced only when it is empty or an earlier report; any other folder or a file there is refused (ArgumentException).
+/// replaced only when it is empty or an earlier report; any other folder or a file there is refused (InputException).
 let write (outDir: string) (models: ReportModel list) : string =
     validate models
     let target = Path.TrimEndingDirectorySeparator(Path.GetFullPath outDir)
-    if File.Exists target then invalidArg "outDir" $"{outDir} is a file; the report needs a folder"
+    if File.Exists target then raise (InputException(outDir, "is a file; the report needs a folder"))
     if Directory.Exists target && not (replaceable target) then
-        invalidArg "outDir" $"{outDir} exists and is not a structure report; choose a new or empty folder"
+        raise (InputException(outDir, "exists and is not a structure report; choose a new or empty folder"))
     let parent = Path.GetDirectoryName target
     let name = Path.GetFileName target
     Directory.CreateDirectory parent |> ignore

@@ -8,7 +8,6 @@ open System
 open System.Collections.Generic
 open System.Diagnostics
 open System.IO
-open System.Text.Json
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
@@ -24,6 +23,7 @@ type Schedule =
     | Cosine
     /// The learning rate times gamma every `every` epochs.
     | StepDecay of every: int * gamma: float
+    /// The learning rate as given, for every batch.
     | Constant
 
 type Options =
@@ -65,12 +65,17 @@ type Progress =
 /// Where training keeps its checkpoint for the model written to <paramref name="out"/>.
 let checkpointPath (out: string) = out + ".checkpoint.safetensors"
 
+/// The options as a checkpoint records them, so that resuming with other options is refused. Its JSON text is compared
+/// as it is, so these fields, their order and their forms are part of the checkpoint format.
+type CheckpointOptions =
+    { Arch: string; Epochs: int; BatchSize: int; Lr: float; Momentum: float; Nesterov: bool; WeightDecay: float
+      Schedule: string; CropPadding: int; Flip: bool; Seed: int64; Mean: float32[] option; Std: float32[] option }
+
 let private optionsJson (o: Options) =
-    JsonSerializer.Serialize(
-        dict [ "arch", box o.Arch; "epochs", box o.Epochs; "batch_size", box o.BatchSize; "lr", box o.LearningRate
-               "momentum", box o.Momentum; "nesterov", box o.Nesterov; "weight_decay", box o.WeightDecay
-               "schedule", box (sprintf "%A" o.Schedule); "crop_padding", box o.CropPadding; "flip", box o.Flip
-               "seed", box o.Seed; "mean", box o.Mean; "std", box o.Std ])
+    Json.serialize
+        { Arch = o.Arch; Epochs = o.Epochs; BatchSize = o.BatchSize; Lr = o.LearningRate; Momentum = o.Momentum
+          Nesterov = o.Nesterov; WeightDecay = o.WeightDecay; Schedule = sprintf "%A" o.Schedule; CropPadding = o.CropPadding
+          Flip = o.Flip; Seed = o.Seed; Mean = o.Mean; Std = o.Std }
 
 /// Saves a module's state by the file's extension: .safetensors, .pt / .pth (PyTorch zip), or .onnx (exported graph,
 /// traced on one example of <paramref name="inputShape"/>).
@@ -81,14 +86,15 @@ let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<stri
     | ".onnx" ->
         use _ = model.Eval()
         OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
-    | other -> raise (ArgumentException $"{path}: cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx")
+    | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
 /// Model, optimiser and scheduler state in one safetensors file, written atomically: a crash leaves the previous one.
-let private writeCheckpoint (path: string) (model: Module) (optimizer: Optimizer) (scheduler: LRScheduler) (epochs: int) (o: Options) =
+let private writeCheckpoint (path: string) (model: Module) (optimizer: Optimizer) (scheduler: LRScheduler option) (epochs: int) (o: Options) =
     let state =
         [ for struct (k, v) in model.StateDict() -> struct ("model." + k, v)
           for KeyValue(k, v) in optimizer.StateDict() -> struct ("optimizer." + k, v)
-          for KeyValue(k, v) in scheduler.StateDict() -> struct ("scheduler." + k, v) ]
+          for s in Option.toList scheduler do
+              for KeyValue(k, v) in s.StateDict() -> struct ("scheduler." + k, v) ]
     StateDicts.SaveSafetensors(path, ResizeArray state, readOnlyDict [ "epochs_done", string epochs; "options", optionsJson o ])
 
 /// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
@@ -106,11 +112,11 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
                                      CropPadding = o.CropPadding, HorizontalFlip = o.Flip,
                                      Mean = Option.toObj o.Mean, Std = Option.toObj o.Std))
     let optimizer = SGD(model.Parameters(), o.LearningRate, momentum = o.Momentum, weightDecay = o.WeightDecay, nesterov = o.Nesterov)
-    let scheduler: LRScheduler =
+    let scheduler: LRScheduler option =
         match o.Schedule with
-        | Cosine -> CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount)
-        | StepDecay(every, gamma) -> StepLR(optimizer, stepSize = every * loader.BatchCount, gamma = gamma)
-        | Constant -> StepLR(optimizer, stepSize = Int32.MaxValue, gamma = 1.0)
+        | Cosine -> Some(CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount))
+        | StepDecay(every, gamma) -> Some(StepLR(optimizer, stepSize = every * loader.BatchCount, gamma = gamma))
+        | Constant -> None
     let checkpoint = checkpointPath out
     let mutable firstEpoch = 0
     if resume && File.Exists checkpoint then
@@ -119,13 +125,13 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
         let meta = file.Metadata
         let saved = meta.["options"]
         if saved <> optionsJson o then
-            raise (ArgumentException $"{checkpoint}: the checkpoint was written with other options ({saved}); resume with the same ones or delete it")
+            raise (InputException(checkpoint, $"the checkpoint was written with other options ({saved}); resume with the same ones or delete it"))
         let part (prefix: string) =
             state |> Seq.filter (fun kv -> kv.Key.StartsWith prefix)
             |> Seq.map (fun kv -> KeyValuePair(kv.Key.Substring prefix.Length, kv.Value)) |> Dictionary
         model.LoadStateDict(part "model.") |> ignore
         optimizer.LoadStateDict(part "optimizer.")
-        scheduler.LoadStateDict(part "scheduler.")
+        scheduler |> Option.iter (fun s -> s.LoadStateDict(part "scheduler."))
         firstEpoch <- int meta.["epochs_done"]
         report (Resumed firstEpoch)
     let evaluateOn (data: LabelledImages) =
@@ -146,7 +152,7 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
             optimizer.ZeroGrad()
             loss.Backward()
             optimizer.Step()
-            scheduler.Step()
+            scheduler |> Option.iter _.Step()
             let l = loss.Item()
             lossSum <- lossSum + l * float batch.Count
             seen <- seen + batch.Count

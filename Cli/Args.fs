@@ -2,12 +2,21 @@
 module Hybrid.Cli.Args
 
 open Argu
+open Hybrid.Cli.Defaults
 
 type DeviceName =
     | Cpu
     | Gpu
     | Reference
     | Auto
+
+/// The devices selfcheck (and the demo's self-check) compares with the reference when none are named.
+let selfCheckDevices = [ Cpu; Gpu ]
+
+let private deviceWords (devices: DeviceName list) = devices |> List.map (fun d -> (string d).ToLowerInvariant()) |> words
+
+/// The usage of every --device that picks one device, auto by default.
+let private autoDevice = "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
 
 type SelfCheckArgs =
     | Device of DeviceName list
@@ -17,9 +26,9 @@ type SelfCheckArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Device _ -> "devices to check against the reference (default: cpu gpu). gpu without CUDA runs the ILGPU kernels on ILGPU's CPU accelerator."
-            | Seed _ -> "seed of the random shapes and data (default 42)."
-            | Count _ -> "random cases per operation (default 3)."
+            | Device _ -> $"devices to check against the reference (default: {deviceWords selfCheckDevices}). gpu without CUDA runs the ILGPU kernels on ILGPU's CPU accelerator."
+            | Seed _ -> $"seed of the random shapes and data (default {selfCheck.Seed})."
+            | Count _ -> $"random cases per operation (default {selfCheck.Count})."
             | Json -> "print one JSON document instead of a table."
 
 type GraphFormat =
@@ -37,7 +46,7 @@ type InspectArgs =
         member a.Usage =
             match a with
             | Path _ -> "a safetensors, PyTorch (zip or legacy; nothing in it runs) or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name; with --graph also a JSON Lines trace file or zoo:NAME."
-            | Depth _ -> "levels of the module hierarchy to show (default 2)."
+            | Depth _ -> $"levels of the module hierarchy to show (default {inspect.Depth})."
             | Tensors -> "also list every tensor (name, dtype, shape)."
             | Graph -> "show the abstract architecture: layer types, DAG size, nesting depth, pruned nodes."
             | Format _ -> "with --graph: table (default) or dot (Graphviz text of the DAG)."
@@ -71,15 +80,15 @@ type GmmFitArgs =
             | Data _ -> "the points, one per row: FILE.safetensors:TENSOR (shape (n, ...), flattened per row) or FILE.csv."
             | K _ -> "number of mixture components."
             | Covariance _ -> "covariance type (default full)."
-            | Init _ -> "initialisation: kmeans (default), k-means++, random or random_from_data; given inits override it."
-            | Seed _ -> "seed of the initialisation (default 0); the same seed gives the same fit on every device."
+            | Init _ -> $"initialisation: {gmmFit.Init} (default), k-means++, random or random_from_data; given inits override it."
+            | Seed _ -> $"seed of the initialisation (default {gmmFit.Seed}); the same seed gives the same fit on every device."
             | Weights_Init _ -> "initial weights (k), as FILE:TENSOR or CSV."
             | Means_Init _ -> "initial means (k x d), as FILE:TENSOR or CSV."
             | Precisions_Init _ -> "initial precisions: full k x d x d, tied d x d, diag k x d, spherical k."
-            | Tol _ -> "stop when the lower bound moves by less than this (default 1e-3)."
-            | Reg_Covar _ -> "added to every variance, keeping covariances positive definite (default 1e-6)."
-            | Max_Iter _ -> "EM iterations per initialisation at most (default 100)."
-            | N_Init _ -> "initialisations; the best lower bound wins (default 1)."
+            | Tol _ -> $"stop when the lower bound moves by less than this (default {text gmmFit.Tol})."
+            | Reg_Covar _ -> $"added to every variance, keeping covariances positive definite (default {text gmmFit.RegCovar})."
+            | Max_Iter _ -> $"EM iterations per initialisation at most (default {gmmFit.MaxIter})."
+            | N_Init _ -> $"initialisations; the best lower bound wins (default {gmmFit.NInit})."
             | Out _ -> "write the fitted model (weights, means, covariances, precisions_cholesky) as safetensors."
             | Device _ -> "device to fit on: cpu, gpu, reference or auto (default auto)."
             | Json -> "print one JSON document instead of a table."
@@ -109,7 +118,7 @@ type CkaScoreArgs =
             | X _ -> "activations of the first layer: FILE.safetensors:TENSOR of shape (n, ...) or FILE.csv."
             | Y _ -> "activations of the second layer, for the same n probe inputs in the same order."
             | Kernel _ -> "linear (default) or rbf."
-            | Sigma_Frac _ -> "RBF bandwidth as a fraction of the median distance between distinct examples (default 0.8)."
+            | Sigma_Frac _ -> $"RBF bandwidth as a fraction of the median distance between distinct examples (default {text ckaScore.SigmaFraction})."
             | Debiased -> "use the unbiased HSIC estimator (Song et al. 2012; needs n >= 4)."
             | Device _ -> "device: cpu, gpu, reference or auto (default auto)."
             | Json -> "print one JSON document instead of the line 'cka = ...'."
@@ -127,7 +136,7 @@ type GemmArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Sizes _ -> "square sizes to time (default 256 512 1024 2048 4096)."
+            | Sizes _ -> $"square sizes to time (default {words bench.Gemm.Sizes})."
             | Quick -> "fewer sizes and shorter timing (what the demo runs)."
 
 type ConvModel =
@@ -143,7 +152,7 @@ type ConvArgs =
         member a.Usage =
             match a with
             | Model _ -> "conv shapes of which CIFAR model (default all)."
-            | Batch _ -> "batch size (default 64)."
+            | Batch _ -> $"batch size (default {bench.Conv.Batch})."
             | Quick -> "a few ResNet-20 shapes at batch 16 (what the demo runs)."
 
 type GmmBenchArgs =
@@ -155,9 +164,9 @@ type GmmBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Samples _ -> "points (default 100000; 32 features each)."
-            | Components _ -> "mixture components (default 16)."
-            | Iterations _ -> "EM iterations, run to the end with tol = 0 (default 100)."
+            | Samples _ -> $"points (default {bench.Gmm.Samples}; {bench.Gmm.Dimensions} features each)."
+            | Components _ -> $"mixture components (default {bench.Gmm.Components})."
+            | Iterations _ -> $"EM iterations, run to the end with tol = 0 (default {bench.Gmm.Iterations})."
             | Covariance _ -> "covariance types to time (default: full tied diag spherical)."
             | Quick -> "20,000 x 8 points, 4 components, 20 iterations (what the demo runs)."
 
@@ -167,7 +176,7 @@ type CkaBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Stored _ -> "encodings in the search index (default 100000, 2 GB of float32)."
+            | Stored _ -> $"encodings in the search index (default {bench.Cka.Stored}, 2 GB of float32)."
             | Quick -> "6 layers up to 8,192 features and 10,000 stored encodings (what the demo runs)."
 
 type FuzzArgs =
@@ -176,8 +185,8 @@ type FuzzArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Count _ -> "mutated inputs per format (default 100000)."
-            | Seed _ -> "seed of the mutations (default 1)."
+            | Count _ -> $"mutated inputs per format (default {fuzz.Count})."
+            | Seed _ -> $"seed of the mutations (default {fuzz.Seed})."
 
 type ResnetBenchArgs =
     | Inference_Batch of int
@@ -186,8 +195,8 @@ type ResnetBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Inference_Batch _ -> "images per inference forward pass (default 256)."
-            | Train_Batch _ -> "images per training step (default 64)."
+            | Inference_Batch _ -> $"images per inference forward pass (default {bench.Resnet.InferenceBatch})."
+            | Train_Batch _ -> $"images per training step (default {bench.Resnet.TrainBatch})."
             | Quick -> "the same batches, timed briefly (what the demo runs)."
 
 type ExtractBenchArgs =
@@ -196,7 +205,7 @@ type ExtractBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Files _ -> "synthetic safetensors files to generate and read (default 10000)."
+            | Files _ -> $"synthetic safetensors files to generate and read (default {bench.Extract.Files})."
             | Quick -> "1,000 files and brief timing (what the demo runs)."
 
 type BenchArgs =
@@ -239,8 +248,8 @@ type EvalArgs =
             | Dataset _ -> "images to classify: cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR] (test split), mnist:DIR, folder:DIR or random:N:CxHxW[:SEED]."
             | Mean _ -> "per-channel mean to subtract, comma-separated (e.g. 0.485,0.456,0.406; default none)."
             | Std _ -> "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
-            | Batch _ -> "images per forward pass (default 256)."
-            | Device _ -> "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
+            | Batch _ -> $"images per forward pass (default {eval.Batch})."
+            | Device _ -> autoDevice
             | Json -> "print one JSON document {accuracy, n, correct, classes, confusion, model, device}."
 
 type ScheduleName =
@@ -276,23 +285,23 @@ type TrainArgs =
             | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.ImageNames) + "."
             | Dataset _ -> "training images (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]."
             | Test_Dataset _ -> "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
-            | Epochs _ -> "passes over the training set (default 2)."
-            | Batch _ -> "images per step (default 128)."
-            | Lr _ -> "initial learning rate (default 0.1)."
-            | Momentum _ -> "SGD momentum (default 0.9)."
+            | Epochs _ -> $"passes over the training set (default {train.Epochs})."
+            | Batch _ -> $"images per step (default {train.Batch})."
+            | Lr _ -> $"initial learning rate (default {text train.Lr})."
+            | Momentum _ -> $"SGD momentum (default {text train.Momentum})."
             | No_Nesterov -> "plain momentum instead of Nesterov's."
-            | Weight_Decay _ -> "L2 weight decay (default 5e-4)."
+            | Weight_Decay _ -> $"L2 weight decay (default {text train.WeightDecay})."
             | Schedule _ -> "learning-rate schedule, stepped every batch: cosine (to 0 at the end, the default), step or constant."
-            | Step_Size _ -> "epochs between decays of the step schedule (default 30)."
-            | Gamma _ -> "decay factor of the step schedule (default 0.1)."
-            | Crop_Padding _ -> "random crop after zero padding by this many pixels (default 2; 0 turns it off)."
+            | Step_Size _ -> $"epochs between decays of the step schedule (default {train.StepSize})."
+            | Gamma _ -> $"decay factor of the step schedule (default {text train.Gamma})."
+            | Crop_Padding _ -> $"random crop after zero padding by this many pixels (default {train.CropPadding}; 0 turns it off)."
             | No_Flip -> "no random horizontal flips."
             | Mean _ -> "per-channel mean to subtract, comma-separated (default none)."
             | Std _ -> "per-channel standard deviation to divide by, comma-separated (default none)."
-            | Seed _ -> "seed of the initial weights, the data order and the augmentation (default 0)."
+            | Seed _ -> $"seed of the initial weights, the data order and the augmentation (default {train.Seed})."
             | Out _ -> "where to write the trained model: .safetensors, .pt / .pth or .onnx. A checkpoint OUT.checkpoint.safetensors is written after every epoch."
             | Resume -> "continue from OUT.checkpoint.safetensors when it exists (same options required)."
-            | Device _ -> "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
+            | Device _ -> autoDevice
             | Json -> "print one JSON document with the per-epoch loss and accuracies instead of a table."
 
 type ExtractArgs =
@@ -305,7 +314,7 @@ type ExtractArgs =
         member a.Usage =
             match a with
             | Paths _ -> "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
-            | Db _ -> "the catalog (default ./hybrid.db, created when missing)."
+            | Db _ -> $"the catalog (default ./{db}, created when missing)."
             | Task _ -> "task stored for every model of this run (default: the model's own, from config.json or the trace line)."
             | Recursive -> "also look in sub-folders."
             | Json -> "print one JSON document {db, stored, skipped, failed, summary} instead of progress and a summary."
@@ -319,7 +328,7 @@ type AnalyzeArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Db _ -> "the catalog to report on (default ./hybrid.db, filled by hybrid extract)."
+            | Db _ -> $"the catalog to report on (default ./{db}, filled by hybrid extract)."
             | Out _ -> "the report folder: index.html, report.md, metrics.csv, layers.csv, charts/*.json. Replaced when it holds an earlier report; any other non-empty folder is refused."
             | From _ -> "analyze these model files or folders instead of the catalog (anything hybrid extract reads: .onnx, .safetensors, PyTorch checkpoints, Hugging Face folders, .jsonl traces, zoo:NAME)."
             | Task _ -> "the task of the models given with --from (default: each model's declared task, else unknown)."
@@ -338,9 +347,9 @@ type DedupArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Db _ -> "the catalog (default ./hybrid.db)."
+            | Db _ -> $"the catalog (default ./{db})."
             | Strategy _ -> "name (same base name), architecture (same structural hash, or similarity >= threshold) or both (either)."
-            | Threshold _ -> "similarity at which two architectures are duplicates (default 0.85)."
+            | Threshold _ -> $"similarity at which two architectures are duplicates (default {text dedup.Threshold})."
             | Json -> "print one JSON document {strategy, threshold, models, scored_pairs, groups, pairs} instead of tables."
 
 type DemoArgs =
@@ -349,8 +358,8 @@ type DemoArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Device _ -> "devices for the self-check (default: cpu gpu)."
-            | Seed _ -> "seed of the self-check (default 42)."
+            | Device _ -> $"devices for the self-check (default: {deviceWords selfCheckDevices})."
+            | Seed _ -> $"seed of the self-check (default {selfCheck.Seed})."
 
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>

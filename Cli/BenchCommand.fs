@@ -3,8 +3,11 @@ module Hybrid.Cli.BenchCommand
 
 open Argu
 open Hybrid.Bench
+open Hybrid.Analysis.FuzzReport
 open Hybrid.Cli.Args
 open Hybrid.Cli.Console
+
+module Input = Hybrid.Analysis.Input
 
 let private print (json: bool) (report: Report.Report) =
     if json then printfn "%s" (Report.toJson report) else Report.printTable report
@@ -14,7 +17,7 @@ let gemmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GemmArgs>) =
     else
         let sizes = args.GetResult(Sizes, defaultValue = GemmBench.defaults.Sizes)
         match sizes |> List.tryFind (fun n -> n < 1 || n > 16384) with
-        | Some n -> fail "bench gemm: size %d is outside 1..16384" n
+        | Some n -> Input.fail "bench gemm: size %d is outside 1..16384" n
         | None -> GemmBench.run device sizes
 
 let convReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ConvArgs>) =
@@ -26,7 +29,7 @@ let convReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ConvArgs>) =
         | Some All -> ConvBench.All
         | None -> options.Models
     let batch = args.GetResult(ConvArgs.Batch, defaultValue = options.Batch)
-    if batch < 1 || batch > 4096 then fail "bench conv: batch %d is outside 1..4096" batch
+    if batch < 1 || batch > 4096 then Input.fail "bench conv: batch %d is outside 1..4096" batch
     ConvBench.run device { options with Models = models; Batch = batch }
 
 let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>) =
@@ -34,9 +37,9 @@ let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>
     let samples = args.GetResult(Samples, defaultValue = options.Samples)
     let components = args.GetResult(Components, defaultValue = options.Components)
     let iterations = args.GetResult(Iterations, defaultValue = options.Iterations)
-    if samples < 2 || samples > 10_000_000 then fail "bench gmm: --samples %d is outside 2..10000000" samples
-    if components < 1 || components > samples then fail "bench gmm: --components %d is outside 1..%d" components samples
-    if iterations < 1 || iterations > 10_000 then fail "bench gmm: --iterations %d is outside 1..10000" iterations
+    if samples < 2 || samples > 10_000_000 then Input.fail "bench gmm: --samples %d is outside 2..10000000" samples
+    if components < 1 || components > samples then Input.fail "bench gmm: --components %d is outside 1..%d" components samples
+    if iterations < 1 || iterations > 10_000 then Input.fail "bench gmm: --iterations %d is outside 1..10000" iterations
     let types =
         match args.TryGetResult GmmBenchArgs.Covariance with
         | Some names -> names |> List.distinct |> List.map covariance
@@ -46,46 +49,40 @@ let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>
 let ckaReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaBenchArgs>) =
     let options = if args.Contains CkaBenchArgs.Quick then CkaBench.quick else CkaBench.defaults
     let stored = args.GetResult(Stored, defaultValue = options.Stored)
-    if stored < options.K || stored > 400_000 then fail "bench cka: --stored %d is outside %d..400000" stored options.K
+    if stored < options.K || stored > 400_000 then Input.fail "bench cka: --stored %d is outside %d..400000" stored options.K
     CkaBench.run device { options with Stored = stored }
 
 let fuzz (json: bool) (args: ParseResults<FuzzArgs>) =
-    let count = args.GetResult(FuzzArgs.Count, defaultValue = 100_000)
-    if count < 1 || count > 100_000_000 then fail "bench fuzz: --count %d is outside 1..100000000" count
-    let seed = args.GetResult(FuzzArgs.Seed, defaultValue = 1)
-    let outcomes =
+    let count = args.GetResult(FuzzArgs.Count, defaultValue = Defaults.fuzz.Count)
+    if count < 1 || count > 100_000_000 then Input.fail "bench fuzz: --count %d is outside 1..100000000" count
+    let seed = args.GetResult(FuzzArgs.Seed, defaultValue = Defaults.fuzz.Seed)
+    let cases =
         FuzzBench.targets (FuzzBench.sharedDir ())
         |> List.map (fun t ->
             Report.progress "fuzz" $"{t.Format}: {count} mutations of {t.Seed}"
             FuzzBench.run t count seed (System.TimeSpan.FromSeconds 10.0) (Report.progress "fuzz"))
-    if json then
-        outcomes
-        |> List.map (fun o ->
-            dict [ "format", box o.Format; "seed_file", box o.Seed; "inputs", box o.Inputs; "loaded", box o.Loaded
-                   "clean_errors", box o.CleanErrors; "defects", box o.Defects; "hangs", box o.Hangs
-                   "seconds", box o.Seconds; "kept", box (Option.toObj o.Kept); "first_defect", box (Option.toObj o.FirstDefect) ])
-        |> fun cases -> printfn "%s" (System.Text.Json.JsonSerializer.Serialize(dict [ "benchmark", box "fuzz"; "mutation_seed", box seed; "cases", box cases ]))
+    if json then printJson { Benchmark = "fuzz"; MutationSeed = seed; Cases = cases }
     else
         table [ "format"; "inputs"; "loaded"; "clean errors"; "defects"; "hangs"; "inputs/s" ]
-            [ for o in outcomes ->
-                [ o.Format; string o.Inputs; string o.Loaded; string o.CleanErrors; string o.Defects; string o.Hangs
-                  sprintf "%.0f" (float o.Inputs / o.Seconds) ] ]
-        for o in outcomes do
-            o.FirstDefect |> Option.iter (fun d -> note $"{o.Format}: {d} (inputs kept in {o.Kept.Value})")
-    if outcomes |> List.exists (fun o -> o.Defects + o.Hangs > 0) then 1 else 0
+            [ for c in cases ->
+                [ c.Format; string c.Inputs; string c.Loaded; string c.CleanErrors; string c.Defects; string c.Hangs
+                  sprintf "%.0f" (float c.Inputs / c.Seconds) ] ]
+        for c in cases do
+            c.FirstDefect |> Option.iter (fun d -> note $"{c.Format}: {d} (inputs kept in {c.Kept.Value})")
+    if cases |> List.exists (fun c -> c.Defects + c.Hangs > 0) then 1 else 0
 
 let resnetReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ResnetBenchArgs>) =
     let options = if args.Contains ResnetBenchArgs.Quick then ResnetBench.quick else ResnetBench.defaults
     let inference = args.GetResult(Inference_Batch, defaultValue = options.InferenceBatch)
     let train = args.GetResult(Train_Batch, defaultValue = options.TrainBatch)
     for name, b in [ "--inference-batch", inference; "--train-batch", train ] do
-        if b < 1 || b > 4096 then fail "bench resnet: %s %d is outside 1..4096" name b
+        if b < 1 || b > 4096 then Input.fail "bench resnet: %s %d is outside 1..4096" name b
     ResnetBench.run device { options with InferenceBatch = inference; TrainBatch = train }
 
 let extractReport (args: ParseResults<ExtractBenchArgs>) =
     let options = if args.Contains ExtractBenchArgs.Quick then ExtractBench.quick else ExtractBench.defaults
     let files = args.GetResult(Files, defaultValue = options.Files)
-    if files < 1 || files > 1_000_000 then fail "bench extract: --files %d is outside 1..1000000" files
+    if files < 1 || files > 1_000_000 then Input.fail "bench extract: --files %d is outside 1..1000000" files
     ExtractBench.run { options with Files = files }
 
 let run (args: ParseResults<BenchArgs>) =
@@ -101,4 +98,4 @@ let run (args: ParseResults<BenchArgs>) =
     | Some(Fuzz a) -> fuzz json a
     | Some(Resnet a) -> print json (resnetReport device a); 0
     | Some(BenchArgs.Extract a) -> print json (extractReport a); 0
-    | _ -> fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet or extract (see hybrid bench --help)"
+    | _ -> Input.fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet or extract (see hybrid bench --help)"

@@ -1,18 +1,8 @@
-/// Printing shared by the commands: user errors as one line, tables through Spectre.Console.
+/// Printing shared by the commands: headings and tables through Spectre.Console, notes on standard error.
 module Hybrid.Cli.Console
 
 open System
 open Spectre.Console
-
-/// Refuses the user's input with Core.Nn's one user-facing error: printed as one line, exit code 1, no stack trace.
-/// The message starts with what is at fault (the command and flag, or the file).
-let fail fmt =
-    Printf.kprintf
-        (fun (message: string) ->
-            match message.IndexOf ": " with
-            | i when i > 0 -> raise (Hybrid.Core.Nn.InputException(message.Substring(0, i), message.Substring(i + 2)))
-            | _ -> raise (Hybrid.Core.Nn.InputException("hybrid", message)))
-        fmt
 
 let heading (text: string) = AnsiConsole.MarkupLine("\n[bold]{0}[/]", Markup.Escape text)
 
@@ -23,3 +13,19 @@ let table (columns: string list) (rows: string list list) =
     AnsiConsole.Write t
 
 let note (text: string) = Console.Error.WriteLine text
+
+/// A command's result record as one line of JSON on standard output (see Hybrid.Analysis.Json).
+let printJson (result: 'T) = printfn "%s" (Hybrid.Analysis.Json.serialize result)
+
+/// A progress line on standard error, rewritten in place on a terminal, every 10% otherwise.
+let progressLine (label: string) =
+    let mutable lastTenth = -1
+    fun (doneCount: int) (total: int) ->
+        if Console.IsErrorRedirected then
+            let tenth = if total = 0 then 10 else doneCount * 10 / total
+            if tenth <> lastTenth then
+                lastTenth <- tenth
+                eprintfn "%s: %d / %d" label doneCount total
+        else
+            eprintf "\r%s: %d / %d" label doneCount total
+            if doneCount >= total then eprintfn ""

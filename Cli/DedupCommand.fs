@@ -2,8 +2,6 @@
 /// representative, stored in the catalog's dedup table and printed.
 module Hybrid.Cli.DedupCommand
 
-open System.IO
-open System.Text.Json
 open Argu
 open Hybrid.Analysis
 open Hybrid.Cli.Args
@@ -14,19 +12,8 @@ let private scoreText (score: float option) =
     | Some s -> sprintf "%.4f" s
     | None -> "-"
 
-let private printJson (result: Dedup.Result) (models: int) =
-    let memberDoc (m: Dedup.Member) =
-        dict [ "id", box m.Id; "name", box m.Name; "score", box (Option.toNullable m.Score) ]
-    dict [ "strategy", box result.Strategy; "threshold", box (Option.toNullable result.Threshold)
-           "models", box models; "scored_pairs", box result.Scored
-           "groups",
-           box [ for g in result.Groups ->
-                   dict [ "group", box g.Group; "representative", box g.Representative
-                          "members", box (g.Members |> List.map memberDoc) ] ]
-           "pairs", box [ for p in result.Pairs -> dict [ "a", box p.A; "b", box p.B; "score", box p.Score ] ] ]
-    |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
-
-let printTables (result: Dedup.Result) (models: int) =
+let printTables (result: DedupService.DedupResult) =
+    let models = result.Models
     let duplicates = result.Groups |> List.filter (fun g -> g.Members.Length > 1)
     let at = result.Threshold |> Option.map (sprintf " at %g") |> Option.defaultValue ""
     let name id = result.Groups |> List.collect _.Members |> List.find (fun m -> m.Id = id) |> _.Name
@@ -39,21 +26,16 @@ let printTables (result: Dedup.Result) (models: int) =
     if not result.Pairs.IsEmpty then
         table [ "model"; "model"; "similarity" ]
             [ for p in result.Pairs -> [ $"{name p.A} (#{p.A})"; $"{name p.B} (#{p.B})"; sprintf "%.4f" p.Score ] ]
-    if result.Strategy <> "name" then note $"{result.Scored} pairs of different structural hash scored"
+    if result.Strategy <> "name" then note $"{result.ScoredPairs} pairs of different structural hash scored"
 
 let run (args: ParseResults<DedupArgs>) =
-    let db = args.GetResult(DedupArgs.Db, defaultValue = "hybrid.db")
-    if not (File.Exists db) then fail "dedup: no catalog at %s (hybrid extract creates it)" db
-    let threshold = args.GetResult(Threshold, defaultValue = 0.85)
-    if not (threshold > 0.0 && threshold <= 1.0) then fail "dedup: --threshold %g is outside (0, 1]" threshold
     let strategy =
         match args.GetResult Strategy with
         | DedupStrategy.Name -> "name"
         | DedupStrategy.Architecture -> "architecture"
         | DedupStrategy.Both -> "both"
-    use catalog = Catalog.openOrCreate db
-    let models = (Catalog.counts catalog)["models"] |> int
-    if models = 0 then fail "dedup: the catalog %s holds no models (run hybrid extract first)" db
-    let result = Dedup.run catalog strategy threshold
-    if args.Contains DedupArgs.Json then printJson result models else printTables result models
+    let result =
+        DedupService.run (args.GetResult(DedupArgs.Db, defaultValue = Defaults.db)) strategy
+            (args.GetResult(Threshold, defaultValue = Defaults.dedup.Threshold))
+    if args.Contains DedupArgs.Json then printJson result else printTables result
     0

@@ -8,13 +8,6 @@ open Hybrid.Core.Nn.Data
 open Hybrid.Analysis
 open Hybrid.Cli.Console
 
-/// Share of points whose component's most common label is their own label (1.0: components are pure classes).
-let private purity (labels: int[]) (truth: int64[]) (components: int) =
-    let counts = Array2D.zeroCreate<int> components 10
-    Array.iteri (fun i c -> counts[c, int truth[i]] <- counts[c, int truth[i]] + 1) labels
-    let majority = [ for c in 0 .. components - 1 -> Seq.max (seq { for l in 0 .. 9 -> counts[c, l] }) ] |> List.sum
-    float majority / float labels.Length
-
 /// Every covariance type with 10 components on the 10,000 test images pooled 4x4 (49 features), seed 0.
 let mixtures (device: Device) (images: LabelledImages) =
     let data = Features.averagePool 4 images images.Count
@@ -27,7 +20,7 @@ let mixtures (device: Device) (images: LabelledImages) =
             let seconds = clock.Elapsed.TotalSeconds
             let summary = GaussianMixture.summarise device options model data
             [ summary.Covariance; summary.LowerBound.ToString "F4"; string summary.NIter; (if summary.Converged then "yes" else "no")
-              summary.Bic.ToString "F0"; (purity (model.Predict(data.Values, device)) images.Labels 10).ToString "F3"
+              summary.Bic.ToString "F0"; (GaussianMixture.labelPurity (model.Predict(data.Values, device)) images.Labels 10 10).ToString "F3"
               $"%.2f{seconds} s" ] ]
     table [ "covariance"; "lower bound"; "n_iter"; "converged"; "BIC (lower is better)"; "label purity"; "time" ] rows
     printfn "init k-means (seed 0). Label purity: share of images whose component's most common class is their own."
@@ -53,14 +46,12 @@ let similarity (device: Device) (images: LabelledImages) =
         [ for name, o in kernels -> [ name; (Hybrid.Core.Gpu.Cka.Score(device, a[0], b[0], o)).ToString "F4" ] ]
 
     // Encodings of network B's layers and of the pooled pixels (groups 1 and 2); network A (group 0) queries them.
-    let encode (x: Activations) = (Gram.Centre(device, Gram.Linear(device, x), x.Samples)).PackedEncodingSingle()
+    let encode = Cka.encoding device
     let pooled = Features.averagePool 2 images probes.Rows
     let stored = (b |> List.map encode) @ [ encode (Cka.activations pooled) ]
     let storedNames = (names |> List.map (fun n -> $"B {n}")) @ [ "pixels pooled 2x2" ]
     let dimension = stored.Head.Length
-    use index = EncodingIndex.Build(device, System.ReadOnlySpan(Array.concat stored), stored.Length, dimension, System.ReadOnlySpan [| 1; 1; 1; 1; 2 |])
-    let queries = a |> List.map encode |> Array.concat
-    let hits = index.Search(System.ReadOnlySpan queries, a.Length, 2, System.ReadOnlySpan(Array.create a.Length 0))
+    let hits = Cka.search device stored [| 1; 1; 1; 1; 2 |] (a |> List.map encode) (Array.create a.Length 0) 2
     table [ "query (network A)"; "best match"; "CKA"; "second"; "CKA" ]
         [ for q in 0 .. a.Length - 1 ->
             let h = hits[q]

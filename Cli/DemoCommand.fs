@@ -10,10 +10,10 @@ open Hybrid.Cli.Args
 open Hybrid.Cli.Console
 
 let run (args: ParseResults<DemoArgs>) =
-    let devices = args.GetResult(DemoArgs.Device, defaultValue = SelfCheckCommand.defaultDevices)
+    let devices = args.GetResult(DemoArgs.Device, defaultValue = selfCheckDevices)
     heading "Hybrid demo, stage 1: kernels"
     printfn "devices: %s" (devices |> List.map (fun d -> (Args.device d).Name) |> String.concat "; ")
-    let ok = SelfCheckCommand.runCheck devices (args.GetResult(DemoArgs.Seed, 42)) 2 false
+    let ok = SelfCheckCommand.runCheck devices (args.GetResult(DemoArgs.Seed, Defaults.selfCheck.Seed)) Defaults.selfCheck.DemoCount false
     heading "Short benchmark on the Cpu backend (best of a few runs; speedup = peer time / our time)"
     Report.printTable (GemmBench.runWith GemmBench.quick Device.Cpu)
     Report.printTable (ConvBench.run Device.Cpu ConvBench.quick)

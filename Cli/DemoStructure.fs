@@ -14,19 +14,13 @@ let run (folder: string) =
         [ "small-cnn.safetensors"; "small-cnn.pt"; "small-cnn.onnx" ]
         |> List.map (fun f -> Path.Combine(folder, f)) |> List.filter File.Exists
     heading $"Stage 5: structure of {zoo.Length} zoo architectures and the {trained.Length} files of stage 4: catalog, dedup, report"
-    let db = Path.Combine(folder, "hybrid.db")
+    let db = Path.Combine(folder, Catalog.defaultPath)
     // A fresh catalog each time: the demo shows extraction, not skipping.
     for f in [ db; db + "-wal"; db + "-shm" ] do File.Delete f
-    let outcomes =
-        use catalog = Catalog.openOrCreate db
-        // Every model here classifies images; the files of stage 4 carry no task of their own.
-        Extraction.run catalog (Some "image-classification") false (zoo @ trained) ignore
+    // Every model here classifies images; the files of stage 4 carry no task of their own.
+    let outcomes = ExtractService.run db (Some "image-classification") false (zoo @ trained) ignore
     ExtractCommand.printSummary db outcomes
-    let result =
-        use catalog = Catalog.openOrCreate db
-        Dedup.run catalog "architecture" 0.85
-    DedupCommand.printTables result outcomes.Length
-    let models = ReportInputs.fromCatalog db
-    let index = Report.write (Path.Combine(folder, "report")) models
-    AnalyzeCommand.summary index models
-    index
+    DedupCommand.printTables (DedupService.run db "architecture" DedupService.DefaultThreshold)
+    let report = AnalyzeService.run (AnalyzeService.FromCatalog db) (Path.Combine(folder, "report"))
+    AnalyzeCommand.printSummary report
+    report.Index

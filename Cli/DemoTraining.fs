@@ -4,21 +4,20 @@ module Hybrid.Cli.DemoTraining
 
 open System.IO
 open Hybrid.Core.Gpu
-open Hybrid.Core.Nn.Data
 open Hybrid.Analysis
 open Hybrid.Cli.Console
 
 /// Trains, saves and re-evaluates; the files go to <paramref name="folder"/>. Returns the folder.
 let run (device: Device) (folder: string) =
-    let trainSet = FashionMnist.Load(train = true)
-    let testSet = FashionMnist.Load(train = false)
+    let trainSet = Hybrid.Core.Nn.Data.FashionMnist.Load(train = true)
+    let testSet = Hybrid.Core.Nn.Data.FashionMnist.Load(train = false)
     let options = { Training.defaults "small-cnn" with Epochs = 1; BatchSize = 64; LearningRate = 0.05; Seed = 1L }
     heading $"Stage 4: training small-cnn on {trainSet.Count} Fashion-MNIST images, 1 epoch (SGD, Nesterov, cosine lr {options.LearningRate}; {device.Name})"
     Directory.CreateDirectory folder |> ignore
     let first = Path.Combine(folder, "small-cnn.safetensors")
     // A fresh start each time: the demo shows training, not resumption.
     File.Delete(Training.checkpointPath first)
-    let progress = EvalCommand.progressLine "train"
+    let progress = progressLine "train"
     let report (p: Training.Progress) =
         match p with
         | Training.BatchDone(_, index, count, _) -> if index % 50 = 0 || index = count - 1 then progress (index + 1) count
@@ -29,12 +28,8 @@ let run (device: Device) (folder: string) =
         (defaultArg last.TestAccuracy nan) last.Seconds
     let shape = [| testSet.Channels; testSet.Height; testSet.Width |]
     let others = [ "small-cnn.pt"; "small-cnn.onnx" ] |> List.map (fun name -> Path.Combine(folder, name))
-    for path in others do Training.save model shape (readOnlyDict [ "arch", "small-cnn" ]) path
-    let rows =
-        [ for path in first :: others ->
-            let network = Networks.load device path None
-            let result = Networks.evaluate device network testSet None None 500 (fun _ _ -> ())
-            [ Path.GetFileName path; $"{FileInfo(path).Length / 1024L} KiB"; network.Describe; result.Accuracy.ToString "F4" ] ]
-    table [ "file"; "size"; "loaded as"; "test accuracy" ] rows
+    let reloaded = Train.saveAndReload device model shape (readOnlyDict [ "arch", "small-cnn" ]) others (first :: others) testSet 500
+    table [ "file"; "size"; "loaded as"; "test accuracy" ]
+        [ for r in reloaded -> [ Path.GetFileName r.Path; $"{r.Bytes / 1024L} KiB"; r.LoadedAs; r.Accuracy.ToString "F4" ] ]
     printfn "each file was loaded back (architecture found from its tensor names; ONNX run as a graph) and evaluated on the %d test images" testSet.Count
     folder

@@ -4,7 +4,6 @@ module Hybrid.Cli.ExtractCommand
 
 open System
 open System.IO
-open System.Text.Json
 open Argu
 open Spectre.Console
 open Hybrid.Analysis
@@ -38,20 +37,6 @@ let private withProgress (json: bool) (extract: (Progress -> unit) -> Outcome li
                     | _ -> ()))
     else extract (fun p -> eprintfn "[%d/%d] %s" p.Done p.Total (describe p.Outcome))
 
-let private printJson (db: string) (outcomes: Outcome list) =
-    let stored = outcomes |> List.choose (function Stored(p, ids, names) -> Some(p, ids, names) | _ -> None)
-    let skipped = outcomes |> List.choose (function Skipped(p, ids) -> Some(p, ids) | _ -> None)
-    let failed = outcomes |> List.choose (function Failed(p, m) -> Some(p, m) | _ -> None)
-    dict [ "db", box db
-           "stored", box [ for p, ids, names in stored -> dict [ "path", box p; "ids", box ids; "names", box names ] ]
-           "skipped", box [ for p, ids in skipped -> dict [ "path", box p; "ids", box ids ] ]
-           "failed", box [ for p, m in failed -> dict [ "path", box p; "error", box m ] ]
-           "summary",
-           box (dict [ "paths", box outcomes.Length; "stored_paths", box stored.Length
-                       "stored_models", box (stored |> List.sumBy (fun (_, ids, _) -> ids.Length))
-                       "skipped", box skipped.Length; "failed", box failed.Length ]) ]
-    |> fun doc -> printfn "%s" (JsonSerializer.Serialize doc)
-
 let printSummary (db: string) (outcomes: Outcome list) =
     let failed = outcomes |> List.choose (function Failed(p, m) -> Some [ p; m ] | _ -> None)
     if not failed.IsEmpty then table [ "failed"; "problem" ] failed
@@ -62,13 +47,11 @@ let printSummary (db: string) (outcomes: Outcome list) =
         db models storedPaths skipped failed.Length
 
 let run (args: ParseResults<ExtractArgs>) =
-    let paths = args.GetResult Paths
-    if paths.IsEmpty then fail "extract: name at least one file or folder"
-    let db = args.GetResult(ExtractArgs.Db, defaultValue = "hybrid.db")
-    let task = args.TryGetResult ExtractArgs.Task
-    if task |> Option.exists String.IsNullOrWhiteSpace then fail "extract: --task must not be empty"
+    let db = args.GetResult(ExtractArgs.Db, defaultValue = Defaults.db)
     let json = args.Contains ExtractArgs.Json
-    use catalog = Catalog.openOrCreate db
-    let outcomes = withProgress json (Extraction.run catalog task (args.Contains Recursive) paths)
-    if json then printJson db outcomes else printSummary db outcomes
+    let task, paths = args.TryGetResult ExtractArgs.Task, args.GetResult Paths
+    ExtractService.check task paths
+    let extract = ExtractService.run db task (args.Contains Recursive) paths
+    let outcomes = withProgress json extract
+    if json then printJson (ExtractService.result db outcomes) else printSummary db outcomes
     if outcomes |> List.exists (function Failed _ -> true | _ -> false) then 1 else 0

@@ -48,11 +48,6 @@ let main argv =
         eprintfn "%s" e.Message
         2
     | :? Hybrid.Core.Nn.InputException as e ->
+        // The one user-facing error: its message is the whole story. Anything else is a bug and shows its stack trace.
         eprintfn "hybrid: error: %s" e.Message
-        1
-    | :? ArgumentException as e ->
-        // .NET appends " (Parameter 'name')" to the message: an API detail that means nothing on the command line.
-        let suffix = $" (Parameter '{e.ParamName}')"
-        let message = if isNull e.ParamName then e.Message else e.Message.Replace(suffix, "")
-        eprintfn "hybrid: error: %s" message
         1

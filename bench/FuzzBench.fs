@@ -13,6 +13,7 @@ open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Core.Nn.Formats.PyTorch
 open Hybrid.Core.Nn.Formats.Safetensors
+open Hybrid.Analysis.FuzzReport
 
 /// A reader under test: a real file to mutate, how to read a file completely, and which exceptions are clean.
 type Target =
@@ -20,19 +21,6 @@ type Target =
       Seed: string
       Read: string -> unit
       IsClean: exn -> bool }
-
-type Outcome =
-    { Format: string
-      Seed: string
-      Inputs: int
-      Loaded: int
-      CleanErrors: int
-      Defects: int
-      Hangs: int
-      Seconds: float
-      /// Where the inputs behind defects and hangs were written.
-      Kept: string option
-      FirstDefect: string option }
 
 /// Reads every tensor of a safetensors file (header, offsets and every value conversion).
 let private readSafetensors (path: string) =
@@ -140,5 +128,5 @@ let run (target: Target) (count: int) (seed: int) (limit: TimeSpan) (progress: s
         if (i + 1) % 10000 = 0 then progress $"{target.Format}: {i + 1} of {count} inputs"
     File.Delete input
     let keptDir = if defects + hangs > 0 then Some kept else (Directory.Delete(scratch, true); None)
-    { Format = target.Format; Seed = target.Seed; Inputs = count; Loaded = loaded; CleanErrors = clean; Defects = defects
+    { FuzzCase.Format = target.Format; SeedFile = target.Seed; Inputs = count; Loaded = loaded; CleanErrors = clean; Defects = defects
       Hangs = hangs; Seconds = clock.Elapsed.TotalSeconds; Kept = keptDir; FirstDefect = firstDefect }

@@ -31,7 +31,7 @@ let handmade =
       Pruned = [ "dangling" ]
       OriginalOps = Map.ofList [ "embedding", 1; "layernorm", 1; "gelu", 1; "dangling", 1 ] }
 
-let private source path = { Catalog.Source.Path = path; Catalog.Source.Hash = "h-" + path }
+let private source path = { ModelSource.Path = path; ModelSource.Hash = "h-" + path }
 
 let private withCatalog f = withTempDir (fun dir -> use c = Catalog.openOrCreate (Path.Combine(dir, "t.db")) in f dir c)
 
@@ -39,7 +39,7 @@ let private failures (outcomes: Extraction.Outcome list) =
     outcomes |> List.choose (function Extraction.Failed(p, m) -> Some(p, m) | _ -> None)
 
 /// Every table's row count stays as it was while action fails.
-let private leavesNoRows (c: Catalog.Catalog) (action: unit -> unit) =
+let private leavesNoRows (c: ICatalog) (action: unit -> unit) =
     let before = Catalog.counts c
     action ()
     Expect.equal (Catalog.counts c) before "row counts of every table unchanged"
@@ -89,8 +89,9 @@ let tests =
             withTempDir (fun dir ->
                 let path = Path.Combine(dir, "t.db")
                 (use c = Catalog.openOrCreate path in Catalog.insert c (source "a") None handmade |> ignore)
-                use c = Catalog.openOrCreate path
+                use c = SqliteCatalog.openOrCreate path
                 Expect.equal (Catalog.models c).Length 1 "one model"
+                Expect.equal (c :> ICatalog).SchemaVersion Catalog.schemaVersion "schema version through the interface"
                 use cmd = c.Connection.CreateCommand()
                 cmd.CommandText <- "SELECT version FROM schema_version"
                 Expect.equal (Convert.ToInt32(cmd.ExecuteScalar())) Catalog.schemaVersion "schema version")

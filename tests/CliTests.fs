@@ -13,6 +13,18 @@ let private cliDll =
     let configuration = DirectoryInfo(Path.TrimEndingDirectorySeparator System.AppContext.BaseDirectory).Parent.Name
     Path.Combine(repoRoot, "Cli", "bin", configuration, "net10.0", "hybrid.dll")
 
+/// Every command path of the CLI, from its Argu types: [] (hybrid itself), then each subcommand (a union case carrying
+/// ParseResults<T>) with its own subcommands, named as Argu names them (lower case, '_' as '-').
+let rec private commandPaths (args: System.Type) (prefix: string list) =
+    [ yield prefix
+      for case in Microsoft.FSharp.Reflection.FSharpType.GetUnionCases args do
+          match case.GetFields() with
+          | [| field |] when field.PropertyType.IsGenericType
+                             && field.PropertyType.GetGenericTypeDefinition() = typedefof<Argu.ParseResults<_>> ->
+              let name = case.Name.ToLowerInvariant().Replace('_', '-')
+              yield! commandPaths (field.PropertyType.GetGenericArguments()[0]) (prefix @ [ name ])
+          | _ -> () ]
+
 /// Runs hybrid with arguments; returns exit code, stdout, stderr. Bounded in time so a hang fails the test.
 let runCli (args: string list) =
     let info = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
@@ -34,6 +46,19 @@ let tests =
             Expect.equal code 0 "exit code"
             for command in [ "demo"; "selfcheck"; "inspect"; "gmm"; "cka"; "bench" ] do
                 Expect.stringContains out command "help names the command"
+        }
+        test "--help of every command and subcommand prints its usage and exits 0" {
+            let paths = commandPaths typeof<Hybrid.Cli.Args.HybridArgs> []
+            // hybrid, its 11 commands, gmm fit, cka score and the 7 benchmarks.
+            Expect.equal paths.Length 21 $"command paths found: {paths}"
+            for path in paths do
+                let code, out, err = runCli (path @ [ "--help" ])
+                let name = String.concat " " ("hybrid" :: path)
+                Expect.equal code 0 $"{name} --help: exit code (stderr: {err})"
+                Expect.stringContains out $"USAGE: {name} [--help]" $"{name} --help: its usage line"
+                for sub in paths |> List.filter (fun p -> p.Length = path.Length + 1 && List.take path.Length p = path) do
+                    Expect.stringContains out (List.last sub) $"{name} --help names {List.last sub}"
+                Expect.equal err "" $"{name} --help: nothing on stderr"
         }
         test "an unknown flag is an error with usage, exit code 2" {
             let code, _, err = runCli [ "bench"; "--frobnicate" ]

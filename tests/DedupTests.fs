@@ -124,7 +124,7 @@ let tests =
                 use c = Catalog.openOrCreate (Path.Combine(dir, "t.db"))
                 for f in Directory.GetFiles(corpusDir, "*.onnx") |> Array.sort |> Array.take 6 do
                     let arch = Extract.fromPath f |> List.exactlyOne
-                    Catalog.insert c { Catalog.Source.Path = f; Catalog.Source.Hash = f } None arch |> ignore
+                    Catalog.insert c { ModelSource.Path = f; ModelSource.Hash = f } None arch |> ignore
                 let result = Dedup.run c "both" 0.85
                 let rows = Catalog.groups c "both"
                 Expect.equal rows.Length 6 "one row per model"

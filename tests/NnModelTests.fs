@@ -89,6 +89,7 @@ let private activationTests =
                 let modules = dict (model.NamedModules() |> Seq.map (fun struct (p, m) -> p, m))
                 let hooks = [ for l in layers -> modules.[l].RegisterForwardHook(fun _ _ output -> captured.[l] <- output) ]
                 use _ = Autograd.NoGrad()
+                use _ = model.Eval()
                 model.Call(firstImages 100) |> ignore
                 for h in hooks do h.Dispose()
                 for l in layers do

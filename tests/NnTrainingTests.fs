@@ -76,7 +76,7 @@ let tests =
             withTempDir (fun dir ->
                 let out = Path.Combine(dir, "m.safetensors")
                 Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore |> ignore
-                let e = throwsOf<ArgumentException> (fun () ->
+                let e = throwsOf<InputException> (fun () ->
                     Training.train Device.Cpu { options with Epochs = 1; LearningRate = 0.1 } dataset.Value None out true ignore |> ignore)
                 Expect.stringContains e.Message (Training.checkpointPath out) "names the checkpoint")
         }

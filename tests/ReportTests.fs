@@ -208,7 +208,8 @@ let tests =
                 let other = Path.Combine(dir, "notes")
                 Directory.CreateDirectory other |> ignore
                 File.WriteAllText(Path.Combine(other, "keep.txt"), "mine")
-                rejects "is not a structure report" (fun () -> Report.write other [ resnet ])
+                let e = throwsOf<InputException> (fun () -> Report.write other [ resnet ] |> ignore)
+                Expect.stringContains e.Message "is not a structure report" "the message names the problem"
                 Expect.equal (File.ReadAllText(Path.Combine(other, "keep.txt"))) "mine" "untouched"
                 rejects "no models" (fun () -> Report.write (Path.Combine(dir, "empty")) []))
         }

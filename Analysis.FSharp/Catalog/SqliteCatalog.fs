@@ -1,7 +1,7 @@
-/// The catalog: one SQLite file (default ./hybrid.db) holding every extracted architecture (models, nodes, edges,
-/// module hierarchy) and the deduplication groups. Each call that writes runs in one transaction, so a failure part way
-/// (a constraint the data breaks, a crash) leaves the catalog as it was before the call.
-module Hybrid.Analysis.Catalog
+/// The catalog in one SQLite file: every extracted architecture (models, nodes, edges, module hierarchy) and the
+/// deduplication groups. Each call that writes runs in one transaction, so a failure part way (a constraint the data
+/// breaks, a crash) leaves the catalog as it was before the call.
+module Hybrid.Analysis.SqliteCatalog
 
 open System
 open System.Buffers
@@ -43,45 +43,34 @@ CREATE TABLE dedup (
   score REAL, created_at TEXT NOT NULL, PRIMARY KEY (strategy, model_id));
 """
 
-/// An open catalog; dispose it to close the file.
-type Catalog internal (path: string, connection: SqliteConnection) =
+/// An open SQLite file and the path the user named it by.
+type internal Db(path: string, connection: SqliteConnection) =
     member _.Path = path
-    /// The open connection, for readers (reports) that query the tables directly.
     member _.Connection = connection
-    interface IDisposable with
-        member _.Dispose() = connection.Dispose()
 
-/// Where a model came from: the file or folder and the SHA-256 of its content (see Extraction.contentHash).
-type Source = { Path: string; Hash: string }
-
-/// One row of the models table.
-type ModelRow =
-    { Id: int64; Name: string; SourcePath: string; ContentHash: string; Format: string; ModelType: string option
-      Architectures: string list; Task: string option; ParameterCount: int64; NodeCount: int; ExtractedAt: string }
-
-let private command (c: Catalog) (sql: string) =
+let private command (c: Db) (sql: string) =
     let cmd = c.Connection.CreateCommand()
     cmd.CommandText <- sql
     cmd
 
-let private scalar (c: Catalog) (sql: string) = (command c sql).ExecuteScalar()
+let private scalar (c: Db) (sql: string) = (command c sql).ExecuteScalar()
 
 /// Runs body in one transaction: committed when it returns, rolled back when it throws.
-let private transaction (c: Catalog) (body: SqliteTransaction -> 'a) =
+let private transaction (c: Db) (body: SqliteTransaction -> 'a) =
     use tx = c.Connection.BeginTransaction()
     let result = body tx
     tx.Commit()
     result
 
-let private fail (c: Catalog) (e: exn) (doing: string) =
+let private fail (c: Db) (e: exn) (doing: string) =
     raise (InputException(c.Path, $"{doing}: {e.Message}", e))
 
-/// Opens the catalog at path, creating the file and its tables when it does not exist. Refuses (InputException) a
-/// file that is not SQLite, a SQLite file that is not a catalog, and a catalog with a newer schema.
-let openOrCreate (path: string) =
+let private storedVersion (c: Db) = Convert.ToInt32(scalar c "SELECT max(version) FROM schema_version")
+
+let private openDb (path: string) =
     let builder = SqliteConnectionStringBuilder(DataSource = path, Pooling = false)
     let connection = new SqliteConnection(builder.ToString())
-    let c = new Catalog(path, connection)
+    let c = Db(path, connection)
     try
         connection.Open()
         let tables = Convert.ToInt64(scalar c "SELECT count(*) FROM sqlite_master WHERE type = 'table'")
@@ -94,7 +83,7 @@ let openOrCreate (path: string) =
                 let cmd = command c (schema + $"INSERT INTO schema_version VALUES ({schemaVersion});")
                 cmd.Transaction <- tx
                 cmd.ExecuteNonQuery() |> ignore)
-        let version = Convert.ToInt32(scalar c "SELECT max(version) FROM schema_version")
+        let version = storedVersion c
         if version > schemaVersion then
             raise (InputException(path, $"catalog schema {version} is newer than this build's ({schemaVersion}); update Hybrid"))
         c
@@ -182,7 +171,7 @@ let private parseOps (text: string) =
     [ for p in doc.RootElement.EnumerateObject() -> p.Name, p.Value.GetInt32() ] |> Map.ofList
 
 /// A prepared statement inside tx whose parameters are $name for each name given, set per row with run.
-let private prepared (c: Catalog) (tx: SqliteTransaction) (sql: string) (names: string list) =
+let private prepared (c: Db) (tx: SqliteTransaction) (sql: string) (names: string list) =
     let cmd = command c sql
     cmd.Transaction <- tx
     let ps = [| for n in names -> cmd.Parameters.Add(SqliteParameter("$" + n, null)) |]
@@ -192,7 +181,7 @@ let private prepared (c: Catalog) (tx: SqliteTransaction) (sql: string) (names: 
 
 let private optionText (x: string option) = match x with Some s -> box s | None -> null
 
-let private insertOne (c: Catalog) tx (source: Source) (index: int) (task: string option) (arch: Architecture) =
+let private insertOne (c: Db) tx (source: ModelSource) (index: int) (task: string option) (arch: Architecture) =
     let model =
         prepared c tx
             """INSERT INTO models (name, source_path, source_index, content_hash, format, model_type, architectures, task,
@@ -222,18 +211,11 @@ let private insertOne (c: Catalog) tx (source: Source) (index: int) (task: strin
     arch.Hierarchy |> List.iteri (fun k e -> entry [ id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ] |> ignore)
     id
 
-/// Writes every architecture read from one source (a trace file holds many) in one transaction and returns their ids:
-/// either all are stored or, when any row is refused, none. task, when given, replaces the architectures' own.
-let insertAll (c: Catalog) (source: Source) (task: string option) (archs: Architecture list) =
+let private insertAll (c: Db) (source: ModelSource) (task: string option) (archs: Architecture list) =
     try transaction c (fun tx -> archs |> List.mapi (fun i a -> insertOne c tx source i task a))
     with :? SqliteException as e -> fail c e $"storing {source.Path}"
 
-/// Writes one model with its nodes, edges and hierarchy in one transaction and returns its id.
-let insert (c: Catalog) (source: Source) (task: string option) (arch: Architecture) =
-    insertAll c source task [ arch ] |> List.head
-
-/// Ids of the models already stored from content with this hash (empty when none).
-let tryFindByHash (c: Catalog) (hash: string) =
+let private tryFindByHash (c: Db) (hash: string) =
     let cmd = command c "SELECT id FROM models WHERE content_hash = $h ORDER BY id"
     cmd.Parameters.AddWithValue("$h", hash) |> ignore
     use r = cmd.ExecuteReader()
@@ -242,24 +224,22 @@ let tryFindByHash (c: Catalog) (hash: string) =
 
 let private text (r: SqliteDataReader) (i: int) = if r.IsDBNull i then None else Some(r.GetString i)
 
-/// Every model, in the order they were stored.
-let models (c: Catalog) =
+let private models (c: Db) =
     use r =
         (command c """SELECT id, name, source_path, content_hash, format, model_type, architectures, task,
                       parameter_count, node_count, extracted_at FROM models ORDER BY id""").ExecuteReader()
     [ while r.Read() do
-        { Id = r.GetInt64 0; Name = r.GetString 1; SourcePath = r.GetString 2; ContentHash = r.GetString 3
-          Format = r.GetString 4; ModelType = text r 5; Architectures = parseStrings (r.GetString 6); Task = text r 7
-          ParameterCount = r.GetInt64 8; NodeCount = r.GetInt32 9; ExtractedAt = r.GetString 10 } ]
+        { ModelRow.Id = r.GetInt64 0; ModelRow.Name = r.GetString 1; ModelRow.SourcePath = r.GetString 2; ModelRow.ContentHash = r.GetString 3
+          ModelRow.Format = r.GetString 4; ModelRow.ModelType = text r 5; ModelRow.Architectures = parseStrings (r.GetString 6); ModelRow.Task = text r 7
+          ModelRow.ParameterCount = r.GetInt64 8; ModelRow.NodeCount = r.GetInt32 9; ModelRow.ExtractedAt = r.GetString 10 } ]
 
-let private rows (c: Catalog) (sql: string) (id: int64) (read: SqliteDataReader -> 'a) =
+let private rows (c: Db) (sql: string) (id: int64) (read: SqliteDataReader -> 'a) =
     let cmd = command c sql
     cmd.Parameters.AddWithValue("$m", id) |> ignore
     use r = cmd.ExecuteReader()
     [| while r.Read() do read r |]
 
-/// The architecture stored under id, as it was inserted (task: the one stored).
-let load (c: Catalog) (id: int64) : Architecture =
+let private load (c: Db) (id: int64) : Architecture =
     let header =
         rows c "SELECT name, format, model_type, architectures, task, pruned, original_ops FROM models WHERE id = $m" id (fun r ->
             r.GetString 0, r.GetString 1, text r 2, parseStrings (r.GetString 3), text r 4, parseStrings (r.GetString 5), parseOps (r.GetString 6))
@@ -277,16 +257,11 @@ let load (c: Catalog) (id: int64) : Architecture =
     { Name = name; Format = format; Labels = { ModelType = modelType; Architectures = architectures; Task = task }
       Nodes = nodes; Edges = edges; Hierarchy = List.ofArray hierarchy; Pruned = pruned; OriginalOps = ops }
 
-/// Rows per table (models, nodes, edges, hierarchy, dedup).
-let counts (c: Catalog) =
+let private counts (c: Db) =
     [ for t in [ "models"; "nodes"; "edges"; "hierarchy"; "dedup" ] -> t, Convert.ToInt64(scalar c $"SELECT count(*) FROM {t}") ]
     |> Map.ofList
 
-/// One model's place in a deduplication run.
-type GroupRow = { Group: int; Model: int64; Representative: int64; Score: float option }
-
-/// Replaces the groups of strategy ("name", "architecture", "both") with rows, in one transaction.
-let writeGroups (c: Catalog) (strategy: string) (threshold: float option) (groups: GroupRow list) =
+let private writeGroups (c: Db) (strategy: string) (threshold: float option) (groups: GroupRow list) =
     try
         transaction c (fun tx ->
             let clear = command c "DELETE FROM dedup WHERE strategy = $s"
@@ -300,11 +275,31 @@ let writeGroups (c: Catalog) (strategy: string) (threshold: float option) (group
                       (match g.Score with Some s -> box s | None -> null); at ] |> ignore)
     with :? SqliteException as e -> fail c e $"storing the {strategy} groups"
 
-/// The stored groups of strategy, by group then model.
-let groups (c: Catalog) (strategy: string) =
+let private groups (c: Db) (strategy: string) =
     let cmd = command c "SELECT group_id, model_id, representative_id, score FROM dedup WHERE strategy = $s ORDER BY group_id, model_id"
     cmd.Parameters.AddWithValue("$s", strategy) |> ignore
     use r = cmd.ExecuteReader()
     [ while r.Read() do
-        { Group = r.GetInt32 0; Model = r.GetInt64 1; Representative = r.GetInt64 2
-          Score = if r.IsDBNull 3 then None else Some(r.GetDouble 3) } ]
+        { GroupRow.Group = r.GetInt32 0; GroupRow.Model = r.GetInt64 1; GroupRow.Representative = r.GetInt64 2
+          GroupRow.Score = if r.IsDBNull 3 then None else Some(r.GetDouble 3) } ]
+
+/// An open SQLite catalog; dispose it to close the file.
+type SqliteCatalog internal (db: Db) =
+    /// The open connection, for checks that read the tables directly.
+    member _.Connection = db.Connection
+
+    interface ICatalog with
+        member _.Location = db.Path
+        member _.SchemaVersion = storedVersion db
+        member _.InsertAll(source, task, architectures) = insertAll db source task architectures
+        member _.TryFindByHash hash = tryFindByHash db hash
+        member _.Models() = models db
+        member _.Load id = load db id
+        member _.Counts() = counts db
+        member _.WriteGroups(strategy, threshold, rows) = writeGroups db strategy threshold rows
+        member _.Groups strategy = groups db strategy
+        member _.Dispose() = db.Connection.Dispose()
+
+/// Opens the SQLite catalog at path, creating the file and its tables when it does not exist. Refuses (InputException)
+/// a file that is not SQLite, a SQLite file that is not a catalog, and a catalog with a newer schema.
+let openOrCreate (path: string) = new SqliteCatalog(openDb path)

@@ -1,0 +1,40 @@
+/// The catalog as commands and pipelines use it: where it is by default, how one is opened, and the operations of
+/// ICatalog as functions. SQLite is the one store today; another (a server database) implements ICatalog and is
+/// chosen here by its location.
+module Hybrid.Analysis.Catalog
+
+/// The catalog a command uses when none is named: hybrid.db in the working folder.
+let defaultPath = "hybrid.db"
+
+/// The schema this build writes; a catalog with a higher version was written by a newer Hybrid and is refused.
+let schemaVersion = SqliteCatalog.schemaVersion
+
+/// Opens the catalog at path, creating it when it does not exist (see SqliteCatalog.openOrCreate).
+let openOrCreate (path: string) : ICatalog = SqliteCatalog.openOrCreate path
+
+/// Stores every architecture read from one source, all or none, and returns their ids (see ICatalog.InsertAll).
+let insertAll (c: ICatalog) (source: ModelSource) (task: string option) (archs: Architecture.Architecture list) =
+    c.InsertAll(source, task, archs)
+
+/// Stores one model with its nodes, edges and hierarchy and returns its id.
+let insert (c: ICatalog) (source: ModelSource) (task: string option) (arch: Architecture.Architecture) =
+    c.InsertAll(source, task, [ arch ]) |> List.head
+
+/// Ids of the models already stored from content with this hash, or None.
+let tryFindByHash (c: ICatalog) (hash: string) = c.TryFindByHash hash
+
+/// Every model, in the order they were stored.
+let models (c: ICatalog) = c.Models()
+
+/// The architecture stored under id.
+let load (c: ICatalog) (id: int64) = c.Load id
+
+/// Rows per table (models, nodes, edges, hierarchy, dedup).
+let counts (c: ICatalog) = c.Counts()
+
+/// Replaces the groups of strategy with rows.
+let writeGroups (c: ICatalog) (strategy: string) (threshold: float option) (rows: GroupRow list) =
+    c.WriteGroups(strategy, threshold, rows)
+
+/// The stored groups of strategy, by group then model.
+let groups (c: ICatalog) (strategy: string) = c.Groups strategy
