@@ -1,7 +1,6 @@
 /// End-to-end tests of the `hybrid` command: exit codes, one-line errors, JSON output.
 module Hybrid.Tests.CliTests
 
-open System.Diagnostics
 open System.IO
 open System.Text.Json
 open Expecto
@@ -25,18 +24,9 @@ let rec private commandPaths (args: System.Type) (prefix: string list) =
               yield! commandPaths (field.PropertyType.GetGenericArguments()[0]) (prefix @ [ name ])
           | _ -> () ]
 
-/// Runs hybrid with arguments; returns exit code, stdout, stderr. Bounded in time so a hang fails the test.
-let runCli (args: string list) =
-    let info = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    info.ArgumentList.Add cliDll
-    for a in args do info.ArgumentList.Add a
-    use p = Process.Start info
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-    if not (p.WaitForExit 120_000) then
-        p.Kill true
-        failtestf "hybrid %s did not finish within 120 s" (String.concat " " args)
-    p.ExitCode, out.Result, err.Result
+/// Runs hybrid with arguments in the test program's folder; returns exit code, stdout, stderr. Bounded in time so a hang
+/// fails the test.
+let runCli (args: string list) = runProcess "dotnet" System.Environment.CurrentDirectory 120 (cliDll :: args)
 
 [<Tests>]
 let tests =

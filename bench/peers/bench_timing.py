@@ -16,6 +16,20 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=20240607)
 
 
+def parse_arguments(description: str, **required) -> argparse.Namespace:
+    """The peer's own required arguments, each name=type or name=[type] for one or more values (an underscore in the
+    name is a dash in the flag), then the timing policy, parsed from the command line."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, kind in required.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(kind, list):
+            parser.add_argument(flag, type=kind[0], nargs="+", required=True)
+        else:
+            parser.add_argument(flag, type=kind, required=True)
+    add_policy_arguments(parser)
+    return parser.parse_args()
+
+
 def measure(action, args) -> float:
     """Fastest seconds of one call of action under the policy in args."""
     for _ in range(args.warmup):

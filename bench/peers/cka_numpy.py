@@ -3,10 +3,9 @@ float64 way: each layer's centred Gram matrix once (X X^T after converting X to 
 Layers are raw little-endian float32 files a{i}.f32 / b{j}.f32 of shape n x features written by the benchmark; the
 matrix is written to cka_numpy.f64 so that the benchmark can compare it with ours."""
 
-import argparse
 import os
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_arguments
 
 try:
     import numpy as np
@@ -21,14 +20,7 @@ def centred_gram(x):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dir", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--features-a", type=int, nargs="+", required=True)
-    parser.add_argument("--features-b", type=int, nargs="+", required=True)
-    parser.add_argument("--case", required=True)
-    add_policy_arguments(parser)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, dir=str, n=int, features_a=[int], features_b=[int], case=str)
 
     def load(prefix, features):
         return [np.fromfile(os.path.join(args.dir, f"{prefix}{i}.f32"), dtype="<f4").reshape(args.n, p)

@@ -1,9 +1,8 @@
 """NumPy peer of `hybrid bench gemm`: square float32 C = A B, one case "sgemm N" per size.
 NumPy's matmul runs the system BLAS (OpenBLAS on Debian) on all cores, writing into a preallocated C as we do."""
 
-import argparse
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_arguments
 
 try:
     import numpy as np
@@ -12,10 +11,7 @@ except ImportError:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", required=True)
-    add_policy_arguments(parser)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, sizes=[int])
     rng = np.random.default_rng(args.seed)
     cases = []
     for n in args.sizes:

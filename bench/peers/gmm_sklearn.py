@@ -3,10 +3,9 @@ on the same data (raw little-endian float64 files written by the benchmark), one
 Each case reports the fit's seconds and its lower bound (the "value" the benchmark compares with ours).
 scikit-learn's matrix products run on OpenBLAS with all cores; its element-wise NumPy steps run on one."""
 
-import argparse
 import os
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_arguments
 
 try:
     import numpy as np
@@ -20,15 +19,7 @@ def load(directory, name, shape):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dir", required=True)
-    parser.add_argument("--n", type=int, required=True)
-    parser.add_argument("--d", type=int, required=True)
-    parser.add_argument("--k", type=int, required=True)
-    parser.add_argument("--iterations", type=int, required=True)
-    parser.add_argument("--types", nargs="+", required=True)
-    add_policy_arguments(parser)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, dir=str, n=int, d=int, k=int, iterations=int, types=[str])
     n, d, k = args.n, args.d, args.k
     data = load(args.dir, "data.f64", (n, d))
     weights = load(args.dir, "weights.f64", (k,))

@@ -3,10 +3,9 @@ system BLAS then argpartition and a sort of the k best per query. The stored row
 integer hash as the benchmark's (entries h / 2^24 - 0.5, with h the top 24 bits of SplitMix64's output for the
 flat index t), so both search identical data without a 2 GB file; the hit rows are written to topk_numpy_B.i64."""
 
-import argparse
 import os
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_arguments
 
 try:
     import numpy as np
@@ -40,14 +39,7 @@ def generate(start, count, dimension):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dir", required=True)
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--dimension", type=int, required=True)
-    parser.add_argument("--k", type=int, required=True)
-    parser.add_argument("--batches", type=int, nargs="+", required=True)
-    add_policy_arguments(parser)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, dir=str, count=int, dimension=int, k=int, batches=[int])
     stored = generate(0, args.count, args.dimension)
     cases = []
     for b in args.batches:
