@@ -48,14 +48,7 @@ public static class Pool2d
         Validate.Positive(s.Width, "width", s);
         Validate.Positive(s.OutHeight, "output height", s);
         Validate.Positive(s.OutWidth, "output width", s);
-        Validate.Positive(s.KernelH, "kernel height", s);
-        Validate.Positive(s.KernelW, "kernel width", s);
-        Validate.Positive(s.StrideH, "stride", s);
-        Validate.Positive(s.StrideW, "stride", s);
-        Validate.NonNegative(s.PadH, "padding", s);
-        Validate.NonNegative(s.PadW, "padding", s);
-        Validate.Positive(s.DilationH, "dilation", s);
-        Validate.Positive(s.DilationW, "dilation", s);
+        Validate.Window(s.KernelH, s.KernelW, s.StrideH, s.StrideW, s.PadH, s.PadW, s.DilationH, s.DilationW, s);
         Validate.Host(input, inputName, s.InputLength, s);
         Validate.Host(output, outputName, s.OutputLength, s);
     }
