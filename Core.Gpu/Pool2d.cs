@@ -1,4 +1,3 @@
-using System.Numerics;
 using Hybrid.Core.Gpu.Pooling;
 
 namespace Hybrid.Core.Gpu;

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Unfolding one image channel into columns (im2col) and folding column gradients back (col2im). The column matrix

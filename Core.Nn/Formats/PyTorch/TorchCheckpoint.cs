@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Numerics;
 
 namespace Hybrid.Core.Nn.Formats.PyTorch;
 

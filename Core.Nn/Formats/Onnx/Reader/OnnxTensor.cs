@@ -1,4 +1,3 @@
-
 namespace Hybrid.Core.Nn.Formats.Onnx.Reader;
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Hybrid.Core.Nn.Formats.Onnx.Proto;
