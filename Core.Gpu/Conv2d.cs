@@ -44,10 +44,8 @@ public static class Conv2d
     internal static void CheckShape(in Conv2dShape s)
     {
         Validate.NonNegative(s.Batch, "batch", s);
-        Validate.Positive(s.InChannels, "in channels", s);
-        Validate.Positive(s.OutChannels, "out channels", s);
-        Validate.NonNegative(s.Height, "height", s);
-        Validate.NonNegative(s.Width, "width", s);
+        Validate.Positive(s, ("in channels", s.InChannels), ("out channels", s.OutChannels));
+        Validate.NonNegative(s, ("height", s.Height), ("width", s.Width));
         Validate.Window(s.KernelH, s.KernelW, s.StrideH, s.StrideW, s.PadH, s.PadW, s.DilationH, s.DilationW, s);
         Validate.Positive(s.Groups, "groups", s);
         if (s.InChannels % s.Groups != 0 || s.OutChannels % s.Groups != 0)

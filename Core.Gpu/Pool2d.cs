@@ -43,10 +43,7 @@ public static class Pool2d
     static void Check<T>(in Pool2dShape s, T[] input, string inputName, T[] output, string outputName)
     {
         Validate.NonNegative(s.Planes, "planes", s);
-        Validate.Positive(s.Height, "height", s);
-        Validate.Positive(s.Width, "width", s);
-        Validate.Positive(s.OutHeight, "output height", s);
-        Validate.Positive(s.OutWidth, "output width", s);
+        Validate.Positive(s, ("height", s.Height), ("width", s.Width), ("output height", s.OutHeight), ("output width", s.OutWidth));
         Validate.Window(s.KernelH, s.KernelW, s.StrideH, s.StrideW, s.PadH, s.PadW, s.DilationH, s.DilationW, s);
         Validate.Host(input, inputName, s.InputLength, s);
         Validate.Host(output, outputName, s.OutputLength, s);

@@ -19,6 +19,18 @@ internal static class Validate
         if (value < 0) throw new ArgumentException($"{shape}: {name} must not be negative, got {value}");
     }
 
+    /// <summary>Each named value is positive, checked in order.</summary>
+    public static void Positive(object shape, params ReadOnlySpan<(string Name, int Value)> values)
+    {
+        foreach (var (name, value) in values) Positive(value, name, shape);
+    }
+
+    /// <summary>Each named value is zero or more, checked in order.</summary>
+    public static void NonNegative(object shape, params ReadOnlySpan<(string Name, int Value)> values)
+    {
+        foreach (var (name, value) in values) NonNegative(value, name, shape);
+    }
+
     /// <summary>A sliding window's geometry (convolution, pooling): kernel, stride and dilation positive, padding not negative.</summary>
     public static void Window(int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, int dilationH, int dilationW,
         object shape)

@@ -10,8 +10,6 @@ namespace Hybrid.Core.Nn.Formats.PyTorch;
 /// </summary>
 public sealed class CheckpointTensor
 {
-    internal CheckpointTensor() { }
-
     /// <summary>The checkpoint the tensor was read from.</summary>
     public required string Path { get; init; }
 
@@ -35,6 +33,8 @@ public sealed class CheckpointTensor
 
     /// <summary>The elements, contiguous row-major, little-endian: <c>ElementCount * DType.ElementSize()</c> bytes.</summary>
     public required byte[] Data { get; init; }
+
+    internal CheckpointTensor() { }
 
     internal CheckpointTensor Renamed(string name) => new()
     {
