@@ -2,3 +2,4 @@
 global using System.Buffers.Binary;
 global using System.Numerics;
 global using System.Numerics.Tensors;
+global using Hybrid.Core.Nn.Modules;
