@@ -1,4 +1,3 @@
-using System.Numerics;
 using Hybrid.Core.Gpu.Reference;
 
 namespace Hybrid.Core.Gpu;

@@ -1,4 +1,3 @@
-using System.Numerics;
 using Hybrid.Core.Gpu.Reference;
 
 namespace Hybrid.Core.Gpu;
@@ -45,18 +44,9 @@ public static class Conv2d
     internal static void CheckShape(in Conv2dShape s)
     {
         Validate.NonNegative(s.Batch, "batch", s);
-        Validate.Positive(s.InChannels, "in channels", s);
-        Validate.Positive(s.OutChannels, "out channels", s);
-        Validate.NonNegative(s.Height, "height", s);
-        Validate.NonNegative(s.Width, "width", s);
-        Validate.Positive(s.KernelH, "kernel height", s);
-        Validate.Positive(s.KernelW, "kernel width", s);
-        Validate.Positive(s.StrideH, "stride", s);
-        Validate.Positive(s.StrideW, "stride", s);
-        Validate.NonNegative(s.PadH, "padding", s);
-        Validate.NonNegative(s.PadW, "padding", s);
-        Validate.Positive(s.DilationH, "dilation", s);
-        Validate.Positive(s.DilationW, "dilation", s);
+        Validate.Positive(s, ("in channels", s.InChannels), ("out channels", s.OutChannels));
+        Validate.NonNegative(s, ("height", s.Height), ("width", s.Width));
+        Validate.Window(s.KernelH, s.KernelW, s.StrideH, s.StrideW, s.PadH, s.PadW, s.DilationH, s.DilationW, s);
         Validate.Positive(s.Groups, "groups", s);
         if (s.InChannels % s.Groups != 0 || s.OutChannels % s.Groups != 0)
             throw new ArgumentException($"{s}: in channels {s.InChannels} and out channels {s.OutChannels} must both be divisible by groups {s.Groups}");

@@ -1,4 +1,3 @@
-using System.Numerics;
 using Hybrid.Core.Gpu.Reference;
 
 namespace Hybrid.Core.Gpu;
@@ -44,8 +43,6 @@ public static class Linear
 
     static void CheckShape(in LinearShape s)
     {
-        Validate.NonNegative(s.Batch, "batch", s);
-        Validate.NonNegative(s.InFeatures, "in features", s);
-        Validate.NonNegative(s.OutFeatures, "out features", s);
+        Validate.NonNegative(s, ("batch", s.Batch), ("in features", s.InFeatures), ("out features", s.OutFeatures));
     }
 }

@@ -1,4 +1,3 @@
-using System.Numerics;
 using Hybrid.Core.Gpu.Pooling;
 
 namespace Hybrid.Core.Gpu;
@@ -44,18 +43,8 @@ public static class Pool2d
     static void Check<T>(in Pool2dShape s, T[] input, string inputName, T[] output, string outputName)
     {
         Validate.NonNegative(s.Planes, "planes", s);
-        Validate.Positive(s.Height, "height", s);
-        Validate.Positive(s.Width, "width", s);
-        Validate.Positive(s.OutHeight, "output height", s);
-        Validate.Positive(s.OutWidth, "output width", s);
-        Validate.Positive(s.KernelH, "kernel height", s);
-        Validate.Positive(s.KernelW, "kernel width", s);
-        Validate.Positive(s.StrideH, "stride", s);
-        Validate.Positive(s.StrideW, "stride", s);
-        Validate.NonNegative(s.PadH, "padding", s);
-        Validate.NonNegative(s.PadW, "padding", s);
-        Validate.Positive(s.DilationH, "dilation", s);
-        Validate.Positive(s.DilationW, "dilation", s);
+        Validate.Positive(s, ("height", s.Height), ("width", s.Width), ("output height", s.OutHeight), ("output width", s.OutWidth));
+        Validate.Window(s.KernelH, s.KernelW, s.StrideH, s.StrideW, s.PadH, s.PadW, s.DilationH, s.DilationW, s);
         Validate.Host(input, inputName, s.InputLength, s);
         Validate.Host(output, outputName, s.OutputLength, s);
     }

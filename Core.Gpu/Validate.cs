@@ -19,6 +19,32 @@ internal static class Validate
         if (value < 0) throw new ArgumentException($"{shape}: {name} must not be negative, got {value}");
     }
 
+    /// <summary>Each named value is positive, checked in order.</summary>
+    public static void Positive(object shape, params ReadOnlySpan<(string Name, int Value)> values)
+    {
+        foreach (var (name, value) in values) Positive(value, name, shape);
+    }
+
+    /// <summary>Each named value is zero or more, checked in order.</summary>
+    public static void NonNegative(object shape, params ReadOnlySpan<(string Name, int Value)> values)
+    {
+        foreach (var (name, value) in values) NonNegative(value, name, shape);
+    }
+
+    /// <summary>A sliding window's geometry (convolution, pooling): kernel, stride and dilation positive, padding not negative.</summary>
+    public static void Window(int kernelH, int kernelW, int strideH, int strideW, int padH, int padW, int dilationH, int dilationW,
+        object shape)
+    {
+        Positive(kernelH, "kernel height", shape);
+        Positive(kernelW, "kernel width", shape);
+        Positive(strideH, "stride", shape);
+        Positive(strideW, "stride", shape);
+        NonNegative(padH, "padding", shape);
+        NonNegative(padW, "padding", shape);
+        Positive(dilationH, "dilation", shape);
+        Positive(dilationW, "dilation", shape);
+    }
+
     /// <summary>The array exists, lives on <paramref name="device"/> and has exactly <paramref name="expected"/> elements.</summary>
     public static void Array<T>(DeviceArray<T>? array, string name, long expected, Device device, object shape) where T : unmanaged
     {

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The mask kernels and copies: one pass over memory each, split across cores when large; the mask arithmetic is

@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The element-wise loops the kernels share, 8 floats a step with a scalar tail. Most rows they see are a few dozen

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu;
 
 /// <summary>An element-wise function of two operands of equal length.</summary>

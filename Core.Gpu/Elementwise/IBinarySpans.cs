@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu;
 
 /// <summary>A span kernel of two operands of equal length.</summary>

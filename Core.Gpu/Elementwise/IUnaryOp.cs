@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu;
 
 /// <summary>An element-wise function written once for SIMD lanes and once for the scalar tail (the operator-struct

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu;
 
 /// <summary>An element-wise kernel over whole spans, for functions built from TensorPrimitives calls (exp, tanh) or

@@ -34,12 +34,7 @@ internal static class CkaMaths
         if ((long)n * features != x.Length)
             throw new ArgumentException(
                 $"{operation}: {name} has {x.Length} elements, but n x features = {n} x {features} = {(long)n * features}", name);
-        for (int i = 0; i < x.Length; i++)
-        {
-            if (!float.IsFinite(x[i]))
-                throw new ArgumentException(
-                    $"{operation}: {name}[{i / features}, {i % features}] is {Describe(x[i])}; activations must be finite", name);
-        }
+        Finite<float>(x, features, name, operation, "activations");
     }
 
     // A square n x n matrix (row-major) with finite entries.
@@ -50,11 +45,17 @@ internal static class CkaMaths
         if ((long)n * n != k.Length)
             throw new ArgumentException(
                 $"{operation}: {name} has {k.Length} elements, but an n x n Gram matrix with n = {n} has {(long)n * n}", name);
-        for (int i = 0; i < k.Length; i++)
+        Finite<double>(k, n, name, operation, "Gram matrices");
+    }
+
+    // Every entry of a row-major matrix with the given number of columns is finite; the first that is not is named.
+    static void Finite<T>(ReadOnlySpan<T> m, int columns, string name, string operation, string what) where T : IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < m.Length; i++)
         {
-            if (!double.IsFinite(k[i]))
+            if (!T.IsFinite(m[i]))
                 throw new ArgumentException(
-                    $"{operation}: {name}[{i / n}, {i % n}] is {Describe(k[i])}; Gram matrices must be finite", name);
+                    $"{operation}: {name}[{i / columns}, {i % columns}] is {Describe(double.CreateTruncating(m[i]))}; {what} must be finite", name);
         }
     }
 

@@ -90,7 +90,11 @@ public static class GaussianMixture
         } while (iteration < options.MaxIter && !converged);
         // scikit-learn ends with one more E-step only to store labels; it changes no parameter, so it is not needed here.
 
-        return new GaussianMixtureModel(type, k, d, parameters.Weights, parameters.Means, covariances,
-            parameters.PrecisionsCholesky, converged, iteration, lowerBound, history, options);
+        return new GaussianMixtureModel
+        {
+            CovarianceType = type, Components = k, Dimensions = d, Weights = parameters.Weights, Means = parameters.Means,
+            Covariances = covariances, PrecisionsCholesky = parameters.PrecisionsCholesky, Converged = converged,
+            NIter = iteration, LowerBound = lowerBound, LowerBoundHistory = history, Options = options,
+        };
     }
 }

@@ -7,50 +7,34 @@ namespace Hybrid.Core.Gpu;
 /// Scoring runs on the device given to each method (the Cpu backend by default).</summary>
 public sealed class GaussianMixtureModel
 {
-    internal GaussianMixtureModel(CovarianceType type, int components, int dimensions, double[] weights, double[] means,
-        double[] covariances, double[] precisionsCholesky, bool converged, int nIter, double lowerBound,
-        IReadOnlyList<double> lowerBoundHistory, GaussianMixtureOptions options)
-    {
-        CovarianceType = type;
-        Components = components;
-        Dimensions = dimensions;
-        Weights = weights;
-        Means = means;
-        Covariances = covariances;
-        PrecisionsCholesky = precisionsCholesky;
-        Converged = converged;
-        NIter = nIter;
-        LowerBound = lowerBound;
-        LowerBoundHistory = lowerBoundHistory;
-        Options = options;
-    }
+    internal GaussianMixtureModel() { }
 
     /// <summary>The covariance structure the arrays below follow.</summary>
-    public CovarianceType CovarianceType { get; }
+    public required CovarianceType CovarianceType { get; init; }
     /// <summary>Number of components k.</summary>
-    public int Components { get; }
+    public required int Components { get; init; }
     /// <summary>Number of features d.</summary>
-    public int Dimensions { get; }
+    public required int Dimensions { get; init; }
     /// <summary>Mixing weights (k), summing to one.</summary>
-    public double[] Weights { get; }
+    public required double[] Weights { get; init; }
     /// <summary>Component means (k x d).</summary>
-    public double[] Means { get; }
+    public required double[] Means { get; init; }
     /// <summary>Covariances, regularised: full k x d x d, tied d x d, diag k x d, spherical k.</summary>
-    public double[] Covariances { get; }
+    public required double[] Covariances { get; init; }
     /// <summary>Cholesky factors U of the precisions (U Uᵀ = Σ⁻¹), shaped as <see cref="Covariances"/>; upper
     /// triangular for full and tied as scikit-learn's <c>precisions_cholesky_</c>.</summary>
-    public double[] PrecisionsCholesky { get; }
+    public required double[] PrecisionsCholesky { get; init; }
     /// <summary>Whether the lower bound changed by less than tol within the iteration limit.</summary>
-    public bool Converged { get; }
+    public required bool Converged { get; init; }
     /// <summary>EM iterations run (scikit-learn's <c>n_iter_</c>).</summary>
-    public int NIter { get; }
+    public required int NIter { get; init; }
     /// <summary>The lower bound of the last iteration: the mean log-likelihood of the parameters that entered that
     /// iteration's M-step (scikit-learn's <c>lower_bound_</c>).</summary>
-    public double LowerBound { get; }
+    public required double LowerBound { get; init; }
     /// <summary>The lower bound of every iteration in order; its last element is <see cref="LowerBound"/>.</summary>
-    public IReadOnlyList<double> LowerBoundHistory { get; }
+    public required IReadOnlyList<double> LowerBoundHistory { get; init; }
     /// <summary>The options the model was fitted with (its seed included).</summary>
-    public GaussianMixtureOptions Options { get; }
+    public required GaussianMixtureOptions Options { get; init; }
 
     /// <summary>The precisions Σ⁻¹ = U Uᵀ, shaped as <see cref="Covariances"/> (scikit-learn's <c>precisions_</c>).</summary>
     public double[] Precisions

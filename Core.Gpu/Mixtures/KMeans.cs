@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 using Hybrid.Core.Gpu.Cpu;
 
 namespace Hybrid.Core.Gpu;

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu.Pooling;
 
 /// <summary>Average pooling, fixed-window (PyTorch's avg_pool2d divisors) and adaptive, forward and backward, generic in
@@ -7,40 +5,56 @@ namespace Hybrid.Core.Gpu.Pooling;
 /// of loops serves both; the rectangles depend only on the output position and are computed once for all planes.</summary>
 internal static class AvgPoolLoops
 {
-    public static void Forward<T>(in Pool2dShape s, AverageWindows mode, T[] x, T[] y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Forward<T>(in Pool2dShape s, AverageWindows mode, T[] x, T[] y) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run<T, Mean<T>>(s, mode, x, y);
+
+    public static void Backward<T>(in Pool2dShape s, AverageWindows mode, T[] gradOut, T[] gradInput) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run<T, Spread<T>>(s, mode, gradOut, gradInput);
+
+    /// <summary>What one pass does with one window of a plane; a struct, so each pass is compiled into the loop.</summary>
+    interface IWindowPass<T>
     {
-        var windows = Windows(s, mode);
-        int planeSize = s.PlaneSize, outPlaneSize = s.OutPlaneSize, width = s.Width;
-        PlaneLoop.Run(s.Planes, Work(s), p =>
-        {
-            int inBase = p * planeSize, outBase = p * outPlaneSize;
-            for (int o = 0; o < windows.Length; o++)
-            {
-                var (h0, h1, w0, w1, divisor) = windows[o];
-                var sum = T.Zero;
-                for (int h = h0; h < h1; h++)
-                for (int w = w0; w < w1; w++) sum += x[inBase + h * width + w];
-                // An empty window (possible only in ceil mode) averages to 0, as in PyTorch.
-                y[outBase + o] = divisor == 0 ? T.Zero : sum / T.CreateChecked(divisor);
-            }
-        });
+        static abstract void Apply((int H0, int H1, int W0, int W1, int Divisor) window, T[] from, T[] to, int inBase, int output, int width);
     }
 
-    public static void Backward<T>(in Pool2dShape s, AverageWindows mode, T[] gradOut, T[] gradInput) where T : unmanaged, IFloatingPointIeee754<T>
+    // y[output] = the window's mean of x.
+    readonly struct Mean<T> : IWindowPass<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Apply((int H0, int H1, int W0, int W1, int Divisor) window, T[] x, T[] y, int inBase, int output, int width)
+        {
+            var (h0, h1, w0, w1, divisor) = window;
+            var sum = T.Zero;
+            for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++) sum += x[inBase + h * width + w];
+            // An empty window (possible only in ceil mode) averages to 0, as in PyTorch.
+            y[output] = divisor == 0 ? T.Zero : sum / T.CreateChecked(divisor);
+        }
+    }
+
+    // gradOut[output] shared equally over the window's inputs.
+    readonly struct Spread<T> : IWindowPass<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Apply((int H0, int H1, int W0, int W1, int Divisor) window, T[] gradOut, T[] gradInput, int inBase, int output,
+            int width)
+        {
+            var (h0, h1, w0, w1, divisor) = window;
+            if (divisor == 0) return;
+            var share = gradOut[output] / T.CreateChecked(divisor);
+            for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++) gradInput[inBase + h * width + w] += share;
+        }
+    }
+
+    static void Run<T, TPass>(in Pool2dShape s, AverageWindows mode, T[] from, T[] to) where TPass : struct, IWindowPass<T>
     {
         var windows = Windows(s, mode);
         int planeSize = s.PlaneSize, outPlaneSize = s.OutPlaneSize, width = s.Width;
         PlaneLoop.Run(s.Planes, Work(s), p =>
         {
             int inBase = p * planeSize, outBase = p * outPlaneSize;
-            for (int o = 0; o < windows.Length; o++)
-            {
-                var (h0, h1, w0, w1, divisor) = windows[o];
-                if (divisor == 0) continue;
-                var share = gradOut[outBase + o] / T.CreateChecked(divisor);
-                for (int h = h0; h < h1; h++)
-                for (int w = w0; w < w1; w++) gradInput[inBase + h * width + w] += share;
-            }
+            for (int o = 0; o < windows.Length; o++) TPass.Apply(windows[o], from, to, inBase, outBase + o, width);
         });
     }
 

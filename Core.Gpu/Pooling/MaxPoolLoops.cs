@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu.Pooling;
 
 /// <summary>Max pooling forward (remembering each window's winner within its plane) and backward (routing each output

@@ -45,47 +45,38 @@ internal sealed class ReferenceKernels : IKernels
         }
     }
 
-    public void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
-    {
-        var shape = s;
-        Forward(x, weight, bias, y, (X, W, B, Y) => ReferenceLoops.LinearForward(shape, X, W, B, Y));
-    }
+    public void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
+        Forward(s, x, weight, bias, y, ReferenceLoops.LinearForward);
 
     public void LinearBackward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
-        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
-    {
-        var shape = s;
-        Backward(x, weight, gradOut, gradInput, gradWeight, gradBias,
-            (X, W, G, gx, gw, gb) => ReferenceLoops.LinearBackward(shape, X, W, G, gx, gw, gb));
-    }
+        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias) =>
+        Backward(s, x, weight, gradOut, gradInput, gradWeight, gradBias, ReferenceLoops.LinearBackward);
 
-    public void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
-    {
-        var shape = s;
-        Forward(x, weight, bias, y, (X, W, B, Y) => ReferenceLoops.Conv2dForward(shape, X, W, B, Y));
-    }
+    public void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
+        Forward(s, x, weight, bias, y, ReferenceLoops.Conv2dForward);
 
     public void Conv2dBackward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
-        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
-    {
-        var shape = s;
-        Backward(x, weight, gradOut, gradInput, gradWeight, gradBias,
-            (X, W, G, gx, gw, gb) => ReferenceLoops.Conv2dBackward(shape, X, W, G, gx, gw, gb));
-    }
+        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias) =>
+        Backward(s, x, weight, gradOut, gradInput, gradWeight, gradBias, ReferenceLoops.Conv2dBackward);
 
-    static void Forward(DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y,
-        Action<double[], double[], double[]?, double[]> run)
+    // The float64 definitions of a layer's forward and backward passes, as ReferenceLoops states them.
+    delegate void LayerForward<TShape>(in TShape s, double[] x, double[] weight, double[]? bias, double[] y);
+    delegate void LayerBackward<TShape>(in TShape s, double[] x, double[] weight, double[] gradOut, double[]? gradInput,
+        double[]? gradWeight, double[]? gradBias);
+
+    static void Forward<TShape>(in TShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y,
+        LayerForward<TShape> run)
     {
         var result = new double[y.Length];
-        run(Wide(x), Wide(weight), bias is null ? null : Wide(bias), result);
+        run(s, Wide(x), Wide(weight), bias is null ? null : Wide(bias), result);
         Store(result, y);
     }
 
-    static void Backward(DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut, DeviceArray<float>? gradInput,
-        DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias, Action<double[], double[], double[], double[]?, double[]?, double[]?> run)
+    static void Backward<TShape>(in TShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias, LayerBackward<TShape> run)
     {
         var (gx, gw, gb) = (Result(gradInput), Result(gradWeight), Result(gradBias));
-        run(Wide(x), Wide(weight), Wide(gradOut), gx, gw, gb);
+        run(s, Wide(x), Wide(weight), Wide(gradOut), gx, gw, gb);
         if (gx is not null) Store(gx, gradInput!);
         if (gw is not null) Store(gw, gradWeight!);
         if (gb is not null) Store(gb, gradBias!);

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Gpu.Reference;
 
 /// <summary>The definitions of GEMM, linear and conv2d as the plainest loops, generic over the element type: the float32

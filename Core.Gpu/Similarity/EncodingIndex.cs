@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu;
 
 /// <summary>An exact inner-product index: a matrix of stored encodings (for CKA, one unit vector per layer, the packed

@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu;
 
 /// <summary>The float64 vector loops of the host-side CKA code (HSIC inner products, centring on the Cpu backend),

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 
 namespace Hybrid.Core.Nn.Data;
@@ -19,27 +18,22 @@ public enum IdxType : byte
 /// elements in big-endian row-major order.</summary>
 public sealed class IdxFile
 {
-    IdxFile(string path, IdxType type, int[] shape, byte[] data)
-    {
-        Path = path;
-        Type = type;
-        Shape = shape;
-        this.data = data;
-    }
+    IdxFile() { }
 
-    readonly byte[] data;
+    // The elements as stored: big-endian, Count x the element size.
+    byte[] Data { get; init; } = [];
 
     /// <summary>The file it was read from.</summary>
-    public string Path { get; }
+    public required string Path { get; init; }
 
     /// <summary>The element type stored in the file.</summary>
-    public IdxType Type { get; }
+    public required IdxType Type { get; init; }
 
     /// <summary>The dimensions, outermost first.</summary>
-    public IReadOnlyList<int> Shape { get; }
+    public required IReadOnlyList<int> Shape { get; init; }
 
     /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
-    public int Count => data.Length / ElementSize(Type);
+    public int Count => Data.Length / ElementSize(Type);
 
     /// <summary>Reads and validates <paramref name="path"/> (gzip when it starts with the gzip signature). Every
     /// problem (missing or truncated file, bad magic, unknown type, a data length that disagrees with the
@@ -112,7 +106,7 @@ public sealed class IdxFile
             throw new InputException(path, $"truncated: {read} of {bytes} data bytes");
         if (stream.ReadByte() >= 0)
             throw new InputException(path, $"trailing bytes after the {bytes} data bytes of dimensions {string.Join(" x ", shape)}");
-        return new IdxFile(path, type, shape, data);
+        return new IdxFile { Path = path, Type = type, Shape = shape, Data = data };
     }
 
     /// <summary>Every element converted to float32, each multiplied by <paramref name="scale"/> (e.g. 1/255 for pixels).</summary>
@@ -139,12 +133,12 @@ public sealed class IdxFile
 
     double Element(int i) => Type switch
     {
-        IdxType.UInt8 => data[i],
-        IdxType.Int8 => (sbyte)data[i],
-        IdxType.Int16 => BinaryPrimitives.ReadInt16BigEndian(data.AsSpan(2 * i)),
-        IdxType.Int32 => BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4 * i)),
-        IdxType.Float32 => BinaryPrimitives.ReadSingleBigEndian(data.AsSpan(4 * i)),
-        _ => BinaryPrimitives.ReadDoubleBigEndian(data.AsSpan(8 * i)),
+        IdxType.UInt8 => Data[i],
+        IdxType.Int8 => (sbyte)Data[i],
+        IdxType.Int16 => BinaryPrimitives.ReadInt16BigEndian(Data.AsSpan(2 * i)),
+        IdxType.Int32 => BinaryPrimitives.ReadInt32BigEndian(Data.AsSpan(4 * i)),
+        IdxType.Float32 => BinaryPrimitives.ReadSingleBigEndian(Data.AsSpan(4 * i)),
+        _ => BinaryPrimitives.ReadDoubleBigEndian(Data.AsSpan(8 * i)),
     };
 
     static int ElementSize(IdxType type) => type switch

@@ -1,37 +1,44 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn;
 
 public static partial class Functional
 {
     /// <summary>max(x, 0); the gradient is read from the output, so the input is not kept alive for backward.</summary>
-    public static Tensor Relu(Tensor input) =>
-        Activation("Relu", input, Elementwise.Map<ReluOp>, (x, y, g) => Elementwise.Map<ReluGradOp>(y, g));
+    public static Tensor Relu(Tensor input) => Lanes<ReluOp, ReluGradOp>("Relu", input, gradFromOutput: true);
 
     /// <summary>GELU, exact (erf) by default or with PyTorch's tanh approximation.</summary>
     public static Tensor Gelu(Tensor input, bool tanhApproximation = false) => tanhApproximation
-        ? Activation("Gelu", input, Elementwise.Spans<GeluTanhSpans>, (x, y, g) => Elementwise.Spans<GeluTanhGradSpans>(x, g), "tanh")
-        : Activation("Gelu", input, Elementwise.Spans<GeluErfSpans>, (x, y, g) => Elementwise.Spans<GeluErfGradSpans>(x, g), "none");
+        ? Spans<GeluTanhSpans, GeluTanhGradSpans>("Gelu", input, "tanh")
+        : Spans<GeluErfSpans, GeluErfGradSpans>("Gelu", input, "none");
 
     /// <summary>x * sigmoid(x).</summary>
-    public static Tensor Silu(Tensor input) =>
-        Activation("Silu", input, Elementwise.Spans<SiluSpans>, (x, y, g) => Elementwise.Spans<SiluGradSpans>(x, g));
+    public static Tensor Silu(Tensor input) => Spans<SiluSpans, SiluGradSpans>("Silu", input);
 
-    public static Tensor Sigmoid(Tensor input) =>
-        Activation("Sigmoid", input, Elementwise.Spans<SigmoidSpans>, (x, y, g) => Elementwise.Map<SigmoidGradOp>(y, g));
+    public static Tensor Sigmoid(Tensor input) => SpansGradFromOutput<SigmoidSpans, SigmoidGradOp>("Sigmoid", input);
 
-    public static Tensor Tanh(Tensor input) =>
-        Activation("Tanh", input, Elementwise.Spans<TanhSpans>, (x, y, g) => Elementwise.Map<TanhGradOp>(y, g));
+    public static Tensor Tanh(Tensor input) => SpansGradFromOutput<TanhSpans, TanhGradOp>("Tanh", input);
 
     /// <summary>x * relu6(x + 3) / 6.</summary>
-    public static Tensor Hardswish(Tensor input) =>
-        Activation("Hardswish", input, Elementwise.Map<HardswishOp>, (x, y, g) => Elementwise.Map<HardswishGradOp>(x, g));
+    public static Tensor Hardswish(Tensor input) => Lanes<HardswishOp, HardswishGradOp>("Hardswish", input);
 
     /// <summary>relu6(x + 3) / 6.</summary>
-    public static Tensor Hardsigmoid(Tensor input) =>
-        Activation("Hardsigmoid", input, Elementwise.Map<HardsigmoidOp>, (x, y, g) => Elementwise.Map<HardsigmoidGradOp>(x, g));
+    public static Tensor Hardsigmoid(Tensor input) => Lanes<HardsigmoidOp, HardsigmoidGradOp>("Hardsigmoid", input);
 
     /// <summary>min(max(x, 0), 6).</summary>
-    public static Tensor Relu6(Tensor input) =>
-        Activation("Relu6", input, Elementwise.Map<Relu6Op>, (x, y, g) => Elementwise.Map<Relu6GradOp>(x, g));
+    public static Tensor Relu6(Tensor input) => Lanes<Relu6Op, Relu6GradOp>("Relu6", input);
+
+    // An activation of lane operators; its derivative reads the input, or the output where that is what it needs.
+    static Tensor Lanes<TOp, TGrad>(string name, Tensor input, bool gradFromOutput = false) where TOp : IUnaryOp where TGrad : IBinaryOp =>
+        Activation(name, input, Elementwise.Map<TOp>, (x, y, g) => Elementwise.Map<TGrad>(gradFromOutput ? y : x, g));
+
+    // An activation of span operators (library transcendental functions), its derivative from the input.
+    static Tensor Spans<TOp, TGrad>(string name, Tensor input, string? approximate = null) where TOp : IUnarySpans where TGrad : IBinarySpans =>
+        Activation(name, input, Elementwise.Spans<TOp>, (x, y, g) => Elementwise.Spans<TGrad>(x, g), approximate);
+
+    // A span-operator activation whose derivative is a lane operator of the output (sigmoid, tanh).
+    static Tensor SpansGradFromOutput<TOp, TGrad>(string name, Tensor input) where TOp : IUnarySpans where TGrad : IBinaryOp =>
+        Activation(name, input, Elementwise.Spans<TOp>, (x, y, g) => Elementwise.Map<TGrad>(y, g));
 
     /// <summary>The shared frame of every activation: validate, run the kernel, trace, and record a backward that gets
     /// the input, the output and the output's gradient (each kernel reads what its derivative needs).</summary>

@@ -1,6 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-
 namespace Hybrid.Core.Nn;
 
 public static partial class Functional

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Nn;
 
 public static partial class Functional

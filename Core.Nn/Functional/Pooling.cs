@@ -11,21 +11,13 @@ public static partial class Functional
         var g = PoolGeometry.For("MaxPool2d", input, kernel, stride ?? kernel, padding ?? 0, dilation ?? 1, ceilMode);
         var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g));
         var winners = new int[output.Numel];
-        switch (input.Storage, output.Storage)
-        {
-            case (float[] x, float[] y): Pool2d.MaxForward(g, x, y, winners); break;
-            case (double[] x, double[] y): Pool2d.MaxForward(g, x, y, winners); break;
-        }
+        Typed(input, output, new MaxForward(g, winners));
         Trace.Record("MaxPool2d", output, [input], ("kernel", new[] { g.KernelH, g.KernelW }), ("stride", new[] { g.StrideH, g.StrideW }),
             ("padding", new[] { g.PadH, g.PadW }), ("dilation", new[] { g.DilationH, g.DilationW }), ("ceil_mode", ceilMode));
         return Autograd.Record(output, "MaxPool2d", grad =>
         {
             var gx = input.ZerosLike();
-            switch (grad.Storage, gx.Storage)
-            {
-                case (float[] gy, float[] gi): Pool2d.MaxBackward(g, gy, winners, gi); break;
-                case (double[] gy, double[] gi): Pool2d.MaxBackward(g, gy, winners, gi); break;
-            }
+            Typed(grad, gx, new MaxBackward(g, winners));
             return [gx];
         }, input);
     }
@@ -56,20 +48,49 @@ public static partial class Functional
     static Tensor AveragePool(string op, Tensor input, Pool2dShape g, AverageWindows windows)
     {
         var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g));
-        switch (input.Storage, output.Storage)
-        {
-            case (float[] x, float[] y): Pool2d.AverageForward(g, windows, x, y); break;
-            case (double[] x, double[] y): Pool2d.AverageForward(g, windows, x, y); break;
-        }
+        Typed(input, output, new AverageForward(g, windows));
         return Autograd.Record(output, op, grad =>
         {
             var gx = input.ZerosLike();
-            switch (grad.Storage, gx.Storage)
-            {
-                case (float[] gy, float[] gi): Pool2d.AverageBackward(g, windows, gy, gi); break;
-                case (double[] gy, double[] gi): Pool2d.AverageBackward(g, windows, gy, gi); break;
-            }
+            Typed(grad, gx, new AverageBackward(g, windows));
             return [gx];
         }, input);
+    }
+
+    /// <summary>A pooling pass from one host array to another, written once for both element types.</summary>
+    interface IPoolPass
+    {
+        void Run<T>(T[] from, T[] to) where T : unmanaged, IFloatingPointIeee754<T>;
+    }
+
+    /// <summary>Runs <paramref name="pass"/> on the float32 or float64 storage of <paramref name="from"/> and
+    /// <paramref name="to"/> (same dtype: the callers made <paramref name="to"/> from <paramref name="from"/>).</summary>
+    static void Typed<TPass>(Tensor from, Tensor to, TPass pass) where TPass : struct, IPoolPass
+    {
+        switch (from.Storage, to.Storage)
+        {
+            case (float[] x, float[] y): pass.Run(x, y); break;
+            case (double[] x, double[] y): pass.Run(x, y); break;
+        }
+    }
+
+    readonly record struct MaxForward(Pool2dShape Shape, int[] Winners) : IPoolPass
+    {
+        public void Run<T>(T[] x, T[] y) where T : unmanaged, IFloatingPointIeee754<T> => Pool2d.MaxForward(Shape, x, y, Winners);
+    }
+
+    readonly record struct MaxBackward(Pool2dShape Shape, int[] Winners) : IPoolPass
+    {
+        public void Run<T>(T[] gy, T[] gi) where T : unmanaged, IFloatingPointIeee754<T> => Pool2d.MaxBackward(Shape, gy, Winners, gi);
+    }
+
+    readonly record struct AverageForward(Pool2dShape Shape, AverageWindows Windows) : IPoolPass
+    {
+        public void Run<T>(T[] x, T[] y) where T : unmanaged, IFloatingPointIeee754<T> => Pool2d.AverageForward(Shape, Windows, x, y);
+    }
+
+    readonly record struct AverageBackward(Pool2dShape Shape, AverageWindows Windows) : IPoolPass
+    {
+        public void Run<T>(T[] gy, T[] gi) where T : unmanaged, IFloatingPointIeee754<T> => Pool2d.AverageBackward(Shape, Windows, gy, gi);
     }
 }

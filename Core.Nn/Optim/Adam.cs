@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using static Hybrid.Core.Nn.Optim.OptionNames;
 
 namespace Hybrid.Core.Nn.Optim;

@@ -1,6 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-
 namespace Hybrid.Core.Nn.Optim;
 
 /// <summary>Gradient clipping in place (<c>torch.nn.utils.clip_grad_norm_</c> and <c>clip_grad_value_</c>); parameters

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Hybrid.Core.Nn.Optim;
 
 /// <summary>The base of the optimisers, shaped like PyTorch's <c>torch.optim.Optimizer</c>: parameter groups with their

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn;
 
 /// <summary>One op as a <see cref="Trace"/> saw it: its name (the <see cref="Functional"/> method, e.g. "Conv2d"), the

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>torchvision's <c>BasicBlock</c>: conv3x3 (stride) - bn - relu - conv3x3 - bn, plus the input (through

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>torchvision's <c>Bottleneck</c> (ResNet V1.5: the stride sits on the 3x3 convolution): conv1x1 - bn - relu -

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>The CIFAR ResNets of He et al. (2016) with option-A shortcuts, exactly as akamaster/pytorch_resnet_cifar10

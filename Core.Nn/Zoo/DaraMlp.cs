@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>DARA's naming-anomaly classifier (ALGORITHMS.md section 2), with the keys of the published

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>torchvision 0.14's DenseNet (<c>torchvision/models/densenet.py</c>): <c>features</c> = conv0 7x7/2, norm0,

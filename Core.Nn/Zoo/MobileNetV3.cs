@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>torchvision 0.14's MobileNetV3-Small (<c>torchvision/models/mobilenetv3.py</c>, width 1.0): <c>features</c> =

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>torchvision 0.14's ResNet (<c>torchvision/models/resnet.py</c>): <c>conv1</c> 7x7/2, <c>bn1</c>, <c>relu</c>,

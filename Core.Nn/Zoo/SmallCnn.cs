@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>A small convolutional classifier that trains in seconds on two cores (the demo's model): two conv3x3 -

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>VGG with batch norm in two forms that share <c>make_layers</c> and the weight initialisation:

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>The <c>for m in self.modules(): if isinstance(m, ...)</c> initialisation loops of the source models, visited in

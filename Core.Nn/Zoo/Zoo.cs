@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Zoo;
 
 /// <summary>The built-in architectures by name, for the CLI's <c>--arch</c> and for scripts.</summary>

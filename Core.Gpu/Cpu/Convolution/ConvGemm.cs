@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Dense convolution as im2col + GEMM over chunks of images (<see cref="ImageChunks"/>), so the column matrix stays

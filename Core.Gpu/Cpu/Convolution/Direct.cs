@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Convolutions whose output rows are whole vectors, read straight off zero-padded planes instead of a column matrix;

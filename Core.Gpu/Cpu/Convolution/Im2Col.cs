@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Unfolding one image channel into columns (im2col) and folding column gradients back (col2im). The column matrix
@@ -58,39 +56,48 @@ internal static unsafe class Im2Col
         {
             float* row = col + (long)((c * s.KernelH + kh) * s.KernelW + kw) * ld + colOffset;
             float* origin = padded + kh * s.DilationH * pw + kw * s.DilationW;
-            for (int y = 0; y < oh; y++) TRow.Move(origin + y * s.StrideH * pw, row + y * ow, ow, s.StrideW);
+            for (int y = 0; y < oh; y++)
+            {
+                float* pixels = origin + y * s.StrideH * pw, column = row + y * ow;
+                if (s.StrideW == 1) TRow.Contiguous(pixels, column, ow);
+                else if (s.StrideW == 2) TRow.Even(pixels, column, ow);
+                else TRow.Strided(pixels, column, ow, s.StrideW);
+            }
         }
     }
 
-    /// <summary>Moves <c>count</c> values between every <c>stride</c>-th pixel of a padded row and a column row.</summary>
+    /// <summary>Moves <c>count</c> values between every <c>stride</c>-th pixel of a padded row and a column row; strides
+    /// 1 and 2 (nearly every network) have their own vector loops.</summary>
     interface IRowTransfer
     {
-        static abstract void Move(float* pixels, float* column, int count, int stride);
+        static abstract void Contiguous(float* pixels, float* column, int count);
+        static abstract void Even(float* pixels, float* column, int count);
+        static abstract void Strided(float* pixels, float* column, int count, int stride);
     }
 
     /// <summary>im2col: column[x] = pixels[x * stride].</summary>
     readonly struct Gather : IRowTransfer
     {
+        public static void Contiguous(float* pixels, float* column, int count) => Simd.Copy(column, pixels, count);
+        public static void Even(float* pixels, float* column, int count) => Simd.CopyEven(column, pixels, count);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Move(float* pixels, float* column, int count, int stride)
+        public static void Strided(float* pixels, float* column, int count, int stride)
         {
-            if (stride == 1) Simd.Copy(column, pixels, count);
-            else if (stride == 2) Simd.CopyEven(column, pixels, count);
-            else
-                for (int x = 0; x < count; x++) column[x] = pixels[x * stride];
+            for (int x = 0; x < count; x++) column[x] = pixels[x * stride];
         }
     }
 
     /// <summary>col2im: pixels[x * stride] += column[x].</summary>
     readonly struct Scatter : IRowTransfer
     {
+        public static void Contiguous(float* pixels, float* column, int count) => Simd.Add(pixels, column, count);
+        public static void Even(float* pixels, float* column, int count) => Simd.AddEven(pixels, column, count);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Move(float* pixels, float* column, int count, int stride)
+        public static void Strided(float* pixels, float* column, int count, int stride)
         {
-            if (stride == 1) Simd.Add(pixels, column, count);
-            else if (stride == 2) Simd.AddEven(pixels, column, count);
-            else
-                for (int x = 0; x < count; x++) pixels[x * stride] += column[x];
+            for (int x = 0; x < count; x++) pixels[x * stride] += column[x];
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Runs a convolution's batch as chunks of whole images, one chunk per task, each task on one core with its own

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Dense convolution with <see cref="NarrowGemm"/> and <see cref="NarrowDots"/> where they apply (AVX-512, one group,

@@ -1,8 +1,3 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The input gradient of a stride-2 convolution without col2im. Input pixels of one phase (ih % 2, iw % 2) = (a, b)

@@ -1,8 +1,3 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>3x3 convolutions at stride 1 and padding 1 by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray 2016):

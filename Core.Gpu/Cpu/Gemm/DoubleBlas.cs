@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The float64 matrix product of the mixture passes, on the calling thread: OpenBLAS when <see cref="Sgemm"/> uses

@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The innermost piece of the managed GEMM: an MR x NR block of C from a packed MR-tall sliver of A and a packed

@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Buffers;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Row-major SGEMM in C#, laid out as BLIS does it: C is cut into NC-wide column panels, K into KC-deep slices; each

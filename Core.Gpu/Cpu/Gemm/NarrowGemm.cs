@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>AVX-512 GEMMs for convolutions whose weights are small (a few dozen channels): the weights are packed once per call

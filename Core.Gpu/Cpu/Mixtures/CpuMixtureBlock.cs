@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>One block of rows of a Cpu mixture pass: weighted log-densities, responsibilities, and their moments added

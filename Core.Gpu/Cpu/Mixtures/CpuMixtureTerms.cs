@@ -4,24 +4,11 @@ namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>One pass's parameters in the form the Cpu block loops read, in the coordinates of the centred data
 /// (x - c, with c the data's column means: a shift that leaves every density and moment unchanged and keeps the
-/// differences x U - μ U of the matrix form free of cancellation when the data sit far from the origin).</summary>
-internal sealed class CpuMixtureTerms
+/// differences x U - μ U of the matrix form free of cancellation when the data sit far from the origin). Shifts are the
+/// per-component shifts s - c of the accumulated moments (k x d).</summary>
+internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int Dimensions, double[] Shifts)
 {
-    CpuMixtureTerms(CovarianceType type, int k, int d, double[] shifts)
-    {
-        Type = type;
-        Components = k;
-        Dimensions = d;
-        Shifts = shifts;
-    }
-
-    public CovarianceType Type { get; }
-    public int Components { get; }
-    public int Dimensions { get; }
     public bool Matrix => Type is CovarianceType.Full or CovarianceType.Tied;
-
-    /// <summary>Per-component shifts s - c of the accumulated moments (k x d).</summary>
-    public double[] Shifts { get; }
 
     /// <summary>log wⱼ + log det Uⱼ - ½ d log 2π (k); empty when only accumulating.</summary>
     public double[] Constants { get; private init; } = [];

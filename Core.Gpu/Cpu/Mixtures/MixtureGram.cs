@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The scatter of full and tied mixtures: C += Aᵀ A on the upper triangle of C for the rows √r (x - s) of one

@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Squared Mahalanobis distances ‖y‖² of the mixture passes, with y = (x - μ) U in the form each covariance type

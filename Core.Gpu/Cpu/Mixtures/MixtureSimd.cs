@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The moment and normalisation loops of the mixture passes, four doubles a step with a scalar tail. Rows are

@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Which routine multiplies a converted chunk on the Cpu backend.</summary>

@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The managed Gram kernel of the Cpu backend: C += A Aᵀ over one cache-sized chunk of features, A the

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Bounded best-first lists of search hits, one per query, each holding at most k (score, row) pairs sorted by

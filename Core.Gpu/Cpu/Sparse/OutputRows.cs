@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>One task of <see cref="SparseConv"/>: one output row of a group of output channels, for a staged chunk of images.

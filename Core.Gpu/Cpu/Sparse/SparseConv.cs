@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Direct convolution from CSR weights, vectorised across images: a chunk of up to 32 images is restaged as

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>y = x W^T + b with W in CSR form: each output is a short gather-dot over its row's surviving inputs, so the work is

@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Buffers;
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Direct convolution from CSR weights for small batches (see <see cref="SparseConv"/> for the batched form), one output

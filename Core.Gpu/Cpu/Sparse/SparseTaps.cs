@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The inner loops of <see cref="SparseConv"/>: a few neighbouring output pixels of one row, each a cell of 32 image

@@ -19,38 +19,29 @@ public enum WeightFormat
 /// </summary>
 public sealed class ModelFolder
 {
-    ModelFolder(string path, string directory, WeightFormat format, IReadOnlyList<string> files,
-        IReadOnlyDictionary<string, string>? weightMap, string? modelType, IReadOnlyList<string> architectures)
-    {
-        Path = path;
-        Directory = directory;
-        Format = format;
-        WeightFiles = files;
-        WeightMap = weightMap;
-        ModelType = modelType;
-        Architectures = architectures;
-    }
+    ModelFolder() { }
 
     /// <summary>The folder as the caller named it.</summary>
-    public string Path { get; }
+    public required string Path { get; init; }
 
     /// <summary>The folder holding the files: <see cref="Path"/> itself, or the snapshot of a hub cache entry.</summary>
-    public string Directory { get; }
+    public required string Directory { get; init; }
 
-    public WeightFormat Format { get; }
+    /// <summary>Whether the weights are safetensors or PyTorch files.</summary>
+    public required WeightFormat Format { get; init; }
 
     /// <summary>The weight files (full paths): the shards in the order the index first names them, else the single file
     /// or, without an index, every <c>*.safetensors</c> file sorted by name.</summary>
-    public IReadOnlyList<string> WeightFiles { get; }
+    public required IReadOnlyList<string> WeightFiles { get; init; }
 
     /// <summary>For a sharded model, the index's map from tensor name to shard file name; null otherwise.</summary>
-    public IReadOnlyDictionary<string, string>? WeightMap { get; }
+    public required IReadOnlyDictionary<string, string>? WeightMap { get; init; }
 
     /// <summary><c>config.json</c>'s <c>model_type</c>, when present.</summary>
-    public string? ModelType { get; }
+    public required string? ModelType { get; init; }
 
     /// <summary><c>config.json</c>'s <c>architectures</c> (empty when absent).</summary>
-    public IReadOnlyList<string> Architectures { get; }
+    public required IReadOnlyList<string> Architectures { get; init; }
 
     /// <summary>Resolves <paramref name="path"/>, a model folder or hub cache entry.</summary>
     /// <exception cref="InputException">The folder is missing, has no weights, or its index or config.json is
@@ -62,25 +53,34 @@ public sealed class ModelFolder
             throw new InputException(path, "no such folder");
         var dir = Snapshot(path);
         var (modelType, architectures) = Config(dir);
+        var (format, files, map) = Weights(path, dir);
+        return new ModelFolder
+        {
+            Path = path, Directory = dir, Format = format, WeightFiles = files, WeightMap = map, ModelType = modelType,
+            Architectures = architectures,
+        };
+    }
 
+    static (WeightFormat, IReadOnlyList<string>, IReadOnlyDictionary<string, string>?) Weights(string path, string dir)
+    {
         var index = System.IO.Directory.GetFiles(dir, "*.safetensors.index.json").Order(StringComparer.Ordinal).FirstOrDefault();
         if (index is not null)
-            return Sharded(path, dir, WeightFormat.Safetensors, index, modelType, architectures);
+            return Sharded(dir, WeightFormat.Safetensors, index);
         var safetensors = System.IO.Directory.GetFiles(dir, "*.safetensors").Order(StringComparer.Ordinal).ToList();
         if (safetensors.Count > 0)
-            return new ModelFolder(path, dir, WeightFormat.Safetensors, safetensors, null, modelType, architectures);
+            return (WeightFormat.Safetensors, safetensors, null);
         var binIndex = System.IO.Path.Combine(dir, "pytorch_model.bin.index.json");
         if (File.Exists(binIndex))
-            return Sharded(path, dir, WeightFormat.PyTorch, binIndex, modelType, architectures);
+            return Sharded(dir, WeightFormat.PyTorch, binIndex);
         var bin = System.IO.Path.Combine(dir, "pytorch_model.bin");
         if (File.Exists(bin))
-            return new ModelFolder(path, dir, WeightFormat.PyTorch, [bin], null, modelType, architectures);
+            return (WeightFormat.PyTorch, [bin], null);
         throw new InputException(path,
             "no weights in this folder (model.safetensors, *.safetensors shards with their *.safetensors.index.json, or pytorch_model.bin)");
     }
 
-    static ModelFolder Sharded(string path, string dir, WeightFormat format, string index, string? modelType,
-        IReadOnlyList<string> architectures)
+    static (WeightFormat, IReadOnlyList<string>, IReadOnlyDictionary<string, string>?) Sharded(string dir, WeightFormat format,
+        string index)
     {
         var map = new OrderedDictionary<string, string>(StringComparer.Ordinal);
         using (var doc = ParseJson(index, format))
@@ -97,7 +97,7 @@ public sealed class ModelFolder
             }
         }
         var files = map.Values.Distinct(StringComparer.Ordinal).Select(f => System.IO.Path.Combine(dir, f)).ToList();
-        return new ModelFolder(path, dir, format, files, map, modelType, architectures);
+        return (format, files, map);
     }
 
     /// <summary>The folder a hub cache entry's refs/main names under snapshots/, else its newest snapshot; any other

@@ -10,42 +10,37 @@ namespace Hybrid.Core.Nn.Formats.PyTorch;
 /// </summary>
 public sealed class CheckpointTensor
 {
-    internal CheckpointTensor(string path, string name, DType dtype, long[] shape, long[] strides,
-        long storageOffset, string savedLocation, byte[] data)
-    {
-        Path = path;
-        Name = name;
-        DType = dtype;
-        Shape = shape;
-        Strides = strides;
-        StorageOffset = storageOffset;
-        SavedLocation = savedLocation;
-        Data = data;
-    }
-
     /// <summary>The checkpoint the tensor was read from.</summary>
-    public string Path { get; }
+    public required string Path { get; init; }
 
     /// <summary>The state-dict key, e.g. <c>module.conv1.weight</c> (see <see cref="TorchStateDict.WithoutPrefix"/>).</summary>
-    public string Name { get; }
+    public required string Name { get; init; }
 
     /// <summary>The element type, from the storage class (<c>torch.FloatStorage</c> is F32).</summary>
-    public DType DType { get; }
+    public required DType DType { get; init; }
 
     /// <summary>Dimensions, outermost first; empty for a scalar.</summary>
-    public long[] Shape { get; }
+    public required long[] Shape { get; init; }
 
     /// <summary>The strides, in elements, the tensor had in the file (its view of the storage).</summary>
-    public long[] Strides { get; }
+    public required long[] Strides { get; init; }
 
     /// <summary>The offset, in elements, of the tensor's first element in its saved storage.</summary>
-    public long StorageOffset { get; }
+    public required long StorageOffset { get; init; }
 
     /// <summary>The device the storage was saved from (<c>cpu</c>, <c>cuda:0</c>, ...); the data is on the host regardless.</summary>
-    public string SavedLocation { get; }
+    public required string SavedLocation { get; init; }
 
     /// <summary>The elements, contiguous row-major, little-endian: <c>ElementCount * DType.ElementSize()</c> bytes.</summary>
-    public byte[] Data { get; }
+    public required byte[] Data { get; init; }
+
+    internal CheckpointTensor() { }
+
+    internal CheckpointTensor Renamed(string name) => new()
+    {
+        Path = Path, Name = name, DType = DType, Shape = Shape, Strides = Strides, StorageOffset = StorageOffset,
+        SavedLocation = SavedLocation, Data = Data,
+    };
 
     /// <summary>The number of elements, the product of <see cref="Shape"/>.</summary>
     public long ElementCount => TensorEntry.CountElements(Shape);

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Hybrid.Core.Nn.Formats.PyTorch;
 
 /// <summary>The CRC-32 of zip archives (ISO-HDLC, reflected polynomial 0xEDB88320), slicing by 8 bytes: the BCL has

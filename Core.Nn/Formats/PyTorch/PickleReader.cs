@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Numerics;
 using System.Text;
 
 namespace Hybrid.Core.Nn.Formats.PyTorch;

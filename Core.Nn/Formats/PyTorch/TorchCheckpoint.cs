@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Numerics;
 
 namespace Hybrid.Core.Nn.Formats.PyTorch;
 
@@ -163,8 +161,12 @@ public static class TorchCheckpoint
                 throw new InputException(path, $"tensor '{name}' uses storage '{tensor.Storage.Key}', which the file does not hold");
             if (storage.Length < NeededBytes(tensor.Storage))
                 throw new InputException(path, $"storage '{tensor.Storage.Key}' has {storage.Length} bytes, fewer than its tensors need");
-            tensors.Add(new CheckpointTensor(path, name, tensor.Storage.DType, tensor.Shape, tensor.Strides,
-                tensor.StorageOffset, tensor.Storage.Location, TensorMaterializer.Materialize(tensor, storage)));
+            tensors.Add(new CheckpointTensor
+            {
+                Path = path, Name = name, DType = tensor.Storage.DType, Shape = tensor.Shape, Strides = tensor.Strides,
+                StorageOffset = tensor.StorageOffset, SavedLocation = tensor.Storage.Location,
+                Data = TensorMaterializer.Materialize(tensor, storage),
+            });
         }
         return new TorchStateDict(path, format, tensors);
     }

@@ -69,7 +69,7 @@ public sealed class TorchStateDict
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);
         var renamed = Tensors.Select(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)
-            ? new CheckpointTensor(t.Path, t.Name[prefix.Length..], t.DType, t.Shape, t.Strides, t.StorageOffset, t.SavedLocation, t.Data)
+            ? t.Renamed(t.Name[prefix.Length..])
             : t).ToList();
         return new TorchStateDict(Path, Format, renamed);
     }

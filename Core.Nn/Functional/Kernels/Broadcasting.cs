@@ -1,44 +1,42 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
 
 /// <summary>A binary arithmetic op in the three forms a folded broadcast needs: both operands advancing, or one of them
 /// fixed to a single element for the run.</summary>
-internal interface IBroadcastOp
+internal interface IBroadcastOp<TSelf> where TSelf : IBroadcastOp<TSelf>
 {
     static abstract void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
-    static abstract void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract void Invoke<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>The fixed left operand; a commutative op swaps the operands, the others override it.</summary>
+    static virtual void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TSelf.Invoke(y, x, d);
 }
 
-internal readonly struct AddOp : IBroadcastOp
+internal readonly struct AddOp : IBroadcastOp<AddOp>
 {
     public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(x, y, d);
-    public static void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(y, x, d);
     public static void Invoke<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Add(x, y, d);
 }
 
-internal readonly struct SubOp : IBroadcastOp
-{
-    public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(x, y, d);
-    public static void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(x, y, d);
-    public static void Invoke<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(x, y, d);
-}
-
-internal readonly struct MulOp : IBroadcastOp
+internal readonly struct MulOp : IBroadcastOp<MulOp>
 {
     public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Multiply(x, y, d);
-    public static void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Multiply(y, x, d);
     public static void Invoke<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Multiply(x, y, d);
 }
 
-internal readonly struct DivOp : IBroadcastOp
+internal readonly struct SubOp : IBroadcastOp<SubOp>
+{
+    public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(x, y, d);
+    public static void Invoke<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(x, y, d);
+    public static void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Subtract(x, y, d);
+}
+
+internal readonly struct DivOp : IBroadcastOp<DivOp>
 {
     public static void Invoke<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
-    public static void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
     public static void Invoke<T>(ReadOnlySpan<T> x, T y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
+    public static void Invoke<T>(T x, ReadOnlySpan<T> y, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Divide(x, y, d);
 }
 
 /// <summary>The broadcasting kernels: binary ops over broadcast shapes, and their adjoints, summing a gradient back to
@@ -46,7 +44,7 @@ internal readonly struct DivOp : IBroadcastOp
 internal static class Broadcasting
 {
     /// <summary>op(a, b) over the broadcast shape <paramref name="shape"/>, on a's device.</summary>
-    public static Tensor Binary<TOp>(Tensor a, Tensor b, int[] shape) where TOp : IBroadcastOp
+    public static Tensor Binary<TOp>(Tensor a, Tensor b, int[] shape) where TOp : IBroadcastOp<TOp>
     {
         return a.IsSingle() ? Run<float>() : Run<double>();
 

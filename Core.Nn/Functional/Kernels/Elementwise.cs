@@ -1,4 +1,3 @@
-using System.Numerics;
 using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;

@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;

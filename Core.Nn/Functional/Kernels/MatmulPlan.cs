@@ -4,23 +4,10 @@ namespace Hybrid.Core.Nn;
 /// dropped from the result), a 1-D right operand a column (N dropped), and the leading dimensions of both broadcast.
 /// Output matrix i is A[AIndex[i]] x B[BIndex[i]], where A and B are the operands read as stacks of M x K and K x N
 /// matrices.</summary>
-internal sealed class MatmulPlan
+internal sealed record MatmulPlan(int M, int N, int K, int[] OutputShape, int[] AIndex, int[] BIndex)
 {
-    MatmulPlan(int m, int n, int k, int[] outputShape, int[] aIndex, int[] bIndex)
-    {
-        (M, N, K, OutputShape, AIndex, BIndex) = (m, n, k, outputShape, aIndex, bIndex);
-        Identity = Enumerable.Range(0, aIndex.Length).ToArray();
-    }
-
-    public int M { get; }
-    public int N { get; }
-    public int K { get; }
-    public int[] OutputShape { get; }
-    public int[] AIndex { get; }
-    public int[] BIndex { get; }
-
     /// <summary>0, 1, ..., count - 1: the output's own matrix indices.</summary>
-    public int[] Identity { get; }
+    public int[] Identity { get; } = Enumerable.Range(0, AIndex.Length).ToArray();
 
     public static MatmulPlan For(string op, int[] a, int[] b)
     {

@@ -1,5 +1,3 @@
-using Hybrid.Core.Nn.Modules;
-
 namespace Hybrid.Core.Nn.Formats.Onnx.Export;
 
 /// <summary>Writes a Core.Nn model as an ONNX file by tracing one forward pass, as <c>torch.onnx.export</c> does.</summary>

@@ -1,4 +1,3 @@
-using Hybrid.Core.Nn.Modules;
 using W = Hybrid.Core.Nn.Formats.Onnx.Export.OnnxGraphWriter;
 using Hybrid.Core.Nn.Formats.Onnx.Reader;
 

@@ -1,4 +1,3 @@
-
 namespace Hybrid.Core.Nn.Formats.Onnx.Reader;
 
 /// <summary>Element types of ONNX tensors, numbered as <c>TensorProto.DataType</c> in the ONNX specification.</summary>

@@ -1,4 +1,3 @@
-
 namespace Hybrid.Core.Nn.Formats.Onnx.Reader;
 
 /// <summary>
@@ -17,37 +16,28 @@ public sealed record OnnxExternalData(string Location, long Offset, long? Length
 /// </summary>
 public sealed class OnnxTensor
 {
-    internal OnnxTensor(string name, OnnxDataType dataType, long[] shape, long elementCount, byte[]? data,
-        OnnxExternalData? external)
-    {
-        Name = name;
-        DataType = dataType;
-        Shape = shape;
-        ElementCount = elementCount;
-        Data = data;
-        External = external;
-    }
+    internal OnnxTensor() { }
 
     /// <summary>The tensor's name (empty for an unnamed attribute value).</summary>
-    public string Name { get; }
+    public required string Name { get; init; }
 
     /// <summary>The element type as the file declares it.</summary>
-    public OnnxDataType DataType { get; }
+    public required OnnxDataType DataType { get; init; }
 
     /// <summary>Dimensions, outermost first; empty for a scalar.</summary>
-    public IReadOnlyList<long> Shape { get; }
+    public required IReadOnlyList<long> Shape { get; init; }
 
     /// <summary>The product of <see cref="Shape"/>.</summary>
-    public long ElementCount { get; }
+    public required long ElementCount { get; init; }
 
     /// <summary>
     /// The elements as <c>ElementCount * DataType.ElementSize()</c> little-endian bytes, or null when the
     /// file holds no data for this tensor: stored externally (<see cref="External"/>), absent, or strings.
     /// </summary>
-    public byte[]? Data { get; }
+    public required byte[]? Data { get; init; }
 
     /// <summary>The external-data reference, or null when the data is (or would be) inside the model file.</summary>
-    public OnnxExternalData? External { get; }
+    public required OnnxExternalData? External { get; init; }
 
     /// <summary>True when <see cref="Data"/> holds the elements.</summary>
     public bool HasData => Data is not null;

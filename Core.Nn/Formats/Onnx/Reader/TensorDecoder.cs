@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Hybrid.Core.Nn.Formats.Onnx.Proto;
@@ -27,9 +26,11 @@ internal static class TensorDecoder
             try { count = checked(count * dim); }
             catch (OverflowException) { throw Bad($"shape [{string.Join(", ", shape)}] has too many elements"); }
         }
+        OnnxTensor Tensor(byte[]? data, OnnxExternalData? external = null) =>
+            new() { Name = name, DataType = type, Shape = shape, ElementCount = count, Data = data, External = external };
 
         if (proto.DataLocation == TensorProto.Types.DataLocation.External)
-            return new OnnxTensor(name, type, shape, count, null, ExternalReference(proto, Bad));
+            return Tensor(null, ExternalReference(proto, Bad));
 
         int size = type.ElementSize();
         if (size == 0)
@@ -37,7 +38,7 @@ internal static class TensorDecoder
             // Strings and undefined types: the shape is all a graph reader needs.
             if (type is not (OnnxDataType.String or OnnxDataType.Undefined))
                 throw Bad($"unknown element type {proto.DataType}");
-            return new OnnxTensor(name, type, shape, count, null, null);
+            return Tensor(null);
         }
         if (count > Array.MaxLength / size)
             throw Bad($"shape [{string.Join(", ", shape)}] is too large to hold in memory");
@@ -47,11 +48,11 @@ internal static class TensorDecoder
         {
             if (proto.RawData.Length != bytes)
                 throw Bad($"raw_data holds {proto.RawData.Length} bytes, shape [{string.Join(", ", shape)}] of {type} needs {bytes}");
-            return new OnnxTensor(name, type, shape, count, proto.RawData.ToByteArray(), null);
+            return Tensor(proto.RawData.ToByteArray());
         }
         byte[]? data = Typed(proto, type, count, Bad);
         if (data is null && count == 0) data = [];
-        return new OnnxTensor(name, type, shape, count, data, null);
+        return Tensor(data);
     }
 
     /// <summary>The bytes from the typed field that the type uses, or null when that field is empty.</summary>

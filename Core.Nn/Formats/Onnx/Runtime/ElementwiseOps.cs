@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace Hybrid.Core.Nn.Formats.Onnx.Runtime;
 
 /// <summary>Activations and arithmetic. Float32 goes through <see cref="Functional"/>; int64 (shape arithmetic) is
