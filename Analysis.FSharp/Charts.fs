@@ -17,7 +17,8 @@ let HeatmapTypes = 40
 /// Lower-case letters, digits and single dashes: "text2text-generation" stays, "Image Classification" gives
 /// "image-classification".
 let slug (text: string) =
-    let chars = text.ToLowerInvariant() |> Seq.map (fun c -> if Char.IsAsciiLetterOrDigit c then c else '-') |> Array.ofSeq
+    let chars =
+        text.ToLowerInvariant() |> Seq.map (fun c -> if Char.IsAsciiLetterOrDigit c then c else '-') |> Array.ofSeq
     let collapsed = String(chars).Split('-', StringSplitOptions.RemoveEmptyEntries) |> String.concat "-"
     if collapsed = "" then "scope" else collapsed
 
@@ -48,10 +49,10 @@ let private heatmap (scope: string) (models: ReportModel list) (log: bool) =
     let types = distribution models |> List.truncate HeatmapTypes |> List.map fst
     let z =
         [ for m in models ->
-            let counts = typeCounts m
-            [ for t in types ->
-                let n = counts |> Map.tryFind t |> Option.defaultValue 0
-                if log then Math.Log10(1.0 + float n) else float n ] ]
+              let counts = typeCounts m
+              [ for t in types ->
+                    let n = counts |> Map.tryFind t |> Option.defaultValue 0
+                    if log then Math.Log10(1.0 + float n) else float n ] ]
     let shown = if types.Length < HeatmapTypes then "" else $", top {HeatmapTypes} types"
     let scale = if log then "log10(1 + layers)" else "layers"
     Chart.Heatmap(zData = z, X = types, Y = (models |> List.map _.Id))
@@ -64,14 +65,17 @@ let private nesting (scope: string) (models: ReportModel list) (statistic: strin
     let rows = models |> List.map metrics
     Chart.Column(values = (rows |> List.map pick), Keys = (rows |> List.map _.Id))
     |> Chart.withMarginSize (Bottom = 220)
-    |> styled $"{statistic} nesting level per model ({scope})" "model" $"{statistic} nesting level (dots in the module path)"
+    |> styled
+        $"{statistic} nesting level per model ({scope})"
+        "model"
+        $"{statistic} nesting level (dots in the module path)"
     |> sized (max 700 (min 2400 (160 + 14 * rows.Length))) 520
 
 let private topTypesBox (scope: string) (models: ReportModel list) =
     let types = distribution models |> List.truncate 10 |> List.map fst
     let perModel = models |> List.map typeCounts
     [ for t in types ->
-        Chart.BoxPlot(Y = (perModel |> List.map (fun c -> c |> Map.tryFind t |> Option.defaultValue 0)), Name = t) ]
+          Chart.BoxPlot(Y = (perModel |> List.map (fun c -> c |> Map.tryFind t |> Option.defaultValue 0)), Name = t) ]
     |> Chart.combine
     |> styled $"Per-model counts of the top {types.Length} layer types ({scope})" "layer type" "layers per model"
     |> sized 900 560
@@ -93,5 +97,6 @@ let forScope (scope: string) (models: ReportModel list) = charts (slug scope) sc
 let all (models: ReportModel list) =
     let taken = Collections.Generic.HashSet<string>()
     [ for scope, members in scopes models do
-        let unique = Seq.initInfinite (fun k -> if k = 0 then slug scope else $"{slug scope}-{k + 1}") |> Seq.find taken.Add
-        yield! charts unique scope members ]
+          let unique =
+              Seq.initInfinite (fun k -> if k = 0 then slug scope else $"{slug scope}-{k + 1}") |> Seq.find taken.Add
+          yield! charts unique scope members ]

@@ -25,16 +25,31 @@ let matrix (device: Device) (options: CkaOptions) (a: Activations list) (b: Acti
 /// For each row layer, the column layer most similar to it and their CKA.
 let bestMatches (m: float[,]) =
     [ for i in 0 .. Array2D.length1 m - 1 ->
-        let j = [ 0 .. Array2D.length2 m - 1 ] |> List.maxBy (fun j -> m[i, j])
-        i, j, m[i, j] ]
+          let j = [ 0 .. Array2D.length2 m - 1 ] |> List.maxBy (fun j -> m[i, j])
+          i, j, m[i, j] ]
 
 /// A layer's CKA encoding: the packed upper triangle of its normalised centred linear Gram matrix (n (n + 1) / 2
 /// floats), so that the dot product of two encodings is their linear CKA.
-let encoding (device: Device) (x: Activations) = (Gram.Centre(device, Gram.Linear(device, x), x.Samples)).PackedEncodingSingle()
+let encoding (device: Device) (x: Activations) =
+    (Gram.Centre(device, Gram.Linear(device, x), x.Samples)).PackedEncodingSingle()
 
 /// The k stored encodings most similar to each query, best first, among those whose group differs from the query's
 /// (so a model's own layers are not returned for it).
-let search (device: Device) (stored: float32[] list) (storedGroups: int[]) (queries: float32[] list) (queryGroups: int[]) (k: int) =
+let search
+    (device: Device)
+    (stored: float32[] list)
+    (storedGroups: int[])
+    (queries: float32[] list)
+    (queryGroups: int[])
+    (k: int)
+    =
     let dimension = stored.Head.Length
-    use index = EncodingIndex.Build(device, System.ReadOnlySpan(Array.concat stored), stored.Length, dimension, System.ReadOnlySpan storedGroups)
+    use index =
+        EncodingIndex.Build(
+            device,
+            System.ReadOnlySpan(Array.concat stored),
+            stored.Length,
+            dimension,
+            System.ReadOnlySpan storedGroups
+        )
     index.Search(System.ReadOnlySpan(Array.concat queries), queries.Length, k, System.ReadOnlySpan queryGroups)

@@ -19,9 +19,15 @@ let private versionSuffix = Regex(@"v?\d+(\.\d+)*[a-z]?$", RegexOptions.Compiled
 /// "mobilenet", "yolov8n" -> "yolo"), unless fewer than two letters would remain ("t5" stays "t5").
 let baseName (name: string) =
     let last = name.Split('/', '\\') |> Array.last
-    let last = match last.LastIndexOf "--" with -1 -> last | k -> last.Substring(k + 2)
+    let last =
+        match last.LastIndexOf "--" with
+        | -1 -> last
+        | k -> last.Substring(k + 2)
     let lower = last.ToLowerInvariant()
-    let head = match lower.Split('-', '_') |> Array.tryFind ((<>) "") with Some h -> h | None -> lower
+    let head =
+        match lower.Split('-', '_') |> Array.tryFind ((<>) "") with
+        | Some h -> h
+        | None -> lower
     let m = versionSuffix.Match head
     let stripped = if m.Success then head.Substring(0, m.Index) else head
     if stripped |> Seq.filter Char.IsLetter |> Seq.length >= 2 then stripped else head
@@ -44,7 +50,7 @@ let lcsLength (a: int[]) (b: int[]) =
 type LcsPattern(a: int[], vocabulary: int) =
     let words = max 1 ((a.Length + 63) / 64)
     let masks =
-        let m = Array.zeroCreate<uint64> (vocabulary * words)
+        let m = Array.zeroCreate<uint64>(vocabulary * words)
         a |> Array.iteri (fun i s -> m[s * words + i / 64] <- m[s * words + i / 64] ||| (1UL <<< (i % 64)))
         m
 
@@ -77,7 +83,14 @@ let ratioOfLcs (lcs: int) (lengthA: int) (lengthB: int) =
 /// sequence_ratio of two sequences of normalised layer types.
 let sequenceRatio (a: string[]) (b: string[]) =
     let vocabulary = Dictionary<string, int>()
-    let encode (xs: string[]) = xs |> Array.map (fun x -> match vocabulary.TryGetValue x with | true, i -> i | _ -> (vocabulary[x] <- vocabulary.Count; vocabulary.Count - 1))
+    let encode (xs: string[]) =
+        xs
+        |> Array.map (fun x ->
+            match vocabulary.TryGetValue x with
+            | true, i -> i
+            | _ ->
+                (vocabulary[x] <- vocabulary.Count
+                 vocabulary.Count - 1))
     let ea, eb = encode a, encode b
     ratioOfLcs (LcsPattern(ea, vocabulary.Count).Lcs eb) a.Length b.Length
 
@@ -90,7 +103,8 @@ let blocks (arch: Architecture) =
     for path in Seq.append (arch.Hierarchy |> Seq.map _.Path) (arch.Nodes |> Seq.map _.ModulePath) do
         let parts = path.Split('.', StringSplitOptions.RemoveEmptyEntries)
         for k in 0 .. parts.Length - 1 do
-            if blockWord.IsMatch parts[k] then found.Add(String.Join('.', parts, 0, k + 1)) |> ignore
+            if blockWord.IsMatch parts[k] then
+                found.Add(String.Join('.', parts, 0, k + 1)) |> ignore
     found.Count
 
 /// SHA-256 (hex) of the layer-type sequence and the output shapes of the first and last node ("?" when unknown).
@@ -99,13 +113,19 @@ let structuralHash (arch: Architecture) =
         match n |> Option.bind _.OutputShape with
         | Some s -> "[" + String.Join(",", s) + "]"
         | None -> "?"
-    let text = String.Join("\n", arch.LayerSequence) + "\n|" + shape (Array.tryHead arch.Nodes) + "|" + shape (Array.tryLast arch.Nodes)
+    let text =
+        String.Join("\n", arch.LayerSequence)
+        + "\n|"
+        + shape (Array.tryHead arch.Nodes)
+        + "|"
+        + shape (Array.tryLast arch.Nodes)
     Convert.ToHexStringLower(SHA256.HashData(Text.Encoding.UTF8.GetBytes text))
 
 /// The similarity of two models from their sequence ratio, layer counts and block counts: 0 when the layer counts
 /// differ by more than 30% of the larger; the block term is 1 when neither has blocks.
 let similarity (ratio: float) (layersA: int, blocksA: int) (layersB: int, blocksB: int) =
-    if float (abs (layersA - layersB)) > 0.3 * float (max layersA layersB) then 0.0
+    if float (abs (layersA - layersB)) > 0.3 * float (max layersA layersB) then
+        0.0
     else
         let most = max blocksA blocksB
         let blockTerm = if most = 0 then 1.0 else 1.0 - float (abs (blocksA - blocksB)) / float most
@@ -126,15 +146,28 @@ type private Profile = { Id: int64; Name: string; Hash: string; Sequence: int[];
 
 let private profiles (models: (int64 * Architecture) list) =
     let vocabulary = Dictionary<string, int>()
-    let code x = match vocabulary.TryGetValue x with | true, i -> i | _ -> (vocabulary[x] <- vocabulary.Count; vocabulary.Count - 1)
+    let code x =
+        match vocabulary.TryGetValue x with
+        | true, i -> i
+        | _ ->
+            (vocabulary[x] <- vocabulary.Count
+             vocabulary.Count - 1)
     let ps =
         [| for id, a in models ->
-            { Id = id; Name = a.Name; Hash = structuralHash a; Sequence = Array.map code a.LayerSequence; Blocks = blocks a } |]
+               { Id = id
+                 Name = a.Name
+                 Hash = structuralHash a
+                 Sequence = Array.map code a.LayerSequence
+                 Blocks = blocks a } |]
     ps, vocabulary.Count
 
 let private score (vocabulary: int) (x: Profile) (y: Profile) =
-    if x.Hash = y.Hash then 1.0
-    elif float (abs (x.Sequence.Length - y.Sequence.Length)) > 0.3 * float (max x.Sequence.Length y.Sequence.Length) then 0.0
+    if x.Hash = y.Hash then
+        1.0
+    elif
+        float (abs (x.Sequence.Length - y.Sequence.Length)) > 0.3 * float (max x.Sequence.Length y.Sequence.Length)
+    then
+        0.0
     else
         let ratio = ratioOfLcs (LcsPattern(x.Sequence, vocabulary).Lcs y.Sequence) x.Sequence.Length y.Sequence.Length
         similarity ratio (x.Sequence.Length, x.Blocks) (y.Sequence.Length, y.Blocks)
@@ -142,10 +175,16 @@ let private score (vocabulary: int) (x: Profile) (y: Profile) =
 /// Connected components of n items under the given links, each sorted, in order of their first item.
 let components (n: int) (links: (int * int) seq) =
     let parent = Array.init n id
-    let rec find i = if parent[i] = i then i else (parent[i] <- find parent[i]; parent[i])
+    let rec find i =
+        if parent[i] = i then
+            i
+        else
+            (parent[i] <- find parent[i]
+             parent[i])
     for a, b in links do
         let ra, rb = find a, find b
-        if ra <> rb then parent[max ra rb] <- min ra rb
+        if ra <> rb then
+            parent[max ra rb] <- min ra rb
     [ 0 .. n - 1 ] |> List.groupBy find |> List.map snd
 
 /// Pairs at or above threshold among profiles of different hashes, plus each hash class chained at 1.0, and the count
@@ -154,24 +193,32 @@ let private linkedPairs (threshold: float) (ps: Profile[]) (vocabulary: int) =
     let classes = ps |> Array.indexed |> Array.groupBy (fun (_, p) -> p.Hash) |> Array.map (snd >> Array.map fst)
     let found = ConcurrentBag<int * int * float>()
     for members in classes do
-        for k in 1 .. members.Length - 1 do found.Add((members[0], members[k], 1.0))
+        for k in 1 .. members.Length - 1 do
+            found.Add((members[0], members[k], 1.0))
     let scored = [| 0L |]
-    Parallel.For(0, classes.Length, fun i ->
-        let first = ps[classes[i][0]]
-        let pattern = LcsPattern(first.Sequence, vocabulary)
-        let mutable local = 0L
-        for j in i + 1 .. classes.Length - 1 do
-            let other = ps[classes[j][0]]
-            let la, lb = first.Sequence.Length, other.Sequence.Length
-            if float (abs (la - lb)) <= 0.3 * float (max la lb) then
-                let ratio = ratioOfLcs (pattern.Lcs other.Sequence) la lb
-                for x in classes[i] do
-                    for y in classes[j] do
-                        local <- local + 1L
-                        let s = similarity ratio (la, ps[x].Blocks) (lb, ps[y].Blocks)
-                        if s >= threshold then found.Add((x, y, s))
-            else local <- local + int64 (classes[i].Length * classes[j].Length)
-        Threading.Interlocked.Add(&scored[0], local) |> ignore) |> ignore
+    Parallel.For(
+        0,
+        classes.Length,
+        fun i ->
+            let first = ps[classes[i][0]]
+            let pattern = LcsPattern(first.Sequence, vocabulary)
+            let mutable local = 0L
+            for j in i + 1 .. classes.Length - 1 do
+                let other = ps[classes[j][0]]
+                let la, lb = first.Sequence.Length, other.Sequence.Length
+                if float (abs (la - lb)) <= 0.3 * float (max la lb) then
+                    let ratio = ratioOfLcs (pattern.Lcs other.Sequence) la lb
+                    for x in classes[i] do
+                        for y in classes[j] do
+                            local <- local + 1L
+                            let s = similarity ratio (la, ps[x].Blocks) (lb, ps[y].Blocks)
+                            if s >= threshold then
+                                found.Add((x, y, s))
+                else
+                    local <- local + int64 (classes[i].Length * classes[j].Length)
+            Threading.Interlocked.Add(&scored[0], local) |> ignore
+    )
+    |> ignore
     List.ofSeq found |> List.sortBy (fun (a, b, _) -> a, b), scored[0]
 
 let private groupsOf (ps: Profile[]) (vocabulary: int option) (links: (int * int) seq) =
@@ -180,16 +227,23 @@ let private groupsOf (ps: Profile[]) (vocabulary: int option) (links: (int * int
         let rep, scoreTo =
             match vocabulary with
             | Some v when members.Length > 1 ->
-                let scores = Array2D.init members.Length members.Length (fun a b -> if a = b then 1.0 else score v ps[members[a]] ps[members[b]])
-                let best = [ 0 .. members.Length - 1 ] |> List.maxBy (fun a -> Seq.sum (Seq.init members.Length (fun b -> scores[a, b])), -a)
+                let scores =
+                    Array2D.init members.Length members.Length (fun a b ->
+                        if a = b then 1.0 else score v ps[members[a]] ps[members[b]])
+                let best =
+                    [ 0 .. members.Length - 1 ]
+                    |> List.maxBy (fun a -> Seq.sum (Seq.init members.Length (fun b -> scores[a, b])), -a)
                 members[best], (fun k -> Some scores[best, k])
             | Some _ -> members[0], (fun _ -> Some 1.0)
             | None -> members[0], (fun _ -> None)
-        { Group = g + 1; Representative = ps[rep].Id
+        { Group = g + 1
+          Representative = ps[rep].Id
           Members = members |> List.mapi (fun k m -> { Id = ps[m].Id; Name = ps[m].Name; Score = scoreTo k }) })
 
 let private nameLinks (ps: Profile[]) =
-    ps |> Array.indexed |> Array.groupBy (fun (_, p) -> baseName p.Name)
+    ps
+    |> Array.indexed
+    |> Array.groupBy (fun (_, p) -> baseName p.Name)
     |> Seq.collect (fun (_, xs) -> xs |> Seq.skip 1 |> Seq.map (fun (i, _) -> fst xs[0], i))
 
 /// Groups by base name (see baseName); the representative is the first catalogued.
@@ -198,14 +252,17 @@ let byName (models: (int64 * Architecture) list) =
     { Strategy = "name"; Threshold = None; Groups = groupsOf ps None (nameLinks ps); Pairs = []; Scored = 0L }
 
 let private checkThreshold (threshold: float) =
-    if not (threshold > 0.0 && threshold <= 1.0) then invalidArg (nameof threshold) $"the threshold must lie in (0, 1], not {threshold}"
+    if not (threshold > 0.0 && threshold <= 1.0) then
+        invalidArg (nameof threshold) $"the threshold must lie in (0, 1], not {threshold}"
 
 /// Groups by architecture at threshold: same structural hash, or similarity >= threshold for some chain of pairs.
 let byArchitecture (threshold: float) (models: (int64 * Architecture) list) =
     checkThreshold threshold
     let ps, vocabulary = profiles models
     let pairs, scored = linkedPairs threshold ps vocabulary
-    { Strategy = "architecture"; Threshold = Some threshold; Scored = scored
+    { Strategy = "architecture"
+      Threshold = Some threshold
+      Scored = scored
       Groups = groupsOf ps (Some vocabulary) (pairs |> Seq.map (fun (a, b, _) -> a, b))
       Pairs = [ for a, b, s in pairs -> { A = ps[a].Id; B = ps[b].Id; Score = s } ] }
 
@@ -214,7 +271,9 @@ let both (threshold: float) (models: (int64 * Architecture) list) =
     checkThreshold threshold
     let ps, vocabulary = profiles models
     let pairs, scored = linkedPairs threshold ps vocabulary
-    { Strategy = "both"; Threshold = Some threshold; Scored = scored
+    { Strategy = "both"
+      Threshold = Some threshold
+      Scored = scored
       Groups = groupsOf ps (Some vocabulary) (Seq.append (nameLinks ps) (pairs |> Seq.map (fun (a, b, _) -> a, b)))
       Pairs = [ for a, b, s in pairs -> { A = ps[a].Id; B = ps[b].Id; Score = s } ] }
 
@@ -228,7 +287,14 @@ let run (catalog: ICatalog) (strategy: string) (threshold: float) =
         | "architecture" -> byArchitecture threshold models
         | "both" -> both threshold models
         | other -> invalidArg (nameof strategy) $"unknown strategy '{other}' (name, architecture or both)"
-    Catalog.writeGroups catalog strategy result.Threshold
+    Catalog.writeGroups
+        catalog
+        strategy
+        result.Threshold
         [ for g in result.Groups do
-            for m in g.Members -> { GroupRow.Group = g.Group; GroupRow.Model = m.Id; GroupRow.Representative = g.Representative; GroupRow.Score = m.Score } ]
+              for m in g.Members ->
+                  { GroupRow.Group = g.Group
+                    GroupRow.Model = m.Id
+                    GroupRow.Representative = g.Representative
+                    GroupRow.Score = m.Score } ]
     result

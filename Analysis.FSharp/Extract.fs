@@ -9,8 +9,10 @@ open Hybrid.Analysis.Architecture
 
 /// A folder that holds models rather than being one: a hub cache (models--org--name entries, no config.json).
 let private cacheEntries (dir: string) =
-    if File.Exists(Path.Combine(dir, "config.json")) || Directory.Exists(Path.Combine(dir, "snapshots")) then []
-    else Directory.GetDirectories(dir, "models--*") |> Array.sort |> List.ofArray
+    if File.Exists(Path.Combine(dir, "config.json")) || Directory.Exists(Path.Combine(dir, "snapshots")) then
+        []
+    else
+        Directory.GetDirectories(dir, "models--*") |> Array.sort |> List.ofArray
 
 /// Paths of the form zoo:NAME name a model of our zoo (Core.Nn.Zoo), traced rather than read.
 let zooPrefix = "zoo:"
@@ -23,11 +25,13 @@ let isZoo (path: string) = path.StartsWith(zooPrefix, System.StringComparison.Or
 /// is no kind of model raises InputException.
 let rec results (path: string) : Result<Architecture, exn> list =
     let attempt read =
-        try Ok(read path)
-        with
-        | :? Hybrid.Core.Nn.InputException as e -> Error(e :> exn)
+        try
+            Ok(read path)
+        with :? Hybrid.Core.Nn.InputException as e ->
+            Error(e :> exn)
     // An unknown zoo name is the user's mistake; the zoo refuses it with ArgumentException, listing the known names.
-    if isZoo path then [ attempt (fun p -> Input.guard p (fun () -> FromModule.ofZoo (p.Substring zooPrefix.Length))) ]
+    if isZoo path then
+        [ attempt (fun p -> Input.guard p (fun () -> FromModule.ofZoo (p.Substring zooPrefix.Length))) ]
     elif Directory.Exists path then
         match cacheEntries path with
         | [] -> [ attempt FromStateDict.read ]
@@ -38,11 +42,18 @@ let rec results (path: string) : Result<Architecture, exn> list =
         | ".jsonl" -> FromTraces.readAll path
         | ext when ModelFiles.weightExtensions.Contains ext -> [ attempt FromStateDict.read ]
         | ext ->
-            raise (InputException(path,
-                $"cannot tell what model a '{ext}' file holds; architectures are read from .onnx, .jsonl (traces), .safetensors, PyTorch checkpoints {ModelFiles.checkpointList}, Hugging Face folders and hub cache entries"))
-    else raise (InputException(path, "no such file or folder"))
+            raise (
+                InputException(
+                    path,
+                    $"cannot tell what model a '{ext}' file holds; architectures are read from .onnx, .jsonl (traces), .safetensors, PyTorch checkpoints {ModelFiles.checkpointList}, Hugging Face folders and hub cache entries"
+                )
+            )
+    else
+        raise (InputException(path, "no such file or folder"))
 
 /// Every architecture at `path` (see results); the first error raises (strict reading).
 let fromPath (path: string) : Architecture list =
-    results path |> List.map (function Ok a -> a | Error e -> raise e)
-
+    results path
+    |> List.map (function
+        | Ok a -> a
+        | Error e -> raise e)

@@ -11,12 +11,15 @@ open Hybrid.Analysis.TensorInput
 /// The first `count` images of a set as a matrix (one flattened image per row), in float64.
 let pixels (images: LabelledImages) (count: int) =
     let count = min count images.Count
-    { Source = "pixels"; Rows = count; Columns = images.ImageSize
+    { Source = "pixels"
+      Rows = count
+      Columns = images.ImageSize
       Values = Array.init (count * images.ImageSize) (fun e -> float images.Images[e]) }
 
 /// Each channel averaged over non-overlapping factor x factor windows (the edge windows that do not fit are dropped).
 let averagePool (factor: int) (images: LabelledImages) (count: int) =
-    if factor < 1 then invalidArg (nameof factor) $"pooling factor {factor} must be at least 1"
+    if factor < 1 then
+        invalidArg (nameof factor) $"pooling factor {factor} must be at least 1"
     let count = min count images.Count
     let h, w = images.Height / factor, images.Width / factor
     let columns = images.Channels * h * w
@@ -28,7 +31,13 @@ let averagePool (factor: int) (images: LabelledImages) (count: int) =
                     let mutable sum = 0.0
                     for dy in 0 .. factor - 1 do
                         for dx in 0 .. factor - 1 do
-                            sum <- sum + float images.Images[((i * images.Channels + c) * images.Height + y * factor + dy) * images.Width + x * factor + dx]
+                            sum <-
+                                sum
+                                + float
+                                    images.Images[((i * images.Channels + c) * images.Height + y * factor + dy)
+                                                  * images.Width
+                                                  + x * factor
+                                                  + dx]
                     values[i * columns + (c * h + y) * w + x] <- sum / float (factor * factor)
     { Source = $"pixels pooled {factor}x{factor}"; Rows = count; Columns = columns; Values = values }
 
@@ -38,13 +47,16 @@ let standardise (m: Matrix) =
     let values = Array.copy m.Values
     for c in 0 .. m.Columns - 1 do
         let mutable sum = 0.0
-        for r in 0 .. m.Rows - 1 do sum <- sum + values[r * m.Columns + c]
+        for r in 0 .. m.Rows - 1 do
+            sum <- sum + values[r * m.Columns + c]
         let mean = sum / float m.Rows
         let mutable squares = 0.0
-        for r in 0 .. m.Rows - 1 do squares <- squares + (values[r * m.Columns + c] - mean) ** 2.0
+        for r in 0 .. m.Rows - 1 do
+            squares <- squares + (values[r * m.Columns + c] - mean) ** 2.0
         let std = sqrt (squares / float m.Rows)
         let scale = if std > 0.0 then 1.0 / std else 1.0
-        for r in 0 .. m.Rows - 1 do values[r * m.Columns + c] <- (values[r * m.Columns + c] - mean) * scale
+        for r in 0 .. m.Rows - 1 do
+            values[r * m.Columns + c] <- (values[r * m.Columns + c] - mean) * scale
     { m with Source = $"{m.Source}, standardised"; Values = values }
 
 /// The activations of every layer of a random fully connected ReLU network applied to the rows of input: layer l is

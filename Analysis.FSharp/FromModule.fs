@@ -26,13 +26,14 @@ let private attributeValue (value: obj) =
 let private attributeName (name: string) = if name = "kernel" then "kernel_size" else name
 
 /// The spatial rank an op's first input implies (N, C, spatial...), for BatchNorm1d/2d and the pools.
-let private spatialRank (op: TracedOp) = if op.Inputs.Length > 0 && op.Inputs[0].Dim >= 3 then Some(op.Inputs[0].Dim - 2) else None
+let private spatialRank (op: TracedOp) =
+    if op.Inputs.Length > 0 && op.Inputs[0].Dim >= 3 then Some(op.Inputs[0].Dim - 2) else None
 
 /// The hierarchy of a module tree: every module below the root with its PyTorch type name and nesting depth.
 let hierarchy (model: Module) : ModuleEntry list =
     [ for path, m in model.NamedModules() do
-        if path <> "" then
-            { Path = path; Type = m.TypeName; Depth = Graphs.depth path; Leaf = Seq.isEmpty (m.NamedChildren()) } ]
+          if path <> "" then
+              { Path = path; Type = m.TypeName; Depth = Graphs.depth path; Leaf = Seq.isEmpty (m.NamedChildren()) } ]
 
 /// Traces `model` (in evaluation mode, without autograd) on `input` and returns its abstract architecture.
 let ofModule (name: string) (labels: Labels) (model: Module) (input: Tensor) : Architecture =
@@ -59,39 +60,62 @@ let ofModule (name: string) (labels: Labels) (model: Module) (input: Tensor) : A
                 | true, p ->
                     edges.Add((p, i))
                     fed <- true
-                | _ -> if obj.ReferenceEquals(x, input) || owned.ContainsKey x then readsSource <- true
-            if readsSource || not fed then sources.Add i
+                | _ ->
+                    if obj.ReferenceEquals(x, input) || owned.ContainsKey x then
+                        readsSource <- true
+            if readsSource || not fed then
+                sources.Add i
             // Ops that hand back their input (dropout in evaluation) take over as its producer.
             producer[op.Output] <- i
             let parameters =
                 [ for x in op.Inputs do
-                    match owned.TryGetValue x with
-                    | true, key -> key.Substring(key.LastIndexOf '.' + 1), Array.map int64 x.Shape
-                    | _ -> () ]
+                      match owned.TryGetValue x with
+                      | true, key -> key.Substring(key.LastIndexOf '.' + 1), Array.map int64 x.Shape
+                      | _ -> () ]
             let layerType = LayerTypes.normalise op.Op (spatialRank op)
-            let groups = match op.Attributes.TryGetValue "groups" with | true, (:? int as g) -> int64 g | _ -> 1L
+            let groups =
+                match op.Attributes.TryGetValue "groups" with
+                | true, (:? int as g) -> int64 g
+                | _ -> 1L
             let weight = parameters |> List.tryPick (fun (p, s) -> if p = "weight" then Some s else None)
             let attributes =
                 [ for KeyValue(k, v) in op.Attributes do
-                    match attributeValue v with
-                    | Some value -> attributeName k, value
-                    | None -> () ]
+                      match attributeValue v with
+                      | Some value -> attributeName k, value
+                      | None -> () ]
                 @ LayerTypes.weightAttributes layerType groups weight
             let baseName = if op.ModulePath = "" then op.Op else $"{op.ModulePath}/{op.Op}"
-            let seen = match names.TryGetValue baseName with | true, k -> k | _ -> 0
+            let seen =
+                match names.TryGetValue baseName with
+                | true, k -> k
+                | _ -> 0
             names[baseName] <- seen + 1
-            { Id = i; Name = (if seen = 0 then baseName else $"{baseName}_{seen}"); LayerType = layerType; Original = op.Op
-              Attributes = Map.ofList attributes; Parameters = parameters; OutputShape = Some(Array.map int64 op.Output.Shape)
+            { Id = i
+              Name = (if seen = 0 then baseName else $"{baseName}_{seen}")
+              LayerType = layerType
+              Original = op.Op
+              Attributes = Map.ofList attributes
+              Parameters = parameters
+              OutputShape = Some(Array.map int64 op.Output.Shape)
               ModulePath = op.ModulePath })
         |> Array.ofList
-    let sinks = match producer.TryGetValue output with | true, p -> [ p ] | _ -> []
+    let sinks =
+        match producer.TryGetValue output with
+        | true, p -> [ p ]
+        | _ -> []
     // Per-op tracing cannot form a cycle (an op only reads tensors made before it); the guard keeps the DAG contract
     // should a module ever hand back a tensor it is still writing.
     let acyclic, _ = Graphs.removeBackEdges nodes.Length (edges.ToArray())
     let kept, keptEdges, pruned =
         Graphs.finish { Nodes = nodes; Edges = acyclic; Sources = List.ofSeq sources; Sinks = sinks }
-    { Name = name; Format = "zoo"; Labels = labels; Nodes = kept; Edges = keptEdges; Hierarchy = hierarchy model
-      Pruned = pruned; OriginalOps = ops |> List.countBy _.Op |> Map.ofList }
+    { Name = name
+      Format = "zoo"
+      Labels = labels
+      Nodes = kept
+      Edges = keptEdges
+      Hierarchy = hierarchy model
+      Pruned = pruned
+      OriginalOps = ops |> List.countBy _.Op |> Map.ofList }
 
 /// The dummy input a zoo architecture is traced on: ImageNet models 3x224x224, CIFAR models 3x32x32, the small CNN
 /// 3x28x28 (Fashion-MNIST's size), dara-mlp the 894 n-gram features of the published DARA run.
@@ -107,6 +131,7 @@ let ofZoo (name: string) : Architecture =
     let model =
         if name = "dara-mlp" then Zoo.Zoo.Create(name, numClasses = 46, inputFeatures = 894) else Zoo.Zoo.Create name
     let labels =
-        { ModelType = Some name; Architectures = [ model.TypeName ]
+        { ModelType = Some name
+          Architectures = [ model.TypeName ]
           Task = (if name = "dara-mlp" then None else Some "image-classification") }
     ofModule name labels model (dummyInput name)

@@ -24,7 +24,9 @@ let inferLayerType (modulePath: string) (parameters: (string * int64[]) list) =
     match weight with
     | _ when has "running_mean" || has "running_var" -> "BatchNorm2d"
     | Some w when w.Length >= 3 && w.Length <= 5 -> $"Conv{w.Length - 2}d"
-    | Some w when w.Length = 2 && not (has "bias") && (last.Contains "embed" || last.StartsWith "wte" || last.StartsWith "wpe") ->
+    | Some w when
+        w.Length = 2 && not (has "bias") && (last.Contains "embed" || last.StartsWith "wte" || last.StartsWith "wpe")
+        ->
         "Embedding"
     | Some w when w.Length = 2 -> "Linear"
     | Some w when w.Length = 1 && has "bias" -> "LayerNorm"
@@ -37,31 +39,42 @@ let nodes (tensors: (string * int64[]) list) : Node[] =
     tensors
     |> List.map (fun (name, shape) ->
         let dot = name.LastIndexOf '.'
-        if dot < 0 then name, "", (name, shape) else name.Substring(0, dot), name.Substring(0, dot), (name.Substring(dot + 1), shape))
+        if dot < 0 then
+            name, "", (name, shape)
+        else
+            name.Substring(0, dot), name.Substring(0, dot), (name.Substring(dot + 1), shape))
     |> List.groupBy (fun (key, _, _) -> key)
     |> List.mapi (fun i (key, group) ->
         let path = group |> List.head |> fun (_, p, _) -> p
         let parameters = group |> List.map (fun (_, _, p) -> p)
         let layerType = inferLayerType path parameters
         let weight = parameters |> List.tryPick (fun (p, s) -> if p = "weight" then Some s else None)
-        { Id = i; Name = key; LayerType = layerType; Original = layerType
+        { Id = i
+          Name = key
+          LayerType = layerType
+          Original = layerType
           Attributes = Map.ofList (LayerTypes.weightAttributes layerType 1L weight)
-          Parameters = parameters; OutputShape = None; ModulePath = path })
+          Parameters = parameters
+          OutputShape = None
+          ModulePath = path })
     |> Array.ofList
 
 /// config.json's "task", for folders whose config records one (transformers does not require it).
 let private configTask (path: string) =
-    if not (Directory.Exists path) then None
+    if not (Directory.Exists path) then
+        None
     else
         let config = Path.Combine(ModelFolder.Open(path).Directory, "config.json")
-        if not (File.Exists config) then None
+        if not (File.Exists config) then
+            None
         else
             try
                 use doc = JsonDocument.Parse(File.ReadAllBytes config)
                 match doc.RootElement.ValueKind, doc.RootElement.TryGetProperty "task" with
                 | JsonValueKind.Object, (true, t) when t.ValueKind = JsonValueKind.String -> Some(t.GetString())
                 | _ -> None
-            with :? JsonException -> None // ModelFolder has already vetted the file; a bad one names itself there
+            with :? JsonException ->
+                None // ModelFolder has already vetted the file; a bad one names itself there
 
 /// A report name: the file's name without extension, the folder's name, or "org/name" for a hub cache entry.
 let private displayName (path: string) =
@@ -79,9 +92,11 @@ let read (path: string) : Architecture =
         elif report.Format.StartsWith "pytorch" then "pytorch"
         else "safetensors"
     let edges = Array.init (max 0 (nodes.Length - 1)) (fun i -> i, i + 1)
-    { Name = displayName path; Format = format
+    { Name = displayName path
+      Format = format
       Labels = { ModelType = report.ModelType; Architectures = report.Architectures; Task = configTask path }
-      Nodes = nodes; Edges = edges
+      Nodes = nodes
+      Edges = edges
       Hierarchy = Graphs.hierarchy (Graphs.leafTypes nodes) (nodes |> Seq.map _.ModulePath)
       Pruned = []
       OriginalOps = nodes |> Array.countBy _.Original |> Map.ofArray }

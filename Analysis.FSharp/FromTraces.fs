@@ -23,41 +23,73 @@ let parseLine (text: string) : Result<Architecture, string> =
     try
         use doc = JsonDocument.Parse text
         let root = doc.RootElement
-        if root.ValueKind <> JsonValueKind.Object then Error $"a {root.ValueKind}, not a JSON object"
+        if root.ValueKind <> JsonValueKind.Object then
+            Error $"a {root.ValueKind}, not a JSON object"
         else
             let fields = [ "repo_name"; "layers"; "model_type"; "arch"; "task" ] |> List.map (optionalString root)
-            let value i = match fields[i] with | Ok v -> v | Error _ -> None
-            match fields |> List.tryPick (function Error m -> Some m | Ok _ -> None), value 0, value 1 with
+            let value i =
+                match fields[i] with
+                | Ok v -> v
+                | Error _ -> None
+            match
+                fields
+                |> List.tryPick (function
+                    | Error m -> Some m
+                    | Ok _ -> None),
+                value 0,
+                value 1
+            with
             | Some problem, _, _ -> Error problem
             | None, None, _ -> Error "no \"repo_name\""
             | None, _, None -> Error "no \"layers\""
             | None, Some repo, Some layers ->
-                let tokens = layers.Split(' ', System.StringSplitOptions.RemoveEmptyEntries) |> Array.filter (markers.Contains >> not)
-                if tokens.Length = 0 then Error $"\"layers\" of {repo} holds no layers"
+                let tokens =
+                    layers.Split(' ', System.StringSplitOptions.RemoveEmptyEntries)
+                    |> Array.filter (markers.Contains >> not)
+                if tokens.Length = 0 then
+                    Error $"\"layers\" of {repo} holds no layers"
                 else
                     let nodes =
                         tokens
                         |> Array.mapi (fun i token ->
-                            { Id = i; Name = $"{token}_{i}"; LayerType = LayerTypes.normalise token None; Original = token
-                              Attributes = Map.empty; Parameters = []; OutputShape = None; ModulePath = "" })
-                    Ok { Name = repo; Format = "trace"
-                         Labels = { ModelType = value 2; Architectures = Option.toList (value 3); Task = value 4 }
-                         Nodes = nodes; Edges = Array.init (nodes.Length - 1) (fun i -> i, i + 1); Hierarchy = []
-                         Pruned = []; OriginalOps = tokens |> Array.countBy id |> Map.ofArray }
-    with :? JsonException as e -> Error $"not valid JSON ({e.Message})"
+                            { Id = i
+                              Name = $"{token}_{i}"
+                              LayerType = LayerTypes.normalise token None
+                              Original = token
+                              Attributes = Map.empty
+                              Parameters = []
+                              OutputShape = None
+                              ModulePath = "" })
+                    Ok
+                        { Name = repo
+                          Format = "trace"
+                          Labels = { ModelType = value 2; Architectures = Option.toList (value 3); Task = value 4 }
+                          Nodes = nodes
+                          Edges = Array.init (nodes.Length - 1) (fun i -> i, i + 1)
+                          Hierarchy = []
+                          Pruned = []
+                          OriginalOps = tokens |> Array.countBy id |> Map.ofArray }
+    with :? JsonException as e ->
+        Error $"not valid JSON ({e.Message})"
 
 /// Every non-blank line of a JSON Lines file, in order: the architecture, or an InputException naming the file and
 /// the line number. A missing or unreadable file raises InputException.
 let readAll (path: string) : Result<Architecture, exn> list =
     let lines =
-        try File.ReadAllLines path
-        with :? IOException | :? System.UnauthorizedAccessException as e -> raise (InputException(path, e.Message))
+        try
+            File.ReadAllLines path
+        with
+        | :? IOException
+        | :? System.UnauthorizedAccessException as e -> raise (InputException(path, e.Message))
     [ for i in 0 .. lines.Length - 1 do
-        if not (System.String.IsNullOrWhiteSpace lines[i]) then
-            match parseLine lines[i] with
-            | Ok architecture -> Ok architecture
-            | Error problem -> Error(InputException(path, $"line {i + 1}: {problem}")) ]
+          if not (System.String.IsNullOrWhiteSpace lines[i]) then
+              match parseLine lines[i] with
+              | Ok architecture -> Ok architecture
+              | Error problem -> Error(InputException(path, $"line {i + 1}: {problem}")) ]
 
 /// Every line's architecture; the first broken line raises its InputException (strict reading).
 let read (path: string) : Architecture list =
-    readAll path |> List.map (function Ok a -> a | Error e -> raise e)
+    readAll path
+    |> List.map (function
+        | Ok a -> a
+        | Error e -> raise e)

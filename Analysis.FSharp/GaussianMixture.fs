@@ -16,7 +16,8 @@ let parseInit (name: string) =
     | "kmeans" -> MixtureInit.Kmeans
     | "k-means++" -> MixtureInit.KmeansPlusPlus
     | "random" -> MixtureInit.Random
-    | "random_from_data" | "random-from-data" -> MixtureInit.RandomFromData
+    | "random_from_data"
+    | "random-from-data" -> MixtureInit.RandomFromData
     | _ -> Input.fail "unknown init '%s': expected kmeans, k-means++, random or random_from_data" name
 
 /// scikit-learn's name of an initialisation.
@@ -49,7 +50,12 @@ type Summary =
       Device: string }
 
 /// Fits a mixture to the rows of data on device; onIteration (when given) sees every EM iteration.
-let fit (device: Device) (options: GaussianMixtureOptions) (onIteration: (MixtureProgress -> unit) option) (data: Matrix) =
+let fit
+    (device: Device)
+    (options: GaussianMixtureOptions)
+    (onIteration: (MixtureProgress -> unit) option)
+    (data: Matrix)
+    =
     let callback = onIteration |> Option.map (fun f -> Action<MixtureProgress> f) |> Option.toObj
     Hybrid.Core.Gpu.GaussianMixture.Fit(device, data.Values, data.Rows, data.Columns, options, null, callback)
 
@@ -66,8 +72,10 @@ let summarise (device: Device) (options: GaussianMixtureOptions) (model: Gaussia
       Components = options.Components
       Covariance = options.Covariance.SklearnName()
       Init =
-        if isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit then initName options.Init
-        else "given"
+        if isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit then
+            initName options.Init
+        else
+            "given"
       Seed = options.Seed
       NInit = options.NInit
       Device = device.Name }
@@ -84,10 +92,17 @@ let save (path: string) (summary: Summary) (model: GaussianMixtureModel) =
         | _ -> [| k |]
     let metadata = Dictionary<string, string>()
     for key, value in
-        [ "format", "hybrid.gaussian_mixture"; "covariance_type", summary.Covariance; "init", summary.Init
-          "seed", string summary.Seed; "n_init", string summary.NInit; "n_iter", string summary.NIter
-          "converged", (if summary.Converged then "true" else "false"); "lower_bound", summary.LowerBound.ToString "R"
-          "bic", summary.Bic.ToString "R"; "aic", summary.Aic.ToString "R"; "n_samples", string summary.Samples ] do
+        [ "format", "hybrid.gaussian_mixture"
+          "covariance_type", summary.Covariance
+          "init", summary.Init
+          "seed", string summary.Seed
+          "n_init", string summary.NInit
+          "n_iter", string summary.NIter
+          "converged", (if summary.Converged then "true" else "false")
+          "lower_bound", summary.LowerBound.ToString "R"
+          "bic", summary.Bic.ToString "R"
+          "aic", summary.Aic.ToString "R"
+          "n_samples", string summary.Samples ] do
         metadata[key] <- value
     SafetensorsWriter.Write(
         path,
@@ -95,23 +110,34 @@ let save (path: string) (summary: Summary) (model: GaussianMixtureModel) =
           TensorData.Float64("means", [| k; d |], model.Means)
           TensorData.Float64("covariances", matrixShape, model.Covariances)
           TensorData.Float64("precisions_cholesky", matrixShape, model.PrecisionsCholesky) ],
-        metadata)
+        metadata
+    )
 
 /// BIC for each number of components (lower is better), all else as in options: the usual way to choose k.
 /// Given initial parameters fix k, so options must come from an initialisation method instead.
 let bicByComponents (device: Device) (options: GaussianMixtureOptions) (data: Matrix) (ks: int list) =
     if not (isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit) then
         invalidArg (nameof options) "a BIC sweep over k cannot start from given weights, means or precisions"
-    ks |> List.map (fun k ->
+    ks
+    |> List.map (fun k ->
         let o =
             GaussianMixtureOptions(
-                Components = k, Covariance = options.Covariance, Init = options.Init, NInit = options.NInit,
-                Tol = options.Tol, RegCovar = options.RegCovar, MaxIter = options.MaxIter, Seed = options.Seed)
+                Components = k,
+                Covariance = options.Covariance,
+                Init = options.Init,
+                NInit = options.NInit,
+                Tol = options.Tol,
+                RegCovar = options.RegCovar,
+                MaxIter = options.MaxIter,
+                Seed = options.Seed
+            )
         k, (fit device o None data).Bic(data.Values, device))
 
 /// Share of points whose component's most common label is their own label (1.0: the components are pure classes).
 let labelPurity (components: int[]) (labels: int64[]) (componentCount: int) (classCount: int) =
     let counts = Array2D.zeroCreate<int> componentCount classCount
     Array.iteri (fun i c -> counts[c, int labels[i]] <- counts[c, int labels[i]] + 1) components
-    let majority = [ for c in 0 .. componentCount - 1 -> Seq.max (seq { for l in 0 .. classCount - 1 -> counts[c, l] }) ] |> List.sum
+    let majority =
+        [ for c in 0 .. componentCount - 1 -> Seq.max (seq { for l in 0 .. classCount - 1 -> counts[c, l] }) ]
+        |> List.sum
     float majority / float components.Length

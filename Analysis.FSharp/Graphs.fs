@@ -8,11 +8,7 @@ open Hybrid.Analysis.Architecture
 
 /// A graph as a source reads it, before pruning: edges are (from, to) indexes into Nodes (whose Id is ignored);
 /// Sources are the nodes that read a graph input or parameter or read nothing at all; Sinks produce an output.
-type RawGraph =
-    { Nodes: Node[]
-      Edges: (int * int)[]
-      Sources: int list
-      Sinks: int list }
+type RawGraph = { Nodes: Node[]; Edges: (int * int)[]; Sources: int list; Sinks: int list }
 
 let private adjacency (count: int) (edges: (int * int)[]) =
     let next = Array.init count (fun _ -> ResizeArray<int>())
@@ -29,15 +25,18 @@ let topologicalOrder (count: int) (edges: (int * int)[]) : Result<int[], int lis
     let indegree = Array.init count (fun i -> previous[i].Count)
     let ready = PriorityQueue<int, int>()
     for i in 0 .. count - 1 do
-        if indegree[i] = 0 then ready.Enqueue(i, i)
+        if indegree[i] = 0 then
+            ready.Enqueue(i, i)
     let order = ResizeArray<int>(count)
     while ready.Count > 0 do
         let n = ready.Dequeue()
         order.Add n
         for m in next[n] do
             indegree[m] <- indegree[m] - 1
-            if indegree[m] = 0 then ready.Enqueue(m, m)
-    if order.Count = count then Ok(order.ToArray())
+            if indegree[m] = 0 then
+                ready.Enqueue(m, m)
+    if order.Count = count then
+        Ok(order.ToArray())
     else
         // Every node left has a predecessor that is also left, so walking predecessors must revisit a node.
         let left = Array.init count (fun i -> indegree[i] > 0)
@@ -75,13 +74,15 @@ let removeBackEdges (count: int) (edges: (int * int)[]) =
                         stack.Push(m, 0)
                     | 1uy -> back.Add((n, m)) |> ignore
                     | _ -> ()
-                else state[n] <- 2uy
+                else
+                    state[n] <- 2uy
     edges |> Array.partition (fun e -> not (back.Contains e))
 
 let private reach (starts: int list) (step: ResizeArray<int>[]) =
     let seen = Array.zeroCreate<bool> step.Length
     let queue = Queue<int>(starts)
-    for s in starts do seen[s] <- true
+    for s in starts do
+        seen[s] <- true
     while queue.Count > 0 do
         for m in step[queue.Dequeue()] do
             if not seen[m] then
@@ -114,7 +115,10 @@ let finish (graph: RawGraph) =
         |> Array.map (fun (a, b) -> newId[a], newId[b])
         |> Array.distinct
         |> Array.sort
-    let pruned = [ for i in 0 .. graph.Nodes.Length - 1 do if not keep[i] then graph.Nodes[i].Name ]
+    let pruned =
+        [ for i in 0 .. graph.Nodes.Length - 1 do
+              if not keep[i] then
+                  graph.Nodes[i].Name ]
     nodes, edges, pruned
 
 /// Nesting depth of a dotted module path: the number of dots ("layer1.0.conv1" -> 2).
@@ -130,14 +134,16 @@ let hierarchy (typeOf: string -> string) (paths: string seq) : ModuleEntry list 
             let parts = path.Split '.'
             for k in 1 .. parts.Length do
                 let prefix = System.String.Join(".", parts, 0, k)
-                if seen.Add prefix then ordered.Add prefix
+                if seen.Add prefix then
+                    ordered.Add prefix
     let parents = HashSet<string>()
     for path in ordered do
         let dot = path.LastIndexOf '.'
-        if dot > 0 then parents.Add(path.Substring(0, dot)) |> ignore
+        if dot > 0 then
+            parents.Add(path.Substring(0, dot)) |> ignore
     [ for path in ordered ->
-        let leaf = not (parents.Contains path)
-        { Path = path; Type = (if leaf then typeOf path else ""); Depth = depth path; Leaf = leaf } ]
+          let leaf = not (parents.Contains path)
+          { Path = path; Type = (if leaf then typeOf path else ""); Depth = depth path; Leaf = leaf } ]
 
 /// The type of a leaf module read from its nodes: their one layer type when they agree, else "" (formats that record
 /// no module types, such as ONNX and state dicts, leave containers untyped).
@@ -150,4 +156,7 @@ let leafTypes (nodes: Node seq) =
             | [ single ] -> path, single
             | _ -> path, "")
         |> dict
-    fun (path: string) -> match types.TryGetValue path with | true, t -> t | _ -> ""
+    fun (path: string) ->
+        match types.TryGetValue path with
+        | true, t -> t
+        | _ -> ""

@@ -20,7 +20,8 @@ let fail fmt = Printf.kprintf (fun message -> raise (error "hybrid" message)) fm
 /// InputException with that message (without .NET's " (Parameter 'name')", which means nothing to a user), whose
 /// subject is `subject` when the message does not start with one.
 let guard (subject: string) (call: unit -> 'a) =
-    try call ()
+    try
+        call ()
     with :? ArgumentException as e ->
         let message = if isNull e.ParamName then e.Message else e.Message.Replace($" (Parameter '{e.ParamName}')", "")
         raise (error subject message)

@@ -9,12 +9,21 @@ open Hybrid.Analysis.Architecture
 
 /// Families whose PyTorch name carries the number of spatial dimensions ("Conv" + "2d").
 let private spatialFamilies =
-    dict [ "conv", "Conv"; "maskedconv", "Conv"; "convtranspose", "ConvTranspose"
-           "maxpool", "MaxPool"; "averagepool", "AvgPool"; "avgpool", "AvgPool"
-           "globalaveragepool", "AdaptiveAvgPool"; "adaptiveavgpool", "AdaptiveAvgPool"
-           "globalmaxpool", "AdaptiveMaxPool"; "adaptivemaxpool", "AdaptiveMaxPool"
-           "batchnorm", "BatchNorm"; "batchnormalization", "BatchNorm"
-           "instancenorm", "InstanceNorm"; "instancenormalization", "InstanceNorm" ]
+    dict
+        [ "conv", "Conv"
+          "maskedconv", "Conv"
+          "convtranspose", "ConvTranspose"
+          "maxpool", "MaxPool"
+          "averagepool", "AvgPool"
+          "avgpool", "AvgPool"
+          "globalaveragepool", "AdaptiveAvgPool"
+          "adaptiveavgpool", "AdaptiveAvgPool"
+          "globalmaxpool", "AdaptiveMaxPool"
+          "adaptivemaxpool", "AdaptiveMaxPool"
+          "batchnorm", "BatchNorm"
+          "batchnormalization", "BatchNorm"
+          "instancenorm", "InstanceNorm"
+          "instancenormalization", "InstanceNorm" ]
 
 /// Lower-case spelling -> normalised name, for the names that are not spatial families.
 let private aliases =
@@ -27,7 +36,13 @@ let private aliases =
           "PReLU", [ "prelu" ]
           "ELU", [ "elu" ]
           "SELU", [ "selu" ]
-          "GELU", [ "gelu"; "geluactivation"; "newgeluactivation"; "fastgeluactivation"; "quickgeluactivation"; "gelupytorchtanh" ]
+          "GELU",
+          [ "gelu"
+            "geluactivation"
+            "newgeluactivation"
+            "fastgeluactivation"
+            "quickgeluactivation"
+            "gelupytorchtanh" ]
           "SiLU", [ "silu"; "swish" ]
           "Sigmoid", [ "sigmoid" ]
           "Tanh", [ "tanh" ]
@@ -52,13 +67,19 @@ let private aliases =
           "Permute", [ "permute" ]
           "Pad", [ "pad"; "zeropad2d"; "constantpad1d"; "constantpad2d" ]
           "Identity", [ "identity" ] ]
-    dict [ for name, spellings in groups do for s in spellings -> s, name ]
+    dict
+        [ for name, spellings in groups do
+              for s in spellings -> s, name ]
 
 /// Families recognised by suffix: the many model-specific subclasses in Hugging Face traces
 /// ("debertalayernorm", "llamarmsnorm", "beitdroppath", "bartscaledwordembedding").
 let private suffixes =
-    [ "geluactivation", "GELU"; "droppath", "DropPath"; "rmsnorm", "RMSNorm"
-      "scaledwordembedding", "Embedding"; "learnedpositionalembedding", "Embedding"; "layernorm", "LayerNorm" ]
+    [ "geluactivation", "GELU"
+      "droppath", "DropPath"
+      "rmsnorm", "RMSNorm"
+      "scaledwordembedding", "Embedding"
+      "learnedpositionalembedding", "Embedding"
+      "layernorm", "LayerNorm" ]
 
 /// T5's "layer norm" neither centres nor has a bias: it is an RMS norm under another name.
 let private rmsNormedLayerNorms = set [ "t5layernorm"; "mt5layernorm"; "longt5layernorm" ]
@@ -79,7 +100,8 @@ let normalise (original: string) (spatialRank: int option) =
     let stem, namedRank =
         if lower.Length > 2 && lower.EndsWith "d" && Char.IsDigit lower[lower.Length - 2] then
             lower.Substring(0, lower.Length - 2), Some(int lower[lower.Length - 2] - int '0')
-        else lower, None
+        else
+            lower, None
     match spatialFamilies.TryGetValue stem with
     | true, family ->
         let rank = namedRank |> Option.orElse spatialRank |> Option.defaultValue 2

@@ -41,8 +41,7 @@ let private isOnnx (path: string) = Path.GetExtension(path).Equals(".onnx", Stri
 let shapeOf (state: IReadOnlyDictionary<string, Tensor>) =
     let weights = state |> Seq.filter (fun kv -> kv.Key.EndsWith "weight") |> Seq.map _.Value |> Seq.toList
     let classes = weights |> List.filter (fun t -> t.Dim = 2) |> List.tryLast |> Option.map (fun t -> t.Size 0)
-    let channels =
-        weights |> List.tryFind (fun t -> t.Dim = 4 || t.Dim = 2) |> Option.map (fun t -> t.Size 1)
+    let channels = weights |> List.tryFind (fun t -> t.Dim = 4 || t.Dim = 2) |> Option.map (fun t -> t.Size 1)
     classes, channels
 
 /// A zoo module holding the weights of <paramref name="path"/>. The architecture is the one named or, when omitted, the
@@ -58,8 +57,10 @@ let loadModule (device: Device) (path: string) (arch: string option) =
         match arch with
         | Some name ->
             let model = build name
-            try model.LoadStateDict(state) |> ignore
-            with :? ArgumentException as e -> raise (InputException(path, $"{e.Message} ({name})", e))
+            try
+                model.LoadStateDict(state) |> ignore
+            with :? ArgumentException as e ->
+                raise (InputException(path, $"{e.Message} ({name})", e))
             name, model
         | None ->
             let tryLoad name =
@@ -67,12 +68,18 @@ let loadModule (device: Device) (path: string) (arch: string option) =
                     let model = build name
                     model.LoadStateDict(state) |> ignore
                     Some(name, model)
-                with :? ArgumentException -> None
+                with :? ArgumentException ->
+                    None
             match Zoo.ImageNames |> Seq.tryPick tryLoad with
             | Some fit -> fit
             | None ->
                 let known = String.Join(", ", Zoo.ImageNames)
-                raise (InputException(path, $"no zoo architecture has these tensor names and shapes; name one with --arch ({known})"))
+                raise (
+                    InputException(
+                        path,
+                        $"no zoo architecture has these tensor names and shapes; name one with --arch ({known})"
+                    )
+                )
     model.To device |> ignore
     name, model
 
@@ -80,7 +87,8 @@ let loadModule (device: Device) (path: string) (arch: string option) =
 /// architecture (see <see cref="loadModule"/>).
 let load (device: Device) (path: string) (arch: string option) =
     if isOnnx path then
-        if arch.IsSome then raise (InputException(path, "an ONNX file carries its own graph; drop --arch"))
+        if arch.IsSome then
+            raise (InputException(path, "an ONNX file carries its own graph; drop --arch"))
         OnnxGraph(path, OnnxSession(OnnxModel.Load path, device))
     else
         let name, model = loadModule device path arch
@@ -97,22 +105,32 @@ let argmaxRows (logits: Tensor) =
     Array.init n (fun i ->
         let mutable best = 0
         for j in 1 .. c - 1 do
-            if values.[i * c + j] > values.[i * c + best] then best <- j
+            if values.[i * c + j] > values.[i * c + best] then
+                best <- j
         best)
 
 type Evaluation =
-    { Accuracy: float
-      N: int
-      Correct: int
-      /// Confusion[true class][predicted class].
-      Confusion: int[][]
-      Predictions: int[]
-      ClassNames: string list }
+    {
+        Accuracy: float
+        N: int
+        Correct: int
+        /// Confusion[true class][predicted class].
+        Confusion: int[][]
+        Predictions: int[]
+        ClassNames: string list
+    }
 
 /// Accuracy, confusion matrix and every prediction of <paramref name="network"/> on <paramref name="data"/>, in dataset
 /// order; images are normalised with mean / std when given. <paramref name="progress"/> gets (images done, total).
-let evaluate (device: Device) (network: Network) (data: LabelledImages) (mean: float32[] option) (std: float32[] option)
-             (batchSize: int) (progress: int -> int -> unit) =
+let evaluate
+    (device: Device)
+    (network: Network)
+    (data: LabelledImages)
+    (mean: float32[] option)
+    (std: float32[] option)
+    (batchSize: int)
+    (progress: int -> int -> unit)
+    =
     let options =
         DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
     let loader = DataLoader(data, options)
@@ -122,7 +140,10 @@ let evaluate (device: Device) (network: Network) (data: LabelledImages) (mean: f
     for batch in loader.Epoch 0 do
         let logits = network.Forward(batchTensor device batch)
         if logits.Dim <> 2 || logits.Size 0 <> batch.Count then
-            raise (ArgumentException $"the network returned shape {ShapeOps.Format(logits.Shape)} for a batch of {batch.Count}; expected (N, classes)")
+            raise (
+                ArgumentException
+                    $"the network returned shape {ShapeOps.Format(logits.Shape)} for a batch of {batch.Count}; expected (N, classes)"
+            )
         argmaxRows logits |> Array.iteri (fun i p -> predictions.[batch.Indices.[i]] <- p)
         done' <- done' + batch.Count
         progress done' data.Count
@@ -131,8 +152,10 @@ let evaluate (device: Device) (network: Network) (data: LabelledImages) (mean: f
     for i in 0 .. data.Count - 1 do
         let truth = int data.Labels.[i]
         let p = predictions.[i]
-        if p = truth then correct <- correct + 1
-        if p < classes then confusion.[truth].[p] <- confusion.[truth].[p] + 1
+        if p = truth then
+            correct <- correct + 1
+        if p < classes then
+            confusion.[truth].[p] <- confusion.[truth].[p] + 1
     { Accuracy = (if data.Count = 0 then 0.0 else float correct / float data.Count)
       N = data.Count
       Correct = correct

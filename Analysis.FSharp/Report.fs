@@ -16,12 +16,27 @@ open Hybrid.Analysis.Charts
 
 /// The columns of `layers.csv`, in order (ALGORITHMS.md section 3).
 let layerColumns =
-    [ "Layer Name"; "Layer Type"; "Input Shape"; "Output Shape"; "Block"; "Parameters"; "Model ID"; "Base Model Name"; "Task" ]
+    [ "Layer Name"
+      "Layer Type"
+      "Input Shape"
+      "Output Shape"
+      "Block"
+      "Parameters"
+      "Model ID"
+      "Base Model Name"
+      "Task" ]
 
 /// The columns of `metrics.csv`, in order.
 let metricColumns =
-    [ "Model ID"; "Base Model Name"; "Task"; "Layer Count"; "Unique Layer Types"; "Block Count"; "Parameters"
-      "Mean Nesting Level"; "Median Nesting Level" ]
+    [ "Model ID"
+      "Base Model Name"
+      "Task"
+      "Layer Count"
+      "Unique Layer Types"
+      "Block Count"
+      "Parameters"
+      "Mean Nesting Level"
+      "Median Nesting Level" ]
 
 /// One CSV field as RFC 4180 writes it: quoted, with quotes doubled, when it holds a comma, a quote or a line break.
 let csvField (text: string) =
@@ -32,16 +47,32 @@ let private csvLine (fields: string list) = (fields |> List.map csvField |> Stri
 let private invariant (x: float) = x.ToString("0.###", CultureInfo.InvariantCulture)
 
 let private metricFields (m: ModelMetrics) =
-    [ m.Id; m.BaseName; m.Task; string m.Layers; string m.UniqueLayerTypes; string m.Blocks; string m.Parameters
-      invariant m.MeanNesting; invariant m.MedianNesting ]
+    [ m.Id
+      m.BaseName
+      m.Task
+      string m.Layers
+      string m.UniqueLayerTypes
+      string m.Blocks
+      string m.Parameters
+      invariant m.MeanNesting
+      invariant m.MedianNesting ]
 
 let private writeCsv (path: string) (columns: string list) (rows: string list seq) =
     use writer = new StreamWriter(path, false, UTF8Encoding false)
     writer.Write(csvLine columns)
-    for r in rows do writer.Write(csvLine r)
+    for r in rows do
+        writer.Write(csvLine r)
 
 let private layerFields (r: LayerRow) =
-    [ r.LayerName; r.LayerType; r.InputShape; r.OutputShape; r.Block; string r.Parameters; r.ModelId; r.BaseModelName; r.Task ]
+    [ r.LayerName
+      r.LayerType
+      r.InputShape
+      r.OutputShape
+      r.Block
+      string r.Parameters
+      r.ModelId
+      r.BaseModelName
+      r.Task ]
 
 let private version = Reflection.Assembly.GetExecutingAssembly().GetName().Version
 
@@ -49,9 +80,7 @@ let private mdCell (text: string) = text.Replace("|", "\\|").Replace("\r", " ").
 
 let private mdTable (columns: string list) (rows: string list list) =
     let line cells = "| " + (cells |> List.map mdCell |> String.concat " | ") + " |"
-    [ yield line columns
-      yield line (columns |> List.map (fun _ -> "---"))
-      for r in rows -> line r ]
+    [ yield line columns; yield line (columns |> List.map (fun _ -> "---")); for r in rows -> line r ]
     |> String.concat "\n"
 
 let private count (n: int64) = n.ToString("N0", CultureInfo.InvariantCulture)
@@ -59,13 +88,24 @@ let private count (n: int64) = n.ToString("N0", CultureInfo.InvariantCulture)
 /// Per scope: models, and the means of layers, unique layer types, blocks, parameters and mean nesting.
 let private summaryRows (models: ReportModel list) =
     [ for scope, members in scopes models ->
-        let ms = members |> List.map metrics
-        let mean (f: ModelMetrics -> float) = ms |> List.averageBy f
-        [ scope; string ms.Length; invariant (mean (fun m -> float m.Layers)); invariant (mean (fun m -> float m.UniqueLayerTypes))
-          invariant (mean (fun m -> float m.Blocks)); count (int64 (mean (fun m -> float m.Parameters))); invariant (mean _.MeanNesting) ] ]
+          let ms = members |> List.map metrics
+          let mean (f: ModelMetrics -> float) = ms |> List.averageBy f
+          [ scope
+            string ms.Length
+            invariant (mean (fun m -> float m.Layers))
+            invariant (mean (fun m -> float m.UniqueLayerTypes))
+            invariant (mean (fun m -> float m.Blocks))
+            count (int64 (mean (fun m -> float m.Parameters)))
+            invariant (mean _.MeanNesting) ] ]
 
 let private summaryColumns =
-    [ "scope"; "models"; "mean layers"; "mean unique layer types"; "mean blocks"; "mean parameters"; "mean nesting level" ]
+    [ "scope"
+      "models"
+      "mean layers"
+      "mean unique layer types"
+      "mean blocks"
+      "mean parameters"
+      "mean nesting level" ]
 
 let private markdown (models: ReportModel list) (charts: ReportChart list) =
     let all = models |> List.map metrics
@@ -79,14 +119,21 @@ let private markdown (models: ReportModel list) (charts: ReportChart list) =
       "## Summary per scope"
       mdTable summaryColumns (summaryRows models)
       "## Layer types (overall, top 20)"
-      mdTable [ "layer type"; "layers"; "share" ]
-          [ for t, n in List.truncate 20 total -> [ t; count (int64 n); (float n / float layers).ToString("P1", CultureInfo.InvariantCulture) ] ]
+      mdTable
+          [ "layer type"; "layers"; "share" ]
+          [ for t, n in List.truncate 20 total ->
+                [ t; count (int64 n); (float n / float layers).ToString("P1", CultureInfo.InvariantCulture) ] ]
       "## Metrics per model"
       mdTable metricColumns (all |> List.map metricFields)
       "## Charts"
       yield!
-          charts |> List.groupBy _.Scope |> List.map (fun (scope, cs) ->
-              $"### {scope}\n\n" + (cs |> List.map (fun c -> $"- [{c.Title}](index.html#{c.Id}) ([figure JSON](charts/{c.Id}.json))") |> String.concat "\n")) ]
+          charts
+          |> List.groupBy _.Scope
+          |> List.map (fun (scope, cs) ->
+              $"### {scope}\n\n"
+              + (cs
+                 |> List.map (fun c -> $"- [{c.Title}](index.html#{c.Id}) ([figure JSON](charts/{c.Id}.json))")
+                 |> String.concat "\n")) ]
     |> String.concat "\n\n"
 
 /// plotly.js as Plotly.NET inlines it for PlotlyJSReference.Full: the library's script element, taken from the head of
@@ -114,13 +161,23 @@ let private htmlTable (columns: string list) (rows: string list list) =
 
 let private page (models: ReportModel list) (charts: ReportChart list) =
     let sections =
-        charts |> List.groupBy _.Scope |> List.map (fun (scope, cs) ->
+        charts
+        |> List.groupBy _.Scope
+        |> List.map (fun (scope, cs) ->
             let body =
-                cs |> List.map (fun c ->
-                    let chart = c.Chart |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
+                cs
+                |> List.map (fun c ->
+                    let chart =
+                        c.Chart
+                        |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
                     $"<section class=\"chart\" id=\"{c.Id}\">{GenericChart.toChartHTML chart}<p><a href=\"charts/{c.Id}.json\">figure JSON</a></p></section>")
             $"<h2>{html scope}</h2>\n" + String.concat "\n" body)
-    let nav = charts |> List.map _.Scope |> List.distinct |> List.map (fun s -> $"<a href=\"#{(charts |> List.find (fun c -> c.Scope = s)).Id}\">{html s}</a>") |> String.concat " · "
+    let nav =
+        charts
+        |> List.map _.Scope
+        |> List.distinct
+        |> List.map (fun s -> $"<a href=\"#{(charts |> List.find (fun c -> c.Scope = s)).Id}\">{html s}</a>")
+        |> String.concat " · "
     $"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Structure report</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;font-size:0.9em}} td,th{{border:1px solid #ccc;padding:2px 6px}} section.chart{{margin:1em 0}}</style>
@@ -154,7 +211,8 @@ let private replaceable (dir: string) =
 let write (outDir: string) (models: ReportModel list) : string =
     validate models
     let target = Path.TrimEndingDirectorySeparator(Path.GetFullPath outDir)
-    if File.Exists target then raise (InputException(outDir, "is a file; the report needs a folder"))
+    if File.Exists target then
+        raise (InputException(outDir, "is a file; the report needs a folder"))
     if Directory.Exists target && not (replaceable target) then
         raise (InputException(outDir, "exists and is not a structure report; choose a new or empty folder"))
     let parent = Path.GetDirectoryName target
@@ -166,12 +224,15 @@ let write (outDir: string) (models: ReportModel list) : string =
         if Directory.Exists target then
             let old = Path.Combine(parent, $".{name}.old-{Guid.NewGuid():N}")
             Directory.Move(target, old)
-            try Directory.Move(staging, target)
+            try
+                Directory.Move(staging, target)
             with _ ->
                 Directory.Move(old, target)
                 reraise ()
             Directory.Delete(old, true)
-        else Directory.Move(staging, target)
+        else
+            Directory.Move(staging, target)
     finally
-        if Directory.Exists staging then Directory.Delete(staging, true)
+        if Directory.Exists staging then
+            Directory.Delete(staging, true)
     Path.Combine(target, "index.html")

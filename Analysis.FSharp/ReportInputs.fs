@@ -22,21 +22,27 @@ let ofArchitecture (id: string) (task: string option) (arch: Architecture) =
 let private uniqueIds (models: ReportModel list) =
     let seen = Dictionary<string, int>()
     [ for m in models ->
-        let n = (match seen.TryGetValue m.Id with | true, k -> k | _ -> 0) + 1
-        seen[m.Id] <- n
-        if n = 1 then m else { m with Id = $"{m.Id} ({n})" } ]
+          let n =
+              (match seen.TryGetValue m.Id with
+               | true, k -> k
+               | _ -> 0)
+              + 1
+          seen[m.Id] <- n
+          if n = 1 then m else { m with Id = $"{m.Id} ({n})" } ]
 
 /// Report models from model files and folders (anything Extract.fromPath reads); `task` overrides the declared tasks.
 /// The first file that cannot be read stops the report with its InputException.
 let fromPaths (task: string option) (paths: string list) =
     [ for path in paths do
-        for arch in Extract.fromPath path -> ofArchitecture arch.Name task arch ]
+          for arch in Extract.fromPath path -> ofArchitecture arch.Name task arch ]
     |> uniqueIds
 
 /// Every model of the catalog at `db`, with the task it was stored with.
 let fromCatalog (db: string) =
-    if not (File.Exists db) then raise (InputException(db, "no catalog here: run hybrid extract first"))
+    if not (File.Exists db) then
+        raise (InputException(db, "no catalog here: run hybrid extract first"))
     use catalog = Catalog.openOrCreate db
     let rows = Catalog.models catalog
-    if rows.IsEmpty then raise (InputException(db, "the catalog holds no models: run hybrid extract first"))
+    if rows.IsEmpty then
+        raise (InputException(db, "the catalog holds no models: run hybrid extract first"))
     [ for row in rows -> ofArchitecture row.Name row.Task (Catalog.load catalog row.Id) ] |> uniqueIds

@@ -12,17 +12,19 @@ type ReportModel = { Id: string; BaseName: string; Task: string; Architecture: A
 
 /// The per-model figures of the metrics table.
 type ModelMetrics =
-    { Id: string
-      BaseName: string
-      Task: string
-      /// Nodes of the abstract architecture.
-      Layers: int
-      UniqueLayerTypes: int
-      Blocks: int
-      Parameters: int64
-      /// Mean and median nesting level (dots in the module path) over the nodes that have a module path; 0 when none has.
-      MeanNesting: float
-      MedianNesting: float }
+    {
+        Id: string
+        BaseName: string
+        Task: string
+        /// Nodes of the abstract architecture.
+        Layers: int
+        UniqueLayerTypes: int
+        Blocks: int
+        Parameters: int64
+        /// Mean and median nesting level (dots in the module path) over the nodes that have a module path; 0 when none has.
+        MeanNesting: float
+        MedianNesting: float
+    }
 
 /// One row of the per-layer table (columns `Layer Name, Layer Type, Input Shape, Output Shape, Block, Parameters,
 /// Model ID, Base Model Name, Task`). Shapes are empty when the source does not declare them.
@@ -52,11 +54,13 @@ let private isBlockComponent (name: string) =
 /// Every prefix of a dotted module path that ends at a component whose name contains block, layer, encoder or decoder
 /// (case-insensitive), outermost first: the blocks the path lies in, as the published tool defined them.
 let blockPrefixes (path: string) =
-    if String.IsNullOrEmpty path then []
+    if String.IsNullOrEmpty path then
+        []
     else
         let parts = path.Split '.'
         [ for i in 0 .. parts.Length - 1 do
-            if isBlockComponent parts[i] then yield String.Join(".", parts, 0, i + 1) ]
+              if isBlockComponent parts[i] then
+                  yield String.Join(".", parts, 0, i + 1) ]
 
 /// The innermost block a module path lies in, or "" outside any block.
 let innermostBlock (path: string) = blockPrefixes path |> List.tryLast |> Option.defaultValue ""
@@ -78,7 +82,10 @@ let median (values: float list) =
 
 /// Nesting levels of the nodes that have a module path.
 let nestingLevels (arch: Architecture) =
-    arch.Nodes |> Seq.map _.ModulePath |> Seq.filter (String.IsNullOrEmpty >> not) |> Seq.map (nestingLevel >> float)
+    arch.Nodes
+    |> Seq.map _.ModulePath
+    |> Seq.filter (String.IsNullOrEmpty >> not)
+    |> Seq.map (nestingLevel >> float)
     |> List.ofSeq
 
 /// The metrics of one model.
@@ -105,20 +112,22 @@ let layerRows (m: ReportModel) =
     for from, target in Array.rev arch.Edges do
         inputs[target] <- from :: inputs[target]
     [ for node in arch.Nodes ->
-        { LayerName = node.Name
-          LayerType = node.LayerType
-          InputShape =
-            inputs[node.Id] |> List.choose (fun i -> arch.Nodes[i].OutputShape) |> List.map shapeText |> String.concat "; "
-          OutputShape = node.OutputShape |> Option.map shapeText |> Option.defaultValue ""
-          Block = innermostBlock node.ModulePath
-          Parameters = node.ParameterCount
-          ModelId = m.Id
-          BaseModelName = m.BaseName
-          Task = m.Task } ]
+          { LayerName = node.Name
+            LayerType = node.LayerType
+            InputShape =
+              inputs[node.Id]
+              |> List.choose (fun i -> arch.Nodes[i].OutputShape)
+              |> List.map shapeText
+              |> String.concat "; "
+            OutputShape = node.OutputShape |> Option.map shapeText |> Option.defaultValue ""
+            Block = innermostBlock node.ModulePath
+            Parameters = node.ParameterCount
+            ModelId = m.Id
+            BaseModelName = m.BaseName
+            Task = m.Task } ]
 
 /// How many nodes of each layer type one model has.
-let typeCounts (m: ReportModel) : Map<string, int> =
-    m.Architecture.Nodes |> Array.countBy _.LayerType |> Map.ofArray
+let typeCounts (m: ReportModel) : Map<string, int> = m.Architecture.Nodes |> Array.countBy _.LayerType |> Map.ofArray
 
 /// Layer types over a set of models with their total counts, most frequent first (ties by name).
 let distribution (models: ReportModel list) =
@@ -129,14 +138,15 @@ let distribution (models: ReportModel list) =
     |> List.ofSeq
 
 /// The overall scope followed by one scope per task (sorted by name), each with its models in input order.
-let scopes (models: ReportModel list) =
-    (Overall, models) :: (models |> List.groupBy _.Task |> List.sortBy fst)
+let scopes (models: ReportModel list) = (Overall, models) :: (models |> List.groupBy _.Task |> List.sortBy fst)
 
 /// Checks what every report relies on: at least one model, and ids that are unique and not blank.
 let validate (models: ReportModel list) =
-    if models.IsEmpty then invalidArg "models" "no models to analyze"
+    if models.IsEmpty then
+        invalidArg "models" "no models to analyze"
     for m in models do
-        if String.IsNullOrWhiteSpace m.Id then invalidArg "models" $"a model of task '{m.Task}' has an empty id"
+        if String.IsNullOrWhiteSpace m.Id then
+            invalidArg "models" $"a model of task '{m.Task}' has an empty id"
     match models |> List.countBy _.Id |> List.tryFind (fun (_, n) -> n > 1) with
     | Some(id, n) -> invalidArg "models" $"the model id '{id}' appears {n} times; ids must be unique"
     | None -> ()

@@ -24,12 +24,16 @@ type Matrix =
 /// containing colons still work.
 let splitSpec (spec: string) =
     let colon = spec.LastIndexOf ':'
-    if File.Exists spec || spec.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || colon <= 0 then spec, None
-    else spec.Substring(0, colon), Some(spec.Substring(colon + 1))
+    if File.Exists spec || spec.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || colon <= 0 then
+        spec, None
+    else
+        spec.Substring(0, colon), Some(spec.Substring(colon + 1))
 
 let private fromShape (source: string) (path: string) (shape: int64[]) (values: float[]) =
     if shape.Length = 0 || shape.[0] = 0L then
-        raise (InputException(path, $"{source} has shape {TensorEntry.FormatShape shape}; a matrix needs at least one row"))
+        raise (
+            InputException(path, $"{source} has shape {TensorEntry.FormatShape shape}; a matrix needs at least one row")
+        )
     let rows = int shape.[0]
     { Source = source; Rows = rows; Columns = values.Length / rows; Values = values }
 
@@ -50,9 +54,11 @@ let readSafetensors (path: string) (tensor: string option) =
 
 /// A CSV file of numbers, one row per line, comma-separated; a first line that is not numeric is taken as a header.
 let readCsv (path: string) =
-    if not (File.Exists path) then raise (InputException(path, "file not found"))
+    if not (File.Exists path) then
+        raise (InputException(path, "file not found"))
     let parse (line: string) =
-        line.Split(',') |> Array.map (fun cell ->
+        line.Split(',')
+        |> Array.map (fun cell ->
             match Double.TryParse(cell.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture) with
             | true, v -> Some v
             | _ -> None)
@@ -66,14 +72,17 @@ let readCsv (path: string) =
         | [||] -> raise (InputException(path, "empty CSV file"))
         | _ when parse (snd lines.[0]) |> Array.exists Option.isNone -> lines.[1..]
         | _ -> lines
-    if body.Length = 0 then raise (InputException(path, "no numeric rows after the header"))
+    if body.Length = 0 then
+        raise (InputException(path, "no numeric rows after the header"))
     let columns = (snd body.[0]).Split(',').Length
     let values =
-        body |> Array.collect (fun (number, line) ->
+        body
+        |> Array.collect (fun (number, line) ->
             let cells = parse line
             if cells.Length <> columns then
                 raise (InputException(path, $"line {number} has {cells.Length} values; the first row has {columns}"))
-            cells |> Array.mapi (fun c v ->
+            cells
+            |> Array.mapi (fun c v ->
                 match v with
                 | Some v -> v
                 | None -> raise (InputException(path, $"line {number}, column {c + 1} is not a number"))))

@@ -44,16 +44,22 @@ type Options =
 /// The recipe of issue 4 for CIFAR-style ResNets: SGD, momentum 0.9, Nesterov, lr 0.1 with cosine decay,
 /// weight decay 5e-4, batch 128, random crop with 2-pixel padding and horizontal flip.
 let defaults arch =
-    { Arch = arch; Epochs = 2; BatchSize = 128; LearningRate = 0.1; Momentum = 0.9; Nesterov = true; WeightDecay = 5e-4
-      Schedule = Cosine; CropPadding = 2; Flip = true; Seed = 0L; Mean = None; Std = None }
+    { Arch = arch
+      Epochs = 2
+      BatchSize = 128
+      LearningRate = 0.1
+      Momentum = 0.9
+      Nesterov = true
+      WeightDecay = 5e-4
+      Schedule = Cosine
+      CropPadding = 2
+      Flip = true
+      Seed = 0L
+      Mean = None
+      Std = None }
 
 type EpochReport =
-    { Epoch: int
-      Loss: float
-      TrainAccuracy: float
-      TestAccuracy: float option
-      LearningRate: float
-      Seconds: float }
+    { Epoch: int; Loss: float; TrainAccuracy: float; TestAccuracy: float option; LearningRate: float; Seconds: float }
 
 type Progress =
     /// A batch finished: epoch, batch index, batches per epoch, its loss.
@@ -68,50 +74,107 @@ let checkpointPath (out: string) = out + ".checkpoint.safetensors"
 /// The options as a checkpoint records them, so that resuming with other options is refused. Its JSON text is compared
 /// as it is, so these fields, their order and their forms are part of the checkpoint format.
 type CheckpointOptions =
-    { Arch: string; Epochs: int; BatchSize: int; Lr: float; Momentum: float; Nesterov: bool; WeightDecay: float
-      Schedule: string; CropPadding: int; Flip: bool; Seed: int64; Mean: float32[] option; Std: float32[] option }
+    { Arch: string
+      Epochs: int
+      BatchSize: int
+      Lr: float
+      Momentum: float
+      Nesterov: bool
+      WeightDecay: float
+      Schedule: string
+      CropPadding: int
+      Flip: bool
+      Seed: int64
+      Mean: float32[] option
+      Std: float32[] option }
 
 let private optionsJson (o: Options) =
     Json.serialize
-        { Arch = o.Arch; Epochs = o.Epochs; BatchSize = o.BatchSize; Lr = o.LearningRate; Momentum = o.Momentum
-          Nesterov = o.Nesterov; WeightDecay = o.WeightDecay; Schedule = sprintf "%A" o.Schedule; CropPadding = o.CropPadding
-          Flip = o.Flip; Seed = o.Seed; Mean = o.Mean; Std = o.Std }
+        { Arch = o.Arch
+          Epochs = o.Epochs
+          BatchSize = o.BatchSize
+          Lr = o.LearningRate
+          Momentum = o.Momentum
+          Nesterov = o.Nesterov
+          WeightDecay = o.WeightDecay
+          Schedule = sprintf "%A" o.Schedule
+          CropPadding = o.CropPadding
+          Flip = o.Flip
+          Seed = o.Seed
+          Mean = o.Mean
+          Std = o.Std }
 
 /// Saves a module's state by the file's extension: .safetensors, .pt / .pth (PyTorch zip), or .onnx (exported graph,
 /// traced on one example of <paramref name="inputShape"/>).
 let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<string, string>) (path: string) =
     match Path.GetExtension(path).ToLowerInvariant() with
     | ".safetensors" -> StateDicts.SaveSafetensors(path, model.StateDict(), metadata)
-    | ".pt" | ".pth" -> StateDicts.SavePyTorch(path, model.StateDict())
+    | ".pt"
+    | ".pth" -> StateDicts.SavePyTorch(path, model.StateDict())
     | ".onnx" ->
         use _ = model.Eval()
         OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
     | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
 /// Model, optimiser and scheduler state in one safetensors file, written atomically: a crash leaves the previous one.
-let private writeCheckpoint (path: string) (model: Module) (optimizer: Optimizer) (scheduler: LRScheduler option) (epochs: int) (o: Options) =
+let private writeCheckpoint
+    (path: string)
+    (model: Module)
+    (optimizer: Optimizer)
+    (scheduler: LRScheduler option)
+    (epochs: int)
+    (o: Options)
+    =
     let state =
         [ for struct (k, v) in model.StateDict() -> struct ("model." + k, v)
           for KeyValue(k, v) in optimizer.StateDict() -> struct ("optimizer." + k, v)
           for s in Option.toList scheduler do
               for KeyValue(k, v) in s.StateDict() -> struct ("scheduler." + k, v) ]
-    StateDicts.SaveSafetensors(path, ResizeArray state, readOnlyDict [ "epochs_done", string epochs; "options", optionsJson o ])
+    StateDicts.SaveSafetensors(
+        path,
+        ResizeArray state,
+        readOnlyDict [ "epochs_done", string epochs; "options", optionsJson o ]
+    )
 
 /// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
 /// <paramref name="testSet"/> after each epoch, checkpointing to <see cref="checkpointPath"/> and finally saving the
 /// model to <paramref name="out"/> (format by extension). Returns the model and one report per epoch run here.
-let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: LabelledImages option) (out: string)
-          (resume: bool) (report: Progress -> unit) =
-    if o.Epochs < 1 then raise (ArgumentException $"epochs is {o.Epochs}; it must be at least 1")
+let train
+    (device: Device)
+    (o: Options)
+    (trainSet: LabelledImages)
+    (testSet: LabelledImages option)
+    (out: string)
+    (resume: bool)
+    (report: Progress -> unit)
+    =
+    if o.Epochs < 1 then
+        raise (ArgumentException $"epochs is {o.Epochs}; it must be at least 1")
     let classes = trainSet.ClassNames.Count
     let model = Zoo.Create(o.Arch, numClasses = classes, inChannels = trainSet.Channels, seed = o.Seed)
     model.To device |> ignore
     let loader =
-        DataLoader(trainSet,
-                   DataLoaderOptions(BatchSize = o.BatchSize, Shuffle = true, DropLast = false, Seed = o.Seed,
-                                     CropPadding = o.CropPadding, HorizontalFlip = o.Flip,
-                                     Mean = Option.toObj o.Mean, Std = Option.toObj o.Std))
-    let optimizer = SGD(model.Parameters(), o.LearningRate, momentum = o.Momentum, weightDecay = o.WeightDecay, nesterov = o.Nesterov)
+        DataLoader(
+            trainSet,
+            DataLoaderOptions(
+                BatchSize = o.BatchSize,
+                Shuffle = true,
+                DropLast = false,
+                Seed = o.Seed,
+                CropPadding = o.CropPadding,
+                HorizontalFlip = o.Flip,
+                Mean = Option.toObj o.Mean,
+                Std = Option.toObj o.Std
+            )
+        )
+    let optimizer =
+        SGD(
+            model.Parameters(),
+            o.LearningRate,
+            momentum = o.Momentum,
+            weightDecay = o.WeightDecay,
+            nesterov = o.Nesterov
+        )
     let scheduler: LRScheduler option =
         match o.Schedule with
         | Cosine -> Some(CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount))
@@ -125,10 +188,17 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
         let meta = file.Metadata
         let saved = meta.["options"]
         if saved <> optionsJson o then
-            raise (InputException(checkpoint, $"the checkpoint was written with other options ({saved}); resume with the same ones or delete it"))
+            raise (
+                InputException(
+                    checkpoint,
+                    $"the checkpoint was written with other options ({saved}); resume with the same ones or delete it"
+                )
+            )
         let part (prefix: string) =
-            state |> Seq.filter (fun kv -> kv.Key.StartsWith prefix)
-            |> Seq.map (fun kv -> KeyValuePair(kv.Key.Substring prefix.Length, kv.Value)) |> Dictionary
+            state
+            |> Seq.filter (fun kv -> kv.Key.StartsWith prefix)
+            |> Seq.map (fun kv -> KeyValuePair(kv.Key.Substring prefix.Length, kv.Value))
+            |> Dictionary
         model.LoadStateDict(part "model.") |> ignore
         optimizer.LoadStateDict(part "optimizer.")
         scheduler |> Option.iter (fun s -> s.LoadStateDict(part "scheduler."))
@@ -156,15 +226,23 @@ let train (device: Device) (o: Options) (trainSet: LabelledImages) (testSet: Lab
             let l = loss.Item()
             lossSum <- lossSum + l * float batch.Count
             seen <- seen + batch.Count
-            Networks.argmaxRows (logits.Detach()) |> Array.iteri (fun i p -> if int64 p = batch.Labels.[i] then correct <- correct + 1)
+            Networks.argmaxRows (logits.Detach())
+            |> Array.iteri (fun i p ->
+                if int64 p = batch.Labels.[i] then
+                    correct <- correct + 1)
             report (BatchDone(epoch, (seen - 1) / o.BatchSize, loader.BatchCount, l))
         let test = testSet |> Option.map evaluateOn
         let r =
-            { Epoch = epoch; Loss = lossSum / float seen; TrainAccuracy = float correct / float seen; TestAccuracy = test
-              LearningRate = lr; Seconds = clock.Elapsed.TotalSeconds }
+            { Epoch = epoch
+              Loss = lossSum / float seen
+              TrainAccuracy = float correct / float seen
+              TestAccuracy = test
+              LearningRate = lr
+              Seconds = clock.Elapsed.TotalSeconds }
         reports.Add r
         writeCheckpoint checkpoint model optimizer scheduler (epoch + 1) o
         report (EpochDone r)
-    let meta = readOnlyDict [ "arch", o.Arch; "seed", string o.Seed; "epochs", string o.Epochs; "options", optionsJson o ]
+    let meta =
+        readOnlyDict [ "arch", o.Arch; "seed", string o.Seed; "epochs", string o.Epochs; "options", optionsJson o ]
     save model [| trainSet.Channels; trainSet.Height; trainSet.Width |] meta out
     model, List.ofSeq reports

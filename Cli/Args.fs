@@ -13,7 +13,8 @@ type DeviceName =
 /// The devices selfcheck (and the demo's self-check) compares with the reference when none are named.
 let selfCheckDevices = [ Cpu; Gpu ]
 
-let private deviceWords (devices: DeviceName list) = devices |> List.map (fun d -> (string d).ToLowerInvariant()) |> words
+let private deviceWords (devices: DeviceName list) =
+    devices |> List.map (fun d -> (string d).ToLowerInvariant()) |> words
 
 /// The usage of every --device that picks one device, auto by default.
 let private autoDevice = "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
@@ -23,10 +24,12 @@ type SelfCheckArgs =
     | Seed of int
     | Count of int
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Device _ -> $"devices to check against the reference (default: {deviceWords selfCheckDevices}). gpu without CUDA runs the ILGPU kernels on ILGPU's CPU accelerator."
+            | Device _ ->
+                $"devices to check against the reference (default: {deviceWords selfCheckDevices}). gpu without CUDA runs the ILGPU kernels on ILGPU's CPU accelerator."
             | Seed _ -> $"seed of the random shapes and data (default {selfCheck.Seed})."
             | Count _ -> $"random cases per operation (default {selfCheck.Count})."
             | Json -> "print one JSON document instead of a table."
@@ -42,10 +45,12 @@ type InspectArgs =
     | Graph
     | Format of GraphFormat
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Path _ -> "a safetensors, PyTorch (zip or legacy; nothing in it runs) or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name; with --graph also a JSON Lines trace file or zoo:NAME."
+            | Path _ ->
+                "a safetensors, PyTorch (zip or legacy; nothing in it runs) or ONNX file, a Hugging Face model folder (sharded or not) or a hub cache entry models--org--name; with --graph also a JSON Lines trace file or zoo:NAME."
             | Depth _ -> $"levels of the module hierarchy to show (default {inspect.Depth})."
             | Tensors -> "also list every tensor (name, dtype, shape)."
             | Graph -> "show the abstract architecture: layer types, DAG size, nesting depth, pruned nodes."
@@ -74,19 +79,24 @@ type GmmFitArgs =
     | Out of path: string
     | Device of DeviceName
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Data _ -> "the points, one per row: FILE.safetensors:TENSOR (shape (n, ...), flattened per row) or FILE.csv."
+            | Data _ ->
+                "the points, one per row: FILE.safetensors:TENSOR (shape (n, ...), flattened per row) or FILE.csv."
             | K _ -> "number of mixture components."
             | Covariance _ -> "covariance type (default full)."
-            | Init _ -> $"initialisation: {gmmFit.Init} (default), k-means++, random or random_from_data; given inits override it."
-            | Seed _ -> $"seed of the initialisation (default {gmmFit.Seed}); the same seed gives the same fit on every device."
+            | Init _ ->
+                $"initialisation: {gmmFit.Init} (default), k-means++, random or random_from_data; given inits override it."
+            | Seed _ ->
+                $"seed of the initialisation (default {gmmFit.Seed}); the same seed gives the same fit on every device."
             | Weights_Init _ -> "initial weights (k), as FILE:TENSOR or CSV."
             | Means_Init _ -> "initial means (k x d), as FILE:TENSOR or CSV."
             | Precisions_Init _ -> "initial precisions: full k x d x d, tied d x d, diag k x d, spherical k."
             | Tol _ -> $"stop when the lower bound moves by less than this (default {text gmmFit.Tol})."
-            | Reg_Covar _ -> $"added to every variance, keeping covariances positive definite (default {text gmmFit.RegCovar})."
+            | Reg_Covar _ ->
+                $"added to every variance, keeping covariances positive definite (default {text gmmFit.RegCovar})."
             | Max_Iter _ -> $"EM iterations per initialisation at most (default {gmmFit.MaxIter})."
             | N_Init _ -> $"initialisations; the best lower bound wins (default {gmmFit.NInit})."
             | Out _ -> "write the fitted model (weights, means, covariances, precisions_cholesky) as safetensors."
@@ -95,6 +105,7 @@ type GmmFitArgs =
 
 type GmmArgs =
     | [<CliPrefix(CliPrefix.None)>] Fit of ParseResults<GmmFitArgs>
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -112,19 +123,22 @@ type CkaScoreArgs =
     | Debiased
     | Device of DeviceName
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | X _ -> "activations of the first layer: FILE.safetensors:TENSOR of shape (n, ...) or FILE.csv."
             | Y _ -> "activations of the second layer, for the same n probe inputs in the same order."
             | Kernel _ -> "linear (default) or rbf."
-            | Sigma_Frac _ -> $"RBF bandwidth as a fraction of the median distance between distinct examples (default {text ckaScore.SigmaFraction})."
+            | Sigma_Frac _ ->
+                $"RBF bandwidth as a fraction of the median distance between distinct examples (default {text ckaScore.SigmaFraction})."
             | Debiased -> "use the unbiased HSIC estimator (Song et al. 2012; needs n >= 4)."
             | Device _ -> "device: cpu, gpu, reference or auto (default auto)."
             | Json -> "print one JSON document instead of the line 'cka = ...'."
 
 type CkaArgs =
     | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<CkaScoreArgs>
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -133,6 +147,7 @@ type CkaArgs =
 type GemmArgs =
     | Sizes of int list
     | Quick
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -148,6 +163,7 @@ type ConvArgs =
     | Model of ConvModel
     | Batch of int
     | Quick
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -161,6 +177,7 @@ type GmmBenchArgs =
     | Iterations of int
     | Covariance of CovarianceName list
     | Quick
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -173,6 +190,7 @@ type GmmBenchArgs =
 type CkaBenchArgs =
     | Stored of int
     | Quick
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -182,6 +200,7 @@ type CkaBenchArgs =
 type FuzzArgs =
     | Count of int
     | Seed of int
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -192,6 +211,7 @@ type ResnetBenchArgs =
     | Inference_Batch of int
     | Train_Batch of int
     | Quick
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -202,6 +222,7 @@ type ResnetBenchArgs =
 type ExtractBenchArgs =
     | Files of int
     | Quick
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -218,18 +239,27 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Gemm _ -> "SGEMM against NumPy matmul (float32, square)."
-            | Conv _ -> "conv2d forward + backward, masked and unmasked, against PyTorch on CIFAR ResNet-20 / VGG-16 shapes; sparse vs dense."
-            | Gmm _ -> "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
-            | Cka _ -> "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
-            | Resnet _ -> "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
-            | Extract _ -> "architecture extraction in files per second: the torchvision ONNX graphs and 10,000 synthetic safetensors headers (no peer)."
-            | Fuzz _ -> "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
-            | Device _ -> "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
-            | Json -> "print one JSON document {benchmark, device, cores, cases: [{case, ours_s, peer, peer_s, speedup, note}]}."
+            | Conv _ ->
+                "conv2d forward + backward, masked and unmasked, against PyTorch on CIFAR ResNet-20 / VGG-16 shapes; sparse vs dense."
+            | Gmm _ ->
+                "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
+            | Cka _ ->
+                "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
+            | Resnet _ ->
+                "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
+            | Extract _ ->
+                "architecture extraction in files per second: the torchvision ONNX graphs and 10,000 synthetic safetensors headers (no peer)."
+            | Fuzz _ ->
+                "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
+            | Device _ ->
+                "device to run ours on: cpu, gpu, reference, or auto (the default: gpu when CUDA is present, else cpu)."
+            | Json ->
+                "print one JSON document {benchmark, device, cores, cases: [{case, ours_s, peer, peer_s, speedup, note}]}."
 
 type EvalArgs =
     | [<Mandatory>] Model of path: string
@@ -240,14 +270,19 @@ type EvalArgs =
     | Batch of int
     | Device of DeviceName
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Model _ -> "the model: .safetensors, .pt / .pth / .bin / .th (PyTorch zip or legacy; nothing in it runs), a Hugging Face folder, or .onnx (runs the graph)."
-            | Arch _ -> "zoo architecture of a weight file (default: the one whose tensor names and shapes match). See hybrid train --help for the names."
-            | Dataset _ -> "images to classify: cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR] (test split), mnist:DIR, folder:DIR or random:N:CxHxW[:SEED]."
+            | Model _ ->
+                "the model: .safetensors, .pt / .pth / .bin / .th (PyTorch zip or legacy; nothing in it runs), a Hugging Face folder, or .onnx (runs the graph)."
+            | Arch _ ->
+                "zoo architecture of a weight file (default: the one whose tensor names and shapes match). See hybrid train --help for the names."
+            | Dataset _ ->
+                "images to classify: cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR] (test split), mnist:DIR, folder:DIR or random:N:CxHxW[:SEED]."
             | Mean _ -> "per-channel mean to subtract, comma-separated (e.g. 0.485,0.456,0.406; default none)."
-            | Std _ -> "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
+            | Std _ ->
+                "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
             | Batch _ -> $"images per forward pass (default {eval.Batch})."
             | Device _ -> autoDevice
             | Json -> "print one JSON document {accuracy, n, correct, classes, confusion, model, device}."
@@ -279,27 +314,33 @@ type TrainArgs =
     | Resume
     | Device of DeviceName
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Arch _ -> "zoo architecture: " + System.String.Join(", ", Hybrid.Core.Nn.Zoo.Zoo.ImageNames) + "."
-            | Dataset _ -> "training images (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]."
-            | Test_Dataset _ -> "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
+            | Dataset _ ->
+                "training images (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]."
+            | Test_Dataset _ ->
+                "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
             | Epochs _ -> $"passes over the training set (default {train.Epochs})."
             | Batch _ -> $"images per step (default {train.Batch})."
             | Lr _ -> $"initial learning rate (default {text train.Lr})."
             | Momentum _ -> $"SGD momentum (default {text train.Momentum})."
             | No_Nesterov -> "plain momentum instead of Nesterov's."
             | Weight_Decay _ -> $"L2 weight decay (default {text train.WeightDecay})."
-            | Schedule _ -> "learning-rate schedule, stepped every batch: cosine (to 0 at the end, the default), step or constant."
+            | Schedule _ ->
+                "learning-rate schedule, stepped every batch: cosine (to 0 at the end, the default), step or constant."
             | Step_Size _ -> $"epochs between decays of the step schedule (default {train.StepSize})."
             | Gamma _ -> $"decay factor of the step schedule (default {text train.Gamma})."
-            | Crop_Padding _ -> $"random crop after zero padding by this many pixels (default {train.CropPadding}; 0 turns it off)."
+            | Crop_Padding _ ->
+                $"random crop after zero padding by this many pixels (default {train.CropPadding}; 0 turns it off)."
             | No_Flip -> "no random horizontal flips."
             | Mean _ -> "per-channel mean to subtract, comma-separated (default none)."
             | Std _ -> "per-channel standard deviation to divide by, comma-separated (default none)."
             | Seed _ -> $"seed of the initial weights, the data order and the augmentation (default {train.Seed})."
-            | Out _ -> "where to write the trained model: .safetensors, .pt / .pth or .onnx. A checkpoint OUT.checkpoint.safetensors is written after every epoch."
+            | Out _ ->
+                "where to write the trained model: .safetensors, .pt / .pth or .onnx. A checkpoint OUT.checkpoint.safetensors is written after every epoch."
             | Resume -> "continue from OUT.checkpoint.safetensors when it exists (same options required)."
             | Device _ -> autoDevice
             | Json -> "print one JSON document with the per-epoch loss and accuracies instead of a table."
@@ -310,14 +351,18 @@ type ExtractArgs =
     | Task of name: string
     | Recursive
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Paths _ -> "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
+            | Paths _ ->
+                "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
             | Db _ -> $"the catalog (default ./{db}, created when missing)."
-            | Task _ -> "task stored for every model of this run (default: the model's own, from config.json or the trace line)."
+            | Task _ ->
+                "task stored for every model of this run (default: the model's own, from config.json or the trace line)."
             | Recursive -> "also look in sub-folders."
-            | Json -> "print one JSON document {db, stored, skipped, failed, summary} instead of progress and a summary."
+            | Json ->
+                "print one JSON document {db, stored, skipped, failed, summary} instead of progress and a summary."
 
 type AnalyzeArgs =
     | Db of path: string
@@ -325,12 +370,15 @@ type AnalyzeArgs =
     | From of paths: string list
     | Task of task: string
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Db _ -> $"the catalog to report on (default ./{db}, filled by hybrid extract)."
-            | Out _ -> "the report folder: index.html, report.md, metrics.csv, layers.csv, charts/*.json. Replaced when it holds an earlier report; any other non-empty folder is refused."
-            | From _ -> "analyze these model files or folders instead of the catalog (anything hybrid extract reads: .onnx, .safetensors, PyTorch checkpoints, Hugging Face folders, .jsonl traces, zoo:NAME)."
+            | Out _ ->
+                "the report folder: index.html, report.md, metrics.csv, layers.csv, charts/*.json. Replaced when it holds an earlier report; any other non-empty folder is refused."
+            | From _ ->
+                "analyze these model files or folders instead of the catalog (anything hybrid extract reads: .onnx, .safetensors, PyTorch checkpoints, Hugging Face folders, .jsonl traces, zoo:NAME)."
             | Task _ -> "the task of the models given with --from (default: each model's declared task, else unknown)."
             | Json -> "print one JSON document {index, out, models, layers, tasks, files} instead of a table."
 
@@ -344,17 +392,21 @@ type DedupArgs =
     | [<Mandatory>] Strategy of DedupStrategy
     | Threshold of float
     | Json
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Db _ -> $"the catalog (default ./{db})."
-            | Strategy _ -> "name (same base name), architecture (same structural hash, or similarity >= threshold) or both (either)."
+            | Strategy _ ->
+                "name (same base name), architecture (same structural hash, or similarity >= threshold) or both (either)."
             | Threshold _ -> $"similarity at which two architectures are duplicates (default {text dedup.Threshold})."
-            | Json -> "print one JSON document {strategy, threshold, models, scored_pairs, groups, pairs} instead of tables."
+            | Json ->
+                "print one JSON document {strategy, threshold, models, scored_pairs, groups, pairs} instead of tables."
 
 type DemoArgs =
     | Device of DeviceName list
     | Seed of int
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -374,20 +426,27 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | Version
+
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Demo _ -> "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, and a structure report of the zoo and the trained files."
+            | Demo _ ->
+                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, and a structure report of the zoo and the trained files."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
-            | Inspect _ -> "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."
+            | Inspect _ ->
+                "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."
             | Gmm _ -> "Gaussian mixtures: fit."
             | Cka _ -> "layer similarity (centred kernel alignment): score."
             | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
-            | Train _ -> "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."
-            | Extract _ -> "extract the architectures of model files and folders into the catalog (files already catalogued are skipped)."
-            | Dedup _ -> "group the catalog's models that are duplicates by name or by architecture, with a representative per group."
+            | Train _ ->
+                "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."
+            | Extract _ ->
+                "extract the architectures of model files and folders into the catalog (files already catalogued are skipped)."
+            | Dedup _ ->
+                "group the catalog's models that are duplicates by name or by architecture, with a representative per group."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
-            | Analyze _ -> "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
+            | Analyze _ ->
+                "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

@@ -13,7 +13,8 @@ let private print (json: bool) (report: Report.Report) =
     if json then printfn "%s" (Report.toJson report) else Report.printTable report
 
 let gemmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GemmArgs>) =
-    if args.Contains GemmArgs.Quick then GemmBench.runWith GemmBench.quick device
+    if args.Contains GemmArgs.Quick then
+        GemmBench.runWith GemmBench.quick device
     else
         let sizes = args.GetResult(Sizes, defaultValue = GemmBench.defaults.Sizes)
         match sizes |> List.tryFind (fun n -> n < 1 || n > 16384) with
@@ -29,7 +30,8 @@ let convReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ConvArgs>) =
         | Some All -> ConvBench.All
         | None -> options.Models
     let batch = args.GetResult(ConvArgs.Batch, defaultValue = options.Batch)
-    if batch < 1 || batch > 4096 then Input.fail "bench conv: batch %d is outside 1..4096" batch
+    if batch < 1 || batch > 4096 then
+        Input.fail "bench conv: batch %d is outside 1..4096" batch
     ConvBench.run device { options with Models = models; Batch = batch }
 
 let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>) =
@@ -37,36 +39,50 @@ let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>
     let samples = args.GetResult(Samples, defaultValue = options.Samples)
     let components = args.GetResult(Components, defaultValue = options.Components)
     let iterations = args.GetResult(Iterations, defaultValue = options.Iterations)
-    if samples < 2 || samples > 10_000_000 then Input.fail "bench gmm: --samples %d is outside 2..10000000" samples
-    if components < 1 || components > samples then Input.fail "bench gmm: --components %d is outside 1..%d" components samples
-    if iterations < 1 || iterations > 10_000 then Input.fail "bench gmm: --iterations %d is outside 1..10000" iterations
+    if samples < 2 || samples > 10_000_000 then
+        Input.fail "bench gmm: --samples %d is outside 2..10000000" samples
+    if components < 1 || components > samples then
+        Input.fail "bench gmm: --components %d is outside 1..%d" components samples
+    if iterations < 1 || iterations > 10_000 then
+        Input.fail "bench gmm: --iterations %d is outside 1..10000" iterations
     let types =
         match args.TryGetResult GmmBenchArgs.Covariance with
         | Some names -> names |> List.distinct |> List.map covariance
         | None -> options.Types
-    GmmBench.run device { options with Samples = samples; Components = components; Iterations = iterations; Types = types }
+    GmmBench.run
+        device
+        { options with Samples = samples; Components = components; Iterations = iterations; Types = types }
 
 let ckaReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaBenchArgs>) =
     let options = if args.Contains CkaBenchArgs.Quick then CkaBench.quick else CkaBench.defaults
     let stored = args.GetResult(Stored, defaultValue = options.Stored)
-    if stored < options.K || stored > 400_000 then Input.fail "bench cka: --stored %d is outside %d..400000" stored options.K
+    if stored < options.K || stored > 400_000 then
+        Input.fail "bench cka: --stored %d is outside %d..400000" stored options.K
     CkaBench.run device { options with Stored = stored }
 
 let fuzz (json: bool) (args: ParseResults<FuzzArgs>) =
     let count = args.GetResult(FuzzArgs.Count, defaultValue = Defaults.fuzz.Count)
-    if count < 1 || count > 100_000_000 then Input.fail "bench fuzz: --count %d is outside 1..100000000" count
+    if count < 1 || count > 100_000_000 then
+        Input.fail "bench fuzz: --count %d is outside 1..100000000" count
     let seed = args.GetResult(FuzzArgs.Seed, defaultValue = Defaults.fuzz.Seed)
     let cases =
         FuzzBench.targets (FuzzBench.sharedDir ())
         |> List.map (fun t ->
             Report.progress "fuzz" $"{t.Format}: {count} mutations of {t.Seed}"
             FuzzBench.run t count seed (System.TimeSpan.FromSeconds 10.0) (Report.progress "fuzz"))
-    if json then printJson { Benchmark = "fuzz"; MutationSeed = seed; Cases = cases }
+    if json then
+        printJson { Benchmark = "fuzz"; MutationSeed = seed; Cases = cases }
     else
-        table [ "format"; "inputs"; "loaded"; "clean errors"; "defects"; "hangs"; "inputs/s" ]
+        table
+            [ "format"; "inputs"; "loaded"; "clean errors"; "defects"; "hangs"; "inputs/s" ]
             [ for c in cases ->
-                [ c.Format; string c.Inputs; string c.Loaded; string c.CleanErrors; string c.Defects; string c.Hangs
-                  sprintf "%.0f" (float c.Inputs / c.Seconds) ] ]
+                  [ c.Format
+                    string c.Inputs
+                    string c.Loaded
+                    string c.CleanErrors
+                    string c.Defects
+                    string c.Hangs
+                    sprintf "%.0f" (float c.Inputs / c.Seconds) ] ]
         for c in cases do
             c.FirstDefect |> Option.iter (fun d -> note $"{c.Format}: {d} (inputs kept in {c.Kept.Value})")
     if cases |> List.exists (fun c -> c.Defects + c.Hangs > 0) then 1 else 0
@@ -76,26 +92,41 @@ let resnetReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ResnetBenc
     let inference = args.GetResult(Inference_Batch, defaultValue = options.InferenceBatch)
     let train = args.GetResult(Train_Batch, defaultValue = options.TrainBatch)
     for name, b in [ "--inference-batch", inference; "--train-batch", train ] do
-        if b < 1 || b > 4096 then Input.fail "bench resnet: %s %d is outside 1..4096" name b
+        if b < 1 || b > 4096 then
+            Input.fail "bench resnet: %s %d is outside 1..4096" name b
     ResnetBench.run device { options with InferenceBatch = inference; TrainBatch = train }
 
 let extractReport (args: ParseResults<ExtractBenchArgs>) =
     let options = if args.Contains ExtractBenchArgs.Quick then ExtractBench.quick else ExtractBench.defaults
     let files = args.GetResult(Files, defaultValue = options.Files)
-    if files < 1 || files > 1_000_000 then Input.fail "bench extract: --files %d is outside 1..1000000" files
+    if files < 1 || files > 1_000_000 then
+        Input.fail "bench extract: --files %d is outside 1..1000000" files
     ExtractBench.run { options with Files = files }
 
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
     if device.Kind = Hybrid.Core.Gpu.DeviceKind.Gpu && not Hybrid.Core.Gpu.Device.CudaAvailable then
-        note "hybrid: note: no CUDA device, so the ILGPU kernels run on ILGPU's CPU accelerator, about a thousand times slower than native code (try gemm --sizes 64 128)"
+        note
+            "hybrid: note: no CUDA device, so the ILGPU kernels run on ILGPU's CPU accelerator, about a thousand times slower than native code (try gemm --sizes 64 128)"
     match args.TryGetSubCommand() with
-    | Some(Gemm a) -> print json (gemmReport device a); 0
-    | Some(Conv a) -> print json (convReport device a); 0
-    | Some(BenchArgs.Gmm a) -> print json (gmmReport device a); 0
-    | Some(BenchArgs.Cka a) -> print json (ckaReport device a); 0
+    | Some(Gemm a) ->
+        print json (gemmReport device a)
+        0
+    | Some(Conv a) ->
+        print json (convReport device a)
+        0
+    | Some(BenchArgs.Gmm a) ->
+        print json (gmmReport device a)
+        0
+    | Some(BenchArgs.Cka a) ->
+        print json (ckaReport device a)
+        0
     | Some(Fuzz a) -> fuzz json a
-    | Some(Resnet a) -> print json (resnetReport device a); 0
-    | Some(BenchArgs.Extract a) -> print json (extractReport a); 0
+    | Some(Resnet a) ->
+        print json (resnetReport device a)
+        0
+    | Some(BenchArgs.Extract a) ->
+        print json (extractReport a)
+        0
     | _ -> Input.fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet or extract (see hybrid bench --help)"

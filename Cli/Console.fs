@@ -8,8 +8,10 @@ let heading (text: string) = AnsiConsole.MarkupLine("\n[bold]{0}[/]", Markup.Esc
 
 let table (columns: string list) (rows: string list list) =
     let t = Table().Border(TableBorder.Rounded)
-    for c in columns do t.AddColumn(TableColumn(Markup.Escape c)) |> ignore
-    for r in rows do t.AddRow(r |> List.map Markup.Escape |> List.toArray) |> ignore
+    for c in columns do
+        t.AddColumn(TableColumn(Markup.Escape c)) |> ignore
+    for r in rows do
+        t.AddRow(r |> List.map Markup.Escape |> List.toArray) |> ignore
     AnsiConsole.Write t
 
 let note (text: string) = Console.Error.WriteLine text
@@ -28,4 +30,5 @@ let progressLine (label: string) =
                 eprintfn "%s: %d / %d" label doneCount total
         else
             eprintf "\r%s: %d / %d" label doneCount total
-            if doneCount >= total then eprintfn ""
+            if doneCount >= total then
+                eprintfn ""

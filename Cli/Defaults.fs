@@ -12,8 +12,10 @@ let private training = Training.defaults ""
 
 /// A default as the usage text writes it: rates below 0.01 in scientific form (1e-3), other numbers as they are.
 let text (x: float) =
-    if x <> 0.0 && abs x < 0.01 then x.ToString("0e-0", CultureInfo.InvariantCulture)
-    else x.ToString(CultureInfo.InvariantCulture)
+    if x <> 0.0 && abs x < 0.01 then
+        x.ToString("0e-0", CultureInfo.InvariantCulture)
+    else
+        x.ToString(CultureInfo.InvariantCulture)
 
 /// Words for a list of defaults: "256 512 1024".
 let words (xs: 'a list) = xs |> List.map string |> String.concat " "
@@ -21,19 +23,33 @@ let words (xs: 'a list) = xs |> List.map string |> String.concat " "
 let selfCheck = {| Seed = 42; Count = 3; DemoCount = 2 |}
 let inspect = {| Depth = 2 |}
 let gmmFit =
-    {| Init = "kmeans"; Seed = 0; Tol = mixture.Tol; RegCovar = mixture.RegCovar; MaxIter = mixture.MaxIter
+    {| Init = "kmeans"
+       Seed = 0
+       Tol = mixture.Tol
+       RegCovar = mixture.RegCovar
+       MaxIter = mixture.MaxIter
        NInit = mixture.NInit |}
 let ckaScore = {| SigmaFraction = CkaScore.DefaultSigmaFraction |}
 let eval = {| Batch = Evaluate.DefaultBatch |}
 let train =
-    {| Epochs = training.Epochs; Batch = training.BatchSize; Lr = training.LearningRate; Momentum = training.Momentum
-       WeightDecay = training.WeightDecay; CropPadding = training.CropPadding; Seed = int training.Seed
-       StepSize = 30; Gamma = 0.1 |}
+    {| Epochs = training.Epochs
+       Batch = training.BatchSize
+       Lr = training.LearningRate
+       Momentum = training.Momentum
+       WeightDecay = training.WeightDecay
+       CropPadding = training.CropPadding
+       Seed = int training.Seed
+       StepSize = 30
+       Gamma = 0.1 |}
 let dedup = {| Threshold = DedupService.DefaultThreshold |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath
 let fuzz = {| Count = 100_000; Seed = 1 |}
 /// The benchmarks' own defaults.
 let bench =
-    {| Gemm = GemmBench.defaults; Conv = ConvBench.defaults; Gmm = GmmBench.defaults; Cka = CkaBench.defaults
-       Resnet = ResnetBench.defaults; Extract = ExtractBench.defaults |}
+    {| Gemm = GemmBench.defaults
+       Conv = ConvBench.defaults
+       Gmm = GmmBench.defaults
+       Cka = CkaBench.defaults
+       Resnet = ResnetBench.defaults
+       Extract = ExtractBench.defaults |}

@@ -13,7 +13,12 @@ let run (args: ParseResults<DemoArgs>) =
     let devices = args.GetResult(DemoArgs.Device, defaultValue = selfCheckDevices)
     heading "Hybrid demo, stage 1: kernels"
     printfn "devices: %s" (devices |> List.map (fun d -> (Args.device d).Name) |> String.concat "; ")
-    let ok = SelfCheckCommand.runCheck devices (args.GetResult(DemoArgs.Seed, Defaults.selfCheck.Seed)) Defaults.selfCheck.DemoCount false
+    let ok =
+        SelfCheckCommand.runCheck
+            devices
+            (args.GetResult(DemoArgs.Seed, Defaults.selfCheck.Seed))
+            Defaults.selfCheck.DemoCount
+            false
     heading "Short benchmark on the Cpu backend (best of a few runs; speedup = peer time / our time)"
     Report.printTable (GemmBench.runWith GemmBench.quick Device.Cpu)
     Report.printTable (ConvBench.run Device.Cpu ConvBench.quick)
@@ -24,7 +29,8 @@ let run (args: ParseResults<DemoArgs>) =
     DemoAnalysis.similarity analysisDevice images
     let folder = DemoTraining.run Device.Cpu (System.IO.Path.GetFullPath "hybrid-demo")
     DemoStructure.run folder |> ignore
-    if ok then 0
+    if ok then
+        0
     else
         eprintfn "hybrid: error: the kernel self-check failed (see the table above)"
         1

@@ -13,15 +13,25 @@ let private printResult (r: Evaluate.EvalResult) =
     printfn "n         %d" r.N
     printfn "confusion (rows: true class, columns: predicted)"
     let width = r.Classes |> List.map String.length |> List.max |> max 5
-    printfn "%s %s" (System.String(' ', width)) (r.Classes |> List.mapi (fun i _ -> sprintf "%5d" i) |> String.concat " ")
+    printfn
+        "%s %s"
+        (System.String(' ', width))
+        (r.Classes |> List.mapi (fun i _ -> sprintf "%5d" i) |> String.concat " ")
     r.Confusion
-    |> Array.iteri (fun i row -> printfn "%s %s" (r.Classes.[i].PadLeft width) (row |> Array.map (sprintf "%5d") |> String.concat " "))
+    |> Array.iteri (fun i row ->
+        printfn "%s %s" (r.Classes.[i].PadLeft width) (row |> Array.map (sprintf "%5d") |> String.concat " "))
 
 let run (args: ParseResults<EvalArgs>) =
     let device = device (args.GetResult(EvalArgs.Device, defaultValue = Auto))
     let result =
-        Evaluate.run device (args.GetResult EvalArgs.Model) (args.TryGetResult EvalArgs.Arch) (args.GetResult EvalArgs.Dataset)
-            (args.TryGetResult EvalArgs.Mean) (args.TryGetResult EvalArgs.Std)
-            (args.GetResult(EvalArgs.Batch, defaultValue = Defaults.eval.Batch)) (progressLine "eval")
+        Evaluate.run
+            device
+            (args.GetResult EvalArgs.Model)
+            (args.TryGetResult EvalArgs.Arch)
+            (args.GetResult EvalArgs.Dataset)
+            (args.TryGetResult EvalArgs.Mean)
+            (args.TryGetResult EvalArgs.Std)
+            (args.GetResult(EvalArgs.Batch, defaultValue = Defaults.eval.Batch))
+            (progressLine "eval")
     if args.Contains EvalArgs.Json then printJson result else printResult result
     0

@@ -31,20 +31,46 @@ let private withProgress (json: bool) (extract: (Progress -> unit) -> Outcome li
                 extract (fun p ->
                     task.MaxValue <- float p.Total
                     task.Value <- float p.Done
-                    task.Description <- Markup.Escape(Path.GetFileName(Path.TrimEndingDirectorySeparator p.Outcome.Path))
+                    task.Description <-
+                        Markup.Escape(Path.GetFileName(Path.TrimEndingDirectorySeparator p.Outcome.Path))
                     match p.Outcome with
                     | Failed _ when not json -> err.MarkupLine("[red]{0}[/]", Markup.Escape(describe p.Outcome))
                     | _ -> ()))
-    else extract (fun p -> eprintfn "[%d/%d] %s" p.Done p.Total (describe p.Outcome))
+    else
+        extract (fun p -> eprintfn "[%d/%d] %s" p.Done p.Total (describe p.Outcome))
 
 let printSummary (db: string) (outcomes: Outcome list) =
-    let failed = outcomes |> List.choose (function Failed(p, m) -> Some [ p; m ] | _ -> None)
-    if not failed.IsEmpty then table [ "failed"; "problem" ] failed
-    let models = outcomes |> List.sumBy (function Stored(_, ids, _) -> ids.Length | _ -> 0)
-    let storedPaths = outcomes |> List.filter (function Stored _ -> true | _ -> false) |> List.length
-    let skipped = outcomes |> List.filter (function Skipped _ -> true | _ -> false) |> List.length
-    printfn "%s: stored %d model(s) from %d path(s), skipped %d already catalogued, %d failed"
-        db models storedPaths skipped failed.Length
+    let failed =
+        outcomes
+        |> List.choose (function
+            | Failed(p, m) -> Some [ p; m ]
+            | _ -> None)
+    if not failed.IsEmpty then
+        table [ "failed"; "problem" ] failed
+    let models =
+        outcomes
+        |> List.sumBy (function
+            | Stored(_, ids, _) -> ids.Length
+            | _ -> 0)
+    let storedPaths =
+        outcomes
+        |> List.filter (function
+            | Stored _ -> true
+            | _ -> false)
+        |> List.length
+    let skipped =
+        outcomes
+        |> List.filter (function
+            | Skipped _ -> true
+            | _ -> false)
+        |> List.length
+    printfn
+        "%s: stored %d model(s) from %d path(s), skipped %d already catalogued, %d failed"
+        db
+        models
+        storedPaths
+        skipped
+        failed.Length
 
 let run (args: ParseResults<ExtractArgs>) =
     let db = args.GetResult(ExtractArgs.Db, defaultValue = Defaults.db)
@@ -54,4 +80,12 @@ let run (args: ParseResults<ExtractArgs>) =
     let extract = ExtractService.run db task (args.Contains Recursive) paths
     let outcomes = withProgress json extract
     if json then printJson (ExtractService.result db outcomes) else printSummary db outcomes
-    if outcomes |> List.exists (function Failed _ -> true | _ -> false) then 1 else 0
+    if
+        outcomes
+        |> List.exists (function
+            | Failed _ -> true
+            | _ -> false)
+    then
+        1
+    else
+        0

@@ -9,7 +9,8 @@ open Hybrid.Cli.Console
 
 let private options (args: ParseResults<GmmFitArgs>) =
     let k = args.GetResult GmmFitArgs.K
-    if k < 1 then Input.fail "gmm fit: --k %d must be at least 1" k
+    if k < 1 then
+        Input.fail "gmm fit: --k %d must be at least 1" k
     let given (flag: Quotations.Expr<string -> GmmFitArgs>) =
         args.TryGetResult flag |> Option.map (fun spec -> (TensorInput.load spec).Values) |> Option.toObj
     GaussianMixtureOptions(
@@ -23,11 +24,14 @@ let private options (args: ParseResults<GmmFitArgs>) =
         Tol = args.GetResult(GmmFitArgs.Tol, defaultValue = Defaults.gmmFit.Tol),
         RegCovar = args.GetResult(GmmFitArgs.Reg_Covar, defaultValue = Defaults.gmmFit.RegCovar),
         MaxIter = args.GetResult(GmmFitArgs.Max_Iter, defaultValue = Defaults.gmmFit.MaxIter),
-        NInit = args.GetResult(GmmFitArgs.N_Init, defaultValue = Defaults.gmmFit.NInit))
+        NInit = args.GetResult(GmmFitArgs.N_Init, defaultValue = Defaults.gmmFit.NInit)
+    )
 
 let private printTable (s: GaussianMixture.Summary) =
-    heading $"Gaussian mixture: {s.Components} {s.Covariance} components on {s.Samples} x {s.Dimensions} points ({s.Device})"
-    table [ "figure"; "value" ]
+    heading
+        $"Gaussian mixture: {s.Components} {s.Covariance} components on {s.Samples} x {s.Dimensions} points ({s.Device})"
+    table
+        [ "figure"; "value" ]
         [ [ "lower_bound (mean log-likelihood)"; s.LowerBound.ToString "R" ]
           [ "n_iter"; string s.NIter ]
           [ "converged"; (if s.Converged then "yes" else "no") ]
@@ -42,7 +46,8 @@ let private fit (args: ParseResults<GmmFitArgs>) =
     let options = options args
     let json = args.Contains GmmFitArgs.Json
     let progress (p: MixtureProgress) =
-        if not json && p.Iteration % 10 = 0 then note $"init {p.Init + 1}, iteration {p.Iteration}: lower bound {p.LowerBound:R}"
+        if not json && p.Iteration % 10 = 0 then
+            note $"init {p.Init + 1}, iteration {p.Iteration}: lower bound {p.LowerBound:R}"
     let r = GmmFit.run device options data (args.TryGetResult GmmFitArgs.Out) progress
     if json then printJson r.Summary else printTable r.Summary
     if not r.Model.Converged then

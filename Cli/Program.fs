@@ -12,7 +12,8 @@ let private version =
 /// The GEMM engine is the application's to choose and to report: HYBRID_MANAGED_GEMM=1 forces the managed GEMM, and a
 /// missing OpenBLAS is said in one line.
 let private chooseGemm () =
-    if Environment.GetEnvironmentVariable "HYBRID_MANAGED_GEMM" = "1" then Hybrid.Core.Gpu.CpuGemm.ManagedForced <- true
+    if Environment.GetEnvironmentVariable "HYBRID_MANAGED_GEMM" = "1" then
+        Hybrid.Core.Gpu.CpuGemm.ManagedForced <- true
     if not Hybrid.Core.Gpu.CpuGemm.OpenBlasAvailable then
         eprintfn "hybrid: OpenBLAS (libopenblas0-pthread) not found; using the managed GEMM, which is slower"
 

@@ -13,8 +13,10 @@ let private options (args: ParseResults<TrainArgs>) =
         | ScheduleName.Cosine -> Training.Cosine
         | ScheduleName.Constant -> Training.Constant
         | ScheduleName.Step ->
-            Training.StepDecay(positive "step-size" (args.GetResult(TrainArgs.Step_Size, defaultValue = Defaults.train.StepSize)),
-                               args.GetResult(TrainArgs.Gamma, defaultValue = Defaults.train.Gamma))
+            Training.StepDecay(
+                positive "step-size" (args.GetResult(TrainArgs.Step_Size, defaultValue = Defaults.train.StepSize)),
+                args.GetResult(TrainArgs.Gamma, defaultValue = Defaults.train.Gamma)
+            )
     let mean, std = ImageRun.normalisation (args.TryGetResult TrainArgs.Mean) (args.TryGetResult TrainArgs.Std)
     { Training.defaults (args.GetResult TrainArgs.Arch) with
         Epochs = positive "epochs" (args.GetResult(TrainArgs.Epochs, defaultValue = Defaults.train.Epochs))
@@ -31,10 +33,15 @@ let private options (args: ParseResults<TrainArgs>) =
         Std = std }
 
 let private printTable (r: Train.TrainResult) =
-    table [ "epoch"; "loss"; "train accuracy"; "test accuracy"; "lr"; "time" ]
+    table
+        [ "epoch"; "loss"; "train accuracy"; "test accuracy"; "lr"; "time" ]
         [ for e in r.Epochs ->
-            [ string e.Epoch; $"{e.Loss:F4}"; $"{e.TrainAccuracy:F4}"
-              (e.TestAccuracy |> Option.map (sprintf "%.4f") |> Option.defaultValue "-"); $"{e.Lr:G4}"; $"{e.Seconds:F1} s" ] ]
+              [ string e.Epoch
+                $"{e.Loss:F4}"
+                $"{e.TrainAccuracy:F4}"
+                (e.TestAccuracy |> Option.map (sprintf "%.4f") |> Option.defaultValue "-")
+                $"{e.Lr:G4}"
+                $"{e.Seconds:F1} s" ] ]
     printfn "model written to %s" r.Out
 
 let run (args: ParseResults<TrainArgs>) =
@@ -45,13 +52,23 @@ let run (args: ParseResults<TrainArgs>) =
     let batchProgress = progressLine "train"
     let report (p: Training.Progress) =
         match p with
-        | Training.Resumed epochs -> note $"train: resuming from {Training.checkpointPath out} after {epochs} finished epoch(s)"
-        | Training.BatchDone(_, index, count, _) -> if index % 20 = 0 || index = count - 1 then batchProgress (index + 1) count
+        | Training.Resumed epochs ->
+            note $"train: resuming from {Training.checkpointPath out} after {epochs} finished epoch(s)"
+        | Training.BatchDone(_, index, count, _) ->
+            if index % 20 = 0 || index = count - 1 then
+                batchProgress (index + 1) count
         | Training.EpochDone r ->
             let test = r.TestAccuracy |> Option.map (sprintf ", test accuracy %.4f") |> Option.defaultValue ""
-            note $"epoch {r.Epoch + 1}/{options.Epochs}: loss {r.Loss:F4}, train accuracy {r.TrainAccuracy:F4}{test}, lr {r.LearningRate:G4}, {r.Seconds:F1} s"
+            note
+                $"epoch {r.Epoch + 1}/{options.Epochs}: loss {r.Loss:F4}, train accuracy {r.TrainAccuracy:F4}{test}, lr {r.LearningRate:G4}, {r.Seconds:F1} s"
     let result =
-        Train.run device options (args.GetResult TrainArgs.Dataset) (args.TryGetResult TrainArgs.Test_Dataset) out
-            (args.Contains TrainArgs.Resume) report
+        Train.run
+            device
+            options
+            (args.GetResult TrainArgs.Dataset)
+            (args.TryGetResult TrainArgs.Test_Dataset)
+            out
+            (args.Contains TrainArgs.Resume)
+            report
     if args.Contains TrainArgs.Json then printJson result else printTable result
     0

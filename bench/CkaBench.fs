@@ -9,17 +9,19 @@ open Hybrid.Core.Gpu
 open Hybrid.Bench.Report
 
 type Options =
-    { /// Probe inputs (rows of every layer's activations).
-      Samples: int
-      /// Layers per model; their widths grow geometrically from MinFeatures to MaxFeatures.
-      Layers: int
-      MinFeatures: int
-      MaxFeatures: int
-      /// Stored encodings searched, of dimension Samples (Samples + 1) / 2.
-      Stored: int
-      K: int
-      Batches: int list
-      Timing: Timing.Policy }
+    {
+        /// Probe inputs (rows of every layer's activations).
+        Samples: int
+        /// Layers per model; their widths grow geometrically from MinFeatures to MaxFeatures.
+        Layers: int
+        MinFeatures: int
+        MaxFeatures: int
+        /// Stored encodings searched, of dimension Samples (Samples + 1) / 2.
+        Stored: int
+        K: int
+        Batches: int list
+        Timing: Timing.Policy
+    }
 
 /// The issue's cases: 20 x 20 layers, 100 probe inputs, up to 65,536 features; top-10 over 100,000 encodings.
 let defaults =
@@ -33,8 +35,7 @@ let defaults =
       Timing = Timing.standard }
 
 /// Cases that finish in seconds (the demo's).
-let quick =
-    { defaults with Layers = 6; MaxFeatures = 8192; Stored = 10_000; Batches = [ 100 ]; Timing = Timing.quick }
+let quick = { defaults with Layers = 6; MaxFeatures = 8192; Stored = 10_000; Batches = [ 100 ]; Timing = Timing.quick }
 
 let private ckaPeer = { Peers.Script = "cka_numpy.py"; Peers.Packages = [ "python3-numpy" ] }
 let private searchPeer = { Peers.Script = "topk_numpy.py"; Peers.Packages = [ "python3-numpy" ] }
@@ -43,19 +44,23 @@ let private searchPeer = { Peers.Script = "topk_numpy.py"; Peers.Packages = [ "p
 let widths (options: Options) =
     List.init options.Layers (fun l ->
         let f = if options.Layers = 1 then 0.0 else float l / float (options.Layers - 1)
-        int (Math.Round(float options.MinFeatures * Math.Pow(float options.MaxFeatures / float options.MinFeatures, f))))
+        int (
+            Math.Round(float options.MinFeatures * Math.Pow(float options.MaxFeatures / float options.MinFeatures, f))
+        ))
 
 /// Activations with shared structure, so that CKA values spread between layers and models: a common n x 64 latent
 /// mapped by each layer's own random projection, plus noise of a strength that grows with depth.
 let private model (options: Options) (random: Random) (latent: DeviceArray<float32>) =
     let n = options.Samples
-    widths options |> List.mapi (fun l p ->
+    widths options
+    |> List.mapi (fun l p ->
         use projection = Data.uploadNormal Device.Cpu random (64 * p)
         use output = Device.Cpu.Allocate<float32>(n * p)
         Blas.Sgemm(Transpose.No, Transpose.No, n, p, 64, 1.0f, latent, projection, 0.0f, output)
         let noise = Data.normal random (0.5f + float32 l * 0.2f) (n * p)
         let values = output.ToArray()
-        for e in 0 .. values.Length - 1 do values[e] <- values[e] + noise[e] * 8.0f
+        for e in 0 .. values.Length - 1 do
+            values[e] <- values[e] + noise[e] * 8.0f
         values)
 
 /// SplitMix64's top 24 bits as h / 2^24 - 0.5, for flat index t: the generator peers/topk_numpy.py shares.
@@ -67,10 +72,16 @@ let private hashValue (t: uint64) =
     float32 (z >>> 40) / float32 (1 <<< 24) - 0.5f
 
 let private hashRows (start: int64) (count: int) (dimension: int) =
-    let values = Array.zeroCreate<float32> (count * dimension)
-    Parallel.For(0, count, fun r ->
-        let offset = start + int64 r * int64 dimension
-        for c in 0 .. dimension - 1 do values[r * dimension + c] <- hashValue (uint64 (offset + int64 c))) |> ignore
+    let values = Array.zeroCreate<float32>(count * dimension)
+    Parallel.For(
+        0,
+        count,
+        fun r ->
+            let offset = start + int64 r * int64 dimension
+            for c in 0 .. dimension - 1 do
+                values[r * dimension + c] <- hashValue (uint64 (offset + int64 c))
+    )
+    |> ignore
     values
 
 let private matrixCase (device: Device) (options: Options) (dir: string) =
@@ -83,56 +94,98 @@ let private matrixCase (device: Device) (options: Options) (dir: string) =
     b |> List.iteri (fun i x -> Data.writeRaw (Path.Combine(dir, $"b{i}.f32")) x)
     let layers (xs: float32[] list) = xs |> List.map (fun x -> Activations.Of(x, options.Samples)) |> ResizeArray
     let la, lb = layers a, layers b
-    let name = $"cka matrix {options.Layers}x{options.Layers} n={options.Samples} {options.MinFeatures}-{options.MaxFeatures} features"
+    let name =
+        $"cka matrix {options.Layers}x{options.Layers} n={options.Samples} {options.MinFeatures}-{options.MaxFeatures} features"
     progress "cka" $"timing the CKA matrix on {device.Name}"
     let mutable ours = Array2D.zeroCreate 0 0
     let seconds = Timing.measureOn device options.Timing (fun () -> ours <- Cka.Matrix(device, la, lb, CkaOptions()))
     progress "cka" "timing the NumPy peer"
     let widthsArg = widths options |> List.map string
     let outcome =
-        Peers.run ckaPeer
-            ([ "--dir"; dir; "--n"; string options.Samples; "--case"; name; "--features-a" ] @ widthsArg
-             @ [ "--features-b" ] @ widthsArg @ Timing.toArgs options.Timing)
+        Peers.run
+            ckaPeer
+            ([ "--dir"; dir; "--n"; string options.Samples; "--case"; name; "--features-a" ]
+             @ widthsArg
+             @ [ "--features-b" ]
+             @ widthsArg
+             @ Timing.toArgs options.Timing)
     let case = Peers.toCase "numpy" outcome name seconds
     let peerFile = Path.Combine(dir, "cka_numpy.f64")
-    if not (File.Exists peerFile) then case
+    if not (File.Exists peerFile) then
+        case
     else
-        let theirs = Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(ReadOnlySpan(File.ReadAllBytes peerFile)).ToArray()
-        let worst = Seq.max (seq { for i in 0 .. options.Layers - 1 do for j in 0 .. options.Layers - 1 -> abs (ours[i, j] - theirs[i * options.Layers + j]) })
+        let theirs =
+            Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(ReadOnlySpan(File.ReadAllBytes peerFile)).ToArray()
+        let worst =
+            Seq.max (
+                seq {
+                    for i in 0 .. options.Layers - 1 do
+                        for j in 0 .. options.Layers - 1 -> abs (ours[i, j] - theirs[i * options.Layers + j])
+                }
+            )
         { case with Note = Some $"max |ours - numpy| over the matrix: {worst:E1}" }
 
 let private searchCases (device: Device) (options: Options) (dir: string) =
     let dimension = options.Samples * (options.Samples + 1) / 2
     progress "cka" $"generating {options.Stored} encodings of dimension {dimension}"
     let ours =
-        (use index = EncodingIndex.Build(device, ReadOnlySpan(hashRows 0L options.Stored dimension), options.Stored, dimension)
-         options.Batches |> List.map (fun b ->
-            let queries = hashRows (int64 options.Stored * int64 dimension) b dimension
-            progress "cka" $"timing top-{options.K} search, batch {b}, on {device.Name}"
-            let mutable hits = [||]
-            let seconds = Timing.measureOn device options.Timing (fun () -> hits <- index.Search(ReadOnlySpan queries, b, options.K))
-            b, seconds, hits))
+        (use index =
+            EncodingIndex.Build(device, ReadOnlySpan(hashRows 0L options.Stored dimension), options.Stored, dimension)
+         options.Batches
+         |> List.map (fun b ->
+             let queries = hashRows (int64 options.Stored * int64 dimension) b dimension
+             progress "cka" $"timing top-{options.K} search, batch {b}, on {device.Name}"
+             let mutable hits = [||]
+             let seconds =
+                 Timing.measureOn device options.Timing (fun () ->
+                     hits <- index.Search(ReadOnlySpan queries, b, options.K))
+             b, seconds, hits))
     progress "cka" "timing the NumPy search peer"
     let outcome =
-        Peers.run searchPeer
-            ([ "--dir"; dir; "--count"; string options.Stored; "--dimension"; string dimension; "--k"; string options.K
-               "--batches" ] @ (options.Batches |> List.map string) @ Timing.toArgs options.Timing)
-    ours |> List.map (fun (b, seconds, hits: SearchHit[][]) ->
+        Peers.run
+            searchPeer
+            ([ "--dir"
+               dir
+               "--count"
+               string options.Stored
+               "--dimension"
+               string dimension
+               "--k"
+               string options.K
+               "--batches" ]
+             @ (options.Batches |> List.map string)
+             @ Timing.toArgs options.Timing)
+    ours
+    |> List.map (fun (b, seconds, hits: SearchHit[][]) ->
         let name = $"top-{options.K} batch {b}"
         let case = Peers.toCase "numpy" outcome name seconds
         let qps (s: float) = float b / s
         let peerFile = Path.Combine(dir, $"topk_numpy_{b}.i64")
         let agreement =
-            if not (File.Exists peerFile) then ""
+            if not (File.Exists peerFile) then
+                ""
             else
-                let theirs = Runtime.InteropServices.MemoryMarshal.Cast<byte, int64>(ReadOnlySpan(File.ReadAllBytes peerFile)).ToArray()
-                let same = hits |> Array.mapi (fun q row -> row |> Array.mapi (fun r h -> int64 h.Row = theirs[q * options.K + r])) |> Array.concat
+                let theirs =
+                    Runtime.InteropServices.MemoryMarshal
+                        .Cast<byte, int64>(ReadOnlySpan(File.ReadAllBytes peerFile))
+                        .ToArray()
+                let same =
+                    hits
+                    |> Array.mapi (fun q row -> row |> Array.mapi (fun r h -> int64 h.Row = theirs[q * options.K + r]))
+                    |> Array.concat
                 $"; same rows as numpy at {Array.filter id same |> Array.length} of {same.Length} ranks"
         let note =
             match case.PeerS with
             | Some peer -> $"{qps seconds:F1} vs {qps peer:F1} queries/s over {options.Stored} encodings{agreement}"
             | None -> $"{qps seconds:F1} queries/s over {options.Stored} encodings"
-        { case with Case = $"{name} over {options.Stored} x {dimension}"; Note = Some(match case.Note with Some n when case.PeerS.IsNone -> $"{n}; {note}" | _ -> note) })
+        { case with
+            Case = $"{name} over {options.Stored} x {dimension}"
+            Note =
+                Some(
+                    match case.Note with
+                    | Some n when case.PeerS.IsNone -> $"{n}; {note}"
+                    | _ -> note
+                ) })
 
 /// The CKA matrix case, then the search cases, each against its NumPy peer.
 let run (device: Device) (options: Options) =

@@ -43,30 +43,31 @@ let resnet20 =
 
 /// VGG-16 for CIFAR: five blocks from 32x32 down to 2x2 (max pooling in between), convolutions with bias.
 let vgg16 =
-    [ 3, 64, 32, 1; 64, 64, 32, 1; 64, 128, 16, 1; 128, 128, 16, 1; 128, 256, 8, 1; 256, 256, 8, 1
-      256, 512, 4, 1; 512, 512, 4, 1; 512, 512, 2, 1 ]
+    [ 3, 64, 32, 1
+      64, 64, 32, 1
+      64, 128, 16, 1
+      128, 128, 16, 1
+      128, 256, 8, 1
+      256, 256, 8, 1
+      256, 512, 4, 1
+      512, 512, 4, 1
+      512, 512, 2, 1 ]
     |> List.map (layer "vgg16" true)
 
 type Options =
-    { Models: ModelSet
-      Batch: int
-      /// Only the first n layers of the chosen models, when Some n.
-      ShapeLimit: int option
-      Timing: Timing.Policy }
+    {
+        Models: ModelSet
+        Batch: int
+        /// Only the first n layers of the chosen models, when Some n.
+        ShapeLimit: int option
+        Timing: Timing.Policy
+    }
 
 /// The full run: every layer of both models at the training batch size.
-let defaults =
-    { Models = All
-      Batch = 64
-      ShapeLimit = None
-      Timing = Timing.standard }
+let defaults = { Models = All; Batch = 64; ShapeLimit = None; Timing = Timing.standard }
 
 /// The demo: the first two ResNet-20 layers at batch 16, timed briefly.
-let quick =
-    { Models = ResNet20
-      Batch = 16
-      ShapeLimit = Some 2
-      Timing = Timing.quick }
+let quick = { Models = ResNet20; Batch = 16; ShapeLimit = Some 2; Timing = Timing.quick }
 
 /// The layers the options select, in model order.
 let layers (options: Options) =
@@ -82,17 +83,10 @@ let layers (options: Options) =
 /// Share of weights the sparse case keeps: the pruning level SeaM-style masks reach on these models.
 let sparseDensity = 0.1
 
-let peer =
-    { Peers.Script = "conv_torch.py"
-      Peers.Packages = [ "python3-torch" ] }
+let peer = { Peers.Script = "conv_torch.py"; Peers.Packages = [ "python3-torch" ] }
 
 /// Our seconds for one layer: plain and masked forward + backward, sparse and dense forward.
-type private Times =
-    { Dense: float
-      Masked: float
-      SparseForward: float
-      DenseForward: float
-      Density: float }
+type private Times = { Dense: float; Masked: float; SparseForward: float; DenseForward: float; Density: float }
 
 let private timeLayer (device: Device) (policy: Timing.Policy) (random: Random) (batch: int) (l: Layer) =
     let shape = Conv2dShape.Square(batch, l.InChannels, l.Size, l.OutChannels, 3, l.Stride, 1)
@@ -119,8 +113,12 @@ let private timeLayer (device: Device) (policy: Timing.Policy) (random: Random) 
         Conv2d.Backward(shape, parameters, x, gradOut, grads)
     use csr =
         CsrWeights.FromMasked(
-            device, l.OutChannels, shape.FilterLength, ReadOnlySpan weightHost,
-            ReadOnlySpan(Data.scoresWithDensity random sparseDensity shape.WeightLength))
+            device,
+            l.OutChannels,
+            shape.FilterLength,
+            ReadOnlySpan weightHost,
+            ReadOnlySpan(Data.scoresWithDensity random sparseDensity shape.WeightLength)
+        )
     { Dense = Timing.measureOn device policy (step plain plainGrads)
       Masked = Timing.measureOn device policy (step masked maskedGrads)
       SparseForward = Timing.measureOn device policy (fun () -> Sparse.Conv2dForward(shape, csr, bias, x, y))
@@ -132,7 +130,12 @@ let private peerArgs (options: Options) (selected: Layer list) =
     [ "--batch"; string options.Batch ]
     @ (selected
        |> List.collect (fun l ->
-           [ "--layer"; l.Name; string l.InChannels; string l.OutChannels; string l.Size; string l.Stride
+           [ "--layer"
+             l.Name
+             string l.InChannels
+             string l.OutChannels
+             string l.Size
+             string l.Stride
              (if l.Bias then "1" else "0") ]))
     @ Timing.toArgs options.Timing
     @ [ "--seed"; string Data.seed ]
@@ -159,7 +162,4 @@ let run (device: Device) (options: Options) =
             Peer = "hybrid dense"
             PeerS = Some t.DenseForward
             Note = Some $"CSR keeps {t.Density * 100.0:F1}%% of the weights" } ]
-    { Benchmark = "conv"
-      Device = device.Name
-      Cores = cores ()
-      Cases = List.collect casesOf ours }
+    { Benchmark = "conv"; Device = device.Name; Cores = cores (); Cases = List.collect casesOf ours }

@@ -15,8 +15,7 @@ let normal64 (random: Random) (n: int) =
     values
 
 /// n samples of a normal distribution N(0, scale^2), by the Box-Muller transform (both halves of each pair).
-let normal (random: Random) (scale: float32) (n: int) =
-    normal64 random n |> Array.map (fun v -> scale * float32 v)
+let normal (random: Random) (scale: float32) (n: int) = normal64 random n |> Array.map (fun v -> scale * float32 v)
 
 /// Mask scores of which a share of about density is positive (kept), the rest negative:
 /// uniform on (density - 1, density], so that P(score > 0) = density.
@@ -30,10 +29,12 @@ let upload (device: Device) (values: float32[]) = device.Upload<float32>(ReadOnl
 let uploadNormal (device: Device) (random: Random) (n: int) = upload device (normal random 1.0f n)
 
 /// Writes values as a raw little-endian file, the form the Python peers read with numpy.fromfile.
-let writeRaw<'T when 'T: unmanaged and 'T: struct and 'T :> ValueType and 'T: (new: unit -> 'T)> (path: string) (values: 'T[]) =
+let writeRaw<'T when 'T: unmanaged and 'T: struct and 'T :> ValueType and 'T: (new: unit -> 'T)>
+    (path: string)
+    (values: 'T[])
+    =
     use file = IO.File.Create path
     file.Write(Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan values))
 
 /// A fresh scratch folder for the files a benchmark shares with its peer; the caller deletes it.
-let scratch (benchmark: string) =
-    IO.Directory.CreateTempSubdirectory($"hybrid-bench-{benchmark}-").FullName
+let scratch (benchmark: string) = IO.Directory.CreateTempSubdirectory($"hybrid-bench-{benchmark}-").FullName

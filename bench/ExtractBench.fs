@@ -13,9 +13,11 @@ open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Safetensors
 
 type Options =
-    { /// Synthetic safetensors files to generate and read.
-      Files: int
-      Policy: Timing.Policy }
+    {
+        /// Synthetic safetensors files to generate and read.
+        Files: int
+        Policy: Timing.Policy
+    }
 
 let defaults = { Files = 10_000; Policy = Timing.standard }
 let quick = { Files = 1_000; Policy = Timing.quick }
@@ -24,7 +26,7 @@ let quick = { Files = 1_000; Policy = Timing.quick }
 let private resnet50 () =
     let model = Hybrid.Core.Nn.Zoo.Zoo.Create "resnet50"
     [ for name, t in model.StateDict() ->
-        name, (if name.EndsWith "num_batches_tracked" then DType.I64 else DType.F32), Array.map int64 t.Shape ]
+          name, (if name.EndsWith "num_batches_tracked" then DType.I64 else DType.F32), Array.map int64 t.Shape ]
 
 /// Names and shapes of Hugging Face's bert-base-uncased state dict (BertModel), in float16.
 let private bertBase () =
@@ -36,9 +38,10 @@ let private bertBase () =
       "embeddings.position_embeddings.weight", DType.F16, [| 512L; h |]
       "embeddings.token_type_embeddings.weight", DType.F16, [| 2L; h |]
       yield! norm "embeddings.LayerNorm"
-      for i in 0 .. 11 do
+      for i in 0..11 do
           let layer = $"encoder.layer.{i}"
-          for part in [ "query"; "key"; "value" ] do yield! dense $"{layer}.attention.self.{part}" h h
+          for part in [ "query"; "key"; "value" ] do
+              yield! dense $"{layer}.attention.self.{part}" h h
           yield! dense $"{layer}.attention.output.dense" h h
           yield! norm $"{layer}.attention.output.LayerNorm"
           yield! dense $"{layer}.intermediate.dense" ff h
@@ -63,7 +66,8 @@ let private writeSparse (path: string) (copy: int) (tensors: (string * DType * i
          w.WriteStartObject name
          w.WriteString("dtype", dtype.HeaderName())
          w.WriteStartArray "shape"
-         for d in shape do w.WriteNumberValue d
+         for d in shape do
+             w.WriteNumberValue d
          w.WriteEndArray()
          w.WriteStartArray "data_offsets"
          w.WriteNumberValue offset
@@ -88,11 +92,15 @@ let private pass (files: string[]) (work: string -> unit) () =
 let private noPeer = "no peer: no other tool extracts architectures from these formats"
 
 let private case (name: string) (files: int) (unit: string) (seconds: float) (goal: string) : Report.Case =
-    { Case = name; OursS = seconds; Peer = "none"; PeerS = None
+    { Case = name
+      OursS = seconds
+      Peer = "none"
+      PeerS = None
       Note = Some $"{name}: %.0f{float files / seconds} {unit}/s{goal}; {noPeer}" }
 
 let private onnxCases (policy: Timing.Policy) (corpus: string[]) =
-    if corpus.Length = 0 then []
+    if corpus.Length = 0 then
+        []
     else
         Report.progress "extract" $"{corpus.Length} torchvision ONNX graphs"
         let extract = Timing.measure policy (pass corpus (Extract.fromPath >> ignore))
@@ -104,15 +112,23 @@ let private onnxCases (policy: Timing.Policy) (corpus: string[]) =
                     round <- round + 1
                     use catalog = Catalog.openOrCreate (Path.Combine(dir, $"round{round}.db"))
                     Extraction.run catalog None false (List.ofArray corpus) ignore |> ignore)
-            finally Directory.Delete(dir, true)
+            finally
+                Directory.Delete(dir, true)
         [ case $"onnx graphs: Extract.fromPath over {corpus.Length} files" corpus.Length "files" extract ""
-          case $"onnx graphs: hybrid extract into a new catalog, {corpus.Length} files" corpus.Length "files" catalogued "" ]
+          case
+              $"onnx graphs: hybrid extract into a new catalog, {corpus.Length} files"
+              corpus.Length
+              "files"
+              catalogued
+              "" ]
 
 let private safetensorsCases (options: Options) =
     let dir = Directory.CreateTempSubdirectory("hybrid-bench-safetensors-").FullName
     try
         let layouts = [| resnet50 (); bertBase () |]
-        Report.progress "extract" $"writing {options.Files} safetensors files (ResNet-50: {layouts[0].Length} tensors, BERT-base: {layouts[1].Length}) to {dir}"
+        Report.progress
+            "extract"
+            $"writing {options.Files} safetensors files (ResNet-50: {layouts[0].Length} tensors, BERT-base: {layouts[1].Length}) to {dir}"
         let files = Array.init options.Files (fun i -> Path.Combine(dir, $"model{i:D5}.safetensors"))
         Parallel.For(0, files.Length, fun i -> writeSparse files[i] i layouts[i % 2]) |> ignore
         let policy = { options.Policy with Warmup = 0; MinRepeats = 1; MaxRepeats = min options.Policy.MaxRepeats 3 }
@@ -120,20 +136,30 @@ let private safetensorsCases (options: Options) =
         pass files[.. min 199 (files.Length - 1)] (Extract.fromPath >> ignore) ()
         let header = Timing.measure policy (pass files (fun f -> (SafetensorsFile.Open f).Dispose()))
         let extract = Timing.measure policy (pass files (Extract.fromPath >> ignore))
-        [ case $"safetensors headers: Extract.fromPath over {files.Length} files" files.Length "headers" extract " (goal >= 1,000 on 2 cores)"
+        [ case
+              $"safetensors headers: Extract.fromPath over {files.Length} files"
+              files.Length
+              "headers"
+              extract
+              " (goal >= 1,000 on 2 cores)"
           case $"safetensors headers: SafetensorsFile.Open alone, {files.Length} files" files.Length "headers" header "" ]
-    finally Directory.Delete(dir, true)
+    finally
+        Directory.Delete(dir, true)
 
 /// Times extraction of the torchvision ONNX corpus (when ../shared is present) and of options.Files synthetic
 /// safetensors files.
 let run (options: Options) : Report.Report =
-    if options.Files < 1 then invalidArg (nameof options) $"need at least one file, not {options.Files}"
+    if options.Files < 1 then
+        invalidArg (nameof options) $"need at least one file, not {options.Files}"
     let corpus =
         match FuzzBench.sharedDir () with
         | Some shared ->
             let dir = Path.Combine(shared, "data", "torchvision-architectures")
             if Directory.Exists dir then Directory.GetFiles(dir, "*.onnx") |> Array.sort else [||]
         | None -> [||]
-    if corpus.Length = 0 then Report.progress "extract" "../shared/data/torchvision-architectures is missing: no ONNX cases"
-    { Benchmark = "extract"; Device = "cpu"; Cores = Report.cores ()
+    if corpus.Length = 0 then
+        Report.progress "extract" "../shared/data/torchvision-architectures is missing: no ONNX cases"
+    { Benchmark = "extract"
+      Device = "cpu"
+      Cores = Report.cores ()
       Cases = onnxCases options.Policy corpus @ safetensorsCases options }

@@ -16,17 +16,16 @@ open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis.FuzzReport
 
 /// A reader under test: a real file to mutate, how to read a file completely, and which exceptions are clean.
-type Target =
-    { Format: string
-      Seed: string
-      Read: string -> unit
-      IsClean: exn -> bool }
+type Target = { Format: string; Seed: string; Read: string -> unit; IsClean: exn -> bool }
 
 /// Reads every tensor of a safetensors file (header, offsets and every value conversion).
 let private readSafetensors (path: string) =
     use file = SafetensorsFile.Open path
     for t in file.Tensors do
-        if t.DType.IsFloatingPoint() then file.ReadFloat64 t.Name |> ignore else file.DataSpan(t.Name).ToArray() |> ignore
+        if t.DType.IsFloatingPoint() then
+            file.ReadFloat64 t.Name |> ignore
+        else
+            file.DataSpan(t.Name).ToArray() |> ignore
 
 let private readIdx (path: string) = (IdxFile.Read path).ToFloat32() |> ignore
 
@@ -34,7 +33,8 @@ let private readOnnx (path: string) = OnnxModel.Load path |> ignore
 
 let private readCheckpoint (path: string) =
     for t in (TorchCheckpoint.Load path).Tensors do
-        if t.DType.IsFloatingPoint() then t.ReadFloat64() |> ignore
+        if t.DType.IsFloatingPoint() then
+            t.ReadFloat64() |> ignore
 
 /// `../shared` beside the repository that holds the running program, where the project's real model files are.
 let sharedDir () =
@@ -50,20 +50,35 @@ let sharedDir () =
 /// The readers with a real file each; a reader whose file is missing on this machine is left out.
 let targets (sharedDir: string option) =
     [ yield!
-        sharedDir |> Option.toList |> List.map (fun dir ->
-            { Format = "safetensors"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
-              Read = readSafetensors; IsClean = (fun e -> e :? InputException) })
+          sharedDir
+          |> Option.toList
+          |> List.map (fun dir ->
+              { Format = "safetensors"
+                Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
+                Read = readSafetensors
+                IsClean = (fun e -> e :? InputException) })
       yield!
-        sharedDir |> Option.toList |> List.collect (fun dir ->
-            [ for format, file in [ "pytorch zip", "model.pt"; "pytorch legacy", "resnet20-12fca82f.th" ] ->
-                { Format = format; Seed = Path.Combine(dir, "models", "cifar10-resnet20", file)
-                  Read = readCheckpoint; IsClean = (fun e -> e :? InputException) } ])
+          sharedDir
+          |> Option.toList
+          |> List.collect (fun dir ->
+              [ for format, file in [ "pytorch zip", "model.pt"; "pytorch legacy", "resnet20-12fca82f.th" ] ->
+                    { Format = format
+                      Seed = Path.Combine(dir, "models", "cifar10-resnet20", file)
+                      Read = readCheckpoint
+                      IsClean = (fun e -> e :? InputException) } ])
       yield!
-        sharedDir |> Option.toList |> List.map (fun dir ->
-            { Format = "onnx"; Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.onnx")
-              Read = readOnnx; IsClean = (fun e -> e :? InputException) })
-      yield { Format = "idx (gzip)"; Seed = Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")
-              Read = readIdx; IsClean = (fun e -> e :? InputException) } ]
+          sharedDir
+          |> Option.toList
+          |> List.map (fun dir ->
+              { Format = "onnx"
+                Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.onnx")
+                Read = readOnnx
+                IsClean = (fun e -> e :? InputException) })
+      yield
+          { Format = "idx (gzip)"
+            Seed = Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")
+            Read = readIdx
+            IsClean = (fun e -> e :? InputException) } ]
     |> List.filter (fun t -> File.Exists t.Seed)
 
 /// One mutation of bytes: bit flips, overwritten or inserted bytes, a truncation, a duplicated run, or an extreme
@@ -73,7 +88,10 @@ let mutate (random: Random) (original: byte[]) =
     let bytes = ResizeArray original
     let position () =
         match random.Next 8 with
-        | 0 | 1 | 2 | 3 -> random.Next(min bytes.Count 16384 |> max 1)
+        | 0
+        | 1
+        | 2
+        | 3 -> random.Next(min bytes.Count 16384 |> max 1)
         | 4 -> max 0 (bytes.Count - 1 - random.Next(min bytes.Count 4096 |> max 1))
         | _ -> random.Next(max bytes.Count 1)
     for _ in 1 .. 1 + random.Next 3 do
@@ -89,9 +107,11 @@ let mutate (random: Random) (original: byte[]) =
                 bytes.InsertRange(p, bytes.GetRange(p, n))
             | _ ->
                 let p = position ()
-                let extreme = [| 0L; -1L; 0x7FFFFFFFL; 0xFFFFFFFFL; Int64.MaxValue; Int64.MinValue; 1L <<< 40 |][random.Next 7]
+                let extreme =
+                    [| 0L; -1L; 0x7FFFFFFFL; 0xFFFFFFFFL; Int64.MaxValue; Int64.MinValue; 1L <<< 40 |][random.Next 7]
                 let field = BitConverter.GetBytes extreme
-                for i in 0 .. min 7 (bytes.Count - p - 1) do bytes[p + i] <- field[i]
+                for i in 0 .. min 7 (bytes.Count - p - 1) do
+                    bytes[p + i] <- field[i]
     bytes.ToArray()
 
 /// Runs count mutated inputs through one reader, each with a time limit; inputs behind defects are kept.
@@ -106,13 +126,18 @@ let run (target: Target) (count: int) (seed: int) (limit: TimeSpan) (progress: s
     let keep (i: int) (bytes: byte[]) (what: string) =
         Directory.CreateDirectory kept |> ignore
         File.WriteAllBytes(Path.Combine(kept, $"{i:D6}{Path.GetExtension target.Seed}"), bytes)
-        if firstDefect.IsNone then firstDefect <- Some $"input {i}: {what}"
+        if firstDefect.IsNone then
+            firstDefect <- Some $"input {i}: {what}"
     let clock = Stopwatch.StartNew()
     for i in 0 .. count - 1 do
         let bytes = mutate random original
         File.WriteAllBytes(input, bytes)
         let read = Task.Run(fun () -> target.Read input)
-        let finished = try read.Wait limit with _ -> true
+        let finished =
+            try
+                read.Wait limit
+            with _ ->
+                true
         if not finished then
             hangs <- hangs + 1
             keep i bytes $"no result within {limit.TotalSeconds} s"
@@ -121,12 +146,27 @@ let run (target: Target) (count: int) (seed: int) (limit: TimeSpan) (progress: s
             | null -> loaded <- loaded + 1
             | aggregate ->
                 let e = aggregate.GetBaseException()
-                if target.IsClean e && not (String.IsNullOrWhiteSpace e.Message) && e.Message.Contains input then clean <- clean + 1
+                if target.IsClean e && not (String.IsNullOrWhiteSpace e.Message) && e.Message.Contains input then
+                    clean <- clean + 1
                 else
                     defects <- defects + 1
                     keep i bytes $"{e.GetType().Name}: {e.Message}"
-        if (i + 1) % 10000 = 0 then progress $"{target.Format}: {i + 1} of {count} inputs"
+        if (i + 1) % 10000 = 0 then
+            progress $"{target.Format}: {i + 1} of {count} inputs"
     File.Delete input
-    let keptDir = if defects + hangs > 0 then Some kept else (Directory.Delete(scratch, true); None)
-    { FuzzCase.Format = target.Format; SeedFile = target.Seed; Inputs = count; Loaded = loaded; CleanErrors = clean; Defects = defects
-      Hangs = hangs; Seconds = clock.Elapsed.TotalSeconds; Kept = keptDir; FirstDefect = firstDefect }
+    let keptDir =
+        if defects + hangs > 0 then
+            Some kept
+        else
+            (Directory.Delete(scratch, true)
+             None)
+    { FuzzCase.Format = target.Format
+      SeedFile = target.Seed
+      Inputs = count
+      Loaded = loaded
+      CleanErrors = clean
+      Defects = defects
+      Hangs = hangs
+      Seconds = clock.Elapsed.TotalSeconds
+      Kept = keptDir
+      FirstDefect = firstDefect }

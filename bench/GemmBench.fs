@@ -5,23 +5,15 @@ open System
 open Hybrid.Core.Gpu
 open Hybrid.Bench.Report
 
-type Options =
-    { Sizes: int list
-      Timing: Timing.Policy }
+type Options = { Sizes: int list; Timing: Timing.Policy }
 
 /// The full run: from L2-resident matrices (256) to ones far larger than any cache (4096, 64 MiB each).
-let defaults =
-    { Sizes = [ 256; 512; 1024; 2048; 4096 ]
-      Timing = Timing.standard }
+let defaults = { Sizes = [ 256; 512; 1024; 2048; 4096 ]; Timing = Timing.standard }
 
 /// The demo: sizes that finish in seconds, timed briefly.
-let quick =
-    { Sizes = [ 256; 512; 1024 ]
-      Timing = Timing.quick }
+let quick = { Sizes = [ 256; 512; 1024 ]; Timing = Timing.quick }
 
-let peer =
-    { Peers.Script = "gemm_numpy.py"
-      Peers.Packages = [ "python3-numpy" ] }
+let peer = { Peers.Script = "gemm_numpy.py"; Peers.Packages = [ "python3-numpy" ] }
 
 /// The name of a case, shared with the peer's output.
 let caseName (n: int) = $"sgemm {n}"

@@ -32,9 +32,7 @@ let defaults =
 /// A case that finishes in seconds (the demo's).
 let quick = { defaults with Samples = 20_000; Dimensions = 8; Components = 4; Iterations = 20 }
 
-let peer =
-    { Peers.Script = "gmm_sklearn.py"
-      Peers.Packages = [ "python3-sklearn" ] }
+let peer = { Peers.Script = "gmm_sklearn.py"; Peers.Packages = [ "python3-sklearn" ] }
 
 /// Points from a mixture of `Components` Gaussian clusters with random centres and per-cluster spreads, so that EM
 /// has real structure to find; row-major n x d.
@@ -65,24 +63,44 @@ let start (options: Options) (x: float[]) =
         | _ -> Array.create k precision
     weights, means, precisions
 
-let private fit (device: Device) (options: Options) (x: float[]) (weights, means, precisions: CovarianceType -> float[]) t iterations =
+let private fit
+    (device: Device)
+    (options: Options)
+    (x: float[])
+    (weights, means, precisions: CovarianceType -> float[])
+    t
+    iterations
+    =
     GaussianMixture.Fit(
-        device, x, options.Samples, options.Dimensions,
+        device,
+        x,
+        options.Samples,
+        options.Dimensions,
         GaussianMixtureOptions(
-            Components = options.Components, Covariance = t, WeightsInit = weights, MeansInit = means,
-            PrecisionsInit = precisions t, Tol = 0.0, MaxIter = iterations))
+            Components = options.Components,
+            Covariance = t,
+            WeightsInit = weights,
+            MeansInit = means,
+            PrecisionsInit = precisions t,
+            Tol = 0.0,
+            MaxIter = iterations
+        )
+    )
 
 /// Times every covariance type on device, then scikit-learn on the same files, and compares the lower bounds.
 let run (device: Device) (options: Options) =
     let x = data options
     let init = start options x
     let ours =
-        options.Types |> List.map (fun t ->
+        options.Types
+        |> List.map (fun t ->
             progress "gmm" $"fitting {t.SklearnName()} on {device.Name}"
             // Two untimed iterations compile and warm the kernels (JIT, ILGPU) without doubling a long run.
             fit device options x init t 2 |> ignore
             let mutable model = Unchecked.defaultof<GaussianMixtureModel>
-            let seconds = Timing.measureOn device options.Timing (fun () -> model <- fit device options x init t options.Iterations)
+            let seconds =
+                Timing.measureOn device options.Timing (fun () ->
+                    model <- fit device options x init t options.Iterations)
             t, seconds, model.LowerBound)
     let dir = Data.scratch "gmm"
     try
@@ -90,19 +108,32 @@ let run (device: Device) (options: Options) =
         Data.writeRaw (Path.Combine(dir, "data.f64")) x
         Data.writeRaw (Path.Combine(dir, "weights.f64")) weights
         Data.writeRaw (Path.Combine(dir, "means.f64")) means
-        for t in options.Types do Data.writeRaw (Path.Combine(dir, $"precisions_{t.SklearnName()}.f64")) (precisions t)
+        for t in options.Types do
+            Data.writeRaw (Path.Combine(dir, $"precisions_{t.SklearnName()}.f64")) (precisions t)
         progress "gmm" "fitting with the scikit-learn peer"
         let args =
-            [ "--dir"; dir; "--n"; string options.Samples; "--d"; string options.Dimensions
-              "--k"; string options.Components; "--iterations"; string options.Iterations; "--types" ]
-            @ (options.Types |> List.map (fun t -> t.SklearnName())) @ Timing.toArgs options.Timing
+            [ "--dir"
+              dir
+              "--n"
+              string options.Samples
+              "--d"
+              string options.Dimensions
+              "--k"
+              string options.Components
+              "--iterations"
+              string options.Iterations
+              "--types" ]
+            @ (options.Types |> List.map (fun t -> t.SklearnName()))
+            @ Timing.toArgs options.Timing
         let outcome = Peers.run peer args
-        let caseName (t: CovarianceType) = $"{t.SklearnName()} {options.Samples}x{options.Dimensions} k={options.Components} {options.Iterations} it"
+        let caseName (t: CovarianceType) =
+            $"{t.SklearnName()} {options.Samples}x{options.Dimensions} k={options.Components} {options.Iterations} it"
         { Benchmark = "gmm"
           Device = device.Name
           Cores = cores ()
           Cases =
-            ours |> List.map (fun (t, seconds, bound) ->
+            ours
+            |> List.map (fun (t, seconds, bound) ->
                 let case = Peers.toCase "scikit-learn" outcome (t.SklearnName()) seconds
                 let check =
                     match Peers.value outcome (t.SklearnName()) with
@@ -111,6 +142,13 @@ let run (device: Device) (options: Options) =
                         let verdict = if rel <= 1e-6 then "agree" else "DISAGREE"
                         $"lower bound {bound:R} vs {theirs:R}, relative difference {rel:E1} ({verdict} within 1e-6)"
                     | None -> $"lower bound {bound:R}"
-                { case with Case = caseName t; Note = Some(match case.Note with Some n -> $"{n}; {check}" | None -> check) }) }
+                { case with
+                    Case = caseName t
+                    Note =
+                        Some(
+                            match case.Note with
+                            | Some n -> $"{n}; {check}"
+                            | None -> check
+                        ) }) }
     finally
         Directory.Delete(dir, true)

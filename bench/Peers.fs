@@ -36,7 +36,10 @@ let private install (peer: Peer) = $"""apt-get install -y {String.Join(" ", peer
 /// Reads a peer's standard output: a list of timings, or {"error": ...} when an import failed.
 let private parse (peer: Peer) (exitCode: int) (stdout: string) (stderr: string) =
     let failed () =
-        let last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue "no output"
+        let last =
+            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            |> Array.tryLast
+            |> Option.defaultValue "no output"
         Skipped $"peer skipped: {peer.Script} failed with exit code {exitCode}: {last.Trim()}"
     // A field that is not a string fails like malformed JSON does.
     let text (e: JsonElement) =
@@ -73,7 +76,13 @@ let runWith (interpreter: string) (peer: Peer) (args: string list) =
     elif not (File.Exists script) then
         Skipped $"peer skipped: {script} is missing (is bench/peers copied to the output folder?)"
     else
-        let start = ProcessStartInfo(interpreter, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+        let start =
+            ProcessStartInfo(
+                interpreter,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false
+            )
         start.ArgumentList.Add script
         args |> List.iter start.ArgumentList.Add
         try

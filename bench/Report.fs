@@ -9,18 +9,9 @@ open System.Text.Json
 open Spectre.Console
 
 /// One measured case. PeerS is None when the peer was skipped or does not cover the case; Note says why.
-type Case =
-    { Case: string
-      OursS: float
-      Peer: string
-      PeerS: float option
-      Note: string option }
+type Case = { Case: string; OursS: float; Peer: string; PeerS: float option; Note: string option }
 
-type Report =
-    { Benchmark: string
-      Device: string
-      Cores: int
-      Cases: Case list }
+type Report = { Benchmark: string; Device: string; Cores: int; Cases: Case list }
 
 /// How many times faster we are than the peer (above 1: faster).
 let speedup (case: Case) = case.PeerS |> Option.map (fun peer -> peer / case.OursS)
@@ -31,7 +22,11 @@ let speedup (case: Case) = case.PeerS |> Option.map (fun peer -> peer / case.Our
 /// Relaxed escaping keeps '+' and 'µ' readable; the document goes to a terminal or a file, never into HTML.
 let toJson (report: Report) =
     use buffer = new MemoryStream()
-    (use w = new Utf8JsonWriter(buffer, JsonWriterOptions(Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping))
+    (use w =
+        new Utf8JsonWriter(
+            buffer,
+            JsonWriterOptions(Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
+        )
      let optionalNumber (name: string) (value: float option) =
          match value with
          | Some v -> w.WriteNumber(name, v)

@@ -10,19 +10,14 @@ open Hybrid.Core.Nn.Optim
 open Hybrid.Core.Nn.Zoo
 open Hybrid.Bench.Report
 
-type Options =
-    { InferenceBatch: int
-      TrainBatch: int
-      Timing: Timing.Policy }
+type Options = { InferenceBatch: int; TrainBatch: int; Timing: Timing.Policy }
 
 let defaults = { InferenceBatch = 256; TrainBatch = 64; Timing = Timing.standard }
 
 /// The same batches, timed briefly, for the demo (smaller batches would time start-up costs rather than the network).
 let quick = { defaults with Timing = Timing.quick }
 
-let peer =
-    { Peers.Script = "resnet_torch.py"
-      Peers.Packages = [ "python3-torch" ] }
+let peer = { Peers.Script = "resnet_torch.py"; Peers.Packages = [ "python3-torch" ] }
 
 let private inferenceCase (o: Options) = $"resnet20 inference batch {o.InferenceBatch}"
 let private trainCase (o: Options) = $"resnet20 train step batch {o.TrainBatch}"
@@ -56,9 +51,11 @@ let run (device: Device) (o: Options) =
     let inference, training = timeOurs device o
     progress "resnet" "timing the PyTorch peer"
     let outcome =
-        Peers.run peer
+        Peers.run
+            peer
             ([ "--inference-batch"; string o.InferenceBatch; "--train-batch"; string o.TrainBatch ]
-             @ Timing.toArgs o.Timing @ [ "--seed"; string Data.seed ])
+             @ Timing.toArgs o.Timing
+             @ [ "--seed"; string Data.seed ])
     let torchCase = Peers.toCase "torch" outcome
     { Benchmark = "resnet"
       Device = device.Name

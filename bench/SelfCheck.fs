@@ -8,12 +8,14 @@ open Hybrid.Core.Gpu
 
 /// One operation on one shape on one device, compared with the reference.
 type Check =
-    { Operation: string
-      Shape: string
-      Device: string
-      /// Largest |ours - reference| / (absolute tolerance + RelTol * |reference|) over all outputs; at most 1 passes.
-      WorstRatio: float
-      Passed: bool }
+    {
+        Operation: string
+        Shape: string
+        Device: string
+        /// Largest |ours - reference| / (absolute tolerance + RelTol * |reference|) over all outputs; at most 1 passes.
+        WorstRatio: float
+        Passed: bool
+    }
 
 /// Tolerances of the comparison: float32 kernels against a float64-accumulating reference. The absolute part is AbsTol or
 /// ScaleTol times the largest reference magnitude of that output, whichever is larger: a float32 sum errs in proportion to
@@ -25,9 +27,13 @@ let private normals (rng: Random) n = BoxMuller.Singles(rng, n)
 let private worstRatio (expected: float32[]) (actual: float32[]) =
     let scale = expected |> Array.fold (fun m v -> max m (abs (float v))) 0.0
     let absTol = max AbsTol (ScaleTol * scale)
-    Seq.fold2 (fun worst (e: float32) (a: float32) ->
-        let r = abs (float a - float e) / (absTol + RelTol * abs (float e))
-        if Double.IsNaN r then infinity else max worst r) 0.0 expected actual
+    Seq.fold2
+        (fun worst (e: float32) (a: float32) ->
+            let r = abs (float a - float e) / (absTol + RelTol * abs (float e))
+            if Double.IsNaN r then infinity else max worst r)
+        0.0
+        expected
+        actual
 
 /// The outputs of one operation on one device, named, as host arrays.
 type private Run = Device -> (string * float32[]) list
@@ -53,14 +59,33 @@ let private convRun (rng: Random) : string * Run =
     let size, stride, pad = rng.Next(k, 20), rng.Next(1, 3), rng.Next(0, k / 2 + 1)
     let s = Conv2dShape.Square(rng.Next(1, 5), cin, size, cout, k, stride, pad, 1, groups)
     let x, w, scores, b, gOut =
-        normals rng s.InputLength, normals rng s.WeightLength, normals rng s.WeightLength, normals rng cout, normals rng s.OutputLength
-    sprintf "x %dx%dx%dx%d w %dx%dx%dx%d s%d p%d g%d" s.Batch cin size size cout s.InChannelsPerGroup k k stride pad groups,
+        normals rng s.InputLength,
+        normals rng s.WeightLength,
+        normals rng s.WeightLength,
+        normals rng cout,
+        normals rng s.OutputLength
+    sprintf
+        "x %dx%dx%dx%d w %dx%dx%dx%d s%d p%d g%d"
+        s.Batch
+        cin
+        size
+        size
+        cout
+        s.InChannelsPerGroup
+        k
+        k
+        stride
+        pad
+        groups,
     fun d ->
         let p = LayerParameters(upload d w, upload d scores, upload d b)
         let xd = upload d x
         let y, gx, gs, gw, gb =
-            d.Allocate<float32> s.OutputLength, d.Allocate<float32> s.InputLength, d.Allocate<float32> s.WeightLength,
-            d.Allocate<float32> s.WeightLength, d.Allocate<float32> cout
+            d.Allocate<float32> s.OutputLength,
+            d.Allocate<float32> s.InputLength,
+            d.Allocate<float32> s.WeightLength,
+            d.Allocate<float32> s.WeightLength,
+            d.Allocate<float32> cout
         Conv2d.Forward(s, p, xd, y)
         Conv2d.Backward(s, p, xd, upload d gOut, LayerGradients(Input = gx, WeightScores = gs, Weight = gw, Bias = gb))
         let ySparse = d.Allocate<float32> s.OutputLength
@@ -72,21 +97,34 @@ let private convRun (rng: Random) : string * Run =
 let private linearRun (rng: Random) : string * Run =
     let s = LinearShape(rng.Next(1, 64), rng.Next(1, 300), rng.Next(1, 100))
     let x, w, scores, b, gOut =
-        normals rng s.InputLength, normals rng s.WeightLength, normals rng s.WeightLength, normals rng s.OutFeatures,
+        normals rng s.InputLength,
+        normals rng s.WeightLength,
+        normals rng s.WeightLength,
+        normals rng s.OutFeatures,
         normals rng s.OutputLength
     sprintf "batch %d, %d -> %d" s.Batch s.InFeatures s.OutFeatures,
     fun d ->
         let p = LayerParameters(upload d w, upload d scores, upload d b)
         let xd = upload d x
-        let y, gx, gs, gb = d.Allocate<float32> s.OutputLength, d.Allocate<float32> s.InputLength, d.Allocate<float32> s.WeightLength, d.Allocate<float32> s.OutFeatures
+        let y, gx, gs, gb =
+            d.Allocate<float32> s.OutputLength,
+            d.Allocate<float32> s.InputLength,
+            d.Allocate<float32> s.WeightLength,
+            d.Allocate<float32> s.OutFeatures
         Linear.Forward(s, p, xd, y)
-        Linear.Backward(s, p, xd, upload d gOut, LayerGradients(Input = gx, WeightScores = gs, Bias = gb, MaskRule = MaskGradient.ClippedStraightThrough))
+        Linear.Backward(
+            s,
+            p,
+            xd,
+            upload d gOut,
+            LayerGradients(Input = gx, WeightScores = gs, Bias = gb, MaskRule = MaskGradient.ClippedStraightThrough)
+        )
         [ "y", y; "grad x", gx; "grad scores", gs; "grad b", gb ] |> List.map (fun (name, a) -> name, a.ToArray())
 
 /// Runs `count` random cases of each operation (seeded) on each device and compares every output with the reference.
 let run (devices: Device list) (seed: int) (count: int) : Check list =
     let rng = Random seed
-    [ for i in 1 .. count do
+    [ for i in 1..count do
           // conv2d: forward, every gradient, and the sparse forward; linear: forward and gradients with SeaM's clipped rule.
           for operation, make in [ "sgemm", gemmRun; "masked conv2d", convRun; "masked linear", linearRun ] do
               let shape, run = make rng
@@ -94,4 +132,9 @@ let run (devices: Device list) (seed: int) (count: int) : Check list =
               for d in devices do
                   let actual = run d
                   let worst = List.map2 (fun (_, e) (_, a) -> worstRatio e a) expected actual |> List.max
-                  yield { Operation = operation; Shape = shape; Device = d.Name; WorstRatio = worst; Passed = worst <= 1.0 } ]
+                  yield
+                      { Operation = operation
+                        Shape = shape
+                        Device = d.Name
+                        WorstRatio = worst
+                        Passed = worst <= 1.0 } ]

@@ -9,25 +9,13 @@ open Hybrid.Core.Gpu
 /// Warm-up runs are not timed (they pay for JIT, first-touch page faults, kernel compilation and caches).
 /// Then the action repeats until it has run MinRepeats times and the timed runs add up to Seconds,
 /// or until MaxRepeats runs, whichever comes first.
-type Policy =
-    { Warmup: int
-      MinRepeats: int
-      MaxRepeats: int
-      Seconds: float }
+type Policy = { Warmup: int; MinRepeats: int; MaxRepeats: int; Seconds: float }
 
 /// For numbers worth reporting: enough repeats that some run escapes the noise (a GC, a descheduled thread).
-let standard =
-    { Warmup = 1
-      MinRepeats = 3
-      MaxRepeats = 30
-      Seconds = 2.0 }
+let standard = { Warmup = 1; MinRepeats = 3; MaxRepeats = 30; Seconds = 2.0 }
 
 /// For demos and smoke tests: one warm-up, then a handful of runs within a quarter of a second.
-let quick =
-    { Warmup = 1
-      MinRepeats = 1
-      MaxRepeats = 5
-      Seconds = 0.25 }
+let quick = { Warmup = 1; MinRepeats = 1; MaxRepeats = 5; Seconds = 0.25 }
 
 /// Fastest seconds of one run of action under the policy. The minimum, not the median or the mean: noise only ever
 /// adds time, and on a shared virtual machine a stalled thread adds 50-300 ms to a third or more of the runs of a
@@ -56,7 +44,11 @@ let measureOn (device: Device) (policy: Policy) (work: unit -> unit) =
 
 /// The policy as the command-line options the Python peers parse.
 let toArgs (policy: Policy) =
-    [ "--warmup"; string policy.Warmup
-      "--min-repeats"; string policy.MinRepeats
-      "--max-repeats"; string policy.MaxRepeats
-      "--seconds"; policy.Seconds.ToString System.Globalization.CultureInfo.InvariantCulture ]
+    [ "--warmup"
+      string policy.Warmup
+      "--min-repeats"
+      string policy.MinRepeats
+      "--max-repeats"
+      string policy.MaxRepeats
+      "--seconds"
+      policy.Seconds.ToString System.Globalization.CultureInfo.InvariantCulture ]

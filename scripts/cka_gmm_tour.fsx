@@ -16,8 +16,11 @@ for k, bic in GaussianMixture.bicByComponents device options pooled [ 5; 10; 20 
     printfn "diag mixture, %2d components: BIC %.0f" k bic
 let model = GaussianMixture.fit device options None pooled
 let labels = model.Predict(pooled.Values, device)
-printfn "10 components: lower bound %.4f after %d iterations; component sizes %A"
-    model.LowerBound model.NIter (labels |> Array.countBy id |> Array.sortBy fst |> Array.map snd)
+printfn
+    "10 components: lower bound %.4f after %d iterations; component sizes %A"
+    model.LowerBound
+    model.NIter
+    (labels |> Array.countBy id |> Array.sortBy fst |> Array.map snd)
 let struct (drawn, components) = model.Sample(3, seed = 1)
 printfn "three samples drawn from it (components %A): %d values each" components (drawn.Length / 3)
 

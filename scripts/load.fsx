@@ -17,5 +17,11 @@ System.Runtime.InteropServices.NativeLibrary.SetDllImportResolver(
     fun name _ _ ->
         if name = "e_sqlite3" then
             System.Runtime.InteropServices.NativeLibrary.Load(
-                System.IO.Path.Combine(__SOURCE_DIRECTORY__, "../Cli/bin/Release/net10.0/runtimes/linux-x64/native/libe_sqlite3.so"))
-        else System.IntPtr.Zero)
+                System.IO.Path.Combine(
+                    __SOURCE_DIRECTORY__,
+                    "../Cli/bin/Release/net10.0/runtimes/linux-x64/native/libe_sqlite3.so"
+                )
+            )
+        else
+            System.IntPtr.Zero
+)

@@ -8,14 +8,16 @@ open Hybrid.Analysis
 let folder = Path.Combine(Path.GetTempPath(), "hybrid-structure-tour")
 Directory.CreateDirectory folder |> ignore
 let db = Path.Combine(folder, "tour.db")
-for f in [ db; db + "-wal"; db + "-shm" ] do File.Delete f
+for f in [ db; db + "-wal"; db + "-shm" ] do
+    File.Delete f
 
 // Trace a few zoo models into a fresh catalog (zoo:NAME works wherever a model path does).
 let names = [ "cifar-resnet20"; "cifar-resnet32"; "cifar-vgg11-bn"; "mobilenet-v3-small" ]
 let outcomes =
     use catalog = Catalog.openOrCreate db
     Extraction.run catalog (Some "image-classification") false [ for n in names -> "zoo:" + n ] ignore
-for o in outcomes do printfn "%A" o
+for o in outcomes do
+    printfn "%A" o
 
 // Which of them are the same architecture at ALGORITHMS.md's threshold?
 let result =

@@ -50,52 +50,63 @@ let private linearFixture (a: string) (b: string) =
     ReferenceCka.LinearCka(x, y, expected.Value.N, p, q)
 
 let private fixtureTests =
-    testList "fixture" [
-        test "linear_cka_xy" { near fixtureTol "linear CKA(X, Y)" expected.Value.LinearXY (linearFixture "X" "Y") }
-        test "linear_cka_xz" { near fixtureTol "linear CKA(X, Z)" expected.Value.LinearXZ (linearFixture "X" "Z") }
-        test "linear_cka_yz" { near fixtureTol "linear CKA(Y, Z)" expected.Value.LinearYZ (linearFixture "Y" "Z") }
+    testList
+        "fixture"
+        [ test "linear_cka_xy" { near fixtureTol "linear CKA(X, Y)" expected.Value.LinearXY (linearFixture "X" "Y") }
+          test "linear_cka_xz" { near fixtureTol "linear CKA(X, Z)" expected.Value.LinearXZ (linearFixture "X" "Z") }
+          test "linear_cka_yz" { near fixtureTol "linear CKA(Y, Z)" expected.Value.LinearYZ (linearFixture "Y" "Z") }
 
-        test "rbf_cka_xy" {
-            let (x, p), (y, q) = activations "X", activations "Y"
-            let cka = ReferenceCka.RbfCka(x, y, expected.Value.N, p, q, expected.Value.SigmaFraction)
-            near fixtureTol "RBF CKA(X, Y)" expected.Value.RbfXY cka
-        }
+          test "rbf_cka_xy" {
+              let (x, p), (y, q) = activations "X", activations "Y"
+              let cka = ReferenceCka.RbfCka(x, y, expected.Value.N, p, q, expected.Value.SigmaFraction)
+              near fixtureTol "RBF CKA(X, Y)" expected.Value.RbfXY cka
+          }
 
-        test "debiased_linear_cka_xy (Song et al. 2012, 1/(n(n-3)) normalisation)" {
-            let (x, p), (y, q) = activations "X", activations "Y"
-            let n = expected.Value.N
-            let kx, ky = ReferenceCka.LinearGram(x, n, p), ReferenceCka.LinearGram(y, n, q)
-            near fixtureTol "debiased CKA(X, Y)" expected.Value.DebiasedXY (ReferenceCka.Cka(kx, ky, n, true))
-            near packedTol "debiased CKA symmetric" (ReferenceCka.Cka(kx, ky, n, true)) (ReferenceCka.Cka(ky, kx, n, true))
-            near packedTol "debiased CKA(X, X)" 1.0 (ReferenceCka.Cka(kx, kx, n, true))
-        }
+          test "debiased_linear_cka_xy (Song et al. 2012, 1/(n(n-3)) normalisation)" {
+              let (x, p), (y, q) = activations "X", activations "Y"
+              let n = expected.Value.N
+              let kx, ky = ReferenceCka.LinearGram(x, n, p), ReferenceCka.LinearGram(y, n, q)
+              near fixtureTol "debiased CKA(X, Y)" expected.Value.DebiasedXY (ReferenceCka.Cka(kx, ky, n, true))
+              near
+                  packedTol
+                  "debiased CKA symmetric"
+                  (ReferenceCka.Cka(kx, ky, n, true))
+                  (ReferenceCka.Cka(ky, kx, n, true))
+              near packedTol "debiased CKA(X, X)" 1.0 (ReferenceCka.Cka(kx, kx, n, true))
+          }
 
-        test "Centre(LinearGram X) / ||.||_F matches hkh_x_normalized" {
-            let x, p = activations "X"
-            let n = expected.Value.N
-            let hkh = ReferenceCka.Centre(ReferenceCka.LinearGram(x, n, p), n)
-            let norm = sqrt (Array.sumBy (fun v -> v * v) hkh)
-            let actual = hkh |> Array.map (fun v -> float32 (v / norm))
-            closeTo fixtureTol 0.0 "HKH / ||HKH||_F" (fixtureFile.Value.ReadFloat32 "hkh_x_normalized") actual
-        }
+          test "Centre(LinearGram X) / ||.||_F matches hkh_x_normalized" {
+              let x, p = activations "X"
+              let n = expected.Value.N
+              let hkh = ReferenceCka.Centre(ReferenceCka.LinearGram(x, n, p), n)
+              let norm = sqrt (Array.sumBy (fun v -> v * v) hkh)
+              let actual = hkh |> Array.map (fun v -> float32 (v / norm))
+              closeTo fixtureTol 0.0 "HKH / ||HKH||_F" (fixtureFile.Value.ReadFloat32 "hkh_x_normalized") actual
+          }
 
-        test "packed encodings: dot product equals linear CKA" {
-            let (x, p), (y, q) = activations "X", activations "Y"
-            let n = expected.Value.N
-            let kx, ky = ReferenceCka.LinearGram(x, n, p), ReferenceCka.LinearGram(y, n, q)
-            let ex, ey = ReferenceCka.PackedEncoding(kx, n), ReferenceCka.PackedEncoding(ky, n)
-            Expect.equal ex.Length (n * (n + 1) / 2) "packed length n(n+1)/2"
-            near packedTol "|encoding X|" 1.0 (Array.fold2 (fun s a b -> s + a * b) 0.0 ex ex)
-            near packedTol "encoding X . encoding Y" (ReferenceCka.Cka(kx, ky, n, false)) (Array.fold2 (fun s a b -> s + a * b) 0.0 ex ey)
-        }
+          test "packed encodings: dot product equals linear CKA" {
+              let (x, p), (y, q) = activations "X", activations "Y"
+              let n = expected.Value.N
+              let kx, ky = ReferenceCka.LinearGram(x, n, p), ReferenceCka.LinearGram(y, n, q)
+              let ex, ey = ReferenceCka.PackedEncoding(kx, n), ReferenceCka.PackedEncoding(ky, n)
+              Expect.equal ex.Length (n * (n + 1) / 2) "packed length n(n+1)/2"
+              near packedTol "|encoding X|" 1.0 (Array.fold2 (fun s a b -> s + a * b) 0.0 ex ex)
+              near
+                  packedTol
+                  "encoding X . encoding Y"
+                  (ReferenceCka.Cka(kx, ky, n, false))
+                  (Array.fold2 (fun s a b -> s + a * b) 0.0 ex ey)
+          }
 
-        test "feature-space form equals the Gram form" {
-            let (x, p), (y, q) = activations "X", activations "Y"
-            let n = expected.Value.N
-            near featureSpaceTol "feature-space CKA(X, Y)" (ReferenceCka.LinearCka(x, y, n, p, q))
-                (ReferenceCka.FeatureSpaceLinearCka(x, y, n, p, q))
-        }
-    ]
+          test "feature-space form equals the Gram form" {
+              let (x, p), (y, q) = activations "X", activations "Y"
+              let n = expected.Value.N
+              near
+                  featureSpaceTol
+                  "feature-space CKA(X, Y)"
+                  (ReferenceCka.LinearCka(x, y, n, p, q))
+                  (ReferenceCka.FeatureSpaceLinearCka(x, y, n, p, q))
+          } ]
 
 /// Small random activation pairs: n examples, p and q features, and a seed for the values.
 type Case = { N: int; P: int; Q: int; Seed: int }
@@ -122,7 +133,8 @@ let orthogonal (rng: Random) (p: int) =
         let v = Array.copy c
         for e in basis do
             let projection = dot v e
-            for i in 0 .. p - 1 do v.[i] <- v.[i] - projection * e.[i]
+            for i in 0 .. p - 1 do
+                v.[i] <- v.[i] - projection * e.[i]
         let norm = sqrt (dot v v)
         basis.Add(v |> Array.map (fun u -> u / norm))
     Array2D.init p p (fun row col -> basis.[col].[row])
@@ -140,7 +152,10 @@ let private both (x: float32[]) (y: float32[]) (n: int) (p: int) (q: int) =
     [ "linear", ReferenceCka.LinearCka(x, y, n, p, q); "rbf", ReferenceCka.RbfCka(x, y, n, p, q, rbfFraction) ]
 
 let private property (name: string) (minN: int) (check: Case -> bool) =
-    testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 30 } name (Prop.forAll (Arb.fromGen (caseGen minN)) check)
+    testPropertyWithConfig
+        { FsCheckConfig.defaultConfig with maxTest = 30 }
+        name
+        (Prop.forAll (Arb.fromGen (caseGen minN)) check)
 
 let private within (tol: float) (a: float) (b: float) = abs (a - b) <= tol
 
@@ -155,46 +170,58 @@ let private unbiasedCentre (k: float[]) (n: int) =
         if i = j then 0.0 else z.[e] - (means.[i] - shift) - (means.[j] - shift))
 
 let private propertyTests =
-    testList "properties" [
-        property "CKA is symmetric" 2 (fun case ->
-            let x, y, _ = data case
-            List.forall2 (fun (_, xy) (_, yx) -> within 1e-12 xy yx)
-                (both x y case.N case.P case.Q) (both y x case.N case.Q case.P))
+    testList
+        "properties"
+        [ property "CKA is symmetric" 2 (fun case ->
+              let x, y, _ = data case
+              List.forall2
+                  (fun (_, xy) (_, yx) -> within 1e-12 xy yx)
+                  (both x y case.N case.P case.Q)
+                  (both y x case.N case.Q case.P))
 
-        property "CKA(X, X) = 1" 2 (fun case ->
-            let x, _, _ = data case
-            both x x case.N case.P case.P |> List.forall (fun (_, c) -> within 1e-12 1.0 c))
+          property "CKA(X, X) = 1" 2 (fun case ->
+              let x, _, _ = data case
+              both x x case.N case.P case.P |> List.forall (fun (_, c) -> within 1e-12 1.0 c))
 
-        property "invariant to an orthogonal transform of X's features" 2 (fun case ->
-            let x, y, rng = data case
-            let rotated = rotate x case.N case.P (orthogonal rng case.P)
-            List.forall2 (fun (_, a) (_, b) -> within invarianceTol a b)
-                (both x y case.N case.P case.Q) (both rotated y case.N case.P case.Q))
+          property "invariant to an orthogonal transform of X's features" 2 (fun case ->
+              let x, y, rng = data case
+              let rotated = rotate x case.N case.P (orthogonal rng case.P)
+              List.forall2
+                  (fun (_, a) (_, b) -> within invarianceTol a b)
+                  (both x y case.N case.P case.Q)
+                  (both rotated y case.N case.P case.Q))
 
-        property "invariant to isotropic scaling of X" 2 (fun case ->
-            let x, y, rng = data case
-            let scale = [| 1e-3f; 0.5f; 7.0f; 1e3f |].[rng.Next 4]
-            List.forall2 (fun (_, a) (_, b) -> within invarianceTol a b)
-                (both x y case.N case.P case.Q) (both (x |> Array.map (fun v -> v * scale)) y case.N case.P case.Q))
+          property "invariant to isotropic scaling of X" 2 (fun case ->
+              let x, y, rng = data case
+              let scale = [| 1e-3f; 0.5f; 7.0f; 1e3f |].[rng.Next 4]
+              List.forall2
+                  (fun (_, a) (_, b) -> within invarianceTol a b)
+                  (both x y case.N case.P case.Q)
+                  (both (x |> Array.map (fun v -> v * scale)) y case.N case.P case.Q))
 
-        property "feature-space form and packed encodings equal the Gram form" 2 (fun case ->
-            let x, y, _ = data case
-            let n = case.N
-            let kx, ky = ReferenceCka.LinearGram(x, n, case.P), ReferenceCka.LinearGram(y, n, case.Q)
-            let gram = ReferenceCka.Cka(kx, ky, n, false)
-            let packed = Array.fold2 (fun s a b -> s + a * b) 0.0 (ReferenceCka.PackedEncoding(kx, n)) (ReferenceCka.PackedEncoding(ky, n))
-            within featureSpaceTol gram (ReferenceCka.FeatureSpaceLinearCka(x, y, n, case.P, case.Q))
-            && within packedTol gram packed)
+          property "feature-space form and packed encodings equal the Gram form" 2 (fun case ->
+              let x, y, _ = data case
+              let n = case.N
+              let kx, ky = ReferenceCka.LinearGram(x, n, case.P), ReferenceCka.LinearGram(y, n, case.Q)
+              let gram = ReferenceCka.Cka(kx, ky, n, false)
+              let packed =
+                  Array.fold2
+                      (fun s a b -> s + a * b)
+                      0.0
+                      (ReferenceCka.PackedEncoding(kx, n))
+                      (ReferenceCka.PackedEncoding(ky, n))
+              within featureSpaceTol gram (ReferenceCka.FeatureSpaceLinearCka(x, y, n, case.P, case.Q))
+              && within packedTol gram packed)
 
-        property "UnbiasedHsic equals Kornblith's unbiased-centring form" 4 (fun case ->
-            let x, y, _ = data case
-            let n = case.N
-            let kx, ky = ReferenceCka.LinearGram(x, n, case.P), ReferenceCka.RbfGram(y, n, case.Q, rbfFraction)
-            let viaCentring =
-                Array.fold2 (fun s a b -> s + a * b) 0.0 (unbiasedCentre kx n) (unbiasedCentre ky n) / float (n * (n - 3))
-            let direct = ReferenceCka.UnbiasedHsic(kx, ky, n)
-            abs (direct - viaCentring) <= 1e-10 * (1.0 + abs viaCentring))
-    ]
+          property "UnbiasedHsic equals Kornblith's unbiased-centring form" 4 (fun case ->
+              let x, y, _ = data case
+              let n = case.N
+              let kx, ky = ReferenceCka.LinearGram(x, n, case.P), ReferenceCka.RbfGram(y, n, case.Q, rbfFraction)
+              let viaCentring =
+                  Array.fold2 (fun s a b -> s + a * b) 0.0 (unbiasedCentre kx n) (unbiasedCentre ky n)
+                  / float (n * (n - 3))
+              let direct = ReferenceCka.UnbiasedHsic(kx, ky, n)
+              abs (direct - viaCentring) <= 1e-10 * (1.0 + abs viaCentring)) ]
 
 /// Every bad input is refused with an ArgumentException whose message names the problem.
 type Fault =
@@ -211,7 +238,8 @@ let private throwsNaming (needle: string) (action: unit -> obj) =
     try
         action () |> ignore
         false
-    with :? ArgumentException as e -> e.Message.Contains(needle, StringComparison.OrdinalIgnoreCase)
+    with :? ArgumentException as e ->
+        e.Message.Contains(needle, StringComparison.OrdinalIgnoreCase)
 
 let private rejects (fault: Fault) (case: Case) =
     let x, y, rng = data case
@@ -245,10 +273,11 @@ let private rejects (fault: Fault) (case: Case) =
     | NonPositiveSigma -> throwsNaming "sigmaFraction" (fun () -> ReferenceCka.RbfGram(x, n, p, 0.0))
 
 let private badInputTests =
-    testList "bad inputs give ArgumentException" [
-        for fault in [ NaNInX; InfinityInY; ShortX; GramSizesDiffer; OneExample; DebiasedTooFew; ConstantX; NonPositiveSigma ] ->
-            property (sprintf "%A" fault) 4 (rejects fault)
-    ]
+    testList
+        "bad inputs give ArgumentException"
+        [ for fault in
+              [ NaNInX; InfinityInY; ShortX; GramSizesDiffer; OneExample; DebiasedTooFew; ConstantX; NonPositiveSigma ] ->
+              property (sprintf "%A" fault) 4 (rejects fault) ]
 
 [<Tests>]
 let tests = testList "cka reference" [ fixtureTests; propertyTests; badInputTests ]

@@ -15,13 +15,16 @@ let private fsharpFolders = [ "Analysis.FSharp"; "Cli"; "bench"; "tests"; "scrip
 
 [<Tests>]
 let tests =
-    testList "formatting" [
-        test "F# sources are formatted by fantomas" {
-            let code, output = dotnet ([ "tool"; "run"; "fantomas"; "--check" ] @ fsharpFolders)
-            if code <> 0 then failtestf "fantomas --check exited with %d:\n%s" code output
-        }
-        test "C# sources are formatted by dotnet format" {
-            let code, output = dotnet [ "format"; "whitespace"; "."; "--folder"; "--verify-no-changes"; "--exclude"; "tests/golden" ]
-            if code <> 0 then failtestf "dotnet format whitespace --verify-no-changes exited with %d:\n%s" code output
-        }
-    ]
+    testList
+        "formatting"
+        [ test "F# sources are formatted by fantomas" {
+              let code, output = dotnet ([ "tool"; "run"; "fantomas"; "--check" ] @ fsharpFolders)
+              if code <> 0 then
+                  failtestf "fantomas --check exited with %d:\n%s" code output
+          }
+          test "C# sources are formatted by dotnet format" {
+              let code, output =
+                  dotnet [ "format"; "whitespace"; "."; "--folder"; "--verify-no-changes"; "--exclude"; "tests/golden" ]
+              if code <> 0 then
+                  failtestf "dotnet format whitespace --verify-no-changes exited with %d:\n%s" code output
+          } ]

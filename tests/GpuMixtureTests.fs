@@ -36,8 +36,7 @@ let private cases =
       { N = 70; D = 35; K = 2; Seed = 3 }
       { N = 1100; D = 2; K = 2; Seed = 4 } ]
 
-type private Problem =
-    { Data: float[]; Parameters: MixtureParameters; Responsibilities: float[]; Shifts: float[] }
+type private Problem = { Data: float[]; Parameters: MixtureParameters; Responsibilities: float[]; Shifts: float[] }
 
 let private normal (rng: Random) = float (randomNormal rng 1).[0]
 
@@ -53,7 +52,9 @@ let private problem (t: CovarianceType) (c: Case) =
     let triangular () =
         Array.init (c.D * c.D) (fun e ->
             let r, col = e / c.D, e % c.D
-            if r = col then 0.5 + 1.5 * rng.NextDouble() elif r < col then 0.3 * normal rng else 0.0)
+            if r = col then 0.5 + 1.5 * rng.NextDouble()
+            elif r < col then 0.3 * normal rng
+            else 0.0)
     let factors =
         match t with
         | CovarianceType.Full -> Array.init c.K (fun _ -> triangular ()) |> Array.concat
@@ -85,8 +86,13 @@ let private termScales (t: CovarianceType) (c: Case) (data: float[]) (responsibi
         Array.blit one.Scatter 0 scales.Scatter (j * one.Scatter.Length) one.Scatter.Length
     scales
 
-let private compareStatistics (what: string) (scales: MixtureStatistics) (logLikScale: float)
-                              (expected: MixtureStatistics) (actual: MixtureStatistics) =
+let private compareStatistics
+    (what: string)
+    (scales: MixtureStatistics)
+    (logLikScale: float)
+    (expected: MixtureStatistics)
+    (actual: MixtureStatistics)
+    =
     let absolute (v: float[]) = v |> Array.map (fun s -> tol * s)
     close (absolute scales.Counts) (what + " counts") expected.Counts actual.Counts
     close (absolute scales.Sums) (what + " sums") expected.Sums actual.Sums
@@ -95,7 +101,11 @@ let private compareStatistics (what: string) (scales: MixtureStatistics) (logLik
 
 /// The reference responsibilities of a pass and Σᵢ |log Σⱼ wⱼ N(xᵢ | j)|, the scale of the log-likelihood's tolerance.
 let private referenceEStep (p: Problem) (c: Case) =
-    let weighted = ReferenceMixtureKernels.Instance.WeightedLogProb(ReferenceMixtureKernels.Instance.Load(p.Data, c.N, c.D), p.Parameters)
+    let weighted =
+        ReferenceMixtureKernels.Instance.WeightedLogProb(
+            ReferenceMixtureKernels.Instance.Load(p.Data, c.N, c.D),
+            p.Parameters
+        )
     let norms = Array.init c.N (fun i -> GmmLinearAlgebra.LogSumExp(weighted, i * c.K, c.K))
     Array.init (c.N * c.K) (fun e -> exp (weighted.[e] - norms.[e / c.K])), Array.sumBy abs norms
 
@@ -104,8 +114,7 @@ let private statistics (t: CovarianceType) (c: Case) = MixtureStatistics(t, c.K,
 /// The four checks of one problem on one device; the kernels come from the device's cache, as the library obtains them.
 let private checks (t: CovarianceType) (c: Case) =
     let reference = ReferenceMixtureKernels.Instance :> IMixtureKernels
-    let gpu (device: Device) =
-        (device :?> GpuDevice).KernelSet(fun g -> GpuMixtureKernels g) :> IMixtureKernels
+    let gpu (device: Device) = (device :?> GpuDevice).KernelSet(fun g -> GpuMixtureKernels g) :> IMixtureKernels
     let withData (device: Device) (body: IMixtureKernels -> IMixtureData -> IMixtureData -> Problem -> unit) =
         let p = problem t c
         let kernels = gpu device
@@ -118,7 +127,12 @@ let private checks (t: CovarianceType) (c: Case) =
               reference.Pass(hostData, p.Parameters, expected)
               kernels.Pass(data, p.Parameters, actual)
               let responsibilities, logLikScale = referenceEStep p c
-              compareStatistics "pass" (termScales t c p.Data responsibilities p.Parameters.Means) logLikScale expected actual))
+              compareStatistics
+                  "pass"
+                  (termScales t c p.Data responsibilities p.Parameters.Means)
+                  logLikScale
+                  expected
+                  actual))
       perBackend [ ilgpuCpu; cuda ] "accumulate" (fun _ device ->
           withData device (fun kernels data hostData p ->
               let expected, actual = statistics t c, statistics t c
@@ -138,27 +152,34 @@ let private checks (t: CovarianceType) (c: Case) =
                   [ for j in 0 .. c.K - 1 ->
                         abs (log p.Parameters.Weights.[j])
                         + abs (GmmLinearAlgebra.LogDetPrecisionCholesky(t, p.Parameters.PrecisionsCholesky, j, c.D)) ]
-              close (Array.create expected.Length (tol * (1.0 + 2.0 * List.max constants))) "weighted log prob" expected actual))
+              close
+                  (Array.create expected.Length (tol * (1.0 + 2.0 * List.max constants)))
+                  "weighted log prob"
+                  expected
+                  actual))
       perBackend [ ilgpuCpu; cuda ] "deterministic, finite far from every component" (fun _ device ->
           withData device (fun kernels data _ p ->
               let first, second = statistics t c, statistics t c
               kernels.Pass(data, p.Parameters, first)
               kernels.Pass(data, p.Parameters, second)
               let bits (s: MixtureStatistics) =
-                  Array.concat [ [| s.LogLikelihood |]; s.Counts; s.Sums; s.Scatter ] |> Array.map BitConverter.DoubleToInt64Bits
+                  Array.concat [ [| s.LogLikelihood |]; s.Counts; s.Sums; s.Scatter ]
+                  |> Array.map BitConverter.DoubleToInt64Bits
               Expect.sequenceEqual (bits second) (bits first) "two passes give bit-identical statistics"
               for v in Array.concat [ [| first.LogLikelihood |]; first.Counts; first.Sums; first.Scatter ] do
                   Expect.isTrue (Double.IsFinite v) "every statistic is finite"
               let far = kernels.WeightedLogProb(data, p.Parameters).[(c.N - 1) * c.K ..]
-              Expect.isTrue (far |> Array.forall (fun v -> Double.IsFinite v && v < -1e4)) "the far sample's log-densities are finite and very negative"
+              Expect.isTrue
+                  (far |> Array.forall (fun v -> Double.IsFinite v && v < -1e4))
+                  "the far sample's log-densities are finite and very negative"
               // The far sample's responsibilities sum to one, so the counts still add up to n.
               Expect.floatClose Accuracy.veryHigh (Array.sum first.Counts) (float c.N) "counts sum to n")) ]
 
 [<Tests>]
 let tests =
-    testList "gpu mixture kernels" [
-        for t in [ CovarianceType.Full; CovarianceType.Tied; CovarianceType.Diag; CovarianceType.Spherical ] ->
-            testList (t.SklearnName()) [
-                for c in cases -> testList (sprintf "n=%d d=%d k=%d" c.N c.D c.K) (checks t c)
-            ]
-    ]
+    testList
+        "gpu mixture kernels"
+        [ for t in [ CovarianceType.Full; CovarianceType.Tied; CovarianceType.Diag; CovarianceType.Spherical ] ->
+              testList
+                  (t.SklearnName())
+                  [ for c in cases -> testList (sprintf "n=%d d=%d k=%d" c.N c.D c.K) (checks t c) ] ]

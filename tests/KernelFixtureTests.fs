@@ -9,16 +9,13 @@ open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Tests.Shared
 open Hybrid.Tests.Backends
 
-type FixtureCase =
-    { Name: string
-      Linear: LinearShape option
-      Conv: Conv2dShape option
-      HasBias: bool }
+type FixtureCase = { Name: string; Linear: LinearShape option; Conv: Conv2dShape option; HasBias: bool }
 
 let private fixtureFile = lazy (SafetensorsFile.Open(sharedPath "fixtures/kernels/masked_layers.safetensors"))
 
 let private tensor (case: FixtureCase) (name: string) = fixtureFile.Value.ReadFloat32(case.Name + "." + name)
-let private dims (case: FixtureCase) (name: string) = fixtureFile.Value.Entry(case.Name + "." + name).Shape |> Array.map int
+let private dims (case: FixtureCase) (name: string) =
+    fixtureFile.Value.Entry(case.Name + "." + name).Shape |> Array.map int
 
 let private cases =
     lazy
@@ -36,12 +33,36 @@ let private cases =
                    let s, p, d = i "stride", i "padding", i "dilation"
                    yield
                        { probe with
-                           Conv = Some(Conv2dShape(x.[0], x.[1], x.[2], x.[3], w.[0], w.[2], w.[3], s, s, p, p, d, d, i "groups")) } ])
+                           Conv =
+                               Some(
+                                   Conv2dShape(
+                                       x.[0],
+                                       x.[1],
+                                       x.[2],
+                                       x.[3],
+                                       w.[0],
+                                       w.[2],
+                                       w.[3],
+                                       s,
+                                       s,
+                                       p,
+                                       p,
+                                       d,
+                                       d,
+                                       i "groups"
+                                   )
+                               ) } ])
 
 /// Stated tolerance: the reference is float64 PyTorch; our float32 sums run over at most 4,096 terms of O(1) values.
 let private absTol, relTol = 1e-4, 1e-4
 
-let private forward (device: Device) (case: FixtureCase) (p: LayerParameters) (x: DeviceArray<float32>) (y: DeviceArray<float32>) =
+let private forward
+    (device: Device)
+    (case: FixtureCase)
+    (p: LayerParameters)
+    (x: DeviceArray<float32>)
+    (y: DeviceArray<float32>)
+    =
     match case.Linear, case.Conv with
     | Some s, _ -> Linear.Forward(s, p, x, y)
     | _, Some s -> Conv2d.Forward(s, p, x, y)
@@ -78,15 +99,21 @@ let private runCase (case: FixtureCase) (device: Device) =
     closeTo absTol relTol "grad_weff" (t "grad_weff") (gweff.ToArray())
     closeTo absTol relTol "grad_s" (t "grad_s") (gs.ToArray())
     closeTo absTol relTol "grad_w" (t "grad_w") (gw.ToArray())
-    if case.HasBias then closeTo absTol relTol "grad_b" (t "grad_b") (gb.ToArray())
+    if case.HasBias then
+        closeTo absTol relTol "grad_b" (t "grad_b") (gb.ToArray())
 
     // SeaM's rule: the straight-through score gradient clipped to [-1, 1].
     let gsClipped = alloc "grad_s"
     backward case p x gradOut (LayerGradients(WeightScores = gsClipped, MaskRule = MaskGradient.ClippedStraightThrough))
-    closeTo absTol relTol "grad_s clipped" (t "grad_s" |> Array.map (fun v -> max -1.0f (min 1.0f v))) (gsClipped.ToArray())
+    closeTo
+        absTol
+        relTol
+        "grad_s clipped"
+        (t "grad_s" |> Array.map (fun v -> max -1.0f (min 1.0f v)))
+        (gsClipped.ToArray())
 
 [<Tests>]
 let tests =
-    testList "masked layers vs PyTorch fixtures" [
-        for case in cases.Value -> perBackend all case.Name (fun _ device -> runCase case device)
-    ]
+    testList
+        "masked layers vs PyTorch fixtures"
+        [ for case in cases.Value -> perBackend all case.Name (fun _ device -> runCase case device) ]

@@ -22,12 +22,7 @@ let private absTolFor (expected: float32[]) =
 
 type GemmCase = { Shape: GemmShape; Seed: int }
 
-type LayerCase =
-    { Conv: Conv2dShape option
-      Linear: LinearShape
-      Bias: bool
-      BiasMask: bool
-      Seed: int }
+type LayerCase = { Conv: Conv2dShape option; Linear: LinearShape; Bias: bool; BiasMask: bool; Seed: int }
 
 let private gemmGen (maxDim: int) =
     gen {
@@ -94,7 +89,22 @@ let private stripConvGen =
         // The input size that gives exactly oh x ow outputs (the extra rows are dropped by the stride's rounding).
         let size o = (o - 1) * stride + dilation * (k - 1) + 1
         let pad = if size (min oh ow) - 2 * pad < 1 then 0 else pad
-        let s = Conv2dShape(batch, cin, size oh - 2 * pad + extraH, size ow - 2 * pad + extraW, cout, k, k, stride, stride, pad, pad, dilation, dilation)
+        let s =
+            Conv2dShape(
+                batch,
+                cin,
+                size oh - 2 * pad + extraH,
+                size ow - 2 * pad + extraW,
+                cout,
+                k,
+                k,
+                stride,
+                stride,
+                pad,
+                pad,
+                dilation,
+                dilation
+            )
         return! layerCase (Some s) (LinearShape(0, 0, 0)) false
     }
 
@@ -138,7 +148,9 @@ let checkGemmWith (gemm: GemmShape -> float32[] -> float32[] -> float32[] -> flo
     let expected = onDevice Device.Reference g a b c0
     let actual = gemm g a b c0
     // Only C's logical elements are compared: padding between rows is never written.
-    let logical (arr: float32[]) = [| for i in 0 .. g.M - 1 do for j in 0 .. g.N - 1 -> arr.[i * g.Ldc + j] |]
+    let logical (arr: float32[]) =
+        [| for i in 0 .. g.M - 1 do
+               for j in 0 .. g.N - 1 -> arr.[i * g.Ldc + j] |]
     closeTo (absTolFor (logical expected)) relTol (sprintf "%A" g) (logical expected) (logical actual)
     Expect.isFalse (logical actual |> Array.exists Single.IsNaN) "no NaN from C when beta = 0"
 
@@ -166,15 +178,25 @@ let private runLayer (device: Device) (c: LayerCase) (rule: MaskGradient) =
     let b, bs = randomNormal rng bLen, randomNormal rng bLen
     let gOut = randomNormal rng outLen
     let p =
-        LayerParameters(up device w, up device s, (if c.Bias then up device b else null), (if c.BiasMask then up device bs else null))
+        LayerParameters(
+            up device w,
+            up device s,
+            (if c.Bias then up device b else null),
+            (if c.BiasMask then up device bs else null)
+        )
     let xd = up device x
     let y = device.Allocate<float32> outLen
-    let gx, gweff, gs, gw = device.Allocate<float32> inLen, device.Allocate<float32> wLen, device.Allocate<float32> wLen, device.Allocate<float32> wLen
+    let gx, gweff, gs, gw =
+        device.Allocate<float32> inLen,
+        device.Allocate<float32> wLen,
+        device.Allocate<float32> wLen,
+        device.Allocate<float32> wLen
     let gb = if c.Bias then device.Allocate<float32> bLen else null
     let gbs = if c.BiasMask then device.Allocate<float32> bLen else null
     let grads = LayerGradients(gx, gweff, gs, gw, gb, gbs, rule)
     let ySparse = device.Allocate<float32> outLen
-    let bEff = if c.Bias then up device (Array.map2 (fun b s -> if c.BiasMask && s <= 0.0f then 0.0f else b) b bs) else null
+    let bEff =
+        if c.Bias then up device (Array.map2 (fun b s -> if c.BiasMask && s <= 0.0f then 0.0f else b) b bs) else null
     match c.Conv with
     | Some shape ->
         Conv2d.Forward(shape, p, xd, y)
@@ -206,7 +228,8 @@ let private property (slow: bool) name (generator: Gen<'T>) (check: 'T -> unit) 
 let private edgeCases: (string * (Device -> unit)) list =
     let gemm ta tb m n k alpha beta =
         fun d -> checkGemm d { Shape = GemmShape.Dense(ta, tb, m, n, k, alpha, beta); Seed = 7 }
-    let conv s bias = fun d -> checkLayer d { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = 11 }
+    let conv s bias =
+        fun d -> checkLayer d { Conv = Some s; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = 11 }
     let linear s = fun d -> checkLayer d { Conv = None; Linear = s; Bias = true; BiasMask = true; Seed = 13 }
     [ "gemm 1x1x1", gemm Transpose.No Transpose.No 1 1 1 1.0f 0.0f
       "gemm odd sizes, K = 13 (not a multiple of the vector width)", gemm Transpose.No Transpose.Yes 7 9 13 1.0f 0.0f
@@ -231,44 +254,64 @@ let private edgeCases: (string * (Device -> unit)) list =
 
 [<Tests>]
 let tests =
-    testList "backends vs reference" [
-      yield!
-       [ for b in others ->
-            if b.Name = cuda.Name && not Device.CudaAvailable then
-                testCase b.Name (fun () -> skiptest "no CUDA device on this machine")
-            else
-                let device () = b.Device.Value.Value
-                let size = if b.Slow then 12 else 40
-                testList b.Name [
-                    testList "edge cases" [ for name, check in edgeCases -> testCase name (fun () -> check (device ())) ]
-                    property b.Slow "gemm" (gemmGen size) (fun c -> checkGemm (device ()) c)
-                    property b.Slow "masked conv2d forward, backward, sparse" (convGen (if b.Slow then 6 else 12) (0, 3)) (fun c -> checkLayer (device ()) c)
-                    property b.Slow "masked linear forward, backward, sparse" (linearGen size) (fun c -> checkLayer (device ()) c)
-                    if not b.Slow then
-                        property b.Slow "masked conv2d on whole 32-pixel strips" stripConvGen (fun c -> checkLayer (device ()) c)
-                        property b.Slow "masked conv2d 3x3, stride 1, padding 1 (Winograd shapes)" winogradConvGen (fun c -> checkLayer (device ()) c)
-                        // Batches of 8 and more: the Cpu backend's sparse forward restages 8 images at a time.
-                        property b.Slow "masked conv2d, batches of 8 to 20" (convGen 9 (8, 20)) (fun c -> checkLayer (device ()) c)
-                ] ]
-      testList "cpu managed GEMM (the fallback without OpenBLAS)" [
-            // Sizes up to 300 cross the blocking (MC 144, KC 256) and the 6x16 micro-tile edges.
-            yield property false "random shapes" (gemmGen 300) (checkGemmWith managedGemm)
-            for ta, tb, m, n, k, alpha, beta in
-                [ Transpose.No, Transpose.No, 1, 1, 1, 1.0f, 0.0f
-                  Transpose.Yes, Transpose.Yes, 145, 17, 257, 1.0f, 0.0f
-                  Transpose.No, Transpose.Yes, 6, 16, 0, 1.0f, 0.5f
-                  Transpose.Yes, Transpose.No, 7, 33, 13, 0.0f, 0.0f ] ->
-                testCase (sprintf "%dx%dx%d alpha %g beta %g" m n k alpha beta) (fun () ->
-                    checkGemmWith managedGemm { Shape = GemmShape.Dense(ta, tb, m, n, k, alpha, beta); Seed = 3 })
-        ]
-      // The shared sampler takes its cosine from Math.SinCos; the samplers it replaced called cos and sin, and their seeded
-      // sequences (fixtures, golden values) stay the same only if the two agree to the bit.
-      testCase "Box-Muller pairs equal the cos and sin formula bit for bit" (fun () ->
-        let rng = Random 11
-        for _ in 1 .. 200000 do
-            let u1, u2 = rng.NextDouble(), rng.NextDouble()
-            let radius = sqrt (-2.0 * log (1.0 - u1))
-            let struct (c, s) = BoxMuller.Pair(u1, u2)
-            Expect.equal (BitConverter.DoubleToInt64Bits c) (BitConverter.DoubleToInt64Bits (radius * cos (2.0 * Math.PI * u2))) "cosine half"
-            Expect.equal (BitConverter.DoubleToInt64Bits s) (BitConverter.DoubleToInt64Bits (radius * sin (2.0 * Math.PI * u2))) "sine half")
-    ]
+    testList
+        "backends vs reference"
+        [ yield!
+              [ for b in others ->
+                    if b.Name = cuda.Name && not Device.CudaAvailable then
+                        testCase b.Name (fun () -> skiptest "no CUDA device on this machine")
+                    else
+                        let device () = b.Device.Value.Value
+                        let size = if b.Slow then 12 else 40
+                        testList
+                            b.Name
+                            [ testList
+                                  "edge cases"
+                                  [ for name, check in edgeCases -> testCase name (fun () -> check (device ())) ]
+                              property b.Slow "gemm" (gemmGen size) (fun c -> checkGemm (device ()) c)
+                              property
+                                  b.Slow
+                                  "masked conv2d forward, backward, sparse"
+                                  (convGen (if b.Slow then 6 else 12) (0, 3))
+                                  (fun c -> checkLayer (device ()) c)
+                              property b.Slow "masked linear forward, backward, sparse" (linearGen size) (fun c ->
+                                  checkLayer (device ()) c)
+                              if not b.Slow then
+                                  property b.Slow "masked conv2d on whole 32-pixel strips" stripConvGen (fun c ->
+                                      checkLayer (device ()) c)
+                                  property
+                                      b.Slow
+                                      "masked conv2d 3x3, stride 1, padding 1 (Winograd shapes)"
+                                      winogradConvGen
+                                      (fun c -> checkLayer (device ()) c)
+                                  // Batches of 8 and more: the Cpu backend's sparse forward restages 8 images at a time.
+                                  property b.Slow "masked conv2d, batches of 8 to 20" (convGen 9 (8, 20)) (fun c ->
+                                      checkLayer (device ()) c) ] ]
+          testList
+              "cpu managed GEMM (the fallback without OpenBLAS)"
+              [
+                // Sizes up to 300 cross the blocking (MC 144, KC 256) and the 6x16 micro-tile edges.
+                yield property false "random shapes" (gemmGen 300) (checkGemmWith managedGemm)
+                for ta, tb, m, n, k, alpha, beta in
+                    [ Transpose.No, Transpose.No, 1, 1, 1, 1.0f, 0.0f
+                      Transpose.Yes, Transpose.Yes, 145, 17, 257, 1.0f, 0.0f
+                      Transpose.No, Transpose.Yes, 6, 16, 0, 1.0f, 0.5f
+                      Transpose.Yes, Transpose.No, 7, 33, 13, 0.0f, 0.0f ] ->
+                    testCase (sprintf "%dx%dx%d alpha %g beta %g" m n k alpha beta) (fun () ->
+                        checkGemmWith managedGemm { Shape = GemmShape.Dense(ta, tb, m, n, k, alpha, beta); Seed = 3 }) ]
+          // The shared sampler takes its cosine from Math.SinCos; the samplers it replaced called cos and sin, and their seeded
+          // sequences (fixtures, golden values) stay the same only if the two agree to the bit.
+          testCase "Box-Muller pairs equal the cos and sin formula bit for bit" (fun () ->
+              let rng = Random 11
+              for _ in 1..200000 do
+                  let u1, u2 = rng.NextDouble(), rng.NextDouble()
+                  let radius = sqrt (-2.0 * log (1.0 - u1))
+                  let struct (c, s) = BoxMuller.Pair(u1, u2)
+                  Expect.equal
+                      (BitConverter.DoubleToInt64Bits c)
+                      (BitConverter.DoubleToInt64Bits(radius * cos (2.0 * Math.PI * u2)))
+                      "cosine half"
+                  Expect.equal
+                      (BitConverter.DoubleToInt64Bits s)
+                      (BitConverter.DoubleToInt64Bits(radius * sin (2.0 * Math.PI * u2)))
+                      "sine half") ]

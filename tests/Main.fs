@@ -15,5 +15,7 @@ let main argv =
     // Written to the raw stdout stream after Expecto's output, so that no colour code or padding of its console shares the line.
     System.Console.Out.Flush()
     use stdout = System.Console.OpenStandardOutput()
-    stdout.Write(System.Text.Encoding.UTF8.GetBytes(sprintf "\n%d passed, %d failed, %d skipped\n" passed failed skipped))
+    stdout.Write(
+        System.Text.Encoding.UTF8.GetBytes(sprintf "\n%d passed, %d failed, %d skipped\n" passed failed skipped)
+    )
     exitCode

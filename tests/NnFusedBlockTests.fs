@@ -21,7 +21,8 @@ let private trainStep (m: CifarResNet) (x: Tensor) traced =
     use _ = m.Train()
     let trace = if traced then Trace.Start m else null
     let logits = m.Call x
-    if not (isNull trace) then trace.Dispose()
+    if not (isNull trace) then
+        trace.Dispose()
     (Functional.Sum logits).Backward()
     logits.ToArray<float32>(), [ for p in m.Parameters() -> p.Grad.ToArray<float32>() ]
 
@@ -29,41 +30,44 @@ let private close what (expected: float32[]) (actual: float32[]) =
     Expect.equal actual.Length expected.Length $"{what}: length"
     for i in 0 .. expected.Length - 1 do
         let e, a = float expected[i], float actual[i]
-        if abs (a - e) > 1e-5 + 1e-5 * abs e then failtestf "%s[%d]: fused %g, separate ops %g" what i a e
+        if abs (a - e) > 1e-5 + 1e-5 * abs e then
+            failtestf "%s[%d]: fused %g, separate ops %g" what i a e
 
 [<Tests>]
 let tests =
-    testList "nn fused blocks" [
-        test "a training step through fused blocks gives the separate ops' logits and gradients" {
-            let m, x = model (), input 3L 8
-            let separate, separateGrads = trainStep m x true
-            let fused, fusedGrads = trainStep m x false
-            // Forward arithmetic is the same op for op, so the logits agree exactly; convolution weight gradients sum their
-            // per-core partials in whichever order the cores finish, hence 1e-5 absolute and relative for gradients.
-            Expect.sequenceEqual fused separate "logits"
-            List.iteri2 (fun i e a -> close $"gradient {i}" e a) separateGrads fusedGrads
-        }
-        test "inference under NoGrad, recycling block intermediates, equals the traced forward on every run" {
-            let m, x, y = model (), input 5L 16, input 6L 16
-            use _ = m.Eval()
-            use _ = Autograd.NoGrad()
-            let traced (t: Tensor) =
-                use _ = Trace.Start m
-                (m.Call t).ToArray<float32>()
-            let expectedX, expectedY = traced x, traced y
-            // The second and third runs reuse storage the first handed back; any early reuse would corrupt these logits.
-            for run in 1..3 do
-                Expect.sequenceEqual ((m.Call x).ToArray<float32>()) expectedX $"run {run}, first input"
-                Expect.sequenceEqual ((m.Call y).ToArray<float32>()) expectedY $"run {run}, second input"
-        }
-        test "a forward hook on a block's batch norm sees its output before the ReLU" {
-            let m, x = model (), input 7L 4
-            use _ = m.Eval()
-            use _ = Autograd.NoGrad()
-            let struct (_, bn) = m.NamedModules() |> Seq.find (fun struct (name, _) -> name = "layer1.0.bn1")
-            let mutable seen = None
-            use _ = bn.RegisterForwardHook(fun _ _ output -> seen <- Some(output.ToArray<float32>()))
-            m.Call x |> ignore
-            Expect.isTrue (seen.Value |> Array.exists (fun v -> v < 0f)) "the hooked output is the normalised values, negatives included"
-        }
-    ]
+    testList
+        "nn fused blocks"
+        [ test "a training step through fused blocks gives the separate ops' logits and gradients" {
+              let m, x = model (), input 3L 8
+              let separate, separateGrads = trainStep m x true
+              let fused, fusedGrads = trainStep m x false
+              // Forward arithmetic is the same op for op, so the logits agree exactly; convolution weight gradients sum their
+              // per-core partials in whichever order the cores finish, hence 1e-5 absolute and relative for gradients.
+              Expect.sequenceEqual fused separate "logits"
+              List.iteri2 (fun i e a -> close $"gradient {i}" e a) separateGrads fusedGrads
+          }
+          test "inference under NoGrad, recycling block intermediates, equals the traced forward on every run" {
+              let m, x, y = model (), input 5L 16, input 6L 16
+              use _ = m.Eval()
+              use _ = Autograd.NoGrad()
+              let traced (t: Tensor) =
+                  use _ = Trace.Start m
+                  (m.Call t).ToArray<float32>()
+              let expectedX, expectedY = traced x, traced y
+              // The second and third runs reuse storage the first handed back; any early reuse would corrupt these logits.
+              for run in 1..3 do
+                  Expect.sequenceEqual ((m.Call x).ToArray<float32>()) expectedX $"run {run}, first input"
+                  Expect.sequenceEqual ((m.Call y).ToArray<float32>()) expectedY $"run {run}, second input"
+          }
+          test "a forward hook on a block's batch norm sees its output before the ReLU" {
+              let m, x = model (), input 7L 4
+              use _ = m.Eval()
+              use _ = Autograd.NoGrad()
+              let struct (_, bn) = m.NamedModules() |> Seq.find (fun struct (name, _) -> name = "layer1.0.bn1")
+              let mutable seen = None
+              use _ = bn.RegisterForwardHook(fun _ _ output -> seen <- Some(output.ToArray<float32>()))
+              m.Call x |> ignore
+              Expect.isTrue
+                  (seen.Value |> Array.exists (fun v -> v < 0f))
+                  "the hooked output is the normalised values, negatives included"
+          } ]

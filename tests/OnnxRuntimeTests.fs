@@ -15,82 +15,117 @@ open Hybrid.Tests.Shared
 
 let private golden (relative: string) = Path.Combine(repoRoot, "tests", "golden", relative)
 
-let private architectures () =
-    Directory.GetFiles(sharedPath "data/torchvision-architectures", "*.onnx") |> Array.sort
+let private architectures () = Directory.GetFiles(sharedPath "data/torchvision-architectures", "*.onnx") |> Array.sort
 
 /// The torchvision files whose every operator the session runs (the others are refused naming an operator).
 let private supportedArchitectures =
-    set [ "alexnet"; "convnext_tiny"; "densenet121"; "efficientnet_b0"; "googlenet"; "inception_v3"; "mnasnet0_5"
-          "mobilenet_v2"; "mobilenet_v3_small"; "regnet_x_400mf"; "regnet_y_400mf"; "resnet18"; "resnet50"
-          "resnext50_32x4d"; "shufflenet_v2_x0_5"; "squeezenet1_1"; "vgg11"; "vgg16_bn"; "vit_b_16"; "wide_resnet50_2" ]
+    set
+        [ "alexnet"
+          "convnext_tiny"
+          "densenet121"
+          "efficientnet_b0"
+          "googlenet"
+          "inception_v3"
+          "mnasnet0_5"
+          "mobilenet_v2"
+          "mobilenet_v3_small"
+          "regnet_x_400mf"
+          "regnet_y_400mf"
+          "resnet18"
+          "resnet50"
+          "resnext50_32x4d"
+          "shufflenet_v2_x0_5"
+          "squeezenet1_1"
+          "vgg11"
+          "vgg16_bn"
+          "vit_b_16"
+          "wide_resnet50_2" ]
 
 let private refusedAtBuild (path: string) (fragments: string list) =
     let model = OnnxModel.Load path
-    let e = throwsOf<InputException> (fun () -> OnnxSession(model) |> ignore)
+    let e = throwsOf<InputException>(fun () -> OnnxSession(model) |> ignore)
     Expect.stringStarts e.Message (path + ": ") "the message starts with the file"
-    for f in fragments do Expect.stringContains e.Message f "the message names the node and the problem"
+    for f in fragments do
+        Expect.stringContains e.Message f "the message names the node and the problem"
 
 let private building =
-    testList "session building" [
-        test "ResNet-20 builds with one input, one output, and its shortcut shape arithmetic folded" {
-            let model = OnnxModel.Load(sharedFile "models/cifar10-resnet20/model.onnx")
-            let session = OnnxSession(model)
-            Expect.equal (session.Inputs |> Seq.map _.Name |> List.ofSeq) [ "input" ] "inputs"
-            Expect.equal (List.ofSeq session.Outputs) [ "logits" ] "outputs"
-            Expect.isGreaterThan session.Folded 0 "constant nodes are computed at build time"
-            let kept = session.Steps |> Seq.map _.OpType |> Set.ofSeq
-            for op in [ "Constant"; "ConstantOfShape"; "Cast"; "Transpose"; "Reshape" ] do
-                Expect.isFalse (kept.Contains op) (sprintf "%s works on constants only, so it is folded away" op)
-            // Each option-A shortcut pads the channel axis by half the channel growth on each side; the pads are the
-            // folded int64 value feeding the Pad node, checked against the convolution weights of the same block.
-            let pads = session.Steps |> Seq.filter (fun n -> n.OpType = "Pad") |> List.ofSeq
-            Expect.equal pads.Length 2 "two downsampling shortcuts"
-            for pad in pads do
-                let block = pad.Name.Substring(0, pad.Name.LastIndexOf '/')
-                let conv = model.Nodes |> Seq.find (fun n -> n.Name = block + "/conv1/Conv")
-                let weight = model.Initializers.[conv.Inputs.[1]].Shape
-                let growth = (weight.[0] - weight.[1]) / 2L
-                let value = nonNull (session.Constant pad.Inputs.[1])
-                Expect.equal (value.ToArray<int64>()) [| 0L; growth; 0L; 0L; 0L; growth; 0L; 0L |] (sprintf "%s pads" pad.Name)
-        }
+    testList
+        "session building"
+        [ test "ResNet-20 builds with one input, one output, and its shortcut shape arithmetic folded" {
+              let model = OnnxModel.Load(sharedFile "models/cifar10-resnet20/model.onnx")
+              let session = OnnxSession(model)
+              Expect.equal (session.Inputs |> Seq.map _.Name |> List.ofSeq) [ "input" ] "inputs"
+              Expect.equal (List.ofSeq session.Outputs) [ "logits" ] "outputs"
+              Expect.isGreaterThan session.Folded 0 "constant nodes are computed at build time"
+              let kept = session.Steps |> Seq.map _.OpType |> Set.ofSeq
+              for op in [ "Constant"; "ConstantOfShape"; "Cast"; "Transpose"; "Reshape" ] do
+                  Expect.isFalse (kept.Contains op) (sprintf "%s works on constants only, so it is folded away" op)
+              // Each option-A shortcut pads the channel axis by half the channel growth on each side; the pads are the
+              // folded int64 value feeding the Pad node, checked against the convolution weights of the same block.
+              let pads = session.Steps |> Seq.filter (fun n -> n.OpType = "Pad") |> List.ofSeq
+              Expect.equal pads.Length 2 "two downsampling shortcuts"
+              for pad in pads do
+                  let block = pad.Name.Substring(0, pad.Name.LastIndexOf '/')
+                  let conv = model.Nodes |> Seq.find (fun n -> n.Name = block + "/conv1/Conv")
+                  let weight = model.Initializers.[conv.Inputs.[1]].Shape
+                  let growth = (weight.[0] - weight.[1]) / 2L
+                  let value = nonNull (session.Constant pad.Inputs.[1])
+                  Expect.equal
+                      (value.ToArray<int64>())
+                      [| 0L; growth; 0L; 0L; 0L; growth; 0L; 0L |]
+                      (sprintf "%s pads" pad.Name)
+          }
 
-        test "every supported torchvision architecture builds, with its parameters as inputs" {
-            for path in architectures () do
-                let name = Path.GetFileNameWithoutExtension path
-                let model = OnnxModel.Load path
-                let unsupported = model.Nodes |> Seq.map _.OpType |> Set.ofSeq |> Set.filter (fun op -> not (Seq.contains op OnnxOperators.Supported))
-                if supportedArchitectures.Contains name then
-                    Expect.isEmpty unsupported (sprintf "%s uses only supported operators" name)
-                    let session = OnnxSession(model)
-                    Expect.equal session.Inputs.Count model.Inputs.Count (sprintf "%s: export_params=False leaves every parameter a graph input" name)
-                    Expect.isGreaterThan session.Steps.Count 0 name
-                else
-                    Expect.isNonEmpty unsupported (sprintf "%s is listed as unsupported" name)
-                    let e = throwsOf<InputException> (fun () -> OnnxSession(model) |> ignore)
-                    Expect.isTrue (unsupported |> Set.exists (fun op -> e.Message.Contains(sprintf "operator '%s' is not supported" op)))
-                        (sprintf "%s: the refusal names an unsupported operator: %s" name e.Message)
-        }
+          test "every supported torchvision architecture builds, with its parameters as inputs" {
+              for path in architectures () do
+                  let name = Path.GetFileNameWithoutExtension path
+                  let model = OnnxModel.Load path
+                  let unsupported =
+                      model.Nodes
+                      |> Seq.map _.OpType
+                      |> Set.ofSeq
+                      |> Set.filter (fun op -> not (Seq.contains op OnnxOperators.Supported))
+                  if supportedArchitectures.Contains name then
+                      Expect.isEmpty unsupported (sprintf "%s uses only supported operators" name)
+                      let session = OnnxSession(model)
+                      Expect.equal
+                          session.Inputs.Count
+                          model.Inputs.Count
+                          (sprintf "%s: export_params=False leaves every parameter a graph input" name)
+                      Expect.isGreaterThan session.Steps.Count 0 name
+                  else
+                      Expect.isNonEmpty unsupported (sprintf "%s is listed as unsupported" name)
+                      let e = throwsOf<InputException>(fun () -> OnnxSession(model) |> ignore)
+                      Expect.isTrue
+                          (unsupported
+                           |> Set.exists (fun op -> e.Message.Contains(sprintf "operator '%s' is not supported" op)))
+                          (sprintf "%s: the refusal names an unsupported operator: %s" name e.Message)
+          }
 
-        test "a graph with a cycle is refused when the session is built" {
-            refusedAtBuild (golden "onnx_invalid/cycle.onnx") [ "node /first/Add (Add)"; "needs 'b'"; "cycle" ]
-        }
+          test "a graph with a cycle is refused when the session is built" {
+              refusedAtBuild (golden "onnx_invalid/cycle.onnx") [ "node /first/Add (Add)"; "needs 'b'"; "cycle" ]
+          }
 
-        test "an unknown operator is refused naming it and its node" {
-            refusedAtBuild (golden "onnx_invalid/unknown_op.onnx") [ "node /norm/FancyNorm (FancyNorm)"; "operator 'FancyNorm' is not supported" ]
-        }
+          test "an unknown operator is refused naming it and its node" {
+              refusedAtBuild
+                  (golden "onnx_invalid/unknown_op.onnx")
+                  [ "node /norm/FancyNorm (FancyNorm)"; "operator 'FancyNorm' is not supported" ]
+          }
 
-        test "an initializer stored externally is refused naming it" {
-            refusedAtBuild (golden "onnx_invalid/external_weights.onnx") [ "initializer 'norm.weight'"; "weights.bin" ]
-        }
+          test "an initializer stored externally is refused naming it" {
+              refusedAtBuild
+                  (golden "onnx_invalid/external_weights.onnx")
+                  [ "initializer 'norm.weight'"; "weights.bin" ]
+          }
 
-        test "feeds are checked against the declared inputs" {
-            let session = OnnxSession(OnnxModel.Load(sharedFile "models/cifar10-resnet20/model.onnx"))
-            rejects "is missing" (fun () -> session.Run(readOnlyDict []))
-            rejects "'other' is not an input" (fun () -> session.Run(readOnlyDict [ "other", Tensor.Zeros(1, 3, 32, 32) ]))
-            rejects "[1, 3, 31, 32]" (fun () -> session.Run(Tensor.Zeros(1, 3, 31, 32)))
-            rejects "Int64" (fun () -> session.Run(Tensor.Zeros(ScalarType.Int64, null, 1, 3, 32, 32)))
-        }
-    ]
+          test "feeds are checked against the declared inputs" {
+              let session = OnnxSession(OnnxModel.Load(sharedFile "models/cifar10-resnet20/model.onnx"))
+              rejects "is missing" (fun () -> session.Run(readOnlyDict []))
+              rejects "'other' is not an input" (fun () ->
+                  session.Run(readOnlyDict [ "other", Tensor.Zeros(1, 3, 32, 32) ]))
+              rejects "[1, 3, 31, 32]" (fun () -> session.Run(Tensor.Zeros(1, 3, 31, 32)))
+              rejects "Int64" (fun () -> session.Run(Tensor.Zeros(ScalarType.Int64, null, 1, 3, 32, 32)))
+          } ]
 
 // ---------------------------------------------------------------------------------------------------
 // These need the Functional ops (they run float32 computation).
@@ -99,24 +134,28 @@ let private tensorOf (file: SafetensorsFile) (name: string) =
     Tensor.Wrap(file.ReadFloat32 name, file.Entry(name).Shape |> Array.map int)
 
 let private operators =
-    testList "operators against PyTorch" [
-        // Float32 sums of at most a few dozen products: 1e-5 absolute + 1e-5 relative covers reordering; erf is an
-        // approximation good to 1.5e-7.
-        for path in Directory.GetFiles(golden "onnx_ops", "*.onnx") |> Array.sort ->
-            let name = Path.GetFileNameWithoutExtension path
-            test name {
-                use values = SafetensorsFile.Open(golden "onnx_ops.safetensors")
-                let model = OnnxModel.Load path
-                let session = OnnxSession(model)
-                let feeds = readOnlyDict [ for i in session.Inputs -> i.Name, tensorOf values (name + "." + i.Name) ]
-                let outputs = session.Run feeds
-                for o in model.Outputs do
-                    let actual: Tensor = outputs.[o.Name]
-                    let expected = values.ReadFloat32(name + "." + o.Name)
-                    Expect.equal actual.Shape (values.Entry(name + "." + o.Name).Shape |> Array.map int) (name + " shape")
-                    closeTo 1e-5 1e-5 name expected (actual.ToArray<float32>())
-            }
-    ]
+    testList
+        "operators against PyTorch"
+        [
+          // Float32 sums of at most a few dozen products: 1e-5 absolute + 1e-5 relative covers reordering; erf is an
+          // approximation good to 1.5e-7.
+          for path in Directory.GetFiles(golden "onnx_ops", "*.onnx") |> Array.sort ->
+              let name = Path.GetFileNameWithoutExtension path
+              test name {
+                  use values = SafetensorsFile.Open(golden "onnx_ops.safetensors")
+                  let model = OnnxModel.Load path
+                  let session = OnnxSession(model)
+                  let feeds = readOnlyDict [ for i in session.Inputs -> i.Name, tensorOf values (name + "." + i.Name) ]
+                  let outputs = session.Run feeds
+                  for o in model.Outputs do
+                      let actual: Tensor = outputs.[o.Name]
+                      let expected = values.ReadFloat32(name + "." + o.Name)
+                      Expect.equal
+                          actual.Shape
+                          (values.Entry(name + "." + o.Name).Shape |> Array.map int)
+                          (name + " shape")
+                      closeTo 1e-5 1e-5 name expected (actual.ToArray<float32>())
+              } ]
 
 let private resnet20 =
     test "ResNet-20 model.onnx reproduces the reference logits of 64 images" {
@@ -132,22 +171,45 @@ let private resnet20 =
 type private Leaf(forward: Leaf -> Tensor -> Tensor) =
     inherit Module()
     member this.Param(name, shape: int[], rng: Random, scale: float32) =
-        this.RegisterParameter(name, Tensor.From(randomNormal rng (Array.fold (*) 1 shape) |> Array.map ((*) scale), shape)) |> ignore
-    member this.Buf(name, values: float32[]) = this.RegisterBuffer(name, Tensor.From(values, [| values.Length |])) |> ignore
-    member this.Get(name: string) = this.StateDict() |> Seq.pick (fun struct (k, v) -> if k = name then Some v else None)
+        this.RegisterParameter(
+            name,
+            Tensor.From(randomNormal rng (Array.fold (*) 1 shape) |> Array.map ((*) scale), shape)
+        )
+        |> ignore
+    member this.Buf(name, values: float32[]) =
+        this.RegisterBuffer(name, Tensor.From(values, [| values.Length |])) |> ignore
+    member this.Get(name: string) =
+        this.StateDict() |> Seq.pick (fun struct (k, v) -> if k = name then Some v else None)
     override this.Forward x = forward this x
 
 type private TinyNet(rng: Random) as this =
     inherit Module()
-    let conv = Leaf(fun m x -> Functional.Conv2d(x, m.Get "weight", m.Get "bias", Nullable(Size2(1, 1)), Nullable(Size2(1, 1))))
-    let bn = Leaf(fun m x -> Functional.BatchNorm(x, m.Get "running_mean", m.Get "running_var", m.Get "weight", m.Get "bias", m.Training))
+    let conv =
+        Leaf(fun m x ->
+            Functional.Conv2d(x, m.Get "weight", m.Get "bias", Nullable(Size2(1, 1)), Nullable(Size2(1, 1))))
+    let bn =
+        Leaf(fun m x ->
+            Functional.BatchNorm(
+                x,
+                m.Get "running_mean",
+                m.Get "running_var",
+                m.Get "weight",
+                m.Get "bias",
+                m.Training
+            ))
     let fc = Leaf(fun m x -> Functional.Linear(x, m.Get "weight", m.Get "bias"))
     do
-        conv.Param("weight", [| 8; 3; 3; 3 |], rng, 0.3f); conv.Param("bias", [| 8 |], rng, 0.1f)
-        bn.Param("weight", [| 8 |], rng, 0.5f); bn.Param("bias", [| 8 |], rng, 0.1f)
-        bn.Buf("running_mean", randomNormal rng 8); bn.Buf("running_var", Array.init 8 (fun i -> 0.5f + float32 i / 8.0f))
-        fc.Param("weight", [| 5; 8 |], rng, 0.3f); fc.Param("bias", [| 5 |], rng, 0.1f)
-        this.Add("conv", conv); this.Add("bn", bn); this.Add("fc", fc)
+        conv.Param("weight", [| 8; 3; 3; 3 |], rng, 0.3f)
+        conv.Param("bias", [| 8 |], rng, 0.1f)
+        bn.Param("weight", [| 8 |], rng, 0.5f)
+        bn.Param("bias", [| 8 |], rng, 0.1f)
+        bn.Buf("running_mean", randomNormal rng 8)
+        bn.Buf("running_var", Array.init 8 (fun i -> 0.5f + float32 i / 8.0f))
+        fc.Param("weight", [| 5; 8 |], rng, 0.3f)
+        fc.Param("bias", [| 5 |], rng, 0.1f)
+        this.Add("conv", conv)
+        this.Add("bn", bn)
+        this.Add("fc", fc)
     member private this.Add(name, m: Module) = this.RegisterModule(name, m) |> ignore
     override _.Forward x =
         let y = Functional.Hardswish(bn.Call(conv.Call x))
@@ -173,34 +235,48 @@ let private export =
             let other = Tensor.From(randomNormal rng (3 * 3 * 8 * 8), [| 3; 3; 8; 8 |])
             let expected = using (net.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> net.Call other))
             // Same kernels on both sides; 1e-4 absolute is the issue's bound for exported models.
-            closeTo 1e-4 1e-4 "exported logits" (expected.ToArray<float32>()) ((OnnxSession(model).Run other).ToArray<float32>()))
+            closeTo
+                1e-4
+                1e-4
+                "exported logits"
+                (expected.ToArray<float32>())
+                ((OnnxSession(model).Run other).ToArray<float32>()))
     }
 
 /// Every image model of the zoo (random weights, eval mode) exported and run back: the graph must compute what the
 /// module computes. torchvision models run on 64x64 inputs to keep the test fast (their pools are adaptive). VGG-16-BN is
 /// left out: ONNX has no adaptive pooling, so it exports only at 224x224, where its 138M parameters make a 550 MB file.
 let private zooExports =
-    testList "zoo models export and run back" [
-        for name, size, channels in
-            [ "cifar-resnet20", 32, 3; "cifar-vgg11-bn", 32, 3; "small-cnn", 28, 1; "resnet18", 64, 3; "resnet50", 64, 3
-              "densenet121", 64, 3; "mobilenet-v3-small", 64, 3 ] ->
-            test name {
-                withTempDir (fun dir ->
-                    let model = Hybrid.Core.Nn.Zoo.Zoo.Create(name, inChannels = channels, seed = 3L)
-                    let rng = Random 11
-                    let input = Tensor.From(randomNormal rng (2 * channels * size * size), [| 2; channels; size; size |])
-                    let path = Path.Combine(dir, name + ".onnx")
-                    OnnxExport.Save(model, input, path)
-                    let expected = using (model.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> model.Call input))
-                    let actual = OnnxSession(OnnxModel.Load path).Run input
-                    // Same kernels, same order: differences come only from BatchNorm run as one op or as ONNX's.
-                    closeTo 1e-4 1e-4 $"{name} exported logits" (expected.ToArray<float32>()) (actual.ToArray<float32>()))
-            }
-    ]
+    testList
+        "zoo models export and run back"
+        [ for name, size, channels in
+              [ "cifar-resnet20", 32, 3
+                "cifar-vgg11-bn", 32, 3
+                "small-cnn", 28, 1
+                "resnet18", 64, 3
+                "resnet50", 64, 3
+                "densenet121", 64, 3
+                "mobilenet-v3-small", 64, 3 ] ->
+              test name {
+                  withTempDir (fun dir ->
+                      let model = Hybrid.Core.Nn.Zoo.Zoo.Create(name, inChannels = channels, seed = 3L)
+                      let rng = Random 11
+                      let input =
+                          Tensor.From(randomNormal rng (2 * channels * size * size), [| 2; channels; size; size |])
+                      let path = Path.Combine(dir, name + ".onnx")
+                      OnnxExport.Save(model, input, path)
+                      let expected =
+                          using (model.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> model.Call input))
+                      let actual = OnnxSession(OnnxModel.Load path).Run input
+                      // Same kernels, same order: differences come only from BatchNorm run as one op or as ONNX's.
+                      closeTo
+                          1e-4
+                          1e-4
+                          $"{name} exported logits"
+                          (expected.ToArray<float32>())
+                          (actual.ToArray<float32>()))
+              } ]
 
 [<Tests>]
 let tests =
-    testList "onnx runtime" [
-        building
-        testList "after Functional" [ operators; resnet20; export; zooExports ]
-    ]
+    testList "onnx runtime" [ building; testList "after Functional" [ operators; resnet20; export; zooExports ] ]

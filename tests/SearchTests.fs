@@ -15,12 +15,14 @@ let private unitRows (rng: Random) (rows: int) (dim: int) =
     let data = randomNormal rng (rows * dim)
     for r in 0 .. rows - 1 do
         let norm = sqrt (Seq.sum (seq { for j in 0 .. dim - 1 -> float data.[r * dim + j] ** 2.0 }))
-        for j in 0 .. dim - 1 do data.[r * dim + j] <- float32 (float data.[r * dim + j] / norm)
+        for j in 0 .. dim - 1 do
+            data.[r * dim + j] <- float32 (float data.[r * dim + j] / norm)
     data
 
 /// Values in {-1, -3/4, ..., 1}: every product is a multiple of 1/16 and every partial sum of a few hundred of them is
 /// exact in float32 whatever the order of addition, so all backends compute the very same scores and ties are real ties.
-let private gridRows (rng: Random) (rows: int) (dim: int) = Array.init (rows * dim) (fun _ -> float32 (rng.Next(-4, 5)) / 4.0f)
+let private gridRows (rng: Random) (rows: int) (dim: int) =
+    Array.init (rows * dim) (fun _ -> float32 (rng.Next(-4, 5)) / 4.0f)
 
 /// The second half of the rows repeats the first half in a shuffled order: many exact ties between distinct rows.
 let private withDuplicates (rng: Random) (rows: int) (dim: int) (data: float32[]) =
@@ -50,8 +52,15 @@ let private sameHits (absTol: float) (relTol: float) (what: string) (expected: S
 
 /// One search case: stored rows (with groups and a shard size), queries with their exclusions, k.
 type private Case =
-    { Rows: int; Dim: int; Data: float32[]; Groups: int[]; ShardRows: int
-      Queries: float32[]; QueryCount: int; Exclude: int[]; K: int }
+    { Rows: int
+      Dim: int
+      Data: float32[]
+      Groups: int[]
+      ShardRows: int
+      Queries: float32[]
+      QueryCount: int
+      Exclude: int[]
+      K: int }
 
 let private run (device: Device) (c: Case) =
     use index = build device c.Data c.Rows c.Dim c.Groups c.ShardRows
@@ -59,7 +68,16 @@ let private run (device: Device) (c: Case) =
 
 /// Queries drawn from the stored rows (a layer looking for its peers in other models, its own model excluded) and fresh
 /// ones from the same generator, without exclusion.
-let private caseOf (generate: Random -> int -> int -> float32[]) (rng: Random) rows dim (groupSize: int) shardRows queryCount k =
+let private caseOf
+    (generate: Random -> int -> int -> float32[])
+    (rng: Random)
+    rows
+    dim
+    (groupSize: int)
+    shardRows
+    queryCount
+    k
+    =
     let data = generate rng rows dim
     let groups = Array.init rows (fun r -> r / groupSize)
     let sources = Array.init queryCount (fun i -> if i % 2 = 0 then rng.Next rows else -1)
@@ -69,8 +87,15 @@ let private caseOf (generate: Random -> int -> int -> float32[]) (rng: Random) r
             let q, j = e / dim, e % dim
             if sources.[q] >= 0 then data.[sources.[q] * dim + j] else fresh.[e])
     let exclude = sources |> Array.map (fun s -> if s >= 0 then groups.[s] else EncodingIndex.NoGroup)
-    { Rows = rows; Dim = dim; Data = data; Groups = groups; ShardRows = shardRows
-      Queries = queries; QueryCount = queryCount; Exclude = exclude; K = k }
+    { Rows = rows
+      Dim = dim
+      Data = data
+      Groups = groups
+      ShardRows = shardRows
+      Queries = queries
+      QueryCount = queryCount
+      Exclude = exclude
+      K = k }
 
 /// Shapes per backend: rows not a multiple of the Cpu block (512) nor of the GEMM tile (64), several shards, and on the
 /// slow ILGPU simulator a few hundred rows at most.
@@ -81,20 +106,52 @@ let private agreementTests =
             let rows, dim = if b.Slow then slow else fast
             let c: Case = make (Random seed) rows dim b.Slow
             sameHits absTol relTol name (run Device.Reference c) (run device c))
-    testList "agrees with reference" [
-        compare "unit rows, batched, own group excluded" 11 (300, 13) (1300, 37) (fun rng rows dim slow ->
-            caseOf unitRows rng rows dim 10 (if slow then 70 else 700) 12 7) (1e-5, 1e-5)
-        compare "duplicate rows on a grid (exact ties), shards of 7 rows" 12 (150, 9) (1100, 24) (fun rng rows dim slow ->
-            caseOf duplicatedGrid rng rows dim 6 (if slow then 7 else 300) 5 9) (0.0, 0.0)
-        compare "k = 1, a single query" 13 (200, 11) (777, 50) (fun rng rows dim _ ->
-            caseOf unitRows rng rows dim 4 rows 1 1) (1e-5, 1e-5)
-        compare "many rows per shard, k = 2 (several select lists and merge rounds)" 14 (1100, 5) (3000, 16) (fun rng rows dim _ ->
-            caseOf unitRows rng rows dim 25 rows 3 2) (1e-5, 1e-5)
-        compare "more queries than one query tile (256)" 15 (70, 6) (900, 20) (fun rng rows dim _ ->
-            caseOf unitRows rng rows dim 9 rows 300 3) (1e-5, 1e-5)
-        compare "k above the rows left after exclusion" 16 (40, 8) (40, 8) (fun rng rows dim _ ->
-            { (caseOf duplicatedGrid rng rows dim 20 15 4 30) with Exclude = [| 0; 1; EncodingIndex.NoGroup; 0 |] }) (0.0, 0.0)
-    ]
+    testList
+        "agrees with reference"
+        [ compare
+              "unit rows, batched, own group excluded"
+              11
+              (300, 13)
+              (1300, 37)
+              (fun rng rows dim slow -> caseOf unitRows rng rows dim 10 (if slow then 70 else 700) 12 7)
+              (1e-5, 1e-5)
+          compare
+              "duplicate rows on a grid (exact ties), shards of 7 rows"
+              12
+              (150, 9)
+              (1100, 24)
+              (fun rng rows dim slow -> caseOf duplicatedGrid rng rows dim 6 (if slow then 7 else 300) 5 9)
+              (0.0, 0.0)
+          compare
+              "k = 1, a single query"
+              13
+              (200, 11)
+              (777, 50)
+              (fun rng rows dim _ -> caseOf unitRows rng rows dim 4 rows 1 1)
+              (1e-5, 1e-5)
+          compare
+              "many rows per shard, k = 2 (several select lists and merge rounds)"
+              14
+              (1100, 5)
+              (3000, 16)
+              (fun rng rows dim _ -> caseOf unitRows rng rows dim 25 rows 3 2)
+              (1e-5, 1e-5)
+          compare
+              "more queries than one query tile (256)"
+              15
+              (70, 6)
+              (900, 20)
+              (fun rng rows dim _ -> caseOf unitRows rng rows dim 9 rows 300 3)
+              (1e-5, 1e-5)
+          compare
+              "k above the rows left after exclusion"
+              16
+              (40, 8)
+              (40, 8)
+              (fun rng rows dim _ ->
+                  { (caseOf duplicatedGrid rng rows dim 20 15 4 30) with
+                      Exclude = [| 0; 1; EncodingIndex.NoGroup; 0 |] })
+              (0.0, 0.0) ]
 
 /// Hits a brute force written here: score every row in float64 (exact on grid data), drop the excluded group, sort by
 /// descending score then row, keep k.
@@ -102,7 +159,13 @@ let private bruteForce (c: Case) =
     Array.init c.QueryCount (fun q ->
         [| for r in 0 .. c.Rows - 1 do
                if c.Exclude.[q] = EncodingIndex.NoGroup || c.Groups.[r] <> c.Exclude.[q] then
-                   let dot = Seq.sum (seq { for j in 0 .. c.Dim - 1 -> float c.Queries.[q * c.Dim + j] * float c.Data.[r * c.Dim + j] })
+                   let dot =
+                       Seq.sum (
+                           seq {
+                               for j in 0 .. c.Dim - 1 ->
+                                   float c.Queries.[q * c.Dim + j] * float c.Data.[r * c.Dim + j]
+                           }
+                       )
                    yield SearchHit(r, float32 dot) |]
         |> Array.sortBy (fun h -> -h.Score, h.Row)
         |> Array.truncate c.K)
@@ -119,22 +182,33 @@ let private caseGen =
         let rng = Random seed
         let data = duplicatedGrid rng rows dim
         return
-            { Rows = rows; Dim = dim; Data = data; ShardRows = shardRows
+            { Rows = rows
+              Dim = dim
+              Data = data
+              ShardRows = shardRows
               Groups = Array.init rows (fun _ -> rng.Next(-1, groupCount))
-              Queries = gridRows rng queryCount dim; QueryCount = queryCount
-              Exclude = Array.init queryCount (fun _ -> rng.Next(-1, groupCount)); K = k }
+              Queries = gridRows rng queryCount dim
+              QueryCount = queryCount
+              Exclude = Array.init queryCount (fun _ -> rng.Next(-1, groupCount))
+              K = k }
     }
 
 let private propertyTests =
     perBackend all "top-k = the first k of a full sort (grid data, exact)" (fun b device ->
         let config = Config.QuickThrowOnFailure.WithMaxTest(if b.Slow then 12 else 100).WithQuietOnSuccess(true)
-        Check.One(config, Prop.forAll (Arb.fromGen caseGen) (fun c -> sameHits 0.0 0.0 "brute force" (bruteForce c) (run device c))))
+        Check.One(
+            config,
+            Prop.forAll (Arb.fromGen caseGen) (fun c -> sameHits 0.0 0.0 "brute force" (bruteForce c) (run device c))
+        ))
 
 let private edgeTests =
     perBackend all "edges" (fun _ device ->
         let data = unitRows (Random 17) 6 4
         use empty = EncodingIndex.Build(device, ReadOnlySpan<float32>.Empty, 0, 4)
-        Expect.sequenceEqual (empty.Search(ReadOnlySpan(data, 0, 8), 2, 3) |> Array.map Array.length) [ 0; 0 ] "an empty index has no hits"
+        Expect.sequenceEqual
+            (empty.Search(ReadOnlySpan(data, 0, 8), 2, 3) |> Array.map Array.length)
+            [ 0; 0 ]
+            "an empty index has no hits"
         use index = EncodingIndex.Build(device, ReadOnlySpan data, 6, 4)
         Expect.equal (index.Search(ReadOnlySpan<float32>.Empty, 0, 3).Length) 0 "no queries, no results"
         let hits = index.Search(ReadOnlySpan(data, 4, 4), 1, 1).[0]
@@ -146,60 +220,71 @@ let private validationTests =
     let data = unitRows (Random 18) 5 3
     let index () = EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 0; 1; 1; EncodingIndex.NoGroup |])
     let query = [| 1.0f; 0.0f; 0.0f |]
-    testList "validation" [
-        test "encodings of the wrong length" {
-            rejects "encodings has 15 floats, expected 4 x 3 = 12" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 4, 3))
-        }
-        test "dimension 0" { rejects "dimension must be positive" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 5, 0)) }
-        test "negative count" { rejects "count must not be negative" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, -1, 3)) }
-        test "groups of the wrong length" {
-            rejects "groups has 2 entries, expected one per row (5)" (fun () ->
-                EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 1 |]))
-        }
-        test "group id below -1" {
-            rejects "groups[3] is -2" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 1; 2; -2; 0 |]))
-        }
-        test "NaN in the encodings" {
-            let bad = Array.copy data
-            bad.[7] <- nanf
-            rejects "encodings row 2, element 1 is NaN" (fun () -> EncodingIndex.Build(d, ReadOnlySpan bad, 5, 3))
-        }
-        test "infinity in the encodings" {
-            let bad = Array.copy data
-            bad.[14] <- -infinityf
-            rejects "encodings row 4, element 2 is -infinity" (fun () -> EncodingIndex.Build(d, ReadOnlySpan bad, 5, 3))
-        }
-        test "query of the wrong dimension" {
-            use i = index ()
-            rejects "queries has 4 floats, expected 1 x dimension 3 = 3" (fun () -> i.Search(ReadOnlySpan [| 1.0f; 0.0f; 0.0f; 0.0f |], 1, 2))
-        }
-        test "k = 0" {
-            use i = index ()
-            rejects "k must be positive" (fun () -> i.Search(ReadOnlySpan query, 1, 0))
-        }
-        test "NaN in a query" {
-            use i = index ()
-            rejects "queries row 1, element 0 is NaN" (fun () -> i.Search(ReadOnlySpan(Array.append query [| nanf; 0.0f; 0.0f |]), 2, 1))
-        }
-        test "exclusions of the wrong length" {
-            use i = index ()
-            rejects "excludeGroups has 2 entries, expected one per query (1)" (fun () ->
-                i.Search(ReadOnlySpan query, 1, 1, ReadOnlySpan [| 0; 1 |]))
-        }
-        test "exclusion below -1" {
-            use i = index ()
-            rejects "excludeGroups[0] is -5" (fun () -> i.Search(ReadOnlySpan query, 1, 1, ReadOnlySpan [| -5 |]))
-        }
-        test "a query whose scores could overflow float32" {
-            use i = index ()
-            rejects "could overflow float32" (fun () -> i.Search(ReadOnlySpan [| 3e38f; 3e38f; 0.0f |], 1, 1))
-        }
-        test "a disposed index" {
-            let i = index ()
-            i.Dispose()
-            Expect.throwsT<ObjectDisposedException> (fun () -> i.Search(ReadOnlySpan query, 1, 1) |> ignore) "search after dispose"
-        }
-    ]
+    testList
+        "validation"
+        [ test "encodings of the wrong length" {
+              rejects "encodings has 15 floats, expected 4 x 3 = 12" (fun () ->
+                  EncodingIndex.Build(d, ReadOnlySpan data, 4, 3))
+          }
+          test "dimension 0" {
+              rejects "dimension must be positive" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, 5, 0))
+          }
+          test "negative count" {
+              rejects "count must not be negative" (fun () -> EncodingIndex.Build(d, ReadOnlySpan data, -1, 3))
+          }
+          test "groups of the wrong length" {
+              rejects "groups has 2 entries, expected one per row (5)" (fun () ->
+                  EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 1 |]))
+          }
+          test "group id below -1" {
+              rejects "groups[3] is -2" (fun () ->
+                  EncodingIndex.Build(d, ReadOnlySpan data, 5, 3, ReadOnlySpan [| 0; 1; 2; -2; 0 |]))
+          }
+          test "NaN in the encodings" {
+              let bad = Array.copy data
+              bad.[7] <- nanf
+              rejects "encodings row 2, element 1 is NaN" (fun () -> EncodingIndex.Build(d, ReadOnlySpan bad, 5, 3))
+          }
+          test "infinity in the encodings" {
+              let bad = Array.copy data
+              bad.[14] <- -infinityf
+              rejects "encodings row 4, element 2 is -infinity" (fun () ->
+                  EncodingIndex.Build(d, ReadOnlySpan bad, 5, 3))
+          }
+          test "query of the wrong dimension" {
+              use i = index ()
+              rejects "queries has 4 floats, expected 1 x dimension 3 = 3" (fun () ->
+                  i.Search(ReadOnlySpan [| 1.0f; 0.0f; 0.0f; 0.0f |], 1, 2))
+          }
+          test "k = 0" {
+              use i = index ()
+              rejects "k must be positive" (fun () -> i.Search(ReadOnlySpan query, 1, 0))
+          }
+          test "NaN in a query" {
+              use i = index ()
+              rejects "queries row 1, element 0 is NaN" (fun () ->
+                  i.Search(ReadOnlySpan(Array.append query [| nanf; 0.0f; 0.0f |]), 2, 1))
+          }
+          test "exclusions of the wrong length" {
+              use i = index ()
+              rejects "excludeGroups has 2 entries, expected one per query (1)" (fun () ->
+                  i.Search(ReadOnlySpan query, 1, 1, ReadOnlySpan [| 0; 1 |]))
+          }
+          test "exclusion below -1" {
+              use i = index ()
+              rejects "excludeGroups[0] is -5" (fun () -> i.Search(ReadOnlySpan query, 1, 1, ReadOnlySpan [| -5 |]))
+          }
+          test "a query whose scores could overflow float32" {
+              use i = index ()
+              rejects "could overflow float32" (fun () -> i.Search(ReadOnlySpan [| 3e38f; 3e38f; 0.0f |], 1, 1))
+          }
+          test "a disposed index" {
+              let i = index ()
+              i.Dispose()
+              Expect.throwsT<ObjectDisposedException>
+                  (fun () -> i.Search(ReadOnlySpan query, 1, 1) |> ignore)
+                  "search after dispose"
+          } ]
 
 [<Tests>]
 let tests = testList "search" [ agreementTests; propertyTests; edgeTests; validationTests ]

@@ -25,15 +25,22 @@ let sharedPath (relative: string) = Path.Combine(sharedDir, relative)
 /// A reference file under ../shared that must exist (the test fails, naming it, when it does not).
 let sharedFile (relative: string) =
     let path = sharedPath relative
-    if not (File.Exists path) then failtestf "reference file %s is missing" path
+    if not (File.Exists path) then
+        failtestf "reference file %s is missing" path
     path
 
 /// Runs a program with arguments in a folder and returns its exit code, stdout and stderr; a run longer than
 /// `seconds` is killed and fails the test, so a hang never stalls the suite.
 let runProcess (program: string) (dir: string) (seconds: int) (args: string list) =
     let info =
-        Diagnostics.ProcessStartInfo(program, WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true)
-    for a in args do info.ArgumentList.Add a
+        Diagnostics.ProcessStartInfo(
+            program,
+            WorkingDirectory = dir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true
+        )
+    for a in args do
+        info.ArgumentList.Add a
     info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] <- "1"
     info.Environment["DOTNET_NOLOGO"] <- "1"
     use p = Diagnostics.Process.Start info
@@ -47,7 +54,10 @@ let runProcess (program: string) (dir: string) (seconds: int) (args: string list
 /// Runs f in a fresh temporary folder that is deleted afterwards.
 let withTempDir f =
     let dir = Directory.CreateTempSubdirectory("hybrid-tests-").FullName
-    try f dir finally Directory.Delete(dir, true)
+    try
+        f dir
+    finally
+        Directory.Delete(dir, true)
 
 /// Element-wise |actual - expected| <= absTol + relTol * |expected|; the message names the worst element.
 let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[]) (actual: float32[]) =
@@ -61,7 +71,14 @@ let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[])
             worst <- i
             worstExcess <- if Double.IsNaN excess then infinity else excess
     if worst >= 0 then
-        failtestf "%s: element %d is %g, expected %g (tolerance %g abs + %g rel)" what worst actual.[worst] expected.[worst] absTol relTol
+        failtestf
+            "%s: element %d is %g, expected %g (tolerance %g abs + %g rel)"
+            what
+            worst
+            actual.[worst]
+            expected.[worst]
+            absTol
+            relTol
 
 /// The action must throw ArgumentException (or a subclass) whose message contains `fragment`.
 let rejects (fragment: string) (action: unit -> 'a) =
@@ -76,7 +93,8 @@ let throwsOf<'E when 'E :> exn> (action: unit -> unit) : 'E =
     try
         action ()
         failtestf "expected %s, but nothing was thrown" typeof<'E>.Name
-    with :? 'E as e -> e
+    with :? 'E as e ->
+        e
 
 /// The action must throw 'E whose message names both the file and the problem.
 let refusesFile<'E when 'E :> exn> (fragment: string) (path: string) (action: unit -> unit) =

@@ -10,8 +10,17 @@ type ModelSource = { Path: string; Hash: string }
 /// One model of a catalog, without its graph.
 [<RequireQualifiedAccess>]
 type ModelRow =
-    { Id: int64; Name: string; SourcePath: string; ContentHash: string; Format: string; ModelType: string option
-      Architectures: string list; Task: string option; ParameterCount: int64; NodeCount: int; ExtractedAt: string }
+    { Id: int64
+      Name: string
+      SourcePath: string
+      ContentHash: string
+      Format: string
+      ModelType: string option
+      Architectures: string list
+      Task: string option
+      ParameterCount: int64
+      NodeCount: int
+      ExtractedAt: string }
 
 /// One model's place in a deduplication run.
 [<RequireQualifiedAccess>]

@@ -14,7 +14,8 @@ open Hybrid.Analysis.Architecture
 /// The schema this build writes; a catalog with a higher version was written by a newer Hybrid and is refused.
 let schemaVersion = 1
 
-let private schema = """
+let private schema =
+    """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE models (
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, source_path TEXT NOT NULL, source_index INTEGER NOT NULL,
@@ -62,8 +63,7 @@ let private transaction (c: Db) (body: SqliteTransaction -> 'a) =
     tx.Commit()
     result
 
-let private fail (c: Db) (e: exn) (doing: string) =
-    raise (InputException(c.Path, $"{doing}: {e.Message}", e))
+let private fail (c: Db) (e: exn) (doing: string) = raise (InputException(c.Path, $"{doing}: {e.Message}", e))
 
 let private storedVersion (c: Db) = Convert.ToInt32(scalar c "SELECT max(version) FROM schema_version")
 
@@ -74,8 +74,10 @@ let private openDb (path: string) =
     try
         connection.Open()
         let tables = Convert.ToInt64(scalar c "SELECT count(*) FROM sqlite_master WHERE type = 'table'")
-        let versioned = Convert.ToInt64(scalar c "SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'") > 0L
-        (command c "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").ExecuteNonQuery() |> ignore
+        let versioned =
+            Convert.ToInt64(scalar c "SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'") > 0L
+        (command c "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").ExecuteNonQuery()
+        |> ignore
         if not versioned && tables > 0L then
             raise (InputException(path, "a SQLite file that is not a Hybrid catalog (no schema_version table)"))
         if not versioned then
@@ -85,7 +87,12 @@ let private openDb (path: string) =
                 cmd.ExecuteNonQuery() |> ignore)
         let version = storedVersion c
         if version > schemaVersion then
-            raise (InputException(path, $"catalog schema {version} is newer than this build's ({schemaVersion}); update Hybrid"))
+            raise (
+                InputException(
+                    path,
+                    $"catalog schema {version} is newer than this build's ({schemaVersion}); update Hybrid"
+                )
+            )
         c
     with
     | :? InputException ->
@@ -103,7 +110,8 @@ let private json (write: Utf8JsonWriter -> unit) =
 
 let private writeShape (w: Utf8JsonWriter) (shape: int64[]) =
     w.WriteStartArray()
-    for d in shape do w.WriteNumberValue d
+    for d in shape do
+        w.WriteNumberValue d
     w.WriteEndArray()
 
 // Each value is tagged with its kind, and floats are written as round-trip text, so that Int 1 and Float 1.0 (and
@@ -117,7 +125,9 @@ let private attributesJson (attributes: Map<string, AttributeValue>) =
             | Int i -> w.WriteNumber("i", i)
             | Float f -> w.WriteString("f", f.ToString("R", CultureInfo.InvariantCulture))
             | Text s -> w.WriteString("s", s)
-            | Ints xs -> w.WritePropertyName "is"; writeShape w xs
+            | Ints xs ->
+                w.WritePropertyName "is"
+                writeShape w xs
             w.WriteEndObject()
         w.WriteEndObject())
 
@@ -126,14 +136,14 @@ let private readShape (e: JsonElement) = [| for d in e.EnumerateArray() -> d.Get
 let private parseAttributes (text: string) =
     use doc = JsonDocument.Parse text
     [ for p in doc.RootElement.EnumerateObject() ->
-        let tagged = p.Value.EnumerateObject() |> Seq.head
-        let value =
-            match tagged.Name with
-            | "i" -> Int(tagged.Value.GetInt64())
-            | "f" -> Float(Double.Parse(tagged.Value.GetString(), CultureInfo.InvariantCulture))
-            | "s" -> Text(tagged.Value.GetString())
-            | _ -> Ints(readShape tagged.Value)
-        p.Name, value ]
+          let tagged = p.Value.EnumerateObject() |> Seq.head
+          let value =
+              match tagged.Name with
+              | "i" -> Int(tagged.Value.GetInt64())
+              | "f" -> Float(Double.Parse(tagged.Value.GetString(), CultureInfo.InvariantCulture))
+              | "s" -> Text(tagged.Value.GetString())
+              | _ -> Ints(readShape tagged.Value)
+          p.Name, value ]
     |> Map.ofList
 
 let private parametersJson (parameters: (string * int64[]) list) =
@@ -153,7 +163,8 @@ let private parseParameters (text: string) =
 let private stringsJson (xs: string seq) =
     json (fun w ->
         w.WriteStartArray()
-        for x in xs do w.WriteStringValue x
+        for x in xs do
+            w.WriteStringValue x
         w.WriteEndArray())
 
 let private parseStrings (text: string) =
@@ -163,7 +174,8 @@ let private parseStrings (text: string) =
 let private opsJson (ops: Map<string, int>) =
     json (fun w ->
         w.WriteStartObject()
-        for KeyValue(op, n) in ops do w.WriteNumber(op, n)
+        for KeyValue(op, n) in ops do
+            w.WriteNumber(op, n)
         w.WriteEndObject())
 
 let private parseOps (text: string) =
@@ -179,86 +191,180 @@ let private prepared (c: Db) (tx: SqliteTransaction) (sql: string) (names: strin
         List.iteri (fun i (v: obj) -> ps[i].Value <- (if isNull v then box DBNull.Value else v)) values
         cmd.ExecuteScalar()
 
-let private optionText (x: string option) = match x with Some s -> box s | None -> null
+let private optionText (x: string option) =
+    match x with
+    | Some s -> box s
+    | None -> null
 
 let private insertOne (c: Db) tx (source: ModelSource) (index: int) (task: string option) (arch: Architecture) =
     let model =
-        prepared c tx
+        prepared
+            c
+            tx
             """INSERT INTO models (name, source_path, source_index, content_hash, format, model_type, architectures, task,
                parameter_count, node_count, edge_count, max_depth, pruned, original_ops, extracted_at)
                VALUES ($name, $path, $index, $hash, $format, $type, $archs, $task, $params, $nodes, $edges, $depth,
                $pruned, $ops, $at) RETURNING id"""
-            [ "name"; "path"; "index"; "hash"; "format"; "type"; "archs"; "task"; "params"; "nodes"; "edges"; "depth"
-              "pruned"; "ops"; "at" ]
+            [ "name"
+              "path"
+              "index"
+              "hash"
+              "format"
+              "type"
+              "archs"
+              "task"
+              "params"
+              "nodes"
+              "edges"
+              "depth"
+              "pruned"
+              "ops"
+              "at" ]
     let id =
-      model
-        [ arch.Name; source.Path; index; source.Hash; arch.Format; optionText arch.Labels.ModelType
-          stringsJson arch.Labels.Architectures; optionText (task |> Option.orElse arch.Labels.Task); arch.ParameterCount
-          arch.Nodes.Length; arch.Edges.Length; arch.MaxDepth; stringsJson arch.Pruned; opsJson arch.OriginalOps
-          DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture) ]
-      |> Convert.ToInt64
+        model
+            [ arch.Name
+              source.Path
+              index
+              source.Hash
+              arch.Format
+              optionText arch.Labels.ModelType
+              stringsJson arch.Labels.Architectures
+              optionText (task |> Option.orElse arch.Labels.Task)
+              arch.ParameterCount
+              arch.Nodes.Length
+              arch.Edges.Length
+              arch.MaxDepth
+              stringsJson arch.Pruned
+              opsJson arch.OriginalOps
+              DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture) ]
+        |> Convert.ToInt64
     let node =
-        prepared c tx
+        prepared
+            c
+            tx
             """INSERT INTO nodes VALUES ($m, $id, $name, $type, $original, $path, $attrs, $params, $shape, $count)"""
             [ "m"; "id"; "name"; "type"; "original"; "path"; "attrs"; "params"; "shape"; "count" ]
     for n in arch.Nodes do
-        node [ id; n.Id; n.Name; n.LayerType; n.Original; n.ModulePath; attributesJson n.Attributes
-               parametersJson n.Parameters; (match n.OutputShape with Some s -> box (json (fun w -> writeShape w s)) | None -> null)
-               n.ParameterCount ] |> ignore
+        node
+            [ id
+              n.Id
+              n.Name
+              n.LayerType
+              n.Original
+              n.ModulePath
+              attributesJson n.Attributes
+              parametersJson n.Parameters
+              (match n.OutputShape with
+               | Some s -> box (json (fun w -> writeShape w s))
+               | None -> null)
+              n.ParameterCount ]
+        |> ignore
     let edge = prepared c tx "INSERT INTO edges VALUES ($m, $k, $s, $t)" [ "m"; "k"; "s"; "t" ]
     arch.Edges |> Array.iteri (fun k (s, t) -> edge [ id; k; s; t ] |> ignore)
-    let entry = prepared c tx "INSERT INTO hierarchy VALUES ($m, $k, $path, $type, $depth, $leaf)" [ "m"; "k"; "path"; "type"; "depth"; "leaf" ]
-    arch.Hierarchy |> List.iteri (fun k e -> entry [ id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ] |> ignore)
+    let entry =
+        prepared
+            c
+            tx
+            "INSERT INTO hierarchy VALUES ($m, $k, $path, $type, $depth, $leaf)"
+            [ "m"; "k"; "path"; "type"; "depth"; "leaf" ]
+    arch.Hierarchy
+    |> List.iteri (fun k e -> entry [ id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ] |> ignore)
     id
 
 let private insertAll (c: Db) (source: ModelSource) (task: string option) (archs: Architecture list) =
-    try transaction c (fun tx -> archs |> List.mapi (fun i a -> insertOne c tx source i task a))
-    with :? SqliteException as e -> fail c e $"storing {source.Path}"
+    try
+        transaction c (fun tx -> archs |> List.mapi (fun i a -> insertOne c tx source i task a))
+    with :? SqliteException as e ->
+        fail c e $"storing {source.Path}"
 
 let private tryFindByHash (c: Db) (hash: string) =
     let cmd = command c "SELECT id FROM models WHERE content_hash = $h ORDER BY id"
     cmd.Parameters.AddWithValue("$h", hash) |> ignore
     use r = cmd.ExecuteReader()
-    let ids = [ while r.Read() do r.GetInt64 0 ]
+    let ids =
+        [ while r.Read() do
+              r.GetInt64 0 ]
     if ids.IsEmpty then None else Some ids
 
 let private text (r: SqliteDataReader) (i: int) = if r.IsDBNull i then None else Some(r.GetString i)
 
 let private models (c: Db) =
     use r =
-        (command c """SELECT id, name, source_path, content_hash, format, model_type, architectures, task,
-                      parameter_count, node_count, extracted_at FROM models ORDER BY id""").ExecuteReader()
+        (command
+            c
+            """SELECT id, name, source_path, content_hash, format, model_type, architectures, task,
+                      parameter_count, node_count, extracted_at FROM models ORDER BY id""")
+            .ExecuteReader()
     [ while r.Read() do
-        { ModelRow.Id = r.GetInt64 0; ModelRow.Name = r.GetString 1; ModelRow.SourcePath = r.GetString 2; ModelRow.ContentHash = r.GetString 3
-          ModelRow.Format = r.GetString 4; ModelRow.ModelType = text r 5; ModelRow.Architectures = parseStrings (r.GetString 6); ModelRow.Task = text r 7
-          ModelRow.ParameterCount = r.GetInt64 8; ModelRow.NodeCount = r.GetInt32 9; ModelRow.ExtractedAt = r.GetString 10 } ]
+          { ModelRow.Id = r.GetInt64 0
+            ModelRow.Name = r.GetString 1
+            ModelRow.SourcePath = r.GetString 2
+            ModelRow.ContentHash = r.GetString 3
+            ModelRow.Format = r.GetString 4
+            ModelRow.ModelType = text r 5
+            ModelRow.Architectures = parseStrings (r.GetString 6)
+            ModelRow.Task = text r 7
+            ModelRow.ParameterCount = r.GetInt64 8
+            ModelRow.NodeCount = r.GetInt32 9
+            ModelRow.ExtractedAt = r.GetString 10 } ]
 
 let private rows (c: Db) (sql: string) (id: int64) (read: SqliteDataReader -> 'a) =
     let cmd = command c sql
     cmd.Parameters.AddWithValue("$m", id) |> ignore
     use r = cmd.ExecuteReader()
-    [| while r.Read() do read r |]
+    [| while r.Read() do
+           read r |]
 
 let private load (c: Db) (id: int64) : Architecture =
     let header =
-        rows c "SELECT name, format, model_type, architectures, task, pruned, original_ops FROM models WHERE id = $m" id (fun r ->
-            r.GetString 0, r.GetString 1, text r 2, parseStrings (r.GetString 3), text r 4, parseStrings (r.GetString 5), parseOps (r.GetString 6))
-    if header.Length = 0 then raise (InputException(c.Path, $"no model with id {id}"))
+        rows
+            c
+            "SELECT name, format, model_type, architectures, task, pruned, original_ops FROM models WHERE id = $m"
+            id
+            (fun r ->
+                r.GetString 0,
+                r.GetString 1,
+                text r 2,
+                parseStrings (r.GetString 3),
+                text r 4,
+                parseStrings (r.GetString 5),
+                parseOps (r.GetString 6))
+    if header.Length = 0 then
+        raise (InputException(c.Path, $"no model with id {id}"))
     let name, format, modelType, architectures, task, pruned, ops = header[0]
     let nodes =
-        rows c "SELECT node_id, name, layer_type, original, module_path, attributes, parameters, output_shape FROM nodes WHERE model_id = $m ORDER BY node_id" id (fun r ->
-            { Id = r.GetInt32 0; Name = r.GetString 1; LayerType = r.GetString 2; Original = r.GetString 3
-              ModulePath = r.GetString 4; Attributes = parseAttributes (r.GetString 5); Parameters = parseParameters (r.GetString 6)
-              OutputShape = text r 7 |> Option.map (fun s -> use d = JsonDocument.Parse s in readShape d.RootElement) })
-    let edges = rows c "SELECT source, target FROM edges WHERE model_id = $m ORDER BY ordinal" id (fun r -> r.GetInt32 0, r.GetInt32 1)
+        rows
+            c
+            "SELECT node_id, name, layer_type, original, module_path, attributes, parameters, output_shape FROM nodes WHERE model_id = $m ORDER BY node_id"
+            id
+            (fun r ->
+                { Id = r.GetInt32 0
+                  Name = r.GetString 1
+                  LayerType = r.GetString 2
+                  Original = r.GetString 3
+                  ModulePath = r.GetString 4
+                  Attributes = parseAttributes (r.GetString 5)
+                  Parameters = parseParameters (r.GetString 6)
+                  OutputShape =
+                    text r 7 |> Option.map (fun s -> use d = JsonDocument.Parse s in readShape d.RootElement) })
+    let edges =
+        rows c "SELECT source, target FROM edges WHERE model_id = $m ORDER BY ordinal" id (fun r ->
+            r.GetInt32 0, r.GetInt32 1)
     let hierarchy =
         rows c "SELECT path, type, depth, leaf FROM hierarchy WHERE model_id = $m ORDER BY ordinal" id (fun r ->
             { Path = r.GetString 0; Type = r.GetString 1; Depth = r.GetInt32 2; Leaf = r.GetInt64 3 <> 0L })
-    { Name = name; Format = format; Labels = { ModelType = modelType; Architectures = architectures; Task = task }
-      Nodes = nodes; Edges = edges; Hierarchy = List.ofArray hierarchy; Pruned = pruned; OriginalOps = ops }
+    { Name = name
+      Format = format
+      Labels = { ModelType = modelType; Architectures = architectures; Task = task }
+      Nodes = nodes
+      Edges = edges
+      Hierarchy = List.ofArray hierarchy
+      Pruned = pruned
+      OriginalOps = ops }
 
 let private counts (c: Db) =
-    [ for t in [ "models"; "nodes"; "edges"; "hierarchy"; "dedup" ] -> t, Convert.ToInt64(scalar c $"SELECT count(*) FROM {t}") ]
+    [ for t in [ "models"; "nodes"; "edges"; "hierarchy"; "dedup" ] ->
+          t, Convert.ToInt64(scalar c $"SELECT count(*) FROM {t}") ]
     |> Map.ofList
 
 let private writeGroups (c: Db) (strategy: string) (threshold: float option) (groups: GroupRow list) =
@@ -268,20 +374,42 @@ let private writeGroups (c: Db) (strategy: string) (threshold: float option) (gr
             clear.Transaction <- tx
             clear.Parameters.AddWithValue("$s", strategy) |> ignore
             clear.ExecuteNonQuery() |> ignore
-            let row = prepared c tx "INSERT INTO dedup VALUES ($s, $t, $g, $m, $r, $score, $at)" [ "s"; "t"; "g"; "m"; "r"; "score"; "at" ]
+            let row =
+                prepared
+                    c
+                    tx
+                    "INSERT INTO dedup VALUES ($s, $t, $g, $m, $r, $score, $at)"
+                    [ "s"; "t"; "g"; "m"; "r"; "score"; "at" ]
             let at = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture)
             for g in groups do
-                row [ strategy; (match threshold with Some t -> box t | None -> null); g.Group; g.Model; g.Representative
-                      (match g.Score with Some s -> box s | None -> null); at ] |> ignore)
-    with :? SqliteException as e -> fail c e $"storing the {strategy} groups"
+                row
+                    [ strategy
+                      (match threshold with
+                       | Some t -> box t
+                       | None -> null)
+                      g.Group
+                      g.Model
+                      g.Representative
+                      (match g.Score with
+                       | Some s -> box s
+                       | None -> null)
+                      at ]
+                |> ignore)
+    with :? SqliteException as e ->
+        fail c e $"storing the {strategy} groups"
 
 let private groups (c: Db) (strategy: string) =
-    let cmd = command c "SELECT group_id, model_id, representative_id, score FROM dedup WHERE strategy = $s ORDER BY group_id, model_id"
+    let cmd =
+        command
+            c
+            "SELECT group_id, model_id, representative_id, score FROM dedup WHERE strategy = $s ORDER BY group_id, model_id"
     cmd.Parameters.AddWithValue("$s", strategy) |> ignore
     use r = cmd.ExecuteReader()
     [ while r.Read() do
-        { GroupRow.Group = r.GetInt32 0; GroupRow.Model = r.GetInt64 1; GroupRow.Representative = r.GetInt64 2
-          GroupRow.Score = if r.IsDBNull 3 then None else Some(r.GetDouble 3) } ]
+          { GroupRow.Group = r.GetInt32 0
+            GroupRow.Model = r.GetInt64 1
+            GroupRow.Representative = r.GetInt64 2
+            GroupRow.Score = if r.IsDBNull 3 then None else Some(r.GetDouble 3) } ]
 
 /// An open SQLite catalog; dispose it to close the file.
 type SqliteCatalog internal (db: Db) =

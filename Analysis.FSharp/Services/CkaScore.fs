@@ -4,15 +4,17 @@ module Hybrid.Analysis.CkaScore
 open Hybrid.Core.Gpu
 
 type CkaResult =
-    { Cka: float
-      /// "linear" or "rbf".
-      Kernel: string
-      SigmaFrac: float
-      Debiased: bool
-      N: int
-      XFeatures: int
-      YFeatures: int
-      Device: string }
+    {
+        Cka: float
+        /// "linear" or "rbf".
+        Kernel: string
+        SigmaFrac: float
+        Debiased: bool
+        N: int
+        XFeatures: int
+        YFeatures: int
+        Device: string
+    }
 
 /// The RBF bandwidth, as a fraction of the median distance between distinct examples, when none is given.
 let DefaultSigmaFraction = 0.8
@@ -25,5 +27,9 @@ let run (device: Device) (kernel: CkaKernel) (sigmaFraction: float) (debiased: b
     let y = TensorInput.load ySpec
     { Cka = Cka.score device (Cka.options kernel sigmaFraction debiased) x y
       Kernel = (if kernel = CkaKernel.Linear then "linear" else "rbf")
-      SigmaFrac = sigmaFraction; Debiased = debiased; N = x.Rows; XFeatures = x.Columns; YFeatures = y.Columns
+      SigmaFrac = sigmaFraction
+      Debiased = debiased
+      N = x.Rows
+      XFeatures = x.Columns
+      YFeatures = y.Columns
       Device = device.Name }

@@ -7,25 +7,42 @@ open Hybrid.Core.Gpu
 let DefaultBatch = 256
 
 type EvalResult =
-    { Accuracy: float
-      N: int
-      Correct: int
-      Classes: string list
-      /// Confusion[true class][predicted class].
-      Confusion: int[][]
-      Model: string
-      /// The network as loaded: the zoo architecture and its parameter count, or the ONNX graph.
-      Network: string
-      Device: string }
+    {
+        Accuracy: float
+        N: int
+        Correct: int
+        Classes: string list
+        /// Confusion[true class][predicted class].
+        Confusion: int[][]
+        Model: string
+        /// The network as loaded: the zoo architecture and its parameter count, or the ONNX graph.
+        Network: string
+        Device: string
+    }
 
 /// Evaluates the model at modelPath (arch: its zoo architecture, found from its tensors when None) on the images of
 /// datasetSpec, normalised by mean and std ("0.485,0.456,0.406") when given. progress gets (images done, total).
-let run (device: Device) (modelPath: string) (arch: string option) (datasetSpec: string) (mean: string option)
-        (std: string option) (batch: int) (progress: int -> int -> unit) =
-    if batch < 1 then Input.fail "eval: --batch %d must be at least 1" batch
+let run
+    (device: Device)
+    (modelPath: string)
+    (arch: string option)
+    (datasetSpec: string)
+    (mean: string option)
+    (std: string option)
+    (batch: int)
+    (progress: int -> int -> unit)
+    =
+    if batch < 1 then
+        Input.fail "eval: --batch %d must be at least 1" batch
     let mean, std = ImageRun.normalisation mean std
     let data = ImageRun.load datasetSpec false
     let network = Networks.load device modelPath arch
     let result = Input.guard modelPath (fun () -> Networks.evaluate device network data mean std batch progress)
-    { Accuracy = result.Accuracy; N = result.N; Correct = result.Correct; Classes = result.ClassNames
-      Confusion = result.Confusion; Model = modelPath; Network = network.Describe; Device = device.Name }
+    { Accuracy = result.Accuracy
+      N = result.N
+      Correct = result.Correct
+      Classes = result.ClassNames
+      Confusion = result.Confusion
+      Model = modelPath
+      Network = network.Describe
+      Device = device.Name }

@@ -149,7 +149,7 @@ internal sealed class GpuMixtureKernels : IMixtureKernels
     {
         var result = new double[rows * cols];
         for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) result[c * rows + r] = matrix[r * cols + c];
+            for (int c = 0; c < cols; c++) result[c * rows + r] = matrix[r * cols + c];
         return result;
     }
 }

@@ -101,8 +101,8 @@ internal static class CkaMaths
     {
         var distances = new List<double>(n * (n - 1) / 2);
         for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            distances.Add(Math.Sqrt(squared[i * n + j]));
+            for (int j = i + 1; j < n; j++)
+                distances.Add(Math.Sqrt(squared[i * n + j]));
         distances.Sort();
 
         int count = distances.Count, middle = count / 2;
@@ -116,8 +116,8 @@ internal static class CkaMaths
         var packed = new double[n * (n + 1) / 2];
         int next = 0;
         for (int i = 0; i < n; i++)
-        for (int j = i; j < n; j++)
-            packed[next++] = i == j ? symmetric[i * n + j] : Math.Sqrt(2) * symmetric[i * n + j];
+            for (int j = i; j < n; j++)
+                packed[next++] = i == j ? symmetric[i * n + j] : Math.Sqrt(2) * symmetric[i * n + j];
         return packed;
     }
 }

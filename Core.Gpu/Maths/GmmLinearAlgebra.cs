@@ -14,22 +14,22 @@ internal static class GmmLinearAlgebra
     public static bool TryCholeskyLower(double[] a, int offset, int d, double[] l)
     {
         for (int i = 0; i < d; i++)
-        for (int j = 0; j <= i; j++)
-        {
-            double sum = a[offset + i * d + j];
-            for (int p = 0; p < j; p++) sum -= l[offset + i * d + p] * l[offset + j * d + p];
-            if (i == j)
+            for (int j = 0; j <= i; j++)
             {
-                if (!(sum > 0.0) || double.IsInfinity(sum)) return false;
-                l[offset + i * d + i] = Math.Sqrt(sum);
+                double sum = a[offset + i * d + j];
+                for (int p = 0; p < j; p++) sum -= l[offset + i * d + p] * l[offset + j * d + p];
+                if (i == j)
+                {
+                    if (!(sum > 0.0) || double.IsInfinity(sum)) return false;
+                    l[offset + i * d + i] = Math.Sqrt(sum);
+                }
+                else
+                {
+                    l[offset + i * d + j] = sum / l[offset + j * d + j];
+                }
             }
-            else
-            {
-                l[offset + i * d + j] = sum / l[offset + j * d + j];
-            }
-        }
         for (int i = 0; i < d; i++)
-        for (int j = i + 1; j < d; j++) l[offset + i * d + j] = 0.0;
+            for (int j = i + 1; j < d; j++) l[offset + i * d + j] = 0.0;
         return true;
     }
 
@@ -38,17 +38,17 @@ internal static class GmmLinearAlgebra
     public static void InvertLowerTriangular(double[] l, int offset, int d, double[] inverse)
     {
         for (int col = 0; col < d; col++)
-        for (int i = 0; i < d; i++)
-        {
-            if (i < col)
+            for (int i = 0; i < d; i++)
             {
-                inverse[offset + i * d + col] = 0.0;
-                continue;
+                if (i < col)
+                {
+                    inverse[offset + i * d + col] = 0.0;
+                    continue;
+                }
+                double sum = i == col ? 1.0 : 0.0;
+                for (int p = col; p < i; p++) sum -= l[offset + i * d + p] * inverse[offset + p * d + col];
+                inverse[offset + i * d + col] = sum / l[offset + i * d + i];
             }
-            double sum = i == col ? 1.0 : 0.0;
-            for (int p = col; p < i; p++) sum -= l[offset + i * d + p] * inverse[offset + p * d + col];
-            inverse[offset + i * d + col] = sum / l[offset + i * d + i];
-        }
     }
 
     /// <summary>Cholesky factors U of the precisions (U Uᵀ = Σ⁻¹) from covariances Σ, as scikit-learn's
@@ -69,7 +69,7 @@ internal static class GmmLinearAlgebra
                 if (!TryCholeskyLower(covariances, offset, d, factor)) throw IllDefinedCovariance(type, m);
                 InvertLowerTriangular(factor, offset, d, inverse);
                 for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) result[offset + i * d + j] = inverse[offset + j * d + i];
+                    for (int j = 0; j < d; j++) result[offset + i * d + j] = inverse[offset + j * d + i];
             }
             return result;
         }
@@ -95,14 +95,14 @@ internal static class GmmLinearAlgebra
             {
                 int offset = m * d * d;
                 for (int i = 0; i < d; i++)
-                for (int j = 0; j < i; j++)
-                {
-                    double a = precisions[offset + i * d + j], b = precisions[offset + j * d + i];
-                    if (Math.Abs(a - b) > 1e-10 * Math.Max(1.0, Math.Max(Math.Abs(a), Math.Abs(b))))
-                        throw new ArgumentException(
-                            $"precisionsInit: matrix {m} is not symmetric (entries [{i},{j}] = {a} and [{j},{i}] = {b}).",
-                            "precisionsInit");
-                }
+                    for (int j = 0; j < i; j++)
+                    {
+                        double a = precisions[offset + i * d + j], b = precisions[offset + j * d + i];
+                        if (Math.Abs(a - b) > 1e-10 * Math.Max(1.0, Math.Max(Math.Abs(a), Math.Abs(b))))
+                            throw new ArgumentException(
+                                $"precisionsInit: matrix {m} is not symmetric (entries [{i},{j}] = {a} and [{j},{i}] = {b}).",
+                                "precisionsInit");
+                    }
                 if (!TryCholeskyLower(precisions, offset, d, result))
                     throw new ArgumentException(
                         $"precisionsInit: matrix {m} is not positive definite.", "precisionsInit");

@@ -92,9 +92,18 @@ public static class GaussianMixture
 
         return new GaussianMixtureModel
         {
-            CovarianceType = type, Components = k, Dimensions = d, Weights = parameters.Weights, Means = parameters.Means,
-            Covariances = covariances, PrecisionsCholesky = parameters.PrecisionsCholesky, Converged = converged,
-            NIter = iteration, LowerBound = lowerBound, LowerBoundHistory = history, Options = options,
+            CovarianceType = type,
+            Components = k,
+            Dimensions = d,
+            Weights = parameters.Weights,
+            Means = parameters.Means,
+            Covariances = covariances,
+            PrecisionsCholesky = parameters.PrecisionsCholesky,
+            Converged = converged,
+            NIter = iteration,
+            LowerBound = lowerBound,
+            LowerBoundHistory = history,
+            Options = options,
         };
     }
 }

@@ -46,13 +46,13 @@ public sealed class GaussianMixtureModel
                 return Array.ConvertAll(PrecisionsCholesky, u => u * u);
             var result = new double[PrecisionsCholesky.Length];
             for (int m = 0; m < result.Length / (d * d); m++)
-            for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++)
-            {
-                double sum = 0.0;
-                for (int c = 0; c < d; c++) sum += PrecisionsCholesky[m * d * d + a * d + c] * PrecisionsCholesky[m * d * d + b * d + c];
-                result[m * d * d + a * d + b] = sum;
-            }
+                for (int a = 0; a < d; a++)
+                    for (int b = 0; b < d; b++)
+                    {
+                        double sum = 0.0;
+                        for (int c = 0; c < d; c++) sum += PrecisionsCholesky[m * d * d + a * d + c] * PrecisionsCholesky[m * d * d + b * d + c];
+                        result[m * d * d + a * d + b] = sum;
+                    }
             return result;
         }
     }
@@ -141,12 +141,12 @@ public sealed class GaussianMixtureModel
         var z = new double[d];
         int row = 0;
         for (int j = 0; j < k; j++)
-        for (int s = 0; s < perComponent[j]; s++, row++)
-        {
-            for (int a = 0; a < d; a++) z[a] = BoxMuller.Next(rng);
-            MixtureSampling.Transform(CovarianceType, factors, j, d, z, Means.AsSpan(j * d, d), samples.AsSpan(row * d, d));
-            labels[row] = j;
-        }
+            for (int s = 0; s < perComponent[j]; s++, row++)
+            {
+                for (int a = 0; a < d; a++) z[a] = BoxMuller.Next(rng);
+                MixtureSampling.Transform(CovarianceType, factors, j, d, z, Means.AsSpan(j * d, d), samples.AsSpan(row * d, d));
+                labels[row] = j;
+            }
         return (samples, labels);
     }
 

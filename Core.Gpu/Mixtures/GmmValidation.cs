@@ -78,10 +78,10 @@ internal static class GmmValidation
     public static void RequireFinite(double[] data, int n, int d)
     {
         for (int i = 0; i < n; i++)
-        for (int c = 0; c < d; c++)
-            if (!double.IsFinite(data[i * d + c]))
-                throw new ArgumentException(
-                    $"data: row {i}, column {c} is {data[i * d + c]}; every value must be finite.", nameof(data));
+            for (int c = 0; c < d; c++)
+                if (!double.IsFinite(data[i * d + c]))
+                    throw new ArgumentException(
+                        $"data: row {i}, column {c} is {data[i * d + c]}; every value must be finite.", nameof(data));
     }
 
     // Without reg_covar a dimension in which every row has the same value has zero variance in every component, so no

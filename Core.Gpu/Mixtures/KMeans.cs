@@ -40,9 +40,9 @@ internal static class KMeans
             Ranges.Items(Chunks(n), c =>
             {
                 for (int t = 0; t < trials; t++)
-                for (int i = c * ChunkRows, end = Math.Min(n, i + ChunkRows); i < end; i++)
-                    distances[t][i] = Math.Min(closest[i],
-                        SquaredDistance(x.AsSpan(i * d, d), x.AsSpan(candidates[t] * d, d)));
+                    for (int i = c * ChunkRows, end = Math.Min(n, i + ChunkRows); i < end; i++)
+                        distances[t][i] = Math.Min(closest[i],
+                            SquaredDistance(x.AsSpan(i * d, d), x.AsSpan(candidates[t] * d, d)));
             });
             int best = 0;
             double bestPotential = double.PositiveInfinity;

@@ -36,8 +36,8 @@ internal static class MixtureInitialization
         var shifts = new double[k * d];
         kernels.Accumulate(loaded, responsibilities, shifts, statistics);
         for (int j = 0; j < k; j++)
-        for (int a = 0; a < d; a++)
-            shifts[j * d + a] = statistics.Counts[j] > 0.0 ? statistics.Sums[j * d + a] / statistics.Counts[j] : 0.0;
+            for (int a = 0; a < d; a++)
+                shifts[j * d + a] = statistics.Counts[j] > 0.0 ? statistics.Sums[j * d + a] / statistics.Counts[j] : 0.0;
         kernels.Accumulate(loaded, responsibilities, shifts, statistics);
         return MixtureMaximization.Estimate(statistics, shifts, regCovar);
     }

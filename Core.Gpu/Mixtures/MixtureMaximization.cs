@@ -58,24 +58,24 @@ internal static class MixtureMaximization
             int m = j * d * d, target = tied ? 0 : m;
             double scale = tied ? 1.0 : 1.0 / counts[j];
             for (int a = 0; a < d; a++)
-            for (int b = a; b < d; b++)
-            {
-                double da = delta[j * d + a], db = delta[j * d + b];
-                double moved = s.Scatter[m + a * d + b] - da * s.Sums[j * d + b] - s.Sums[j * d + a] * db
-                    + s.Counts[j] * da * db;
-                result[target + a * d + b] += moved * scale;
-            }
+                for (int b = a; b < d; b++)
+                {
+                    double da = delta[j * d + a], db = delta[j * d + b];
+                    double moved = s.Scatter[m + a * d + b] - da * s.Sums[j * d + b] - s.Sums[j * d + a] * db
+                        + s.Counts[j] * da * db;
+                    result[target + a * d + b] += moved * scale;
+                }
         }
         double total = tied ? counts.Sum() : 1.0;
         for (int matrix = 0; matrix < result.Length / (d * d); matrix++)
-        for (int a = 0; a < d; a++)
-        for (int b = a; b < d; b++)
-        {
-            int upper = matrix * d * d + a * d + b;
-            double value = result[upper] / total + (a == b ? regCovar : 0.0);
-            result[upper] = value;
-            result[matrix * d * d + b * d + a] = value;
-        }
+            for (int a = 0; a < d; a++)
+                for (int b = a; b < d; b++)
+                {
+                    int upper = matrix * d * d + a * d + b;
+                    double value = result[upper] / total + (a == b ? regCovar : 0.0);
+                    result[upper] = value;
+                    result[matrix * d * d + b * d + a] = value;
+                }
         return result;
     }
 

@@ -26,7 +26,7 @@ internal static class AvgPoolLoops
             var (h0, h1, w0, w1, divisor) = window;
             var sum = T.Zero;
             for (int h = h0; h < h1; h++)
-            for (int w = w0; w < w1; w++) sum += x[inBase + h * width + w];
+                for (int w = w0; w < w1; w++) sum += x[inBase + h * width + w];
             // An empty window (possible only in ceil mode) averages to 0, as in PyTorch.
             y[output] = divisor == 0 ? T.Zero : sum / T.CreateChecked(divisor);
         }
@@ -43,7 +43,7 @@ internal static class AvgPoolLoops
             if (divisor == 0) return;
             var share = gradOut[output] / T.CreateChecked(divisor);
             for (int h = h0; h < h1; h++)
-            for (int w = w0; w < w1; w++) gradInput[inBase + h * width + w] += share;
+                for (int w = w0; w < w1; w++) gradInput[inBase + h * width + w] += share;
         }
     }
 
@@ -63,7 +63,7 @@ internal static class AvgPoolLoops
     {
         var windows = new (int, int, int, int, int)[s.OutPlaneSize];
         for (int i = 0; i < s.OutHeight; i++)
-        for (int j = 0; j < s.OutWidth; j++) windows[i * s.OutWidth + j] = mode == AverageWindows.Adaptive ? Adaptive(s, i, j) : Fixed(s, mode, i, j);
+            for (int j = 0; j < s.OutWidth; j++) windows[i * s.OutWidth + j] = mode == AverageWindows.Adaptive ? Adaptive(s, i, j) : Fixed(s, mode, i, j);
         return windows;
     }
 

@@ -14,25 +14,25 @@ internal static class MaxPoolLoops
         {
             int inBase = p * planeSize, outBase = p * outPlaneSize;
             for (int i = 0; i < rowFirst.Length; i++)
-            for (int j = 0; j < outWidth; j++)
-            {
-                var best = T.NegativeInfinity;
-                int winner = rowFirst[i] * width + colFirst[j];
-                for (int h = rowFirst[i]; h < rowEnd[i]; h += dh)
-                for (int w = colFirst[j]; w < colEnd[j]; w += dw)
+                for (int j = 0; j < outWidth; j++)
                 {
-                    var v = x[inBase + h * width + w];
-                    if (v > best || T.IsNaN(v))
-                    {
-                        best = v;
-                        winner = h * width + w;
-                        if (T.IsNaN(v)) goto done;
-                    }
-                }
+                    var best = T.NegativeInfinity;
+                    int winner = rowFirst[i] * width + colFirst[j];
+                    for (int h = rowFirst[i]; h < rowEnd[i]; h += dh)
+                        for (int w = colFirst[j]; w < colEnd[j]; w += dw)
+                        {
+                            var v = x[inBase + h * width + w];
+                            if (v > best || T.IsNaN(v))
+                            {
+                                best = v;
+                                winner = h * width + w;
+                                if (T.IsNaN(v)) goto done;
+                            }
+                        }
                 done:
-                y[outBase + i * outWidth + j] = best;
-                winners[outBase + i * outWidth + j] = winner;
-            }
+                    y[outBase + i * outWidth + j] = best;
+                    winners[outBase + i * outWidth + j] = winner;
+                }
         });
     }
 

@@ -21,12 +21,12 @@ internal static partial class ReferenceCka
     internal static void AddLinearGram(ReadOnlySpan<float> x, int n, int p, double[] k)
     {
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-        {
-            double sum = 0;
-            for (int f = 0; f < p; f++) sum += (double)x[i * p + f] * x[j * p + f];
-            k[i * n + j] += sum;
-        }
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0;
+                for (int f = 0; f < p; f++) sum += (double)x[i * p + f] * x[j * p + f];
+                k[i * n + j] += sum;
+            }
     }
 
     /// <summary>The RBF kernel K[i, j] = exp(-|x_i - x_j|^2 / (2 sigma^2)) with
@@ -52,12 +52,12 @@ internal static partial class ReferenceCka
         var columnMean = new double[n];
         double grandMean = 0;
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-        {
-            rowMean[i] += k[i * n + j];
-            columnMean[j] += k[i * n + j];
-            grandMean += k[i * n + j];
-        }
+            for (int j = 0; j < n; j++)
+            {
+                rowMean[i] += k[i * n + j];
+                columnMean[j] += k[i * n + j];
+                grandMean += k[i * n + j];
+            }
         for (int i = 0; i < n; i++)
         {
             rowMean[i] /= n;
@@ -67,8 +67,8 @@ internal static partial class ReferenceCka
 
         var centred = new double[n * n];
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            centred[i * n + j] = k[i * n + j] - rowMean[i] - columnMean[j] + grandMean;
+            for (int j = 0; j < n; j++)
+                centred[i * n + j] = k[i * n + j] - rowMean[i] - columnMean[j] + grandMean;
         return centred;
     }
 
@@ -77,16 +77,16 @@ internal static partial class ReferenceCka
     {
         var d2 = new double[n * n];
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-        {
-            double sum = 0;
-            for (int f = 0; f < p; f++)
+            for (int j = 0; j < n; j++)
             {
-                double diff = (double)x[i * p + f] - x[j * p + f];
-                sum += diff * diff;
+                double sum = 0;
+                for (int f = 0; f < p; f++)
+                {
+                    double diff = (double)x[i * p + f] - x[j * p + f];
+                    sum += diff * diff;
+                }
+                d2[i * n + j] = sum;
             }
-            d2[i * n + j] = sum;
-        }
         return d2;
     }
 

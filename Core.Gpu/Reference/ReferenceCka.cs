@@ -30,8 +30,8 @@ internal static partial class ReferenceCka
 
         double trace = 0;
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            trace += kz[i * n + j] * lz[j * n + i];
+            for (int j = 0; j < n; j++)
+                trace += kz[i * n + j] * lz[j * n + i];
 
         // 1^T K~ L~ 1 = sum over m of (column m sum of K~) x (row m sum of L~).
         double totalK = 0, totalL = 0, chained = 0;
@@ -171,12 +171,12 @@ internal static partial class ReferenceCka
     {
         var product = new double[pa * pb];
         for (int r = 0; r < pa; r++)
-        for (int c = 0; c < pb; c++)
-        {
-            double sum = 0;
-            for (int i = 0; i < n; i++) sum += a[i * pa + r] * b[i * pb + c];
-            product[r * pb + c] = sum;
-        }
+            for (int c = 0; c < pb; c++)
+            {
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += a[i * pa + r] * b[i * pb + c];
+                product[r * pb + c] = sum;
+            }
         return product;
     }
 }

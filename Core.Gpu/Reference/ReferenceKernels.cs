@@ -14,12 +14,12 @@ internal sealed class ReferenceKernels : IKernels
         ReferenceLoops.GemmAccumulate(g.TransA == Transpose.Yes, g.TransB == Transpose.Yes, g.M, g.N, g.K, Wide(a), 0, g.Lda,
             Wide(b), 0, g.Ldb, sum, 0, g.N);
         for (int i = 0; i < g.M; i++)
-        for (int j = 0; j < g.N; j++)
-        {
-            double result = g.Alpha * sum[i * g.N + j];
-            if (g.Beta != 0f) result += (double)g.Beta * C[i * g.Ldc + j];
-            C[i * g.Ldc + j] = (float)result;
-        }
+            for (int j = 0; j < g.N; j++)
+            {
+                double result = g.Alpha * sum[i * g.N + j];
+                if (g.Beta != 0f) result += (double)g.Beta * C[i * g.Ldc + j];
+                C[i * g.Ldc + j] = (float)result;
+            }
     }
 
     public void Copy(DeviceArray<float> source, DeviceArray<float> destination) => D(source).CopyTo(D(destination), 0);

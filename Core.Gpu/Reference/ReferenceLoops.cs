@@ -12,17 +12,17 @@ internal static class ReferenceLoops
         T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-        {
-            var sum = c[cOffset + i * ldc + j];
-            for (int p = 0; p < k; p++)
+            for (int j = 0; j < n; j++)
             {
-                var av = transA ? a[aOffset + p * lda + i] : a[aOffset + i * lda + p];
-                var bv = transB ? b[bOffset + j * ldb + p] : b[bOffset + p * ldb + j];
-                sum += av * bv;
+                var sum = c[cOffset + i * ldc + j];
+                for (int p = 0; p < k; p++)
+                {
+                    var av = transA ? a[aOffset + p * lda + i] : a[aOffset + i * lda + p];
+                    var bv = transB ? b[bOffset + j * ldb + p] : b[bOffset + p * ldb + j];
+                    sum += av * bv;
+                }
+                c[cOffset + i * ldc + j] = sum;
             }
-            c[cOffset + i * ldc + j] = sum;
-        }
     }
 
     /// <summary>y = x W^T + b, overwriting y: each output starts from its bias and adds its products in order.</summary>
@@ -54,7 +54,7 @@ internal static class ReferenceLoops
         {
             gradBias.AsSpan().Clear();
             for (int n = 0; n < batch; n++)
-            for (int o = 0; o < outputs; o++) gradBias[o] += gradOut[n * outputs + o];
+                for (int o = 0; o < outputs; o++) gradBias[o] += gradOut[n * outputs + o];
         }
     }
 
@@ -94,25 +94,25 @@ internal static class ReferenceLoops
     {
         int oh = s.OutHeight, ow = s.OutWidth, cg = s.InChannelsPerGroup, og = s.OutChannelsPerGroup;
         for (int n = 0; n < s.Batch; n++)
-        for (int o = 0; o < s.OutChannels; o++)
-        {
-            int group = o / og;
-            for (int y = 0; y < oh; y++)
-            for (int x = 0; x < ow; x++)
+            for (int o = 0; o < s.OutChannels; o++)
             {
-                int outIndex = ((n * s.OutChannels + o) * oh + y) * ow + x;
-                for (int c = 0; c < cg; c++)
-                for (int kh = 0; kh < s.KernelH; kh++)
-                for (int kw = 0; kw < s.KernelW; kw++)
-                {
-                    int ih = y * s.StrideH - s.PadH + kh * s.DilationH;
-                    int iw = x * s.StrideW - s.PadW + kw * s.DilationW;
-                    if (ih < 0 || ih >= s.Height || iw < 0 || iw >= s.Width) continue;
-                    int inIndex = ((n * s.InChannels + group * cg + c) * s.Height + ih) * s.Width + iw;
-                    int wIndex = ((o * cg + c) * s.KernelH + kh) * s.KernelW + kw;
-                    tap(inIndex, outIndex, wIndex);
-                }
+                int group = o / og;
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++)
+                    {
+                        int outIndex = ((n * s.OutChannels + o) * oh + y) * ow + x;
+                        for (int c = 0; c < cg; c++)
+                            for (int kh = 0; kh < s.KernelH; kh++)
+                                for (int kw = 0; kw < s.KernelW; kw++)
+                                {
+                                    int ih = y * s.StrideH - s.PadH + kh * s.DilationH;
+                                    int iw = x * s.StrideW - s.PadW + kw * s.DilationW;
+                                    if (ih < 0 || ih >= s.Height || iw < 0 || iw >= s.Width) continue;
+                                    int inIndex = ((n * s.InChannels + group * cg + c) * s.Height + ih) * s.Width + iw;
+                                    int wIndex = ((o * cg + c) * s.KernelH + kh) * s.KernelW + kw;
+                                    tap(inIndex, outIndex, wIndex);
+                                }
+                    }
             }
-        }
     }
 }

@@ -50,22 +50,22 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
         statistics.Clear();
         var centred = new double[d];
         for (int j = 0; j < k; j++)
-        for (int i = 0; i < n; i++)
-        {
-            double r = responsibilities[i * k + j];
-            statistics.Counts[j] += r;
-            for (int a = 0; a < d; a++) centred[a] = x[i * d + a] - shifts[j * d + a];
-            for (int a = 0; a < d; a++)
+            for (int i = 0; i < n; i++)
             {
-                statistics.Sums[j * d + a] += r * centred[a];
-                if (!fullMatrix)
+                double r = responsibilities[i * k + j];
+                statistics.Counts[j] += r;
+                for (int a = 0; a < d; a++) centred[a] = x[i * d + a] - shifts[j * d + a];
+                for (int a = 0; a < d; a++)
                 {
-                    statistics.Scatter[j * d + a] += r * centred[a] * centred[a];
-                    continue;
+                    statistics.Sums[j * d + a] += r * centred[a];
+                    if (!fullMatrix)
+                    {
+                        statistics.Scatter[j * d + a] += r * centred[a] * centred[a];
+                        continue;
+                    }
+                    for (int b = 0; b < d; b++) statistics.Scatter[(j * d + a) * d + b] += r * centred[a] * centred[b];
                 }
-                for (int b = 0; b < d; b++) statistics.Scatter[(j * d + a) * d + b] += r * centred[a] * centred[b];
             }
-        }
     }
 
     /// <summary>The n x k matrix log wⱼ + log N(xᵢ | μⱼ, Σⱼ), where with U Uᵀ = Σ⁻¹
@@ -79,12 +79,12 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
         var result = new double[n * k];
         var centered = new double[d];
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < k; j++)
-        {
-            for (int c = 0; c < d; c++) centered[c] = data[i * d + c] - means[j * d + c];
-            double squaredNorm = SquaredNormTimesFactor(type, centered, precisionCholesky, j, d);
-            result[i * k + j] = Math.Log(weights[j]) - 0.5 * (d * GmmLinearAlgebra.Log2Pi + squaredNorm) + logDet[j];
-        }
+            for (int j = 0; j < k; j++)
+            {
+                for (int c = 0; c < d; c++) centered[c] = data[i * d + c] - means[j * d + c];
+                double squaredNorm = SquaredNormTimesFactor(type, centered, precisionCholesky, j, d);
+                result[i * k + j] = Math.Log(weights[j]) - 0.5 * (d * GmmLinearAlgebra.Log2Pi + squaredNorm) + logDet[j];
+            }
         return result;
     }
 

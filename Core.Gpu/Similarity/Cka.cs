@@ -49,8 +49,8 @@ public static class Cka
         HsicOperand[] right = same ? left : Operands(kernels, b, nameof(b), options, operation, requireVariance: true);
         var result = new double[left.Length, right.Length];
         for (int i = 0; i < left.Length; i++)
-        for (int j = 0; j < right.Length; j++)
-            result[i, j] = same && j < i ? result[j, i] : HsicOperand.Cka(left[i], right[j]);
+            for (int j = 0; j < right.Length; j++)
+                result[i, j] = same && j < i ? result[j, i] : HsicOperand.Cka(left[i], right[j]);
         return result;
     }
 

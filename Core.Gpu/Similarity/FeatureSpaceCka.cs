@@ -40,13 +40,13 @@ internal static class FeatureSpaceCka
         ColumnSums(y.Data.Span, n, q, sums, p);
         double rawXX = 0, rawYY = 0, xx = 0, yy = 0, yx = 0;
         for (int a = 0; a < m; a++)
-        for (int b = 0; b < m; b++)
-        {
-            double raw = g[(long)a * m + b], c = raw - sums[a] * sums[b] / n;
-            if (a < p && b < p) (rawXX, xx) = (rawXX + raw * raw, xx + c * c);
-            else if (a >= p && b >= p) (rawYY, yy) = (rawYY + raw * raw, yy + c * c);
-            else if (a < p) yx += c * c;
-        }
+            for (int b = 0; b < m; b++)
+            {
+                double raw = g[(long)a * m + b], c = raw - sums[a] * sums[b] / n;
+                if (a < p && b < p) (rawXX, xx) = (rawXX + raw * raw, xx + c * c);
+                else if (a >= p && b >= p) (rawYY, yy) = (rawYY + raw * raw, yy + c * c);
+                else if (a < p) yx += c * c;
+            }
 
         // ||Xcᵀ Xc||_F = ||HKH||_F and ||Xᵀ X||_F = ||K||_F, so this is the Gram form's zero-variance test.
         CkaMaths.NonZeroVariance(Math.Sqrt(rawXX), Math.Sqrt(xx), nameof(x), operation);
@@ -58,14 +58,14 @@ internal static class FeatureSpaceCka
     static void Transpose(ReadOnlySpan<float> x, int n, int p, float[] zt, int first)
     {
         for (int i = 0; i < n; i++)
-        for (int f = 0; f < p; f++)
-            zt[(long)(first + f) * n + i] = x[i * p + f];
+            for (int f = 0; f < p; f++)
+                zt[(long)(first + f) * n + i] = x[i * p + f];
     }
 
     static void ColumnSums(ReadOnlySpan<float> x, int n, int p, double[] sums, int first)
     {
         for (int i = 0; i < n; i++)
-        for (int f = 0; f < p; f++)
-            sums[first + f] += x[i * p + f];
+            for (int f = 0; f < p; f++)
+                sums[first + f] += x[i * p + f];
     }
 }

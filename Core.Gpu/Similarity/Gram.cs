@@ -64,12 +64,12 @@ public static class Gram
         double largest = 0, asymmetry = 0;
         int worstI = 0, worstJ = 0;
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-        {
-            largest = Math.Max(largest, Math.Abs(k[i * n + j]));
-            double gap = Math.Abs(k[i * n + j] - k[j * n + i]);
-            if (gap > asymmetry) (asymmetry, worstI, worstJ) = (gap, i, j);
-        }
+            for (int j = 0; j < n; j++)
+            {
+                largest = Math.Max(largest, Math.Abs(k[i * n + j]));
+                double gap = Math.Abs(k[i * n + j] - k[j * n + i]);
+                if (gap > asymmetry) (asymmetry, worstI, worstJ) = (gap, i, j);
+            }
         if (asymmetry > SymmetryTolerance * largest)
             throw new ArgumentException(
                 $"{operation}: k is not symmetric: k[{worstI}, {worstJ}] = {k[worstI * n + worstJ]} but k[{worstJ}, {worstI}] = " +

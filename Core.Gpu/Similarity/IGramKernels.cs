@@ -63,8 +63,8 @@ internal static class GramKernels
     {
         var d2 = new double[n * n];
         for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            d2[i * n + j] = i == j ? 0.0 : Math.Max(0.0, gram[i * n + i] + gram[j * n + j] - 2.0 * gram[i * n + j]);
+            for (int j = 0; j < n; j++)
+                d2[i * n + j] = i == j ? 0.0 : Math.Max(0.0, gram[i * n + i] + gram[j * n + j] - 2.0 * gram[i * n + j]);
         return d2;
     }
 }

@@ -52,13 +52,13 @@ public sealed class MinibatchCka
         for (int i = 0; i < a.Length; i++) selfA[i] += Hsic(a[i], a[i]);
         for (int j = 0; j < b.Length; j++) selfB[j] += same ? Hsic(a[j], a[j]) : Hsic(b[j], b[j]);
         for (int i = 0; i < a.Length; i++)
-        for (int j = same ? i : 0; j < b.Length; j++)
-        {
-            double h = Hsic(a[i], b[j]);
-            cross[i, j] += h;
-            // Comparing a model with itself: HSIC is symmetric, so the lower triangle is the upper one, exactly.
-            if (same && j != i) cross[j, i] += h;
-        }
+            for (int j = same ? i : 0; j < b.Length; j++)
+            {
+                double h = Hsic(a[i], b[j]);
+                cross[i, j] += h;
+                // Comparing a model with itself: HSIC is symmetric, so the lower triangle is the upper one, exactly.
+                if (same && j != i) cross[j, i] += h;
+            }
         Batches++;
     }
 
@@ -73,8 +73,8 @@ public sealed class MinibatchCka
         RequirePositive(selfB, "batchB", operation);
         var result = new double[selfA.Length, selfB.Length];
         for (int i = 0; i < selfA.Length; i++)
-        for (int j = 0; j < selfB.Length; j++)
-            result[i, j] = cross[i, j] / Math.Sqrt(selfA[i] * selfB[j]);
+            for (int j = 0; j < selfB.Length; j++)
+                result[i, j] = cross[i, j] / Math.Sqrt(selfA[i] * selfB[j]);
         return result;
     }
 

@@ -49,8 +49,8 @@ public static class ImageFolder
             int plane = width * height;
             long offset = (long)i * 3 * plane;
             for (int p = 0; p < plane; p++)
-            for (int c = 0; c < 3; c++)
-                pixels[offset + c * plane + p] = image.Data[p * 3 + c] / 255f;
+                for (int c = 0; c < 3; c++)
+                    pixels[offset + c * plane + p] = image.Data[p * 3 + c] / 255f;
             labels[i] = files[i].Label;
         }
         return new LabelledImages(pixels!, labels, files.Count, 3, height, width, classes);

@@ -64,7 +64,8 @@ public static partial class Functional
                     TensorPrimitives.Multiply(row, scale, row);
                 }
                 return [TensorAccess.Own(grad, logits.ShapeRef, logits.Device)];
-            });
+            }
+            );
         }
     }
 

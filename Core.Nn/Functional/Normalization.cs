@@ -69,7 +69,8 @@ public static partial class Functional
             if (weight is not null) grads.Add(TensorAccess.Own(gw, weight.ShapeRef, weight.Device));
             if (bias is not null) grads.Add(TensorAccess.Own(gb, bias.ShapeRef, bias.Device));
             return grads.ToArray();
-        });
+        }
+        );
     }
 
     /// <summary>F.layer_norm over the trailing dimensions given by <paramref name="normalizedShape"/>.</summary>
@@ -111,6 +112,7 @@ public static partial class Functional
             if (weight is not null) grads.Add(gw is null ? null : TensorAccess.Own(gw, weight.ShapeRef, weight.Device));
             if (bias is not null) grads.Add(gb is null ? null : TensorAccess.Own(gb, bias.ShapeRef, bias.Device));
             return grads.ToArray();
-        });
+        }
+        );
     }
 }

@@ -20,7 +20,8 @@ public sealed class SGD : Optimizer
     public SGD(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double dampening = 0,
         double weightDecay = 0, bool nesterov = false)
         : base(groups, DefaultsOf((Lr, lr), (Momentum, momentum), (Dampening, dampening), (WeightDecay, weightDecay),
-            (Nesterov, nesterov ? 1 : 0))) { }
+            (Nesterov, nesterov ? 1 : 0)))
+    { }
 
     private protected override void Validate(ParamGroup group)
     {

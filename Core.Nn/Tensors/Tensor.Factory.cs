@@ -103,7 +103,7 @@ public sealed partial class Tensor
     internal static Tensor AddSame(Tensor a, Tensor b)
     {
         // Every element is overwritten, so float32 may take recycled storage (the backward pass returns dead gradients).
-        var result = a.storage is float[] ? new Tensor(TensorAccess.Fresh<float>(a.storage.Length), a.shape, a.Device) : a.ZerosLike();
+        var result = a.storage is float[]? new Tensor(TensorAccess.Fresh<float>(a.storage.Length), a.shape, a.Device) : a.ZerosLike();
         switch (result.storage)
         {
             case float[] r: System.Numerics.Tensors.TensorPrimitives.Add(a.F32, b.F32, r); break;

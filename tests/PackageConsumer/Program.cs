@@ -33,8 +33,8 @@ const int samples = 40, features = 12;
 var a = Normal(samples * features);
 var b = new float[samples * features];
 for (int i = 0; i < samples; i++)
-for (int j = 0; j < features; j++)
-    b[i * features + j] = 2 * a[i * features + (j + 1) % features] - a[i * features + j] + 0.1f * (float)(rng.NextDouble() - 0.5);
+    for (int j = 0; j < features; j++)
+        b[i * features + j] = 2 * a[i * features + (j + 1) % features] - a[i * features + j] + 0.1f * (float)(rng.NextDouble() - 0.5);
 var ax = Activations.Of(a, samples);
 var bx = Activations.Of(b, samples);
 Console.WriteLine($"cka_self {Cka.Score(Device.Cpu, ax, ax):R}");

@@ -42,12 +42,12 @@ internal static unsafe class ConvGemm
             Sgemm.Run(new GemmShape(Transpose.No, Transpose.No, og, n, k, 1f, k, ld, 0f, ld), w + (long)g * og * k, col + (long)g * k * ld,
                 outs + (long)g * og * ld, parallel);
         for (int i = 0; i < count; i++)
-        for (int o = 0; o < s.OutChannels; o++)
-        {
-            float* src = outs + (long)o * ld + i * p, dst = y + ((long)(first + i) * s.OutChannels + o) * p;
-            if (bias is null) Simd.Copy(dst, src, p);
-            else Simd.AddScalar(dst, src, bias[o], p);
-        }
+            for (int o = 0; o < s.OutChannels; o++)
+            {
+                float* src = outs + (long)o * ld + i * p, dst = y + ((long)(first + i) * s.OutChannels + o) * p;
+                if (bias is null) Simd.Copy(dst, src, p);
+                else Simd.AddScalar(dst, src, bias[o], p);
+            }
     }
 
     public static void Backward(in Conv2dShape s, float[] x, float[] w, float[] gradOut, float[]? gx, float[]? gw, float[]? gb)
@@ -114,9 +114,9 @@ internal static unsafe class ConvGemm
     {
         int p = s.OutHeight * s.OutWidth, k = s.FilterLength, cg = s.InChannelsPerGroup;
         for (int i = 0; i < count; i++)
-        for (int c = 0; c < s.InChannels; c++)
-            Im2Col.Fold(s, col + (long)(c / cg) * k * ld, ld, i * p, c % cg,
-                gx + ((long)(first + i) * s.InChannels + c) * s.Height * s.Width);
+            for (int c = 0; c < s.InChannels; c++)
+                Im2Col.Fold(s, col + (long)(c / cg) * k * ld, ld, i * p, c % cg,
+                    gx + ((long)(first + i) * s.InChannels + c) * s.Height * s.Width);
     }
 
     /// <summary>Row stride of the chunk's matrices: the columns in use rounded up to 16 floats, plus 16 more when that lands on a
@@ -134,8 +134,8 @@ internal static unsafe class ConvGemm
     {
         int plane = s.Height * s.Width, p = s.OutHeight * s.OutWidth;
         for (int i = 0; i < count; i++)
-        for (int c = 0; c < s.InChannels; c++)
-            Im2Col.Unfold(s, x + ((long)(first + i) * s.InChannels + c) * plane, c, col, ld, i * p);
+            for (int c = 0; c < s.InChannels; c++)
+                Im2Col.Unfold(s, x + ((long)(first + i) * s.InChannels + c) * plane, c, col, ld, i * p);
     }
 
     /// <summary>Copies dY of images [first, first + count) into channel-major rows (row o = those images' planes side by side)

@@ -65,14 +65,14 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
     public void Taps(int* taps)
     {
         for (int c = 0; c < channels; c++)
-        for (int kh = 0; kh < kernelH; kh++)
-        for (int kw = 0; kw < kernelW; kw++)
-        {
-            int dy = kh * dilationH, dx = kw * dilationW;
-            taps[(c * kernelH + kh) * kernelW + kw] = Cropped
-                ? ((c * strideH + dy % strideH) * kernelW + kw) * Phase + dy / strideH * outWidth
-                : ((c * strideH + dy % strideH) * strideW + dx % strideW) * Phase + dy / strideH * Pitch + dx / strideW;
-        }
+            for (int kh = 0; kh < kernelH; kh++)
+                for (int kw = 0; kw < kernelW; kw++)
+                {
+                    int dy = kh * dilationH, dx = kw * dilationW;
+                    taps[(c * kernelH + kh) * kernelW + kw] = Cropped
+                        ? ((c * strideH + dy % strideH) * kernelW + kw) * Phase + dy / strideH * outWidth
+                        : ((c * strideH + dy % strideH) * strideW + dx % strideW) * Phase + dy / strideH * Pitch + dx / strideW;
+                }
     }
 
     /// <summary>Writes the phases of every channel of the plane stack at <paramref name="source"/> into <paramref name="scratch"/>,
@@ -132,9 +132,9 @@ internal readonly unsafe struct Direct(int channels, int height, int width, int 
             fixed (float* f = flipped)
             {
                 for (int c = 0; c < s.InChannels; c++)
-                for (int o = 0; o < s.OutChannels; o++)
-                for (int t = 0; t < taps; t++)
-                    f[(long)c * depth + o * taps + t] = w[((long)o * s.InChannels + c) * taps + taps - 1 - t];
+                    for (int o = 0; o < s.OutChannels; o++)
+                        for (int t = 0; t < taps; t++)
+                            f[(long)c * depth + o * taps + t] = w[((long)o * s.InChannels + c) * taps + taps - 1 - t];
                 NarrowGemm.Pack(s.InChannels, depth, f, depth, 1, packed);
             }
         }

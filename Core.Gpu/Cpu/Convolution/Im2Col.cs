@@ -52,18 +52,18 @@ internal static unsafe class Im2Col
     {
         int oh = s.OutHeight, ow = s.OutWidth, pw = s.Width + 2 * s.PadW;
         for (int kh = 0; kh < s.KernelH; kh++)
-        for (int kw = 0; kw < s.KernelW; kw++)
-        {
-            float* row = col + (long)((c * s.KernelH + kh) * s.KernelW + kw) * ld + colOffset;
-            float* origin = padded + kh * s.DilationH * pw + kw * s.DilationW;
-            for (int y = 0; y < oh; y++)
+            for (int kw = 0; kw < s.KernelW; kw++)
             {
-                float* pixels = origin + y * s.StrideH * pw, column = row + y * ow;
-                if (s.StrideW == 1) TRow.Contiguous(pixels, column, ow);
-                else if (s.StrideW == 2) TRow.Even(pixels, column, ow);
-                else TRow.Strided(pixels, column, ow, s.StrideW);
+                float* row = col + (long)((c * s.KernelH + kh) * s.KernelW + kw) * ld + colOffset;
+                float* origin = padded + kh * s.DilationH * pw + kw * s.DilationW;
+                for (int y = 0; y < oh; y++)
+                {
+                    float* pixels = origin + y * s.StrideH * pw, column = row + y * ow;
+                    if (s.StrideW == 1) TRow.Contiguous(pixels, column, ow);
+                    else if (s.StrideW == 2) TRow.Even(pixels, column, ow);
+                    else TRow.Strided(pixels, column, ow, s.StrideW);
+                }
             }
-        }
     }
 
     /// <summary>Moves <c>count</c> values between every <c>stride</c>-th pixel of a padded row and a column row; strides

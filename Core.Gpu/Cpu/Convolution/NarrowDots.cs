@@ -18,8 +18,8 @@ internal static unsafe class NarrowDots
         // Six column rows of a chunk fit L1 while every output channel passes over them; the other order re-reads the whole
         // column matrix, about an L2's worth, once per four channels.
         for (int r = 0; r < k; r += Cols)
-        for (int o = 0; o < m; o += Rows)
-            Tile(m, k, o, r, images, p, g, gImage, b, taps, bImage, width, pitch, gw);
+            for (int o = 0; o < m; o += Rows)
+                Tile(m, k, o, r, images, p, g, gImage, b, taps, bImage, width, pitch, gw);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -37,33 +37,33 @@ internal static unsafe class NarrowDots
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s24 = default, s25 = default;
         Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default, s34 = default, s35 = default;
         for (int i = 0; i < images; i++)
-        for (int q = 0; q < p; q += width)
-        {
-            long gi = i * gImage + q, ci = i * bImage + (long)(q / width) * pitch;
-            for (int x = 0; x < width; x += 16)
+            for (int q = 0; q < p; q += width)
             {
-                Vector512<float> a0 = Vector512.Load(g0 + gi + x), a1 = Vector512.Load(g1 + gi + x);
-                Vector512<float> a2 = Vector512.Load(g2 + gi + x), a3 = Vector512.Load(g3 + gi + x);
-                var v = Vector512.Load(x0 + ci + x);
-                s00 = Avx512F.FusedMultiplyAdd(a0, v, s00); s10 = Avx512F.FusedMultiplyAdd(a1, v, s10);
-                s20 = Avx512F.FusedMultiplyAdd(a2, v, s20); s30 = Avx512F.FusedMultiplyAdd(a3, v, s30);
-                v = Vector512.Load(x1 + ci + x);
-                s01 = Avx512F.FusedMultiplyAdd(a0, v, s01); s11 = Avx512F.FusedMultiplyAdd(a1, v, s11);
-                s21 = Avx512F.FusedMultiplyAdd(a2, v, s21); s31 = Avx512F.FusedMultiplyAdd(a3, v, s31);
-                v = Vector512.Load(x2 + ci + x);
-                s02 = Avx512F.FusedMultiplyAdd(a0, v, s02); s12 = Avx512F.FusedMultiplyAdd(a1, v, s12);
-                s22 = Avx512F.FusedMultiplyAdd(a2, v, s22); s32 = Avx512F.FusedMultiplyAdd(a3, v, s32);
-                v = Vector512.Load(x3 + ci + x);
-                s03 = Avx512F.FusedMultiplyAdd(a0, v, s03); s13 = Avx512F.FusedMultiplyAdd(a1, v, s13);
-                s23 = Avx512F.FusedMultiplyAdd(a2, v, s23); s33 = Avx512F.FusedMultiplyAdd(a3, v, s33);
-                v = Vector512.Load(x4 + ci + x);
-                s04 = Avx512F.FusedMultiplyAdd(a0, v, s04); s14 = Avx512F.FusedMultiplyAdd(a1, v, s14);
-                s24 = Avx512F.FusedMultiplyAdd(a2, v, s24); s34 = Avx512F.FusedMultiplyAdd(a3, v, s34);
-                v = Vector512.Load(x5 + ci + x);
-                s05 = Avx512F.FusedMultiplyAdd(a0, v, s05); s15 = Avx512F.FusedMultiplyAdd(a1, v, s15);
-                s25 = Avx512F.FusedMultiplyAdd(a2, v, s25); s35 = Avx512F.FusedMultiplyAdd(a3, v, s35);
+                long gi = i * gImage + q, ci = i * bImage + (long)(q / width) * pitch;
+                for (int x = 0; x < width; x += 16)
+                {
+                    Vector512<float> a0 = Vector512.Load(g0 + gi + x), a1 = Vector512.Load(g1 + gi + x);
+                    Vector512<float> a2 = Vector512.Load(g2 + gi + x), a3 = Vector512.Load(g3 + gi + x);
+                    var v = Vector512.Load(x0 + ci + x);
+                    s00 = Avx512F.FusedMultiplyAdd(a0, v, s00); s10 = Avx512F.FusedMultiplyAdd(a1, v, s10);
+                    s20 = Avx512F.FusedMultiplyAdd(a2, v, s20); s30 = Avx512F.FusedMultiplyAdd(a3, v, s30);
+                    v = Vector512.Load(x1 + ci + x);
+                    s01 = Avx512F.FusedMultiplyAdd(a0, v, s01); s11 = Avx512F.FusedMultiplyAdd(a1, v, s11);
+                    s21 = Avx512F.FusedMultiplyAdd(a2, v, s21); s31 = Avx512F.FusedMultiplyAdd(a3, v, s31);
+                    v = Vector512.Load(x2 + ci + x);
+                    s02 = Avx512F.FusedMultiplyAdd(a0, v, s02); s12 = Avx512F.FusedMultiplyAdd(a1, v, s12);
+                    s22 = Avx512F.FusedMultiplyAdd(a2, v, s22); s32 = Avx512F.FusedMultiplyAdd(a3, v, s32);
+                    v = Vector512.Load(x3 + ci + x);
+                    s03 = Avx512F.FusedMultiplyAdd(a0, v, s03); s13 = Avx512F.FusedMultiplyAdd(a1, v, s13);
+                    s23 = Avx512F.FusedMultiplyAdd(a2, v, s23); s33 = Avx512F.FusedMultiplyAdd(a3, v, s33);
+                    v = Vector512.Load(x4 + ci + x);
+                    s04 = Avx512F.FusedMultiplyAdd(a0, v, s04); s14 = Avx512F.FusedMultiplyAdd(a1, v, s14);
+                    s24 = Avx512F.FusedMultiplyAdd(a2, v, s24); s34 = Avx512F.FusedMultiplyAdd(a3, v, s34);
+                    v = Vector512.Load(x5 + ci + x);
+                    s05 = Avx512F.FusedMultiplyAdd(a0, v, s05); s15 = Avx512F.FusedMultiplyAdd(a1, v, s15);
+                    s25 = Avx512F.FusedMultiplyAdd(a2, v, s25); s35 = Avx512F.FusedMultiplyAdd(a3, v, s35);
+                }
             }
-        }
         Store(gw, m, k, o, r, s00, s01, s02, s03, s04, s05);
         Store(gw, m, k, o + 1, r, s10, s11, s12, s13, s14, s15);
         Store(gw, m, k, o + 2, r, s20, s21, s22, s23, s24, s25);

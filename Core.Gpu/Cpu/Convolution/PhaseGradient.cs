@@ -22,15 +22,15 @@ internal sealed unsafe class PhaseGradient
         var (padW, kernelW) = Axis(s.Width, s.OutWidth, s.PadW, s.KernelW);
         plane = new Direct(s.OutChannels, s.OutHeight, s.OutWidth, padH, padW, 1, 1, 1, 1, kernelH, kernelW, phaseWidth);
         for (int a = 0; a < 2; a++)
-        for (int b = 0; b < 2; b++)
-        {
-            var taps = new List<(int, int, int)>();
-            for (int o = 0; o < s.OutChannels; o++)
-            for (int kh = (a + s.PadH) & 1; kh < s.KernelH; kh += 2)
-            for (int kw = (b + s.PadW) & 1; kw < s.KernelW; kw += 2)
-                taps.Add((kh, kw, (o * kernelH + Offset(a, s.PadH, kh) + padH) * kernelW + Offset(b, s.PadW, kw) + padW));
-            phases[a * 2 + b] = taps.ToArray();
-        }
+            for (int b = 0; b < 2; b++)
+            {
+                var taps = new List<(int, int, int)>();
+                for (int o = 0; o < s.OutChannels; o++)
+                    for (int kh = (a + s.PadH) & 1; kh < s.KernelH; kh += 2)
+                        for (int kw = (b + s.PadW) & 1; kw < s.KernelW; kw += 2)
+                            taps.Add((kh, kw, (o * kernelH + Offset(a, s.PadH, kh) + padH) * kernelW + Offset(b, s.PadW, kw) + padW));
+                phases[a * 2 + b] = taps.ToArray();
+            }
     }
 
     /// <summary>Whether the phases are stride-1 convolutions the narrow kernels take: stride 2 without dilation, even planes whose
@@ -51,11 +51,11 @@ internal sealed unsafe class PhaseGradient
     {
         int low = int.MaxValue, high = int.MinValue;
         for (int a = 0; a < 2; a++)
-        for (int k = (a + pad) & 1; k < kernel; k += 2)
-        {
-            low = Math.Min(low, Offset(a, pad, k));
-            high = Math.Max(high, Offset(a, pad, k));
-        }
+            for (int k = (a + pad) & 1; k < kernel; k += 2)
+            {
+                low = Math.Min(low, Offset(a, pad, k));
+                high = Math.Max(high, Offset(a, pad, k));
+            }
         int padding = Math.Max(0, Math.Max(-low, size / 2 - 1 + high - (outSize - 1)));
         return (padding, high + padding + 1);
     }
@@ -75,8 +75,8 @@ internal sealed unsafe class PhaseGradient
             {
                 int perOut = taps.Length / s.OutChannels;
                 for (int c = 0; c < channels; c++)
-                for (int t = 0; t < taps.Length; t++)
-                    a[(long)c * taps.Length + t] = w[((long)(t / perOut) * channels + c) * s.KernelH * s.KernelW + taps[t].Kh * s.KernelW + taps[t].Kw];
+                    for (int t = 0; t < taps.Length; t++)
+                        a[(long)c * taps.Length + t] = w[((long)(t / perOut) * channels + c) * s.KernelH * s.KernelW + taps[t].Kh * s.KernelW + taps[t].Kw];
                 NarrowGemm.Pack(channels, taps.Length, a, taps.Length, 1, packed);
             }
             ArrayPool<float>.Shared.Return(rows);
@@ -100,12 +100,12 @@ internal sealed unsafe class PhaseGradient
             packed += NarrowGemm.PackedLength(channels, taps.Length);
         }
         for (int c = 0; c < channels; c++)
-        for (int a = 0; a < 2; a++)
-        for (int u = 0; u < phaseHeight; u++)
-        {
-            float* even = outs + ((long)(2 * a) * channels + c) * n + u * phaseWidth, odd = even + (long)channels * n;
-            Interleave(gx + (long)c * 2 * phaseHeight * width + (2 * u + a) * width, even, odd, phaseWidth);
-        }
+            for (int a = 0; a < 2; a++)
+                for (int u = 0; u < phaseHeight; u++)
+                {
+                    float* even = outs + ((long)(2 * a) * channels + c) * n + u * phaseWidth, odd = even + (long)channels * n;
+                    Interleave(gx + (long)c * 2 * phaseHeight * width + (2 * u + a) * width, even, odd, phaseWidth);
+                }
     }
 
     /// <summary>destination[2 i] = even[i], destination[2 i + 1] = odd[i], for count a multiple of 8 (AVX, which AVX-512 implies).</summary>

@@ -15,15 +15,15 @@ internal static unsafe class Pointwise
         {
             fixed (float* px = x, pw = w, py = y)
                 for (int n = first; n < first + count; n++)
-                for (int g = 0; g < shape.Groups; g++)
-                {
-                    float* dst = py + ((long)n * shape.OutChannels + g * og) * p;
-                    // The bias goes in first and the GEMM adds onto it, while this image's outputs are still in cache.
-                    if (bias is not null)
-                        for (int o = 0; o < og; o++) new Span<float>(dst + (long)o * p, p).Fill(bias[g * og + o]);
-                    Sgemm.Run(GemmShape.Dense(Transpose.No, Transpose.No, og, p, cg, 1f, bias is null ? 0f : 1f), pw + (long)g * og * cg,
-                        px + ((long)n * shape.InChannels + g * cg) * p, dst, worker.Alone);
-                }
+                    for (int g = 0; g < shape.Groups; g++)
+                    {
+                        float* dst = py + ((long)n * shape.OutChannels + g * og) * p;
+                        // The bias goes in first and the GEMM adds onto it, while this image's outputs are still in cache.
+                        if (bias is not null)
+                            for (int o = 0; o < og; o++) new Span<float>(dst + (long)o * p, p).Fill(bias[g * og + o]);
+                        Sgemm.Run(GemmShape.Dense(Transpose.No, Transpose.No, og, p, cg, 1f, bias is null ? 0f : 1f), pw + (long)g * og * cg,
+                            px + ((long)n * shape.InChannels + g * cg) * p, dst, worker.Alone);
+                    }
         });
     }
 
@@ -37,15 +37,15 @@ internal static unsafe class Pointwise
             {
                 ConvGemm.Gather(shape, pg, first, count, null, 0, worker.Bias);
                 for (int n = first; n < first + count; n++)
-                for (int g = 0; g < shape.Groups; g++)
-                {
-                    float* dy = pg + ((long)n * shape.OutChannels + g * og) * p, xs = px + ((long)n * shape.InChannels + g * cg) * p;
-                    if (pgx != null)
-                        Sgemm.Run(GemmShape.Dense(Transpose.Yes, Transpose.No, cg, p, og), pw + (long)g * og * cg, dy,
-                            pgx + ((long)n * shape.InChannels + g * cg) * p, worker.Alone);
-                    if (pgw != null)
-                        Sgemm.Run(GemmShape.Dense(Transpose.No, Transpose.Yes, og, cg, p, 1f, 1f), dy, xs, pgw + (long)g * og * cg, worker.Alone);
-                }
+                    for (int g = 0; g < shape.Groups; g++)
+                    {
+                        float* dy = pg + ((long)n * shape.OutChannels + g * og) * p, xs = px + ((long)n * shape.InChannels + g * cg) * p;
+                        if (pgx != null)
+                            Sgemm.Run(GemmShape.Dense(Transpose.Yes, Transpose.No, cg, p, og), pw + (long)g * og * cg, dy,
+                                pgx + ((long)n * shape.InChannels + g * cg) * p, worker.Alone);
+                        if (pgw != null)
+                            Sgemm.Run(GemmShape.Dense(Transpose.No, Transpose.Yes, og, cg, p, 1f, 1f), dy, xs, pgw + (long)g * og * cg, worker.Alone);
+                    }
             }
         });
     }

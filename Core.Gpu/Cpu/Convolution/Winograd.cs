@@ -52,15 +52,15 @@ internal static unsafe class Winograd
                         int n = Math.Min(block, count * tiles - start), strips = Columns(n);
                         // A last partial strip is multiplied whole; zeros keep its spare columns finite.
                         for (int pos = 0; pos < Positions && strips > n; pos++)
-                        for (int ch = 0; ch < c; ch++) Simd.Zero(v + pos * vStride + (long)ch * ld + n, strips - n);
+                            for (int ch = 0; ch < c; ch++) Simd.Zero(v + pos * vStride + (long)ch * ld + n, strips - n);
                         plan.TransformInputs(phases, start, n, v);
                         for (int pos = 0; pos < Positions; pos++)
                             NarrowGemm.Multiply(m, strips, c, pk + (long)pos * packedLength, v + pos * vStride, taps, strips, 0,
                                 product + pos * mStride, ld, null, accumulate: false);
                         for (int g = start; g < start + n; g += Group)
-                        for (int o = 0; o < m; o++)
-                            TransformOutput(product + (long)o * ld + g - start, mStride, plan.TileColumns, g % tiles, pb == null ? 0f : pb[o],
-                                py + ((long)(first + g / tiles) * m + o) * h * width, width);
+                            for (int o = 0; o < m; o++)
+                                TransformOutput(product + (long)o * ld + g - start, mStride, plan.TileColumns, g % tiles, pb == null ? 0f : pb[o],
+                                    py + ((long)(first + g / tiles) * m + o) * h * width, width);
                     }
                 }
             });
@@ -84,9 +84,9 @@ internal static unsafe class Winograd
         try
         {
             for (int ch = 0; ch < c; ch++)
-            for (int o = 0; o < m; o++)
-            for (int t = 0; t < 9; t++)
-                flipped[(ch * m + o) * 9 + t] = w[(o * c + ch) * 9 + 8 - t];
+                for (int o = 0; o < m; o++)
+                    for (int t = 0; t < 9; t++)
+                        flipped[(ch * m + o) * 9 + t] = w[(o * c + ch) * 9 + 8 - t];
             Forward(Gradient(s), gradOut, flipped, null, gx);
         }
         finally { ArrayPool<float>.Shared.Return(flipped); }
@@ -106,26 +106,26 @@ internal static unsafe class Winograd
             fixed (float* u = transformed)
             {
                 for (int o = 0; o < m; o++)
-                for (int ch = 0; ch < c; ch++)
-                {
-                    float* g = w + ((long)o * c + ch) * 9;
-                    for (int j = 0; j < 3; j++)
+                    for (int ch = 0; ch < c; ch++)
                     {
-                        t[j] = g[j];
-                        t[3 + j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
-                        t[6 + j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
-                        t[9 + j] = g[6 + j];
+                        float* g = w + ((long)o * c + ch) * 9;
+                        for (int j = 0; j < 3; j++)
+                        {
+                            t[j] = g[j];
+                            t[3 + j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
+                            t[6 + j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
+                            t[9 + j] = g[6 + j];
+                        }
+                        for (int a = 0; a < 4; a++)
+                        {
+                            double* r = t + 3 * a;
+                            long at = ((long)a * 4 * m + o) * c + ch, next = (long)m * c;
+                            u[at] = (float)r[0];
+                            u[at + next] = (float)(0.5 * (r[0] + r[1] + r[2]));
+                            u[at + 2 * next] = (float)(0.5 * (r[0] - r[1] + r[2]));
+                            u[at + 3 * next] = (float)r[2];
+                        }
                     }
-                    for (int a = 0; a < 4; a++)
-                    {
-                        double* r = t + 3 * a;
-                        long at = ((long)a * 4 * m + o) * c + ch, next = (long)m * c;
-                        u[at] = (float)r[0];
-                        u[at + next] = (float)(0.5 * (r[0] + r[1] + r[2]));
-                        u[at + 2 * next] = (float)(0.5 * (r[0] - r[1] + r[2]));
-                        u[at + 3 * next] = (float)r[2];
-                    }
-                }
                 for (int pos = 0; pos < Positions; pos++)
                     NarrowGemm.Pack(m, c, u + (long)pos * m * c, c, 1, packed + (long)pos * packedLength);
             }

@@ -40,9 +40,9 @@ internal static unsafe class WinogradGradient
                     int n = Math.Min(block, count * tiles - start);
                     plan.TransformInputs(phases, start, n, v);
                     for (int g = start; g < start + n; g += WinogradTiles.Group)
-                    for (int o = 0; o < m; o++)
-                        TransformGradient(pg + ((long)(first + g / tiles) * m + o) * h * width, width, plan.TileColumns, g % tiles,
-                            dy + (long)o * n + g - start, gStride);
+                        for (int o = 0; o < m; o++)
+                            TransformGradient(pg + ((long)(first + g / tiles) * m + o) * h * width, width, plan.TileColumns, g % tiles,
+                                dy + (long)o * n + g - start, gStride);
                     for (int pos = 0; pos < Positions; pos++)
                         NarrowDots.Accumulate(m, c, 1, n, dy + pos * gStride, 0, v + pos * vStride, taps, 0, n, 0,
                             pu + (long)pos * m * c);
@@ -108,24 +108,24 @@ internal static unsafe class WinogradGradient
         double* u = stackalloc double[16];
         double* t = stackalloc double[12];
         for (int o = 0; o < m; o++)
-        for (int ch = 0; ch < c; ch++)
-        {
-            for (int pos = 0; pos < 16; pos++) u[pos] = sums[((long)pos * m + o) * c + ch];
-            // t[kh, b] = Σ_a G[a, kh] dU[a, b], then gw[kh, kw] = Σ_b t[kh, b] G[b, kw].
-            for (int b = 0; b < 4; b++)
+            for (int ch = 0; ch < c; ch++)
             {
-                t[b] = u[b] + 0.5 * (u[4 + b] + u[8 + b]);
-                t[4 + b] = 0.5 * (u[4 + b] - u[8 + b]);
-                t[8 + b] = 0.5 * (u[4 + b] + u[8 + b]) + u[12 + b];
+                for (int pos = 0; pos < 16; pos++) u[pos] = sums[((long)pos * m + o) * c + ch];
+                // t[kh, b] = Σ_a G[a, kh] dU[a, b], then gw[kh, kw] = Σ_b t[kh, b] G[b, kw].
+                for (int b = 0; b < 4; b++)
+                {
+                    t[b] = u[b] + 0.5 * (u[4 + b] + u[8 + b]);
+                    t[4 + b] = 0.5 * (u[4 + b] - u[8 + b]);
+                    t[8 + b] = 0.5 * (u[4 + b] + u[8 + b]) + u[12 + b];
+                }
+                float* g = gw + ((long)o * c + ch) * 9;
+                for (int kh = 0; kh < 3; kh++)
+                {
+                    double* r = t + 4 * kh;
+                    g[3 * kh] = (float)(r[0] + 0.5 * (r[1] + r[2]));
+                    g[3 * kh + 1] = (float)(0.5 * (r[1] - r[2]));
+                    g[3 * kh + 2] = (float)(0.5 * (r[1] + r[2]) + r[3]);
+                }
             }
-            float* g = gw + ((long)o * c + ch) * 9;
-            for (int kh = 0; kh < 3; kh++)
-            {
-                double* r = t + 4 * kh;
-                g[3 * kh] = (float)(r[0] + 0.5 * (r[1] + r[2]));
-                g[3 * kh + 1] = (float)(0.5 * (r[1] - r[2]));
-                g[3 * kh + 2] = (float)(0.5 * (r[1] + r[2]) + r[3]);
-            }
-        }
     }
 }

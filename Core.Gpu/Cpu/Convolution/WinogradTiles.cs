@@ -68,18 +68,18 @@ internal readonly unsafe struct WinogradTiles
     public void SplitImages(float* x, int first, int count, float* phases)
     {
         for (int i = 0; i < count; i++)
-        for (int ch = 0; ch < channels; ch++)
-            Split(x + ((long)(first + i) * channels + ch) * height * width, height, width, phases + ((long)i * channels + ch) * 4 * plane,
-                plane, Pitch);
+            for (int ch = 0; ch < channels; ch++)
+                Split(x + ((long)(first + i) * channels + ch) * height * width, height, width, phases + ((long)i * channels + ch) * 4 * plane,
+                    plane, Pitch);
     }
 
     /// <summary>V for the chunk's tiles [start, start + n): channel c of position pos at v + pos * InputStride + c * RowStride.</summary>
     public void TransformInputs(float* phases, int start, int n, float* v)
     {
         for (int g = start; g < start + n; g += Group)
-        for (int ch = 0; ch < channels; ch++)
-            TransformInput(phases + ((long)(g / Tiles) * channels + ch) * 4 * plane, plane, Pitch, TileColumns, g % Tiles,
-                v + (long)ch * RowStride + g - start, InputStride);
+            for (int ch = 0; ch < channels; ch++)
+                TransformInput(phases + ((long)(g / Tiles) * channels + ch) * 4 * plane, plane, Pitch, TileColumns, g % Tiles,
+                    v + (long)ch * RowStride + g - start, InputStride);
     }
 
     /// <summary>Writes the h x w plane into the parity planes of its zero-padded copy: plane 2a + b holds padded rows a, a + 2,

@@ -30,12 +30,12 @@ internal static unsafe class NarrowGemm
     public static void Pack(int m, int k, float* a, long rowStride, long colStride, float* packed)
     {
         for (int panel = 0; panel < Panels(m); panel++)
-        for (int p = 0; p < k; p++)
-        for (int r = 0; r < MR; r++)
-        {
-            int i = panel * MR + r;
-            packed[((long)panel * k + p) * MR + r] = i < m ? a[i * rowStride + p * colStride] : 0f;
-        }
+            for (int p = 0; p < k; p++)
+                for (int r = 0; r < MR; r++)
+                {
+                    int i = panel * MR + r;
+                    packed[((long)panel * k + p) * MR + r] = i < m ? a[i * rowStride + p * colStride] : 0f;
+                }
     }
 
     /// <summary>C[i, q] = start(i, q) + sum_p A(i, p) B(p, q) for i &lt; m, q &lt; n (n a multiple of <see cref="Strip"/>), with A

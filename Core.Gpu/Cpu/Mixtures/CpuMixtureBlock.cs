@@ -131,9 +131,9 @@ internal static unsafe class CpuMixtureBlock
                 // Every component reads all the block's rows again: in slices of about 16 KiB they stay in L1.
                 int slice = Math.Min(rows, Math.Max(4, 2048 / d));
                 for (int first = 0; first < rows; first += slice)
-                for (int j = 0; j < k; j++)
-                    MixtureSimd.AddMoments(x + first * d, Math.Min(slice, rows - first), d, r + first * k + j, k,
-                        shifts + j * d, sums + j * d, scatter + j * d);
+                    for (int j = 0; j < k; j++)
+                        MixtureSimd.AddMoments(x + first * d, Math.Min(slice, rows - first), d, r + first * k + j, k,
+                            shifts + j * d, sums + j * d, scatter + j * d);
                 return;
             }
             // The scatter Σ r c cᵀ is the Gram matrix of the rows √r c. Rows whose responsibility is exactly 0 would add

@@ -39,7 +39,7 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
     {
         var centre = new double[d];
         for (int i = 0; i < n; i++)
-        for (int a = 0; a < d; a++) centre[a] += data[i * d + a];
+            for (int a = 0; a < d; a++) centre[a] += data[i * d + a];
         for (int a = 0; a < d; a++) centre[a] /= n;
         var centred = GC.AllocateUninitializedArray<double>(n * d);
         Ranges.PerCore(n * d, (start, count) =>
@@ -128,9 +128,9 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
         if (statistics.Type is not (CovarianceType.Full or CovarianceType.Tied)) return;
         int d = statistics.Dimensions;
         for (int m = 0; m < statistics.Components; m++)
-        for (int a = 0; a < d; a++)
-        for (int b = a + 1; b < d; b++)
-            statistics.Scatter[m * d * d + b * d + a] = statistics.Scatter[m * d * d + a * d + b];
+            for (int a = 0; a < d; a++)
+                for (int b = a + 1; b < d; b++)
+                    statistics.Scatter[m * d * d + b * d + a] = statistics.Scatter[m * d * d + a * d + b];
     }
 
     static void Add(double[] total, double[] part)

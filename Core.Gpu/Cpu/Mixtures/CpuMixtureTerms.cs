@@ -40,8 +40,8 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
             case CovarianceType.Full:
                 factors = new double[d * k * d];
                 for (int j = 0; j < k; j++)
-                for (int a = 0; a < d; a++)
-                    Array.Copy(u, (j * d + a) * d, factors, a * k * d + j * d, d);
+                    for (int a = 0; a < d; a++)
+                        Array.Copy(u, (j * d + a) * d, factors, a * k * d + j * d, d);
                 centres = Project(means, u, k, d, shared: false);
                 break;
             case CovarianceType.Tied:
@@ -68,7 +68,7 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         int d = centre.Length;
         var result = new double[k * d];
         for (int j = 0; j < k; j++)
-        for (int a = 0; a < d; a++) result[j * d + a] = points[j * d + a] - centre[a];
+            for (int a = 0; a < d; a++) result[j * d + a] = points[j * d + a] - centre[a];
         return result;
     }
 
@@ -80,7 +80,7 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         {
             int offset = shared ? 0 : j * d * d;
             for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++) result[j * d + b] += means[j * d + a] * u[offset + a * d + b];
+                for (int b = 0; b < d; b++) result[j * d + b] += means[j * d + a] * u[offset + a * d + b];
         }
         return result;
     }

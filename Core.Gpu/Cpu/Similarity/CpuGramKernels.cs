@@ -144,7 +144,7 @@ internal sealed class CpuGramKernels(GramEngine engine) : IGramKernels
             // Only the upper triangle is computed; mirroring it makes K exactly symmetric.
             var k = new double[n * n];
             for (int i = 0; i < n; i++)
-            for (int j = i; j < n; j++) k[i * n + j] = k[j * n + i] = sum[i * rows + j];
+                for (int j = i; j < n; j++) k[i * n + j] = k[j * n + i] = sum[i * rows + j];
             return k;
         }
 

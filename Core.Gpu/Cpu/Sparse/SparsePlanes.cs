@@ -26,35 +26,35 @@ internal static unsafe class SparsePlanes
         try
         {
             fixed (float* pStaged = staged, px = x, py = y, pv = values)
-                fixed (int* pOff = offsets, pStart = rowStart)
+            fixed (int* pOff = offsets, pStart = rowStart)
+            {
+                var (aStaged, ax, ay, av, aOff, aStart) = ((nint)pStaged, (nint)px, (nint)py, (nint)pv, (nint)pOff, (nint)pStart);
+                Simd.Zero(pStaged + nb * imageIn, slack);
+                for (int n0 = 0; n0 < s.Batch; n0 += nb)
                 {
-                    var (aStaged, ax, ay, av, aOff, aStart) = ((nint)pStaged, (nint)px, (nint)py, (nint)pv, (nint)pOff, (nint)pStart);
-                    Simd.Zero(pStaged + nb * imageIn, slack);
-                    for (int n0 = 0; n0 < s.Batch; n0 += nb)
+                    int count = Math.Min(nb, s.Batch - n0), first = n0;
+                    Ranges.Items(count * s.InChannels, item =>
+                        Im2Col.Pad(shape, (float*)ax + ((long)first * shape.InChannels + item) * shape.Height * shape.Width, (float*)aStaged + (long)item * planeIn));
+                    Parallel.For(0, count * s.OutChannels, () => ArrayPool<float>.Shared.Rent(wide), (item, _, scratch) =>
                     {
-                        int count = Math.Min(nb, s.Batch - n0), first = n0;
-                        Ranges.Items(count * s.InChannels, item =>
-                            Im2Col.Pad(shape, (float*)ax + ((long)first * shape.InChannels + item) * shape.Height * shape.Width, (float*)aStaged + (long)item * planeIn));
-                        Parallel.For(0, count * s.OutChannels, () => ArrayPool<float>.Shared.Rent(wide), (item, _, scratch) =>
-                        {
-                            int i = item / shape.OutChannels, o = item % shape.OutChannels;
-                            float* input = (float*)aStaged + (long)i * imageIn + (long)(o / shape.OutChannelsPerGroup) * shape.InChannelsPerGroup * planeIn;
-                            float* output = (float*)ay + ((long)(first + i) * shape.OutChannels + o) * oh * ow;
-                            int t0 = ((int*)aStart)[o], taps = ((int*)aStart)[o + 1] - t0;
-                            float b = bias?[o] ?? 0f;
-                            if (shape.StrideH == 1 && shape.StrideW == 1)
-                                fixed (float* pScratch = scratch)
-                                {
-                                    Plane(input, (int*)aOff + t0, (float*)av + t0, taps, pScratch, wide);
-                                    for (int r = 0; r < oh; r++)
-                                        Simd.AddScalar(output + r * ow, pScratch + r * pw, b, ow);
-                                }
-                            else
-                                Strided(shape, input, (int*)aOff + t0, (float*)av + t0, taps, b, output, pw);
-                            return scratch;
-                        }, scratch => ArrayPool<float>.Shared.Return(scratch));
-                    }
+                        int i = item / shape.OutChannels, o = item % shape.OutChannels;
+                        float* input = (float*)aStaged + (long)i * imageIn + (long)(o / shape.OutChannelsPerGroup) * shape.InChannelsPerGroup * planeIn;
+                        float* output = (float*)ay + ((long)(first + i) * shape.OutChannels + o) * oh * ow;
+                        int t0 = ((int*)aStart)[o], taps = ((int*)aStart)[o + 1] - t0;
+                        float b = bias?[o] ?? 0f;
+                        if (shape.StrideH == 1 && shape.StrideW == 1)
+                            fixed (float* pScratch = scratch)
+                            {
+                                Plane(input, (int*)aOff + t0, (float*)av + t0, taps, pScratch, wide);
+                                for (int r = 0; r < oh; r++)
+                                    Simd.AddScalar(output + r * ow, pScratch + r * pw, b, ow);
+                            }
+                        else
+                            Strided(shape, input, (int*)aOff + t0, (float*)av + t0, taps, b, output, pw);
+                        return scratch;
+                    }, scratch => ArrayPool<float>.Shared.Return(scratch));
                 }
+            }
         }
         finally { ArrayPool<float>.Shared.Return(staged); }
     }

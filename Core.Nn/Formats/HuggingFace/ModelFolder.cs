@@ -56,7 +56,12 @@ public sealed class ModelFolder
         var (format, files, map) = Weights(path, dir);
         return new ModelFolder
         {
-            Path = path, Directory = dir, Format = format, WeightFiles = files, WeightMap = map, ModelType = modelType,
+            Path = path,
+            Directory = dir,
+            Format = format,
+            WeightFiles = files,
+            WeightMap = map,
+            ModelType = modelType,
             Architectures = architectures,
         };
     }

@@ -38,8 +38,14 @@ public sealed class CheckpointTensor
 
     internal CheckpointTensor Renamed(string name) => new()
     {
-        Path = Path, Name = name, DType = DType, Shape = Shape, Strides = Strides, StorageOffset = StorageOffset,
-        SavedLocation = SavedLocation, Data = Data,
+        Path = Path,
+        Name = name,
+        DType = DType,
+        Shape = Shape,
+        Strides = Strides,
+        StorageOffset = StorageOffset,
+        SavedLocation = SavedLocation,
+        Data = Data,
     };
 
     /// <summary>The number of elements, the product of <see cref="Shape"/>.</summary>

@@ -87,11 +87,11 @@ internal sealed class PickleReader(
             case (byte)'d': Push(SetItems(new PickleDict(), PopMark())); break;
             case (byte)'s': SetItems(Expect<PickleDict>(Peek(2), "SETITEM target"), PopMany(2)); break;
             case (byte)'u':
-            {
-                var items = PopMark();
-                SetItems(Expect<PickleDict>(Peek(), "SETITEMS target"), items);
-                break;
-            }
+                {
+                    var items = PopMark();
+                    SetItems(Expect<PickleDict>(Peek(), "SETITEMS target"), items);
+                    break;
+                }
             case (byte)'q': memo[Byte()] = Peek(); break;                 // BINPUT
             case (byte)'r': memo[BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4))] = Peek(); break;
             case 0x94: memo[memo.Count] = Peek(); break;                  // MEMOIZE
@@ -100,25 +100,25 @@ internal sealed class PickleReader(
             case (byte)'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4)))); break;
             case (byte)'g': Push(Memo(TextIndex(Line()))); break;         // GET
             case (byte)'c':                                               // GLOBAL
-            {
-                string module = Line(), name = Line();
-                Push(resolveGlobal(module, name));
-                break;
-            }
+                {
+                    string module = Line(), name = Line();
+                    Push(resolveGlobal(module, name));
+                    break;
+                }
             case 0x93:                                                    // STACK_GLOBAL
-            {
-                var name = Expect<string>(Pop(), "STACK_GLOBAL name");
-                var module = Expect<string>(Pop(), "STACK_GLOBAL module");
-                Push(resolveGlobal(module, name));
-                break;
-            }
+                {
+                    var name = Expect<string>(Pop(), "STACK_GLOBAL name");
+                    var module = Expect<string>(Pop(), "STACK_GLOBAL module");
+                    Push(resolveGlobal(module, name));
+                    break;
+                }
             case (byte)'R' or 0x81:                                       // REDUCE, NEWOBJ
-            {
-                var args = Expect<PickleTuple>(Pop(), "call arguments");
-                var callable = Expect<PickleCallable>(Pop(), "callable");
-                Push(callable.Apply(args.Items));
-                break;
-            }
+                {
+                    var args = Expect<PickleTuple>(Pop(), "call arguments");
+                    var callable = Expect<PickleCallable>(Pop(), "callable");
+                    Push(callable.Apply(args.Items));
+                    break;
+                }
             case (byte)'b': Build(Pop(), Peek()); break;
             case (byte)'Q': Push(persistentLoad(Pop())); break;           // BINPERSID
             default:

@@ -163,8 +163,13 @@ public static class TorchCheckpoint
                 throw new InputException(path, $"storage '{tensor.Storage.Key}' has {storage.Length} bytes, fewer than its tensors need");
             tensors.Add(new CheckpointTensor
             {
-                Path = path, Name = name, DType = tensor.Storage.DType, Shape = tensor.Shape, Strides = tensor.Strides,
-                StorageOffset = tensor.StorageOffset, SavedLocation = tensor.Storage.Location,
+                Path = path,
+                Name = name,
+                DType = tensor.Storage.DType,
+                Shape = tensor.Shape,
+                Strides = tensor.Strides,
+                StorageOffset = tensor.StorageOffset,
+                SavedLocation = tensor.Storage.Location,
                 Data = TensorMaterializer.Materialize(tensor, storage),
             });
         }
