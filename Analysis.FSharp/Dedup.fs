@@ -255,27 +255,25 @@ let private checkThreshold (threshold: float) =
     if not (threshold > 0.0 && threshold <= 1.0) then
         invalidArg (nameof threshold) $"the threshold must lie in (0, 1], not {threshold}"
 
-/// Groups by architecture at threshold: same structural hash, or similarity >= threshold for some chain of pairs.
-let byArchitecture (threshold: float) (models: (int64 * Architecture) list) =
+/// Groups linked by architecture at threshold (same structural hash, or similarity >= threshold for some chain of
+/// pairs), and by name too when withNames; the result is reported under strategy.
+let private linked (strategy: string) (withNames: bool) (threshold: float) (models: (int64 * Architecture) list) =
     checkThreshold threshold
     let ps, vocabulary = profiles models
     let pairs, scored = linkedPairs threshold ps vocabulary
-    { Strategy = "architecture"
+    let links = pairs |> Seq.map (fun (a, b, _) -> a, b)
+    { Strategy = strategy
       Threshold = Some threshold
       Scored = scored
-      Groups = groupsOf ps (Some vocabulary) (pairs |> Seq.map (fun (a, b, _) -> a, b))
+      Groups = groupsOf ps (Some vocabulary) (if withNames then Seq.append (nameLinks ps) links else links)
       Pairs = [ for a, b, s in pairs -> { A = ps[a].Id; B = ps[b].Id; Score = s } ] }
 
+/// Groups by architecture at threshold: same structural hash, or similarity >= threshold for some chain of pairs.
+let byArchitecture (threshold: float) (models: (int64 * Architecture) list) =
+    linked "architecture" false threshold models
+
 /// Groups joined by either strategy: the same base name, or an architecture link at threshold.
-let both (threshold: float) (models: (int64 * Architecture) list) =
-    checkThreshold threshold
-    let ps, vocabulary = profiles models
-    let pairs, scored = linkedPairs threshold ps vocabulary
-    { Strategy = "both"
-      Threshold = Some threshold
-      Scored = scored
-      Groups = groupsOf ps (Some vocabulary) (Seq.append (nameLinks ps) (pairs |> Seq.map (fun (a, b, _) -> a, b)))
-      Pairs = [ for a, b, s in pairs -> { A = ps[a].Id; B = ps[b].Id; Score = s } ] }
+let both (threshold: float) (models: (int64 * Architecture) list) = linked "both" true threshold models
 
 /// Runs strategy ("name", "architecture" or "both") over every model of the catalog and replaces that strategy's
 /// stored groups with the result.

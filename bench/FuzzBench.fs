@@ -49,36 +49,18 @@ let sharedDir () =
 
 /// The readers with a real file each; a reader whose file is missing on this machine is left out.
 let targets (sharedDir: string option) =
-    [ yield!
-          sharedDir
-          |> Option.toList
-          |> List.map (fun dir ->
-              { Format = "safetensors"
-                Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.safetensors")
-                Read = readSafetensors
-                IsClean = (fun e -> e :? InputException) })
-      yield!
-          sharedDir
-          |> Option.toList
-          |> List.collect (fun dir ->
-              [ for format, file in [ "pytorch zip", "model.pt"; "pytorch legacy", "resnet20-12fca82f.th" ] ->
-                    { Format = format
-                      Seed = Path.Combine(dir, "models", "cifar10-resnet20", file)
-                      Read = readCheckpoint
-                      IsClean = (fun e -> e :? InputException) } ])
-      yield!
-          sharedDir
-          |> Option.toList
-          |> List.map (fun dir ->
-              { Format = "onnx"
-                Seed = Path.Combine(dir, "models", "cifar10-resnet20", "model.onnx")
-                Read = readOnnx
-                IsClean = (fun e -> e :? InputException) })
-      yield
-          { Format = "idx (gzip)"
-            Seed = Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")
-            Read = readIdx
-            IsClean = (fun e -> e :? InputException) } ]
+    // Each reader refuses a broken file with the one user-facing error; anything else escaping is a defect.
+    let target format seed read =
+        { Format = format; Seed = seed; Read = read; IsClean = (fun e -> e :? InputException) }
+    let resnet20 =
+        [ "safetensors", "model.safetensors", readSafetensors
+          "pytorch zip", "model.pt", readCheckpoint
+          "pytorch legacy", "resnet20-12fca82f.th", readCheckpoint
+          "onnx", "model.onnx", readOnnx ]
+    [ for dir in Option.toList sharedDir do
+          for format, file, read in resnet20 ->
+              target format (Path.Combine(dir, "models", "cifar10-resnet20", file)) read
+      yield target "idx (gzip)" (Path.Combine(FashionMnist.DefaultDirectory, "t10k-labels-idx1-ubyte.gz")) readIdx ]
     |> List.filter (fun t -> File.Exists t.Seed)
 
 /// One mutation of bytes: bit flips, overwritten or inserted bytes, a truncation, a duplicated run, or an extreme

@@ -32,14 +32,7 @@ let private within (absTol: float) (relTol: float) (what: string) (expected: flo
     let worst =
         [ 0 .. expected.Length - 1 ] |> List.maxBy (fun i -> if Double.IsNaN(excess i) then infinity else excess i)
     if not (excess worst <= 0.0) then
-        failtestf
-            "%s: element %d is %.17g, expected %.17g (tolerance max(%g abs, %g rel))"
-            what
-            worst
-            actual.[worst]
-            expected.[worst]
-            absTol
-            relTol
+        failElement what worst actual.[worst] expected.[worst] $"max({absTol} abs, {relTol} rel)"
 
 let private relClose (relTol: float) (what: string) (expected: float) (actual: float) =
     within 0.0 relTol what [| expected |] [| actual |]

@@ -13,25 +13,6 @@ open Hybrid.Tests.Shared
 
 type private F = Functional
 
-/// Element-wise |actual - expected| <= absTol + relTol |expected| in double precision; the message names the worst element.
-let private closeTo64 (absTol: float) (relTol: float) (what: string) (expected: float[]) (actual: float[]) =
-    Expect.equal actual.Length expected.Length (sprintf "%s: length" what)
-    let mutable worst, worstExcess = -1, 0.0
-    for i in 0 .. expected.Length - 1 do
-        let excess = abs (actual.[i] - expected.[i]) - (absTol + relTol * abs expected.[i])
-        if Double.IsNaN actual.[i] <> Double.IsNaN expected.[i] || excess > worstExcess then
-            worst <- i
-            worstExcess <- if Double.IsNaN excess then infinity else excess
-    if worst >= 0 then
-        failtestf
-            "%s: element %d is %.17g, expected %.17g (tolerance %g abs + %g rel)"
-            what
-            worst
-            actual.[worst]
-            expected.[worst]
-            absTol
-            relTol
-
 /// How a test input's values are drawn.
 type private Values =
     /// Standard normal.

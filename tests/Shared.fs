@@ -59,26 +59,28 @@ let withTempDir f =
     finally
         Directory.Delete(dir, true)
 
-/// Element-wise |actual - expected| <= absTol + relTol * |expected|; the message names the worst element.
-let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[]) (actual: float32[]) =
+/// Fails the test naming element i of what, its value, the expected one and the tolerance it broke.
+let failElement (what: string) (i: int) (actual: float) (expected: float) (tolerance: string) =
+    failtestf "%s: element %d is %.17g, expected %.17g (tolerance %s)" what i actual expected tolerance
+
+/// Element-wise |actual - expected| <= absTol + relTol * |expected| in double precision; the message names the worst
+/// element.
+let closeTo64 (absTol: float) (relTol: float) (what: string) (expected: float[]) (actual: float[]) =
     Expect.equal actual.Length expected.Length (sprintf "%s: length" what)
     let mutable worst = -1
     let mutable worstExcess = 0.0
     for i in 0 .. expected.Length - 1 do
-        let e, a = float expected.[i], float actual.[i]
+        let e, a = expected.[i], actual.[i]
         let excess = abs (a - e) - (absTol + relTol * abs e)
         if Double.IsNaN a <> Double.IsNaN e || excess > worstExcess then
             worst <- i
             worstExcess <- if Double.IsNaN excess then infinity else excess
     if worst >= 0 then
-        failtestf
-            "%s: element %d is %g, expected %g (tolerance %g abs + %g rel)"
-            what
-            worst
-            actual.[worst]
-            expected.[worst]
-            absTol
-            relTol
+        failElement what worst actual.[worst] expected.[worst] $"{absTol} abs + {relTol} rel"
+
+/// closeTo64 on float32 values (compared in double precision).
+let closeTo (absTol: float) (relTol: float) (what: string) (expected: float32[]) (actual: float32[]) =
+    closeTo64 absTol relTol what (Array.map float expected) (Array.map float actual)
 
 /// The action must throw ArgumentException (or a subclass) whose message contains `fragment`.
 let rejects (fragment: string) (action: unit -> 'a) =
