@@ -78,6 +78,20 @@ let private fixture =
            Tensors = tensors
            Results = results })
 
+/// scikit-learn's settings and start for the fixture's fit with covariance t, stopped after maxIter iterations.
+let private fixtureOptions (t: CovarianceType) (maxIter: int) =
+    let f = fixture.Force()
+    GaussianMixtureOptions(
+        Components = f.K,
+        Covariance = t,
+        Tol = f.Tol,
+        RegCovar = f.RegCovar,
+        MaxIter = maxIter,
+        WeightsInit = f.Tensors.["weights_init"],
+        MeansInit = f.Tensors.["means_init"],
+        PrecisionsInit = f.Tensors.[t.SklearnName() + ".precisions_init"]
+    )
+
 /// scikit-learn's fit from the fully given start, then every fixture value, scored on the same device.
 /// Tolerances: n_iter and converged exact (the stopping test is far from tol at the last iterations); lower bound, BIC
 /// and AIC rel 1e-8 (float64 sums over 3000 rows in another order differ by ~1e-14, and EM amplifies that mildly);
@@ -87,17 +101,7 @@ let private fixture =
 /// which the full fixture check above holds to scikit-learn: rel 1e-10 (the same float64 terms summed in another order).
 let private slowFixtureCheck (device: Device) (t: CovarianceType) =
     let f = fixture.Force()
-    let options =
-        GaussianMixtureOptions(
-            Components = f.K,
-            Covariance = t,
-            Tol = f.Tol,
-            RegCovar = f.RegCovar,
-            MaxIter = 3,
-            WeightsInit = f.Tensors.["weights_init"],
-            MeansInit = f.Tensors.["means_init"],
-            PrecisionsInit = f.Tensors.[t.SklearnName() + ".precisions_init"]
-        )
+    let options = fixtureOptions t 3
     let expected = GaussianMixture.Fit(Device.Reference, f.Data, f.N, f.D, options)
     let model = GaussianMixture.Fit(device, f.Data, f.N, f.D, options)
     let first50 = f.Data.[.. 50 * f.D - 1]
@@ -132,17 +136,7 @@ let private fixtureTests =
                       let f = fixture.Force()
                       let tensor suffix = f.Tensors.[t.SklearnName() + "." + suffix]
                       let expected = f.Results.[t.SklearnName()]
-                      let options =
-                          GaussianMixtureOptions(
-                              Components = f.K,
-                              Covariance = t,
-                              Tol = f.Tol,
-                              RegCovar = f.RegCovar,
-                              MaxIter = f.MaxIter,
-                              WeightsInit = f.Tensors.["weights_init"],
-                              MeansInit = f.Tensors.["means_init"],
-                              PrecisionsInit = tensor "precisions_init"
-                          )
+                      let options = fixtureOptions t f.MaxIter
                       let model = GaussianMixture.Fit(device, f.Data, f.N, f.D, options)
                       Expect.equal model.NIter expected.NIter "n_iter"
                       Expect.equal model.Converged expected.Converged "converged"

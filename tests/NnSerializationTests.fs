@@ -53,6 +53,18 @@ let private mixedState () : (string * Tensor) list =
       "big.rank", Tensor.From(randomNormal rng 120, [| 2; 3; 4; 5 |])
       "tied.weight", weight ]
 
+/// Writes each (file, entries) shard with save, and the Hugging Face index that maps every key to its shard.
+let private writeShards (dir: string) (index: string) save (shards: (string * KeyValuePair<string, Tensor> list) list) =
+    for file, part in shards do
+        save (Path.Combine(dir, file)) part
+    let map =
+        [ for file, part in shards do
+              for KeyValue(k, _) in part -> $"\"{k}\": \"{file}\"" ]
+    File.WriteAllText(
+        Path.Combine(dir, index),
+        sprintf """{"metadata": {}, "weight_map": {%s}}""" (String.Join(", ", map))
+    )
+
 let private asDict (entries: (string * Tensor) list) =
     let d = Dictionary<string, Tensor>()
     for k, v in entries do
@@ -92,15 +104,7 @@ let private writeFolder (dir: string) (state: IReadOnlyDictionary<string, Tensor
         let shards =
             [ "model-00001-of-00002.safetensors", entries.[.. half - 1]
               "model-00002-of-00002.safetensors", entries.[half..] ]
-        for file, part in shards do
-            StateDicts.SaveSafetensors(Path.Combine(dir, file), part)
-        let map =
-            [ for file, part in shards do
-                  for KeyValue(k, _) in part -> $"\"{k}\": \"{file}\"" ]
-        File.WriteAllText(
-            Path.Combine(dir, "model.safetensors.index.json"),
-            sprintf """{"metadata": {}, "weight_map": {%s}}""" (String.Join(", ", map))
-        )
+        writeShards dir "model.safetensors.index.json" (fun path part -> StateDicts.SaveSafetensors(path, part)) shards
 
 [<Tests>]
 let tests =
@@ -250,15 +254,11 @@ let tests =
                   let shards =
                       [ "pytorch_model-00001-of-00002.bin", entries.[..49]
                         "pytorch_model-00002-of-00002.bin", entries.[50..] ]
-                  for file, part in shards do
-                      StateDicts.SavePyTorch(Path.Combine(binShards, file), part)
-                  let map =
-                      [ for file, part in shards do
-                            for KeyValue(k, _) in part -> $"\"{k}\": \"{file}\"" ]
-                  File.WriteAllText(
-                      Path.Combine(binShards, "pytorch_model.bin.index.json"),
-                      sprintf """{"weight_map": {%s}}""" (String.Join(", ", map))
-                  )
+                  writeShards
+                      binShards
+                      "pytorch_model.bin.index.json"
+                      (fun path part -> StateDicts.SavePyTorch(path, part))
+                      shards
                   Expect.equal (ModelFolder.Open binShards).Format WeightFormat.PyTorch "PyTorch shards"
                   sameState binShards state (StateDicts.Load binShards))
           }
