@@ -7,7 +7,6 @@ module Hybrid.Analysis.Report
 open System
 open System.Globalization
 open System.IO
-open System.Net
 open System.Text
 open Hybrid.Core.Nn
 open Plotly.NET
@@ -136,29 +135,6 @@ let private markdown (models: ReportModel list) (charts: ReportChart list) =
                  |> String.concat "\n")) ]
     |> String.concat "\n\n"
 
-/// plotly.js as Plotly.NET inlines it for PlotlyJSReference.Full: the library's script element, taken from the head of
-/// a page Plotly.NET renders, so that index.html carries it once however many charts it holds.
-let private plotlyScript =
-    lazy
-        (let page =
-            Chart.Column(values = [ 0 ], Keys = [ "x" ])
-            |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
-            |> GenericChart.toEmbeddedHTML
-         let head = page.Substring(0, max 0 (page.IndexOf "</head>"))
-         let start = head.IndexOf "<script"
-         let stop = head.IndexOf("</script>", max 0 start)
-         if start < 0 || stop < 0 || not (head.Contains "plotly.js v") then
-             failwith "Plotly.NET rendered no inlined plotly.js for PlotlyJSReference.Full"
-         head.Substring(start, stop + "</script>".Length - start))
-
-let private html (text: string) = WebUtility.HtmlEncode text
-
-let private htmlTable (columns: string list) (rows: string list list) =
-    let cells tag (r: string list) = r |> List.map (fun c -> $"<{tag}>{html c}</{tag}>") |> String.concat ""
-    let body = rows |> List.map (fun r -> "<tr>" + cells "td" r + "</tr>") |> String.concat "\n"
-    let head = cells "th" columns
-    $"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
-
 let private page (models: ReportModel list) (charts: ReportChart list) =
     let sections =
         charts
@@ -171,22 +147,22 @@ let private page (models: ReportModel list) (charts: ReportChart list) =
                         c.Chart
                         |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
                     $"<section class=\"chart\" id=\"{c.Id}\">{GenericChart.toChartHTML chart}<p><a href=\"charts/{c.Id}.json\">figure JSON</a></p></section>")
-            $"<h2>{html scope}</h2>\n" + String.concat "\n" body)
+            $"<h2>{HtmlPage.encode scope}</h2>\n" + String.concat "\n" body)
     let nav =
         charts
         |> List.map _.Scope
         |> List.distinct
-        |> List.map (fun s -> $"<a href=\"#{(charts |> List.find (fun c -> c.Scope = s)).Id}\">{html s}</a>")
+        |> List.map (fun s -> $"<a href=\"#{(charts |> List.find (fun c -> c.Scope = s)).Id}\">{HtmlPage.encode s}</a>")
         |> String.concat " · "
     $"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Structure report</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;font-size:0.9em}} td,th{{border:1px solid #ccc;padding:2px 6px}} section.chart{{margin:1em 0}}</style>
-{plotlyScript.Value}
+{HtmlPage.plotlyScript.Value}
 </head><body>
 <h1>Structure report</h1>
 <p>{models.Length} models. Files: <a href="report.md">report.md</a>, <a href="metrics.csv">metrics.csv</a>, <a href="layers.csv">layers.csv</a>.</p>
 <p>Scopes: {nav}</p>
-{htmlTable summaryColumns (summaryRows models)}
+{HtmlPage.table summaryColumns (summaryRows models)}
 {String.concat "\n" sections}
 </body></html>
 """

@@ -15,7 +15,6 @@ open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Optim
 open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Onnx.Export
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Zoo
 
 type Schedule =
@@ -116,7 +115,7 @@ let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<stri
         OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
     | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
-/// Model, optimiser and scheduler state in one safetensors file, written atomically: a crash leaves the previous one.
+/// Model, optimiser and scheduler state in one checkpoint.
 let private writeCheckpoint
     (path: string)
     (model: Module)
@@ -125,16 +124,12 @@ let private writeCheckpoint
     (epochs: int)
     (o: Options)
     =
-    let state =
-        [ for struct (k, v) in model.StateDict() -> struct ("model." + k, v)
-          for KeyValue(k, v) in optimizer.StateDict() -> struct ("optimizer." + k, v)
-          for s in Option.toList scheduler do
-              for KeyValue(k, v) in s.StateDict() -> struct ("scheduler." + k, v) ]
-    StateDicts.SaveSafetensors(
-        path,
-        ResizeArray state,
-        readOnlyDict [ "epochs_done", string epochs; "options", optionsJson o ]
-    )
+    Checkpoint.write
+        path
+        [ yield "model", Checkpoint.moduleState model
+          yield "optimizer", Checkpoint.dictState (optimizer.StateDict())
+          for s in Option.toList scheduler -> "scheduler", Checkpoint.dictState (s.StateDict()) ]
+        [ "epochs_done", string epochs; "options", optionsJson o ]
 
 /// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
 /// <paramref name="testSet"/> after each epoch, checkpointing to <see cref="checkpointPath"/> and finally saving the
@@ -183,25 +178,19 @@ let train
     let checkpoint = checkpointPath out
     let mutable firstEpoch = 0
     if resume && File.Exists checkpoint then
-        let state = StateDicts.Load checkpoint
-        use file = SafetensorsFile.Open checkpoint
-        let meta = file.Metadata
-        let saved = meta.["options"]
-        if saved <> optionsJson o then
+        let saved = Checkpoint.read checkpoint
+        let meta = saved.Metadata
+        let options = meta.["options"]
+        if options <> optionsJson o then
             raise (
                 InputException(
                     checkpoint,
-                    $"the checkpoint was written with other options ({saved}); resume with the same ones or delete it"
+                    $"the checkpoint was written with other options ({options}); resume with the same ones or delete it"
                 )
             )
-        let part (prefix: string) =
-            state
-            |> Seq.filter (fun kv -> kv.Key.StartsWith prefix)
-            |> Seq.map (fun kv -> KeyValuePair(kv.Key.Substring prefix.Length, kv.Value))
-            |> Dictionary
-        model.LoadStateDict(part "model.") |> ignore
-        optimizer.LoadStateDict(part "optimizer.")
-        scheduler |> Option.iter (fun s -> s.LoadStateDict(part "scheduler."))
+        model.LoadStateDict(saved.Part "model") |> ignore
+        optimizer.LoadStateDict(saved.Part "optimizer")
+        scheduler |> Option.iter (fun s -> s.LoadStateDict(saved.Part "scheduler"))
         firstEpoch <- int meta.["epochs_done"]
         report (Resumed firstEpoch)
     let evaluateOn (data: LabelledImages) =

@@ -413,6 +413,63 @@ type DemoArgs =
             | Device _ -> $"devices for the self-check (default: {deviceWords selfCheckDevices})."
             | Seed _ -> $"seed of the self-check (default {selfCheck.Seed})."
 
+type ReengineerSchedule =
+    | Published
+    | Fast
+
+type ReengineerArgs =
+    | [<Mandatory>] Model of path: string
+    | Arch of name: string
+    | [<Mandatory>] Dataset of spec: string
+    | Target_Class of name_or_index: string
+    | Target_Classes of names: string
+    | Split of counts: string
+    | Lr_Mask of float
+    | Lr_Head of float
+    | Alpha of float
+    | Schedule of ReengineerSchedule
+    | Epochs of int
+    | Prune_Threshold of float
+    | Seed of int
+    | Mean of values: string
+    | Std of values: string
+    | [<Mandatory>] Out of dir: string
+    | Resume
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            let d = Hybrid.Analysis.Reengineering.MaskTraining.defaults
+            match a with
+            | Model _ ->
+                "the pre-trained classifier: a zoo architecture's weights in any format hybrid eval reads (not ONNX)."
+            | Arch _ -> "its zoo architecture (default: found from the tensor names and shapes)."
+            | Dataset _ ->
+                "the labelled images the target problem is drawn from (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR."
+            | Target_Class _ ->
+                "binary target problem: this class (name or index) against an equal seeded sample of the rest."
+            | Target_Classes _ ->
+                "multi-class target problem: classes C1,C2,... (names or indices), a group (footwear, tops, vehicles, animals) or a CIFAR-100 superclass name."
+            | Split _ ->
+                "images of the dataset for training, validation and test, TRAIN,VAL,TEST (default 60%, 10%, 30%), drawn with the seed."
+            | Lr_Mask _ -> $"Adam learning rate of the mask scores (default {d.LrMask})."
+            | Lr_Head _ -> $"Adam learning rate of the new head (default {d.LrHead})."
+            | Alpha _ -> $"weight of the weight ratio in the loss (default {d.Alpha})."
+            | Schedule _ ->
+                $"published (SeaM's, the default) or fast (scores from weight magnitudes, alpha steered to {d.FastTarget} of the weights over {d.FastRampEpochs} epochs)."
+            | Epochs _ -> $"mask-training epochs (default {d.Epochs}; every fifth, from 0, trains the head only)."
+            | Prune_Threshold _ ->
+                "stop once this share of the weights is removed (SeaM's prune_threshold; default: never)."
+            | Seed _ -> $"seed of the split, the sampling, the head and the data order (default {d.Seed})."
+            | Mean _ -> "per-channel mean to subtract, comma-separated (default none)."
+            | Std _ -> "per-channel standard deviation to divide by, comma-separated (default none)."
+            | Out _ ->
+                "folder for masks.safetensors, model.safetensors, model.onnx, report.json, report.html and the checkpoint."
+            | Resume -> "continue from the folder's checkpoint (same options)."
+            | Device _ -> autoDevice
+            | Json -> "print the report as one JSON document."
+
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
@@ -424,6 +481,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
+    | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | Version
 
@@ -444,6 +502,8 @@ type HybridArgs =
                 "extract the architectures of model files and folders into the catalog (files already catalogued are skipped)."
             | Dedup _ ->
                 "group the catalog's models that are duplicates by name or by architecture, with a representative per group."
+            | Reengineer _ ->
+                "SeaM model re-engineering: learn weight masks that keep only what a target problem (one class, or a few) needs; report weights kept, accuracies, FLOPs and dense vs sparse time."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Analyze _ ->
                 "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."

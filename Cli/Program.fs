@@ -35,6 +35,7 @@ let main argv =
             | Cka a -> CkaCommand.run a
             | Eval a -> EvalCommand.run a
             | Train a -> TrainCommand.run a
+            | Reengineer a -> ReengineerCommand.run a
             | Bench a -> BenchCommand.run a
             | Extract a -> ExtractCommand.run a
             | Dedup a -> DedupCommand.run a

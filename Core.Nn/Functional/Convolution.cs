@@ -25,7 +25,7 @@ public static partial class Functional
     static Tensor ConvolutionOp(LayerOp layer, string op, Tensor input, Tensor weight, Size2? stride, Size2? padding,
         Size2? dilation, int groups)
     {
-        var s = ConvShape(op, input, weight, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
+        var s = ConvShape(op, input, weight.ShapeRef, LayerOp.Describe(weight), stride ?? 1, padding ?? 0, dilation ?? 1, groups);
         layer.CheckBias(s.OutChannels);
         return layer.Run([s.Batch, s.OutChannels, s.OutHeight, s.OutWidth],
             new PlainLayer((x, w, b, y) => Gpu.Conv2d.Forward(s, x, w, b, y),
@@ -37,16 +37,18 @@ public static partial class Functional
             ("kernel", new[] { s.KernelH, s.KernelW }));
     }
 
-    /// <summary>The geometry of a convolution, validated with the op's name and both shapes in every message.</summary>
-    static Conv2dShape ConvShape(string op, Tensor input, Tensor weight, Size2 stride, Size2 padding, Size2 dilation, int groups)
+    /// <summary>The geometry of a convolution, validated with the op's name and both shapes (the weight's as
+    /// <paramref name="weightText"/>) in every message.</summary>
+    static Conv2dShape ConvShape(string op, Tensor input, int[] w, string weightText, Size2 stride, Size2 padding, Size2 dilation,
+        int groups)
     {
-        string shapes = $"input {LayerOp.Describe(input)} and weight {LayerOp.Describe(weight)}";
-        if (input.Dim != 4 || weight.Dim != 4)
+        string shapes = $"input {LayerOp.Describe(input)} and weight {weightText}";
+        if (input.Dim != 4 || w.Length != 4)
             throw new ArgumentException($"{op}: {shapes}: input must be (N, C, H, W) and weight (O, C/groups, kH, kW)");
         if (groups <= 0) throw new ArgumentException($"{op}: {shapes}: groups must be positive, got {groups}");
         if (stride.H <= 0 || stride.W <= 0 || dilation.H <= 0 || dilation.W <= 0 || padding.H < 0 || padding.W < 0)
             throw new ArgumentException($"{op}: {shapes}: stride {stride} and dilation {dilation} must be positive, padding {padding} non-negative");
-        int[] x = input.ShapeRef, w = weight.ShapeRef;
+        int[] x = input.ShapeRef;
         if (x[1] != w[1] * groups)
             throw new ArgumentException($"{op}: {shapes}: input channels {x[1]} must equal weight dimension 1 ({w[1]}) times groups {groups}");
         if (w[0] % groups != 0 || w[0] == 0)

@@ -1,7 +1,9 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn.Modules;
 
 /// <summary>PyTorch's <c>nn.Conv2d</c>: state <c>weight</c> (out, in / groups, kH, kW) and <c>bias</c> (out) or none.</summary>
-public class Conv2d : Module
+public class Conv2d : MaskableLayer
 {
     /// <summary>A convolution initialised as PyTorch's <c>reset_parameters</c> does, drawing from
     /// <paramref name="generator"/> (or <see cref="Init.Default"/>).</summary>
@@ -31,12 +33,6 @@ public class Conv2d : Module
     public Size2 Dilation { get; }
     public int Groups { get; }
 
-    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To"/> replaces parameter objects).</summary>
-    public Tensor Weight => Parameter("weight")!;
-
-    /// <summary>The bias, or null for a convolution built with <c>bias: false</c>.</summary>
-    public Tensor? Bias => Parameter("bias");
-
     /// <summary>Kaiming-uniform weight with a = sqrt(5) and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias, as PyTorch.</summary>
     public void ResetParameters(Generator generator)
     {
@@ -44,8 +40,13 @@ public class Conv2d : Module
         if (Bias is { } b) Init.FanInUniform(b, Weight, generator);
     }
 
-    public override Tensor Forward(Tensor input) =>
-        Functional.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+    protected override Tensor DenseForward(Tensor input) => Functional.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+
+    protected override Tensor MaskedForward(Tensor input, Tensor weightMask, Tensor? biasMask) =>
+        Functional.MaskedConv2d(input, Weight, weightMask, Bias, biasMask, Stride, Padding, Dilation, Groups, Rule);
+
+    protected override Tensor SparseForward(Tensor input, CsrWeights weights, Tensor? bias) =>
+        Functional.SparseConv2d(input, weights, Weight.ShapeRef, bias, Stride, Padding, Dilation, Groups);
 
     /// <summary>PyTorch's repr, e.g. <c>Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)</c>.</summary>
     public override string ToString()

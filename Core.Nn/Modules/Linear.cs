@@ -1,8 +1,10 @@
+using Hybrid.Core.Gpu;
+
 namespace Hybrid.Core.Nn.Modules;
 
 /// <summary>PyTorch's <c>nn.Linear</c>: y = x W^T + b over the last dimension; state <c>weight</c> (out, in) and
 /// <c>bias</c> (out) or none.</summary>
-public class Linear : Module
+public class Linear : MaskableLayer
 {
     /// <summary>A layer initialised as PyTorch's <c>reset_parameters</c> does, drawing from <paramref name="generator"/>
     /// (or <see cref="Init.Default"/>).</summary>
@@ -20,12 +22,6 @@ public class Linear : Module
     public int InFeatures { get; }
     public int OutFeatures { get; }
 
-    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To"/> replaces parameter objects).</summary>
-    public Tensor Weight => Parameter("weight")!;
-
-    /// <summary>The bias, or null for a layer built with <c>bias: false</c>.</summary>
-    public Tensor? Bias => Parameter("bias");
-
     /// <summary>Kaiming-uniform weight with a = sqrt(5) and U(-1/sqrt(in), 1/sqrt(in)) bias, as PyTorch. An empty weight
     /// (in or out features 0) is left as it is.</summary>
     public void ResetParameters(Generator generator)
@@ -34,7 +30,12 @@ public class Linear : Module
         if (Bias is { } b) Init.FanInUniform(b, Weight, generator);
     }
 
-    public override Tensor Forward(Tensor input) => Functional.Linear(input, Weight, Bias);
+    protected override Tensor DenseForward(Tensor input) => Functional.Linear(input, Weight, Bias);
+
+    protected override Tensor MaskedForward(Tensor input, Tensor weightMask, Tensor? biasMask) =>
+        Functional.MaskedLinear(input, Weight, weightMask, Bias, biasMask, Rule);
+
+    protected override Tensor SparseForward(Tensor input, CsrWeights weights, Tensor? bias) => Functional.SparseLinear(input, weights, bias);
 
     /// <summary>PyTorch's repr: <c>Linear(in_features=64, out_features=10, bias=True)</c>.</summary>
     public override string ToString() =>

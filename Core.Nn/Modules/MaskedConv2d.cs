@@ -1,17 +1,15 @@
 namespace Hybrid.Core.Nn.Modules;
 
-/// <summary>A <see cref="Conv2d"/> whose effective weight is weight * 1[weight_mask > 0] (and bias * 1[bias_mask > 0]):
-/// SeaM's masked layer. State keys <c>weight</c>, <c>bias</c>, <c>weight_mask</c>, <c>bias_mask</c>; the masks start at
-/// <see cref="MaskedLinear.InitialScore"/>, so every weight is kept until training lowers its score below zero.</summary>
+/// <summary>A <see cref="Conv2d"/> that starts masked (SeaM's masked layer built directly): the effective weight is
+/// weight * 1[weight_mask > 0] (and bias * 1[bias_mask > 0]); state keys <c>weight</c>, <c>bias</c>,
+/// <c>weight_mask</c>, <c>bias_mask</c>; the masks start at <see cref="MaskedLinear.InitialScore"/>, so every weight is
+/// kept until training lowers its score below zero. Any Conv2d can be masked in place with
+/// <see cref="MaskableLayer.EnableMask"/>.</summary>
 public sealed class MaskedConv2d : Conv2d
 {
     public MaskedConv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Size2? padding = null,
         Size2? dilation = null, int groups = 1, bool bias = true, Generator? generator = null)
-        : base(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, generator)
-    {
-        RegisterParameter("weight_mask", MaskScores.Initial(Weight));
-        RegisterParameter("bias_mask", MaskScores.Initial(Bias));
-    }
+        : base(inChannels, outChannels, kernelSize, stride, padding, dilation, groups, bias, generator) => EnableMask();
 
     /// <summary>A masked copy of <paramref name="conv"/>: same hyper-parameters, its weight and bias values, masks all kept.</summary>
     public static MaskedConv2d From(Conv2d conv)
@@ -22,16 +20,4 @@ public sealed class MaskedConv2d : Conv2d
         MaskScores.CopyValues(masked.Weight, masked.Bias, conv.Weight, conv.Bias);
         return masked;
     }
-
-    /// <summary>The mask scores of the weight (same shape).</summary>
-    public Tensor WeightMask => Parameter("weight_mask")!;
-
-    /// <summary>The mask scores of the bias, or null without bias.</summary>
-    public Tensor? BiasMask => Parameter("bias_mask");
-
-    /// <summary>How gradients reach the mask scores; SeaM's clipped straight-through estimator by default.</summary>
-    public Gpu.MaskGradient Rule { get; set; } = Gpu.MaskGradient.ClippedStraightThrough;
-
-    public override Tensor Forward(Tensor input) =>
-        Functional.MaskedConv2d(input, Weight, WeightMask, Bias, BiasMask, Stride, Padding, Dilation, Groups, Rule);
 }

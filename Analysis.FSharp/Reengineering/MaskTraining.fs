@@ -1,0 +1,346 @@
+/// SeaM's mask training: two Adam optimisers (the head alone at lr_head; masks at lr_mask together with the head),
+/// the head-only epoch every fifth epoch (0, 5, 10, ...), loss cross-entropy + alpha * weight ratio, BatchNorm in
+/// evaluation mode, batch 64 with SeaM's augmentation (random crop with 4-pixel padding, horizontal flip). After each
+/// epoch the model is scored on the validation part and SeaM's rule keeps the best epoch; a checkpoint after each epoch
+/// lets an interrupted run resume and end exactly where an uninterrupted one ends.
+module Hybrid.Analysis.Reengineering.MaskTraining
+
+open System
+open System.Diagnostics
+open System.IO
+open Hybrid.Core.Gpu
+open Hybrid.Core.Nn
+open Hybrid.Core.Nn.Data
+open Hybrid.Core.Nn.Modules
+open Hybrid.Core.Nn.Optim
+open Hybrid.Analysis
+open Hybrid.Analysis.Reengineering.MaskedModel
+
+type Schedule =
+    /// SeaM's: alpha constant, scores starting at 1.
+    | Published
+    /// Beyond SeaM: scores start at each weight's magnitude over its layer's mean magnitude (all kept, the smallest
+    /// nearest to removal), and alpha is held by a controller that steers the weight ratio down a target line from 1
+    /// to FastTarget over FastRampEpochs epochs, then holds it there (see `controlAlpha`).
+    | Fast
+
+type Options =
+    {
+        LrMask: float
+        LrHead: float
+        Alpha: float
+        Epochs: int
+        BatchSize: int
+        Seed: int64
+        Schedule: Schedule
+        /// Stop once this share of the weights is removed (SeaM's prune_threshold); None trains every epoch.
+        PruneThreshold: float option
+        FastTarget: float
+        FastRampEpochs: int
+        Mean: float32[] option
+        Std: float32[] option
+    }
+
+/// SeaM's published settings for ResNet-20 on CIFAR-10 (lr_mask 0.05, alpha 1, lr_head 0.1, batch 64, 300 epochs).
+let defaults =
+    { LrMask = 0.05
+      LrHead = 0.1
+      Alpha = 1.0
+      Epochs = 300
+      BatchSize = 64
+      Seed = 0L
+      Schedule = Published
+      PruneThreshold = None
+      FastTarget = 0.10
+      FastRampEpochs = 30
+      Mean = None
+      Std = None }
+
+type EpochReport =
+    { Epoch: int
+      HeadOnly: bool
+      Loss: float
+      CrossEntropy: float
+      WeightRatio: float
+      TrainAccuracy: float
+      ValidationAccuracy: float
+      Alpha: float
+      Seconds: float }
+
+type Progress =
+    | BatchDone of epoch: int * index: int * count: int * loss: float
+    | EpochDone of EpochReport
+    | Resumed of epochs: int
+
+/// The epoch SeaM's rule keeps, with its validation accuracy and weight ratio.
+type Selected = { Epoch: int; Accuracy: float; Ratio: float }
+
+/// SeaM's selection, as a fold over epochs: among epochs whose validation accuracy reaches the original model's, the
+/// lowest weight ratio at 0.1% granularity, ties to higher accuracy; until one reaches it, the best accuracy - ratio.
+type Selection =
+    { Reached: Selected option
+      Fallback: Selected option }
+
+    /// The epoch kept so far.
+    member s.Kept = Option.orElse s.Fallback s.Reached
+
+    /// The selection after one more epoch, and whether that epoch is now the one kept.
+    member s.Add (original: float) (e: Selected) =
+        let permille (r: float) = int (floor (r * 1000.0))
+        let better =
+            e.Accuracy >= original
+            && (match s.Reached with
+                | None -> true
+                | Some b ->
+                    permille e.Ratio < permille b.Ratio
+                    || (permille e.Ratio = permille b.Ratio && e.Accuracy > b.Accuracy))
+        let fallback =
+            match s.Fallback with
+            | Some b when b.Accuracy - b.Ratio >= e.Accuracy - e.Ratio -> s.Fallback
+            | _ -> Some e
+        let next = { Reached = (if better then Some e else s.Reached); Fallback = fallback }
+        next, next.Kept = Some e
+
+let private emptySelection = { Reached = None; Fallback = None }
+
+/// The fast schedule's target ratio after `progress` epochs (fractional).
+let targetRatio (o: Options) (progress: float) =
+    max o.FastTarget (1.0 - (1.0 - o.FastTarget) * progress / float (max 1 o.FastRampEpochs))
+
+/// One step of the fast schedule's controller: Adam scales every score's step to about lr_mask whatever the size of
+/// its gradient, so only the sign balance of alpha / N against the cross-entropy's noise moves the ratio; alpha is
+/// multiplied by 1.05 after a step that leaves the ratio above the target and divided by it otherwise.
+let controlAlpha (alpha: float) (ratio: float) (target: float) =
+    Math.Clamp((if ratio > target then alpha * 1.05 else alpha / 1.05), 1e-3, 1e6)
+
+/// Scores from weight magnitudes for the fast schedule: |w| / mean |w| per layer (biases keep 1).
+let private magnitudeScores (net: ReengineeredNet) =
+    use _ = Autograd.NoGrad()
+    for _, layer in net.Layers do
+        let w = layer.Weight.Span<float32>()
+        let mutable sum = 0.0
+        for v in w do
+            sum <- sum + float (abs v)
+        let mean = if w.Length = 0 || sum = 0.0 then 1.0 else sum / float w.Length
+        let s = layer.WeightMask.Span<float32>()
+        for i in 0 .. s.Length - 1 do
+            s.[i] <- float32 (float (abs w.[i]) / mean)
+
+/// Where a run keeps its checkpoint inside its output folder.
+let checkpointPath (outDir: string) = Path.Combine(outDir, "checkpoint.safetensors")
+
+/// The options a checkpoint records; resuming with other ones is refused.
+let private optionsText (o: Options) = sprintf "%A" o
+
+/// Copies of the trained tensors (mask scores and head), to keep a selected epoch.
+let private snapshot (net: ReengineeredNet) =
+    net.StateDict()
+    |> Seq.filter (fun struct (k, _) -> k.StartsWith "head." || k.EndsWith "_mask")
+    |> Seq.map (fun struct (k, v) -> k, v.Clone())
+    |> List.ofSeq
+
+let private restore (net: ReengineeredNet) (state: (string * Tensor) list) =
+    net.LoadStateDict(readOnlyDict state, strict = false) |> ignore
+
+let private historyColumns = 9
+
+let private historyRow (r: EpochReport) =
+    [| float r.Epoch
+       (if r.HeadOnly then 1.0 else 0.0)
+       r.Loss
+       r.CrossEntropy
+       r.WeightRatio
+       r.TrainAccuracy
+       r.ValidationAccuracy
+       r.Alpha
+       r.Seconds |]
+
+let private ofHistoryRow (v: float[]) =
+    { Epoch = int v.[0]
+      HeadOnly = v.[1] <> 0.0
+      Loss = v.[2]
+      CrossEntropy = v.[3]
+      WeightRatio = v.[4]
+      TrainAccuracy = v.[5]
+      ValidationAccuracy = v.[6]
+      Alpha = v.[7]
+      Seconds = v.[8] }
+
+let private selectedText (s: Selected option) =
+    match s with
+    | Some s -> $"{s.Epoch} {s.Accuracy:R} {s.Ratio:R}"
+    | None -> ""
+
+let private parseSelected (text: string) =
+    match text.Split ' ' with
+    | [| e; a; r |] -> Some { Epoch = int e; Accuracy = float a; Ratio = float r }
+    | _ -> None
+
+/// The accuracy of `net` on `data` (its outputs against the problem's labels).
+let accuracy (device: Device) (net: Module) (data: LabelledImages) (o: Options) =
+    (Networks.evaluate device (Networks.ZooModel("reengineered", net)) data o.Mean o.Std 256 (fun _ _ -> ())).Accuracy
+
+/// Trains the masks and head of `net` on `train`, scoring each epoch on `validation` against the original model's
+/// validation accuracy `original`; checkpoints into outDir and resumes from there when `resume` is set. Leaves `net`
+/// holding the selected epoch's masks and head; returns every epoch's report (resumed ones included) and the choice.
+let train
+    (device: Device)
+    (o: Options)
+    (net: ReengineeredNet)
+    (train: LabelledImages)
+    (validation: LabelledImages)
+    (original: float)
+    (outDir: string)
+    (resume: bool)
+    (report: Progress -> unit)
+    =
+    if o.Epochs < 1 then
+        Input.fail "reengineer: --epochs %d must be at least 1" o.Epochs
+    if not (o.LrMask > 0.0 && o.LrHead > 0.0 && o.Alpha >= 0.0) then
+        Input.fail
+            "reengineer: --lr-mask %g and --lr-head %g must be positive and --alpha %g not negative"
+            o.LrMask
+            o.LrHead
+            o.Alpha
+    if train.Count = 0 || validation.Count = 0 then
+        Input.fail
+            "reengineer: the training (%d images) and validation (%d images) parts must not be empty"
+            train.Count
+            validation.Count
+    let loader =
+        DataLoader(
+            train,
+            DataLoaderOptions(
+                BatchSize = o.BatchSize,
+                Shuffle = true,
+                Seed = o.Seed,
+                CropPadding = 4,
+                HorizontalFlip = true,
+                Mean = Option.toObj o.Mean,
+                Std = Option.toObj o.Std
+            )
+        )
+    let scores = maskScores net
+    let headParameters = List.ofSeq (net.Head.Parameters())
+    let optimHead = Adam(headParameters, lr = o.LrHead)
+    let optimBoth =
+        Adam(
+            [ ParamGroup(scores, readOnlyDict [ OptionNames.Lr, o.LrMask ])
+              ParamGroup(headParameters, readOnlyDict [ OptionNames.Lr, o.LrHead ]) ]
+        )
+    let checkpoint = checkpointPath outDir
+    let history = ResizeArray<EpochReport>()
+    let mutable selection = emptySelection
+    let mutable kept: (string * Tensor) list = []
+    let mutable alpha = o.Alpha
+    if o.Schedule = Fast then
+        magnitudeScores net
+    if resume && File.Exists checkpoint then
+        let saved = Checkpoint.read checkpoint
+        if saved.Metadata.["options"] <> optionsText o then
+            raise (
+                InputException(
+                    checkpoint,
+                    "the checkpoint was written with other options; resume with the same ones or delete it"
+                )
+            )
+        net.LoadStateDict(saved.Part "net") |> ignore
+        optimHead.LoadStateDict(saved.Part "optim_head")
+        optimBoth.LoadStateDict(saved.Part "optim_both")
+        kept <- saved.Part "kept" |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq
+        let h = (saved.Part "history").["rows"]
+        let rows = h.ToArray<float>()
+        for i in 0 .. rows.Length / historyColumns - 1 do
+            history.Add(ofHistoryRow rows.[i * historyColumns .. (i + 1) * historyColumns - 1])
+        alpha <- float saved.Metadata.["alpha"]
+        selection <-
+            { Reached = parseSelected saved.Metadata.["reached"]; Fallback = parseSelected saved.Metadata.["fallback"] }
+        report (Resumed history.Count)
+    let batchBnEval () =
+        net.NamedModules()
+        |> Seq.choose (fun struct (_, m) ->
+            match m with
+            | :? BatchNorm as bn -> Some(bn.Eval())
+            | _ -> None)
+        |> List.ofSeq
+    let pruned () =
+        match o.PruneThreshold, history |> Seq.tryLast with
+        | Some t, Some last -> 1.0 - last.WeightRatio >= t
+        | _ -> false
+    let mutable epoch = history.Count
+    while epoch < o.Epochs && not (pruned ()) do
+        let clock = Stopwatch.StartNew()
+        let headOnly = epoch % 5 = 0
+        let optimizer: Optimizer = if headOnly then optimHead else optimBoth
+        let mutable lossSum, ceSum, ratioSum, correct, seen, batches = 0.0, 0.0, 0.0, 0, 0, 0
+        do
+            use _ = net.Train()
+            let frozen = batchBnEval ()
+            for batch in loader.Epoch epoch do
+                let x = Networks.batchTensor device batch
+                let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
+                let ratio = weightRatio net
+                let logits =
+                    if headOnly then
+                        // The head alone learns: the original's output needs no graph behind it.
+                        let features =
+                            use _ = Autograd.NoGrad()
+                            net.Model.Call x
+                        net.Head.Call features
+                    else
+                        net.Call x
+                let ce = Functional.CrossEntropy(logits, y)
+                optimizer.ZeroGrad()
+                ce.Backward()
+                if not headOnly then
+                    addRatioGradient net alpha
+                optimizer.Step()
+                if not headOnly && o.Schedule = Fast then
+                    let progress = float epoch + float (batches + 1) / float loader.BatchCount
+                    alpha <- controlAlpha alpha (weightRatio net) (targetRatio o progress)
+                let c = ce.Item()
+                lossSum <- lossSum + (c + alpha * ratio) * float batch.Count
+                ceSum <- ceSum + c * float batch.Count
+                ratioSum <- ratioSum + ratio * float batch.Count
+                seen <- seen + batch.Count
+                batches <- batches + 1
+                Networks.argmaxRows (logits.Detach())
+                |> Array.iteri (fun i p ->
+                    if int64 p = batch.Labels.[i] then
+                        correct <- correct + 1)
+                report (BatchDone(epoch, batches - 1, loader.BatchCount, c))
+            for f in frozen do
+                f.Dispose()
+        let ratio = weightRatio net
+        let valAccuracy = accuracy device net validation o
+        let r =
+            { Epoch = epoch
+              HeadOnly = headOnly
+              Loss = lossSum / float seen
+              CrossEntropy = ceSum / float seen
+              WeightRatio = ratio
+              TrainAccuracy = float correct / float seen
+              ValidationAccuracy = valAccuracy
+              Alpha = alpha
+              Seconds = clock.Elapsed.TotalSeconds }
+        history.Add r
+        let next, isKept = selection.Add original { Epoch = epoch; Accuracy = valAccuracy; Ratio = ratio }
+        selection <- next
+        if isKept then
+            kept <- snapshot net
+        let rows = history |> Seq.collect historyRow |> Array.ofSeq
+        Checkpoint.write
+            checkpoint
+            [ "net", Checkpoint.moduleState net
+              "optim_head", Checkpoint.dictState (optimHead.StateDict())
+              "optim_both", Checkpoint.dictState (optimBoth.StateDict())
+              "kept", Seq.ofList kept
+              "history", [ "rows", Tensor.Wrap(rows, [| history.Count; historyColumns |]) ] ]
+            [ "options", optionsText o
+              "alpha", alpha.ToString "R"
+              "reached", selectedText selection.Reached
+              "fallback", selectedText selection.Fallback ]
+        report (EpochDone r)
+        epoch <- epoch + 1
+    restore net kept
+    List.ofSeq history, selection.Kept

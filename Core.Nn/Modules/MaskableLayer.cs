@@ -1,0 +1,103 @@
+using Hybrid.Core.Gpu;
+
+namespace Hybrid.Core.Nn.Modules;
+
+/// <summary>What <see cref="Linear"/> and <see cref="Conv2d"/> share: a weight and an optional bias that SeaM's
+/// re-engineering can mask in place, and a compressed copy for sparse inference. Masking in place (rather than swapping
+/// the layer for a masked twin) keeps every model's module tree, fields and state keys as they are, so any zoo model
+/// can be re-engineered: <see cref="EnableMask"/> adds the scores <c>weight_mask</c> and <c>bias_mask</c>, after which
+/// the effective weight is weight * 1[weight_mask > 0] (bias likewise).</summary>
+public abstract class MaskableLayer : Module
+{
+    CsrWeights? sparse;
+    Tensor? sparseBias;
+
+    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To"/> replaces parameter objects).</summary>
+    public Tensor Weight => Parameter("weight")!;
+
+    /// <summary>The bias, or null for a layer built without one.</summary>
+    public Tensor? Bias => Parameter("bias");
+
+    /// <summary>The mask scores of the weight (same shape), or null while the layer is not masked.</summary>
+    public Tensor? WeightMask => Parameter("weight_mask");
+
+    /// <summary>The mask scores of the bias, or null without bias or mask.</summary>
+    public Tensor? BiasMask => Parameter("bias_mask");
+
+    /// <summary>True once <see cref="EnableMask"/> has run.</summary>
+    public bool IsMasked => WeightMask is not null;
+
+    /// <summary>How gradients reach the mask scores; SeaM's clipped straight-through estimator by default.</summary>
+    public MaskGradient Rule { get; set; } = MaskGradient.ClippedStraightThrough;
+
+    /// <summary>Adds mask scores for the weight and the bias, all 1.0 (every weight kept), as trainable parameters with
+    /// state keys <c>weight_mask</c> and <c>bias_mask</c>. Throws when the layer is masked already.</summary>
+    public void EnableMask()
+    {
+        if (IsMasked) throw new InvalidOperationException($"{TypeName}: the layer is masked already");
+        RegisterParameter("weight_mask", MaskScores.Initial(Weight));
+        RegisterParameter("bias_mask", MaskScores.Initial(Bias));
+    }
+
+    /// <summary>The number of weights and biases that the mask keeps (all of them when unmasked).</summary>
+    public long KeptCount()
+    {
+        long kept = Kept(Weight, WeightMask);
+        return Bias is { } b ? kept + Kept(b, BiasMask) : kept;
+
+        static long Kept(Tensor value, Tensor? scores)
+        {
+            if (scores is null) return value.Numel;
+            long n = 0;
+            foreach (var s in scores.Span<float>())
+                if (s > 0f) n++;
+            return n;
+        }
+    }
+
+    /// <summary>The effective weight, weight * 1[weight_mask > 0], as a new float32 array in the weight's layout.</summary>
+    public float[] EffectiveWeight() => MaskScores.Effective(Weight, WeightMask);
+
+    /// <summary>The effective bias, or null without bias.</summary>
+    public float[]? EffectiveBias() => Bias is { } b ? MaskScores.Effective(b, BiasMask) : null;
+
+    /// <summary>True while inference runs on the compressed copy (see <see cref="UseSparse"/>).</summary>
+    public bool IsSparse => sparse is not null;
+
+    /// <summary>The compressed weights of sparse inference, or null.</summary>
+    public CsrWeights? SparseWeights => sparse;
+
+    /// <summary>With <paramref name="on"/>, compresses the effective weight into CSR form on the weight's device, and
+    /// forwards under <see cref="Autograd.NoGrad"/> then run Core.Gpu's sparse kernel on it; the copy is a snapshot, so
+    /// call again after changing weights or masks. Off drops the copy. Float32 only; training always runs dense.</summary>
+    public void UseSparse(bool on = true)
+    {
+        sparse?.Dispose();
+        sparse = null;
+        sparseBias = null;
+        if (!on) return;
+        if (Weight.Dtype != ScalarType.Float32)
+            throw new InvalidOperationException($"{TypeName}: sparse inference runs on float32 weights, not {Weight.Dtype}");
+        int rows = Weight.ShapeRef[0];
+        int cols = rows == 0 ? 0 : (int)(Weight.Numel / rows);
+        sparse = CsrWeights.FromMasked(Weight.Device, rows, cols, EffectiveWeight(), []);
+        sparseBias = EffectiveBias() is { } bias ? Tensor.Wrap(bias, [bias.Length], Weight.Device) : null;
+    }
+
+    /// <summary>The layer's output: sparse when <see cref="UseSparse"/> is on and nothing records gradients, masked when
+    /// masked, plain otherwise.</summary>
+    public sealed override Tensor Forward(Tensor input)
+    {
+        if (sparse is not null && !Autograd.IsEnabled) return SparseForward(input, sparse, sparseBias);
+        return WeightMask is { } mask ? MaskedForward(input, mask, BiasMask) : DenseForward(input);
+    }
+
+    /// <summary>The unmasked layer.</summary>
+    protected abstract Tensor DenseForward(Tensor input);
+
+    /// <summary>The layer with the effective weight and bias, recording mask gradients by <see cref="Rule"/>.</summary>
+    protected abstract Tensor MaskedForward(Tensor input, Tensor weightMask, Tensor? biasMask);
+
+    /// <summary>The layer on its compressed weights and effective bias.</summary>
+    protected abstract Tensor SparseForward(Tensor input, CsrWeights weights, Tensor? bias);
+}
