@@ -109,9 +109,10 @@ let targetRatio (o: Options) (progress: float) =
 
 /// One step of the fast schedule's controller: Adam scales every score's step to about lr_mask whatever the size of
 /// its gradient, so only the sign balance of alpha / N against the cross-entropy's noise moves the ratio; alpha is
-/// multiplied by 1.05 after a step that leaves the ratio above the target and divided by it otherwise.
-let controlAlpha (alpha: float) (ratio: float) (target: float) =
-    Math.Clamp((if ratio > target then alpha * 1.05 else alpha / 1.05), 1e-3, 1e6)
+/// multiplied by 1.1 after a step that leaves the ratio above the target and divided by it otherwise, never below the
+/// published alpha (below the target line the cross-entropy is left to win weights back at SeaM's own pressure).
+let controlAlpha (floor: float) (alpha: float) (ratio: float) (target: float) =
+    Math.Clamp((if ratio > target then alpha * 1.1 else alpha / 1.1), floor, 1e6)
 
 /// Scores from weight magnitudes for the fast schedule: |w| / mean |w| per layer (biases keep 1).
 let private magnitudeScores (net: ReengineeredNet) =
@@ -228,6 +229,7 @@ let train
             [ ParamGroup(scores, readOnlyDict [ OptionNames.Lr, o.LrMask ])
               ParamGroup(headParameters, readOnlyDict [ OptionNames.Lr, o.LrHead ]) ]
         )
+    Directory.CreateDirectory outDir |> ignore
     let checkpoint = checkpointPath outDir
     let history = ResizeArray<EpochReport>()
     let mutable selection = emptySelection
@@ -297,7 +299,7 @@ let train
                 optimizer.Step()
                 if not headOnly && o.Schedule = Fast then
                     let progress = float epoch + float (batches + 1) / float loader.BatchCount
-                    alpha <- controlAlpha alpha (weightRatio net) (targetRatio o progress)
+                    alpha <- controlAlpha o.Alpha alpha (weightRatio net) (targetRatio o progress)
                 let c = ce.Item()
                 lossSum <- lossSum + (c + alpha * ratio) * float batch.Count
                 ceSum <- ceSum + c * float batch.Count
