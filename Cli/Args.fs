@@ -229,6 +229,14 @@ type ExtractBenchArgs =
             | Files _ -> $"synthetic safetensors files to generate and read (default {bench.Extract.Files})."
             | Quick -> "1,000 files and brief timing (what the demo runs)."
 
+type ReengineerBenchArgs =
+    | Images of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Images _ -> $"images in the timed epoch, in batches of 64 (default {bench.Reengineer.Images})."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
@@ -237,6 +245,7 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Fuzz of ParseResults<FuzzArgs>
     | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
 
@@ -254,6 +263,8 @@ type BenchArgs =
                 "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
             | Extract _ ->
                 "architecture extraction in files per second: the torchvision ONNX graphs and 10,000 synthetic safetensors headers (no peer)."
+            | Reengineer _ ->
+                "one mask-training epoch of SeaM's re-engineering of ResNet-20 (binary problem, 1,182 images) against the same masked training in PyTorch."
             | Fuzz _ ->
                 "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
             | Device _ ->

@@ -1,4 +1,4 @@
-/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet|extract`: our kernels against the peer a user would pick, timed in one run on this machine.
+/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet|extract|reengineer`: our kernels against the peer a user would pick, timed in one run on this machine.
 module Hybrid.Cli.BenchCommand
 
 open Argu
@@ -103,6 +103,12 @@ let extractReport (args: ParseResults<ExtractBenchArgs>) =
         Input.fail "bench extract: --files %d is outside 1..1000000" files
     ExtractBench.run { options with Files = files }
 
+let reengineerReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ReengineerBenchArgs>) =
+    let images = args.GetResult(Images, defaultValue = ReengineerBench.defaults.Images)
+    if images < 1 || images > 100_000 then
+        Input.fail "bench reengineer: --images %d is outside 1..100000" images
+    ReengineerBench.run device { ReengineerBench.defaults with Images = images }
+
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
@@ -129,4 +135,8 @@ let run (args: ParseResults<BenchArgs>) =
     | Some(BenchArgs.Extract a) ->
         print json (extractReport a)
         0
-    | _ -> Input.fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet or extract (see hybrid bench --help)"
+    | Some(BenchArgs.Reengineer a) ->
+        print json (reengineerReport device a)
+        0
+    | _ ->
+        Input.fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet, extract or reengineer (see hybrid bench --help)"

@@ -52,4 +52,5 @@ let bench =
        Gmm = GmmBench.defaults
        Cka = CkaBench.defaults
        Resnet = ResnetBench.defaults
-       Extract = ExtractBench.defaults |}
+       Extract = ExtractBench.defaults
+       Reengineer = ReengineerBench.defaults |}

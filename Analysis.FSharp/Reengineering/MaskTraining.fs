@@ -127,6 +127,53 @@ let private magnitudeScores (net: ReengineeredNet) =
         for i in 0 .. s.Length - 1 do
             s.[i] <- float32 (float (abs w.[i]) / mean)
 
+/// SeaM's two optimisers: Adam over the head alone (lr_head), and Adam over the mask scores (lr_mask) with the head
+/// (lr_head).
+let optimizers (net: ReengineeredNet) (o: Options) =
+    let headParameters = List.ofSeq (net.Head.Parameters())
+    Adam(headParameters, lr = o.LrHead),
+    Adam(
+        [ ParamGroup(maskScores net, readOnlyDict [ OptionNames.Lr, o.LrMask ])
+          ParamGroup(headParameters, readOnlyDict [ OptionNames.Lr, o.LrHead ]) ]
+    )
+
+/// Training mode with every BatchNorm in evaluation mode (SeaM's fix_bn: running statistics frozen); disposing
+/// restores every module's mode.
+let trainingMode (net: ReengineeredNet) =
+    let train = net.Train()
+    let frozen =
+        net.NamedModules()
+        |> Seq.choose (fun struct (_, m) ->
+            match m with
+            | :? BatchNorm as bn -> Some(bn.Eval())
+            | _ -> None)
+        |> List.ofSeq
+    { new IDisposable with
+        member _.Dispose() =
+            for f in List.rev frozen do
+                f.Dispose()
+            train.Dispose() }
+
+/// One step on a batch: cross-entropy of the head's output, backward, the weight ratio's gradient on the scores (not in
+/// head-only epochs), the optimiser's step. Returns the cross-entropy and the logits.
+let step (net: ReengineeredNet) (optimizer: Optimizer) (headOnly: bool) (alpha: float) (x: Tensor) (y: Tensor) =
+    let logits =
+        if headOnly then
+            // The head alone learns: the original's output needs no graph behind it.
+            let features =
+                use _ = Autograd.NoGrad()
+                net.Model.Call x
+            net.Head.Call features
+        else
+            net.Call x
+    let ce = Functional.CrossEntropy(logits, y)
+    optimizer.ZeroGrad()
+    ce.Backward()
+    if not headOnly then
+        addRatioGradient net alpha
+    optimizer.Step()
+    ce.Item(), logits
+
 /// Where a run keeps its checkpoint inside its output folder.
 let checkpointPath (outDir: string) = Path.Combine(outDir, "checkpoint.safetensors")
 
@@ -221,14 +268,7 @@ let train
                 Std = Option.toObj o.Std
             )
         )
-    let scores = maskScores net
-    let headParameters = List.ofSeq (net.Head.Parameters())
-    let optimHead = Adam(headParameters, lr = o.LrHead)
-    let optimBoth =
-        Adam(
-            [ ParamGroup(scores, readOnlyDict [ OptionNames.Lr, o.LrMask ])
-              ParamGroup(headParameters, readOnlyDict [ OptionNames.Lr, o.LrHead ]) ]
-        )
+    let optimHead, optimBoth = optimizers net o
     Directory.CreateDirectory outDir |> ignore
     let checkpoint = checkpointPath outDir
     let history = ResizeArray<EpochReport>()
@@ -258,13 +298,6 @@ let train
         selection <-
             { Reached = parseSelected saved.Metadata.["reached"]; Fallback = parseSelected saved.Metadata.["fallback"] }
         report (Resumed history.Count)
-    let batchBnEval () =
-        net.NamedModules()
-        |> Seq.choose (fun struct (_, m) ->
-            match m with
-            | :? BatchNorm as bn -> Some(bn.Eval())
-            | _ -> None)
-        |> List.ofSeq
     let pruned () =
         match o.PruneThreshold, history |> Seq.tryLast with
         | Some t, Some last -> 1.0 - last.WeightRatio >= t
@@ -276,31 +309,15 @@ let train
         let optimizer: Optimizer = if headOnly then optimHead else optimBoth
         let mutable lossSum, ceSum, ratioSum, correct, seen, batches = 0.0, 0.0, 0.0, 0, 0, 0
         do
-            use _ = net.Train()
-            let frozen = batchBnEval ()
+            use _ = trainingMode net
             for batch in loader.Epoch epoch do
                 let x = Networks.batchTensor device batch
                 let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
                 let ratio = weightRatio net
-                let logits =
-                    if headOnly then
-                        // The head alone learns: the original's output needs no graph behind it.
-                        let features =
-                            use _ = Autograd.NoGrad()
-                            net.Model.Call x
-                        net.Head.Call features
-                    else
-                        net.Call x
-                let ce = Functional.CrossEntropy(logits, y)
-                optimizer.ZeroGrad()
-                ce.Backward()
-                if not headOnly then
-                    addRatioGradient net alpha
-                optimizer.Step()
+                let c, logits = step net optimizer headOnly alpha x y
                 if not headOnly && o.Schedule = Fast then
                     let progress = float epoch + float (batches + 1) / float loader.BatchCount
                     alpha <- controlAlpha o.Alpha alpha (weightRatio net) (targetRatio o progress)
-                let c = ce.Item()
                 lossSum <- lossSum + (c + alpha * ratio) * float batch.Count
                 ceSum <- ceSum + c * float batch.Count
                 ratioSum <- ratioSum + ratio * float batch.Count
@@ -311,8 +328,6 @@ let train
                     if int64 p = batch.Labels.[i] then
                         correct <- correct + 1)
                 report (BatchDone(epoch, batches - 1, loader.BatchCount, c))
-            for f in frozen do
-                f.Dispose()
         let ratio = weightRatio net
         let valAccuracy = accuracy device net validation o
         let r =
