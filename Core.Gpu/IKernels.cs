@@ -1,8 +1,8 @@
 namespace Hybrid.Core.Gpu;
 
-/// <summary>What every backend implements. Callers (the public static classes) have validated shapes, lengths and devices,
+/// <summary>What every backend implements. Callers (the public entry points) have validated shapes, lengths and devices,
 /// so implementations assume valid input. Outputs are overwritten; nullable outputs are skipped when null.</summary>
-internal interface IKernels
+internal interface IKernels : ILayerKernels<LinearShape>, ILayerKernels<Conv2dShape>
 {
     /// <summary>Row-major SGEMM; when Beta is 0, C is written without being read (NaN in C does not propagate).</summary>
     void Gemm(in GemmShape g, DeviceArray<float> a, DeviceArray<float> b, DeviceArray<float> c);
@@ -16,16 +16,6 @@ internal interface IKernels
     /// <summary>From dL/d(effective): scores gradient = rule(gradEffective * weight), weight gradient = gradEffective * 1[scores > 0].</summary>
     void MaskGradients(DeviceArray<float> gradEffective, DeviceArray<float> weight, DeviceArray<float> scores,
         DeviceArray<float>? gradScores, DeviceArray<float>? gradWeight, MaskGradient rule);
-
-    void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y);
-
-    void LinearBackward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
-        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias);
-
-    void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y);
-
-    void Conv2dBackward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
-        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias);
 
     /// <summary>y = x W^T + b with W given in CSR form (rows = OutFeatures).</summary>
     void SparseLinearForward(in LinearShape s, CsrWeights weight, DeviceArray<float> x, DeviceArray<float>? bias, DeviceArray<float> y);

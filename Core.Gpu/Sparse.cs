@@ -15,7 +15,7 @@ public static class Sparse
     /// <summary>A convolution with W in CSR form (OutChannels x InChannels/Groups*KernelH*KernelW).</summary>
     public static void Conv2dForward(Conv2dShape s, CsrWeights w, DeviceArray<float>? bias, DeviceArray<float> x, DeviceArray<float> y)
     {
-        Conv2d.CheckShape(s);
+        s.Check();
         var device = Check(w, bias, x, y, s.OutChannels, s.FilterLength, s.InputLength, s.OutputLength, s);
         if (s.OutputLength == 0) return;
         device.Kernels.SparseConv2dForward(s, w, x, bias, y);

@@ -20,7 +20,7 @@ internal sealed unsafe class CpuKernels : IKernels
         DeviceArray<float>? gradScores, DeviceArray<float>? gradWeight, MaskGradient rule) =>
         Elementwise.MaskGradients(D(gradEffective), D(weight), D(scores), Optional(gradScores), Optional(gradWeight), rule);
 
-    public void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
+    public void Forward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
     {
         float[] Y = D(y);
         float[]? B = Optional(bias);
@@ -31,7 +31,7 @@ internal sealed unsafe class CpuKernels : IKernels
             D(x), D(weight), Y);
     }
 
-    public void LinearBackward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+    public void Backward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
     {
         float[] G = D(gradOut);
@@ -52,10 +52,10 @@ internal sealed unsafe class CpuKernels : IKernels
         }
     }
 
-    public void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
+    public void Forward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
         ConvGemm.Forward(s, D(x), D(weight), Optional(bias), D(y));
 
-    public void Conv2dBackward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+    public void Backward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias) =>
         ConvGemm.Backward(s, D(x), D(weight), D(gradOut), Optional(gradInput), Optional(gradWeight), Optional(gradBias));
 

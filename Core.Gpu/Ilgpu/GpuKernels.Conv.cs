@@ -16,7 +16,7 @@ internal sealed partial class GpuKernels
         return (int)Math.Clamp(ColumnBudget / Math.Max(perImage, 1), 1, Math.Max(s.Batch, 1));
     }
 
-    public void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
+    public void Forward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
     {
         Bind();
         int chunk = ChunkImages(s), rows = s.InChannels * s.KernelH * s.KernelW, plane = s.OutHeight * s.OutWidth;
@@ -34,7 +34,7 @@ internal sealed partial class GpuKernels
         }
     }
 
-    public void Conv2dBackward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+    public void Backward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
     {
         Bind();

@@ -87,7 +87,7 @@ internal sealed partial class GpuKernels : IKernels
         if (gradWeight is not null) weightGradient(n, V(gradEffective), V(scores), V(gradWeight));
     }
 
-    public void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
+    public void Forward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
     {
         Bind();
         // y = x W^T: W is stored (OutFeatures x InFeatures), so it enters transposed.
@@ -96,7 +96,7 @@ internal sealed partial class GpuKernels : IKernels
         if (bias is not null && y.Length > 0) addBias(y.Length, V(y), V(bias), s.OutFeatures);
     }
 
-    public void LinearBackward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+    public void Backward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias)
     {
         Bind();

@@ -45,38 +45,35 @@ internal sealed class ReferenceKernels : IKernels
         }
     }
 
-    public void LinearForward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
-        Forward(s, x, weight, bias, y, ReferenceLoops.LinearForward);
+    public void Forward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
+        RunForward(s, x, weight, bias, y);
 
-    public void LinearBackward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+    public void Backward(in LinearShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias) =>
-        Backward(s, x, weight, gradOut, gradInput, gradWeight, gradBias, ReferenceLoops.LinearBackward);
+        RunBackward(s, x, weight, gradOut, gradInput, gradWeight, gradBias);
 
-    public void Conv2dForward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
-        Forward(s, x, weight, bias, y, ReferenceLoops.Conv2dForward);
+    public void Forward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y) =>
+        RunForward(s, x, weight, bias, y);
 
-    public void Conv2dBackward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+    public void Backward(in Conv2dShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
         DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias) =>
-        Backward(s, x, weight, gradOut, gradInput, gradWeight, gradBias, ReferenceLoops.Conv2dBackward);
+        RunBackward(s, x, weight, gradOut, gradInput, gradWeight, gradBias);
 
-    // The float64 definitions of a layer's forward and backward passes, as ReferenceLoops states them.
-    delegate void LayerForward<TShape>(in TShape s, double[] x, double[] weight, double[]? bias, double[] y);
-    delegate void LayerBackward<TShape>(in TShape s, double[] x, double[] weight, double[] gradOut, double[]? gradInput,
-        double[]? gradWeight, double[]? gradBias);
-
-    static void Forward<TShape>(in TShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y,
-        LayerForward<TShape> run)
+    // A layer's forward pass as its shape's float64 definition (ReferenceLoops) states it.
+    static void RunForward<TShape>(in TShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float>? bias, DeviceArray<float> y)
+        where TShape : struct, ILayerShape
     {
         var result = new double[y.Length];
-        run(s, Wide(x), Wide(weight), bias is null ? null : Wide(bias), result);
+        s.ReferenceForward(Wide(x), Wide(weight), bias is null ? null : Wide(bias), result);
         Store(result, y);
     }
 
-    static void Backward<TShape>(in TShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
-        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias, LayerBackward<TShape> run)
+    // A layer's backward pass as its shape's float64 definition states it.
+    static void RunBackward<TShape>(in TShape s, DeviceArray<float> x, DeviceArray<float> weight, DeviceArray<float> gradOut,
+        DeviceArray<float>? gradInput, DeviceArray<float>? gradWeight, DeviceArray<float>? gradBias) where TShape : struct, ILayerShape
     {
         var (gx, gw, gb) = (Result(gradInput), Result(gradWeight), Result(gradBias));
-        run(s, Wide(x), Wide(weight), Wide(gradOut), gx, gw, gb);
+        s.ReferenceBackward(Wide(x), Wide(weight), Wide(gradOut), gx, gw, gb);
         if (gx is not null) Store(gx, gradInput!);
         if (gw is not null) Store(gw, gradWeight!);
         if (gb is not null) Store(gb, gradBias!);
@@ -97,13 +94,13 @@ internal sealed class ReferenceKernels : IKernels
     public void SparseLinearForward(in LinearShape s, CsrWeights weight, DeviceArray<float> x, DeviceArray<float>? bias, DeviceArray<float> y)
     {
         using var dense = Densify(weight);
-        LinearForward(s, x, dense, bias, y);
+        Forward(s, x, dense, bias, y);
     }
 
     public void SparseConv2dForward(in Conv2dShape s, CsrWeights weight, DeviceArray<float> x, DeviceArray<float>? bias, DeviceArray<float> y)
     {
         using var dense = Densify(weight);
-        Conv2dForward(s, x, dense, bias, y);
+        Forward(s, x, dense, bias, y);
     }
 
     /// <summary>The specification of a sparse layer is the dense layer with the dropped weights set to zero.</summary>

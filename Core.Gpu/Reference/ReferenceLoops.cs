@@ -2,7 +2,7 @@ namespace Hybrid.Core.Gpu.Reference;
 
 /// <summary>The definitions of GEMM, linear and conv2d as the plainest loops, generic over the element type: the float32
 /// Reference backend runs them in double on widened copies, and Core.Nn's float64 path runs them through the public host
-/// entry points (<see cref="Blas.Accumulate{T}"/>, <see cref="Linear.Forward{T}"/>, <see cref="Conv2d.Forward{T}"/>).
+/// entry points (<see cref="Blas.Accumulate{T}"/>, <see cref="MaskedLayer{TShape}.Forward{T}"/> of <see cref="Linear"/> and <see cref="Conv2d"/>).
 /// Each output element is summed in one fixed order, so both uses give the same numbers as the loops they replaced.</summary>
 internal static class ReferenceLoops
 {

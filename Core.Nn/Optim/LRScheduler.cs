@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Hybrid.Core.Nn.Optim;
 
 /// <summary>The base of learning-rate schedules (PyTorch's <c>torch.optim.lr_scheduler.LRScheduler</c>): each
@@ -8,6 +10,9 @@ namespace Hybrid.Core.Nn.Optim;
 /// <c>step()</c> updates recursively from the current lr; the two agree to rounding (about 1e-16 relative).
 /// As in PyTorch, constructing a schedule with <c>lastEpoch = -1</c> records each group's lr as <c>initial_lr</c>
 /// and takes the first step, to epoch 0; call <see cref="Step"/> once per epoch after the optimiser's steps.
+/// That first step is taken by this constructor (PyTorch's <c>_initial_step</c>), so a derived schedule sets its
+/// parameters in property initializers, which C# runs before the base constructor: <see cref="LrAt"/> sees them, and an
+/// invalid parameter is refused before the optimiser is touched.
 /// </remarks>
 public abstract class LRScheduler
 {
@@ -16,12 +21,12 @@ public abstract class LRScheduler
     double[] baseLrs;
     double[] lastLr = [];
 
-    /// <summary>Attaches to <paramref name="optimizer"/>; <paramref name="lastEpoch"/> other than -1 continues a schedule
-    /// whose groups already carry <c>initial_lr</c>.</summary>
+    /// <summary>Attaches to <paramref name="optimizer"/> and takes the first step; <paramref name="lastEpoch"/> other than -1
+    /// continues a schedule whose groups already carry <c>initial_lr</c>.</summary>
     protected LRScheduler(Optimizer optimizer, int lastEpoch = -1)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        Require(lastEpoch >= -1, nameof(lastEpoch), ">= -1", lastEpoch);
+        Require(lastEpoch >= -1, GetType().Name, nameof(lastEpoch), ">= -1", lastEpoch);
         Optimizer = optimizer;
         foreach (var group in optimizer.ParamGroups)
         {
@@ -33,6 +38,7 @@ public abstract class LRScheduler
         }
         baseLrs = optimizer.ParamGroups.Select(g => g[OptionNames.InitialLr]).ToArray();
         LastEpoch = lastEpoch;
+        Step();
     }
 
     /// <summary>The optimiser whose learning rates this schedule sets.</summary>
@@ -50,16 +56,28 @@ public abstract class LRScheduler
     /// <summary>The learning rate of a group whose base lr is <paramref name="baseLr"/> at <paramref name="epoch"/>.</summary>
     protected abstract double LrAt(int epoch, double baseLr);
 
-    /// <summary>Throws the schedule's one-line argument error "{schedule}: {parameter} must be {rule}, not {value}"
-    /// unless <paramref name="valid"/>.</summary>
-    protected void Require(bool valid, string parameter, string rule, object value)
+    /// <summary><paramref name="value"/>, unless it is not positive: then the schedule's one-line argument error.</summary>
+    protected static int Positive(int value, string schedule, [CallerArgumentExpression(nameof(value))] string parameter = "")
     {
-        if (!valid)
-            throw new ArgumentException($"{GetType().Name}: {parameter} must be {rule}, not {value}", parameter);
+        Require(value > 0, schedule, parameter, "> 0", value);
+        return value;
     }
 
-    /// <summary>Must be called by the derived constructor once its fields are set (PyTorch's <c>_initial_step</c>).</summary>
-    protected void InitialStep() => Step();
+    /// <summary><paramref name="value"/>, unless it is negative or not finite: then the schedule's one-line argument error.</summary>
+    protected static double FiniteNonNegative(double value, string schedule,
+        [CallerArgumentExpression(nameof(value))] string parameter = "")
+    {
+        Require(double.IsFinite(value) && value >= 0, schedule, parameter, "finite and >= 0", value);
+        return value;
+    }
+
+    /// <summary>Throws the one-line argument error "{schedule}: {parameter} must be {rule}, not {value}" unless
+    /// <paramref name="valid"/>.</summary>
+    static void Require(bool valid, string schedule, string parameter, string rule, object value)
+    {
+        if (!valid)
+            throw new ArgumentException($"{schedule}: {parameter} must be {rule}, not {value}", parameter);
+    }
 
     /// <summary>Advances one epoch and sets every group's lr.</summary>
     public void Step()

@@ -105,6 +105,7 @@ internal static unsafe class MixtureGram
     // C[top..top+4, left..left+4] += Σᵢ A[i, top..top+4]ᵀ A[i, left..left+4].
     static void Tile1(double* a, int m, int stride, int top, int left, double* c, int d)
     {
+        // Unrolled register tile: the JIT keeps named Vector256 locals in registers but spills any array of them.
         Vector256<double> c0 = default, c1 = default, c2 = default, c3 = default;
         for (int i = 0; i < m; i++)
         {

@@ -114,6 +114,7 @@ internal static unsafe class MixtureNorms
     /// <summary>Σₑ y² of four components whose rows differ (full: component c reads the product at y + c·d).</summary>
     public static Vector256<double> Norms4(double* y, double* centre, int d)
     {
+        // Unrolled by component: four independent FMA chains in registers, one per component, as named locals.
         Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
         int e = 0;
         for (; e <= d - W; e += W)

@@ -72,6 +72,7 @@ internal static unsafe class GramMicroKernel
             for (int j = i; j < np; j += Panel)
             {
                 double* b = panels + j / Panel * stride;
+                // Unrolled register tile: the eight ZMM accumulators stay in registers across the features only as named locals.
                 Vector512<double> c0 = default, c1 = default, c2 = default, c3 = default;
                 Vector512<double> c4 = default, c5 = default, c6 = default, c7 = default;
                 for (int f = 0; f < k; f++)
@@ -110,6 +111,7 @@ internal static unsafe class GramMicroKernel
             for (int j = i & ~(Panel - 1); j < np; j += Panel)
             {
                 double* b = panels + j / Panel * stride;
+                // Unrolled register tile: the eight YMM accumulators stay in registers across the features only as named locals.
                 Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default;
                 Vector256<double> c20 = default, c21 = default, c30 = default, c31 = default;
                 for (int f = 0; f < k; f++)

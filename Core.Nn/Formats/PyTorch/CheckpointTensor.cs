@@ -8,7 +8,7 @@ namespace Hybrid.Core.Nn.Formats.PyTorch;
 /// is always the contiguous row-major copy of the elements (non-contiguous views are materialised when
 /// the checkpoint is loaded), in the same little-endian layout a safetensors file holds.
 /// </summary>
-public sealed class CheckpointTensor
+public sealed record CheckpointTensor
 {
     /// <summary>The checkpoint the tensor was read from.</summary>
     public required string Path { get; init; }
@@ -35,18 +35,6 @@ public sealed class CheckpointTensor
     public required byte[] Data { get; init; }
 
     internal CheckpointTensor() { }
-
-    internal CheckpointTensor Renamed(string name) => new()
-    {
-        Path = Path,
-        Name = name,
-        DType = DType,
-        Shape = Shape,
-        Strides = Strides,
-        StorageOffset = StorageOffset,
-        SavedLocation = SavedLocation,
-        Data = Data,
-    };
 
     /// <summary>The number of elements, the product of <see cref="Shape"/>.</summary>
     public long ElementCount => TensorEntry.CountElements(Shape);

@@ -69,7 +69,7 @@ public sealed class TorchStateDict
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);
         var renamed = Tensors.Select(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)
-            ? t.Renamed(t.Name[prefix.Length..])
+            ? t with { Name = t.Name[prefix.Length..] }
             : t).ToList();
         return new TorchStateDict(Path, Format, renamed);
     }
