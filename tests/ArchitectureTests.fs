@@ -5,17 +5,11 @@ module Hybrid.Tests.ArchitectureTests
 open System
 open System.Collections.Generic
 open System.IO
-open System.Text.Json
 open Expecto
-open Google.Protobuf
-open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Onnx
 open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
-open Hybrid.Tests.Shared
 
 let private corpus = "data/torchvision-architectures"
 
@@ -100,7 +94,7 @@ let private checkOnnxGraph (model: OnnxModel) (a: Architecture) =
 type private ModuleRow = { Path: string; Type: string; Depth: int; Leaf: bool }
 
 let private modulesJson (name: string) =
-    use doc = JsonDocument.Parse(File.ReadAllText(sharedFile $"{corpus}/{name}.modules.json"))
+    use doc = readJson (sharedFile $"{corpus}/{name}.modules.json")
     [ for m in doc.RootElement.GetProperty("modules").EnumerateArray() ->
           { Path = m.GetProperty("path").GetString()
             Type = m.GetProperty("type").GetString()
@@ -118,7 +112,7 @@ let private weightedLayers (a: Architecture) =
 let private runGraphJson (path: string) =
     let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
     Expect.equal code 0 $"exit code (stderr: {err})"
-    JsonDocument.Parse out
+    parseJson out
 
 /// An ONNX model built here: x -> Relu "a" -> Add(a, c) "y" (the output) with c from a Constant; a Sigmoid of "a"
 /// that nothing reads; and a Neg of a value nobody defines that feeds a second output.
@@ -139,7 +133,7 @@ let private handBuiltOnnx () =
     graph.Output.Add [ Proto.ValueInfoProto(Name = "y"); Proto.ValueInfoProto(Name = "z") ]
     let model = Proto.ModelProto(IrVersion = 7L, Graph = graph)
     model.OpsetImport.Add(Proto.OperatorSetIdProto(Domain = "", Version = 13L))
-    OnnxModel.Parse("pruning.onnx", model.ToByteArray())
+    OnnxModel.Parse("pruning.onnx", Google.Protobuf.MessageExtensions.ToByteArray model)
 
 [<Tests>]
 let tests =
@@ -300,10 +294,7 @@ let tests =
                             a.Nodes |> Array.filter (fun n -> n.ModulePath <> "") |> Array.map _.ModulePath |> set
                         let known = expected |> List.map _.Path |> set
                         Expect.isTrue (Set.isSubset traced known) "ops run inside the model's own modules"
-                        use doc =
-                            System.Text.Json.JsonDocument.Parse(
-                                File.ReadAllText(sharedFile $"{corpus}/{reference}.modules.json")
-                            )
+                        use doc = readJson (sharedFile $"{corpus}/{reference}.modules.json")
                         Expect.equal
                             a.ParameterCount
                             (doc.RootElement.GetProperty("n_params").GetInt64())
@@ -352,7 +343,7 @@ let tests =
                                 shape,
                                 Array.zeroCreate (int (Array.fold (*) 1L shape))
                             )
-                        Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(
+                        SafetensorsWriter.Write(
                             Path.Combine(snapshot, "model.safetensors"),
                             [ f32 "embeddings.word_embeddings.weight" [| 10L; 4L |]
                               f32 "encoder.layer.0.attention.self.query.weight" [| 4L; 4L |]
@@ -403,7 +394,7 @@ let tests =
                     let lines = File.ReadAllLines file |> Array.filter (String.IsNullOrWhiteSpace >> not)
                     Expect.equal archs.Length lines.Length "one architecture per line"
                     for a, line in List.zip archs (List.ofArray lines) do
-                        use doc = JsonDocument.Parse line
+                        use doc = parseJson line
                         let root = doc.RootElement
                         let tokens =
                             root.GetProperty("layers").GetString().Split(' ', StringSplitOptions.RemoveEmptyEntries)
@@ -420,8 +411,7 @@ let tests =
                     withTempDir (fun dir ->
                         let path = Path.Combine(dir, "corrupt.onnx")
                         File.WriteAllBytes(path, Array.create 64 0xFFuy)
-                        refusesFile<InputException> "not a valid ONNX protobuf" path (fun () ->
-                            Extract.fromPath path |> ignore)
+                        refusesFile "not a valid ONNX protobuf" path (fun () -> Extract.fromPath path |> ignore)
                         let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
                         Expect.equal code 1 "exit code"
                         Expect.equal out "" "nothing on stdout"

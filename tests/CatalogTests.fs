@@ -4,10 +4,8 @@ module Hybrid.Tests.CatalogTests
 open System
 open System.IO
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
-open Hybrid.Tests.Shared
 
 let private corpus name = sharedFile $"data/torchvision-architectures/{name}.onnx"
 
@@ -108,7 +106,7 @@ let tests =
               withTempDir (fun dir ->
                   let junk = Path.Combine(dir, "junk.db")
                   File.WriteAllText(junk, String.replicate 200 "not sqlite ")
-                  refusesFile<InputException> "cannot open the catalog" junk (fun () ->
+                  refusesFile "cannot open the catalog" junk (fun () ->
                       (Catalog.openOrCreate junk :> IDisposable).Dispose()))
           }
           test "reopening keeps the models and the schema version" {
@@ -199,7 +197,7 @@ let tests =
                   let db = Path.Combine(dir, "out.db")
                   let code, out, err = CliTests.runCli [ "extract"; dir; "--db"; db; "--json" ]
                   Expect.equal code 1 $"exit code (stderr: {err})"
-                  use doc = Text.Json.JsonDocument.Parse out
+                  use doc = parseJson out
                   let summary = doc.RootElement.GetProperty "summary"
                   Expect.equal (summary.GetProperty("stored_models").GetInt32()) 1 "one stored"
                   Expect.equal (summary.GetProperty("failed").GetInt32()) 1 "one failed"

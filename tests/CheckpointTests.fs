@@ -4,13 +4,8 @@ open System
 open System.IO
 open System.IO.Compression
 open System.Text
-open System.Threading.Tasks
 open Expecto
-open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.PyTorch
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -103,7 +98,7 @@ let private writeZip
 
 /// Runs `work` in a background task with a generous bound: a hang fails the test instead of blocking the suite.
 let private withinBound (what: string) (seconds: float) (work: unit -> unit) =
-    let task = Task.Run(work)
+    let task = Threading.Tasks.Task.Run(work)
     if not (task.Wait(TimeSpan.FromSeconds seconds)) then
         failtestf "%s did not finish within %g s: a hang" what seconds
 
@@ -156,7 +151,7 @@ let realCheckpoints =
                       "same keys"
                   equalsSafetensors (state.WithoutPrefix()) reference
                   let tracked = state["layer1.0.bn1.num_batches_tracked"]
-                  Expect.equal tracked.DType DType.I64 "num_batches_tracked is int64"
+                  Expect.equal tracked.DType Hybrid.Core.Nn.Formats.DType.I64 "num_batches_tracked is int64"
                   Expect.equal
                       (tracked.ReadInt64())
                       (reference.ReadInt64 "layer1.0.bn1.num_batches_tracked")

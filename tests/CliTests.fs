@@ -2,9 +2,7 @@
 module Hybrid.Tests.CliTests
 
 open System.IO
-open System.Text.Json
 open Expecto
-open Hybrid.Tests.Shared
 
 /// The CLI built beside the tests (same configuration: the test project references it).
 let private cliDll =
@@ -73,7 +71,7 @@ let tests =
               let code, out, err =
                   runCli [ "selfcheck"; "--device"; "reference"; "gpu"; "--count"; "1"; "--seed"; "5"; "--json" ]
               Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-              use doc = JsonDocument.Parse out
+              use doc = parseJson out
               let checks = doc.RootElement.GetProperty("checks").EnumerateArray() |> Seq.toList
               Expect.equal checks.Length 6 "3 operations x 2 devices"
               for c in checks do
@@ -81,7 +79,7 @@ let tests =
           }
           test "gmm fit --json from scikit-learn's start reproduces its fit (every covariance type)" {
               let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
-              use expected = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/gmm.json"))
+              use expected = readJson (sharedPath "fixtures/kernels/gmm.json")
               for t in [ "full"; "tied"; "diag"; "spherical" ] do
                   let code, out, err =
                       runCli
@@ -107,7 +105,7 @@ let tests =
                             "200"
                             "--json" ]
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" t err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   let ours (name: string) = doc.RootElement.GetProperty(name)
                   let theirs = expected.RootElement.GetProperty("results").GetProperty(t)
                   Expect.equal (ours("n_iter").GetInt32()) (theirs.GetProperty("n_iter").GetInt32()) $"{t}: n_iter"
@@ -146,7 +144,7 @@ let tests =
           }
           test "cka score --json gives the fixture's linear, RBF and debiased values" {
               let cka = sharedPath "fixtures/kernels/cka.safetensors"
-              use expected = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/cka.json"))
+              use expected = readJson (sharedPath "fixtures/kernels/cka.json")
               for extra, key in
                   [ [], "linear_cka_xy"
                     [ "--kernel"; "rbf"; "--sigma-frac"; "0.8" ], "rbf_cka_xy"
@@ -156,7 +154,7 @@ let tests =
                           [ "cka"; "score"; "--x"; cka + ":X"; "--y"; cka + ":Y"; "--device"; "cpu"; "--json" ] @ extra
                       )
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" key err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   let a, e =
                       doc.RootElement.GetProperty("cka").GetDouble(), expected.RootElement.GetProperty(key).GetDouble()
                   // float32 activations summed in float64: agreement to 1e-9 relative.
@@ -192,7 +190,7 @@ let tests =
               let path = sharedPath "models/cifar10-resnet20/model.safetensors"
               let code, out, err = runCli [ "inspect"; path; "--json" ]
               Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-              use doc = JsonDocument.Parse out
+              use doc = parseJson out
               use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open path
               let isBuffer (name: string) =
                   [ "running_mean"; "running_var"; "num_batches_tracked" ] |> List.exists name.EndsWith
@@ -245,7 +243,7 @@ let tests =
                   )
                   let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
                   Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   Expect.equal
                       (doc.RootElement.GetProperty("model_type").GetString())
                       "bert"
@@ -272,7 +270,7 @@ let tests =
                   let path = sharedPath relative
                   let code, out, err = runCli [ "inspect"; path; "--json" ]
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" relative err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   let model = Hybrid.Core.Nn.Formats.Onnx.Reader.OnnxModel.Load path
                   let expected =
                       if model.Initializers.Count > 0 then

@@ -1,14 +1,11 @@
 /// Deduplication: exact LCS (against brute force), base names, blocks, and groups over the torchvision corpus.
 module Hybrid.Tests.DedupTests
 
-open System
 open System.IO
 open Expecto
-open FsCheck
 open FsCheck.FSharp
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
-open Hybrid.Tests.Shared
 
 /// LCS by enumerating every subsequence of the shorter sequence (exponential: short inputs only).
 let private bruteForceLcs (a: int[]) (b: int[]) =
@@ -193,7 +190,7 @@ let tests =
                   Expect.equal code 0 $"extract (stderr: {err})"
                   let code, out, err = CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "architecture"; "--json" ]
                   Expect.equal code 0 $"dedup (stderr: {err})"
-                  use doc = Text.Json.JsonDocument.Parse out
+                  use doc = parseJson out
                   let groups =
                       doc.RootElement.GetProperty("groups").EnumerateArray()
                       |> Seq.map (fun g -> g.GetProperty("members").GetArrayLength())

@@ -3,16 +3,10 @@
 module Hybrid.Tests.GmmTests
 
 open System
-open System.IO
-open System.Text.Json
 open Expecto
-open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Cpu
-open Hybrid.Core.Gpu.Reference
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 /// Every backend: the fixture and init tests report CUDA skipped where there is none; the properties and the
 /// cross-backend comparison run on the backends this machine has.
@@ -53,7 +47,7 @@ type private Fixture =
 
 let private fixture =
     lazy
-        (let json = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/gmm.json")).RootElement
+        (let json = (readJson (sharedPath "fixtures/kernels/gmm.json")).RootElement
          use file = SafetensorsFile.Open(sharedPath "fixtures/kernels/gmm.safetensors")
          let shape = file.Entry("data").Shape
          let tensors = file.Tensors |> Seq.map (fun e -> e.Name, file.ReadFloat64 e.Name) |> Map.ofSeq
@@ -286,7 +280,7 @@ let private cpuAgainstReference =
         let data = Array.init (n * d) (fun _ -> 5.0 + 2.0 * normal rng)
         let p = randomParameters rng t k d (Array.init (k * d) (fun e -> data.[e % data.Length]))
         let cpu = CpuMixtureKernels(managedProducts = managed) :> IMixtureKernels
-        let reference = ReferenceMixtureKernels.Instance :> IMixtureKernels
+        let reference = Hybrid.Core.Gpu.Reference.ReferenceMixtureKernels.Instance :> IMixtureKernels
         use onCpu = cpu.Load(data, n, d)
         use onReference = reference.Load(data, n, d)
         let what = sprintf "%A n=%d d=%d k=%d managed=%b" t n d k managed

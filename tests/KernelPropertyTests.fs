@@ -8,8 +8,6 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 /// Stated tolerance against the float64-accumulating reference: 1e-4 relative, and an absolute part of 1e-4 or
 /// 1e-5 of the largest expected magnitude, whichever is larger. A float32 sum of n terms carries an error proportional to

@@ -5,11 +5,8 @@ module Hybrid.Tests.NnPointwiseOpsTests
 open System
 open System.IO
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 type private F = Functional
 

@@ -2,16 +2,10 @@
 /// `hybrid train` command reports progress and fails cleanly on bad input.
 module Hybrid.Tests.NnTrainingTests
 
-open System
 open System.IO
-open System.Text.Json
 open Expecto
-open Hybrid.Core.Gpu
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Formats
 open Hybrid.Analysis
-open Hybrid.Tests.Shared
 
 /// Interrupts training from the progress callback, as a crash or Ctrl-C would.
 exception private Interrupted
@@ -40,7 +34,7 @@ let private dataset =
          ))
 
 let private weights (path: string) =
-    StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
+    Hybrid.Core.Nn.Formats.StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
 
 [<Tests>]
 let tests =
@@ -146,7 +140,7 @@ let tests =
                             "cpu"
                             "--json" ]
                   Expect.equal code 0 $"exit code (stderr: {err})"
-                  use doc = JsonDocument.Parse stdout
+                  use doc = parseJson stdout
                   Expect.equal (doc.RootElement.GetProperty("epochs").GetArrayLength()) 1 "one epoch reported"
                   Expect.isTrue (File.Exists out) "model written"
                   let code, _, err =

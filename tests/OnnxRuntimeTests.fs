@@ -9,9 +9,7 @@ open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats.Onnx.Export
 open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Core.Nn.Formats.Onnx.Runtime
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
-open Hybrid.Tests.Shared
 
 let private golden (relative: string) = Path.Combine(repoRoot, "tests", "golden", relative)
 

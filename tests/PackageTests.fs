@@ -7,7 +7,6 @@ open System.IO
 open System.IO.Compression
 open System.Xml.Linq
 open Expecto
-open Hybrid.Tests.Shared
 
 /// The packed libraries: project file, package id.
 let private libraries =

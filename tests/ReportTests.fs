@@ -3,17 +3,11 @@
 module Hybrid.Tests.ReportTests
 
 open System
-open System.Collections.Generic
 open System.IO
-open System.Text
-open System.Text.Json
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 open Hybrid.Analysis.Structure
-open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Tests.Shared
 
 let private architectures = "data/torchvision-architectures"
 
@@ -21,7 +15,7 @@ let private onnx (name: string) = sharedFile $"{architectures}/{name}.onnx"
 
 /// `NAME.modules.json`: PyTorch's named_modules view (path, type, params) and the total parameter count.
 let private modulesJson (name: string) =
-    use doc = JsonDocument.Parse(File.ReadAllText(sharedFile $"{architectures}/{name}.modules.json"))
+    use doc = readJson (sharedFile $"{architectures}/{name}.modules.json")
     let modules =
         [ for m in doc.RootElement.GetProperty("modules").EnumerateArray() ->
               let shapes =
@@ -34,7 +28,7 @@ let private modulesJson (name: string) =
 /// line breaks; records end with CRLF.
 let private parseCsv (text: string) =
     let records = ResizeArray<string list>()
-    let field = StringBuilder()
+    let field = Text.StringBuilder()
     let mutable record = []
     let mutable i = 0
     let mutable quoted = false
@@ -109,9 +103,9 @@ let tests =
         [ test "resnet18 metrics equal the figures of its ONNX file and modules.json" {
               let model = (ReportInputs.fromPaths (Some "image-classification") [ (onnx "resnet18") ]).Head
               let m = metrics model
-              let file = OnnxModel.Load(onnx "resnet18")
+              let file = Hybrid.Core.Nn.Formats.Onnx.Reader.OnnxModel.Load(onnx "resnet18")
               // Every node is a layer but the exporter's Identity copies of shared parameters, which extraction folds away.
-              let copies = HashSet<string>(ArchitectureTests.parameterCopies file |> Seq.map _.Name)
+              let copies = Collections.Generic.HashSet<string>(ArchitectureTests.parameterCopies file |> Seq.map _.Name)
               let layers = file.Nodes |> Seq.filter (fun n -> not (copies.Contains n.Name)) |> List.ofSeq
               Expect.equal m.Layers layers.Length "one layer per ONNX node that is not a parameter copy"
               Expect.equal
@@ -166,7 +160,7 @@ let tests =
               let lines = File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not)
               Expect.equal models.Length lines.Length "one model per line"
               for model, line in Seq.zip models lines do
-                  use doc = JsonDocument.Parse line
+                  use doc = parseJson line
                   let tokens =
                       doc.RootElement
                           .GetProperty("layers")
@@ -265,7 +259,7 @@ let tests =
                   // Scopes: overall, image-classification, the synthetic task.
                   Expect.equal charts.Length (6 * 3) "six charts per scope"
                   for c in charts do
-                      use doc = JsonDocument.Parse(File.ReadAllText c)
+                      use doc = readJson c
                       let data = doc.RootElement.GetProperty("data")
                       Expect.isGreaterThan (data.GetArrayLength()) 0 $"{c}: traces"
                       for trace in data.EnumerateArray() do
@@ -315,7 +309,7 @@ let tests =
                       CliTests.runCli
                           [ "analyze"; "--out"; out; "--from"; onnx "resnet18"; sharedFile tracesPath; "--json" ]
                   Expect.equal code 0 $"exit code (stderr: {err})"
-                  use doc = JsonDocument.Parse stdout
+                  use doc = parseJson stdout
                   Expect.equal
                       (doc.RootElement.GetProperty("models").GetInt32())
                       (1

@@ -1,19 +1,15 @@
 module Hybrid.Tests.SafetensorsTests
 
 open System
-open System.Collections.Generic
 open System.IO
 open System.Text
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-let private noMetadata: IReadOnlyDictionary<string, string> | null = null
+let private noMetadata: Collections.Generic.IReadOnlyDictionary<string, string> | null = null
 
 /// Writes the tensors to dir/name.safetensors and opens the result.
 let private writeAndOpen dir (tensors: TensorData list) metadata =

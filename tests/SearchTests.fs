@@ -7,8 +7,6 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 /// Rows of standard-normal values scaled to unit length, like CKA encodings.
 let private unitRows (rng: Random) (rows: int) (dim: int) =
