@@ -28,6 +28,12 @@ let rec private commandPaths (args: System.Type) (prefix: string list) =
 /// fails the test.
 let runCli (args: string list) = runProcess "dotnet" System.Environment.CurrentDirectory 120 (cliDll :: args)
 
+let private gmmFixture = sharedPath "fixtures/kernels/gmm.safetensors"
+
+/// `hybrid gmm fit` on the mixture fixture's points with k components of one covariance type, then the other flags.
+let private gmmFit (k: int) (covariance: string) (flags: string list) =
+    [ "gmm"; "fit"; "--data"; gmmFixture + ":data"; "--k"; string k; "--covariance"; covariance ] @ flags
+
 [<Tests>]
 let tests =
     testList
@@ -78,32 +84,27 @@ let tests =
                   Expect.isTrue (c.GetProperty("passed").GetBoolean()) (c.GetRawText())
           }
           test "gmm fit --json from scikit-learn's start reproduces its fit (every covariance type)" {
-              let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
               use expected = readJson (sharedPath "fixtures/kernels/gmm.json")
               for t in [ "full"; "tied"; "diag"; "spherical" ] do
                   let code, out, err =
-                      runCli
-                          [ "gmm"
-                            "fit"
-                            "--data"
-                            gmm + ":data"
-                            "--k"
-                            "6"
-                            "--covariance"
-                            t
-                            "--device"
-                            "cpu"
-                            "--weights-init"
-                            gmm + ":weights_init"
-                            "--means-init"
-                            gmm + ":means_init"
-                            "--precisions-init"
-                            $"{gmm}:{t}.precisions_init"
-                            "--tol"
-                            "0.001"
-                            "--max-iter"
-                            "200"
-                            "--json" ]
+                      runCli (
+                          gmmFit
+                              6
+                              t
+                              [ "--device"
+                                "cpu"
+                                "--weights-init"
+                                gmmFixture + ":weights_init"
+                                "--means-init"
+                                gmmFixture + ":means_init"
+                                "--precisions-init"
+                                $"{gmmFixture}:{t}.precisions_init"
+                                "--tol"
+                                "0.001"
+                                "--max-iter"
+                                "200"
+                                "--json" ]
+                      )
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" t err)
                   use doc = parseJson out
                   let ours (name: string) = doc.RootElement.GetProperty(name)
@@ -117,26 +118,10 @@ let tests =
           }
           test "gmm fit --out writes the model with scikit-learn's names and shapes" {
               withTempDir (fun dir ->
-                  let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
                   let out = Path.Combine(dir, "model.safetensors")
-                  let code, _, err =
-                      runCli
-                          [ "gmm"
-                            "fit"
-                            "--data"
-                            gmm + ":data"
-                            "--k"
-                            "3"
-                            "--covariance"
-                            "tied"
-                            "--seed"
-                            "7"
-                            "--out"
-                            out
-                            "--device"
-                            "cpu" ]
+                  let code, _, err = runCli (gmmFit 3 "tied" [ "--seed"; "7"; "--out"; out; "--device"; "cpu" ])
                   Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                  use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open out
+                  use file = SafetensorsFile.Open out
                   Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
                   Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
                   Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
@@ -191,7 +176,7 @@ let tests =
               let code, out, err = runCli [ "inspect"; path; "--json" ]
               Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
               use doc = parseJson out
-              use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open path
+              use file = SafetensorsFile.Open path
               let isBuffer (name: string) =
                   [ "running_mean"; "running_var"; "num_batches_tracked" ] |> List.exists name.EndsWith
               let parameters = file.Tensors |> Seq.filter (fun t -> not (isBuffer t.Name)) |> Seq.sumBy _.ElementCount
