@@ -116,17 +116,15 @@ let tests =
                       let a, e = ours(name).GetDouble(), theirs.GetProperty(name).GetDouble()
                       Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{t}: {name} {a} vs {e}"
           }
-          test "gmm fit --out writes the model with scikit-learn's names and shapes" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "model.safetensors")
-                  let code, _, err = runCli (gmmFit 3 "tied" [ "--seed"; "7"; "--out"; out; "--device"; "cpu" ])
-                  Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                  use file = SafetensorsFile.Open out
-                  Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
-                  Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
-                  Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
-                  Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
-          }
+          testInTempDir "gmm fit --out writes the model with scikit-learn's names and shapes" (fun dir ->
+              let out = Path.Combine(dir, "model.safetensors")
+              let code, _, err = runCli (gmmFit 3 "tied" [ "--seed"; "7"; "--out"; out; "--device"; "cpu" ])
+              Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+              use file = SafetensorsFile.Open out
+              Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
+              Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
+              Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
+              Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
           test "cka score --json gives the fixture's linear, RBF and debiased values" {
               let cka = sharedPath "fixtures/kernels/cka.safetensors"
               use expected = readJson (sharedPath "fixtures/kernels/cka.json")
@@ -145,32 +143,30 @@ let tests =
                   // float32 activations summed in float64: agreement to 1e-9 relative.
                   Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{key}: {a} vs {e}"
           }
-          test "bad inputs to gmm and cka are one error line naming the problem, exit code 1" {
-              withTempDir (fun dir ->
-                  let csv name (text: string) =
-                      let path = Path.Combine(dir, name)
-                      File.WriteAllText(path, text)
-                      path
-                  let nan = csv "nan.csv" "1,2\n3,nan\n5,6\n"
-                  let few = csv "few.csv" "1,2\n1,2\n3,4\n"
-                  let cka = sharedPath "fixtures/kernels/cka.safetensors"
-                  let cases =
-                      [ [ "gmm"; "fit"; "--data"; Path.Combine(dir, "absent.csv"); "--k"; "2" ], "absent.csv"
-                        [ "gmm"; "fit"; "--data"; cka + ":W"; "--k"; "2" ], "no tensor 'W'"
-                        [ "gmm"; "fit"; "--data"; nan; "--k"; "2" ], "row 1, column 1"
-                        [ "gmm"; "fit"; "--data"; few; "--k"; "3" ], "distinct"
-                        [ "gmm"; "fit"; "--data"; few; "--k"; "2"; "--init"; "bogus" ], "unknown init 'bogus'"
-                        [ "cka"; "score"; "--x"; cka + ":X"; "--y"; few ], "rows"
-                        [ "cka"; "score"; "--x"; few; "--y"; few; "--debiased" ], "4" ]
-                  for args, fragment in cases do
-                      let code, out, err = runCli args
-                      let line = err.Trim()
-                      Expect.equal code 1 (sprintf "%A: exit code (stderr: %s)" args err)
-                      Expect.isFalse (line.Contains '\n') (sprintf "%A: one line: %s" args line)
-                      Expect.stringContains line "hybrid: error: " (sprintf "%A" args)
-                      Expect.stringContains line fragment (sprintf "%A: names the problem" args)
-                      Expect.equal out "" (sprintf "%A: nothing on stdout" args))
-          }
+          testInTempDir "bad inputs to gmm and cka are one error line naming the problem, exit code 1" (fun dir ->
+              let csv name (text: string) =
+                  let path = Path.Combine(dir, name)
+                  File.WriteAllText(path, text)
+                  path
+              let nan = csv "nan.csv" "1,2\n3,nan\n5,6\n"
+              let few = csv "few.csv" "1,2\n1,2\n3,4\n"
+              let cka = sharedPath "fixtures/kernels/cka.safetensors"
+              let cases =
+                  [ [ "gmm"; "fit"; "--data"; Path.Combine(dir, "absent.csv"); "--k"; "2" ], "absent.csv"
+                    [ "gmm"; "fit"; "--data"; cka + ":W"; "--k"; "2" ], "no tensor 'W'"
+                    [ "gmm"; "fit"; "--data"; nan; "--k"; "2" ], "row 1, column 1"
+                    [ "gmm"; "fit"; "--data"; few; "--k"; "3" ], "distinct"
+                    [ "gmm"; "fit"; "--data"; few; "--k"; "2"; "--init"; "bogus" ], "unknown init 'bogus'"
+                    [ "cka"; "score"; "--x"; cka + ":X"; "--y"; few ], "rows"
+                    [ "cka"; "score"; "--x"; few; "--y"; few; "--debiased" ], "4" ]
+              for args, fragment in cases do
+                  let code, out, err = runCli args
+                  let line = err.Trim()
+                  Expect.equal code 1 (sprintf "%A: exit code (stderr: %s)" args err)
+                  Expect.isFalse (line.Contains '\n') (sprintf "%A: one line: %s" args line)
+                  Expect.stringContains line "hybrid: error: " (sprintf "%A" args)
+                  Expect.stringContains line fragment (sprintf "%A: names the problem" args)
+                  Expect.equal out "" (sprintf "%A: nothing on stdout" args))
           test "inspect --json counts a real checkpoint's tensors and parameters from its header" {
               let path = sharedPath "models/cifar10-resnet20/model.safetensors"
               let code, out, err = runCli [ "inspect"; path; "--json" ]
@@ -200,56 +196,49 @@ let tests =
                   layer1Parameters
                   "a module's parameters are its tensors'"
           }
-          test "inspect reads a sharded Hugging Face folder in the hub cache layout" {
-              withTempDir (fun dir ->
-                  let snapshot = Path.Combine(dir, "models--org--tiny", "snapshots", "abc123")
-                  Directory.CreateDirectory snapshot |> ignore
-                  Directory.CreateDirectory(Path.Combine(dir, "models--org--tiny", "refs")) |> ignore
-                  File.WriteAllText(Path.Combine(dir, "models--org--tiny", "refs", "main"), "abc123")
-                  File.WriteAllText(
-                      Path.Combine(snapshot, "config.json"),
-                      """{"model_type": "bert", "architectures": ["BertModel"]}"""
-                  )
-                  let write name (tensors: Hybrid.Core.Nn.Formats.TensorData list) =
-                      Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
-                  write
-                      "model-00001-of-00002.safetensors"
-                      [ Hybrid.Core.Nn.Formats.TensorData.Float32(
-                            "encoder.layer.0.weight",
-                            [| 4L; 3L |],
-                            Array.zeroCreate 12
-                        ) ]
-                  write
-                      "model-00002-of-00002.safetensors"
-                      [ Hybrid.Core.Nn.Formats.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
-                  File.WriteAllText(
-                      Path.Combine(snapshot, "model.safetensors.index.json"),
-                      """{"weight_map": {"encoder.layer.0.weight": "model-00001-of-00002.safetensors", "pooler.dense.bias": "model-00002-of-00002.safetensors"}}"""
-                  )
-                  let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
-                  Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                  use doc = parseJson out
-                  Expect.equal
-                      (doc.RootElement.GetProperty("model_type").GetString())
-                      "bert"
-                      "model_type from config.json"
-                  Expect.equal (doc.RootElement.GetProperty("files").GetArrayLength()) 2 "both shards"
-                  Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) 17L "12 + 5 elements")
-          }
-          test "inspect of a missing or truncated file is one error line" {
-              withTempDir (fun dir ->
-                  let truncated = Path.Combine(dir, "cut.safetensors")
-                  File.WriteAllBytes(
-                      truncated,
-                      (File.ReadAllBytes(sharedPath "models/cifar10-resnet20/model.safetensors")).[..100]
-                  )
-                  for path in [ Path.Combine(dir, "absent.safetensors"); truncated ] do
-                      let code, out, err = runCli [ "inspect"; path ]
-                      Expect.equal code 1 (sprintf "%s: exit code" path)
-                      Expect.equal out "" "nothing on stdout"
-                      Expect.stringContains (err.Trim()) ("hybrid: error: " + path) "one line naming the file"
-                      Expect.isFalse (err.Trim().Contains '\n') "one line")
-          }
+          testInTempDir "inspect reads a sharded Hugging Face folder in the hub cache layout" (fun dir ->
+              let snapshot = Path.Combine(dir, "models--org--tiny", "snapshots", "abc123")
+              Directory.CreateDirectory snapshot |> ignore
+              Directory.CreateDirectory(Path.Combine(dir, "models--org--tiny", "refs")) |> ignore
+              File.WriteAllText(Path.Combine(dir, "models--org--tiny", "refs", "main"), "abc123")
+              File.WriteAllText(
+                  Path.Combine(snapshot, "config.json"),
+                  """{"model_type": "bert", "architectures": ["BertModel"]}"""
+              )
+              let write name (tensors: Hybrid.Core.Nn.Formats.TensorData list) =
+                  Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
+              write
+                  "model-00001-of-00002.safetensors"
+                  [ Hybrid.Core.Nn.Formats.TensorData.Float32(
+                        "encoder.layer.0.weight",
+                        [| 4L; 3L |],
+                        Array.zeroCreate 12
+                    ) ]
+              write
+                  "model-00002-of-00002.safetensors"
+                  [ Hybrid.Core.Nn.Formats.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
+              File.WriteAllText(
+                  Path.Combine(snapshot, "model.safetensors.index.json"),
+                  """{"weight_map": {"encoder.layer.0.weight": "model-00001-of-00002.safetensors", "pooler.dense.bias": "model-00002-of-00002.safetensors"}}"""
+              )
+              let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
+              Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+              use doc = parseJson out
+              Expect.equal (doc.RootElement.GetProperty("model_type").GetString()) "bert" "model_type from config.json"
+              Expect.equal (doc.RootElement.GetProperty("files").GetArrayLength()) 2 "both shards"
+              Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) 17L "12 + 5 elements")
+          testInTempDir "inspect of a missing or truncated file is one error line" (fun dir ->
+              let truncated = Path.Combine(dir, "cut.safetensors")
+              File.WriteAllBytes(
+                  truncated,
+                  (File.ReadAllBytes(sharedPath "models/cifar10-resnet20/model.safetensors")).[..100]
+              )
+              for path in [ Path.Combine(dir, "absent.safetensors"); truncated ] do
+                  let code, out, err = runCli [ "inspect"; path ]
+                  Expect.equal code 1 (sprintf "%s: exit code" path)
+                  Expect.equal out "" "nothing on stdout"
+                  Expect.stringContains (err.Trim()) ("hybrid: error: " + path) "one line naming the file"
+                  Expect.isFalse (err.Trim().Contains '\n') "one line")
           test "inspect of ONNX files: initializers, or the parameter inputs of a graph exported without weights" {
               for relative in [ "models/cifar10-resnet20/model.onnx"; "data/torchvision-architectures/resnet18.onnx" ] do
                   let path = sharedPath relative

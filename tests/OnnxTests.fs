@@ -307,17 +307,15 @@ let private corrupted =
                       Expect.stringStarts e.Message "cut.onnx: " "the message names the file"
           }
 
-          test "a truncated file on disk is refused naming it" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "truncated.onnx")
-                  let bytes = File.ReadAllBytes(resnet20Onnx ())
-                  File.WriteAllBytes(path, bytes.[.. bytes.Length / 2])
-                  try
-                      OnnxModel.Load path |> ignore
-                      failtest "the truncated file loaded"
-                  with :? InputException as e ->
-                      Expect.stringStarts e.Message path "the message names the file")
-          }
+          testInTempDir "a truncated file on disk is refused naming it" (fun dir ->
+              let path = Path.Combine(dir, "truncated.onnx")
+              let bytes = File.ReadAllBytes(resnet20Onnx ())
+              File.WriteAllBytes(path, bytes.[.. bytes.Length / 2])
+              try
+                  OnnxModel.Load path |> ignore
+                  failtest "the truncated file loaded"
+              with :? InputException as e ->
+                  Expect.stringStarts e.Message path "the message names the file")
 
           test "byte-mutated copies load or give only InputException" {
               let original = File.ReadAllBytes(resnet20Onnx ())

@@ -178,15 +178,13 @@ let tests =
                       $"{m.Id}: unique types"
                   Expect.equal model.Architecture.Edges.Length (layers.Length - 1) $"{m.Id}: a chain"
           }
-          test "a broken trace line names the file and the line" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "broken.jsonl")
-                  let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
-                  File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
-                  let e = throwsOf<InputException>(fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
-                  Expect.stringContains e.Message path "names the file"
-                  Expect.stringContains e.Message "line 2: not valid JSON" "names the line")
-          }
+          testInTempDir "a broken trace line names the file and the line" (fun dir ->
+              let path = Path.Combine(dir, "broken.jsonl")
+              let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
+              File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
+              let e = throwsOf<InputException>(fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
+              Expect.stringContains e.Message path "names the file"
+              Expect.stringContains e.Message "line 2: not valid JSON" "names the line")
           test "the synthetic model's metrics and layer rows" {
               let m = metrics synthetic
               Expect.equal
@@ -218,8 +216,9 @@ let tests =
               Expect.equal (Report.csvField "say \"hi\"") "\"say \"\"hi\"\"\"" "quotes doubled"
               Expect.equal (Report.csvField "two\nlines") "\"two\nlines\"" "line break"
           }
-          test "the report folder: CSV columns and round trip, chart JSON, markdown, one inlined plotly.js" {
-              withTempDir (fun dir ->
+          testInTempDir
+              "the report folder: CSV columns and round trip, chart JSON, markdown, one inlined plotly.js"
+              (fun dir ->
                   let models =
                       synthetic
                       :: ReportInputs.fromPaths (Some "image-classification") [ onnx "resnet18"; onnx "vit_b_16" ]
@@ -279,9 +278,9 @@ let tests =
                   for c in charts do
                       Expect.stringContains md $"(charts/{Path.GetFileName c})" "report.md links every figure"
                   Expect.stringContains md "resnet18" "the metrics table")
-          }
-          test "a report replaces an earlier one, refuses other folders and leaves both alone when it fails" {
-              withTempDir (fun dir ->
+          testInTempDir
+              "a report replaces an earlier one, refuses other folders and leaves both alone when it fails"
+              (fun dir ->
                   let out = Path.Combine(dir, "report")
                   Report.write out [ synthetic ] |> ignore
                   let before = File.ReadAllText(Path.Combine(out, "metrics.csv"))
@@ -301,36 +300,33 @@ let tests =
                   Expect.stringContains e.Message "is not a structure report" "the message names the problem"
                   Expect.equal (File.ReadAllText(Path.Combine(other, "keep.txt"))) "mine" "untouched"
                   rejects "no models" (fun () -> Report.write (Path.Combine(dir, "empty")) []))
-          }
-          test "hybrid analyze --from writes the report; bad input is one error line" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "out")
-                  let code, stdout, err =
-                      CliTests.runCli
-                          [ "analyze"; "--out"; out; "--from"; onnx "resnet18"; sharedFile tracesPath; "--json" ]
-                  Expect.equal code 0 $"exit code (stderr: {err})"
-                  use doc = parseJson stdout
-                  Expect.equal
-                      (doc.RootElement.GetProperty("models").GetInt32())
-                      (1
-                       + (File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not))
-                           .Length)
-                      "models"
-                  Expect.isTrue (File.Exists(doc.RootElement.GetProperty("index").GetString())) "index.html exists"
-                  let broken = Path.Combine(dir, "broken.jsonl")
-                  File.WriteAllText(broken, "{\"repo_name\": \"a\", \"layers\": \"input conv2d\"}\n{not json\n")
-                  let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "b"); "--from"; broken ]
-                  Expect.equal code 1 "exit code"
-                  Expect.stringStarts err $"hybrid: error: {broken}: line 2: not valid JSON" "names the file and line"
-                  Expect.isFalse (err.Contains "   at ") "no stack trace"
-                  Expect.isFalse (Directory.Exists(Path.Combine(dir, "b"))) "no report"
-                  let empty = Directory.CreateDirectory(Path.Combine(dir, "nothing")).FullName
-                  let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "c"); "--from"; empty ]
-                  Expect.equal code 1 "empty folder: exit code"
-                  Expect.stringStarts err $"hybrid: error: {empty}: no weights in this folder" "empty folder: names it"
-                  Expect.equal (err.Trim().Split('\n').Length) 1 "empty folder: one line"
-                  let missing = Path.Combine(dir, "missing.db")
-                  let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "d"); "--db"; missing ]
-                  Expect.equal code 1 "no catalog"
-                  Expect.stringContains err $"{missing}: no catalog here: run hybrid extract first" "says what to do")
-          } ]
+          testInTempDir "hybrid analyze --from writes the report; bad input is one error line" (fun dir ->
+              let out = Path.Combine(dir, "out")
+              let code, stdout, err =
+                  CliTests.runCli
+                      [ "analyze"; "--out"; out; "--from"; onnx "resnet18"; sharedFile tracesPath; "--json" ]
+              Expect.equal code 0 $"exit code (stderr: {err})"
+              use doc = parseJson stdout
+              Expect.equal
+                  (doc.RootElement.GetProperty("models").GetInt32())
+                  (1
+                   + (File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not))
+                       .Length)
+                  "models"
+              Expect.isTrue (File.Exists(doc.RootElement.GetProperty("index").GetString())) "index.html exists"
+              let broken = Path.Combine(dir, "broken.jsonl")
+              File.WriteAllText(broken, "{\"repo_name\": \"a\", \"layers\": \"input conv2d\"}\n{not json\n")
+              let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "b"); "--from"; broken ]
+              Expect.equal code 1 "exit code"
+              Expect.stringStarts err $"hybrid: error: {broken}: line 2: not valid JSON" "names the file and line"
+              Expect.isFalse (err.Contains "   at ") "no stack trace"
+              Expect.isFalse (Directory.Exists(Path.Combine(dir, "b"))) "no report"
+              let empty = Directory.CreateDirectory(Path.Combine(dir, "nothing")).FullName
+              let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "c"); "--from"; empty ]
+              Expect.equal code 1 "empty folder: exit code"
+              Expect.stringStarts err $"hybrid: error: {empty}: no weights in this folder" "empty folder: names it"
+              Expect.equal (err.Trim().Split('\n').Length) 1 "empty folder: one line"
+              let missing = Path.Combine(dir, "missing.db")
+              let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "d"); "--db"; missing ]
+              Expect.equal code 1 "no catalog"
+              Expect.stringContains err $"{missing}: no catalog here: run hybrid extract first" "says what to do") ]

@@ -82,6 +82,9 @@ let withTempDir f =
     finally
         Directory.Delete(dir, true)
 
+/// A test that runs in a fresh temporary folder (deleted afterwards).
+let testInTempDir (name: string) (body: string -> unit) = testCase name (fun () -> withTempDir body)
+
 /// Fails the test naming element i of what, its value, the expected one and the tolerance it broke.
 let failElement (what: string) (i: int) (actual: float) (expected: float) (tolerance: string) =
     failtestf "%s: element %d is %.17g, expected %.17g (tolerance %s)" what i actual expected tolerance
