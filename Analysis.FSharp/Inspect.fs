@@ -2,14 +2,12 @@
 /// and the module hierarchy that the dotted tensor names spell (PyTorch's state-dict keys), without reading weights.
 module Hybrid.Analysis.Inspect
 
-open System
 open System.IO
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.HuggingFace
 open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Core.Nn.Formats.PyTorch
-open Hybrid.Core.Nn.Formats.Safetensors
 
 type TensorInfo =
     { Name: string
@@ -51,7 +49,7 @@ type Report =
     member r.BufferElements = r.Tensors |> List.filter _.IsBuffer |> List.sumBy _.Elements
 
 let private safetensorsTensors (path: string) =
-    use file = SafetensorsFile.Open path
+    use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open path
     [ for t in file.Tensors -> { Name = t.Name; DType = t.DType.HeaderName(); Shape = t.Shape } ]
 
 /// Where a graph exported without parameters (export_params=False) keeps them: the graph inputs after the first (the

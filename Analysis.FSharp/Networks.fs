@@ -3,14 +3,11 @@
 module Hybrid.Analysis.Networks
 
 open System
-open System.Collections.Generic
 open System.IO
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
-open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Core.Nn.Formats.Onnx.Runtime
 open Hybrid.Core.Nn.Zoo
 
@@ -38,7 +35,7 @@ let private isOnnx (path: string) = Path.GetExtension(path).Equals(".onnx", Stri
 
 /// Classes and input channels a state dict implies: the rows of its last matrix, the input channels of its first
 /// convolution (or the columns of its first matrix for a multi-layer perceptron).
-let shapeOf (state: IReadOnlyDictionary<string, Tensor>) =
+let shapeOf (state: Collections.Generic.IReadOnlyDictionary<string, Tensor>) =
     let weights = state |> Seq.filter (fun kv -> kv.Key.EndsWith "weight") |> Seq.map _.Value |> Seq.toList
     let classes = weights |> List.filter (fun t -> t.Dim = 2) |> List.tryLast |> Option.map (fun t -> t.Size 0)
     let channels = weights |> List.tryFind (fun t -> t.Dim = 4 || t.Dim = 2) |> Option.map (fun t -> t.Size 1)
@@ -50,7 +47,7 @@ let shapeOf (state: IReadOnlyDictionary<string, Tensor>) =
 /// depths and families differ in keys or shapes, so at most one fits, and the model that fits is the one returned, in
 /// the mode modules start in (enter evaluation with `use _ = model.Eval()`).
 let loadModule (device: Device) (path: string) (arch: string option) =
-    let state = StateDicts.Load path
+    let state = Hybrid.Core.Nn.Formats.StateDicts.Load path
     let classes, channels = shapeOf state
     let build name = Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
     let name, model =
@@ -89,7 +86,7 @@ let load (device: Device) (path: string) (arch: string option) =
     if isOnnx path then
         if arch.IsSome then
             raise (InputException(path, "an ONNX file carries its own graph; drop --arch"))
-        OnnxGraph(path, OnnxSession(OnnxModel.Load path, device))
+        OnnxGraph(path, OnnxSession(Hybrid.Core.Nn.Formats.Onnx.Reader.OnnxModel.Load path, device))
     else
         let name, model = loadModule device path arch
         ZooModel(name, model)

@@ -4,18 +4,13 @@
 /// weights only on the seed.
 module Hybrid.Analysis.Training
 
-open System
 open System.Collections.Generic
-open System.Diagnostics
 open System.IO
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Optim
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Onnx.Export
-open Hybrid.Core.Nn.Zoo
 
 type Schedule =
     /// Cosine annealing from the learning rate to 0 over all batches of all epochs.
@@ -112,7 +107,7 @@ let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<stri
     | ".pth" -> StateDicts.SavePyTorch(path, model.StateDict())
     | ".onnx" ->
         use _ = model.Eval()
-        OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
+        Hybrid.Core.Nn.Formats.Onnx.Export.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
     | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
 /// Model, optimiser and scheduler state in one checkpoint.
@@ -135,7 +130,7 @@ let private writeCheckpoint
 /// <paramref name="testSet"/> after each epoch, checkpointing to <see cref="checkpointPath"/> and finally saving the
 /// model to <paramref name="out"/> (format by extension). Returns the model and one report per epoch run here.
 let train
-    (device: Device)
+    (device: Hybrid.Core.Gpu.Device)
     (o: Options)
     (trainSet: LabelledImages)
     (testSet: LabelledImages option)
@@ -144,9 +139,10 @@ let train
     (report: Progress -> unit)
     =
     if o.Epochs < 1 then
-        raise (ArgumentException $"epochs is {o.Epochs}; it must be at least 1")
+        raise (System.ArgumentException $"epochs is {o.Epochs}; it must be at least 1")
     let classes = trainSet.ClassNames.Count
-    let model = Zoo.Create(o.Arch, numClasses = classes, inChannels = trainSet.Channels, seed = o.Seed)
+    let model =
+        Hybrid.Core.Nn.Zoo.Zoo.Create(o.Arch, numClasses = classes, inChannels = trainSet.Channels, seed = o.Seed)
     model.To device |> ignore
     let loader =
         DataLoader(
@@ -200,7 +196,7 @@ let train
     let reports = List<EpochReport>()
     use _ = model.Train()
     for epoch in firstEpoch .. o.Epochs - 1 do
-        let clock = Stopwatch.StartNew()
+        let clock = System.Diagnostics.Stopwatch.StartNew()
         let mutable lossSum, correct, seen = 0.0, 0, 0
         let lr = optimizer.ParamGroups.[0].Lr
         for batch in loader.Epoch epoch do

@@ -88,7 +88,7 @@ type GmmFitArgs =
             | K _ -> "number of mixture components."
             | Covariance _ -> "covariance type (default full)."
             | Init _ ->
-                $"initialisation: {gmmFit.Init} (default), k-means++, random or random_from_data; given inits override it."
+                $"initialisation: {Hybrid.Analysis.GaussianMixture.initName gmmFit.Init} (default), k-means++, random or random_from_data; given inits override it."
             | Seed _ ->
                 $"seed of the initialisation (default {gmmFit.Seed}); the same seed gives the same fit on every device."
             | Weights_Init _ -> "initial weights (k), as FILE:TENSOR or CSV."
@@ -335,15 +335,15 @@ type TrainArgs =
             | Test_Dataset _ ->
                 "images to evaluate after each epoch (default: the test split for fashion-mnist and mnist, none otherwise)."
             | Epochs _ -> $"passes over the training set (default {train.Epochs})."
-            | Batch _ -> $"images per step (default {train.Batch})."
-            | Lr _ -> $"initial learning rate (default {text train.Lr})."
+            | Batch _ -> $"images per step (default {train.BatchSize})."
+            | Lr _ -> $"initial learning rate (default {text train.LearningRate})."
             | Momentum _ -> $"SGD momentum (default {text train.Momentum})."
             | No_Nesterov -> "plain momentum instead of Nesterov's."
             | Weight_Decay _ -> $"L2 weight decay (default {text train.WeightDecay})."
             | Schedule _ ->
                 "learning-rate schedule, stepped every batch: cosine (to 0 at the end, the default), step or constant."
-            | Step_Size _ -> $"epochs between decays of the step schedule (default {train.StepSize})."
-            | Gamma _ -> $"decay factor of the step schedule (default {text train.Gamma})."
+            | Step_Size _ -> $"epochs between decays of the step schedule (default {stepSchedule.StepSize})."
+            | Gamma _ -> $"decay factor of the step schedule (default {text stepSchedule.Gamma})."
             | Crop_Padding _ ->
                 $"random crop after zero padding by this many pixels (default {train.CropPadding}; 0 turns it off)."
             | No_Flip -> "no random horizontal flips."

@@ -7,9 +7,6 @@ open System.Globalization
 open Hybrid.Analysis
 open Hybrid.Bench
 
-let private mixture = Hybrid.Core.Gpu.GaussianMixtureOptions()
-let private training = Training.defaults ""
-
 /// A default as the usage text writes it: rates below 0.01 in scientific form (1e-3), other numbers as they are.
 let text (x: float) =
     if x <> 0.0 && abs x < 0.01 then
@@ -22,25 +19,13 @@ let words (xs: 'a list) = xs |> List.map string |> String.concat " "
 
 let selfCheck = {| Seed = 42; Count = 3; DemoCount = 2 |}
 let inspect = {| Depth = 2 |}
-let gmmFit =
-    {| Init = "kmeans"
-       Seed = 0
-       Tol = mixture.Tol
-       RegCovar = mixture.RegCovar
-       MaxIter = mixture.MaxIter
-       NInit = mixture.NInit |}
+/// Gaussian-mixture fitting's own defaults (Core.Gpu's options).
+let gmmFit = Hybrid.Core.Gpu.GaussianMixtureOptions()
 let ckaScore = {| SigmaFraction = CkaScore.DefaultSigmaFraction |}
 let eval = {| Batch = Evaluate.DefaultBatch |}
-let train =
-    {| Epochs = training.Epochs
-       Batch = training.BatchSize
-       Lr = training.LearningRate
-       Momentum = training.Momentum
-       WeightDecay = training.WeightDecay
-       CropPadding = training.CropPadding
-       Seed = int training.Seed
-       StepSize = 30
-       Gamma = 0.1 |}
+/// Training's own recipe; the step schedule's numbers are the command line's.
+let train = Training.defaults ""
+let stepSchedule = {| StepSize = 30; Gamma = 0.1 |}
 let dedup = {| Threshold = DedupService.DefaultThreshold |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath

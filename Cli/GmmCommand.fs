@@ -16,7 +16,10 @@ let private options (args: ParseResults<GmmFitArgs>) =
     GaussianMixtureOptions(
         Components = k,
         Covariance = covariance (args.GetResult(GmmFitArgs.Covariance, defaultValue = Full)),
-        Init = GaussianMixture.parseInit (args.GetResult(GmmFitArgs.Init, defaultValue = Defaults.gmmFit.Init)),
+        Init =
+            (args.TryGetResult GmmFitArgs.Init
+             |> Option.map GaussianMixture.parseInit
+             |> Option.defaultValue Defaults.gmmFit.Init),
         WeightsInit = given <@ GmmFitArgs.Weights_Init @>,
         MeansInit = given <@ GmmFitArgs.Means_Init @>,
         PrecisionsInit = given <@ GmmFitArgs.Precisions_Init @>,

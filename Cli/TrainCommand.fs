@@ -14,21 +14,23 @@ let private options (args: ParseResults<TrainArgs>) =
         | ScheduleName.Constant -> Training.Constant
         | ScheduleName.Step ->
             Training.StepDecay(
-                positive "step-size" (args.GetResult(TrainArgs.Step_Size, defaultValue = Defaults.train.StepSize)),
-                args.GetResult(TrainArgs.Gamma, defaultValue = Defaults.train.Gamma)
+                positive
+                    "step-size"
+                    (args.GetResult(TrainArgs.Step_Size, defaultValue = Defaults.stepSchedule.StepSize)),
+                args.GetResult(TrainArgs.Gamma, defaultValue = Defaults.stepSchedule.Gamma)
             )
     let mean, std = ImageRun.normalisation (args.TryGetResult TrainArgs.Mean) (args.TryGetResult TrainArgs.Std)
     { Training.defaults (args.GetResult TrainArgs.Arch) with
         Epochs = positive "epochs" (args.GetResult(TrainArgs.Epochs, defaultValue = Defaults.train.Epochs))
-        BatchSize = positive "batch" (args.GetResult(TrainArgs.Batch, defaultValue = Defaults.train.Batch))
-        LearningRate = args.GetResult(TrainArgs.Lr, defaultValue = Defaults.train.Lr)
+        BatchSize = positive "batch" (args.GetResult(TrainArgs.Batch, defaultValue = Defaults.train.BatchSize))
+        LearningRate = args.GetResult(TrainArgs.Lr, defaultValue = Defaults.train.LearningRate)
         Momentum = args.GetResult(TrainArgs.Momentum, defaultValue = Defaults.train.Momentum)
         Nesterov = not (args.Contains TrainArgs.No_Nesterov)
         WeightDecay = args.GetResult(TrainArgs.Weight_Decay, defaultValue = Defaults.train.WeightDecay)
         Schedule = schedule
         CropPadding = args.GetResult(TrainArgs.Crop_Padding, defaultValue = Defaults.train.CropPadding)
         Flip = not (args.Contains TrainArgs.No_Flip)
-        Seed = int64 (args.GetResult(TrainArgs.Seed, defaultValue = Defaults.train.Seed))
+        Seed = int64 (args.GetResult(TrainArgs.Seed, defaultValue = int Defaults.train.Seed))
         Mean = mean
         Std = std }
 

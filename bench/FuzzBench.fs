@@ -4,15 +4,10 @@
 module Hybrid.Bench.FuzzBench
 
 open System
-open System.Diagnostics
 open System.IO
-open System.Threading.Tasks
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Core.Nn.Formats.PyTorch
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis.FuzzReport
 
 /// A reader under test: a real file to mutate, how to read a file completely, and which exceptions are clean.
@@ -20,7 +15,7 @@ type Target = { Format: string; Seed: string; Read: string -> unit; IsClean: exn
 
 /// Reads every tensor of a safetensors file (header, offsets and every value conversion).
 let private readSafetensors (path: string) =
-    use file = SafetensorsFile.Open path
+    use file = Safetensors.SafetensorsFile.Open path
     for t in file.Tensors do
         if t.DType.IsFloatingPoint() then
             file.ReadFloat64 t.Name |> ignore
@@ -29,10 +24,10 @@ let private readSafetensors (path: string) =
 
 let private readIdx (path: string) = (IdxFile.Read path).ToFloat32() |> ignore
 
-let private readOnnx (path: string) = OnnxModel.Load path |> ignore
+let private readOnnx (path: string) = Onnx.Reader.OnnxModel.Load path |> ignore
 
 let private readCheckpoint (path: string) =
-    for t in (TorchCheckpoint.Load path).Tensors do
+    for t in (PyTorch.TorchCheckpoint.Load path).Tensors do
         if t.DType.IsFloatingPoint() then
             t.ReadFloat64() |> ignore
 
@@ -110,11 +105,11 @@ let run (target: Target) (count: int) (seed: int) (limit: TimeSpan) (progress: s
         File.WriteAllBytes(Path.Combine(kept, $"{i:D6}{Path.GetExtension target.Seed}"), bytes)
         if firstDefect.IsNone then
             firstDefect <- Some $"input {i}: {what}"
-    let clock = Stopwatch.StartNew()
+    let clock = Diagnostics.Stopwatch.StartNew()
     for i in 0 .. count - 1 do
         let bytes = mutate random original
         File.WriteAllBytes(input, bytes)
-        let read = Task.Run(fun () -> target.Read input)
+        let read = Threading.Tasks.Task.Run(fun () -> target.Read input)
         let finished =
             try
                 read.Wait limit

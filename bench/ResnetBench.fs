@@ -3,7 +3,6 @@
 /// cores. Both sides use their own random weights and inputs of the same shapes: the work per case is identical.
 module Hybrid.Bench.ResnetBench
 
-open System
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Optim

@@ -5,17 +5,11 @@ module Hybrid.Tests.ArchitectureTests
 open System
 open System.Collections.Generic
 open System.IO
-open System.Text.Json
 open Expecto
-open Google.Protobuf
-open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Onnx
 open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
-open Hybrid.Tests.Shared
 
 let private corpus = "data/torchvision-architectures"
 
@@ -100,7 +94,7 @@ let private checkOnnxGraph (model: OnnxModel) (a: Architecture) =
 type private ModuleRow = { Path: string; Type: string; Depth: int; Leaf: bool }
 
 let private modulesJson (name: string) =
-    use doc = JsonDocument.Parse(File.ReadAllText(sharedFile $"{corpus}/{name}.modules.json"))
+    use doc = readJson (sharedFile $"{corpus}/{name}.modules.json")
     [ for m in doc.RootElement.GetProperty("modules").EnumerateArray() ->
           { Path = m.GetProperty("path").GetString()
             Type = m.GetProperty("type").GetString()
@@ -118,7 +112,7 @@ let private weightedLayers (a: Architecture) =
 let private runGraphJson (path: string) =
     let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
     Expect.equal code 0 $"exit code (stderr: {err})"
-    JsonDocument.Parse out
+    parseJson out
 
 /// An ONNX model built here: x -> Relu "a" -> Add(a, c) "y" (the output) with c from a Constant; a Sigmoid of "a"
 /// that nothing reads; and a Neg of a value nobody defines that feeds a second output.
@@ -139,7 +133,7 @@ let private handBuiltOnnx () =
     graph.Output.Add [ Proto.ValueInfoProto(Name = "y"); Proto.ValueInfoProto(Name = "z") ]
     let model = Proto.ModelProto(IrVersion = 7L, Graph = graph)
     model.OpsetImport.Add(Proto.OperatorSetIdProto(Domain = "", Version = 13L))
-    OnnxModel.Parse("pruning.onnx", model.ToByteArray())
+    OnnxModel.Parse("pruning.onnx", Google.Protobuf.MessageExtensions.ToByteArray model)
 
 [<Tests>]
 let tests =
@@ -300,10 +294,7 @@ let tests =
                             a.Nodes |> Array.filter (fun n -> n.ModulePath <> "") |> Array.map _.ModulePath |> set
                         let known = expected |> List.map _.Path |> set
                         Expect.isTrue (Set.isSubset traced known) "ops run inside the model's own modules"
-                        use doc =
-                            System.Text.Json.JsonDocument.Parse(
-                                File.ReadAllText(sharedFile $"{corpus}/{reference}.modules.json")
-                            )
+                        use doc = readJson (sharedFile $"{corpus}/{reference}.modules.json")
                         Expect.equal
                             a.ParameterCount
                             (doc.RootElement.GetProperty("n_params").GetInt64())
@@ -337,8 +328,9 @@ let tests =
                 } ]
           testList
               "checkpoint sources"
-              [ test "a hub cache: layers inferred from tensor names and shapes, labels from config.json" {
-                    withTempDir (fun dir ->
+              [ testInTempDir
+                    "a hub cache: layers inferred from tensor names and shapes, labels from config.json"
+                    (fun dir ->
                         let entry = Path.Combine(dir, "models--org--tiny")
                         let snapshot = Path.Combine(entry, "snapshots", "abc123")
                         Directory.CreateDirectory snapshot |> ignore
@@ -352,7 +344,7 @@ let tests =
                                 shape,
                                 Array.zeroCreate (int (Array.fold (*) 1L shape))
                             )
-                        Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(
+                        SafetensorsWriter.Write(
                             Path.Combine(snapshot, "model.safetensors"),
                             [ f32 "embeddings.word_embeddings.weight" [| 10L; 4L |]
                               f32 "encoder.layer.0.attention.self.query.weight" [| 4L; 4L |]
@@ -384,7 +376,6 @@ let tests =
                                 Expect.equal a.MaxDepth 5 "module encoder.layer.0.attention.self.query has five dots"
                                 Expect.equal a.Edges [| 0, 1; 1, 2; 2, 3 |] "chained in file order"
                             | other -> failtestf "expected one architecture, got %d" other.Length)
-                }
                 test "ONNX weights stored as absent external data give their shapes" {
                     let a =
                         FromOnnx.read (
@@ -403,7 +394,7 @@ let tests =
                     let lines = File.ReadAllLines file |> Array.filter (String.IsNullOrWhiteSpace >> not)
                     Expect.equal archs.Length lines.Length "one architecture per line"
                     for a, line in List.zip archs (List.ofArray lines) do
-                        use doc = JsonDocument.Parse line
+                        use doc = parseJson line
                         let root = doc.RootElement
                         let tokens =
                             root.GetProperty("layers").GetString().Split(' ', StringSplitOptions.RemoveEmptyEntries)
@@ -416,47 +407,36 @@ let tests =
                 } ]
           testList
               "bad input"
-              [ test "a corrupt protobuf names the file" {
-                    withTempDir (fun dir ->
-                        let path = Path.Combine(dir, "corrupt.onnx")
-                        File.WriteAllBytes(path, Array.create 64 0xFFuy)
-                        refusesFile<InputException> "not a valid ONNX protobuf" path (fun () ->
-                            Extract.fromPath path |> ignore)
-                        let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
-                        Expect.equal code 1 "exit code"
-                        Expect.equal out "" "nothing on stdout"
-                        Expect.stringStarts err $"hybrid: error: {path}: not a valid ONNX protobuf" "one error line"
-                        Expect.isFalse (err.Contains "   at ") "no stack trace")
-                }
-                test "a truncated safetensors file names the file" {
-                    withTempDir (fun dir ->
-                        let path = Path.Combine(dir, "truncated.safetensors")
-                        let bytes = File.ReadAllBytes(sharedFile "models/cifar10-resnet20/model.safetensors")
-                        File.WriteAllBytes(path, bytes[..999])
-                        let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
-                        Expect.stringContains e.Message path "names the file")
-                }
-                test "a broken JSON Lines line is reported with its number; the others still read" {
-                    withTempDir (fun dir ->
-                        let path = Path.Combine(dir, "traces.jsonl")
-                        let good =
-                            File.ReadLines(sharedFile "data/peatmoss-traces/dev.jsonl") |> Seq.take 3 |> Array.ofSeq
-                        File.WriteAllLines(
-                            path,
-                            [| good[0]; good[1]; "{\"repo_name\": \"x\", \"layers\": "; good[2] |]
-                        )
-                        let results = Extract.results path
-                        Expect.equal (results |> List.map Result.isOk) [ true; true; false; true ] "line 3 alone fails"
-                        match results[2] with
-                        | Error(:? InputException as e) ->
-                            Expect.equal e.Subject path "names the file"
-                            Expect.stringStarts e.Problem "line 3: not valid JSON" "names the line"
-                        | other -> failtestf "expected an InputException, got %A" other
-                        throwsOf<exn>(fun () -> Extract.fromPath path |> ignore) |> ignore
-                        let code, _, err = CliTests.runCli [ "inspect"; path; "--graph" ]
-                        Expect.equal code 1 "exit code"
-                        Expect.stringStarts err $"hybrid: error: {path}: line 3:" "one error line")
-                }
+              [ testInTempDir "a corrupt protobuf names the file" (fun dir ->
+                    let path = Path.Combine(dir, "corrupt.onnx")
+                    File.WriteAllBytes(path, Array.create 64 0xFFuy)
+                    refusesFile "not a valid ONNX protobuf" path (fun () -> Extract.fromPath path |> ignore)
+                    let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
+                    Expect.equal code 1 "exit code"
+                    Expect.equal out "" "nothing on stdout"
+                    Expect.stringStarts err $"hybrid: error: {path}: not a valid ONNX protobuf" "one error line"
+                    Expect.isFalse (err.Contains "   at ") "no stack trace")
+                testInTempDir "a truncated safetensors file names the file" (fun dir ->
+                    let path = Path.Combine(dir, "truncated.safetensors")
+                    let bytes = File.ReadAllBytes(sharedFile "models/cifar10-resnet20/model.safetensors")
+                    File.WriteAllBytes(path, bytes[..999])
+                    let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
+                    Expect.stringContains e.Message path "names the file")
+                testInTempDir "a broken JSON Lines line is reported with its number; the others still read" (fun dir ->
+                    let path = Path.Combine(dir, "traces.jsonl")
+                    let good = File.ReadLines(sharedFile "data/peatmoss-traces/dev.jsonl") |> Seq.take 3 |> Array.ofSeq
+                    File.WriteAllLines(path, [| good[0]; good[1]; "{\"repo_name\": \"x\", \"layers\": "; good[2] |])
+                    let results = Extract.results path
+                    Expect.equal (results |> List.map Result.isOk) [ true; true; false; true ] "line 3 alone fails"
+                    match results[2] with
+                    | Error(:? InputException as e) ->
+                        Expect.equal e.Subject path "names the file"
+                        Expect.stringStarts e.Problem "line 3: not valid JSON" "names the line"
+                    | other -> failtestf "expected an InputException, got %A" other
+                    throwsOf<exn>(fun () -> Extract.fromPath path |> ignore) |> ignore
+                    let code, _, err = CliTests.runCli [ "inspect"; path; "--graph" ]
+                    Expect.equal code 1 "exit code"
+                    Expect.stringStarts err $"hybrid: error: {path}: line 3:" "one error line")
                 test "an ONNX graph with a cycle is an error naming the file and a node on it" {
                     let path = Path.Combine(repoRoot, "tests", "golden", "onnx_invalid", "cycle.onnx")
                     let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
@@ -466,21 +446,17 @@ let tests =
                         (e.Problem.Contains "/first/Add" || e.Problem.Contains "/second/Relu")
                         "names a node on the cycle"
                 }
-                test "a folder with no models names the folder" {
-                    withTempDir (fun dir ->
-                        File.WriteAllText(Path.Combine(dir, "notes.txt"), "no model here")
-                        let e = throwsOf<InputException>(fun () -> Extract.fromPath dir |> ignore)
-                        Expect.stringContains e.Message dir "names the folder"
-                        Expect.stringContains e.Message "no weights" "names the problem"
-                        let code, _, err = CliTests.runCli [ "inspect"; dir; "--graph" ]
-                        Expect.equal code 1 "exit code"
-                        Expect.stringStarts err $"hybrid: error: {dir}" "one error line")
-                }
-                test "a file of no known kind names the file" {
-                    withTempDir (fun dir ->
-                        let path = Path.Combine(dir, "model.txt")
-                        File.WriteAllText(path, "hello")
-                        let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
-                        Expect.equal e.Subject path "names the file"
-                        Expect.stringContains e.Problem "'.txt'" "names the kind")
-                } ] ]
+                testInTempDir "a folder with no models names the folder" (fun dir ->
+                    File.WriteAllText(Path.Combine(dir, "notes.txt"), "no model here")
+                    let e = throwsOf<InputException>(fun () -> Extract.fromPath dir |> ignore)
+                    Expect.stringContains e.Message dir "names the folder"
+                    Expect.stringContains e.Message "no weights" "names the problem"
+                    let code, _, err = CliTests.runCli [ "inspect"; dir; "--graph" ]
+                    Expect.equal code 1 "exit code"
+                    Expect.stringStarts err $"hybrid: error: {dir}" "one error line")
+                testInTempDir "a file of no known kind names the file" (fun dir ->
+                    let path = Path.Combine(dir, "model.txt")
+                    File.WriteAllText(path, "hello")
+                    let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
+                    Expect.equal e.Subject path "names the file"
+                    Expect.stringContains e.Problem "'.txt'" "names the kind") ] ]

@@ -1,8 +1,8 @@
 /// The backends every kernel test runs on (STYLE.md item 1): one list, each case built once per backend present.
+[<AutoOpen>]
 module Hybrid.Tests.Backends
 
 open Expecto
-open Hybrid.Core.Gpu
 
 type Backend =
     {

@@ -8,7 +8,6 @@ open System.IO
 open Expecto
 open Microsoft.Playwright
 open Hybrid.Analysis
-open Hybrid.Tests.Shared
 
 let private chromium = "/usr/bin/chromium"
 

@@ -4,10 +4,8 @@ module Hybrid.Tests.CatalogTests
 open System
 open System.IO
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
-open Hybrid.Tests.Shared
 
 let private corpus name = sharedFile $"data/torchvision-architectures/{name}.onnx"
 
@@ -104,27 +102,20 @@ let tests =
                   Catalog.insert c (source "fine") None handmade |> ignore
                   Expect.equal (Catalog.counts c).["models"] 1L "the catalog still takes models")
           }
-          test "a file that is not a catalog is refused with one message naming it" {
-              withTempDir (fun dir ->
-                  let junk = Path.Combine(dir, "junk.db")
-                  File.WriteAllText(junk, String.replicate 200 "not sqlite ")
-                  refusesFile<InputException> "cannot open the catalog" junk (fun () ->
-                      (Catalog.openOrCreate junk :> IDisposable).Dispose()))
-          }
-          test "reopening keeps the models and the schema version" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "t.db")
-                  (use c = Catalog.openOrCreate path in Catalog.insert c (source "a") None handmade |> ignore)
-                  use c = SqliteCatalog.openOrCreate path
-                  Expect.equal (Catalog.models c).Length 1 "one model"
-                  Expect.equal
-                      (c :> ICatalog).SchemaVersion
-                      Catalog.schemaVersion
-                      "schema version through the interface"
-                  use cmd = c.Connection.CreateCommand()
-                  cmd.CommandText <- "SELECT version FROM schema_version"
-                  Expect.equal (Convert.ToInt32(cmd.ExecuteScalar())) Catalog.schemaVersion "schema version")
-          }
+          testInTempDir "a file that is not a catalog is refused with one message naming it" (fun dir ->
+              let junk = Path.Combine(dir, "junk.db")
+              File.WriteAllText(junk, String.replicate 200 "not sqlite ")
+              refusesFile "cannot open the catalog" junk (fun () ->
+                  (Catalog.openOrCreate junk :> IDisposable).Dispose()))
+          testInTempDir "reopening keeps the models and the schema version" (fun dir ->
+              let path = Path.Combine(dir, "t.db")
+              (use c = Catalog.openOrCreate path in Catalog.insert c (source "a") None handmade |> ignore)
+              use c = SqliteCatalog.openOrCreate path
+              Expect.equal (Catalog.models c).Length 1 "one model"
+              Expect.equal (c :> ICatalog).SchemaVersion Catalog.schemaVersion "schema version through the interface"
+              use cmd = c.Connection.CreateCommand()
+              cmd.CommandText <- "SELECT version FROM schema_version"
+              Expect.equal (Convert.ToInt32(cmd.ExecuteScalar())) Catalog.schemaVersion "schema version")
           test "re-extracting the same file, or a copy under another name, is skipped" {
               withCatalog (fun dir c ->
                   let first = Extraction.run c None false [ corpus "resnet18" ] ignore
@@ -179,32 +170,28 @@ let tests =
                               Expect.isFalse (message.Contains "   at ") "no stack trace"
                           | other -> failtestf "%s: expected one failure, got %A" path other))
           }
-          test "folder content hash: independent of enumeration, sensitive to names and bytes" {
-              withTempDir (fun dir ->
-                  let folder = Directory.CreateDirectory(Path.Combine(dir, "m")).FullName
-                  File.WriteAllText(Path.Combine(folder, "config.json"), "{}")
-                  File.WriteAllText(Path.Combine(folder, "b.txt"), "b")
-                  let h0 = Extraction.contentHash folder
-                  Expect.equal (Extraction.contentHash folder) h0 "stable"
-                  File.Move(Path.Combine(folder, "b.txt"), Path.Combine(folder, "c.txt"))
-                  let h1 = Extraction.contentHash folder
-                  Expect.notEqual h1 h0 "a renamed file changes it"
-                  File.WriteAllText(Path.Combine(folder, "c.txt"), "c")
-                  Expect.notEqual (Extraction.contentHash folder) h1 "changed bytes change it")
-          }
-          test "hybrid extract: a failing file gives exit code 1, a summary, and the others stored" {
-              withTempDir (fun dir ->
-                  File.Copy(corpus "resnet18", Path.Combine(dir, "resnet18.onnx"))
-                  File.WriteAllBytes(Path.Combine(dir, "bad.onnx"), [| 1uy; 2uy; 3uy; 0xFFuy |])
-                  let db = Path.Combine(dir, "out.db")
-                  let code, out, err = CliTests.runCli [ "extract"; dir; "--db"; db; "--json" ]
-                  Expect.equal code 1 $"exit code (stderr: {err})"
-                  use doc = Text.Json.JsonDocument.Parse out
-                  let summary = doc.RootElement.GetProperty "summary"
-                  Expect.equal (summary.GetProperty("stored_models").GetInt32()) 1 "one stored"
-                  Expect.equal (summary.GetProperty("failed").GetInt32()) 1 "one failed"
-                  Expect.stringContains err "bad.onnx" "progress names the failure"
-                  let code, out, _ = CliTests.runCli [ "extract"; Path.Combine(dir, "resnet18.onnx"); "--db"; db ]
-                  Expect.equal code 0 "a skip is no failure"
-                  Expect.stringContains out "skipped 1 already catalogued" "summary")
-          } ]
+          testInTempDir "folder content hash: independent of enumeration, sensitive to names and bytes" (fun dir ->
+              let folder = Directory.CreateDirectory(Path.Combine(dir, "m")).FullName
+              File.WriteAllText(Path.Combine(folder, "config.json"), "{}")
+              File.WriteAllText(Path.Combine(folder, "b.txt"), "b")
+              let h0 = Extraction.contentHash folder
+              Expect.equal (Extraction.contentHash folder) h0 "stable"
+              File.Move(Path.Combine(folder, "b.txt"), Path.Combine(folder, "c.txt"))
+              let h1 = Extraction.contentHash folder
+              Expect.notEqual h1 h0 "a renamed file changes it"
+              File.WriteAllText(Path.Combine(folder, "c.txt"), "c")
+              Expect.notEqual (Extraction.contentHash folder) h1 "changed bytes change it")
+          testInTempDir "hybrid extract: a failing file gives exit code 1, a summary, and the others stored" (fun dir ->
+              File.Copy(corpus "resnet18", Path.Combine(dir, "resnet18.onnx"))
+              File.WriteAllBytes(Path.Combine(dir, "bad.onnx"), [| 1uy; 2uy; 3uy; 0xFFuy |])
+              let db = Path.Combine(dir, "out.db")
+              let code, out, err = CliTests.runCli [ "extract"; dir; "--db"; db; "--json" ]
+              Expect.equal code 1 $"exit code (stderr: {err})"
+              use doc = parseJson out
+              let summary = doc.RootElement.GetProperty "summary"
+              Expect.equal (summary.GetProperty("stored_models").GetInt32()) 1 "one stored"
+              Expect.equal (summary.GetProperty("failed").GetInt32()) 1 "one failed"
+              Expect.stringContains err "bad.onnx" "progress names the failure"
+              let code, out, _ = CliTests.runCli [ "extract"; Path.Combine(dir, "resnet18.onnx"); "--db"; db ]
+              Expect.equal code 0 "a skip is no failure"
+              Expect.stringContains out "skipped 1 already catalogued" "summary") ]

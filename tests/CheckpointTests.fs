@@ -4,13 +4,8 @@ open System
 open System.IO
 open System.IO.Compression
 open System.Text
-open System.Threading.Tasks
 open Expecto
-open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.PyTorch
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -103,7 +98,7 @@ let private writeZip
 
 /// Runs `work` in a background task with a generous bound: a hang fails the test instead of blocking the suite.
 let private withinBound (what: string) (seconds: float) (work: unit -> unit) =
-    let task = Task.Run(work)
+    let task = Threading.Tasks.Task.Run(work)
     if not (task.Wait(TimeSpan.FromSeconds seconds)) then
         failtestf "%s did not finish within %g s: a hang" what seconds
 
@@ -156,7 +151,7 @@ let realCheckpoints =
                       "same keys"
                   equalsSafetensors (state.WithoutPrefix()) reference
                   let tracked = state["layer1.0.bn1.num_batches_tracked"]
-                  Expect.equal tracked.DType DType.I64 "num_batches_tracked is int64"
+                  Expect.equal tracked.DType Hybrid.Core.Nn.Formats.DType.I64 "num_batches_tracked is int64"
                   Expect.equal
                       (tracked.ReadInt64())
                       (reference.ReadInt64 "layer1.0.bn1.num_batches_tracked")
@@ -179,47 +174,38 @@ let hostile =
                   expectRefused (sharedFile ("fixtures/hostile/" + file)) [ "posix.system" ]
                   Expect.isFalse (File.Exists pwned) "the hostile command never ran"
               }
-          test "a STACK_GLOBAL builtins.eval is refused by name" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "eval.pt")
-                  File.WriteAllBytes(
-                      path,
-                      pickle
-                          [ box "op:\x80\x04"; box "builtins"; box "eval"; box "op:\x93"; box "1+1"; box "op:\x85R." ]
-                  )
-                  expectRefused path [ "builtins.eval" ])
-          } ]
+          testInTempDir "a STACK_GLOBAL builtins.eval is refused by name" (fun dir ->
+              let path = Path.Combine(dir, "eval.pt")
+              File.WriteAllBytes(
+                  path,
+                  pickle [ box "op:\x80\x04"; box "builtins"; box "eval"; box "op:\x93"; box "1+1"; box "op:\x85R." ]
+              )
+              expectRefused path [ "builtins.eval" ]) ]
 
 [<Tests>]
 let layouts =
     testList
         "checkpoint/layout"
-        [ test "a transposed tensor is materialised row-major, with its saved strides reported" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "transposed.pt")
-                  writeZip path "torch._utils\n_rebuild_tensor_v2" 0 [ 3; 2 ] [ 1; 3 ] 6
-                  let t = (TorchCheckpoint.Load path)["t"]
-                  Expect.equal t.Shape [| 3L; 2L |] "shape"
-                  Expect.equal t.Strides [| 1L; 3L |] "saved strides"
-                  Expect.equal
-                      (t.ReadFloat32())
-                      [| 0.0f; 3.0f; 1.0f; 4.0f; 2.0f; 5.0f |]
-                      "the transpose of [[0,1,2],[3,4,5]]")
-          }
-          test "a strided view with an offset reads the right elements" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "strided.pt")
-                  writeZip path "torch._utils\n_rebuild_tensor_v2" 1 [ 2 ] [ 2 ] 6
-                  let t = (TorchCheckpoint.Load path)["t"]
-                  Expect.equal t.StorageOffset 1L "offset"
-                  Expect.equal (t.ReadFloat32()) [| 1.0f; 3.0f |] "elements 1 and 3")
-          }
-          test "a view that reaches past its storage is refused" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "outside.pt")
-                  writeZip path "torch._utils\n_rebuild_tensor_v2" 2 [ 3 ] [ 2 ] 6
-                  expectRefused path [ "reaches element 6" ])
-          } ]
+        [ testInTempDir "a transposed tensor is materialised row-major, with its saved strides reported" (fun dir ->
+              let path = Path.Combine(dir, "transposed.pt")
+              writeZip path "torch._utils\n_rebuild_tensor_v2" 0 [ 3; 2 ] [ 1; 3 ] 6
+              let t = (TorchCheckpoint.Load path)["t"]
+              Expect.equal t.Shape [| 3L; 2L |] "shape"
+              Expect.equal t.Strides [| 1L; 3L |] "saved strides"
+              Expect.equal
+                  (t.ReadFloat32())
+                  [| 0.0f; 3.0f; 1.0f; 4.0f; 2.0f; 5.0f |]
+                  "the transpose of [[0,1,2],[3,4,5]]")
+          testInTempDir "a strided view with an offset reads the right elements" (fun dir ->
+              let path = Path.Combine(dir, "strided.pt")
+              writeZip path "torch._utils\n_rebuild_tensor_v2" 1 [ 2 ] [ 2 ] 6
+              let t = (TorchCheckpoint.Load path)["t"]
+              Expect.equal t.StorageOffset 1L "offset"
+              Expect.equal (t.ReadFloat32()) [| 1.0f; 3.0f |] "elements 1 and 3")
+          testInTempDir "a view that reaches past its storage is refused" (fun dir ->
+              let path = Path.Combine(dir, "outside.pt")
+              writeZip path "torch._utils\n_rebuild_tensor_v2" 2 [ 3 ] [ 2 ] 6
+              expectRefused path [ "reaches element 6" ]) ]
 
 [<Tests>]
 let fuzz =

@@ -3,14 +3,10 @@
 module Hybrid.Tests.CkaReferenceTests
 
 open System
-open System.IO
-open System.Text.Json
 open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu.Reference
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 // Stated tolerances. Fixture values: 1e-6 absolute (the fixture's inputs are float32, its sums float64).
 // Identities between two float64 forms of the same quantity: 1e-12 / 1e-10 absolute. Invariances on random
@@ -25,7 +21,7 @@ let fixtureFile = lazy (SafetensorsFile.Open(sharedPath "fixtures/kernels/cka.sa
 
 let expected =
     lazy
-        (use doc = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/cka.json"))
+        (use doc = readJson (sharedPath "fixtures/kernels/cka.json")
          let root = doc.RootElement
          let value (key: string) = root.GetProperty(key).GetDouble()
          {| N = root.GetProperty("n").GetInt32()

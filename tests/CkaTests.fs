@@ -10,8 +10,6 @@ open Expecto
 open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Cpu
 open Hybrid.Core.Gpu.Reference
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 // Stated tolerances.
 // Fixture values: 1e-6 absolute, as for the reference (float32 inputs, float64 sums; the fixture's own rounding).

@@ -2,9 +2,7 @@
 module Hybrid.Tests.CliTests
 
 open System.IO
-open System.Text.Json
 open Expecto
-open Hybrid.Tests.Shared
 
 /// The CLI built beside the tests (same configuration: the test project references it).
 let private cliDll =
@@ -29,6 +27,12 @@ let rec private commandPaths (args: System.Type) (prefix: string list) =
 /// Runs hybrid with arguments in the test program's folder; returns exit code, stdout, stderr. Bounded in time so a hang
 /// fails the test.
 let runCli (args: string list) = runProcess "dotnet" System.Environment.CurrentDirectory 120 (cliDll :: args)
+
+let private gmmFixture = sharedPath "fixtures/kernels/gmm.safetensors"
+
+/// `hybrid gmm fit` on the mixture fixture's points with k components of one covariance type, then the other flags.
+let private gmmFit (k: int) (covariance: string) (flags: string list) =
+    [ "gmm"; "fit"; "--data"; gmmFixture + ":data"; "--k"; string k; "--covariance"; covariance ] @ flags
 
 [<Tests>]
 let tests =
@@ -73,41 +77,36 @@ let tests =
               let code, out, err =
                   runCli [ "selfcheck"; "--device"; "reference"; "gpu"; "--count"; "1"; "--seed"; "5"; "--json" ]
               Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-              use doc = JsonDocument.Parse out
+              use doc = parseJson out
               let checks = doc.RootElement.GetProperty("checks").EnumerateArray() |> Seq.toList
               Expect.equal checks.Length 6 "3 operations x 2 devices"
               for c in checks do
                   Expect.isTrue (c.GetProperty("passed").GetBoolean()) (c.GetRawText())
           }
           test "gmm fit --json from scikit-learn's start reproduces its fit (every covariance type)" {
-              let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
-              use expected = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/gmm.json"))
+              use expected = readJson (sharedPath "fixtures/kernels/gmm.json")
               for t in [ "full"; "tied"; "diag"; "spherical" ] do
                   let code, out, err =
-                      runCli
-                          [ "gmm"
-                            "fit"
-                            "--data"
-                            gmm + ":data"
-                            "--k"
-                            "6"
-                            "--covariance"
-                            t
-                            "--device"
-                            "cpu"
-                            "--weights-init"
-                            gmm + ":weights_init"
-                            "--means-init"
-                            gmm + ":means_init"
-                            "--precisions-init"
-                            $"{gmm}:{t}.precisions_init"
-                            "--tol"
-                            "0.001"
-                            "--max-iter"
-                            "200"
-                            "--json" ]
+                      runCli (
+                          gmmFit
+                              6
+                              t
+                              [ "--device"
+                                "cpu"
+                                "--weights-init"
+                                gmmFixture + ":weights_init"
+                                "--means-init"
+                                gmmFixture + ":means_init"
+                                "--precisions-init"
+                                $"{gmmFixture}:{t}.precisions_init"
+                                "--tol"
+                                "0.001"
+                                "--max-iter"
+                                "200"
+                                "--json" ]
+                      )
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" t err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   let ours (name: string) = doc.RootElement.GetProperty(name)
                   let theirs = expected.RootElement.GetProperty("results").GetProperty(t)
                   Expect.equal (ours("n_iter").GetInt32()) (theirs.GetProperty("n_iter").GetInt32()) $"{t}: n_iter"
@@ -117,36 +116,18 @@ let tests =
                       let a, e = ours(name).GetDouble(), theirs.GetProperty(name).GetDouble()
                       Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{t}: {name} {a} vs {e}"
           }
-          test "gmm fit --out writes the model with scikit-learn's names and shapes" {
-              withTempDir (fun dir ->
-                  let gmm = sharedPath "fixtures/kernels/gmm.safetensors"
-                  let out = Path.Combine(dir, "model.safetensors")
-                  let code, _, err =
-                      runCli
-                          [ "gmm"
-                            "fit"
-                            "--data"
-                            gmm + ":data"
-                            "--k"
-                            "3"
-                            "--covariance"
-                            "tied"
-                            "--seed"
-                            "7"
-                            "--out"
-                            out
-                            "--device"
-                            "cpu" ]
-                  Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                  use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open out
-                  Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
-                  Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
-                  Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
-                  Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
-          }
+          testInTempDir "gmm fit --out writes the model with scikit-learn's names and shapes" (fun dir ->
+              let out = Path.Combine(dir, "model.safetensors")
+              let code, _, err = runCli (gmmFit 3 "tied" [ "--seed"; "7"; "--out"; out; "--device"; "cpu" ])
+              Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+              use file = SafetensorsFile.Open out
+              Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
+              Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
+              Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
+              Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
           test "cka score --json gives the fixture's linear, RBF and debiased values" {
               let cka = sharedPath "fixtures/kernels/cka.safetensors"
-              use expected = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/cka.json"))
+              use expected = readJson (sharedPath "fixtures/kernels/cka.json")
               for extra, key in
                   [ [], "linear_cka_xy"
                     [ "--kernel"; "rbf"; "--sigma-frac"; "0.8" ], "rbf_cka_xy"
@@ -156,44 +137,42 @@ let tests =
                           [ "cka"; "score"; "--x"; cka + ":X"; "--y"; cka + ":Y"; "--device"; "cpu"; "--json" ] @ extra
                       )
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" key err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   let a, e =
                       doc.RootElement.GetProperty("cka").GetDouble(), expected.RootElement.GetProperty(key).GetDouble()
                   // float32 activations summed in float64: agreement to 1e-9 relative.
                   Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{key}: {a} vs {e}"
           }
-          test "bad inputs to gmm and cka are one error line naming the problem, exit code 1" {
-              withTempDir (fun dir ->
-                  let csv name (text: string) =
-                      let path = Path.Combine(dir, name)
-                      File.WriteAllText(path, text)
-                      path
-                  let nan = csv "nan.csv" "1,2\n3,nan\n5,6\n"
-                  let few = csv "few.csv" "1,2\n1,2\n3,4\n"
-                  let cka = sharedPath "fixtures/kernels/cka.safetensors"
-                  let cases =
-                      [ [ "gmm"; "fit"; "--data"; Path.Combine(dir, "absent.csv"); "--k"; "2" ], "absent.csv"
-                        [ "gmm"; "fit"; "--data"; cka + ":W"; "--k"; "2" ], "no tensor 'W'"
-                        [ "gmm"; "fit"; "--data"; nan; "--k"; "2" ], "row 1, column 1"
-                        [ "gmm"; "fit"; "--data"; few; "--k"; "3" ], "distinct"
-                        [ "gmm"; "fit"; "--data"; few; "--k"; "2"; "--init"; "bogus" ], "unknown init 'bogus'"
-                        [ "cka"; "score"; "--x"; cka + ":X"; "--y"; few ], "rows"
-                        [ "cka"; "score"; "--x"; few; "--y"; few; "--debiased" ], "4" ]
-                  for args, fragment in cases do
-                      let code, out, err = runCli args
-                      let line = err.Trim()
-                      Expect.equal code 1 (sprintf "%A: exit code (stderr: %s)" args err)
-                      Expect.isFalse (line.Contains '\n') (sprintf "%A: one line: %s" args line)
-                      Expect.stringContains line "hybrid: error: " (sprintf "%A" args)
-                      Expect.stringContains line fragment (sprintf "%A: names the problem" args)
-                      Expect.equal out "" (sprintf "%A: nothing on stdout" args))
-          }
+          testInTempDir "bad inputs to gmm and cka are one error line naming the problem, exit code 1" (fun dir ->
+              let csv name (text: string) =
+                  let path = Path.Combine(dir, name)
+                  File.WriteAllText(path, text)
+                  path
+              let nan = csv "nan.csv" "1,2\n3,nan\n5,6\n"
+              let few = csv "few.csv" "1,2\n1,2\n3,4\n"
+              let cka = sharedPath "fixtures/kernels/cka.safetensors"
+              let cases =
+                  [ [ "gmm"; "fit"; "--data"; Path.Combine(dir, "absent.csv"); "--k"; "2" ], "absent.csv"
+                    [ "gmm"; "fit"; "--data"; cka + ":W"; "--k"; "2" ], "no tensor 'W'"
+                    [ "gmm"; "fit"; "--data"; nan; "--k"; "2" ], "row 1, column 1"
+                    [ "gmm"; "fit"; "--data"; few; "--k"; "3" ], "distinct"
+                    [ "gmm"; "fit"; "--data"; few; "--k"; "2"; "--init"; "bogus" ], "unknown init 'bogus'"
+                    [ "cka"; "score"; "--x"; cka + ":X"; "--y"; few ], "rows"
+                    [ "cka"; "score"; "--x"; few; "--y"; few; "--debiased" ], "4" ]
+              for args, fragment in cases do
+                  let code, out, err = runCli args
+                  let line = err.Trim()
+                  Expect.equal code 1 (sprintf "%A: exit code (stderr: %s)" args err)
+                  Expect.isFalse (line.Contains '\n') (sprintf "%A: one line: %s" args line)
+                  Expect.stringContains line "hybrid: error: " (sprintf "%A" args)
+                  Expect.stringContains line fragment (sprintf "%A: names the problem" args)
+                  Expect.equal out "" (sprintf "%A: nothing on stdout" args))
           test "inspect --json counts a real checkpoint's tensors and parameters from its header" {
               let path = sharedPath "models/cifar10-resnet20/model.safetensors"
               let code, out, err = runCli [ "inspect"; path; "--json" ]
               Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-              use doc = JsonDocument.Parse out
-              use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open path
+              use doc = parseJson out
+              use file = SafetensorsFile.Open path
               let isBuffer (name: string) =
                   [ "running_mean"; "running_var"; "num_batches_tracked" ] |> List.exists name.EndsWith
               let parameters = file.Tensors |> Seq.filter (fun t -> not (isBuffer t.Name)) |> Seq.sumBy _.ElementCount
@@ -217,62 +196,55 @@ let tests =
                   layer1Parameters
                   "a module's parameters are its tensors'"
           }
-          test "inspect reads a sharded Hugging Face folder in the hub cache layout" {
-              withTempDir (fun dir ->
-                  let snapshot = Path.Combine(dir, "models--org--tiny", "snapshots", "abc123")
-                  Directory.CreateDirectory snapshot |> ignore
-                  Directory.CreateDirectory(Path.Combine(dir, "models--org--tiny", "refs")) |> ignore
-                  File.WriteAllText(Path.Combine(dir, "models--org--tiny", "refs", "main"), "abc123")
-                  File.WriteAllText(
-                      Path.Combine(snapshot, "config.json"),
-                      """{"model_type": "bert", "architectures": ["BertModel"]}"""
-                  )
-                  let write name (tensors: Hybrid.Core.Nn.Formats.TensorData list) =
-                      Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
-                  write
-                      "model-00001-of-00002.safetensors"
-                      [ Hybrid.Core.Nn.Formats.TensorData.Float32(
-                            "encoder.layer.0.weight",
-                            [| 4L; 3L |],
-                            Array.zeroCreate 12
-                        ) ]
-                  write
-                      "model-00002-of-00002.safetensors"
-                      [ Hybrid.Core.Nn.Formats.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
-                  File.WriteAllText(
-                      Path.Combine(snapshot, "model.safetensors.index.json"),
-                      """{"weight_map": {"encoder.layer.0.weight": "model-00001-of-00002.safetensors", "pooler.dense.bias": "model-00002-of-00002.safetensors"}}"""
-                  )
-                  let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
-                  Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-                  use doc = JsonDocument.Parse out
-                  Expect.equal
-                      (doc.RootElement.GetProperty("model_type").GetString())
-                      "bert"
-                      "model_type from config.json"
-                  Expect.equal (doc.RootElement.GetProperty("files").GetArrayLength()) 2 "both shards"
-                  Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) 17L "12 + 5 elements")
-          }
-          test "inspect of a missing or truncated file is one error line" {
-              withTempDir (fun dir ->
-                  let truncated = Path.Combine(dir, "cut.safetensors")
-                  File.WriteAllBytes(
-                      truncated,
-                      (File.ReadAllBytes(sharedPath "models/cifar10-resnet20/model.safetensors")).[..100]
-                  )
-                  for path in [ Path.Combine(dir, "absent.safetensors"); truncated ] do
-                      let code, out, err = runCli [ "inspect"; path ]
-                      Expect.equal code 1 (sprintf "%s: exit code" path)
-                      Expect.equal out "" "nothing on stdout"
-                      Expect.stringContains (err.Trim()) ("hybrid: error: " + path) "one line naming the file"
-                      Expect.isFalse (err.Trim().Contains '\n') "one line")
-          }
+          testInTempDir "inspect reads a sharded Hugging Face folder in the hub cache layout" (fun dir ->
+              let snapshot = Path.Combine(dir, "models--org--tiny", "snapshots", "abc123")
+              Directory.CreateDirectory snapshot |> ignore
+              Directory.CreateDirectory(Path.Combine(dir, "models--org--tiny", "refs")) |> ignore
+              File.WriteAllText(Path.Combine(dir, "models--org--tiny", "refs", "main"), "abc123")
+              File.WriteAllText(
+                  Path.Combine(snapshot, "config.json"),
+                  """{"model_type": "bert", "architectures": ["BertModel"]}"""
+              )
+              let write name (tensors: Hybrid.Core.Nn.Formats.TensorData list) =
+                  Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(snapshot, name), tensors)
+              write
+                  "model-00001-of-00002.safetensors"
+                  [ Hybrid.Core.Nn.Formats.TensorData.Float32(
+                        "encoder.layer.0.weight",
+                        [| 4L; 3L |],
+                        Array.zeroCreate 12
+                    ) ]
+              write
+                  "model-00002-of-00002.safetensors"
+                  [ Hybrid.Core.Nn.Formats.TensorData.Float32("pooler.dense.bias", [| 5L |], Array.zeroCreate 5) ]
+              File.WriteAllText(
+                  Path.Combine(snapshot, "model.safetensors.index.json"),
+                  """{"weight_map": {"encoder.layer.0.weight": "model-00001-of-00002.safetensors", "pooler.dense.bias": "model-00002-of-00002.safetensors"}}"""
+              )
+              let code, out, err = runCli [ "inspect"; Path.Combine(dir, "models--org--tiny"); "--json" ]
+              Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+              use doc = parseJson out
+              Expect.equal (doc.RootElement.GetProperty("model_type").GetString()) "bert" "model_type from config.json"
+              Expect.equal (doc.RootElement.GetProperty("files").GetArrayLength()) 2 "both shards"
+              Expect.equal (doc.RootElement.GetProperty("parameters").GetInt64()) 17L "12 + 5 elements")
+          testInTempDir "inspect of a missing or truncated file is one error line" (fun dir ->
+              let truncated = Path.Combine(dir, "cut.safetensors")
+              File.WriteAllBytes(
+                  truncated,
+                  (File.ReadAllBytes(sharedPath "models/cifar10-resnet20/model.safetensors")).[..100]
+              )
+              for path in [ Path.Combine(dir, "absent.safetensors"); truncated ] do
+                  let code, out, err = runCli [ "inspect"; path ]
+                  Expect.equal code 1 (sprintf "%s: exit code" path)
+                  Expect.equal out "" "nothing on stdout"
+                  Expect.stringContains (err.Trim()) ("hybrid: error: " + path) "one line naming the file"
+                  Expect.isFalse (err.Trim().Contains '\n') "one line")
           test "inspect of ONNX files: initializers, or the parameter inputs of a graph exported without weights" {
               for relative in [ "models/cifar10-resnet20/model.onnx"; "data/torchvision-architectures/resnet18.onnx" ] do
                   let path = sharedPath relative
                   let code, out, err = runCli [ "inspect"; path; "--json" ]
                   Expect.equal code 0 (sprintf "%s: exit code (stderr: %s)" relative err)
-                  use doc = JsonDocument.Parse out
+                  use doc = parseJson out
                   let model = Hybrid.Core.Nn.Formats.Onnx.Reader.OnnxModel.Load path
                   let expected =
                       if model.Initializers.Count > 0 then

@@ -1,14 +1,11 @@
 /// Deduplication: exact LCS (against brute force), base names, blocks, and groups over the torchvision corpus.
 module Hybrid.Tests.DedupTests
 
-open System
 open System.IO
 open Expecto
-open FsCheck
 open FsCheck.FSharp
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
-open Hybrid.Tests.Shared
 
 /// LCS by enumerating every subsequence of the shorter sequence (exponential: short inputs only).
 let private bruteForceLcs (a: int[]) (b: int[]) =
@@ -114,17 +111,15 @@ let tests =
                   "within 30%"
               Expect.equal (Dedup.similarity 1.0 (10, 0) (10, 0)) 1.0 "no blocks"
           }
-          test "identical graphs under another name share a hash and a group at score 1" {
-              withTempDir (fun dir ->
-                  let copy = Path.Combine(dir, "copied.onnx")
-                  File.Copy(sharedFile "data/torchvision-architectures/resnet18.onnx", copy)
-                  let a, b = load "resnet18", Extract.fromPath copy |> List.exactlyOne
-                  Expect.equal (Dedup.structuralHash b) (Dedup.structuralHash a) "same hash"
-                  let result = Dedup.byArchitecture 0.85 [ 1L, a; 2L, b; 3L, load "vgg11" ]
-                  Expect.isTrue (together result 1L 2L) "grouped"
-                  Expect.equal result.Pairs [ { Dedup.Pair.A = 1L; B = 2L; Score = 1.0 } ] "one link, by hash"
-                  Expect.equal result.Scored 2L "both pairs with vgg11 scored")
-          }
+          testInTempDir "identical graphs under another name share a hash and a group at score 1" (fun dir ->
+              let copy = Path.Combine(dir, "copied.onnx")
+              File.Copy(sharedFile "data/torchvision-architectures/resnet18.onnx", copy)
+              let a, b = load "resnet18", Extract.fromPath copy |> List.exactlyOne
+              Expect.equal (Dedup.structuralHash b) (Dedup.structuralHash a) "same hash"
+              let result = Dedup.byArchitecture 0.85 [ 1L, a; 2L, b; 3L, load "vgg11" ]
+              Expect.isTrue (together result 1L 2L) "grouped"
+              Expect.equal result.Pairs [ { Dedup.Pair.A = 1L; B = 2L; Score = 1.0 } ] "one link, by hash"
+              Expect.equal result.Scored 2L "both pairs with vgg11 scored")
           test "over the corpus, a copy with one layer changed groups with its original and no other family" {
               let models = corpus.Value
               let changed =
@@ -163,28 +158,27 @@ let tests =
                       if x < y then
                           Expect.isFalse (together result (idOf x) (idOf y)) $"{x} and {y} are different families"
           }
-          test "groups are written to the catalog, one row per model, replaced on a re-run" {
-              withTempDir (fun dir ->
-                  use c = Catalog.openOrCreate (Path.Combine(dir, "t.db"))
-                  for f in Directory.GetFiles(corpusDir, "*.onnx") |> Array.sort |> Array.take 6 do
-                      let arch = Extract.fromPath f |> List.exactlyOne
-                      Catalog.insert c { ModelSource.Path = f; ModelSource.Hash = f } None arch |> ignore
-                  let result = Dedup.run c "both" 0.85
-                  let rows = Catalog.groups c "both"
-                  Expect.equal rows.Length 6 "one row per model"
-                  for g in result.Groups do
-                      for m in g.Members do
-                          let row = rows |> List.find (fun r -> r.Model = m.Id)
-                          Expect.equal
-                              (row.Group, row.Representative, row.Score)
-                              (g.Group, g.Representative, m.Score)
-                              "stored as computed"
-                  Dedup.run c "both" 0.85 |> ignore
-                  Expect.equal (Catalog.groups c "both").Length 6 "replaced, not appended"
-                  Expect.equal (Catalog.groups c "name").Length 0 "other strategies untouched")
-          }
-          test "hybrid dedup --json over an extracted catalog; a threshold outside (0, 1] is one error line" {
-              withTempDir (fun dir ->
+          testInTempDir "groups are written to the catalog, one row per model, replaced on a re-run" (fun dir ->
+              use c = Catalog.openOrCreate (Path.Combine(dir, "t.db"))
+              for f in Directory.GetFiles(corpusDir, "*.onnx") |> Array.sort |> Array.take 6 do
+                  let arch = Extract.fromPath f |> List.exactlyOne
+                  Catalog.insert c { ModelSource.Path = f; ModelSource.Hash = f } None arch |> ignore
+              let result = Dedup.run c "both" 0.85
+              let rows = Catalog.groups c "both"
+              Expect.equal rows.Length 6 "one row per model"
+              for g in result.Groups do
+                  for m in g.Members do
+                      let row = rows |> List.find (fun r -> r.Model = m.Id)
+                      Expect.equal
+                          (row.Group, row.Representative, row.Score)
+                          (g.Group, g.Representative, m.Score)
+                          "stored as computed"
+              Dedup.run c "both" 0.85 |> ignore
+              Expect.equal (Catalog.groups c "both").Length 6 "replaced, not appended"
+              Expect.equal (Catalog.groups c "name").Length 0 "other strategies untouched")
+          testInTempDir
+              "hybrid dedup --json over an extracted catalog; a threshold outside (0, 1] is one error line"
+              (fun dir ->
                   let db = Path.Combine(dir, "t.db")
                   let files =
                       [ for n in [ "resnet18"; "resnet50"; "wide_resnet50_2" ] ->
@@ -193,7 +187,7 @@ let tests =
                   Expect.equal code 0 $"extract (stderr: {err})"
                   let code, out, err = CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "architecture"; "--json" ]
                   Expect.equal code 0 $"dedup (stderr: {err})"
-                  use doc = Text.Json.JsonDocument.Parse out
+                  use doc = parseJson out
                   let groups =
                       doc.RootElement.GetProperty("groups").EnumerateArray()
                       |> Seq.map (fun g -> g.GetProperty("members").GetArrayLength())
@@ -206,5 +200,4 @@ let tests =
                       CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "name"; "--threshold"; "1.5" ]
                   Expect.equal code 1 "exit code"
                   Expect.equal (err.Trim()) "hybrid: error: dedup: --threshold 1.5 is outside (0, 1]" "one line"
-                  Expect.equal out "" "nothing on stdout")
-          } ]
+                  Expect.equal out "" "nothing on stdout") ]

@@ -3,7 +3,6 @@
 module Hybrid.Tests.FormatTests
 
 open Expecto
-open Hybrid.Tests.Shared
 
 /// Runs dotnet with arguments at the repository root: exit code and the output of both streams.
 let private dotnet (args: string list) =

@@ -5,7 +5,6 @@ module Hybrid.Tests.FuzzTests
 open System
 open Expecto
 open Hybrid.Bench
-open Hybrid.Tests.Shared
 
 [<Tests>]
 let tests =

@@ -3,16 +3,10 @@
 module Hybrid.Tests.GmmTests
 
 open System
-open System.IO
-open System.Text.Json
 open Expecto
-open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Cpu
-open Hybrid.Core.Gpu.Reference
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 /// Every backend: the fixture and init tests report CUDA skipped where there is none; the properties and the
 /// cross-backend comparison run on the backends this machine has.
@@ -53,7 +47,7 @@ type private Fixture =
 
 let private fixture =
     lazy
-        (let json = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/gmm.json")).RootElement
+        (let json = (readJson (sharedPath "fixtures/kernels/gmm.json")).RootElement
          use file = SafetensorsFile.Open(sharedPath "fixtures/kernels/gmm.safetensors")
          let shape = file.Entry("data").Shape
          let tensors = file.Tensors |> Seq.map (fun e -> e.Name, file.ReadFloat64 e.Name) |> Map.ofSeq
@@ -170,6 +164,10 @@ let private blobs (c: SmallCase) =
     let centres = Array.init (c.K * c.D) (fun _ -> 10.0 + 3.0 * normal rng)
     Array.init (c.N * c.D) (fun e -> centres.[(e / c.D % c.K) * c.D + e % c.D] + normal rng)
 
+/// Fits a case's points (blobs c) on a device.
+let private fitCase (device: Device) (c: SmallCase) (data: float[]) (options: GaussianMixtureOptions) =
+    GaussianMixture.Fit(device, data, c.N, c.D, options)
+
 let private identityPrecisions t k d =
     match t with
     | CovarianceType.Full -> Array.init (k * d * d) (fun e -> if e % (d * d) % (d + 1) = 0 then 1.0 else 0.0)
@@ -214,9 +212,7 @@ let private emProperties =
                   b.Name
                   [ property b "the lower bound never decreases" (fun c ->
                         let data = blobs c
-                        let history =
-                            (GaussianMixture.Fit(b.Device.Value.Value, data, c.N, c.D, givenStart c data))
-                                .LowerBoundHistory
+                        let history = (fitCase b.Device.Value.Value c data (givenStart c data)).LowerBoundHistory
                         for i in 1 .. history.Count - 1 do
                             if history.[i] < history.[i - 1] - 1e-9 * (1.0 + abs history.[i - 1]) then
                                 failtestf
@@ -228,8 +224,7 @@ let private emProperties =
                     property b "predict_proba rows sum to one" (fun c ->
                         let data = blobs c
                         let device = b.Device.Value.Value
-                        let proba =
-                            GaussianMixture.Fit(device, data, c.N, c.D, givenStart c data).PredictProba(data, device)
+                        let proba = (fitCase device c data (givenStart c data)).PredictProba(data, device)
                         for i in 0 .. c.N - 1 do
                             let row = proba.[i * c.K .. (i + 1) * c.K - 1]
                             Expect.isTrue
@@ -286,7 +281,7 @@ let private cpuAgainstReference =
         let data = Array.init (n * d) (fun _ -> 5.0 + 2.0 * normal rng)
         let p = randomParameters rng t k d (Array.init (k * d) (fun e -> data.[e % data.Length]))
         let cpu = CpuMixtureKernels(managedProducts = managed) :> IMixtureKernels
-        let reference = ReferenceMixtureKernels.Instance :> IMixtureKernels
+        let reference = Hybrid.Core.Gpu.Reference.ReferenceMixtureKernels.Instance :> IMixtureKernels
         use onCpu = cpu.Load(data, n, d)
         use onReference = reference.Load(data, n, d)
         let what = sprintf "%A n=%d d=%d k=%d managed=%b" t n d k managed
@@ -346,8 +341,8 @@ let private initTests =
                       let c = { blobCase with Type = t }
                       let data = blobs c
                       let options = GaussianMixtureOptions(Components = c.K, Covariance = t, Init = init, Seed = 11)
-                      let first = GaussianMixture.Fit(device, data, c.N, c.D, options)
-                      let again = GaussianMixture.Fit(device, data, c.N, c.D, options)
+                      let first = fitCase device c data options
+                      let again = fitCase device c data options
                       expectValid first
                       Expect.sequenceEqual again.Means first.Means (sprintf "%A: the same seed gives the same means" t)
                       Expect.equal
@@ -421,9 +416,9 @@ let private runTests =
                       MaxIter = iterations,
                       Seed = 2
                   )
-              let first = GaussianMixture.Fit(Device.Cpu, data, c.N, c.D, options 4)
+              let first = fitCase Device.Cpu c data (options 4)
               let continued = GaussianMixture.Fit(Device.Cpu, data, c.N, c.D, options 4, warmStart = first)
-              let straight = GaussianMixture.Fit(Device.Cpu, data, c.N, c.D, options 8)
+              let straight = fitCase Device.Cpu c data (options 8)
               Expect.sequenceEqual
                   continued.LowerBoundHistory
                   (Seq.skip 4 straight.LowerBoundHistory)
@@ -440,7 +435,7 @@ let private runTests =
                       Tol = tol,
                       MaxIter = iterations
                   )
-              let converged = GaussianMixture.Fit(Device.Cpu, data, c.N, c.D, options 1e-10 500)
+              let converged = fitCase Device.Cpu c data (options 1e-10 500)
               Expect.isTrue converged.Converged "the first fit converges"
               let again = GaussianMixture.Fit(Device.Cpu, data, c.N, c.D, options 1e-3 100, warmStart = converged)
               Expect.equal again.NIter 1 "a converged model converges again at once"
@@ -464,7 +459,7 @@ let private runTests =
           }
           test "precisions are U Uᵀ" {
               for t in types do
-                  let model = GaussianMixture.Fit(Device.Cpu, data, c.N, c.D, givenStart { c with Type = t } data)
+                  let model = fitCase Device.Cpu c data (givenStart { c with Type = t } data)
                   let sampleOptions = model.Options
                   Expect.equal sampleOptions.Covariance t "options kept"
                   // Σ Σ⁻¹ = I for the first component (abs 1e-9: condition numbers here are small).
@@ -490,14 +485,7 @@ let private sampleTests =
     test "sample: shape, grouping by component, and means and weights within sampling error" {
         let c = { blobCase with Type = CovarianceType.Full }
         let data = blobs c
-        let model =
-            GaussianMixture.Fit(
-                Device.Cpu,
-                data,
-                c.N,
-                c.D,
-                GaussianMixtureOptions(Components = c.K, Covariance = c.Type, Seed = 4)
-            )
+        let model = fitCase Device.Cpu c data (GaussianMixtureOptions(Components = c.K, Covariance = c.Type, Seed = 4))
         let count = 20000
         let struct (samples, labels) = model.Sample(count, 9)
         Expect.equal samples.Length (count * c.D) "count x d"

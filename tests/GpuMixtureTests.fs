@@ -9,8 +9,6 @@ open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Ilgpu
 open Hybrid.Core.Gpu.Reference
 open Hybrid.Core.Gpu.Maths
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 /// Tolerance: 1e-12 relative plus 1e-12 times the sum of the absolute values of the terms. Both sides are float64 sums of
 /// the same terms in different orders (slices, lanes, tiles), which differ by at most about n ε Σ|term| (ε = 1.1e-16;

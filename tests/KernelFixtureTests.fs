@@ -1,13 +1,8 @@
 /// Every case of ../shared/fixtures/kernels/masked_layers.* (PyTorch 1.13.1, float64 reference stored as float32) on every backend.
 module Hybrid.Tests.KernelFixtureTests
 
-open System.IO
-open System.Text.Json
 open Expecto
 open Hybrid.Core.Gpu
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 type FixtureCase = { Name: string; Linear: LinearShape option; Conv: Conv2dShape option; HasBias: bool }
 
@@ -19,7 +14,7 @@ let private dims (case: FixtureCase) (name: string) =
 
 let private cases =
     lazy
-        (use doc = JsonDocument.Parse(File.ReadAllText(sharedPath "fixtures/kernels/masked_layers.json"))
+        (use doc = readJson (sharedPath "fixtures/kernels/masked_layers.json")
          [ for c in doc.RootElement.GetProperty("cases").EnumerateArray() do
                let name = c.GetProperty("name").GetString()
                let kind = c.GetProperty("kind").GetString()

@@ -8,8 +8,6 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 /// Stated tolerance against the float64-accumulating reference: 1e-4 relative, and an absolute part of 1e-4 or
 /// 1e-5 of the largest expected magnitude, whichever is larger. A float32 sum of n terms carries an error proportional to
@@ -49,36 +47,44 @@ let private layerCase (conv: Conv2dShape option) (linear: LinearShape) (maskable
         return { Conv = conv; Linear = linear; Bias = bias; BiasMask = bias && biasMask; Seed = seed }
     }
 
+/// A convolution's case; its linear shape is unused.
+let private convCase (s: Conv2dShape) (maskableBias: bool) = layerCase (Some s) (LinearShape(0, 0, 0)) maskableBias
+
+/// A height and a width drawn independently from one range.
+let private heightWidth (low: int, high: int) = Gen.zip (Gen.choose (low, high)) (Gen.choose (low, high))
+
 let private convGen (maxSize: int) (minBatch: int, maxBatch: int) =
     gen {
         let! groups = Gen.choose (1, 3)
         let! cg = Gen.choose (1, 3)
         let! og = Gen.choose (1, 3)
         let! batch = Gen.choose (minBatch, maxBatch)
-        let! kh = Gen.choose (1, 4)
-        let! kw = Gen.choose (1, 4)
-        let! sh = Gen.choose (1, 3)
-        let! sw = Gen.choose (1, 3)
-        let! ph = Gen.choose (0, 2)
-        let! pw = Gen.choose (0, 2)
-        let! dh = Gen.choose (1, 2)
-        let! dw = Gen.choose (1, 2)
-        let! h = Gen.choose (1, maxSize)
-        let! w = Gen.choose (1, maxSize)
+        let! kh, kw = heightWidth (1, 4)
+        let! sh, sw = heightWidth (1, 3)
+        let! ph, pw = heightWidth (0, 2)
+        let! dh, dw = heightWidth (1, 2)
+        let! h, w = heightWidth (1, maxSize)
         // Grow the image until the dilated kernel fits the padded input.
         let h = max h (dh * (kh - 1) + 1 - 2 * ph)
         let w = max w (dw * (kw - 1) + 1 - 2 * pw)
         let s = Conv2dShape(batch, groups * cg, h, w, groups * og, kh, kw, sh, sw, ph, pw, dh, dw, groups)
-        return! layerCase (Some s) (LinearShape(0, 0, 0)) true
+        return! convCase s true
+    }
+
+/// A batch and input channels from the ranges given, and 1 to 20 output channels (for the fast-path generators below).
+let private batchAndChannels (batches: int * int) (inputs: int * int) =
+    gen {
+        let! batch = Gen.choose batches
+        let! cin = Gen.choose inputs
+        let! cout = Gen.choose (1, 20)
+        return batch, cin, cout
     }
 
 /// Shapes whose output planes are whole 32-pixel strips, batches of 2 or more and one group: the Cpu backend's AVX-512
 /// narrow-GEMM path takes these, which the general generator rarely produces.
 let private stripConvGen =
     gen {
-        let! batch = Gen.choose (2, 4)
-        let! cin = Gen.choose (1, 9)
-        let! cout = Gen.choose (1, 20)
+        let! batch, cin, cout = batchAndChannels (2, 4) (1, 9)
         let! k = Gen.elements [ 1; 3; 5 ]
         let! stride = Gen.choose (1, 2)
         let! dilation = Gen.choose (1, 2)
@@ -105,7 +111,7 @@ let private stripConvGen =
                 dilation,
                 dilation
             )
-        return! layerCase (Some s) (LinearShape(0, 0, 0)) false
+        return! convCase s false
     }
 
 /// 3x3 convolutions at stride 1 and padding 1 with 8 or more input channels, batches of 2 to 5 and planes that tile into
@@ -114,11 +120,9 @@ let private stripConvGen =
 /// and the batch has an image per core.
 let private winogradConvGen =
     gen {
-        let! batch = Gen.choose (2, 5)
-        let! cin = Gen.choose (8, 21)
-        let! cout = Gen.choose (1, 20)
+        let! batch, cin, cout = batchAndChannels (2, 5) (8, 21)
         let! h, w = Gen.elements [ 8, 8; 16, 16; 32, 32; 12, 16; 16, 8; 4, 32; 8, 64; 6, 8; 10, 16 ]
-        return! layerCase (Some(Conv2dShape(batch, cin, h, w, cout, 3, 3, 1, 1, 1, 1))) (LinearShape(0, 0, 0)) false
+        return! convCase (Conv2dShape(batch, cin, h, w, cout, 3, 3, 1, 1, 1, 1)) false
     }
 
 let private linearGen (maxDim: int) =

@@ -7,8 +7,6 @@ open System.IO
 open Expecto
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 type private F = Functional
 

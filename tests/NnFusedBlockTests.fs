@@ -3,7 +3,6 @@
 module Hybrid.Tests.NnFusedBlockTests
 
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Zoo
 

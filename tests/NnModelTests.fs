@@ -4,15 +4,9 @@
 module Hybrid.Tests.NnModelTests
 
 open System.IO
-open System.Text.Json
 open Expecto
-open Hybrid.Core.Gpu
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Analysis
-open Hybrid.Tests.Shared
 
 type private Reference = { Name: string; Folder: string; Fixture: string; Accuracy: float; Formats: string list }
 
@@ -38,11 +32,7 @@ let private testSet = lazy (DatasetSpec.Load("cifar10:" + sharedFile "data/cifar
 
 let private fixture (r: Reference) (name: string) =
     use file = SafetensorsFile.Open(sharedFile r.Fixture)
-    let entry = file.Entry name
-    let shape = entry.Shape |> Array.map int
-    match entry.DType with
-    | DType.I64 -> Tensor.From(file.ReadInt64 name, shape)
-    | _ -> Tensor.From(file.ReadFloat32 name, shape)
+    tensorFrom file name (file.Entry(name).Shape |> Array.map int)
 
 let private load (r: Reference) (format: string) =
     Networks.load Device.Cpu (sharedFile (Path.Combine(r.Folder, format))) None
@@ -107,7 +97,7 @@ let private activationTests =
                   let modules = dict (model.NamedModules() |> Seq.map (fun struct (p, m) -> p, m))
                   let hooks =
                       [ for l in layers -> modules.[l].RegisterForwardHook(fun _ _ output -> captured.[l] <- output) ]
-                  use _ = Autograd.NoGrad()
+                  use _ = Hybrid.Core.Nn.Autograd.NoGrad()
                   use _ = model.Eval()
                   model.Call(firstImages 100) |> ignore
                   for h in hooks do
@@ -139,7 +129,7 @@ let private cliTest (r: Reference) (format: string) =
                   "cpu"
                   "--json" ]
         Expect.equal code 0 $"exit code (stderr: {err})"
-        use doc = JsonDocument.Parse out
+        use doc = parseJson out
         Expect.floatClose
             { absolute = 0.0005; relative = 0.0 }
             (doc.RootElement.GetProperty("accuracy").GetDouble())

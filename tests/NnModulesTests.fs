@@ -3,18 +3,12 @@
 /// Forwards are not run here: they belong to the Functional tests.
 module Hybrid.Tests.NnModulesTests
 
-open System
 open System.Collections.Generic
-open System.IO
-open System.Text.Json
 open Expecto
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.PyTorch
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
-open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -33,20 +27,13 @@ let private ints (shape: int64[]) = shape |> Array.map int
 
 let private fromCheckpoint (t: CheckpointTensor) =
     let shape = modelShape t.Name (List.ofArray (ints t.Shape)) |> Array.ofList
-    if t.DType = DType.I64 then Tensor.From(t.ReadInt64(), shape) else Tensor.From(t.ReadFloat32(), shape)
-
-let private fromSafetensors (file: SafetensorsFile) (entry: TensorEntry) =
-    let shape = modelShape entry.Name (List.ofArray (ints entry.Shape)) |> Array.ofList
-    if entry.DType = DType.I64 then
-        Tensor.From(file.ReadInt64 entry.Name, shape)
+    if t.DType = Hybrid.Core.Nn.Formats.DType.I64 then
+        Tensor.From(t.ReadInt64(), shape)
     else
-        Tensor.From(file.ReadFloat32 entry.Name, shape)
+        Tensor.From(t.ReadFloat32(), shape)
 
-let private stateDict (pairs: (string * Tensor) seq) =
-    let d = Dictionary<string, Tensor>()
-    for k, v in pairs do
-        d.[k] <- v
-    d :> IReadOnlyDictionary<string, Tensor>
+let private fromSafetensors (file: SafetensorsFile) (name: string) =
+    tensorFrom file name (modelShape name (List.ofArray (ints (file.Entry name).Shape)) |> Array.ofList)
 
 /// After loading, every model tensor must equal its source tensor exactly (a copy, float32 to float32).
 let private landed (model: Module) (source: IReadOnlyDictionary<string, Tensor>) =
@@ -62,7 +49,7 @@ let private landed (model: Module) (source: IReadOnlyDictionary<string, Tensor>)
 type private ModuleRow = { Path: string; Type: string; Depth: int; Params: (string * int list) list; Leaf: bool }
 
 let private rowsOfJson (path: string) =
-    use doc = JsonDocument.Parse(File.ReadAllText path)
+    use doc = readJson path
     let root = doc.RootElement
     let rows =
         [ for m in root.GetProperty("modules").EnumerateArray() ->
@@ -140,7 +127,7 @@ let private cifarCheckpointTests =
                     }
                     test "the .th loads strictly (num_batches_tracked may be missing) and its values land" {
                         let state =
-                            stateDict
+                            readOnlyDict
                                 [ for t in TorchCheckpoint.Load(path th).WithoutPrefix().Tensors ->
                                       t.Name, fromCheckpoint t ]
                         let model = CifarResNet depth
@@ -152,7 +139,7 @@ let private cifarCheckpointTests =
                     }
                     test "model.pt loads strictly and its values land" {
                         let state =
-                            stateDict
+                            readOnlyDict
                                 [ for t in TorchCheckpoint.Load(path "model.pt").Tensors -> t.Name, fromCheckpoint t ]
                         let model = CifarResNet depth
                         Expect.isTrue (model.LoadStateDict(state).IsComplete) "complete"
@@ -169,7 +156,7 @@ let private cifarCheckpointTests =
                     }
                     test "model.safetensors loads strictly and its values land" {
                         use file = SafetensorsFile.Open(path "model.safetensors")
-                        let state = stateDict [ for e in file.Tensors -> e.Name, fromSafetensors file e ]
+                        let state = readOnlyDict [ for e in file.Tensors -> e.Name, fromSafetensors file e.Name ]
                         let model = CifarResNet depth
                         Expect.isTrue (model.LoadStateDict(state).IsComplete) "complete"
                         landed model state
@@ -338,7 +325,7 @@ let private apiTests =
         "module api"
         [ test "load_state_dict reports missing and unexpected keys without strict" {
               let model = small ()
-              let state = stateDict [ "0.weight", Tensor.Zeros(2, 3); "2.weight", Tensor.Zeros(1) ]
+              let state = readOnlyDict [ "0.weight", Tensor.Zeros(2, 3); "2.weight", Tensor.Zeros(1) ]
               let result = model.LoadStateDict(state, strict = false)
               Expect.sequenceEqual
                   result.MissingKeys
@@ -350,13 +337,13 @@ let private apiTests =
           test "load_state_dict with strict throws naming the keys and writes nothing" {
               let model = small ()
               let before = (paramOf model "0.weight").ToDoubleArray()
-              let state = stateDict [ "0.weight", Tensor.Zeros(2, 3); "extra", Tensor.Zeros(1) ]
+              let state = readOnlyDict [ "0.weight", Tensor.Zeros(2, 3); "extra", Tensor.Zeros(1) ]
               rejects "missing keys 0.bias" (fun () -> model.LoadStateDict(state))
               rejects "unexpected keys extra" (fun () -> model.LoadStateDict(state))
               Expect.sequenceEqual ((paramOf model "0.weight").ToDoubleArray()) before "unchanged"
           }
           test "a shape mismatch throws naming the key and both shapes, even without strict" {
-              let state = stateDict [ "0.weight", Tensor.Zeros(3, 2) ]
+              let state = readOnlyDict [ "0.weight", Tensor.Zeros(3, 2) ]
               rejects "'0.weight': the file holds shape [3, 2], the model expects [2, 3]" (fun () ->
                   small().LoadStateDict(state, strict = false))
           }
@@ -406,7 +393,7 @@ let private apiTests =
                   [ for struct (k, _) in nested.StateDict() -> k ]
                   [ "0.0.weight"; "0.0.bias"; "0.1.weight"; "0.1.bias" ]
                   "nested"
-              Expect.throwsT<InvalidOperationException>
+              Expect.throwsT<System.InvalidOperationException>
                   (fun () -> nested.[0].Forward(Tensor.Zeros(1)) |> ignore)
                   "ModuleList forward"
               rejects "already registered" (fun () -> named.Add("conv", Identity()))

@@ -3,18 +3,15 @@
 module Hybrid.Tests.NnOptimTests
 
 open System
-open System.Collections.Generic
 open System.IO
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Optim
-open Hybrid.Tests.Shared
 
 let private golden = Path.Combine(repoRoot, "tests", "golden", "optim.safetensors")
 
-let private options (pairs: (string * float) list) : IReadOnlyDictionary<string, float> = Map.ofList pairs :> _
+let private options (pairs: (string * float) list) : Collections.Generic.IReadOnlyDictionary<string, float> =
+    Map.ofList pairs :> _
 
 /// Element-wise |actual - expected| <= absTol + relTol * |expected| on float64 values; the message names the worst element.
 let private closeTo64 (absTol: float) (relTol: float) (what: string) (expected: float[]) (actual: float[]) =
@@ -181,7 +178,7 @@ let tests =
                       StateDicts.SaveSafetensors(at "sched.safetensors", s1.StateDict())
                       StateDicts.SaveSafetensors(
                           at "model.safetensors",
-                          [ for i, p in List.indexed first -> KeyValuePair(string i, p) ]
+                          [ for i, p in List.indexed first -> Collections.Generic.KeyValuePair(string i, p) ]
                       )
                       let saved = StateDicts.Load(at "model.safetensors")
                       let resumed = freshParams 99

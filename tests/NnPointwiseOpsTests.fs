@@ -5,11 +5,8 @@ module Hybrid.Tests.NnPointwiseOpsTests
 open System
 open System.IO
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 type private F = Functional
 
@@ -68,6 +65,14 @@ let private act f shape = case f [ spread activationKinks shape ]
 let private ce (reduction: Reduction) (smoothing: float) (t: Tensor[]) =
     F.CrossEntropy(t.[0], t.[1], reduction, smoothing)
 
+/// Batch norm of an input with running statistics, weight and bias over its channels (dimension 1), at PyTorch's default
+/// momentum and eps; the running mean is updated in training, a fixed normal tensor in evaluation.
+let private batchNorm name (shape: int list) (training: bool) =
+    let channels = [ shape.[1] ]
+    let runningMean = if training then stat channels else fixedNormal channels
+    case name [ normal shape; runningMean; stat channels; normal channels; normal channels ] (fun t ->
+        F.BatchNorm(t.[0], t.[1], t.[2], t.[3], t.[4], training))
+
 /// Small shapes for the gradient checks (every element is perturbed twice) and the float32 comparison.
 let private cases =
     [ case "add broadcast (2,3,4)+(3,1)" [ normal [ 2; 3; 4 ]; normal [ 3; 1 ] ] (fun t -> F.Add(t.[0], t.[1]))
@@ -96,22 +101,13 @@ let private cases =
       act "tanh" [ 3; 5 ] (fun t -> F.Tanh t.[0])
       act "hardswish" [ 3; 5 ] (fun t -> F.Hardswish t.[0])
       act "hardsigmoid" [ 3; 5 ] (fun t -> F.Hardsigmoid t.[0])
-      case
-          "batch norm training rank 2"
-          [ normal [ 6; 3 ]; stat [ 3 ]; stat [ 3 ]; normal [ 3 ]; normal [ 3 ] ]
-          (fun t -> F.BatchNorm(t.[0], t.[1], t.[2], t.[3], t.[4], true, 0.1, 1e-5))
-      case
-          "batch norm training rank 4"
-          [ normal [ 3; 2; 3; 2 ]; stat [ 2 ]; stat [ 2 ]; normal [ 2 ]; normal [ 2 ] ]
-          (fun t -> F.BatchNorm(t.[0], t.[1], t.[2], t.[3], t.[4], true, 0.1, 1e-5))
+      batchNorm "batch norm training rank 2" [ 6; 3 ] true
+      batchNorm "batch norm training rank 4" [ 3; 2; 3; 2 ] true
       case "batch norm training rank 3 no affine no stats" [ normal [ 2; 3; 4 ] ] (fun t ->
           F.BatchNorm(t.[0], null, null, null, null, true))
       case "batch norm training rank 5 weight only" [ normal [ 2; 2; 2; 2; 3 ]; normal [ 2 ] ] (fun t ->
           F.BatchNorm(t.[0], null, null, t.[1], null, true, 0.1, 1e-3))
-      case
-          "batch norm eval rank 4"
-          [ normal [ 2; 3; 2; 2 ]; fixedNormal [ 3 ]; stat [ 3 ]; normal [ 3 ]; normal [ 3 ] ]
-          (fun t -> F.BatchNorm(t.[0], t.[1], t.[2], t.[3], t.[4], false))
+      batchNorm "batch norm eval rank 4" [ 2; 3; 2; 2 ] false
       case "layer norm last dim affine" [ normal [ 3; 5 ]; normal [ 5 ]; normal [ 5 ] ] (fun t ->
           F.LayerNorm(t.[0], [| 5 |], t.[1], t.[2]))
       case "layer norm last dim plain" [ normal [ 2; 3; 4 ] ] (fun t -> F.LayerNorm(t.[0], [| 4 |]))
@@ -151,14 +147,8 @@ let private largeCases =
             "relu6", F.Relu6 ] do
           act ("large " + name) [ 256; 300 ] (fun t -> op t.[0])
       act "large gelu tanh" [ 256; 300 ] (fun t -> F.Gelu(t.[0], true))
-      case
-          "large batch norm training"
-          [ normal [ 16; 16; 16; 16 ]; stat [ 16 ]; stat [ 16 ]; normal [ 16 ]; normal [ 16 ] ]
-          (fun t -> F.BatchNorm(t.[0], t.[1], t.[2], t.[3], t.[4], true))
-      case
-          "large batch norm eval"
-          [ normal [ 16; 16; 16; 16 ]; fixedNormal [ 16 ]; stat [ 16 ]; normal [ 16 ]; normal [ 16 ] ]
-          (fun t -> F.BatchNorm(t.[0], t.[1], t.[2], t.[3], t.[4], false))
+      batchNorm "large batch norm training" [ 16; 16; 16; 16 ] true
+      batchNorm "large batch norm eval" [ 16; 16; 16; 16 ] false
       case "large layer norm" [ normal [ 256; 300 ]; normal [ 300 ]; normal [ 300 ] ] (fun t ->
           F.LayerNorm(t.[0], [| 300 |], t.[1], t.[2]))
       case "large softmax dim -1" [ normal [ 256; 300 ] ] (fun t -> F.Softmax(t.[0], -1))

@@ -8,12 +8,9 @@ open System.IO
 open System.IO.Compression
 open System.Text
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.HuggingFace
 open Hybrid.Core.Nn.Formats.PyTorch
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 let private resnet20 file = sharedFile ("models/cifar10-resnet20/" + file)
 
@@ -133,58 +130,55 @@ let tests =
               Expect.equal zip.["layer1.0.bn1.num_batches_tracked"].Dtype ScalarType.Int64 "int64 buffers"
           }
 
-          test "our .pt and .safetensors files round-trip through the loader" {
-              withTempDir (fun dir ->
-                  let state = mixedState ()
-                  let expected = asDict state
-                  let pt, st = Path.Combine(dir, "mixed.pt"), Path.Combine(dir, "mixed.safetensors")
-                  StateDicts.SavePyTorch(pt, state |> List.map (fun (k, v) -> struct (k, v)))
-                  StateDicts.SaveSafetensors(st, expected, dict [ "format", "pt" ] |> Dictionary)
-                  sameState ".pt" expected (StateDicts.Load pt)
-                  sameState ".safetensors" expected (StateDicts.Load st)
-                  use file = SafetensorsFile.Open st
-                  Expect.equal file.Metadata.["format"] "pt" "metadata written"
-                  Expect.equal (TorchCheckpoint.Load(pt).Format) CheckpointFormat.Zip "a zip checkpoint"
-                  Expect.equal (Directory.GetFiles dir).Length 2 "no temporary files left")
-          }
+          testInTempDir "our .pt and .safetensors files round-trip through the loader" (fun dir ->
+              let state = mixedState ()
+              let expected = asDict state
+              let pt, st = Path.Combine(dir, "mixed.pt"), Path.Combine(dir, "mixed.safetensors")
+              StateDicts.SavePyTorch(pt, state |> List.map (fun (k, v) -> struct (k, v)))
+              StateDicts.SaveSafetensors(st, expected, dict [ "format", "pt" ] |> Dictionary)
+              sameState ".pt" expected (StateDicts.Load pt)
+              sameState ".safetensors" expected (StateDicts.Load st)
+              use file = SafetensorsFile.Open st
+              Expect.equal file.Metadata.["format"] "pt" "metadata written"
+              Expect.equal (TorchCheckpoint.Load(pt).Format) CheckpointFormat.Zip "a zip checkpoint"
+              Expect.equal (Directory.GetFiles dir).Length 2 "no temporary files left")
 
-          test "safetensors dtypes map to Float32, Float64 and Int64" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "dtypes.safetensors")
-                  let halves = [| 0.5f; -2.0f; 65504.0f |]
-                  SafetensorsWriter.Write(
-                      path,
-                      [ TensorData.Float16("f16", [| 3L |], halves)
-                        TensorData.BFloat16("bf16", [| 3L |], halves)
-                        TensorData.Float64("f64", [| 1L |], [| 1e-300 |])
-                        TensorData.Int32("i32", [| 2L |], [| -7; Int32.MaxValue |])
-                        TensorData.UInt8("u8", [| 2L |], [| 0uy; 255uy |])
-                        TensorData.Bool("flag", [| 2L |], [| true; false |])
-                        TensorData.Int64("i64", [||], [| Int64.MinValue |]) ]
-                  )
-                  let state = StateDicts.Load path
-                  let dtypes = [ for KeyValue(k, t) in state -> k, t.Dtype ]
-                  Expect.equal
-                      dtypes
-                      [ "f16", ScalarType.Float32
-                        "bf16", ScalarType.Float32
-                        "f64", ScalarType.Float64
-                        "i32", ScalarType.Int64
-                        "u8", ScalarType.Int64
-                        "flag", ScalarType.Int64
-                        "i64", ScalarType.Int64 ]
-                      "dtype per entry, file order"
-                  // 0.5, -2 and 65504 are exact in half precision and in bfloat16 after rounding to nearest (65504 -> 65536).
-                  Expect.equal (state.["f16"].ToArray<float32>()) halves "F16 widens exactly"
-                  Expect.equal (state.["bf16"].ToArray<float32>()) [| 0.5f; -2.0f; 65536.0f |] "BF16 widens exactly"
-                  Expect.equal (state.["i32"].ToArray<int64>()) [| -7L; int64 Int32.MaxValue |] "I32 widens"
-                  Expect.equal (state.["u8"].ToArray<int64>()) [| 0L; 255L |] "U8 widens"
-                  Expect.equal (state.["flag"].ToArray<int64>()) [| 1L; 0L |] "BOOL as 0 and 1"
-                  Expect.equal (state.["i64"].Shape) [||] "scalar shape")
-          }
+          testInTempDir "safetensors dtypes map to Float32, Float64 and Int64" (fun dir ->
+              let path = Path.Combine(dir, "dtypes.safetensors")
+              let halves = [| 0.5f; -2.0f; 65504.0f |]
+              SafetensorsWriter.Write(
+                  path,
+                  [ TensorData.Float16("f16", [| 3L |], halves)
+                    TensorData.BFloat16("bf16", [| 3L |], halves)
+                    TensorData.Float64("f64", [| 1L |], [| 1e-300 |])
+                    TensorData.Int32("i32", [| 2L |], [| -7; Int32.MaxValue |])
+                    TensorData.UInt8("u8", [| 2L |], [| 0uy; 255uy |])
+                    TensorData.Bool("flag", [| 2L |], [| true; false |])
+                    TensorData.Int64("i64", [||], [| Int64.MinValue |]) ]
+              )
+              let state = StateDicts.Load path
+              let dtypes = [ for KeyValue(k, t) in state -> k, t.Dtype ]
+              Expect.equal
+                  dtypes
+                  [ "f16", ScalarType.Float32
+                    "bf16", ScalarType.Float32
+                    "f64", ScalarType.Float64
+                    "i32", ScalarType.Int64
+                    "u8", ScalarType.Int64
+                    "flag", ScalarType.Int64
+                    "i64", ScalarType.Int64 ]
+                  "dtype per entry, file order"
+              // 0.5, -2 and 65504 are exact in half precision and in bfloat16 after rounding to nearest (65504 -> 65536).
+              Expect.equal (state.["f16"].ToArray<float32>()) halves "F16 widens exactly"
+              Expect.equal (state.["bf16"].ToArray<float32>()) [| 0.5f; -2.0f; 65536.0f |] "BF16 widens exactly"
+              Expect.equal (state.["i32"].ToArray<int64>()) [| -7L; int64 Int32.MaxValue |] "I32 widens"
+              Expect.equal (state.["u8"].ToArray<int64>()) [| 0L; 255L |] "U8 widens"
+              Expect.equal (state.["flag"].ToArray<int64>()) [| 1L; 0L |] "BOOL as 0 and 1"
+              Expect.equal (state.["i64"].Shape) [||] "scalar shape")
 
-          test "our .pt is torch.save's layout: archive/ entries, stored, data 64-byte aligned, version 3" {
-              withTempDir (fun dir ->
+          testInTempDir
+              "our .pt is torch.save's layout: archive/ entries, stored, data 64-byte aligned, version 3"
+              (fun dir ->
                   let path = Path.Combine(dir, "model.pt")
                   StateDicts.SavePyTorch(path, asDict (mixedState ()))
                   let entries = localEntries path
@@ -204,24 +198,22 @@ let tests =
                   let text (name: string) = use r = new StreamReader(zip.GetEntry(name).Open()) in r.ReadToEnd()
                   Expect.equal (text "archive/version") "3\n" "version record"
                   Expect.equal (text "archive/byteorder") "little" "byteorder record")
-          }
 
-          test "a zip64 archive (forced on small data) loads back" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "zip64.pt")
-                  let state = mixedState () |> List.map (fun (k, v) -> struct (k, v))
-                  use stream = File.Create path
-                  TorchSaveWriter.Write(stream, state, zip64Threshold = 0L)
-                  stream.Dispose()
-                  Expect.equal
-                      (localEntries path |> List.map (fun (_, s, _) -> s % 64) |> List.distinct)
-                      [ 0 ]
-                      "aligned with zip64 extras"
-                  sameState "zip64" (asDict (mixedState ())) (StateDicts.Load path))
-          }
+          testInTempDir "a zip64 archive (forced on small data) loads back" (fun dir ->
+              let path = Path.Combine(dir, "zip64.pt")
+              let state = mixedState () |> List.map (fun (k, v) -> struct (k, v))
+              use stream = File.Create path
+              TorchSaveWriter.Write(stream, state, zip64Threshold = 0L)
+              stream.Dispose()
+              Expect.equal
+                  (localEntries path |> List.map (fun (_, s, _) -> s % 64) |> List.distinct)
+                  [ 0 ]
+                  "aligned with zip64 extras"
+              sameState "zip64" (asDict (mixedState ())) (StateDicts.Load path))
 
-          test "Hugging Face folders: single file, sharded with index, hub cache snapshot, pytorch_model.bin" {
-              withTempDir (fun dir ->
+          testInTempDir
+              "Hugging Face folders: single file, sharded with index, hub cache snapshot, pytorch_model.bin"
+              (fun dir ->
                   let state = StateDicts.Load(resnet20 "model.safetensors")
                   let single, sharded = Path.Combine(dir, "single"), Path.Combine(dir, "sharded")
                   writeFolder single state false
@@ -261,80 +253,66 @@ let tests =
                       shards
                   Expect.equal (ModelFolder.Open binShards).Format WeightFormat.PyTorch "PyTorch shards"
                   sameState binShards state (StateDicts.Load binShards))
-          }
 
-          test "truncated, corrupt and missing files give the format's exception naming the file" {
-              withTempDir (fun dir ->
-                  let cut (source: string) (name: string) (keep: float) =
-                      let bytes = File.ReadAllBytes source
-                      let path = Path.Combine(dir, name)
-                      File.WriteAllBytes(path, bytes.[.. int (float bytes.Length * keep)])
-                      path
-                  let cutPt = cut (resnet20 "model.pt") "cut.pt" 0.5
-                  refusesFile<InputException> "" cutPt (fun () -> StateDicts.Load cutPt |> ignore)
-                  let cutTh = cut (resnet20 "resnet20-12fca82f.th") "cut.th" 0.7
-                  refusesFile<InputException> "" cutTh (fun () -> StateDicts.Load cutTh |> ignore)
-                  let cutSt = cut (resnet20 "model.safetensors") "cut.safetensors" 0.9
-                  refusesFile<InputException> "" cutSt (fun () -> StateDicts.Load cutSt |> ignore)
-                  let garbage = Path.Combine(dir, "garbage.bin")
-                  File.WriteAllBytes(garbage, Encoding.ASCII.GetBytes "not a checkpoint at all")
-                  refusesFile<InputException> "not a torch.save file" garbage (fun () ->
-                      StateDicts.Load garbage |> ignore)
-                  let missing = Path.Combine(dir, "absent.safetensors")
-                  refusesFile<InputException> "not found" missing (fun () -> StateDicts.Load missing |> ignore)
-                  let hostile = sharedFile "fixtures/hostile/os_system.pt"
-                  refusesFile<InputException> "posix.system" hostile (fun () -> StateDicts.Load hostile |> ignore))
-          }
+          testInTempDir "truncated, corrupt and missing files give the format's exception naming the file" (fun dir ->
+              let cut (source: string) (name: string) (keep: float) =
+                  let bytes = File.ReadAllBytes source
+                  let path = Path.Combine(dir, name)
+                  File.WriteAllBytes(path, bytes.[.. int (float bytes.Length * keep)])
+                  path
+              let cutPt = cut (resnet20 "model.pt") "cut.pt" 0.5
+              refusesFile "" cutPt (fun () -> StateDicts.Load cutPt |> ignore)
+              let cutTh = cut (resnet20 "resnet20-12fca82f.th") "cut.th" 0.7
+              refusesFile "" cutTh (fun () -> StateDicts.Load cutTh |> ignore)
+              let cutSt = cut (resnet20 "model.safetensors") "cut.safetensors" 0.9
+              refusesFile "" cutSt (fun () -> StateDicts.Load cutSt |> ignore)
+              let garbage = Path.Combine(dir, "garbage.bin")
+              File.WriteAllBytes(garbage, Encoding.ASCII.GetBytes "not a checkpoint at all")
+              refusesFile "not a torch.save file" garbage (fun () -> StateDicts.Load garbage |> ignore)
+              let missing = Path.Combine(dir, "absent.safetensors")
+              refusesFile "not found" missing (fun () -> StateDicts.Load missing |> ignore)
+              let hostile = sharedFile "fixtures/hostile/os_system.pt"
+              refusesFile "posix.system" hostile (fun () -> StateDicts.Load hostile |> ignore))
 
-          test "broken model folders name the file at fault" {
-              withTempDir (fun dir ->
-                  let state = asDict [ "a", Tensor.Scalar 1.0; "b", Tensor.Scalar 2.0 ]
-                  let folder name =
-                      let d = Path.Combine(dir, name) in
-                      writeFolder d state true
-                      d
-                  let badJson = folder "bad-json"
-                  let index = Path.Combine(badJson, "model.safetensors.index.json")
-                  File.WriteAllText(index, "{ not json")
-                  refusesFile<InputException> "not valid JSON" index (fun () -> StateDicts.Load badJson |> ignore)
-                  let escape = folder "escape"
-                  let index = Path.Combine(escape, "model.safetensors.index.json")
-                  File.WriteAllText(index, """{"weight_map": {"a": "../single/model.safetensors"}}""")
-                  refusesFile<InputException> "not a file name in this folder" index (fun () ->
-                      StateDicts.Load escape |> ignore)
-                  let lying = folder "lying"
-                  File.WriteAllText(
-                      Path.Combine(lying, "model.safetensors.index.json"),
-                      """{"weight_map": {"a": "model-00001-of-00002.safetensors", "zzz": "model-00001-of-00002.safetensors"}}"""
-                  )
-                  refusesFile<InputException>
-                      "does not hold it"
-                      (Path.Combine(lying, "model-00001-of-00002.safetensors"))
-                      (fun () -> StateDicts.Load lying |> ignore)
-                  let empty = Path.Combine(dir, "empty")
-                  Directory.CreateDirectory empty |> ignore
-                  refusesFile<InputException> "no weights" empty (fun () -> StateDicts.Load empty |> ignore))
-          }
+          testInTempDir "broken model folders name the file at fault" (fun dir ->
+              let state = asDict [ "a", Tensor.Scalar 1.0; "b", Tensor.Scalar 2.0 ]
+              let folder name =
+                  let d = Path.Combine(dir, name) in
+                  writeFolder d state true
+                  d
+              let badJson = folder "bad-json"
+              let index = Path.Combine(badJson, "model.safetensors.index.json")
+              File.WriteAllText(index, "{ not json")
+              refusesFile "not valid JSON" index (fun () -> StateDicts.Load badJson |> ignore)
+              let escape = folder "escape"
+              let index = Path.Combine(escape, "model.safetensors.index.json")
+              File.WriteAllText(index, """{"weight_map": {"a": "../single/model.safetensors"}}""")
+              refusesFile "not a file name in this folder" index (fun () -> StateDicts.Load escape |> ignore)
+              let lying = folder "lying"
+              File.WriteAllText(
+                  Path.Combine(lying, "model.safetensors.index.json"),
+                  """{"weight_map": {"a": "model-00001-of-00002.safetensors", "zzz": "model-00001-of-00002.safetensors"}}"""
+              )
+              refusesFile "does not hold it" (Path.Combine(lying, "model-00001-of-00002.safetensors")) (fun () ->
+                  StateDicts.Load lying |> ignore)
+              let empty = Path.Combine(dir, "empty")
+              Directory.CreateDirectory empty |> ignore
+              refusesFile "no weights" empty (fun () -> StateDicts.Load empty |> ignore))
 
-          test "a failed save leaves the old file and no temporary file" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "model.pt")
-                  StateDicts.SavePyTorch(path, asDict [ "a", Tensor.Scalar 1.0 ])
-                  let before = File.ReadAllBytes path
-                  Expect.throws
-                      (fun () ->
-                          AtomicFile.Write(
-                              path,
-                              fun stream ->
-                                  stream.Write(Array.zeroCreate 100, 0, 100)
-                                  failwith "disk full"
-                          ))
-                      "the writer's failure propagates"
-                  rejects "more than once" (fun () ->
-                      StateDicts.SavePyTorch(
+          testInTempDir "a failed save leaves the old file and no temporary file" (fun dir ->
+              let path = Path.Combine(dir, "model.pt")
+              StateDicts.SavePyTorch(path, asDict [ "a", Tensor.Scalar 1.0 ])
+              let before = File.ReadAllBytes path
+              Expect.throws
+                  (fun () ->
+                      AtomicFile.Write(
                           path,
-                          [ struct ("a", Tensor.Scalar 1.0); struct ("a", Tensor.Scalar 2.0) ]
+                          fun stream ->
+                              stream.Write(Array.zeroCreate 100, 0, 100)
+                              failwith "disk full"
                       ))
-                  Expect.equal (File.ReadAllBytes path) before "the old file is intact"
-                  Expect.equal (Directory.GetFiles dir) [| path |] "no temporary file left")
-          } ]
+                  "the writer's failure propagates"
+              rejects "more than once" (fun () ->
+                  StateDicts.SavePyTorch(path, [ struct ("a", Tensor.Scalar 1.0); struct ("a", Tensor.Scalar 2.0) ]))
+              Expect.equal (File.ReadAllBytes path) before "the old file is intact"
+              Expect.equal (Directory.GetFiles dir) [| path |] "no temporary file left") ]

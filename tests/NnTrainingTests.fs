@@ -2,16 +2,10 @@
 /// `hybrid train` command reports progress and fails cleanly on bad input.
 module Hybrid.Tests.NnTrainingTests
 
-open System
 open System.IO
-open System.Text.Json
 open Expecto
-open Hybrid.Core.Gpu
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Formats
 open Hybrid.Analysis
-open Hybrid.Tests.Shared
 
 /// Interrupts training from the progress callback, as a crash or Ctrl-C would.
 exception private Interrupted
@@ -40,35 +34,34 @@ let private dataset =
          ))
 
 let private weights (path: string) =
-    StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
+    Hybrid.Core.Nn.Formats.StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
 
 [<Tests>]
 let tests =
     testList
         "training"
-        [ test "small-cnn learns a brightness rule and writes model and checkpoint" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "model.safetensors")
-                  // Four epochs, so that BatchNorm's running statistics (momentum 0.1) have settled for evaluation.
-                  let _, epochs =
-                      Training.train
-                          Device.Cpu
-                          { options with Epochs = 4 }
-                          dataset.Value
-                          (Some dataset.Value)
-                          out
-                          false
-                          ignore
-                  Expect.equal epochs.Length 4 "four epochs"
-                  let last = List.last epochs
-                  // Chance is 0.5; the brightened half is visible to every filter, so 32 steps get far above it.
-                  Expect.isGreaterThan last.TestAccuracy.Value 0.8 "accuracy on the training images"
-                  Expect.isLessThan last.Loss epochs.Head.Loss "the loss falls"
-                  Expect.isTrue (File.Exists out) "model written"
-                  Expect.isTrue (File.Exists(Training.checkpointPath out)) "checkpoint written")
-          }
-          test "training interrupted after epoch 1 and resumed ends with the weights of an uninterrupted run" {
-              withTempDir (fun dir ->
+        [ testInTempDir "small-cnn learns a brightness rule and writes model and checkpoint" (fun dir ->
+              let out = Path.Combine(dir, "model.safetensors")
+              // Four epochs, so that BatchNorm's running statistics (momentum 0.1) have settled for evaluation.
+              let _, epochs =
+                  Training.train
+                      Device.Cpu
+                      { options with Epochs = 4 }
+                      dataset.Value
+                      (Some dataset.Value)
+                      out
+                      false
+                      ignore
+              Expect.equal epochs.Length 4 "four epochs"
+              let last = List.last epochs
+              // Chance is 0.5; the brightened half is visible to every filter, so 32 steps get far above it.
+              Expect.isGreaterThan last.TestAccuracy.Value 0.8 "accuracy on the training images"
+              Expect.isLessThan last.Loss epochs.Head.Loss "the loss falls"
+              Expect.isTrue (File.Exists out) "model written"
+              Expect.isTrue (File.Exists(Training.checkpointPath out)) "checkpoint written")
+          testInTempDir
+              "training interrupted after epoch 1 and resumed ends with the weights of an uninterrupted run"
+              (fun dir ->
                   let straight = Path.Combine(dir, "straight.safetensors")
                   Training.train Device.Cpu options dataset.Value None straight false ignore |> ignore
                   let resumed = Path.Combine(dir, "resumed.safetensors")
@@ -94,64 +87,56 @@ let tests =
                   for KeyValue(k, v) in a do
                       // Same seed, same batches, same optimiser state: the arithmetic is identical, so the weights are equal.
                       Expect.sequenceEqual b.[k] v $"{k} equal")
-          }
-          test "resuming with other options is refused, naming the checkpoint" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "m.safetensors")
-                  Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore |> ignore
-                  let e =
-                      throwsOf<InputException>(fun () ->
-                          Training.train
-                              Device.Cpu
-                              { options with Epochs = 1; LearningRate = 0.1 }
-                              dataset.Value
-                              None
-                              out
-                              true
-                              ignore
-                          |> ignore)
-                  Expect.stringContains e.Message (Training.checkpointPath out) "names the checkpoint")
-          }
-          test "the model saves as .pt and .onnx and each loads back with the same predictions" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "m.safetensors")
-                  let model, _ =
-                      Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore
-                  let predictions path =
-                      let network = Networks.load Device.Cpu path None
-                      (Networks.evaluate Device.Cpu network dataset.Value None None 64 (fun _ _ -> ())).Predictions
-                  let expected = predictions out
-                  for name in [ "m.pt"; "m.onnx" ] do
-                      let path = Path.Combine(dir, name)
-                      Training.save model [| 1; 16; 16 |] (readOnlyDict []) path
-                      Expect.sequenceEqual (predictions path) expected $"{name} predicts as the safetensors file")
-          }
-          test "hybrid train --json runs, writes the model; a bad architecture is one error line" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "cli.safetensors")
-                  let code, stdout, err =
-                      CliTests.runCli
-                          [ "train"
-                            "--arch"
-                            "small-cnn"
-                            "--dataset"
-                            "random:64:1x16x16:2"
-                            "--epochs"
-                            "1"
-                            "--batch"
-                            "16"
-                            "--out"
-                            out
-                            "--device"
-                            "cpu"
-                            "--json" ]
-                  Expect.equal code 0 $"exit code (stderr: {err})"
-                  use doc = JsonDocument.Parse stdout
-                  Expect.equal (doc.RootElement.GetProperty("epochs").GetArrayLength()) 1 "one epoch reported"
-                  Expect.isTrue (File.Exists out) "model written"
-                  let code, _, err =
-                      CliTests.runCli [ "train"; "--arch"; "resnet1000"; "--dataset"; "random:8:1x8x8"; "--out"; out ]
-                  Expect.equal code 1 "exit code"
-                  Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
-                  Expect.stringContains err "unknown image architecture 'resnet1000'" "names the architecture")
-          } ]
+          testInTempDir "resuming with other options is refused, naming the checkpoint" (fun dir ->
+              let out = Path.Combine(dir, "m.safetensors")
+              Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore |> ignore
+              let e =
+                  throwsOf<InputException>(fun () ->
+                      Training.train
+                          Device.Cpu
+                          { options with Epochs = 1; LearningRate = 0.1 }
+                          dataset.Value
+                          None
+                          out
+                          true
+                          ignore
+                      |> ignore)
+              Expect.stringContains e.Message (Training.checkpointPath out) "names the checkpoint")
+          testInTempDir "the model saves as .pt and .onnx and each loads back with the same predictions" (fun dir ->
+              let out = Path.Combine(dir, "m.safetensors")
+              let model, _ = Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore
+              let predictions path =
+                  let network = Networks.load Device.Cpu path None
+                  (Networks.evaluate Device.Cpu network dataset.Value None None 64 (fun _ _ -> ())).Predictions
+              let expected = predictions out
+              for name in [ "m.pt"; "m.onnx" ] do
+                  let path = Path.Combine(dir, name)
+                  Training.save model [| 1; 16; 16 |] (readOnlyDict []) path
+                  Expect.sequenceEqual (predictions path) expected $"{name} predicts as the safetensors file")
+          testInTempDir "hybrid train --json runs, writes the model; a bad architecture is one error line" (fun dir ->
+              let out = Path.Combine(dir, "cli.safetensors")
+              let code, stdout, err =
+                  CliTests.runCli
+                      [ "train"
+                        "--arch"
+                        "small-cnn"
+                        "--dataset"
+                        "random:64:1x16x16:2"
+                        "--epochs"
+                        "1"
+                        "--batch"
+                        "16"
+                        "--out"
+                        out
+                        "--device"
+                        "cpu"
+                        "--json" ]
+              Expect.equal code 0 $"exit code (stderr: {err})"
+              use doc = parseJson stdout
+              Expect.equal (doc.RootElement.GetProperty("epochs").GetArrayLength()) 1 "one epoch reported"
+              Expect.isTrue (File.Exists out) "model written"
+              let code, _, err =
+                  CliTests.runCli [ "train"; "--arch"; "resnet1000"; "--dataset"; "random:8:1x8x8"; "--out"; out ]
+              Expect.equal code 1 "exit code"
+              Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
+              Expect.stringContains err "unknown image architecture 'resnet1000'" "names the architecture") ]

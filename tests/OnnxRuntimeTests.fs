@@ -9,9 +9,7 @@ open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats.Onnx.Export
 open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Core.Nn.Formats.Onnx.Runtime
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
-open Hybrid.Tests.Shared
 
 let private golden (relative: string) = Path.Combine(repoRoot, "tests", "golden", relative)
 
@@ -218,30 +216,28 @@ type private TinyNet(rng: Random) as this =
         fc.Call(Functional.Flatten(pooled, 1))
 
 let private export =
-    test "an exported model runs through the session as it runs itself" {
-        withTempDir (fun dir ->
-            let rng = Random 7
-            let net = TinyNet rng
-            let input = Tensor.From(randomNormal rng (2 * 3 * 8 * 8), [| 2; 3; 8; 8 |])
-            let path = Path.Combine(dir, "tiny.onnx")
-            OnnxExport.Save(net, input, path)
-            let model = OnnxModel.Load path
-            Expect.isTrue (model.Initializers.ContainsKey "conv.weight") "parameters keep their state keys"
-            Expect.isTrue (model.Initializers.ContainsKey "bn.running_var") "buffers keep their state keys"
-            Expect.contains (model.Nodes |> Seq.map _.Name) "/conv/Conv" "nodes are named by module path"
-            Expect.equal (string model.Inputs.[0].Shape.[0]) "N" "the batch dimension is dynamic"
-            Expect.isEmpty (Directory.GetFiles(dir, "*.tmp")) "no temporary file is left"
-            // Another batch size than the traced one: the graph must not have baked the batch in.
-            let other = Tensor.From(randomNormal rng (3 * 3 * 8 * 8), [| 3; 3; 8; 8 |])
-            let expected = using (net.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> net.Call other))
-            // Same kernels on both sides; 1e-4 absolute is the issue's bound for exported models.
-            closeTo
-                1e-4
-                1e-4
-                "exported logits"
-                (expected.ToArray<float32>())
-                ((OnnxSession(model).Run other).ToArray<float32>()))
-    }
+    testInTempDir "an exported model runs through the session as it runs itself" (fun dir ->
+        let rng = Random 7
+        let net = TinyNet rng
+        let input = Tensor.From(randomNormal rng (2 * 3 * 8 * 8), [| 2; 3; 8; 8 |])
+        let path = Path.Combine(dir, "tiny.onnx")
+        OnnxExport.Save(net, input, path)
+        let model = OnnxModel.Load path
+        Expect.isTrue (model.Initializers.ContainsKey "conv.weight") "parameters keep their state keys"
+        Expect.isTrue (model.Initializers.ContainsKey "bn.running_var") "buffers keep their state keys"
+        Expect.contains (model.Nodes |> Seq.map _.Name) "/conv/Conv" "nodes are named by module path"
+        Expect.equal (string model.Inputs.[0].Shape.[0]) "N" "the batch dimension is dynamic"
+        Expect.isEmpty (Directory.GetFiles(dir, "*.tmp")) "no temporary file is left"
+        // Another batch size than the traced one: the graph must not have baked the batch in.
+        let other = Tensor.From(randomNormal rng (3 * 3 * 8 * 8), [| 3; 3; 8; 8 |])
+        let expected = using (net.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> net.Call other))
+        // Same kernels on both sides; 1e-4 absolute is the issue's bound for exported models.
+        closeTo
+            1e-4
+            1e-4
+            "exported logits"
+            (expected.ToArray<float32>())
+            ((OnnxSession(model).Run other).ToArray<float32>()))
 
 /// Every image model of the zoo (random weights, eval mode) exported and run back: the graph must compute what the
 /// module computes. torchvision models run on 64x64 inputs to keep the test fast (their pools are adaptive). VGG-16-BN is
@@ -257,25 +253,16 @@ let private zooExports =
                 "resnet50", 64, 3
                 "densenet121", 64, 3
                 "mobilenet-v3-small", 64, 3 ] ->
-              test name {
-                  withTempDir (fun dir ->
-                      let model = Hybrid.Core.Nn.Zoo.Zoo.Create(name, inChannels = channels, seed = 3L)
-                      let rng = Random 11
-                      let input =
-                          Tensor.From(randomNormal rng (2 * channels * size * size), [| 2; channels; size; size |])
-                      let path = Path.Combine(dir, name + ".onnx")
-                      OnnxExport.Save(model, input, path)
-                      let expected =
-                          using (model.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> model.Call input))
-                      let actual = OnnxSession(OnnxModel.Load path).Run input
-                      // Same kernels, same order: differences come only from BatchNorm run as one op or as ONNX's.
-                      closeTo
-                          1e-4
-                          1e-4
-                          $"{name} exported logits"
-                          (expected.ToArray<float32>())
-                          (actual.ToArray<float32>()))
-              } ]
+              testInTempDir name (fun dir ->
+                  let model = Hybrid.Core.Nn.Zoo.Zoo.Create(name, inChannels = channels, seed = 3L)
+                  let rng = Random 11
+                  let input = Tensor.From(randomNormal rng (2 * channels * size * size), [| 2; channels; size; size |])
+                  let path = Path.Combine(dir, name + ".onnx")
+                  OnnxExport.Save(model, input, path)
+                  let expected = using (model.Eval()) (fun _ -> using (Autograd.NoGrad()) (fun _ -> model.Call input))
+                  let actual = OnnxSession(OnnxModel.Load path).Run input
+                  // Same kernels, same order: differences come only from BatchNorm run as one op or as ONNX's.
+                  closeTo 1e-4 1e-4 $"{name} exported logits" (expected.ToArray<float32>()) (actual.ToArray<float32>())) ]
 
 [<Tests>]
 let tests =

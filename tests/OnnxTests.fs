@@ -2,12 +2,8 @@ module Hybrid.Tests.OnnxTests
 
 open System
 open System.IO
-open System.Text
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -29,7 +25,7 @@ module private Pb =
     let int field (v: int64) = Array.append (key field 0) (varint (uint64 v))
     let bytes field (payload: byte[]) = Array.concat [ key field 2; varint (uint64 payload.Length); payload ]
     let float32 field (v: float32) = Array.append (key field 5) (BitConverter.GetBytes v)
-    let str field (s: string) = bytes field (Encoding.UTF8.GetBytes s)
+    let str field (s: string) = bytes field (Text.Encoding.UTF8.GetBytes s)
     let msg field (parts: byte[] list) = bytes field (Array.concat parts)
     /// Repeated int64 in packed form (proto3 style).
     let packedInts field (vs: int64 list) = bytes field (Array.concat [ for v in vs -> varint (uint64 v) ])
@@ -311,17 +307,15 @@ let private corrupted =
                       Expect.stringStarts e.Message "cut.onnx: " "the message names the file"
           }
 
-          test "a truncated file on disk is refused naming it" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "truncated.onnx")
-                  let bytes = File.ReadAllBytes(resnet20Onnx ())
-                  File.WriteAllBytes(path, bytes.[.. bytes.Length / 2])
-                  try
-                      OnnxModel.Load path |> ignore
-                      failtest "the truncated file loaded"
-                  with :? InputException as e ->
-                      Expect.stringStarts e.Message path "the message names the file")
-          }
+          testInTempDir "a truncated file on disk is refused naming it" (fun dir ->
+              let path = Path.Combine(dir, "truncated.onnx")
+              let bytes = File.ReadAllBytes(resnet20Onnx ())
+              File.WriteAllBytes(path, bytes.[.. bytes.Length / 2])
+              try
+                  OnnxModel.Load path |> ignore
+                  failtest "the truncated file loaded"
+              with :? InputException as e ->
+                  Expect.stringStarts e.Message path "the message names the file")
 
           test "byte-mutated copies load or give only InputException" {
               let original = File.ReadAllBytes(resnet20Onnx ())

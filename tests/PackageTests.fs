@@ -7,7 +7,6 @@ open System.IO
 open System.IO.Compression
 open System.Xml.Linq
 open Expecto
-open Hybrid.Tests.Shared
 
 /// The packed libraries: project file, package id.
 let private libraries =
@@ -74,8 +73,9 @@ let private figures (output: string) =
 let tests =
     testList
         "packages"
-        [ test "the libraries pack with metadata, and a program builds and runs against the packages alone" {
-              withTempDir (fun dir ->
+        [ testInTempDir
+              "the libraries pack with metadata, and a program builds and runs against the packages alone"
+              (fun dir ->
                   let feed = Path.Combine(dir, "feed")
                   for project, _ in libraries do
                       dotnet
@@ -158,5 +158,4 @@ let tests =
                       "cka: Cpu = Reference"
                   Expect.isTrue
                       (number "cka_cpu" > 0.3 && number "cka_cpu" < 0.999)
-                      "a related but different layer scores between 0.3 and 0.999")
-          } ]
+                      "a related but different layer scores between 0.3 and 0.999") ]

@@ -3,17 +3,11 @@
 module Hybrid.Tests.ReportTests
 
 open System
-open System.Collections.Generic
 open System.IO
-open System.Text
-open System.Text.Json
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 open Hybrid.Analysis.Structure
-open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Tests.Shared
 
 let private architectures = "data/torchvision-architectures"
 
@@ -21,7 +15,7 @@ let private onnx (name: string) = sharedFile $"{architectures}/{name}.onnx"
 
 /// `NAME.modules.json`: PyTorch's named_modules view (path, type, params) and the total parameter count.
 let private modulesJson (name: string) =
-    use doc = JsonDocument.Parse(File.ReadAllText(sharedFile $"{architectures}/{name}.modules.json"))
+    use doc = readJson (sharedFile $"{architectures}/{name}.modules.json")
     let modules =
         [ for m in doc.RootElement.GetProperty("modules").EnumerateArray() ->
               let shapes =
@@ -34,7 +28,7 @@ let private modulesJson (name: string) =
 /// line breaks; records end with CRLF.
 let private parseCsv (text: string) =
     let records = ResizeArray<string list>()
-    let field = StringBuilder()
+    let field = Text.StringBuilder()
     let mutable record = []
     let mutable i = 0
     let mutable quoted = false
@@ -109,9 +103,9 @@ let tests =
         [ test "resnet18 metrics equal the figures of its ONNX file and modules.json" {
               let model = (ReportInputs.fromPaths (Some "image-classification") [ (onnx "resnet18") ]).Head
               let m = metrics model
-              let file = OnnxModel.Load(onnx "resnet18")
+              let file = Hybrid.Core.Nn.Formats.Onnx.Reader.OnnxModel.Load(onnx "resnet18")
               // Every node is a layer but the exporter's Identity copies of shared parameters, which extraction folds away.
-              let copies = HashSet<string>(ArchitectureTests.parameterCopies file |> Seq.map _.Name)
+              let copies = Collections.Generic.HashSet<string>(ArchitectureTests.parameterCopies file |> Seq.map _.Name)
               let layers = file.Nodes |> Seq.filter (fun n -> not (copies.Contains n.Name)) |> List.ofSeq
               Expect.equal m.Layers layers.Length "one layer per ONNX node that is not a parameter copy"
               Expect.equal
@@ -166,7 +160,7 @@ let tests =
               let lines = File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not)
               Expect.equal models.Length lines.Length "one model per line"
               for model, line in Seq.zip models lines do
-                  use doc = JsonDocument.Parse line
+                  use doc = parseJson line
                   let tokens =
                       doc.RootElement
                           .GetProperty("layers")
@@ -184,15 +178,13 @@ let tests =
                       $"{m.Id}: unique types"
                   Expect.equal model.Architecture.Edges.Length (layers.Length - 1) $"{m.Id}: a chain"
           }
-          test "a broken trace line names the file and the line" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "broken.jsonl")
-                  let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
-                  File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
-                  let e = throwsOf<InputException>(fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
-                  Expect.stringContains e.Message path "names the file"
-                  Expect.stringContains e.Message "line 2: not valid JSON" "names the line")
-          }
+          testInTempDir "a broken trace line names the file and the line" (fun dir ->
+              let path = Path.Combine(dir, "broken.jsonl")
+              let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
+              File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
+              let e = throwsOf<InputException>(fun () -> ReportInputs.fromPaths None [ path ] |> ignore)
+              Expect.stringContains e.Message path "names the file"
+              Expect.stringContains e.Message "line 2: not valid JSON" "names the line")
           test "the synthetic model's metrics and layer rows" {
               let m = metrics synthetic
               Expect.equal
@@ -224,8 +216,9 @@ let tests =
               Expect.equal (Report.csvField "say \"hi\"") "\"say \"\"hi\"\"\"" "quotes doubled"
               Expect.equal (Report.csvField "two\nlines") "\"two\nlines\"" "line break"
           }
-          test "the report folder: CSV columns and round trip, chart JSON, markdown, one inlined plotly.js" {
-              withTempDir (fun dir ->
+          testInTempDir
+              "the report folder: CSV columns and round trip, chart JSON, markdown, one inlined plotly.js"
+              (fun dir ->
                   let models =
                       synthetic
                       :: ReportInputs.fromPaths (Some "image-classification") [ onnx "resnet18"; onnx "vit_b_16" ]
@@ -265,7 +258,7 @@ let tests =
                   // Scopes: overall, image-classification, the synthetic task.
                   Expect.equal charts.Length (6 * 3) "six charts per scope"
                   for c in charts do
-                      use doc = JsonDocument.Parse(File.ReadAllText c)
+                      use doc = readJson c
                       let data = doc.RootElement.GetProperty("data")
                       Expect.isGreaterThan (data.GetArrayLength()) 0 $"{c}: traces"
                       for trace in data.EnumerateArray() do
@@ -285,9 +278,9 @@ let tests =
                   for c in charts do
                       Expect.stringContains md $"(charts/{Path.GetFileName c})" "report.md links every figure"
                   Expect.stringContains md "resnet18" "the metrics table")
-          }
-          test "a report replaces an earlier one, refuses other folders and leaves both alone when it fails" {
-              withTempDir (fun dir ->
+          testInTempDir
+              "a report replaces an earlier one, refuses other folders and leaves both alone when it fails"
+              (fun dir ->
                   let out = Path.Combine(dir, "report")
                   Report.write out [ synthetic ] |> ignore
                   let before = File.ReadAllText(Path.Combine(out, "metrics.csv"))
@@ -307,36 +300,33 @@ let tests =
                   Expect.stringContains e.Message "is not a structure report" "the message names the problem"
                   Expect.equal (File.ReadAllText(Path.Combine(other, "keep.txt"))) "mine" "untouched"
                   rejects "no models" (fun () -> Report.write (Path.Combine(dir, "empty")) []))
-          }
-          test "hybrid analyze --from writes the report; bad input is one error line" {
-              withTempDir (fun dir ->
-                  let out = Path.Combine(dir, "out")
-                  let code, stdout, err =
-                      CliTests.runCli
-                          [ "analyze"; "--out"; out; "--from"; onnx "resnet18"; sharedFile tracesPath; "--json" ]
-                  Expect.equal code 0 $"exit code (stderr: {err})"
-                  use doc = JsonDocument.Parse stdout
-                  Expect.equal
-                      (doc.RootElement.GetProperty("models").GetInt32())
-                      (1
-                       + (File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not))
-                           .Length)
-                      "models"
-                  Expect.isTrue (File.Exists(doc.RootElement.GetProperty("index").GetString())) "index.html exists"
-                  let broken = Path.Combine(dir, "broken.jsonl")
-                  File.WriteAllText(broken, "{\"repo_name\": \"a\", \"layers\": \"input conv2d\"}\n{not json\n")
-                  let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "b"); "--from"; broken ]
-                  Expect.equal code 1 "exit code"
-                  Expect.stringStarts err $"hybrid: error: {broken}: line 2: not valid JSON" "names the file and line"
-                  Expect.isFalse (err.Contains "   at ") "no stack trace"
-                  Expect.isFalse (Directory.Exists(Path.Combine(dir, "b"))) "no report"
-                  let empty = Directory.CreateDirectory(Path.Combine(dir, "nothing")).FullName
-                  let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "c"); "--from"; empty ]
-                  Expect.equal code 1 "empty folder: exit code"
-                  Expect.stringStarts err $"hybrid: error: {empty}: no weights in this folder" "empty folder: names it"
-                  Expect.equal (err.Trim().Split('\n').Length) 1 "empty folder: one line"
-                  let missing = Path.Combine(dir, "missing.db")
-                  let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "d"); "--db"; missing ]
-                  Expect.equal code 1 "no catalog"
-                  Expect.stringContains err $"{missing}: no catalog here: run hybrid extract first" "says what to do")
-          } ]
+          testInTempDir "hybrid analyze --from writes the report; bad input is one error line" (fun dir ->
+              let out = Path.Combine(dir, "out")
+              let code, stdout, err =
+                  CliTests.runCli
+                      [ "analyze"; "--out"; out; "--from"; onnx "resnet18"; sharedFile tracesPath; "--json" ]
+              Expect.equal code 0 $"exit code (stderr: {err})"
+              use doc = parseJson stdout
+              Expect.equal
+                  (doc.RootElement.GetProperty("models").GetInt32())
+                  (1
+                   + (File.ReadAllLines(sharedFile tracesPath) |> Array.filter (String.IsNullOrWhiteSpace >> not))
+                       .Length)
+                  "models"
+              Expect.isTrue (File.Exists(doc.RootElement.GetProperty("index").GetString())) "index.html exists"
+              let broken = Path.Combine(dir, "broken.jsonl")
+              File.WriteAllText(broken, "{\"repo_name\": \"a\", \"layers\": \"input conv2d\"}\n{not json\n")
+              let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "b"); "--from"; broken ]
+              Expect.equal code 1 "exit code"
+              Expect.stringStarts err $"hybrid: error: {broken}: line 2: not valid JSON" "names the file and line"
+              Expect.isFalse (err.Contains "   at ") "no stack trace"
+              Expect.isFalse (Directory.Exists(Path.Combine(dir, "b"))) "no report"
+              let empty = Directory.CreateDirectory(Path.Combine(dir, "nothing")).FullName
+              let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "c"); "--from"; empty ]
+              Expect.equal code 1 "empty folder: exit code"
+              Expect.stringStarts err $"hybrid: error: {empty}: no weights in this folder" "empty folder: names it"
+              Expect.equal (err.Trim().Split('\n').Length) 1 "empty folder: one line"
+              let missing = Path.Combine(dir, "missing.db")
+              let code, _, err = CliTests.runCli [ "analyze"; "--out"; Path.Combine(dir, "d"); "--db"; missing ]
+              Expect.equal code 1 "no catalog"
+              Expect.stringContains err $"{missing}: no catalog here: run hybrid extract first" "says what to do") ]

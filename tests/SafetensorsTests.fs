@@ -1,19 +1,15 @@
 module Hybrid.Tests.SafetensorsTests
 
 open System
-open System.Collections.Generic
 open System.IO
 open System.Text
 open Expecto
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Formats.Safetensors
-open Hybrid.Tests.Shared
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-let private noMetadata: IReadOnlyDictionary<string, string> | null = null
+let private noMetadata: Collections.Generic.IReadOnlyDictionary<string, string> | null = null
 
 /// Writes the tensors to dir/name.safetensors and opens the result.
 let private writeAndOpen dir (tensors: TensorData list) metadata =
@@ -64,206 +60,184 @@ let private f32Specials =
 let private roundTrips =
     testList
         "round trip"
-        [ test "every dtype, exact where the dtype holds the value" {
-              withTempDir (fun dir ->
-                  let f64 = [| 0.0; -0.0; Math.PI; -1e300; Double.Epsilon; Double.NaN; Double.NegativeInfinity |]
-                  let i64 = [| Int64.MinValue; -1L; 0L; 42L; Int64.MaxValue |]
-                  let i32 = [| Int32.MinValue; -1; 0; 7; Int32.MaxValue |]
-                  let u8 = [| 0uy; 1uy; 127uy; 128uy; 255uy |]
-                  let halves =
-                      [| Half.Zero; Half.One; Half.MaxValue; Half.Epsilon; Half.NaN; (Half.op_Explicit -2.5f: Half) |]
-                  let tensors =
-                      [ TensorData.Float32("f32", [| 3L; 4L |], f32Specials)
-                        TensorData.Float64("f64", [| 7L |], f64)
-                        TensorData.Int64("i64", [| 5L; 1L |], i64)
-                        TensorData.Int32("i32", [| 5L |], i32)
-                        TensorData.UInt8("u8", [| 5L |], u8)
-                        TensorData.Bool("bool", [| 2L; 2L |], [| true; false; false; true |])
-                        TensorData.Float16("f16", [| 6L |], halves)
-                        TensorData.Float32("scalar", [||], [| 2.5f |])
-                        TensorData.Int64("empty", [| 0L; 3L |], [||]) ]
-                  use file = writeAndOpen dir tensors noMetadata
+        [ testInTempDir "every dtype, exact where the dtype holds the value" (fun dir ->
+              let f64 = [| 0.0; -0.0; Math.PI; -1e300; Double.Epsilon; Double.NaN; Double.NegativeInfinity |]
+              let i64 = [| Int64.MinValue; -1L; 0L; 42L; Int64.MaxValue |]
+              let i32 = [| Int32.MinValue; -1; 0; 7; Int32.MaxValue |]
+              let u8 = [| 0uy; 1uy; 127uy; 128uy; 255uy |]
+              let halves =
+                  [| Half.Zero; Half.One; Half.MaxValue; Half.Epsilon; Half.NaN; (Half.op_Explicit -2.5f: Half) |]
+              let tensors =
+                  [ TensorData.Float32("f32", [| 3L; 4L |], f32Specials)
+                    TensorData.Float64("f64", [| 7L |], f64)
+                    TensorData.Int64("i64", [| 5L; 1L |], i64)
+                    TensorData.Int32("i32", [| 5L |], i32)
+                    TensorData.UInt8("u8", [| 5L |], u8)
+                    TensorData.Bool("bool", [| 2L; 2L |], [| true; false; false; true |])
+                    TensorData.Float16("f16", [| 6L |], halves)
+                    TensorData.Float32("scalar", [||], [| 2.5f |])
+                    TensorData.Int64("empty", [| 0L; 3L |], [||]) ]
+              use file = writeAndOpen dir tensors noMetadata
 
-                  Expect.equal
-                      [ for t in file.Tensors -> t.Name ]
-                      [ for t in tensors -> t.Name ]
-                      "tensors in written order"
-                  Expect.equal (floatBits (file.ReadFloat32 "f32")) (floatBits f32Specials) "F32 bit for bit"
-                  Expect.equal (doubleBits (file.ReadFloat64 "f64")) (doubleBits f64) "F64 bit for bit"
-                  Expect.equal (file.ReadInt64 "i64") i64 "I64"
-                  Expect.equal (file.ReadInt32 "i32") i32 "I32"
-                  Expect.equal (file.ReadBytes "u8") u8 "U8"
-                  Expect.equal (file.ReadBytes "bool") [| 1uy; 0uy; 0uy; 1uy |] "BOOL stored as 0/1 bytes"
-                  Expect.equal (file.ReadInt64 "bool") [| 1L; 0L; 0L; 1L |] "BOOL read as integers"
-                  Expect.equal
-                      (floatBits (file.ReadFloat32 "f16"))
-                      (floatBits (halves |> Array.map float32))
-                      "F16 widened exactly"
-                  Expect.equal (file.ReadFloat32 "scalar") [| 2.5f |] "scalar"
-                  Expect.equal (file.Entry "scalar").ElementCount 1L "a scalar has one element"
-                  Expect.equal (file.ReadInt64 "empty") [||] "zero-size tensor"
-                  Expect.equal (file.Entry "empty").Shape [| 0L; 3L |] "zero-size shape kept"
-                  Expect.equal (file.Entry "i64").DType DType.I64 "dtype kept"
-                  Expect.equal (file.DataSpan("f64").ToArray()) (file.ReadBytes "f64") "span and copy agree")
-          }
+              Expect.equal
+                  [ for t in file.Tensors -> t.Name ]
+                  [ for t in tensors -> t.Name ]
+                  "tensors in written order"
+              Expect.equal (floatBits (file.ReadFloat32 "f32")) (floatBits f32Specials) "F32 bit for bit"
+              Expect.equal (doubleBits (file.ReadFloat64 "f64")) (doubleBits f64) "F64 bit for bit"
+              Expect.equal (file.ReadInt64 "i64") i64 "I64"
+              Expect.equal (file.ReadInt32 "i32") i32 "I32"
+              Expect.equal (file.ReadBytes "u8") u8 "U8"
+              Expect.equal (file.ReadBytes "bool") [| 1uy; 0uy; 0uy; 1uy |] "BOOL stored as 0/1 bytes"
+              Expect.equal (file.ReadInt64 "bool") [| 1L; 0L; 0L; 1L |] "BOOL read as integers"
+              Expect.equal
+                  (floatBits (file.ReadFloat32 "f16"))
+                  (floatBits (halves |> Array.map float32))
+                  "F16 widened exactly"
+              Expect.equal (file.ReadFloat32 "scalar") [| 2.5f |] "scalar"
+              Expect.equal (file.Entry "scalar").ElementCount 1L "a scalar has one element"
+              Expect.equal (file.ReadInt64 "empty") [||] "zero-size tensor"
+              Expect.equal (file.Entry "empty").Shape [| 0L; 3L |] "zero-size shape kept"
+              Expect.equal (file.Entry "i64").DType DType.I64 "dtype kept"
+              Expect.equal (file.DataSpan("f64").ToArray()) (file.ReadBytes "f64") "span and copy agree")
 
-          test "F16 and BF16 from float32 keep values within half a unit in the last place" {
-              withTempDir (fun dir ->
-                  let values = [| 0.0f; 1.0f; -2.5f; 3.14159265f; 1e-3f; -123.456f; 6.1e-5f; 1000.1f |]
-                  use file =
-                      writeAndOpen
-                          dir
-                          [ TensorData.Float16("h", [| 8L |], values); TensorData.BFloat16("b", [| 8L |], values) ]
-                          noMetadata
-                  // Half has 11 significant bits and bfloat16 8, so rounding to nearest errs by at most
-                  // 2^-11 and 2^-8 relative; every value here is a normal number in both formats.
-                  let within relative (actual: float32[]) =
-                      Array.iteri2
-                          (fun i (x: float32) (y: float32) ->
-                              Expect.isLessThanOrEqual
-                                  (abs (float x - float y))
-                                  (relative * abs (float x))
-                                  (sprintf "element %d (%g read as %g)" i x y))
-                          values
-                          actual
-                  within (pown 2.0 -11) (file.ReadFloat32 "h")
-                  within (pown 2.0 -8) (file.ReadFloat32 "b")
-                  Expect.equal (file.Entry "b").ByteLength 16L "two bytes per BF16 element")
-          }
+          testInTempDir "F16 and BF16 from float32 keep values within half a unit in the last place" (fun dir ->
+              let values = [| 0.0f; 1.0f; -2.5f; 3.14159265f; 1e-3f; -123.456f; 6.1e-5f; 1000.1f |]
+              use file =
+                  writeAndOpen
+                      dir
+                      [ TensorData.Float16("h", [| 8L |], values); TensorData.BFloat16("b", [| 8L |], values) ]
+                      noMetadata
+              // Half has 11 significant bits and bfloat16 8, so rounding to nearest errs by at most
+              // 2^-11 and 2^-8 relative; every value here is a normal number in both formats.
+              let within relative (actual: float32[]) =
+                  Array.iteri2
+                      (fun i (x: float32) (y: float32) ->
+                          Expect.isLessThanOrEqual
+                              (abs (float x - float y))
+                              (relative * abs (float x))
+                              (sprintf "element %d (%g read as %g)" i x y))
+                      values
+                      actual
+              within (pown 2.0 -11) (file.ReadFloat32 "h")
+              within (pown 2.0 -8) (file.ReadFloat32 "b")
+              Expect.equal (file.Entry "b").ByteLength 16L "two bytes per BF16 element")
 
-          test "BF16 rounds ties to even and keeps NaN and infinities" {
-              withTempDir (fun dir ->
-                  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: the even neighbour is 1.
-                  // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: the even neighbour is 1 + 2^-6.
-                  let values =
-                      [| 1.00390625f; 1.01171875f; Single.NaN; Single.PositiveInfinity; Single.NegativeInfinity |]
-                  use file = writeAndOpen dir [ TensorData.BFloat16("b", [| 5L |], values) ] noMetadata
-                  let read = file.ReadFloat32 "b"
-                  Expect.equal read.[0..1] [| 1.0f; 1.015625f |] "ties to even"
-                  Expect.isTrue (Single.IsNaN read.[2]) "NaN stays NaN"
-                  Expect.equal read.[3..] [| Single.PositiveInfinity; Single.NegativeInfinity |] "infinities kept")
-          }
+          testInTempDir "BF16 rounds ties to even and keeps NaN and infinities" (fun dir ->
+              // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: the even neighbour is 1.
+              // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: the even neighbour is 1 + 2^-6.
+              let values = [| 1.00390625f; 1.01171875f; Single.NaN; Single.PositiveInfinity; Single.NegativeInfinity |]
+              use file = writeAndOpen dir [ TensorData.BFloat16("b", [| 5L |], values) ] noMetadata
+              let read = file.ReadFloat32 "b"
+              Expect.equal read.[0..1] [| 1.0f; 1.015625f |] "ties to even"
+              Expect.isTrue (Single.IsNaN read.[2]) "NaN stays NaN"
+              Expect.equal read.[3..] [| Single.PositiveInfinity; Single.NegativeInfinity |] "infinities kept")
 
-          test "metadata round trips, and is empty when none was written" {
-              withTempDir (fun dir ->
-                  let metadata = [ "format", "pt"; "note", "quotes \" and \\ and ünïcödé + <tags>"; "empty", "" ]
-                  let tensors = [ TensorData.UInt8("x", [| 1L |], [| 9uy |]) ]
-                  (use file = writeAndOpen dir tensors (readOnlyDict metadata)
-                   Expect.equal
-                       (Map.ofSeq [ for kv in file.Metadata -> kv.Key, kv.Value ])
-                       (Map.ofList metadata)
-                       "metadata")
-                  use bare = writeAndOpen dir tensors noMetadata
-                  Expect.isEmpty bare.Metadata "no metadata")
-          }
+          testInTempDir "metadata round trips, and is empty when none was written" (fun dir ->
+              let metadata = [ "format", "pt"; "note", "quotes \" and \\ and ünïcödé + <tags>"; "empty", "" ]
+              let tensors = [ TensorData.UInt8("x", [| 1L |], [| 9uy |]) ]
+              (use file = writeAndOpen dir tensors (readOnlyDict metadata)
+               Expect.equal
+                   (Map.ofSeq [ for kv in file.Metadata -> kv.Key, kv.Value ])
+                   (Map.ofList metadata)
+                   "metadata")
+              use bare = writeAndOpen dir tensors noMetadata
+              Expect.isEmpty bare.Metadata "no metadata")
 
-          test "converting readers: widening, integer checks and range checks" {
-              withTempDir (fun dir ->
-                  let tensors =
-                      [ TensorData.Float32("f", [| 2L |], [| 0.1f; -2.0f |])
-                        TensorData.Float64("d", [| 1L |], [| 0.1 |])
-                        TensorData.Int64("big", [| 2L |], [| 3L; 1L <<< 40 |])
-                        TensorData.Int32("i", [| 2L |], [| -5; 6 |]) ]
-                  let path = Path.Combine(dir, "mixed.safetensors")
-                  SafetensorsWriter.Write(path, tensors)
-                  use file = SafetensorsFile.Open path
-                  Expect.equal (file.ReadFloat64 "f") [| float 0.1f; -2.0 |] "F32 widens exactly to double"
-                  Expect.equal (file.ReadFloat32 "d") [| 0.1f |] "F64 rounds to the nearest float"
-                  Expect.equal (file.ReadFloat32 "i") [| -5.0f; 6.0f |] "integers read as floats"
-                  Expect.equal (file.ReadInt64 "i") [| -5L; 6L |] "I32 widens to long"
-                  let rejects (read: unit -> unit) (parts: string list) =
-                      match Expect.throwsC read id with
-                      | :? InputException as e ->
-                          for part in "mixed.safetensors" :: parts do
-                              Expect.stringContains e.Message part "the message names file, tensor and problem"
-                      | e -> failtestf "expected a InputException, got %O" e
-                  rejects (fun () -> file.ReadInt32 "big" |> ignore) [ "'big'"; "Int32 range" ]
-                  rejects (fun () -> file.ReadInt64 "f" |> ignore) [ "'f'"; "integer dtype" ]
-                  rejects (fun () -> file.Entry "missing" |> ignore) [ "no tensor named 'missing'" ]
-                  Expect.isFalse (file.Contains "missing") "Contains"
-                  Expect.isTrue (file.Contains "big") "Contains")
-          }
+          testInTempDir "converting readers: widening, integer checks and range checks" (fun dir ->
+              let tensors =
+                  [ TensorData.Float32("f", [| 2L |], [| 0.1f; -2.0f |])
+                    TensorData.Float64("d", [| 1L |], [| 0.1 |])
+                    TensorData.Int64("big", [| 2L |], [| 3L; 1L <<< 40 |])
+                    TensorData.Int32("i", [| 2L |], [| -5; 6 |]) ]
+              let path = Path.Combine(dir, "mixed.safetensors")
+              SafetensorsWriter.Write(path, tensors)
+              use file = SafetensorsFile.Open path
+              Expect.equal (file.ReadFloat64 "f") [| float 0.1f; -2.0 |] "F32 widens exactly to double"
+              Expect.equal (file.ReadFloat32 "d") [| 0.1f |] "F64 rounds to the nearest float"
+              Expect.equal (file.ReadFloat32 "i") [| -5.0f; 6.0f |] "integers read as floats"
+              Expect.equal (file.ReadInt64 "i") [| -5L; 6L |] "I32 widens to long"
+              let rejects (read: unit -> unit) (parts: string list) =
+                  match Expect.throwsC read id with
+                  | :? InputException as e ->
+                      for part in "mixed.safetensors" :: parts do
+                          Expect.stringContains e.Message part "the message names file, tensor and problem"
+                  | e -> failtestf "expected a InputException, got %O" e
+              rejects (fun () -> file.ReadInt32 "big" |> ignore) [ "'big'"; "Int32 range" ]
+              rejects (fun () -> file.ReadInt64 "f" |> ignore) [ "'f'"; "integer dtype" ]
+              rejects (fun () -> file.Entry "missing" |> ignore) [ "no tensor named 'missing'" ]
+              Expect.isFalse (file.Contains "missing") "Contains"
+              Expect.isTrue (file.Contains "big") "Contains")
 
-          test "header is space-padded to a multiple of 8 bytes" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "padded.safetensors")
-                  SafetensorsWriter.Write(path, [ TensorData.UInt8("abc", [| 3L |], [| 1uy; 2uy; 3uy |]) ])
-                  let bytes = File.ReadAllBytes path
-                  let headerLength = int (BitConverter.ToUInt64(bytes, 0))
-                  let header = Encoding.UTF8.GetString(bytes, 8, headerLength)
-                  Expect.equal (headerLength % 8) 0 "header length is a multiple of 8"
-                  Expect.stringStarts
-                      header
-                      """{"abc":{"dtype":"U8","shape":[3],"data_offsets":[0,3]}}"""
-                      "compact JSON as the reference writes it"
-                  let json = header.TrimEnd ' '
-                  Expect.isTrue
-                      (json.EndsWith "}" && header.Length - json.Length < 8)
-                      "fewer than 8 spaces after the JSON"
-                  Expect.equal bytes.[8 + headerLength ..] [| 1uy; 2uy; 3uy |] "data follows the header")
-          }
+          testInTempDir "header is space-padded to a multiple of 8 bytes" (fun dir ->
+              let path = Path.Combine(dir, "padded.safetensors")
+              SafetensorsWriter.Write(path, [ TensorData.UInt8("abc", [| 3L |], [| 1uy; 2uy; 3uy |]) ])
+              let bytes = File.ReadAllBytes path
+              let headerLength = int (BitConverter.ToUInt64(bytes, 0))
+              let header = Encoding.UTF8.GetString(bytes, 8, headerLength)
+              Expect.equal (headerLength % 8) 0 "header length is a multiple of 8"
+              Expect.stringStarts
+                  header
+                  """{"abc":{"dtype":"U8","shape":[3],"data_offsets":[0,3]}}"""
+                  "compact JSON as the reference writes it"
+              let json = header.TrimEnd ' '
+              Expect.isTrue (json.EndsWith "}" && header.Length - json.Length < 8) "fewer than 8 spaces after the JSON"
+              Expect.equal bytes.[8 + headerLength ..] [| 1uy; 2uy; 3uy |] "data follows the header")
 
-          test "writes replace the file atomically and leave nothing behind on failure" {
-              withTempDir (fun dir ->
-                  let path = Path.Combine(dir, "model.safetensors")
-                  SafetensorsWriter.Write(path, [ TensorData.Int32("v", [| 1L |], [| 1 |]) ])
-                  SafetensorsWriter.Write(path, [ TensorData.Int32("v", [| 2L |], [| 2; 3 |]) ])
-                  (use file = SafetensorsFile.Open path
-                   Expect.equal (file.ReadInt32 "v") [| 2; 3 |] "second write replaced the first")
-                  let bad = TensorData("w", DType.F32, [| 2L |], [| 0uy; 0uy; 0uy |])
-                  let e =
-                      Expect.throwsC
-                          (fun () -> SafetensorsWriter.Write(Path.Combine(dir, "bad.safetensors"), [ bad ]))
-                          id
-                  Expect.isTrue (e :? ArgumentException) "mismatched data is an argument error"
-                  Expect.stringContains e.Message "needs 8 bytes" "message states the expected size"
-                  Expect.throwsT<ArgumentException>
-                      (fun () ->
-                          SafetensorsWriter.Write(
-                              path,
-                              [ TensorData.UInt8("x", [| 1L |], [| 1uy |])
-                                TensorData.UInt8("x", [| 1L |], [| 2uy |]) ]
-                          ))
-                      "duplicate names are rejected"
-                  Expect.throwsT<ArgumentException>
-                      (fun () -> TensorData.Float32("w", [| 2L; 2L |], [| 1.0f |]) |> ignore)
-                      "factory checks the shape"
-                  Expect.equal
-                      (Directory.GetFiles dir |> Array.map (Path.GetFileName >> nonNull))
-                      [| "model.safetensors" |]
-                      "no temporary or partial files")
-          }
+          testInTempDir "writes replace the file atomically and leave nothing behind on failure" (fun dir ->
+              let path = Path.Combine(dir, "model.safetensors")
+              SafetensorsWriter.Write(path, [ TensorData.Int32("v", [| 1L |], [| 1 |]) ])
+              SafetensorsWriter.Write(path, [ TensorData.Int32("v", [| 2L |], [| 2; 3 |]) ])
+              (use file = SafetensorsFile.Open path
+               Expect.equal (file.ReadInt32 "v") [| 2; 3 |] "second write replaced the first")
+              let bad = TensorData("w", DType.F32, [| 2L |], [| 0uy; 0uy; 0uy |])
+              let e =
+                  Expect.throwsC (fun () -> SafetensorsWriter.Write(Path.Combine(dir, "bad.safetensors"), [ bad ])) id
+              Expect.isTrue (e :? ArgumentException) "mismatched data is an argument error"
+              Expect.stringContains e.Message "needs 8 bytes" "message states the expected size"
+              Expect.throwsT<ArgumentException>
+                  (fun () ->
+                      SafetensorsWriter.Write(
+                          path,
+                          [ TensorData.UInt8("x", [| 1L |], [| 1uy |]); TensorData.UInt8("x", [| 1L |], [| 2uy |]) ]
+                      ))
+                  "duplicate names are rejected"
+              Expect.throwsT<ArgumentException>
+                  (fun () -> TensorData.Float32("w", [| 2L; 2L |], [| 1.0f |]) |> ignore)
+                  "factory checks the shape"
+              Expect.equal
+                  (Directory.GetFiles dir |> Array.map (Path.GetFileName >> nonNull))
+                  [| "model.safetensors" |]
+                  "no temporary or partial files")
 
-          test "offsets past 2 GiB are read through the lazy mapping" {
-              withTempDir (fun dir ->
-                  // A sparse 3 GB file: the big tensor's bytes are never touched, so this costs no disk and
-                  // shows that Open reads the header alone.
-                  let path = Path.Combine(dir, "sparse.safetensors")
-                  let big = 3_000_000_000L
-                  let header =
-                      sprintf
-                          "{\"big\":{\"dtype\":\"U8\",\"shape\":[%d],\"data_offsets\":[0,%d]},\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%d,%d]}}"
-                          big
-                          big
-                          big
-                          (big + 8L)
-                  writeRaw path None (utf8 header) [||]
-                  (use stream = new FileStream(path, FileMode.Open)
-                   stream.Seek(0L, SeekOrigin.End) |> ignore
-                   stream.Position <- stream.Position + big
-                   for v in [ 1.5f; -2.0f ] do
-                       stream.Write(BitConverter.GetBytes v, 0, 4))
-                  use file = SafetensorsFile.Open path
-                  Expect.equal (file.Entry "big").ElementCount big "element count beyond Int32"
-                  Expect.equal (file.ReadFloat32 "tail") [| 1.5f; -2.0f |] "tensor stored past 2 GiB"
-                  let e = Expect.throwsC (fun () -> file.ReadBytes "big" |> ignore) id
-                  Expect.stringContains e.Message "more than one span can address" "too big for one span"
-                  file.Dispose()
-                  Expect.throwsT<ObjectDisposedException>
-                      (fun () -> file.ReadFloat32 "tail" |> ignore)
-                      "no reads after Dispose"
-                  file.Dispose())
-          }
+          testInTempDir "offsets past 2 GiB are read through the lazy mapping" (fun dir ->
+              // A sparse 3 GB file: the big tensor's bytes are never touched, so this costs no disk and
+              // shows that Open reads the header alone.
+              let path = Path.Combine(dir, "sparse.safetensors")
+              let big = 3_000_000_000L
+              let header =
+                  sprintf
+                      "{\"big\":{\"dtype\":\"U8\",\"shape\":[%d],\"data_offsets\":[0,%d]},\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%d,%d]}}"
+                      big
+                      big
+                      big
+                      (big + 8L)
+              writeRaw path None (utf8 header) [||]
+              (use stream = new FileStream(path, FileMode.Open)
+               stream.Seek(0L, SeekOrigin.End) |> ignore
+               stream.Position <- stream.Position + big
+               for v in [ 1.5f; -2.0f ] do
+                   stream.Write(BitConverter.GetBytes v, 0, 4))
+              use file = SafetensorsFile.Open path
+              Expect.equal (file.Entry "big").ElementCount big "element count beyond Int32"
+              Expect.equal (file.ReadFloat32 "tail") [| 1.5f; -2.0f |] "tensor stored past 2 GiB"
+              let e = Expect.throwsC (fun () -> file.ReadBytes "big" |> ignore) id
+              Expect.stringContains e.Message "more than one span can address" "too big for one span"
+              file.Dispose()
+              Expect.throwsT<ObjectDisposedException>
+                  (fun () -> file.ReadFloat32 "tail" |> ignore)
+                  "no reads after Dispose"
+              file.Dispose())
 
           testProperty
               "random float32 tensors of random shapes round-trip bit for bit"
@@ -412,12 +386,10 @@ let private hostileFiles =
     testList
         "rejects"
         [ for name, build, expected in hostileCases ->
-              test name {
-                  withTempDir (fun dir ->
-                      let path = Path.Combine(dir, "broken-" + name.Replace(' ', '_') + ".safetensors")
-                      build path
-                      expectRejected path expected)
-              } ]
+              testInTempDir name (fun dir ->
+                  let path = Path.Combine(dir, "broken-" + name.Replace(' ', '_') + ".safetensors")
+                  build path
+                  expectRejected path expected) ]
 
 [<Tests>]
 let tests = testList "safetensors" [ roundTrips; referenceFiles; hostileFiles ]

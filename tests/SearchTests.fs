@@ -7,8 +7,6 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 /// Rows of standard-normal values scaled to unit length, like CKA encodings.
 let private unitRows (rng: Random) (rows: int) (dim: int) =
@@ -100,58 +98,32 @@ let private caseOf
 /// Shapes per backend: rows not a multiple of the Cpu block (512) nor of the GEMM tile (64), several shards, and on the
 /// slow ILGPU simulator a few hundred rows at most.
 let private agreementTests =
-    // Each case: its seed, (rows, dim) on the slow ILGPU simulator and elsewhere, then the rest of the case.
-    let compare name seed (slow: int * int) (fast: int * int) make (absTol, relTol) =
+    // Each case: its seed, the data (unit rows, compared within 1e-5 abs + 1e-5 rel; grid rows, exactly), (rows, dim,
+    // shard rows) on the slow ILGPU simulator and elsewhere, the group size, the number of queries and k.
+    let unit, grid = (unitRows, (1e-5, 1e-5)), (duplicatedGrid, (0.0, 0.0))
+    let compareWith adjust name seed (generate, (absTol, relTol)) slow fast groupSize queryCount k =
         perBackend all name (fun b device ->
-            let rows, dim = if b.Slow then slow else fast
-            let c: Case = make (Random seed) rows dim b.Slow
+            let rows, dim, shardRows = if b.Slow then slow else fast
+            let c: Case = adjust (caseOf generate (Random seed) rows dim groupSize shardRows queryCount k)
             sameHits absTol relTol name (run Device.Reference c) (run device c))
+    let compare = compareWith id
+    let withExclusions (c: Case) = { c with Exclude = [| 0; 1; EncodingIndex.NoGroup; 0 |] }
     testList
         "agrees with reference"
-        [ compare
-              "unit rows, batched, own group excluded"
-              11
-              (300, 13)
-              (1300, 37)
-              (fun rng rows dim slow -> caseOf unitRows rng rows dim 10 (if slow then 70 else 700) 12 7)
-              (1e-5, 1e-5)
-          compare
-              "duplicate rows on a grid (exact ties), shards of 7 rows"
-              12
-              (150, 9)
-              (1100, 24)
-              (fun rng rows dim slow -> caseOf duplicatedGrid rng rows dim 6 (if slow then 7 else 300) 5 9)
-              (0.0, 0.0)
-          compare
-              "k = 1, a single query"
-              13
-              (200, 11)
-              (777, 50)
-              (fun rng rows dim _ -> caseOf unitRows rng rows dim 4 rows 1 1)
-              (1e-5, 1e-5)
+        [ compare "unit rows, batched, own group excluded" 11 unit (300, 13, 70) (1300, 37, 700) 10 12 7
+          compare "duplicate rows on a grid (exact ties), shards of 7 rows" 12 grid (150, 9, 7) (1100, 24, 300) 6 5 9
+          compare "k = 1, a single query" 13 unit (200, 11, 200) (777, 50, 777) 4 1 1
           compare
               "many rows per shard, k = 2 (several select lists and merge rounds)"
               14
-              (1100, 5)
-              (3000, 16)
-              (fun rng rows dim _ -> caseOf unitRows rng rows dim 25 rows 3 2)
-              (1e-5, 1e-5)
-          compare
-              "more queries than one query tile (256)"
-              15
-              (70, 6)
-              (900, 20)
-              (fun rng rows dim _ -> caseOf unitRows rng rows dim 9 rows 300 3)
-              (1e-5, 1e-5)
-          compare
-              "k above the rows left after exclusion"
-              16
-              (40, 8)
-              (40, 8)
-              (fun rng rows dim _ ->
-                  { (caseOf duplicatedGrid rng rows dim 20 15 4 30) with
-                      Exclude = [| 0; 1; EncodingIndex.NoGroup; 0 |] })
-              (0.0, 0.0) ]
+              unit
+              (1100, 5, 1100)
+              (3000, 16, 3000)
+              25
+              3
+              2
+          compare "more queries than one query tile (256)" 15 unit (70, 6, 70) (900, 20, 900) 9 300 3
+          compareWith withExclusions "k above the rows left after exclusion" 16 grid (40, 8, 15) (40, 8, 15) 20 4 30 ]
 
 /// Hits a brute force written here: score every row in float64 (exact on grid data), drop the excluded group, sort by
 /// descending score then row, keep k.

@@ -1,9 +1,19 @@
-/// Paths to the reference material and numeric comparison with stated tolerances.
+/// What every test file may use without opening it (the module is opened for all of namespace Hybrid.Tests): paths to
+/// the reference material, numeric comparison with stated tolerances, and the product types most tests name.
+[<AutoOpen>]
 module Hybrid.Tests.Shared
 
 open System
 open System.IO
+open System.Text.Json
 open Expecto
+
+type Device = Hybrid.Core.Gpu.Device
+type InputException = Hybrid.Core.Nn.InputException
+type SafetensorsFile = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile
+type Tensor = Hybrid.Core.Nn.Tensor
+type ScalarType = Hybrid.Core.Nn.ScalarType
+type SafetensorsWriter = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsWriter
 
 /// The repository root: the nearest folder above the test program that holds Hybrid.sln.
 let repoRoot =
@@ -51,6 +61,19 @@ let runProcess (program: string) (dir: string) (seconds: int) (args: string list
         failtestf "%s %s did not finish within %d s" program (String.concat " " args) seconds
     p.ExitCode, out.Result, err.Result
 
+/// A safetensors tensor as a Core.Nn tensor of the given shape: int64 stays int64, every other dtype becomes float32.
+let tensorFrom (file: SafetensorsFile) (name: string) (shape: int[]) =
+    if file.Entry(name).DType = Hybrid.Core.Nn.Formats.DType.I64 then
+        Tensor.From(file.ReadInt64 name, shape)
+    else
+        Tensor.From(file.ReadFloat32 name, shape)
+
+/// A JSON document from text (a command's --json output).
+let parseJson (text: string) = JsonDocument.Parse text
+
+/// A JSON document from a file.
+let readJson (path: string) = JsonDocument.Parse(File.ReadAllText path)
+
 /// Runs f in a fresh temporary folder that is deleted afterwards.
 let withTempDir f =
     let dir = Directory.CreateTempSubdirectory("hybrid-tests-").FullName
@@ -58,6 +81,9 @@ let withTempDir f =
         f dir
     finally
         Directory.Delete(dir, true)
+
+/// A test that runs in a fresh temporary folder (deleted afterwards).
+let testInTempDir (name: string) (body: string -> unit) = testCase name (fun () -> withTempDir body)
 
 /// Fails the test naming element i of what, its value, the expected one and the tolerance it broke.
 let failElement (what: string) (i: int) (actual: float) (expected: float) (tolerance: string) =
@@ -98,9 +124,9 @@ let throwsOf<'E when 'E :> exn> (action: unit -> unit) : 'E =
     with :? 'E as e ->
         e
 
-/// The action must throw 'E whose message names both the file and the problem.
-let refusesFile<'E when 'E :> exn> (fragment: string) (path: string) (action: unit -> unit) =
-    let e = throwsOf<'E> action
+/// The action must throw InputException whose message names both the file and the problem.
+let refusesFile (fragment: string) (path: string) (action: unit -> unit) =
+    let e = throwsOf<InputException> action
     Expect.stringContains e.Message path "the message names the file"
     Expect.stringContains e.Message fragment "the message names the problem"
 

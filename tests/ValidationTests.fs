@@ -4,8 +4,6 @@ module Hybrid.Tests.ValidationTests
 open System
 open Expecto
 open Hybrid.Core.Gpu
-open Hybrid.Tests.Shared
-open Hybrid.Tests.Backends
 
 
 [<Tests>]
