@@ -139,4 +139,5 @@ let run (args: ParseResults<BenchArgs>) =
         print json (reengineerReport device a)
         0
     | _ ->
-        Input.fail "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet, extract or reengineer (see hybrid bench --help)"
+        Input.fail
+            "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet, extract or reengineer (see hybrid bench --help)"

@@ -31,7 +31,7 @@ let private options (args: ParseResults<ReengineerArgs>) =
 
 let private percent (x: float) = sprintf "%.2f%%" (100.0 * x)
 
-let private printReport (r: ReengineerReport.ReengineerResult) =
+let printReport (r: ReengineerReport.ReengineerResult) =
     table
         [ "measure"; "value" ]
         [ [ "target"; String.concat ", " r.Target ]

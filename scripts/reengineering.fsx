@@ -31,7 +31,13 @@ let rows =
           for lrMask in lrMasks do
               for alpha in alphas do
                   for schedule in schedules do
-                      let name = sprintf "%s-lr%g-a%g-%A" (defaultArg targetClass (defaultArg targetClasses "")) lrMask alpha schedule
+                      let name =
+                          sprintf
+                              "%s-lr%g-a%g-%A"
+                              (defaultArg targetClass (defaultArg targetClasses ""))
+                              lrMask
+                              alpha
+                              schedule
                       let request: Reengineer.Request =
                           { Model = model
                             Arch = None

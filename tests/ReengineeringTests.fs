@@ -60,14 +60,14 @@ let tests =
         [ test "a binary problem is every target image and an equal seeded sample of the rest" {
               let data = images 500 1 8 1L
               let part = [| 0..499 |]
-              let set, labels = problemData data (Binary 3) part 7L 1L
+              let set, labels = problemData data (Binary [ 3 ]) part 7L 1L
               Expect.equal set.Count 100 "50 targets and 50 others"
               Expect.equal (labels |> Array.filter ((=) 3L)).Length 50 "the targets"
               Expect.sequenceEqual (set.Labels |> Seq.take 50) (Seq.replicate 50 0L) "targets are label 0"
               Expect.sequenceEqual (set.Labels |> Seq.skip 50) (Seq.replicate 50 1L) "the rest is label 1"
-              let again, _ = problemData data (Binary 3) part 7L 1L
+              let again, _ = problemData data (Binary [ 3 ]) part 7L 1L
               Expect.equal again.Images set.Images "the same seed gives the same sample"
-              let other, _ = problemData data (Binary 3) part 8L 1L
+              let other, _ = problemData data (Binary [ 3 ]) part 8L 1L
               Expect.notEqual other.Images set.Images "another seed another sample"
           }
           test "a multi-class problem keeps the listed classes, numbered in the given order" {
@@ -95,6 +95,8 @@ let tests =
               Expect.equal (resolveClass fashion "sneaker") 7 "by name, any case"
               Expect.equal (resolveClass fashion "9") 9 "by index"
               Expect.equal (resolveClasses fashion None "footwear") [ 5; 7; 9 ] "a named group"
+              Expect.equal (resolveBinary fashion "footwear") [ 5; 7; 9 ] "a group against the rest"
+              Expect.equal (resolveBinary fashion "Bag") [ 8 ] "one class against the rest"
               Expect.equal (resolveClasses fashion None "Trouser,Bag") [ 1; 8 ] "a list"
               let coarse = Some([ "fish"; "flowers" ], [| 4L; 1L; 30L; 4L |], [| 0L; 0L; 1L; 0L |])
               Expect.equal
@@ -164,8 +166,8 @@ let tests =
           test "a resumed run ends exactly where an uninterrupted run ends" {
               withTempDir (fun dir ->
                   let data = images 120 1 12 5L
-                  let train, _ = problemData data (Binary 2) [| 0..79 |] 1L 1L
-                  let valid, _ = problemData data (Binary 2) [| 80..119 |] 1L 2L
+                  let train, _ = problemData data (Binary [ 2 ]) [| 0..79 |] 1L 1L
+                  let valid, _ = problemData data (Binary [ 2 ]) [| 80..119 |] 1L 2L
                   let o = { MaskTraining.defaults with Epochs = 7; BatchSize = 8; Seed = 3L }
                   let run (out: string) (resume: bool) (stopAfter: int option) =
                       let net = tinyNet 1L

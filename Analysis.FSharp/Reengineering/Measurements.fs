@@ -14,7 +14,7 @@ open Hybrid.Analysis.Reengineering.TargetProblem
 open Hybrid.Analysis.Reengineering.MaskedModel
 
 /// The original model's accuracy on the target problem's images, whose original labels are `labels`. SeaM's scoring
-/// takes the argmax over all the original's classes (binary: right when it picks the target class exactly for target
+/// takes the argmax over all the original's classes (binary: right when it picks a target class exactly for target
 /// images); the fair one takes the argmax over the target problem's classes only (for a binary problem the two agree).
 let originalAccuracy
     (device: Device)
@@ -38,8 +38,9 @@ let originalAccuracy
             let truth = labels.[batch.Indices.[i]]
             let all = argmaxOver i (seq { 0 .. c - 1 }) |> int64
             match target with
-            | Binary t ->
-                if (all = int64 t) = (truth = int64 t) then
+            | Binary ts ->
+                let inTarget (label: int64) = List.contains (int label) ts
+                if inTarget all = inTarget truth then
                     seam <- seam + 1
                     fair <- fair + 1
             | Classes cs ->

@@ -10,8 +10,8 @@ open Hybrid.Core.Nn.Data
 open Hybrid.Analysis
 
 type Target =
-    /// One class (its index in the original model's classes) against the rest.
-    | Binary of cls: int
+    /// One class, or a named group of classes (indices in the original model's classes), against the rest.
+    | Binary of classes: int list
     /// A few classes of the original, in the order the new head numbers them.
     | Classes of int list
 
@@ -39,6 +39,16 @@ let resolveClass (classNames: string list) (text: string) =
         | None ->
             Input.fail "unknown target class '%s': expected an index or one of %s" text (String.Join(", ", classNames))
 
+/// The classes of a named group (footwear, tops, vehicles, animals), when `text` names one.
+let private group (classNames: string list) (text: string) =
+    groups
+    |> List.tryFind (fun (g, _) -> String.Equals(g, text.Trim(), StringComparison.OrdinalIgnoreCase))
+    |> Option.map (fun (_, members) -> members |> List.map (resolveClass classNames))
+
+/// The classes of `--target-class`: one class by name or index, or a named group (footwear against the rest).
+let resolveBinary (classNames: string list) (text: string) =
+    group classNames text |> Option.defaultWith (fun () -> [ resolveClass classNames text ])
+
 /// The classes of `--target-classes`: a comma-separated list of names or indices, a named group (footwear, tops,
 /// vehicles, animals) or, given the superclass of every image (CIFAR-100's coarse labels), one superclass name.
 let resolveClasses (classNames: string list) (superclass: (string list * int64[] * int64[]) option) (text: string) =
@@ -47,8 +57,8 @@ let resolveClasses (classNames: string list) (superclass: (string list * int64[]
     let classes =
         match parts with
         | [ one ] ->
-            match groups |> List.tryFind (fun (g, _) -> String.Equals(g, one, StringComparison.OrdinalIgnoreCase)) with
-            | Some(_, members) -> members |> List.map (resolveClass classNames)
+            match group classNames one with
+            | Some members -> members
             | None ->
                 match superclass with
                 | Some(coarseNames, fine, coarse) when coarseNames |> List.exists (fun n -> n = one) ->
@@ -73,7 +83,7 @@ let resolveClasses (classNames: string list) (superclass: (string list * int64[]
 /// The names of the new head's outputs.
 let outputNames (classNames: string list) (target: Target) =
     match target with
-    | Binary c -> [ classNames.[c]; "rest" ]
+    | Binary cs -> [ cs |> List.map (fun c -> classNames.[c]) |> String.concat "+"; "rest" ]
     | Classes cs -> cs |> List.map (fun c -> classNames.[c])
 
 /// How many images go to training, validation and test.
@@ -139,9 +149,10 @@ let problemData (data: LabelledImages) (target: Target) (part: int[]) (seed: int
     let names = outputNames (List.ofSeq data.ClassNames) target
     let chosen =
         match target with
-        | Binary c ->
-            let targets = part |> Array.filter (fun i -> data.Labels.[i] = int64 c)
-            let others = part |> Array.filter (fun i -> data.Labels.[i] <> int64 c)
+        | Binary cs ->
+            let isTarget i = List.contains (int data.Labels.[i]) cs
+            let targets = part |> Array.filter isTarget
+            let others = part |> Array.filter (isTarget >> not)
             let sample =
                 permutation seed stream others.Length
                 |> Array.truncate targets.Length
@@ -150,6 +161,6 @@ let problemData (data: LabelledImages) (target: Target) (part: int[]) (seed: int
         | Classes cs -> part |> Array.filter (fun i -> List.contains (int data.Labels.[i]) cs)
     let relabel (label: int64) =
         match target with
-        | Binary c -> if label = int64 c then 0L else 1L
+        | Binary cs -> if List.contains (int label) cs then 0L else 1L
         | Classes cs -> cs |> List.findIndex (fun c -> int64 c = label) |> int64
     subset data chosen relabel names, chosen |> Array.map (fun i -> data.Labels.[i])

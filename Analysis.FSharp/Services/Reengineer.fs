@@ -41,7 +41,7 @@ let private superclasses (spec: string) (data: LabelledImages) =
 let private targetOf (r: Request) (spec: string) (data: LabelledImages) =
     let names = List.ofSeq data.ClassNames
     match r.TargetClass, r.TargetClasses with
-    | Some c, None -> Binary(resolveClass names c)
+    | Some c, None -> Binary(resolveBinary names c)
     | None, Some cs -> Classes(resolveClasses names (superclasses spec data) cs)
     | _ -> Input.fail "reengineer: give exactly one of --target-class and --target-classes"
 
