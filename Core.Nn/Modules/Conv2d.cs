@@ -31,7 +31,8 @@ public class Conv2d : Module
     public Size2 Dilation { get; }
     public int Groups { get; }
 
-    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To"/> replaces parameter objects).</summary>
+    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To(Gpu.Device)"/> and
+    /// <see cref="Module.To(ScalarType)"/> replace parameter objects).</summary>
     public Tensor Weight => Parameter("weight")!;
 
     /// <summary>The bias, or null for a convolution built with <c>bias: false</c>.</summary>

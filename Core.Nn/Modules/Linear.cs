@@ -20,7 +20,8 @@ public class Linear : Module
     public int InFeatures { get; }
     public int OutFeatures { get; }
 
-    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To"/> replaces parameter objects).</summary>
+    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To(Gpu.Device)"/> and
+    /// <see cref="Module.To(ScalarType)"/> replace parameter objects).</summary>
     public Tensor Weight => Parameter("weight")!;
 
     /// <summary>The bias, or null for a layer built with <c>bias: false</c>.</summary>
