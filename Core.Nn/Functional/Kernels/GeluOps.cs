@@ -70,7 +70,8 @@ internal readonly struct GeluTanhGradSpans : IBinarySpans
 
 /// <summary>Exact GELU. float64 (the reference runs and the gradient checks) evaluates the double-precision
 /// <see cref="ErrorFunction"/> per element; float32 uses <see cref="ErfcExponentOp"/>'s vectorised erfc, whose 1.2e-7
-/// relative error is float32's own precision, and runs about twenty times faster: the mixers put GELU on the hot path.</summary>
+/// relative error is float32's own precision: the mixers put GELU on the hot path, and this form measured 2 to 3 times
+/// faster than the per-element series and as fast as the tanh approximation.</summary>
 internal readonly struct GeluErfSpans : IUnarySpans
 {
     public static void Invoke<T>(ReadOnlySpan<T> x, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
