@@ -130,6 +130,11 @@ let private structureTests =
               let std = sqrt (Array.averageBy (fun w -> w * w) stem)
               Expect.floatClose { absolute = 0.01; relative = 0.0 } std (sqrt (1.0 / 48.0)) "variance 1 / fan_in"
           }
+          test "zoo:mlp-mixer-cifar extracts as an abstract architecture, traced at the 32x32 images it takes" {
+              let a = (Extract.fromPath "zoo:mlp-mixer-cifar").Head
+              Expect.equal (a.Hierarchy |> Seq.filter (fun m -> m.Type = "MixerBlock") |> Seq.length) 4 "four blocks"
+              Expect.equal a.ParameterCount 569_994L "every parameter"
+          }
           test "an image of another size is refused naming both sizes" {
               let model = Zoo.Create "mlp-mixer-cifar"
               rejects "(N, 3, 32, 32)" (fun () -> model.Call(Tensor.Zeros(1, 3, 28, 28)))
