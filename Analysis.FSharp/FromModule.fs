@@ -117,13 +117,13 @@ let ofModule (name: string) (labels: Labels) (model: Module) (input: Tensor) : A
       Pruned = pruned
       OriginalOps = ops |> List.countBy _.Op |> Map.ofList }
 
-/// The dummy input a zoo architecture is traced on: ImageNet models 3x224x224, CIFAR models 3x32x32, the small CNN
-/// 3x28x28 (Fashion-MNIST's size), dara-mlp the 894 n-gram features of the published DARA run.
+/// The dummy input a zoo architecture is traced on: three channels at the size it is made for (Zoo.ImageSize: 224 for
+/// the ImageNet models, 32 for the CIFAR ones, 28 for the small CNN), and for dara-mlp (no image size) the 894 n-gram
+/// features of the published DARA run.
 let private dummyInput (name: string) =
-    if name = "dara-mlp" then Tensor.Zeros(1, 894)
-    elif name.StartsWith "cifar-" then Tensor.Zeros(1, 3, 32, 32)
-    elif name = "small-cnn" then Tensor.Zeros(1, 3, 28, 28)
-    else Tensor.Zeros(1, 3, 224, 224)
+    match Zoo.Zoo.ImageSize name with
+    | 0 -> Tensor.Zeros(1, 894)
+    | size -> Tensor.Zeros(1, 3, size, size)
 
 /// The abstract architecture of a zoo model (Zoo.Create with its default sizes; dara-mlp gets the published run's
 /// 894 features and 46 classes), traced on a dummy input. An unknown name raises ArgumentException listing the known.

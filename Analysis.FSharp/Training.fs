@@ -144,6 +144,20 @@ let train
     let model =
         Hybrid.Core.Nn.Zoo.Zoo.Create(o.Arch, numClasses = classes, inChannels = trainSet.Channels, seed = o.Seed)
     model.To device |> ignore
+    // One image through the new model refuses, before any training, a dataset whose image size the architecture cannot
+    // take (a mixer's patch grid is fixed; CIFAR VGG's five pools need 32 pixels or more), with the module's own words.
+    try
+        use _ = Autograd.NoGrad()
+        use _ = model.Eval()
+        model.Call(Tensor.Zeros(1, trainSet.Channels, trainSet.Height, trainSet.Width).To device) |> ignore
+    with :? ArgumentException as e ->
+        Input.fail
+            "train: %s cannot take the dataset's %dx%dx%d images: %s"
+            o.Arch
+            trainSet.Channels
+            trainSet.Height
+            trainSet.Width
+            e.Message
     let loader =
         DataLoader(
             trainSet,

@@ -264,6 +264,7 @@ let private zooTests =
                     "cifar-resnet44"
                     "cifar-resnet56"
                     "cifar-resnet110"
+                    "mlp-mixer-cifar"
                     "cifar-vgg11-bn"
                     "cifar-vgg13-bn"
                     "cifar-vgg16-bn"
@@ -274,6 +275,7 @@ let private zooTests =
                     "densenet121"
                     "mobilenet-v3-small"
                     "small-cnn"
+                    "mlp-mixer-b16"
                     "dara-mlp" ]
                   "every architecture"
           }

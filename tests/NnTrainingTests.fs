@@ -36,6 +36,25 @@ let private dataset =
 let private weights (path: string) =
     Hybrid.Core.Nn.Formats.StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
 
+/// `hybrid train --arch ARCH --dataset SPEC --out OUT` on the cpu, one epoch in batches of 16, with extra flags.
+let runTrain (arch: string) (dataset: string) (out: string) (extra: string list) =
+    CliTests.runCli (
+        [ "train"
+          "--arch"
+          arch
+          "--dataset"
+          dataset
+          "--epochs"
+          "1"
+          "--batch"
+          "16"
+          "--out"
+          out
+          "--device"
+          "cpu" ]
+        @ extra
+    )
+
 [<Tests>]
 let tests =
     testList
@@ -115,22 +134,7 @@ let tests =
                   Expect.sequenceEqual (predictions path) expected $"{name} predicts as the safetensors file")
           testInTempDir "hybrid train --json runs, writes the model; a bad architecture is one error line" (fun dir ->
               let out = Path.Combine(dir, "cli.safetensors")
-              let code, stdout, err =
-                  CliTests.runCli
-                      [ "train"
-                        "--arch"
-                        "small-cnn"
-                        "--dataset"
-                        "random:64:1x16x16:2"
-                        "--epochs"
-                        "1"
-                        "--batch"
-                        "16"
-                        "--out"
-                        out
-                        "--device"
-                        "cpu"
-                        "--json" ]
+              let code, stdout, err = runTrain "small-cnn" "random:64:1x16x16:2" out [ "--json" ]
               Expect.equal code 0 $"exit code (stderr: {err})"
               use doc = parseJson stdout
               Expect.equal (doc.RootElement.GetProperty("epochs").GetArrayLength()) 1 "one epoch reported"

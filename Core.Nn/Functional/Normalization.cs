@@ -96,7 +96,8 @@ public static partial class Functional
         var (output, backward) = input.IsSingle()
             ? LayerNormRun<float>(input, width, weight, bias, eps)
             : LayerNormRun<double>(input, width, weight, bias, eps);
-        Trace.Record(op, output, inputs.ToArray(), ("normalized_shape", (int[])normalizedShape.Clone()), ("eps", eps));
+        Trace.Record(op, output, inputs.ToArray(), ("normalized_shape", (int[])normalizedShape.Clone()), ("eps", eps),
+            ("has_weight", weight is not null), ("has_bias", bias is not null));
         return Autograd.Record(output, op, backward, inputs.ToArray());
     }
 

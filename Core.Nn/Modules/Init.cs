@@ -59,6 +59,35 @@ public static class Init
         Nonlinearity nonlinearity = Nonlinearity.LeakyRelu) =>
         Normal(tensor, generator, 0, KaimingStd(tensor, a, mode, nonlinearity));
 
+    /// <summary>U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio 2010; PyTorch's
+    /// <c>xavier_uniform_</c>).</summary>
+    public static Tensor XavierUniform(Tensor tensor, Generator generator, double gain = 1)
+    {
+        var (fanIn, fanOut) = Fans(tensor);
+        if (fanIn + fanOut == 0) throw new ArgumentException($"Xavier initialisation of shape {ShapeOps.Format(tensor.ShapeRef)}: the fans are 0", nameof(tensor));
+        double bound = gain * Math.Sqrt(6.0 / (fanIn + fanOut));
+        return Uniform(tensor, generator, -bound, bound);
+    }
+
+    /// <summary>N(mean, std^2) restricted to [a, b], in place (PyTorch's <c>trunc_normal_</c>, whose bounds are absolute
+    /// values). Draws outside the bounds are drawn again, so the interval must hold the mean and be at least one standard
+    /// deviation wide: then at least a third of the draws are kept.</summary>
+    public static Tensor TruncatedNormal(Tensor tensor, Generator generator, double mean, double std, double a, double b)
+    {
+        CheckFloat(tensor);
+        ArgumentNullException.ThrowIfNull(generator);
+        if (!(std > 0) || !(a <= mean && mean <= b) || !(b - a >= std))
+            throw new ArgumentException($"truncated normal: [{a}, {b}] must hold the mean {mean} and be at least one std ({std}) wide", nameof(std));
+        var values = new double[tensor.Numel];
+        for (int i = 0; i < values.Length; i++)
+        {
+            double v;
+            do v = mean + std * generator.NextNormal(); while (v < a || v > b);
+            values[i] = v;
+        }
+        return tensor.CopyFrom(Tensor.Wrap(values, [values.Length]));
+    }
+
     /// <summary>U(low, high), in place.</summary>
     public static Tensor Uniform(Tensor tensor, Generator generator, double low = 0, double high = 1)
     {

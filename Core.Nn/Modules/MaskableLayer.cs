@@ -12,7 +12,8 @@ public abstract class MaskableLayer : Module
     CsrWeights? sparse;
     Tensor? sparseBias;
 
-    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To"/> replaces parameter objects).</summary>
+    /// <summary>The current weight tensor (looked up each time: <see cref="Module.To(Gpu.Device)"/> and
+    /// <see cref="Module.To(ScalarType)"/> replace parameter objects).</summary>
     public Tensor Weight => Parameter("weight")!;
 
     /// <summary>The bias, or null for a layer built without one.</summary>

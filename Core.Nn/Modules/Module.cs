@@ -196,20 +196,34 @@ public abstract class Module
 
     /// <summary>Moves parameters and buffers to <paramref name="device"/> (host storage is shared, so this is cheap).
     /// Create optimisers after moving: parameters are replaced by new tensor objects.</summary>
-    public Module To(Gpu.Device device)
+    public Module To(Gpu.Device device) => Replace(t => t.To(device));
+
+    /// <summary>Converts the floating-point parameters and buffers to <paramref name="dtype"/> (PyTorch's <c>module.double()</c>
+    /// and <c>module.float()</c>); integer buffers such as <c>num_batches_tracked</c> keep their type. Create optimisers
+    /// after converting: parameters are replaced by new tensor objects.</summary>
+    public Module To(ScalarType dtype)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float64))
+            throw new ArgumentException($"{TypeName}: modules convert to float32 or float64, not {dtype}", nameof(dtype));
+        return Replace(t => t.IsFloatingPoint ? t.To(dtype) : t);
+    }
+
+    /// <summary>Replaces every parameter and buffer by <paramref name="convert"/> of it; parameters are detached first and
+    /// keep their <see cref="Tensor.RequiresGrad"/>.</summary>
+    Module Replace(Func<Tensor, Tensor> convert)
     {
         foreach (var (_, module) in NamedModules())
         {
             for (int i = 0; i < module.parameters.Count; i++)
                 if (module.parameters[i].Value is { } p)
                 {
-                    var moved = p.Detach().To(device);
-                    moved.RequiresGrad = p.RequiresGrad;
-                    module.parameters[i] = (module.parameters[i].Name, moved);
+                    var replaced = convert(p.Detach());
+                    replaced.RequiresGrad = p.RequiresGrad;
+                    module.parameters[i] = (module.parameters[i].Name, replaced);
                 }
             for (int i = 0; i < module.buffers.Count; i++)
                 if (module.buffers[i].Value is { } b)
-                    module.buffers[i] = (module.buffers[i].Name, b.To(device), module.buffers[i].Persistent);
+                    module.buffers[i] = (module.buffers[i].Name, convert(b), module.buffers[i].Persistent);
         }
         return this;
     }

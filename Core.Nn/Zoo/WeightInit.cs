@@ -47,6 +47,36 @@ internal static class WeightInit
             if (linear.Bias is { } b) Init.Zeros(b);
     }
 
+    /// <summary>timm's MLP-Mixer <c>_init_weights</c> (not its Flax variant): the head's weight and bias zero; other linear
+    /// layers Xavier-uniform, with N(0, 1e-6^2) biases inside the MLPs (<c>'mlp' in name</c>) and zero biases elsewhere;
+    /// convolutions LeCun-normal (truncated normal) with zero bias. Layer norms keep the ones and zeros they start with.</summary>
+    public static void Mixer(Module root, Generator generator)
+    {
+        foreach (var (path, module) in root.NamedModules())
+            if (module is Linear linear)
+            {
+                bool head = path.StartsWith("head", StringComparison.Ordinal);
+                if (head) Init.Zeros(linear.Weight);
+                else Init.XavierUniform(linear.Weight, generator);
+                if (linear.Bias is { } b)
+                    if (!head && path.Contains("mlp", StringComparison.Ordinal)) Init.Normal(b, generator, 0, 1e-6);
+                    else Init.Zeros(b);
+            }
+            else if (module is Conv2d conv)
+            {
+                LecunNormal(conv.Weight, generator);
+                if (conv.Bias is { } b) Init.Zeros(b);
+            }
+    }
+
+    /// <summary>timm's <c>lecun_normal_</c>: a normal truncated at two standard deviations, scaled so that its variance is
+    /// 1 / fan_in (0.8796 is the standard deviation of a standard normal truncated to [-2, 2]).</summary>
+    static void LecunNormal(Tensor weight, Generator generator)
+    {
+        double std = Math.Sqrt(1.0 / Init.Fans(weight).FanIn) / 0.87962566103423978;
+        Init.TruncatedNormal(weight, generator, 0, std, -2 * std, 2 * std);
+    }
+
     static IEnumerable<T> Of<T>(Module root) where T : Module =>
         root.NamedModules().Select(m => m.Module).OfType<T>();
 }

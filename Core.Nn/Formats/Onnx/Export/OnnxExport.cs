@@ -14,8 +14,9 @@ public static class OnnxExport
     /// it ran to <paramref name="path"/> as an ONNX model of operator set <paramref name="opset"/> (13 to 17). Parameters
     /// and buffers become initializers named by their state keys (<c>layer1.0.conv1.weight</c>), nodes are named by
     /// module path (<c>/layer1/layer1.0/conv1/Conv</c>), and the batch dimension of input and output is the symbol
-    /// <c>N</c>. BatchNorm is kept as BatchNormalization (not folded into the convolution). The file is written to a
-    /// temporary name and renamed, so a failed export leaves no partial file.
+    /// <c>N</c>. BatchNorm is kept as BatchNormalization (not folded into the convolution); LayerNorm is
+    /// LayerNormalization from opset 17 and its decomposition (ReduceMean, Sub, Mul, Sqrt, Div) before. The file is
+    /// written to a temporary name and renamed, so a failed export leaves no partial file.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model ran an op that has no ONNX translation here.</exception>
     public static void Save(Module model, Tensor exampleInput, string path, int opset = 13)
@@ -39,7 +40,7 @@ public static class OnnxExport
         }
 
         var writer = new OnnxGraphWriter();
-        var exporter = new TraceExporter(writer, model, exampleInput, output);
+        var exporter = new TraceExporter(writer, opset, model, exampleInput, output);
         foreach (var op in ops) exporter.Add(op);
         string result = exporter.NameOf(output);
         if (!exporter.Produced(output))

@@ -8,13 +8,15 @@ namespace Hybrid.Core.Nn.Formats.Onnx.Export;
 internal sealed class TraceExporter
 {
     readonly W w;
+    readonly int opset;
     readonly Tensor graphOutput;
     readonly Dictionary<Tensor, string> names = new(ReferenceEqualityComparer.Instance);
     readonly Dictionary<Tensor, string> owned = new(ReferenceEqualityComparer.Instance);
 
-    public TraceExporter(W writer, Module model, Tensor input, Tensor output)
+    public TraceExporter(W writer, int opset, Module model, Tensor input, Tensor output)
     {
         w = writer;
+        this.opset = opset;
         graphOutput = output;
         names[input] = OnnxExport.InputName;
         foreach (var (key, t) in model.NamedParameters().Concat(model.NamedBuffers())) owned.TryAdd(t, key);
@@ -53,6 +55,7 @@ internal sealed class TraceExporter
             case "MaskedLinear": Linear(op, In(0), Masked(op, 1, 2), x.Length > 3 ? Masked(op, 3, 4) : null); break;
             case "Matmul" or "Bmm": Emit(op, "MatMul", [In(0), In(1)]); break;
             case "BatchNorm": BatchNorm(op); break;
+            case "LayerNorm": LayerNorm(op); break;
             case "Relu" or "Sigmoid" or "Tanh": Emit(op, op.Op, [In(0)]); break;
             case "Hardsigmoid": Emit(op, "HardSigmoid", [In(0)], W.Float("alpha", 1f / 6), W.Float("beta", 0.5f)); break;
             case "Hardswish":
@@ -61,7 +64,7 @@ internal sealed class TraceExporter
             case "Silu": Emit(op, "Mul", [In(0), Step(op, "Sigmoid", [In(0)])]); break;
             case "Relu6": Emit(op, "Clip", [In(0), w.Scalar(0), w.Scalar(6)]); break;
             case "Gelu":
-                if (TraceAttributes.Bool(op, false, "tanhApproximation", "approximate"))
+                if (op.Attributes.GetValueOrDefault("approximate") is "tanh")
                     throw new InvalidOperationException($"cannot export Gelu with the tanh approximation in module '{op.ModulePath}'");
                 var erf = Step(op, "Erf", [Step(op, "Div", [In(0), w.Scalar(MathF.Sqrt(2))])]);
                 Emit(op, "Mul", [Step(op, "Mul", [In(0), Step(op, "Add", [erf, w.Scalar(1)])]), w.Scalar(0.5f)]);
@@ -143,6 +146,34 @@ internal sealed class TraceExporter
              NameOf(mean), NameOf(var)],
             W.Float("epsilon", (float)TraceAttributes.Double(op, 1e-5, "eps", "epsilon")),
             W.Float("momentum", 1 - (float)TraceAttributes.Double(op, 0.1, "momentum")));
+    }
+
+    /// <summary>LayerNormalization from opset 17, where ONNX has it; before, torch.onnx's decomposition over the normalised
+    /// axes: d = x - mean(x), d / sqrt(mean(d * d) + eps), then times the weight and plus the bias.</summary>
+    void LayerNorm(TracedOp op)
+    {
+        int rank = op.Inputs[0].Dim, first = rank - TraceAttributes.Ints(op, "normalized_shape").Length;
+        float eps = (float)TraceAttributes.Double(op, 1e-5, "eps", "epsilon");
+        // The trace lists weight and bias after the input, each only when present.
+        bool hasWeight = TraceAttributes.Bool(op, false, "has_weight"), hasBias = TraceAttributes.Bool(op, false, "has_bias");
+        string x = NameOf(op.Inputs[0]);
+        string? weight = hasWeight ? NameOf(op.Inputs[1]) : null, bias = hasBias ? NameOf(op.Inputs[hasWeight ? 2 : 1]) : null;
+        if (opset >= 17)
+        {
+            weight ??= w.Constant(Tensor.Ones(ScalarType.Float32, null, op.Inputs[0].ShapeRef[first..]));
+            Emit(op, "LayerNormalization", bias is null ? [x, weight] : [x, weight, bias], W.Int("axis", first), W.Float("epsilon", eps));
+            return;
+        }
+        var axes = W.Ints("axes", Enumerable.Range(first, rank - first).Select(a => (long)a).ToArray());
+        var keep = W.Int("keepdims", 1);
+        var centred = Step(op, "Sub", [x, Step(op, "ReduceMean", [x], axes, keep)]);
+        var variance = Step(op, "ReduceMean", [Step(op, "Mul", [centred, centred])], axes, keep);
+        var steps = new List<(string Op, string Operand)> { ("Div", Step(op, "Sqrt", [Step(op, "Add", [variance, w.Scalar(eps)])])) };
+        if (weight is not null) steps.Add(("Mul", weight));
+        if (bias is not null) steps.Add(("Add", bias));
+        var y = centred;
+        for (int i = 0; i < steps.Count; i++)
+            y = i < steps.Count - 1 ? Step(op, steps[i].Op, [y, steps[i].Operand]) : Emit(op, steps[i].Op, [y, steps[i].Operand]);
     }
 
     void Reduce(TracedOp op)

@@ -1,6 +1,7 @@
 namespace Hybrid.Core.Nn.Formats.Onnx.Runtime;
 
-/// <summary>The layers with weights (Conv, Gemm, MatMul, BatchNormalization) and Softmax, as Functional ops.</summary>
+/// <summary>The layers with weights (Conv, Gemm, MatMul, BatchNormalization, LayerNormalization) and Softmax, as
+/// Functional ops.</summary>
 internal static class NeuralOps
 {
     public static Kernel Conv(OpContext c)
@@ -63,6 +64,27 @@ internal static class NeuralOps
             var x = OpContext.Float32(inputs, 0, "X");
             return [Functional.BatchNorm(x, OpContext.Float32(inputs, 3, "input_mean"), OpContext.Float32(inputs, 4, "input_var"),
                 OpContext.Float32(inputs, 1, "scale"), OpContext.Float32(inputs, 2, "B"), training: false, eps: eps)];
+        };
+    }
+
+    /// <summary>Opset 17's LayerNormalization over the axes from <c>axis</c> (default -1) to the last; Scale and B must
+    /// broadcast against them. The optional Mean and InvStdDev outputs are refused.</summary>
+    public static Kernel LayerNormalization(OpContext c)
+    {
+        c.RequireOutputs(1);
+        long axis = c.Int("axis", -1);
+        double eps = c.Float("epsilon", 1e-5f);
+        return inputs =>
+        {
+            var x = OpContext.Float32(inputs, 0, "X");
+            var scale = OpContext.Float32(inputs, 1, "Scale");
+            var b = inputs.Length > 2 && inputs[2] is not null ? OpContext.Float32(inputs, 2, "B") : null;
+            var normalized = x.ShapeRef[OpContext.Axis(axis, x.Dim)..];
+            // The common form, Scale and B of the normalised shape itself, is one fused op.
+            if (ShapeOps.Equal(scale.ShapeRef, normalized) && (b is null || ShapeOps.Equal(b.ShapeRef, normalized)))
+                return [Functional.LayerNorm(x, normalized, scale, b, eps)];
+            var y = Functional.Mul(Functional.LayerNorm(x, normalized, eps: eps), scale);
+            return [b is null ? y : Functional.Add(y, b)];
         };
     }
 

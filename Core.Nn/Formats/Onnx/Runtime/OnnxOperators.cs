@@ -13,6 +13,7 @@ public static class OnnxOperators
         ["Gemm"] = NeuralOps.Gemm,
         ["MatMul"] = NeuralOps.MatMul,
         ["BatchNormalization"] = NeuralOps.BatchNormalization,
+        ["LayerNormalization"] = NeuralOps.LayerNormalization,
         ["MaxPool"] = PoolOps.MaxPool,
         ["AveragePool"] = PoolOps.AveragePool,
         ["GlobalAveragePool"] = PoolOps.GlobalAveragePool,
