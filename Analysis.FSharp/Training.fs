@@ -150,7 +150,7 @@ let train
         use _ = Autograd.NoGrad()
         use _ = model.Eval()
         model.Call(Tensor.Zeros(1, trainSet.Channels, trainSet.Height, trainSet.Width).To device) |> ignore
-    with :? ArgumentException as e ->
+    with :? System.ArgumentException as e ->
         Input.fail
             "train: %s cannot take the dataset's %dx%dx%d images: %s"
             o.Arch

@@ -231,11 +231,14 @@ type ExtractBenchArgs =
 
 type ReengineerBenchArgs =
     | Images of int
+    | Reengineered of dir: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Images _ -> $"images in the timed epoch, in batches of 64 (default {bench.Reengineer.Images})."
+            | Reengineered _ ->
+                "also time a hybrid reengineer output folder's model at batch 1 and 16: our sparse kernels against our dense ones and ONNX Runtime on its model.onnx (32x32 images)."
 
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>

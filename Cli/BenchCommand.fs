@@ -107,7 +107,9 @@ let reengineerReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<Reengi
     let images = args.GetResult(Images, defaultValue = ReengineerBench.defaults.Images)
     if images < 1 || images > 100_000 then
         Input.fail "bench reengineer: --images %d is outside 1..100000" images
-    ReengineerBench.run device { ReengineerBench.defaults with Images = images }
+    ReengineerBench.run
+        device
+        { ReengineerBench.defaults with Images = images; Reengineered = args.TryGetResult Reengineered }
 
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))

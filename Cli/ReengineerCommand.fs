@@ -29,20 +29,8 @@ let private options (args: ParseResults<ReengineerArgs>) =
         Mean = mean
         Std = std }
 
-let private percent (x: float) = sprintf "%.2f%%" (100.0 * x)
-
 let printReport (r: ReengineerReport.ReengineerResult) =
-    table
-        [ "measure"; "value" ]
-        [ [ "target"; String.concat ", " r.Target ]
-          [ "selected epoch"; string r.SelectedEpoch ]
-          [ "weights kept"; percent r.WeightsKept ]
-          [ "test accuracy, original (SeaM's scoring)"; percent r.Accuracy.OriginalSeam ]
-          [ "test accuracy, original (fair scoring)"; percent r.Accuracy.OriginalFair ]
-          [ "test accuracy, re-engineered"; percent r.Accuracy.Reengineered ]
-          [ "multiplications, dense / sparse"; $"{r.Flops.Dense:N0} / {r.Flops.Sparse:N0}" ]
-          [ "batch 1, dense / sparse"; $"{1000.0 * r.TimeS.DenseB1:F2} ms / {1000.0 * r.TimeS.SparseB1:F2} ms" ]
-          [ "batch 16, dense / sparse"; $"{1000.0 * r.TimeS.DenseB16:F2} ms / {1000.0 * r.TimeS.SparseB16:F2} ms" ] ]
+    table [ "measure"; "value" ] (ReengineerReport.summary r)
     printfn "written to %s (report.html, report.json, masks.safetensors, model.safetensors, model.onnx)" r.Out
 
 let run (args: ParseResults<ReengineerArgs>) =
@@ -58,7 +46,7 @@ let run (args: ParseResults<ReengineerArgs>) =
         | MaskTraining.EpochDone e ->
             let phase = if e.HeadOnly then "head" else "head+masks"
             note
-                $"epoch {e.Epoch + 1}/{o.Epochs} ({phase}): loss {e.Loss:F4}, train accuracy {e.TrainAccuracy:F4}, validation accuracy {e.ValidationAccuracy:F4}, weight ratio {percent e.WeightRatio}, {e.Seconds:F1} s"
+                $"epoch {e.Epoch + 1}/{o.Epochs} ({phase}): loss {e.Loss:F4}, train accuracy {e.TrainAccuracy:F4}, validation accuracy {e.ValidationAccuracy:F4}, weight ratio {100.0 * e.WeightRatio:F2}%%, {e.Seconds:F1} s"
     let request: Reengineer.Request =
         { Model = args.GetResult ReengineerArgs.Model
           Arch = args.TryGetResult ReengineerArgs.Arch

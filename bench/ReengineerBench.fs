@@ -1,7 +1,9 @@
 /// `hybrid bench reengineer`: one mask-training epoch of SeaM's re-engineering of CIFAR ResNet-20 on a binary target
 /// problem (1,182 images, the size of the `airplane` problem carved from the CIFAR-10 test file), the same step as
 /// `hybrid reengineer` runs (MaskTraining.step), against a PyTorch implementation of the same masked training on the
-/// same cores (peers/reengineer_torch.py). Random weights and images of the same shapes on both sides.
+/// same cores (peers/reengineer_torch.py). Random weights and images of the same shapes on both sides. Given the output
+/// folder of a `hybrid reengineer` run, it also times that model's inference at batch 1 and 16 on our sparse kernels
+/// against our dense ones and against ONNX Runtime on the exported dense model.onnx.
 module Hybrid.Bench.ReengineerBench
 
 open Hybrid.Core.Gpu
@@ -10,9 +12,9 @@ open Hybrid.Core.Nn.Zoo
 open Hybrid.Analysis.Reengineering
 open Hybrid.Bench.Report
 
-type Options = { Images: int; Batch: int; Timing: Timing.Policy }
+type Options = { Images: int; Batch: int; Reengineered: string option; Timing: Timing.Policy }
 
-let defaults = { Images = 1182; Batch = 64; Timing = Timing.standard }
+let defaults = { Images = 1182; Batch = 64; Reengineered = None; Timing = Timing.standard }
 
 let peer = { Peers.Script = "reengineer_torch.py"; Peers.Packages = [ "python3-torch" ] }
 
@@ -35,6 +37,30 @@ let private timeOurs (device: Device) (o: Options) =
         for x, y in batches do
             MaskTraining.step net optimizer false settings.Alpha x y |> ignore)
 
+/// Inference of a re-engineered model (its folder) at batch 1 and 16: ours sparse against ours dense, and against ONNX
+/// Runtime on the dense export, on the same seeded inputs.
+let private inferenceCases (device: Device) (o: Options) (dir: string) =
+    let net = MaskedModel.loadZeroed device (System.IO.Path.Combine(dir, "model.safetensors"))
+    use ort = new OnnxRuntimePeer.Session(System.IO.Path.Combine(dir, "model.onnx"))
+    let layer = net.Layers |> List.head |> snd
+    let channels = layer.Weight.Size 1
+    [ for batch in [ 1; 16 ] do
+          let x = Generator(int64 Data.seed).Uniform(0.0, 1.0, ScalarType.Float32, batch, channels, 32, 32).To device
+          let forward () =
+              use _ = net.Eval()
+              use _ = Autograd.NoGrad()
+              net.Call x |> ignore
+          let dense = Timing.measureOn device o.Timing forward
+          for _, l in net.Layers do
+              l.UseSparse true
+          let sparse = Timing.measureOn device o.Timing forward
+          for _, l in net.Layers do
+              l.UseSparse false
+          let onnx = Timing.measure o.Timing (fun () -> ort.Run x |> ignore)
+          let case = $"reengineered model sparse batch {batch}"
+          yield { Case = case; OursS = sparse; Peer = "hybrid dense"; PeerS = Some dense; Note = None }
+          yield { Case = case; OursS = sparse; Peer = "onnxruntime dense"; PeerS = Some onnx; Note = None } ]
+
 let run (device: Device) (o: Options) =
     progress "reengineer" $"timing one mask-training epoch of ResNet-20 on {device.Name}"
     let ours = timeOurs device o
@@ -48,4 +74,6 @@ let run (device: Device) (o: Options) =
     { Benchmark = "reengineer"
       Device = device.Name
       Cores = cores ()
-      Cases = [ Peers.toCase "torch" outcome (caseName o) ours ] }
+      Cases =
+        Peers.toCase "torch" outcome (caseName o) ours
+        :: (o.Reengineered |> Option.map (inferenceCases device o) |> Option.defaultValue []) }

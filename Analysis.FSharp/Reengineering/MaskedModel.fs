@@ -99,3 +99,28 @@ let zeroed (net: ReengineeredNet) (build: unit -> Module) =
     let head = newHead linear.InFeatures linear.OutFeatures 0L
     head.LoadStateDict(net.Head.StateDict() |> Seq.map (fun struct (k, v) -> k, v) |> readOnlyDict) |> ignore
     new ReengineeredNet(plain, head)
+
+/// The zeroed model that `hybrid reengineer` publishes (model.safetensors: the original architecture named by the
+/// file's `arch` metadata, keys `model.*`, and the head, `head.1.*`), loaded onto device.
+let loadZeroed (device: Hybrid.Core.Gpu.Device) (path: string) =
+    let state = Hybrid.Core.Nn.Formats.StateDicts.Load path
+    let arch =
+        use file = Hybrid.Core.Nn.Formats.Safetensors.SafetensorsFile.Open path
+        match file.Metadata.TryGetValue "arch" with
+        | true, a -> a
+        | _ -> raise (InputException(path, "no 'arch' metadata: not a model written by hybrid reengineer"))
+    let head =
+        match state.TryGetValue "head.1.weight" with
+        | true, w when w.Dim = 2 -> w
+        | _ -> raise (InputException(path, "no head.1.weight matrix: not a model written by hybrid reengineer"))
+    let original =
+        state
+        |> Seq.filter (fun kv -> kv.Key.StartsWith "model.")
+        |> Seq.map (fun kv -> kv.Key.Substring 6, kv.Value)
+        |> readOnlyDict
+    let _, channels = Networks.shapeOf original
+    let model = Hybrid.Core.Nn.Zoo.Zoo.Create(arch, numClasses = head.Size 1, inChannels = defaultArg channels 3)
+    let net = new ReengineeredNet(model, newHead (head.Size 1) (head.Size 0) 0L)
+    Input.guard path (fun () -> net.LoadStateDict(state) |> ignore)
+    net.To device |> ignore
+    net

@@ -71,24 +71,25 @@ let private layerChart (r: ReengineerResult) =
     |> Chart.withYAxisStyle (TitleText = "share kept")
     |> Chart.withSize (900, 480)
 
+/// The run in measure / value rows, as report.html and the command's table show it.
+let summary (r: ReengineerResult) =
+    [ [ "model"; $"{r.Model} ({r.Arch})" ]
+      [ "dataset"; r.Dataset ]
+      [ "target"; String.concat ", " r.Target ]
+      [ "split (train, validation, test; seed)"
+        $"{r.Split.Train}, {r.Split.Validation}, {r.Split.Test}; {r.Split.Seed}" ]
+      [ "schedule, lr_mask, lr_head, alpha"; $"{r.Schedule}, {r.LrMask}, {r.LrHead}, {r.Alpha}" ]
+      [ "selected epoch"; string r.SelectedEpoch ]
+      [ "weights kept"; percent r.WeightsKept ]
+      [ "test accuracy: original (SeaM's scoring)"; percent r.Accuracy.OriginalSeam ]
+      [ "test accuracy: original (fair scoring)"; percent r.Accuracy.OriginalFair ]
+      [ "test accuracy: re-engineered"; percent r.Accuracy.Reengineered ]
+      [ "multiplications: dense, sparse"; $"{r.Flops.Dense:N0}, {r.Flops.Sparse:N0}" ]
+      [ "inference batch 1: dense, sparse (ms)"; $"{1000.0 * r.TimeS.DenseB1:F2}, {1000.0 * r.TimeS.SparseB1:F2}" ]
+      [ "inference batch 16: dense, sparse (ms)"; $"{1000.0 * r.TimeS.DenseB16:F2}, {1000.0 * r.TimeS.SparseB16:F2}" ] ]
+
 /// The HTML page of a run, with plotly.js inlined so it opens offline.
 let html (r: ReengineerResult) =
-    let rows =
-        [ [ "model"; $"{r.Model} ({r.Arch})" ]
-          [ "dataset"; r.Dataset ]
-          [ "target"; String.concat ", " r.Target ]
-          [ "split (train, validation, test; seed)"
-            $"{r.Split.Train}, {r.Split.Validation}, {r.Split.Test}; {r.Split.Seed}" ]
-          [ "schedule, lr_mask, lr_head, alpha"; $"{r.Schedule}, {r.LrMask}, {r.LrHead}, {r.Alpha}" ]
-          [ "selected epoch"; string r.SelectedEpoch ]
-          [ "weights kept"; percent r.WeightsKept ]
-          [ "test accuracy: original (SeaM's scoring)"; percent r.Accuracy.OriginalSeam ]
-          [ "test accuracy: original (fair scoring)"; percent r.Accuracy.OriginalFair ]
-          [ "test accuracy: re-engineered"; percent r.Accuracy.Reengineered ]
-          [ "multiplications: dense, sparse"; $"{r.Flops.Dense:N0}, {r.Flops.Sparse:N0}" ]
-          [ "inference batch 1: dense, sparse (ms)"; $"{1000.0 * r.TimeS.DenseB1:F2}, {1000.0 * r.TimeS.SparseB1:F2}" ]
-          [ "inference batch 16: dense, sparse (ms)"
-            $"{1000.0 * r.TimeS.DenseB16:F2}, {1000.0 * r.TimeS.SparseB16:F2}" ] ]
     let chart c =
         c
         |> Chart.withDisplayOptions (DisplayOptions.init (PlotlyJSReference = PlotlyJSReference.Full))
@@ -99,7 +100,7 @@ let html (r: ReengineerResult) =
 {HtmlPage.plotlyScript.Value}
 </head><body>
 <h1>Re-engineering report</h1>
-{HtmlPage.table [ "measure"; "value" ] rows}
+{HtmlPage.table [ "measure"; "value" ] (summary r)}
 {chart (epochChart r)}
 {chart (layerChart r)}
 <p>Files: <a href="report.json">report.json</a>, masks.safetensors, model.safetensors, model.onnx.</p>
