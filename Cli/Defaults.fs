@@ -41,6 +41,7 @@ let train =
        Seed = int training.Seed
        StepSize = 30
        Gamma = 0.1 |}
+let defects = DefectsService.defaultData
 let dedup = {| Threshold = DedupService.DefaultThreshold |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath
