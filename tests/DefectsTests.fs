@@ -214,17 +214,22 @@ let private reengineered (dir: string) =
     )
     original, out
 
-/// A request that runs in a second or two: 64 images to fine-tune for one epoch, 32 to attack in 3 PGD steps.
-let private quickRequest (original: string) (out: string) : Hybrid.Analysis.DefectsService.Request =
-    { Original = original
-      Arch = Some "small-cnn"
-      Reengineered = out
-      Dataset = "random:96:1x28x28:3"
-      TrainCount = 64
-      TestCount = 32
-      ImageSize = 32
-      FineTuning = { defaults with Epochs = 1; BatchSize = 16 }
-      Attack = { TransferAttack.seam with Steps = 3 } }
+/// A request on seeded grey images (count x 1 x size x size, padded to imageSize) that fine-tunes each model for one
+/// epoch on trainCount of them and attacks testCount in `steps` PGD steps.
+let private smallRequest original out (count, size, imageSize) (trainCount, testCount, batch) (steps: int) =
+    ({ Original = original
+       Arch = Some "small-cnn"
+       Reengineered = out
+       Dataset = $"random:{count}:1x{size}x{size}:3"
+       TrainCount = trainCount
+       TestCount = testCount
+       ImageSize = imageSize
+       FineTuning = { defaults with Epochs = 1; BatchSize = batch }
+       Attack = { TransferAttack.seam with Steps = steps } }
+    : Hybrid.Analysis.DefectsService.Request)
+
+/// A request that runs in a second or two: 64 images to fine-tune on, 32 to attack in 3 PGD steps.
+let private quickRequest original out = smallRequest original out (96, 28, 32) (64, 32, 16) 3
 
 let private runQuick (request: Hybrid.Analysis.DefectsService.Request) =
     Hybrid.Analysis.DefectsService.run Hybrid.Core.Gpu.Device.Cpu request ignore
@@ -250,14 +255,7 @@ let private serviceTests =
                             m.NonzeroWeights,
                             [ for e in m.Epochs -> e.Loss ] ]
                   // Smaller still: plain loops are slow.
-                  let request =
-                      { quickRequest original out with
-                          Dataset = "random:24:1x8x8:3"
-                          TrainCount = 16
-                          TestCount = 8
-                          ImageSize = 12
-                          FineTuning = { defaults with Epochs = 1; BatchSize = 8 }
-                          Attack = { TransferAttack.seam with Steps = 2 } }
+                  let request = smallRequest original out (24, 8, 12) (16, 8, 8) 2
                   let first = runExactly request
                   Expect.equal (figures (runExactly request)) (figures first) "a second run"
                   Expect.equal first.Image [ 3; 12; 12 ] "grey 8x8 images fitted to 3x12x12")
