@@ -91,6 +91,18 @@ let load (device: Device) (path: string) (arch: string option) =
         let name, model = loadModule device path arch
         ZooModel(name, model)
 
+/// The output of `model` (in evaluation mode, recording off) for one zero image of the dataset's shape; a model that
+/// does not take such images is the user's mistake, named with the model file `path`.
+let outputForImage (device: Device) (path: string) (model: Module) (data: LabelledImages) =
+    let x = Tensor.Zeros(ScalarType.Float32, device, 1, data.Channels, data.Height, data.Width)
+    try
+        use _ = model.Eval()
+        use _ = Autograd.NoGrad()
+        model.Call x
+    with :? ArgumentException as e ->
+        let shape = $"{data.Channels}x{data.Height}x{data.Width}"
+        raise (InputException(path, $"the model does not take the dataset's {shape} images: {e.Message}"))
+
 /// The images of a batch as a (N, C, H, W) tensor on the device (no copy).
 let batchTensor (device: Device) (b: Batch) =
     Tensor.Wrap(b.Images, [| b.Count; b.Channels; b.Height; b.Width |], device)

@@ -126,6 +126,39 @@ let private writeCheckpoint
           for s in Option.toList scheduler -> "scheduler", Checkpoint.dictState (s.StateDict()) ]
         [ "epochs_done", string epochs; "options", optionsJson o ]
 
+/// One epoch of supervised training over the loader's batches, in the mode the caller set: cross-entropy, a step of
+/// `optimizer` after each batch, then `afterStep` (a scheduler's step) and `report` (batch index, batches, loss).
+/// Returns the mean loss and the share of images the logits classified correctly during the epoch.
+let trainEpoch
+    (device: Device)
+    (model: Module)
+    (optimizer: Optimizer)
+    (loader: DataLoader)
+    (epoch: int)
+    (afterStep: unit -> unit)
+    (report: int -> int -> float -> unit)
+    =
+    let mutable lossSum, correct, seen, index = 0.0, 0, 0, 0
+    for batch in loader.Epoch epoch do
+        let x = Networks.batchTensor device batch
+        let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
+        let logits = model.Call x
+        let loss = Functional.CrossEntropy(logits, y)
+        optimizer.ZeroGrad()
+        loss.Backward()
+        optimizer.Step()
+        afterStep ()
+        let l = loss.Item()
+        lossSum <- lossSum + l * float batch.Count
+        seen <- seen + batch.Count
+        Networks.argmaxRows (logits.Detach())
+        |> Array.iteri (fun i p ->
+            if int64 p = batch.Labels.[i] then
+                correct <- correct + 1)
+        report index loader.BatchCount l
+        index <- index + 1
+    lossSum / float seen, float correct / float seen
+
 /// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
 /// <paramref name="testSet"/> after each epoch, checkpointing to <see cref="checkpointPath"/> and finally saving the
 /// model to <paramref name="out"/> (format by extension). Returns the model and one report per epoch run here.
@@ -211,30 +244,21 @@ let train
     use _ = model.Train()
     for epoch in firstEpoch .. o.Epochs - 1 do
         let clock = System.Diagnostics.Stopwatch.StartNew()
-        let mutable lossSum, correct, seen = 0.0, 0, 0
         let lr = optimizer.ParamGroups.[0].Lr
-        for batch in loader.Epoch epoch do
-            let x = Networks.batchTensor device batch
-            let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
-            let logits = model.Call x
-            let loss = Functional.CrossEntropy(logits, y)
-            optimizer.ZeroGrad()
-            loss.Backward()
-            optimizer.Step()
-            scheduler |> Option.iter _.Step()
-            let l = loss.Item()
-            lossSum <- lossSum + l * float batch.Count
-            seen <- seen + batch.Count
-            Networks.argmaxRows (logits.Detach())
-            |> Array.iteri (fun i p ->
-                if int64 p = batch.Labels.[i] then
-                    correct <- correct + 1)
-            report (BatchDone(epoch, (seen - 1) / o.BatchSize, loader.BatchCount, l))
+        let loss, accuracy =
+            trainEpoch
+                device
+                model
+                optimizer
+                loader
+                epoch
+                (fun () -> scheduler |> Option.iter _.Step())
+                (fun index count l -> report (BatchDone(epoch, index, count, l)))
         let test = testSet |> Option.map evaluateOn
         let r =
             { Epoch = epoch
-              Loss = lossSum / float seen
-              TrainAccuracy = float correct / float seen
+              Loss = loss
+              TrainAccuracy = accuracy
               TestAccuracy = test
               LearningRate = lr
               Seconds = clock.Elapsed.TotalSeconds }

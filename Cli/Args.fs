@@ -19,6 +19,12 @@ let private deviceWords (devices: DeviceName list) =
 /// The usage of every --device that picks one device, auto by default.
 let private autoDevice = "cpu, gpu, reference or auto (default: gpu when CUDA is present, else cpu)."
 
+/// The usage of the normalisation flags and of --arch, for every command that loads a model onto a dataset.
+let private meanUsage = "per-channel mean to subtract, comma-separated (e.g. 0.485,0.456,0.406; default none)."
+let private stdUsage =
+    "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
+let private archUsage = "its zoo architecture (default: found from the tensor names and shapes)."
+
 type SelfCheckArgs =
     | Device of DeviceName list
     | Seed of int
@@ -294,9 +300,8 @@ type EvalArgs =
                 "zoo architecture of a weight file (default: the one whose tensor names and shapes match). See hybrid train --help for the names."
             | Dataset _ ->
                 "images to classify: cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR] (test split), mnist:DIR, folder:DIR or random:N:CxHxW[:SEED]."
-            | Mean _ -> "per-channel mean to subtract, comma-separated (e.g. 0.485,0.456,0.406; default none)."
-            | Std _ ->
-                "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
             | Batch _ -> $"images per forward pass (default {eval.Batch})."
             | Device _ -> autoDevice
             | Json -> "print one JSON document {accuracy, n, correct, classes, confusion, model, device}."
@@ -350,8 +355,8 @@ type TrainArgs =
             | Crop_Padding _ ->
                 $"random crop after zero padding by this many pixels (default {train.CropPadding}; 0 turns it off)."
             | No_Flip -> "no random horizontal flips."
-            | Mean _ -> "per-channel mean to subtract, comma-separated (default none)."
-            | Std _ -> "per-channel standard deviation to divide by, comma-separated (default none)."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
             | Seed _ -> $"seed of the initial weights, the data order and the augmentation (default {train.Seed})."
             | Out _ ->
                 "where to write the trained model: .safetensors, .pt / .pth or .onnx. A checkpoint OUT.checkpoint.safetensors is written after every epoch."
@@ -458,7 +463,7 @@ type ReengineerArgs =
             match a with
             | Model _ ->
                 "the pre-trained classifier: a zoo architecture's weights in any format hybrid eval reads (not ONNX)."
-            | Arch _ -> "its zoo architecture (default: found from the tensor names and shapes)."
+            | Arch _ -> archUsage
             | Dataset _ ->
                 "the labelled images the target problem is drawn from (fashion-mnist and mnist: the training split): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR."
             | Target_Class _ ->
@@ -476,13 +481,62 @@ type ReengineerArgs =
             | Prune_Threshold _ ->
                 "stop once this share of the weights is removed (SeaM's prune_threshold; default: never)."
             | Seed _ -> $"seed of the split, the sampling, the head and the data order (default {d.Seed})."
-            | Mean _ -> "per-channel mean to subtract, comma-separated (default none)."
-            | Std _ -> "per-channel standard deviation to divide by, comma-separated (default none)."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
             | Out _ ->
                 "folder for masks.safetensors, model.safetensors, model.onnx, report.json, report.html and the checkpoint."
             | Resume -> "continue from the folder's checkpoint (same options)."
             | Device _ -> autoDevice
             | Json -> "print the report as one JSON document."
+
+type DefectsArgs =
+    | [<Mandatory>] Original of path: string
+    | Arch of name: string
+    | [<Mandatory>] Reengineered of dir: string
+    | Dataset of spec: string
+    | Train_Count of int
+    | Test_Count of int
+    | Image_Size of int
+    | Epochs of int
+    | Lr of float
+    | Batch of int
+    | Seed of int
+    | Mean of values: string
+    | Std of values: string
+    | Eps of float
+    | Steps of int
+    | Step_Size of float
+    | No_Random_Start
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            let d = Hybrid.Analysis.Reengineering.Defects.defaults
+            let attack = Hybrid.Analysis.Reengineering.TransferAttack.seam
+            match a with
+            | Original _ -> "the pre-trained classifier that was re-engineered (any format hybrid reengineer reads)."
+            | Arch _ -> archUsage
+            | Reengineered _ -> "the --out folder of hybrid reengineer (its masks.safetensors)."
+            | Dataset _ ->
+                $"the target dataset to fine-tune on and attack (default {defects.Dataset}: the training split to fine-tune, the test split to attack; any other dataset is split in two): cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR], mnist:DIR, folder:DIR, random:N:CxHxW[:SEED]. Grey images are repeated to the model's channels."
+            | Train_Count _ -> $"fine-tuning images, a seeded sample (default {defects.TrainCount})."
+            | Test_Count _ -> $"test images to attack, a seeded sample (default {defects.TestCount})."
+            | Image_Size _ -> $"smaller images are zero-padded to this size (default {defects.ImageSize})."
+            | Epochs _ -> $"fine-tuning epochs of each model (default {d.Epochs})."
+            | Lr _ ->
+                $"SGD learning rate of the pretrained layers (default {d.Lr}; the new classifier learns at {Hybrid.Analysis.Reengineering.Defects.headLrFactor} times it; momentum {d.Momentum}, weight decay {text d.WeightDecay})."
+            | Batch _ -> $"batch size of fine-tuning and of the attack (default {d.BatchSize})."
+            | Seed _ ->
+                $"seed of the samples, the data order, the new classifiers and the attack's start (default {d.Seed})."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
+            | Eps _ -> $"L-inf radius of the attack in normalised input space (default {attack.Epsilon})."
+            | Steps _ -> $"PGD steps (default {attack.Steps})."
+            | Step_Size _ -> $"PGD step size (default {attack.StepSize})."
+            | No_Random_Start -> "start PGD from the clean image instead of a random point of the eps-ball."
+            | Device _ -> autoDevice
+            | Json -> "print the result as one JSON document."
 
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -496,6 +550,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaArgs>
     | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerArgs>
+    | [<CliPrefix(CliPrefix.None)>] Defects of ParseResults<DefectsArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | Version
 
@@ -518,6 +573,8 @@ type HybridArgs =
                 "group the catalog's models that are duplicates by name or by architecture, with a representative per group."
             | Reengineer _ ->
                 "SeaM model re-engineering: learn weight masks that keep only what a target problem (one class, or a few) needs; report weights kept, accuracies, FLOPs and dense vs sparse time."
+            | Defects _ ->
+                "SeaM's defect inheritance: fine-tune the original and its re-engineered version on a target dataset, attack them with adversarial images crafted on the original's features, and compare their defect rates."
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Analyze _ ->
                 "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."

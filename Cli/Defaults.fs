@@ -26,6 +26,7 @@ let eval = {| Batch = Evaluate.DefaultBatch |}
 /// Training's own recipe; the step schedule's numbers are the command line's.
 let train = Training.defaults ""
 let stepSchedule = {| StepSize = 30; Gamma = 0.1 |}
+let defects = DefectsService.defaultData
 let dedup = {| Threshold = DedupService.DefaultThreshold |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath

@@ -36,6 +36,7 @@ let main argv =
             | Eval a -> EvalCommand.run a
             | Train a -> TrainCommand.run a
             | Reengineer a -> ReengineerCommand.run a
+            | Defects a -> DefectsCommand.run a
             | Bench a -> BenchCommand.run a
             | Extract a -> ExtractCommand.run a
             | Dedup a -> DedupCommand.run a

@@ -290,6 +290,35 @@ let private image (b: Batch) i =
 
 let private source (set: LabelledImages) i = set.Images[i * set.ImageSize .. (i + 1) * set.ImageSize - 1]
 
+let private transformTests =
+    testList
+        "transforms"
+        [ test "a grey image repeated to 3 channels and padded to 4x5 keeps its pixels, centred, and its label" {
+              let grey = distinct 2 1 2 3
+              let fitted = grey.RepeatChannel(3).PadTo(4, 5)
+              Expect.equal
+                  (fitted.Count, fitted.Channels, fitted.Height, fitted.Width)
+                  (2, 3, 4, 5)
+                  "2 images of 3 x 4 x 5"
+              Expect.equal fitted.Labels grey.Labels "labels kept"
+              Expect.equal fitted.ClassNames grey.ClassNames "class names kept"
+              // The 2 x 3 image sits at rows 1..2 and columns 1..3: the odd extra column goes to the right.
+              let expected i c y x =
+                  if y >= 1 && y <= 2 && x >= 1 && x <= 3 then grey.Images.[i * 6 + (y - 1) * 3 + (x - 1)] else 0f
+              for i in 0..1 do
+                  for c in 0..2 do
+                      for y in 0..3 do
+                          for x in 0..4 do
+                              Expect.equal
+                                  fitted.Images.[((i * 3 + c) * 4 + y) * 5 + x]
+                                  (expected i c y x)
+                                  $"image {i}, channel {c}, row {y}, column {x}"
+          }
+          test "only grey images repeat, and padding never shrinks" {
+              rejects "only 1-channel images" (fun () -> (distinct 1 3 2 2).RepeatChannel 3)
+              rejects "cannot be padded to the smaller 2x1" (fun () -> (distinct 1 1 2 2).PadTo(2, 1))
+          } ]
+
 let private loaderTests =
     let set = distinct 103 2 3 5
     testList
@@ -551,4 +580,12 @@ let private folderTests =
 let tests =
     testList
         "data"
-        [ idxTests; fashionMnistTests; tensorInputTests; cifarTests; mnistTests; loaderTests; specTests; folderTests ]
+        [ idxTests
+          fashionMnistTests
+          tensorInputTests
+          cifarTests
+          mnistTests
+          transformTests
+          loaderTests
+          specTests
+          folderTests ]

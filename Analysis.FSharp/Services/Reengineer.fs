@@ -47,20 +47,7 @@ let private targetOf (r: Request) (spec: string) (data: LabelledImages) =
 
 /// Refuses a model that does not take the dataset's images or whose output is not one logit per dataset class.
 let private checkFit (device: Device) (path: string) (model: Module) (data: LabelledImages) =
-    let x = Tensor.Zeros(ScalarType.Float32, device, 1, data.Channels, data.Height, data.Width)
-    let y =
-        try
-            use _ = model.Eval()
-            use _ = Autograd.NoGrad()
-            model.Call x
-        with :? ArgumentException as e ->
-            Input.fail
-                "%s: the model does not take the dataset's %dx%dx%d images: %s"
-                path
-                data.Channels
-                data.Height
-                data.Width
-                e.Message
+    let y = Networks.outputForImage device path model data
     if y.Dim <> 2 || y.Size 1 <> data.ClassNames.Count then
         Input.fail
             "%s: the model gives %s outputs per image but the dataset has %d classes"
