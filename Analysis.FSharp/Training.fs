@@ -130,7 +130,7 @@ let private writeCheckpoint
 /// `optimizer` after each batch, then `afterStep` (a scheduler's step) and `report` (batch index, batches, loss).
 /// Returns the mean loss and the share of images the logits classified correctly during the epoch.
 let trainEpoch
-    (device: Device)
+    (device: Hybrid.Core.Gpu.Device)
     (model: Module)
     (optimizer: Optimizer)
     (loader: DataLoader)

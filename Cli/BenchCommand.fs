@@ -109,7 +109,9 @@ let reengineerReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<Reengi
         Input.fail "bench reengineer: --images %d is outside 1..100000" images
     ReengineerBench.run
         device
-        { ReengineerBench.defaults with Images = images; Reengineered = args.TryGetResult Reengineered }
+        { ReengineerBench.defaults with
+            Images = images
+            Reengineered = args.TryGetResult ReengineerBenchArgs.Reengineered }
 
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
