@@ -6,7 +6,6 @@
 module Hybrid.Analysis.Reengineering.MaskTraining
 
 open System
-open System.Diagnostics
 open System.IO
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
@@ -308,7 +307,7 @@ let train
         | _ -> false
     let mutable epoch = history.Count
     while epoch < o.Epochs && not (pruned ()) do
-        let clock = Stopwatch.StartNew()
+        let clock = System.Diagnostics.Stopwatch.StartNew()
         let headOnly = epoch % 5 = 0
         let optimizer: Optimizer = if headOnly then optimHead else optimBoth
         let mutable lossSum, ceSum, ratioSum, correct, seen, batches = 0.0, 0.0, 0.0, 0, 0, 0

@@ -7,9 +7,6 @@ open System.IO
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Formats
-open Hybrid.Core.Nn.Modules
-open Hybrid.Core.Nn.Zoo
 open Hybrid.Analysis.Reengineering
 open Hybrid.Analysis.Reengineering.TargetProblem
 open Hybrid.Analysis.Reengineering.ReengineerReport
@@ -46,7 +43,7 @@ let private targetOf (r: Request) (spec: string) (data: LabelledImages) =
     | _ -> Input.fail "reengineer: give exactly one of --target-class and --target-classes"
 
 /// Refuses a model that does not take the dataset's images or whose output is not one logit per dataset class.
-let private checkFit (device: Device) (path: string) (model: Module) (data: LabelledImages) =
+let private checkFit (device: Device) (path: string) (model: Hybrid.Core.Nn.Modules.Module) (data: LabelledImages) =
     let y = Networks.outputForImage device path model data
     if y.Dim <> 2 || y.Size 1 <> data.ClassNames.Count then
         Input.fail
@@ -88,14 +85,14 @@ let run (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
     let reengineered = MaskTraining.accuracy device net testSet o
     let layers = Measurements.layers net inputShape
     let kept, total = MaskedModel.weightCounts net
-    let build () = Zoo.Create(arch, numClasses = classes, inChannels = data.Channels).To device
+    let build () = Hybrid.Core.Nn.Zoo.Zoo.Create(arch, numClasses = classes, inChannels = data.Channels).To device
     let plain = MaskedModel.zeroed net build
-    let headFlops = int64 (plain.Head.[1] :?> Linear).Weight.Numel
+    let headFlops = int64 (plain.Head.[1] :?> Hybrid.Core.Nn.Modules.Linear).Weight.Numel
     let timeAt batch = Measurements.inferenceSeconds device plain inputShape batch
     let denseB1, sparseB1 = timeAt 1
     let denseB16, sparseB16 = timeAt 16
     let metadata = readOnlyDict [ "arch", arch; "target", String.Join(",", trainSet.ClassNames); "seed", string o.Seed ]
-    StateDicts.SaveSafetensors(
+    Hybrid.Core.Nn.Formats.StateDicts.SaveSafetensors(
         Path.Combine(r.Out, "masks.safetensors"),
         net.StateDict()
         |> Seq.filter (fun struct (key, _) -> key.EndsWith "_mask" || key.StartsWith "head.")
