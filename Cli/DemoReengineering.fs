@@ -14,6 +14,7 @@ let run (device: Device) (folder: string) =
     heading
         $"Stage 6: re-engineering small-cnn for footwear against the rest (SeaM's masks, {options.Epochs} epochs of the fast schedule; {device.Name})"
     // A fresh start each time: the demo shows re-engineering, not resumption.
+    Directory.CreateDirectory out |> ignore
     File.Delete(MaskTraining.checkpointPath out)
     let progress = progressLine "reengineer"
     let report (p: MaskTraining.Progress) =
