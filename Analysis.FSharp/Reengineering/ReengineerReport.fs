@@ -33,7 +33,8 @@ type ReengineerResult =
         LrMask: float
         LrHead: float
         Alpha: float
-        /// The epoch SeaM's rule kept, and the original's validation accuracy it was held against.
+        /// The epoch SeaM's rule kept (epochs counted from 1, as in `epochs`), and the original's validation accuracy it
+        /// was held against.
         SelectedEpoch: int
         OriginalValidationAccuracy: float
         /// Share of the original's weights and biases kept.

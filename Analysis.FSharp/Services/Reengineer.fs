@@ -116,7 +116,7 @@ let run (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
           LrMask = o.LrMask
           LrHead = o.LrHead
           Alpha = o.Alpha
-          SelectedEpoch = (selected |> Option.map _.Epoch |> Option.defaultValue -1)
+          SelectedEpoch = (selected |> Option.map (fun e -> e.Epoch + 1) |> Option.defaultValue 0)
           OriginalValidationAccuracy = originalVal
           WeightsKept = float kept / float total
           Accuracy = { OriginalSeam = originalSeam; OriginalFair = originalFair; Reengineered = reengineered }
@@ -125,7 +125,7 @@ let run (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
               Sparse = (layers |> List.sumBy _.SparseFlops) + headFlops }
           TimeS = { DenseB1 = denseB1; SparseB1 = sparseB1; DenseB16 = denseB16; SparseB16 = sparseB16 }
           Layers = layers
-          Epochs = epochs
+          Epochs = epochs |> List.map (fun e -> { e with Epoch = e.Epoch + 1 })
           Out = r.Out }
     ReengineerReport.write r.Out result
     result
