@@ -163,6 +163,20 @@ let tests =
                           (2e-4 + 2e-2 * abs expected)
                           $"weight {i}: mask gradient {grad.[i]} against {expected}"
           }
+          test "the same training step twice gives the same mask gradients to the bit (reproducible runs)" {
+              let net = tinyNet 12L
+              // Enough images of a size that the Cpu backend's convolution splits the batch into dozens of chunks.
+              let x = Generator(13L).Uniform(0.0, 1.0, ScalarType.Float32, 256, 1, 32, 32)
+              let y = Tensor.Wrap(Array.init 256 (fun i -> int64 (i % 2)), [| 256 |])
+              let gradients () =
+                  net.ZeroGrad()
+                  use _ = net.Eval()
+                  Functional.CrossEntropy(net.Call x, y).Backward()
+                  MaskedModel.maskScores net |> List.map (fun s -> s.Grad.ToArray<float32>())
+              let first = gradients ()
+              for _ in 1..3 do
+                  Expect.equal (gradients ()) first "identical bits"
+          }
           test "a resumed run ends exactly where an uninterrupted run ends" {
               withTempDir (fun dir ->
                   let data = images 120 1 12 5L

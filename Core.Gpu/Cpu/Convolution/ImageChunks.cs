@@ -2,7 +2,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Runs a convolution's batch as chunks of whole images, one chunk per task, each task on one core with its own
 /// scratch. GEMMs inside a chunk run single-threaded, so our threads and OpenBLAS's never compete for the cores, and a chunk's
-/// columns stay in that core's cache. Weight and bias gradients are summed per worker and merged once at the end.</summary>
+/// columns stay in that core's cache. Weight and bias gradients are summed per worker and merged once at the end, in a fixed order.</summary>
 internal static class ImageChunks
 {
     /// <summary>Floats of scratch one chunk should stay within: 1 MB of columns fits a core's L2 beside the GEMM's packing.</summary>
@@ -58,27 +58,30 @@ internal static class ImageChunks
     }
 
     /// <summary>Calls <paramref name="body"/>(first image, count, worker) for every chunk of <paramref name="chunk"/> images, then
-    /// writes the summed weight and bias gradients (when <paramref name="gradWeight"/> / <paramref name="gradBias"/> are given).</summary>
+    /// writes the summed weight and bias gradients (when <paramref name="gradWeight"/> / <paramref name="gradBias"/> are given).
+    /// Chunks are dealt to workers in a fixed pattern (worker w takes chunks w, w + P, ...) and the workers' sums are merged
+    /// in worker order, so the same call gives the same bits every time: floating-point sums depend on their order, and a
+    /// merge in completion order made training runs differ in their last bits.</summary>
     public static void Run(int batch, int chunk, int columns, int rows, float[]? gradWeight, float[]? gradBias, Action<int, int, Worker> body)
     {
         int chunks = (batch + chunk - 1) / chunk, weights = gradWeight?.Length ?? 0, biases = gradBias?.Length ?? 0;
+        int workers = Math.Max(1, Math.Min(chunks, Environment.ProcessorCount));
+        var parts = new Worker[workers];
+        Parallel.For(0, workers, w =>
+        {
+            var worker = new Worker(columns, rows, weights, biases, chunks == 1);
+            parts[w] = worker;
+            for (int c = w; c < chunks; c += workers) body(c * chunk, Math.Min(chunk, batch - c * chunk), worker);
+        });
         if (gradWeight is not null) Array.Clear(gradWeight);
         var biasSum = biases > 0 ? new double[biases] : null;
-        var gate = new object();
-        Parallel.For(0, chunks, () => new Worker(columns, rows, weights, biases, chunks == 1), (c, _, worker) =>
+        foreach (var worker in parts)
         {
-            body(c * chunk, Math.Min(chunk, batch - c * chunk), worker);
-            return worker;
-        }, worker =>
-        {
-            lock (gate)
-            {
-                if (gradWeight is not null) Add(gradWeight, worker.Weight!, weights);
-                if (biasSum is not null)
-                    for (int o = 0; o < biases; o++) biasSum[o] += worker.Bias![o];
-            }
+            if (gradWeight is not null) Add(gradWeight, worker.Weight!, weights);
+            if (biasSum is not null)
+                for (int o = 0; o < biases; o++) biasSum[o] += worker.Bias![o];
             worker.Dispose();
-        });
+        }
         if (gradBias is not null)
             for (int o = 0; o < biases; o++) gradBias[o] = (float)biasSum![o];
     }
