@@ -235,7 +235,8 @@ let private runQuick (request: Hybrid.Analysis.DefectsService.Request) =
     Hybrid.Analysis.DefectsService.run Hybrid.Core.Gpu.Device.Cpu request ignore
 
 /// The same on the Reference backend, the plain loops every backend is checked against (the Cpu backend's
-/// convolution is bit-reproducible too since its chunk sums merge in a fixed order; the reengineering tests check that).
+/// convolution is bit-reproducible too since its chunk sums merge in a fixed order; the reengineering tests
+/// check that).
 let private runExactly (request: Hybrid.Analysis.DefectsService.Request) =
     Hybrid.Analysis.DefectsService.run Hybrid.Core.Gpu.Device.Reference request ignore
 
