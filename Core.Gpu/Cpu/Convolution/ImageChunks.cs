@@ -59,19 +59,21 @@ internal static class ImageChunks
 
     /// <summary>Calls <paramref name="body"/>(first image, count, worker) for every chunk of <paramref name="chunk"/> images, then
     /// writes the summed weight and bias gradients (when <paramref name="gradWeight"/> / <paramref name="gradBias"/> are given).
-    /// Chunks are dealt to workers in a fixed pattern (worker w takes chunks w, w + P, ...) and the workers' sums are merged
-    /// in worker order, so the same call gives the same bits every time: floating-point sums depend on their order, and a
-    /// merge in completion order made training runs differ in their last bits.</summary>
+    /// The chunks form a fixed set of groups of consecutive chunks, each summed by one worker in chunk order, and the groups'
+    /// sums are merged in group order, so the same call gives the same bits every time (floating-point sums depend on their
+    /// order; merging in completion order made training runs differ in their last bits). Four groups per core leave the
+    /// scheduler room to balance the load when a core is slowed by other work.</summary>
     public static void Run(int batch, int chunk, int columns, int rows, float[]? gradWeight, float[]? gradBias, Action<int, int, Worker> body)
     {
         int chunks = (batch + chunk - 1) / chunk, weights = gradWeight?.Length ?? 0, biases = gradBias?.Length ?? 0;
-        int workers = Math.Max(1, Math.Min(chunks, Environment.ProcessorCount));
-        var parts = new Worker[workers];
-        Parallel.For(0, workers, w =>
+        int groups = Math.Max(1, Math.Min(chunks, 4 * Environment.ProcessorCount));
+        var parts = new Worker[groups];
+        Parallel.For(0, groups, g =>
         {
             var worker = new Worker(columns, rows, weights, biases, chunks == 1);
-            parts[w] = worker;
-            for (int c = w; c < chunks; c += workers) body(c * chunk, Math.Min(chunk, batch - c * chunk), worker);
+            parts[g] = worker;
+            for (int c = (int)((long)chunks * g / groups), end = (int)((long)chunks * (g + 1) / groups); c < end; c++)
+                body(c * chunk, Math.Min(chunk, batch - c * chunk), worker);
         });
         if (gradWeight is not null) Array.Clear(gradWeight);
         var biasSum = biases > 0 ? new double[biases] : null;
