@@ -57,10 +57,14 @@ let prepare (model: Module) (classes: int) (k: int) (seed: int64) =
 let maskScores (net: ReengineeredNet) =
     net.Layers |> List.collect (fun (_, l) -> [ l.WeightMask; l.BiasMask ] |> List.filter (isNull >> not))
 
+/// The weights and biases of one layer.
+let layerWeights (l: MaskableLayer) = int64 l.Weight.Numel + (if isNull l.Bias then 0L else int64 l.Bias.Numel)
+
+/// The weights and biases of the original's masked layers (the head excluded): SeaM's N.
+let weightTotal (net: ReengineeredNet) = net.Layers |> List.sumBy (snd >> layerWeights)
+
 /// Weights and biases kept by the masks, and all of them, over the original's masked layers (the head excluded).
-let weightCounts (net: ReengineeredNet) =
-    net.Layers |> List.sumBy (fun (_, l) -> l.KeptCount()),
-    net.Layers |> List.sumBy (fun (_, l) -> int64 l.Weight.Numel + (if isNull l.Bias then 0L else int64 l.Bias.Numel))
+let weightCounts (net: ReengineeredNet) = net.Layers |> List.sumBy (fun (_, l) -> l.KeptCount()), weightTotal net
 
 /// SeaM's weight ratio: the share of the original's weights and biases that the masks keep.
 let weightRatio (net: ReengineeredNet) =
@@ -70,8 +74,8 @@ let weightRatio (net: ReengineeredNet) =
 /// Adds the gradient of alpha * weight_ratio to every mask score: under SeaM's straight-through binarisation each
 /// score's share of the ratio has gradient 1 / N (N weights and biases in all), whether or not it is kept now.
 let addRatioGradient (net: ReengineeredNet) (alpha: float) =
-    let _, total = weightCounts net
-    let push = float32 (alpha / float total)
+    // Only N is needed here: counting the kept scores would be a pass over every mask per step for nothing.
+    let push = float32 (alpha / float (weightTotal net))
     for scores in maskScores net do
         if isNull scores.Grad then
             scores.Grad <- scores.ZerosLike()

@@ -77,7 +77,7 @@ let layers (net: ReengineeredNet) (inputShape: int[]) =
         h.Dispose()
     net.Layers
     |> List.map (fun (path, l) ->
-        let weights = int64 l.Weight.Numel + (if isNull l.Bias then 0L else int64 l.Bias.Numel)
+        let weights = layerWeights l
         let nnz = l.EffectiveWeight() |> Array.sumBy (fun v -> if v <> 0.0f then 1L else 0L)
         let positions =
             match l with
