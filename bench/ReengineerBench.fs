@@ -8,6 +8,7 @@ module Hybrid.Bench.ReengineerBench
 
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
+open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
 open Hybrid.Analysis.Reengineering
 open Hybrid.Bench.Report
@@ -54,11 +55,14 @@ let private inferenceCases (device: Device) (o: Options) (dir: string) =
           for _, l in net.Layers do
               l.UseSparse true
           let sparse = Timing.measureOn device o.Timing forward
+          let sparseLayers = net.Layers |> List.filter (fun (_, l) -> l.IsSparse) |> List.length
           for _, l in net.Layers do
               l.UseSparse false
           let onnx = Timing.measure o.Timing (fun () -> ort.Run x |> ignore)
           let case = $"reengineered model sparse batch {batch}"
-          yield { Case = case; OursS = sparse; Peer = "hybrid dense"; PeerS = Some dense; Note = None }
+          let note =
+              $"{sparseLayers} of {net.Layers.Length} layers on the sparse kernels, the rest dense (they keep more than %.0f{MaskableLayer.SparsePaysBelow * 100.0}%%)"
+          yield { Case = case; OursS = sparse; Peer = "hybrid dense"; PeerS = Some dense; Note = Some note }
           yield { Case = case; OursS = sparse; Peer = "onnxruntime dense"; PeerS = Some onnx; Note = None } ]
 
 let run (device: Device) (o: Options) =

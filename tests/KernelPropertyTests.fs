@@ -252,6 +252,10 @@ let private edgeCases: (string * (Device -> unit)) list =
       "conv depthwise, channel multiplier 2", conv (Conv2dShape.Square(2, 4, 6, 8, 3, s = 2, p = 1, g = 4)) true
       "conv dilation 2, kernel 5, stride 2", conv (Conv2dShape.Square(1, 2, 11, 3, 5, s = 2, p = 2, d = 2)) true
       "conv pointwise", conv (Conv2dShape.Square(3, 5, 10, 7, 1)) true
+      // One deep image: the Cpu sparse forward splits its output channels across tasks (and, at stride 2, its phases).
+      "conv 24 -> 32 channels, 16x16, batch 1", conv (Conv2dShape.Square(1, 24, 16, 32, 3, p = 1)) true
+      "conv 24 -> 32 channels, 16x16, stride 2, batch 1",
+      conv (Conv2dShape.Square(1, 24, 16, 32, 3, s = 2, p = 1)) false
       "linear empty batch", linear (LinearShape(0, 5, 3))
       "linear no inputs", linear (LinearShape(4, 0, 3))
       "linear K = 33", linear (LinearShape(7, 33, 10)) ]

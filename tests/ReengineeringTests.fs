@@ -215,8 +215,10 @@ let tests =
                   let plain =
                       MaskedModel.zeroed net (fun () -> Zoo.Zoo.Create("small-cnn", numClasses = 10, inChannels = 1))
                   let dense = logits plain x
+                  // Every layer on the sparse kernels, whatever it keeps; by default only those keeping at most 30% are.
                   for _, l in plain.Layers do
-                      l.UseSparse true
+                      l.UseSparse(true, 1.0)
+                      Expect.isTrue l.IsSparse "forced sparse"
                   let sparse = logits plain x
                   for _, l in plain.Layers do
                       l.UseSparse false
@@ -227,6 +229,21 @@ let tests =
                   closeTo 1e-4 1e-4 "zeroed dense vs masked" masked dense
                   closeTo 1e-4 1e-4 "sparse vs masked" masked sparse
                   closeTo 1e-4 1e-4 "ONNX vs masked" masked onnx)
+          }
+          test "sparse inference runs only on layers keeping at most 30%; the others stay dense with the same output" {
+              let x = Generator(3L).Normal(0.0, 1.0, ScalarType.Float32, 2, 8, 6, 6)
+              for keep, sparse in [ 0.2, true; 0.5, false ] do
+                  let conv = Conv2d(8, 8, Size2(3, 3), padding = Size2(1, 1))
+                  let random = Random 4
+                  for i in 0 .. int conv.Weight.Numel - 1 do
+                      if random.NextDouble() >= keep then
+                          conv.Weight.Span<float32>().[i] <- 0.0f
+                  let dense = (using (Autograd.NoGrad()) (fun _ -> conv.Call x)).ToArray<float32>()
+                  conv.UseSparse true
+                  Expect.equal conv.IsSparse sparse $"{keep:P0} kept: sparse {sparse}"
+                  let chosen = (using (Autograd.NoGrad()) (fun _ -> conv.Call x)).ToArray<float32>()
+                  // The sparse kernel sums in another order: float32 rounding of sums of up to 72 terms.
+                  closeTo 1e-5 1e-5 $"{keep:P0} kept vs dense" dense chosen
           }
           test "the real ResNet-20 with 90% of its weights removed: masked, dense, sparse and ONNX agree on CIFAR-10" {
               let model =
@@ -239,7 +256,7 @@ let tests =
               let plain = MaskedModel.zeroed net (fun () -> Zoo.Zoo.Create("cifar-resnet20", numClasses = 10))
               let dense = logits plain x
               for _, l in plain.Layers do
-                  l.UseSparse true
+                  l.UseSparse(true, 1.0)
               let sparse = logits plain x
               let kept, total = MaskedModel.weightCounts net
               Expect.isLessThan (float kept / float total) 0.12 "about 10% kept"

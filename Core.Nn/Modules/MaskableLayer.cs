@@ -62,6 +62,11 @@ public abstract class MaskableLayer : Module
     /// <summary>The effective bias, or null without bias.</summary>
     public float[]? EffectiveBias() => Bias is { } b ? MaskScores.Effective(b, BiasMask) : null;
 
+    /// <summary>Largest share of kept weights at which <see cref="UseSparse"/> runs the sparse kernel by default: measured
+    /// on ResNet-20's layers at batch 16, the CSR kernels ran 1.4x-1.7x faster than dense at 25% kept and 0.6x-0.75x as fast
+    /// at 50%; the dense kernels win above about a third.</summary>
+    public const double SparsePaysBelow = 0.3;
+
     /// <summary>True while inference runs on the compressed copy (see <see cref="UseSparse"/>).</summary>
     public bool IsSparse => sparse is not null;
 
@@ -69,9 +74,11 @@ public abstract class MaskableLayer : Module
     public CsrWeights? SparseWeights => sparse;
 
     /// <summary>With <paramref name="on"/>, compresses the effective weight into CSR form on the weight's device, and
-    /// forwards under <see cref="Autograd.NoGrad"/> then run Core.Gpu's sparse kernel on it; the copy is a snapshot, so
-    /// call again after changing weights or masks. Off drops the copy. Float32 only; training always runs dense.</summary>
-    public void UseSparse(bool on = true)
+    /// forwards under <see cref="Autograd.NoGrad"/> then run Core.Gpu's sparse kernel on it, unless the layer keeps more
+    /// than <paramref name="maxDensity"/> of its weights, where the dense kernel is faster and stays in use
+    /// (<see cref="IsSparse"/> says which). The copy is a snapshot, so call again after changing weights or masks. Off
+    /// drops the copy. Float32 only; training always runs dense.</summary>
+    public void UseSparse(bool on = true, double maxDensity = SparsePaysBelow)
     {
         sparse?.Dispose();
         sparse = null;
@@ -81,7 +88,13 @@ public abstract class MaskableLayer : Module
             throw new InvalidOperationException($"{TypeName}: sparse inference runs on float32 weights, not {Weight.Dtype}");
         int rows = Weight.ShapeRef[0];
         int cols = rows == 0 ? 0 : (int)(Weight.Numel / rows);
-        sparse = CsrWeights.FromMasked(Weight.Device, rows, cols, EffectiveWeight(), []);
+        var compressed = CsrWeights.FromMasked(Weight.Device, rows, cols, EffectiveWeight(), []);
+        if (compressed.Density > maxDensity)
+        {
+            compressed.Dispose();
+            return;
+        }
+        sparse = compressed;
         sparseBias = EffectiveBias() is { } bias ? Tensor.Wrap(bias, [bias.Length], Weight.Device) : null;
     }
 
