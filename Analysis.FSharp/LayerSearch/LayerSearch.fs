@@ -1,0 +1,158 @@
+/// `cka search`: the stored layers most similar to given layers, by exact top-k inner product over the catalog's CKA
+/// encodings (linear CKA), read block by block so that an index larger than memory still searches. A query's own model
+/// is skipped unless asked for; filters (minimum accuracy, layer type, training data set) are applied as rows are read.
+module Hybrid.Analysis.LayerSearch
+
+open System.Collections.Generic
+open Hybrid.Core.Gpu
+
+/// One stored layer found for a query.
+type Hit =
+    { Model: string
+      Version: string
+      Layer: string
+      LayerType: string
+      /// Linear CKA between the query layer and this one (the inner product of their float32 encodings).
+      Score: float
+      Accuracy: float option }
+
+/// The hits of one query layer, best first.
+type QueryHits =
+    { Probe: string
+      Model: string
+      Version: string
+      Layer: string
+      Results: Hit list }
+
+/// What to search for and where.
+type Query =
+    { Model: string
+      /// None: the model's one indexed version (several must be told apart).
+      Version: string option
+      /// The query layers; empty: every indexed layer of the model.
+      Layers: string list
+      /// None: the model's one probe set (several must be told apart).
+      Probe: string option
+      K: int
+      IncludeSelf: bool
+      MinAccuracy: float option
+      LayerType: string option
+      TrainedOn: string option }
+
+/// Hits to return when none is said: the published system's five.
+let DefaultK = 5
+
+/// Stored layers read (and scored) at a time: 4,096 layers of n = 100 probes are 80 MB of float32.
+let DefaultBlockRows = 4096
+
+/// A query for every layer of model with the defaults.
+let query (model: string) (layers: string list) =
+    { Model = model
+      Version = None
+      Layers = layers
+      Probe = None
+      K = DefaultK
+      IncludeSelf = false
+      MinAccuracy = None
+      LayerType = None
+      TrainedOn = None }
+
+let private one (what: string) (model: string) (choices: string list) (flag: string) =
+    match choices with
+    | [ x ] -> x
+    | [] -> Input.fail "cka search: %s is not in the CKA index (run hybrid cka index first)" model
+    | xs -> Input.fail "cka search: %s has several %ss (%s); name one with %s" model what (String.concat ", " xs) flag
+
+/// The query model's version and probe set, and its stored layers with their encodings.
+let private queryLayers (catalog: ICatalog) (q: Query) =
+    let indexed =
+        Catalog.ckaModels catalog
+        |> List.filter (fun m ->
+            m.Model = q.Model
+            && (q.Version.IsNone || q.Version = Some m.Version)
+            && (q.Probe.IsNone || q.Probe = Some m.Probe))
+    let version = one "version" q.Model (indexed |> List.map _.Version |> List.distinct) "--version"
+    let probe = one "probe set" q.Model (indexed |> List.map _.Probe |> List.distinct) "--probe"
+    let filter =
+        { CkaFilter.Of probe with
+            Model = Some q.Model
+            Version = Some version }
+    let stored =
+        [ for b in Catalog.ckaBlocks catalog filter DefaultBlockRows do
+              for i in 0 .. b.Layers.Length - 1 -> b.Layers[i], Array.sub b.Encodings (i * b.Dimension) b.Dimension ]
+    let chosen =
+        if q.Layers.IsEmpty then
+            stored
+        else
+            [ for name in q.Layers ->
+                  match stored |> List.tryFind (fun (l, _) -> l.Layer = name) with
+                  | Some found -> found
+                  | None ->
+                      let known = stored |> List.map (fun (l, _) -> l.Layer) |> List.truncate 12 |> String.concat ", "
+                      Input.fail "cka search: %s/%s has no indexed layer %s (it has %s, ...)" q.Model version name known ]
+    probe, version, chosen
+
+/// The top k stored layers for each query layer, best first (equal scores: index order), over every block of the
+/// catalog's rows that pass the filters.
+let search (device: Device) (catalog: ICatalog) (q: Query) =
+    if q.K < 1 then
+        Input.fail "cka search: --k %d must be at least 1" q.K
+    let probe, version, chosen = queryLayers catalog q
+    let groups = Dictionary<string, int>()
+    let groupOf (model: string) =
+        match groups.TryGetValue model with
+        | true, g -> g
+        | _ ->
+            groups[model] <- groups.Count
+            groups[model]
+    let queries = chosen |> List.map snd |> Array.concat
+    let exclude =
+        Array.create chosen.Length (if q.IncludeSelf then EncodingIndex.NoGroup else groupOf q.Model)
+    let best = Array.init chosen.Length (fun _ -> ResizeArray<float32 * int64 * CkaLayerRow>())
+    let filter =
+        { CkaFilter.Of probe with
+            LayerType = q.LayerType
+            MinAccuracy = q.MinAccuracy
+            TrainedOn = q.TrainedOn }
+    let mutable offset = 0L
+    for block in Catalog.ckaBlocks catalog filter DefaultBlockRows do
+        let ids = block.Layers |> Array.map (fun l -> groupOf l.Model)
+        use index =
+            EncodingIndex.Build(
+                device,
+                System.ReadOnlySpan block.Encodings,
+                block.Layers.Length,
+                block.Dimension,
+                System.ReadOnlySpan ids
+            )
+        let hits = index.Search(System.ReadOnlySpan queries, chosen.Length, q.K, System.ReadOnlySpan exclude)
+        for i in 0 .. chosen.Length - 1 do
+            for h in hits[i] do
+                best[i].Add((h.Score, offset + int64 h.Row, block.Layers[h.Row]))
+            // Blocks arrive in index order, so (score descending, global row ascending) is the order one index over
+            // every row would give.
+            let kept =
+                best[i] |> Seq.sortBy (fun (s, row, _) -> -s, row) |> Seq.truncate q.K |> Seq.toArray
+            best[i].Clear()
+            best[i].AddRange kept
+        offset <- offset + int64 block.Layers.Length
+    [ for i, (layer, _) in List.indexed chosen ->
+          { Probe = probe
+            Model = q.Model
+            Version = version
+            Layer = layer.Layer
+            Results =
+              [ for score, _, l in best[i] ->
+                    { Model = l.Model
+                      Version = l.Version
+                      Layer = l.Layer
+                      LayerType = l.LayerType
+                      Score = float score
+                      Accuracy = l.Accuracy } ] } ]
+
+/// Searches the catalog at db (see search).
+let run (device: Device) (db: string) (q: Query) =
+    if not (System.IO.File.Exists db) then
+        Input.fail "%s: no such catalog" db
+    use catalog = Catalog.openOrCreate db
+    search device catalog q
