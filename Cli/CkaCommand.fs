@@ -1,7 +1,10 @@
-/// `hybrid cka score`: centred kernel alignment between two layers' activations.
+/// `hybrid cka score | index | search`: centred kernel alignment between two layers' activations; the CKA layer index
+/// of the catalog and its search.
 module Hybrid.Cli.CkaCommand
 
+open System
 open Argu
+open Spectre.Console
 open Hybrid.Analysis
 open Hybrid.Cli.Args
 open Hybrid.Cli.Console
@@ -36,7 +39,109 @@ let private score (args: ParseResults<CkaScoreArgs>) =
             r.Device
     0
 
+/// Runs work with a Spectre.Console progress bar on an interactive standard error, one plain line per step otherwise;
+/// standard output stays free for the result.
+let private withProgress (label: string) (work: (int -> int -> string -> unit) -> 'a) =
+    let err = AnsiConsole.Create(AnsiConsoleSettings(Out = AnsiConsoleOutput(Console.Error)))
+    if err.Profile.Capabilities.Interactive && not Console.IsErrorRedirected then
+        Progress(err)
+            .Columns(TaskDescriptionColumn(), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn())
+            .Start(fun ctx ->
+                let task = ctx.AddTask(label, maxValue = 1.0)
+                work (fun doneCount total text ->
+                    task.MaxValue <- float total
+                    task.Value <- float doneCount
+                    task.Description <- Markup.Escape text))
+    else
+        work (fun doneCount total text -> eprintfn "[%d/%d] %s" doneCount total text)
+
+let private index (args: ParseResults<CkaIndexArgs>) =
+    let device = device (args.GetResult(CkaIndexArgs.Device, defaultValue = Auto))
+    let paths = args.GetResult CkaIndexArgs.Models
+    LayerIndex.requireFiles paths
+    let single flag =
+        if paths.Length > 1 then
+            Input.fail "cka index: %s names one model; %d are given" flag paths.Length
+    if args.Contains CkaIndexArgs.Name then single "--name"
+    if args.Contains CkaIndexArgs.Accuracy then single "--accuracy"
+    match args.TryGetResult CkaIndexArgs.Accuracy with
+    | Some a when not (a >= 0.0 && a <= 1.0) -> Input.fail "cka index: --accuracy %g must be between 0 and 1" a
+    | _ -> ()
+    let mean, std = ImageRun.normalisation (args.TryGetResult CkaIndexArgs.Mean) (args.TryGetResult CkaIndexArgs.Std)
+    let probe =
+        ProbeSet.load
+            (args.GetResult CkaIndexArgs.Probe)
+            (args.GetResult(CkaIndexArgs.Probe_First, defaultValue = 0))
+            (args.GetResult(CkaIndexArgs.Probe_Count, defaultValue = Defaults.cka.ProbeCount))
+            mean
+            std
+    let models =
+        [ for path in paths ->
+              { LayerIndex.ModelToIndex.Path = path
+                LayerIndex.ModelToIndex.Name =
+                  args.GetResult(CkaIndexArgs.Name, defaultValue = LayerIndex.modelName path)
+                LayerIndex.ModelToIndex.Version = args.GetResult(CkaIndexArgs.Version, defaultValue = Defaults.cka.Version)
+                LayerIndex.ModelToIndex.Arch = args.TryGetResult CkaIndexArgs.Arch
+                LayerIndex.ModelToIndex.Accuracy = args.TryGetResult CkaIndexArgs.Accuracy
+                LayerIndex.ModelToIndex.TrainedOn = args.TryGetResult CkaIndexArgs.Trained_On } ]
+    let selection =
+        { LayerCapture.Paths = args.GetResult(CkaIndexArgs.Layers, defaultValue = [])
+          LayerCapture.Types = args.GetResult(CkaIndexArgs.Layer_Types, defaultValue = []) }
+    let db = args.GetResult(CkaIndexArgs.Db, defaultValue = Defaults.db)
+    let result =
+        withProgress "indexing" (fun report ->
+            report 0 models.Length $"indexing {models.Head.Name}"
+            LayerIndex.run device db probe selection models (fun doneCount total m ->
+                report doneCount total $"{m.Model}/{m.Version}: {m.Layers} layers"))
+    if args.Contains CkaIndexArgs.Json then
+        printJson result
+    else
+        let p = result.Probe
+        printfn "probe %s: %s, images %s, %s (n = %d)" p.Id p.Spec p.Indices p.Preprocessing p.Count
+        table
+            [ "model"; "version"; "network"; "layers"; "skipped"; "seconds" ]
+            [ for m in result.Models ->
+                  [ m.Model; m.Version; m.Network; string m.Layers; string m.Skipped.Length; $"%.1f{m.Seconds}" ] ]
+        printfn "stored in %s (%s)" result.Db result.Device
+    0
+
+let private printHits (q: LayerSearch.QueryHits) =
+    heading $"{q.Model}/{q.Version} {q.Layer} (probe {q.Probe})"
+    table
+        [ "model"; "version"; "layer"; "type"; "cka"; "accuracy" ]
+        [ for h in q.Results ->
+              [ h.Model
+                h.Version
+                h.Layer
+                h.LayerType
+                h.Score.ToString("F6")
+                (h.Accuracy |> Option.map (sprintf "%.4f") |> Option.defaultValue "") ] ]
+
+let private search (args: ParseResults<CkaSearchArgs>) =
+    let device = device (args.GetResult(CkaSearchArgs.Device, defaultValue = Auto))
+    let model, layers =
+        match args.GetResult CkaSearchArgs.Query with
+        | model :: layers -> model, layers
+        | [] -> Input.fail "cka search: name a MODEL and its LAYERs"
+    let query =
+        { LayerSearch.query model layers with
+            Version = args.TryGetResult CkaSearchArgs.Version
+            Probe = args.TryGetResult CkaSearchArgs.Probe
+            K = args.GetResult(CkaSearchArgs.K, defaultValue = Defaults.cka.K)
+            IncludeSelf = args.Contains CkaSearchArgs.Include_Self
+            MinAccuracy = args.TryGetResult CkaSearchArgs.Min_Accuracy
+            LayerType = args.TryGetResult CkaSearchArgs.Layer_Type
+            TrainedOn = args.TryGetResult CkaSearchArgs.Trained_On }
+    let results = LayerSearch.run device (args.GetResult(CkaSearchArgs.Db, defaultValue = Defaults.db)) query
+    match args.Contains CkaSearchArgs.Json, results with
+    | true, [ one ] -> printJson one
+    | true, many -> printJson {| Queries = many |}
+    | false, _ -> List.iter printHits results
+    0
+
 let run (args: ParseResults<CkaArgs>) =
     match args.TryGetSubCommand() with
     | Some(Score a) -> score a
-    | _ -> Input.fail "cka: name a command: score (see hybrid cka --help)"
+    | Some(Index a) -> index a
+    | Some(Search a) -> search a
+    | _ -> Input.fail "cka: name a command: score, index or search (see hybrid cka --help)"

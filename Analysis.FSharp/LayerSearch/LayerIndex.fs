@@ -93,6 +93,12 @@ let indexModel (device: Device) (catalog: ICatalog) (probe: ProbeSet.Probe) (sel
       Skipped = skipped
       Seconds = clock.Elapsed.TotalSeconds }
 
+/// Refuses model paths that name no file or folder (before the probe set is read).
+let requireFiles (paths: string list) =
+    for path in paths do
+        if not (File.Exists path || Directory.Exists path) then
+            Input.fail "%s: no such file" path
+
 /// Indexes every model on the probe set in the catalog at db; progress gets (models done, total, the model just done).
 let run
     (device: Device)
@@ -102,9 +108,7 @@ let run
     (models: ModelToIndex list)
     (progress: int -> int -> IndexedModel -> unit)
     =
-    for m in models do
-        if not (File.Exists m.Path || Directory.Exists m.Path) then
-            Input.fail "%s: no such file" m.Path
+    requireFiles (models |> List.map _.Path)
     let duplicate =
         models |> List.countBy (fun m -> m.Name, m.Version) |> List.tryFind (fun (_, count) -> count > 1)
     match duplicate with

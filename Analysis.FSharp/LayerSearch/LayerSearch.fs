@@ -37,7 +37,9 @@ type Query =
       IncludeSelf: bool
       MinAccuracy: float option
       LayerType: string option
-      TrainedOn: string option }
+      TrainedOn: string option
+      /// Stored layers read and scored at a time.
+      BlockRows: int }
 
 /// Hits to return when none is said: the published system's five.
 let DefaultK = 5
@@ -55,7 +57,8 @@ let query (model: string) (layers: string list) =
       IncludeSelf = false
       MinAccuracy = None
       LayerType = None
-      TrainedOn = None }
+      TrainedOn = None
+      BlockRows = DefaultBlockRows }
 
 let private one (what: string) (model: string) (choices: string list) (flag: string) =
     match choices with
@@ -97,6 +100,8 @@ let private queryLayers (catalog: ICatalog) (q: Query) =
 let search (device: Device) (catalog: ICatalog) (q: Query) =
     if q.K < 1 then
         Input.fail "cka search: --k %d must be at least 1" q.K
+    if q.BlockRows < 1 then
+        Input.fail "cka search: %d rows per block; at least 1" q.BlockRows
     let probe, version, chosen = queryLayers catalog q
     let groups = Dictionary<string, int>()
     let groupOf (model: string) =
@@ -115,7 +120,7 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
             MinAccuracy = q.MinAccuracy
             TrainedOn = q.TrainedOn }
     let mutable offset = 0L
-    for block in Catalog.ckaBlocks catalog filter DefaultBlockRows do
+    for block in Catalog.ckaBlocks catalog filter q.BlockRows do
         let ids = block.Layers |> Array.map (fun l -> groupOf l.Model)
         use index =
             EncodingIndex.Build(
