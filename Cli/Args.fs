@@ -164,7 +164,8 @@ type CkaIndexArgs =
         member a.Usage =
             match a with
             | Models _ -> "model files (zoo weights in any format: .safetensors, .pt, .th, .bin, Hugging Face folder)."
-            | Probe _ -> "the probe data set SPEC (cifar10:FILE, fashion-mnist[:DIR], folder:DIR, random:N:CxHxW[:SEED])."
+            | Probe _ ->
+                "the probe data set SPEC (cifar10:FILE, fashion-mnist[:DIR], folder:DIR, random:N:CxHxW[:SEED])."
             | Probe_Count _ -> $"probe inputs (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
             | Probe_First _ -> "index of the first probe input in the data set (default 0)."
             | Mean _ -> meanUsage
@@ -209,10 +210,27 @@ type CkaSearchArgs =
             | Json ->
                 "print one JSON document {probe, model, version, layer, results: [{model, version, layer, layer_type, score, accuracy}]} (several layers: {queries: [...]})."
 
+type CkaCompareArgs =
+    | [<MainCommand; Mandatory>] Models of a_and_b: string list
+    | [<Mandatory>] Out of dir: string
+    | Probe of id: string
+    | Db of path: string
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Models _ -> "A B: two indexed models, each MODEL or MODEL/VERSION."
+            | Out _ -> "folder for index.html (heatmap, structure, best matches), cka.csv and compare.json."
+            | Probe _ -> "the probe-set id, when A is indexed on several."
+            | Db _ -> $"the catalog (default ./{db})."
+            | Json -> "print the comparison as one JSON document instead of a summary."
+
 type CkaArgs =
     | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<CkaScoreArgs>
     | [<CliPrefix(CliPrefix.None)>] Index of ParseResults<CkaIndexArgs>
     | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<CkaSearchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CkaCompareArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -220,7 +238,10 @@ type CkaArgs =
             | Score _ -> "centred kernel alignment between two layers' activations."
             | Index _ ->
                 "capture every layer of models on a probe set and store their CKA encodings in the catalog (re-indexing replaces a model's rows)."
-            | Search _ -> "the indexed layers most similar (linear CKA, exact top-k) to a model's layers, in other models."
+            | Search _ ->
+                "the indexed layers most similar (linear CKA, exact top-k) to a model's layers, in other models."
+            | Compare _ ->
+                "the layer-by-layer CKA heatmap (HTML, CSV) of two indexed models and a structural comparison per stage."
 
 type GemmArgs =
     | Sizes of int list
@@ -635,7 +656,7 @@ type HybridArgs =
             | Inspect _ ->
                 "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."
             | Gmm _ -> "Gaussian mixtures: fit."
-            | Cka _ -> "layer similarity (centred kernel alignment): score, index, search."
+            | Cka _ -> "layer similarity (centred kernel alignment): score, index, search, compare."
             | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
             | Train _ ->
                 "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."

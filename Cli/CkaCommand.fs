@@ -62,8 +62,10 @@ let private index (args: ParseResults<CkaIndexArgs>) =
     let single flag =
         if paths.Length > 1 then
             Input.fail "cka index: %s names one model; %d are given" flag paths.Length
-    if args.Contains CkaIndexArgs.Name then single "--name"
-    if args.Contains CkaIndexArgs.Accuracy then single "--accuracy"
+    if args.Contains CkaIndexArgs.Name then
+        single "--name"
+    if args.Contains CkaIndexArgs.Accuracy then
+        single "--accuracy"
     match args.TryGetResult CkaIndexArgs.Accuracy with
     | Some a when not (a >= 0.0 && a <= 1.0) -> Input.fail "cka index: --accuracy %g must be between 0 and 1" a
     | _ -> ()
@@ -80,7 +82,8 @@ let private index (args: ParseResults<CkaIndexArgs>) =
               { LayerIndex.ModelToIndex.Path = path
                 LayerIndex.ModelToIndex.Name =
                   args.GetResult(CkaIndexArgs.Name, defaultValue = LayerIndex.modelName path)
-                LayerIndex.ModelToIndex.Version = args.GetResult(CkaIndexArgs.Version, defaultValue = Defaults.cka.Version)
+                LayerIndex.ModelToIndex.Version =
+                  args.GetResult(CkaIndexArgs.Version, defaultValue = Defaults.cka.Version)
                 LayerIndex.ModelToIndex.Arch = args.TryGetResult CkaIndexArgs.Arch
                 LayerIndex.ModelToIndex.Accuracy = args.TryGetResult CkaIndexArgs.Accuracy
                 LayerIndex.ModelToIndex.TrainedOn = args.TryGetResult CkaIndexArgs.Trained_On } ]
@@ -139,9 +142,35 @@ let private search (args: ParseResults<CkaSearchArgs>) =
     | false, _ -> List.iter printHits results
     0
 
+let private compare (args: ParseResults<CkaCompareArgs>) =
+    let a, b =
+        match args.GetResult CkaCompareArgs.Models with
+        | [ a; b ] -> a, b
+        | names -> Input.fail "cka compare: name two models, A and B (%d given)" names.Length
+    let r =
+        LayerCompare.run
+            (args.GetResult(CkaCompareArgs.Db, defaultValue = Defaults.db))
+            a
+            b
+            (args.TryGetResult CkaCompareArgs.Probe)
+            (args.GetResult CkaCompareArgs.Out)
+    if args.Contains CkaCompareArgs.Json then
+        printJson r
+    else
+        let c = r.Comparison
+        heading $"{c.A} vs {c.B} (probe {c.Probe})"
+        for s in c.Structure.Summary do
+            printfn "%s" s
+        table
+            [ $"layer of {c.A}"; $"best match in {c.B}"; "cka" ]
+            [ for m in c.Best -> [ m.Layer; m.Match; m.Score.ToString "F4" ] ]
+        printfn "wrote %s and %s" r.Html r.Csv
+    0
+
 let run (args: ParseResults<CkaArgs>) =
     match args.TryGetSubCommand() with
     | Some(Score a) -> score a
     | Some(Index a) -> index a
     | Some(Search a) -> search a
-    | _ -> Input.fail "cka: name a command: score, index or search (see hybrid cka --help)"
+    | Some(Compare a) -> compare a
+    | _ -> Input.fail "cka: name a command: score, index, search or compare (see hybrid cka --help)"

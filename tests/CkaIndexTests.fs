@@ -30,8 +30,13 @@ let private indexed =
                LayerIndex.ModelToIndex.Accuracy = Some accuracy
                LayerIndex.ModelToIndex.TrainedOn = Some "cifar10" }
          let result =
-             LayerIndex.run Device.Cpu db probe LayerCapture.everyLayer [ model 20 0.8103; model 32 0.8256 ] (fun _ _ _ ->
-                 ())
+             LayerIndex.run
+                 Device.Cpu
+                 db
+                 probe
+                 LayerCapture.everyLayer
+                 [ model 20 0.8103; model 32 0.8256 ]
+                 (fun _ _ _ -> ())
          db, result)
 
 /// Every stored layer of the index and its encoding, in index order.
@@ -52,11 +57,9 @@ let private referenceTests =
         [ test "the CKA of every pair of reference layers equals PyTorch's activations' linear CKA within 1e-5" {
               let db, result = indexed.Value
               let layers = stored db result.Probe.Id
-              let encoding name =
-                  layers |> List.find (fun (l, _) -> l.Model = "resnet20" && l.Layer = name) |> snd
+              let encoding name = layers |> List.find (fun (l, _) -> l.Model = "resnet20" && l.Layer = name) |> snd
               use fixture = SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
-              let activations name =
-                  Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
+              let activations name = Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
               for a in referenceLayers do
                   for b in referenceLayers do
                       // The reference: the Reference backend's float64 linear CKA of PyTorch's own activations.
@@ -78,21 +81,25 @@ let private referenceTests =
               let conv1 = r20 |> List.find (fun l -> l.Layer = "conv1")
               Expect.equal conv1.OutputShape [| 16L; 32L; 32L |] "conv1's output shape"
               Expect.equal conv1.LayerType "Conv2d" "conv1's type"
+              Expect.equal conv1.Parameters "weight:16x3x3x3" "conv1's own parameters"
+              Expect.equal conv1.ParameterCount 432L "their count"
+              Expect.isFalse
+                  (r20 |> List.exists (fun l -> l.Layer = "layer1.0.shortcut"))
+                  "an identity shortcut (output = input) is skipped"
               Expect.equal (r20 |> List.find (fun l -> l.Layer = "layer3")).OutputShape [| 64L; 8L; 8L |] "layer3"
               Expect.equal (r20 |> List.last).Layer "linear" "the classifier runs last"
               Expect.isLessThan conv1.Ordinal (r20 |> List.find (fun l -> l.Layer = "layer1")).Ordinal "forward order"
               for l, e in layers do
-                  Expect.floatClose { absolute = 1e-5; relative = 0.0 } (dot e e) 1.0 $"{l.Model} {l.Layer} is a unit vector"
+                  Expect.floatClose
+                      { absolute = 1e-5; relative = 0.0 }
+                      (dot e e)
+                      1.0
+                      $"{l.Model} {l.Layer} is a unit vector"
           }
           test "a layer searched with its own model included finds itself at score 1" {
               let db, _ = indexed.Value
               for name in referenceLayers do
-                  let hits =
-                      search
-                          db
-                          { LayerSearch.query "resnet20" [ name ] with
-                              IncludeSelf = true
-                              K = 3 }
+                  let hits = search db { LayerSearch.query "resnet20" [ name ] with IncludeSelf = true; K = 3 }
                   let top = hits.Head.Results.Head
                   Expect.floatClose { absolute = 1e-5; relative = 0.0 } top.Score 1.0 $"{name}: the best score"
                   let itself = hits.Head.Results |> List.tryFind (fun h -> h.Model = "resnet20" && h.Layer = name)
@@ -105,12 +112,7 @@ let private referenceTests =
               let layers = stored db result.Probe.Id
               let queries = [ "conv1"; "layer1.0"; "layer2"; "layer3.2.bn2"; "linear" ]
               for blockRows in [ LayerSearch.DefaultBlockRows; 7 ] do
-                  let hits =
-                      search
-                          db
-                          { LayerSearch.query "resnet20" queries with
-                              K = 6
-                              BlockRows = blockRows }
+                  let hits = search db { LayerSearch.query "resnet20" queries with K = 6; BlockRows = blockRows }
                   for name, found in List.zip queries hits do
                       let q = layers |> List.find (fun (l, _) -> l.Model = "resnet20" && l.Layer = name) |> snd
                       let expected =
@@ -143,12 +145,90 @@ let private referenceTests =
           test "unknown models, layers and a bad k are one-line user errors" {
               let db, _ = indexed.Value
               let fails (fragment: string) q =
-                  let e = throwsOf<InputException> (fun () -> search db q |> ignore)
+                  let e = throwsOf<InputException>(fun () -> search db q |> ignore)
                   Expect.stringContains e.Message fragment "names the problem"
               fails "resnet99 is not in the CKA index" (LayerSearch.query "resnet99" [])
               fails "has no indexed layer layer9" (LayerSearch.query "resnet20" [ "layer9" ])
               fails "--k 0" { LayerSearch.query "resnet20" [] with K = 0 }
           } ]
+
+/// Parameters a safetensors state dict holds, without BatchNorm's buffers.
+let private parameterCount (path: string) =
+    use file = SafetensorsFile.Open path
+    file.Tensors
+    |> Seq.filter (fun t ->
+        not (t.Name.EndsWith "running_mean" || t.Name.EndsWith "running_var" || t.Name.EndsWith "num_batches_tracked"))
+    |> Seq.sumBy (fun t -> t.Shape |> Array.fold (fun n d -> n * int64 d) 1L)
+
+let private compareTests =
+    testList
+        "compare"
+        [ test "resnet20 with itself: unit diagonal, symmetric, PyTorch's CKA at the reference layers, same structure" {
+              let db, _ = indexed.Value
+              use catalog = Catalog.openOrCreate db
+              let c = LayerCompare.compare catalog "resnet20" "resnet20/1" None
+              let n = c.LayersA.Length
+              Expect.equal c.LayersB c.LayersA "the same layers"
+              for i in 0 .. n - 1 do
+                  Expect.floatClose { absolute = 1e-5; relative = 0.0 } (c.Cka[i][i]) 1.0 $"diagonal {c.LayersA[i]}"
+                  for j in 0 .. n - 1 do
+                      Expect.floatClose { absolute = 1e-6; relative = 0.0 } (c.Cka[i][j]) (c.Cka[j][i]) "symmetric"
+              use fixture = SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
+              let activations name = Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
+              for a in referenceLayers do
+                  for b in referenceLayers do
+                      let i, j = List.findIndex ((=) a) c.LayersA, List.findIndex ((=) b) c.LayersB
+                      let expected = Hybrid.Core.Gpu.Cka.Score(Device.Reference, activations a, activations b)
+                      Expect.floatClose { absolute = 1e-5; relative = 0.0 } (c.Cka[i][j]) expected $"CKA({a}, {b})"
+              Expect.equal
+                  (List.last c.Structure.Summary)
+                  "The two models have the same modules, types, output shapes and parameter shapes."
+                  "no structural difference"
+          }
+          test "resnet20 vs resnet32: per-stage structure and parameter counts from the files' own tensors" {
+              let db, _ = indexed.Value
+              use catalog = Catalog.openOrCreate db
+              let c = LayerCompare.compare catalog "resnet20" "resnet32" None
+              let stages = c.Structure.Stages
+              Expect.equal
+                  (stages |> List.map _.Stage)
+                  [ "conv1"; "bn1"; "layer1"; "layer2"; "layer3"; "linear" ]
+                  "stages"
+              Expect.equal (stages |> List.sumBy _.ParametersA) (parameterCount (resnet 20)) "resnet20's parameters"
+              Expect.equal (stages |> List.sumBy _.ParametersB) (parameterCount (resnet 32)) "resnet32's parameters"
+              for s in stages do
+                  Expect.isEmpty s.Removed $"{s.Stage}: nothing removed"
+                  Expect.isEmpty s.Changed $"{s.Stage}: nothing changed"
+              let layer2 = stages |> List.find (fun s -> s.Stage = "layer2")
+              // Two more blocks: conv1, bn1, conv2, bn2, then the block itself (hooks fire as modules finish, so a
+              // block follows its children; the identity shortcuts are not indexed).
+              Expect.equal
+                  layer2.Added
+                  [ for b in [ 3; 4 ] do
+                        for m in [ ".conv1"; ".bn1"; ".conv2"; ".bn2"; "" ] -> $"layer2.{b}{m}" ]
+                  "resnet32 adds blocks 3 and 4"
+              Expect.stringContains
+                  (c.Structure.Summary |> List.find (fun s -> s.StartsWith "layer2:"))
+                  "resnet32/1 adds 10"
+                  "the sentence for layer2"
+              let best = c.Best |> List.find (fun m -> m.Layer = "conv1")
+              Expect.equal best.Match "conv1" "conv1's best match is conv1"
+          }
+          testInTempDir "the CSV holds the matrix and the page the heatmap"
+          <| fun dir ->
+              let db, _ = indexed.Value
+              let r = LayerCompare.run db "resnet20" "resnet32" None dir
+              let lines = File.ReadAllLines r.Csv
+              let c = r.Comparison
+              Expect.equal lines.Length (c.LayersA.Length + 1) "a header and one line per layer of a"
+              Expect.equal (lines[0].Split ',').Length (c.LayersB.Length + 1) "a column per layer of b"
+              let row = lines[1].Split ','
+              Expect.equal row[0] c.LayersA.Head "the row's layer"
+              Expect.equal (Double.Parse(row[1], Globalization.CultureInfo.InvariantCulture)) (c.Cka[0][0]) "round-trip"
+              let page = File.ReadAllText r.Html
+              Expect.stringContains page "plotly.js v" "plotly.js inlined (opens offline)"
+              Expect.stringContains page "\"type\":\"heatmap\"" "a heatmap trace"
+              Expect.isTrue (File.Exists(Path.Combine(dir, "compare.json"))) "compare.json" ]
 
 let private transactionTests =
     testList
@@ -172,6 +252,8 @@ let private transactionTests =
                     CkaLayerRow.Layer = name
                     CkaLayerRow.LayerType = "Conv2d"
                     CkaLayerRow.OutputShape = [| 2L |]
+                    CkaLayerRow.Parameters = "weight:2x1x1x1"
+                    CkaLayerRow.ParameterCount = 2L
                     CkaLayerRow.Accuracy = None
                     CkaLayerRow.TrainedOn = None
                     CkaLayerRow.Source = "m.safetensors" },
@@ -186,7 +268,7 @@ let private transactionTests =
               Expect.equal (names ()) [ "x"; "y" ] "re-indexing replaced the rows"
               // The second row repeats the first's ordinal: the insert fails after the delete, inside the transaction.
               let e =
-                  throwsOf<InputException> (fun () -> Catalog.replaceCkaModel catalog probe [ layer 0 "u"; layer 0 "v" ])
+                  throwsOf<InputException>(fun () -> Catalog.replaceCkaModel catalog probe [ layer 0 "u"; layer 0 "v" ])
               Expect.stringContains e.Message db "names the catalog"
               Expect.equal (names ()) [ "x"; "y" ] "the failed re-index left the previous rows"
               Expect.equal (Catalog.ckaProbes catalog) [ probe ] "the probe set is recorded once" ]
@@ -240,13 +322,40 @@ let private cliTests =
               let code, out, err = CliTests.runCli [ "cka"; "search"; "cifar10-resnet20"; "layer2"; "--db"; db ]
               Expect.equal code 0 $"search without self (stderr: {err})"
               Expect.stringContains out "cifar10-resnet20/1 layer2" "a heading for the query"
+              let code, _, err =
+                  CliTests.runCli
+                      [ "cka"
+                        "index"
+                        resnet 20
+                        "--name"
+                        "copy"
+                        "--probe"
+                        "random:16:3x32x32:7"
+                        "--probe-count"
+                        "12"
+                        "--layers"
+                        "conv1"
+                        "layer2"
+                        "--db"
+                        db ]
+              Expect.equal code 0 $"index a copy (stderr: {err})"
+              let out = Path.Combine(dir, "compare")
+              let code, json, err =
+                  CliTests.runCli [ "cka"; "compare"; "cifar10-resnet20"; "copy/1"; "--out"; out; "--db"; db; "--json" ]
+              Expect.equal code 0 $"compare exit code (stderr: {err})"
+              use doc = parseJson json
+              let cka = doc.RootElement.GetProperty("comparison").GetProperty("cka")
+              let layer2 = cka[1][1]
+              Expect.floatClose { absolute = 1e-5; relative = 0.0 } (layer2.GetDouble()) 1.0 "layer2 vs its copy"
+              Expect.isTrue (File.Exists(Path.Combine(out, "index.html"))) "the page"
               let code, _, err = CliTests.runCli [ "cka"; "search"; "nope"; "--db"; db ]
               Expect.equal code 1 "unknown model: exit code"
               Expect.equal
                   (err.Trim())
-                  "hybrid: error: cka search: nope is not in the CKA index (run hybrid cka index first)"
+                  "hybrid: error: cka: nope is not in the CKA index (run hybrid cka index first)"
                   "one line"
-          testInTempDir "a probe beyond the data set and a missing model are one-line errors" <| fun dir ->
+          testInTempDir "a probe beyond the data set and a missing model are one-line errors"
+          <| fun dir ->
               let db = Path.Combine(dir, "c.db")
               let code, _, err =
                   CliTests.runCli
@@ -260,4 +369,4 @@ let private cliTests =
               Expect.stringContains err $"{missing}: no such file" "names the file" ]
 
 [<Tests>]
-let tests = testList "cka index" [ referenceTests; transactionTests; cliTests ]
+let tests = testList "cka index" [ referenceTests; compareTests; transactionTests; cliTests ]

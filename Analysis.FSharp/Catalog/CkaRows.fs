@@ -25,23 +25,29 @@ type ProbeRow =
 /// One indexed layer of a model, without its encoding.
 [<RequireQualifiedAccess>]
 type CkaLayerRow =
-    { Probe: string
-      Model: string
-      Version: string
-      /// The layer's place in the model's forward pass (0-based), which orders a model's layers.
-      Ordinal: int
-      /// The module path, as in the model's state keys (layer1.0.conv1).
-      Layer: string
-      /// The module's PyTorch type name (Conv2d, BatchNorm2d, BasicBlock, ...).
-      LayerType: string
-      /// The output shape of one probe input.
-      OutputShape: int64[]
-      /// The model's accuracy on its own test set, when known.
-      Accuracy: float option
-      /// The data set the model was trained on, when known.
-      TrainedOn: string option
-      /// The model file the layer was captured from.
-      Source: string }
+    {
+        Probe: string
+        Model: string
+        Version: string
+        /// The layer's place in the model's forward pass (0-based), which orders a model's layers.
+        Ordinal: int
+        /// The module path, as in the model's state keys (layer1.0.conv1).
+        Layer: string
+        /// The module's PyTorch type name (Conv2d, BatchNorm2d, BasicBlock, ...).
+        LayerType: string
+        /// The output shape of one probe input.
+        OutputShape: int64[]
+        /// The module's own parameters as "name:shape", comma-separated ("weight:16x3x3x3,bias:16"; "" for none).
+        Parameters: string
+        /// How many values the module's own parameters hold.
+        ParameterCount: int64
+        /// The model's accuracy on its own test set, when known.
+        Accuracy: float option
+        /// The data set the model was trained on, when known.
+        TrainedOn: string option
+        /// The model file the layer was captured from.
+        Source: string
+    }
 
 /// One model of the CKA index on one probe set.
 [<RequireQualifiedAccess>]

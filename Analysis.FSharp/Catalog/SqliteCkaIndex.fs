@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS cka_probes (
 CREATE TABLE IF NOT EXISTS cka_layers (
   probe_id TEXT NOT NULL REFERENCES cka_probes (id), model TEXT NOT NULL, version TEXT NOT NULL,
   ordinal INTEGER NOT NULL, layer TEXT NOT NULL, layer_type TEXT NOT NULL, output_shape TEXT NOT NULL,
-  accuracy REAL, trained_on TEXT, source TEXT NOT NULL, indexed_at TEXT NOT NULL, encoding BLOB NOT NULL,
+  parameters TEXT NOT NULL, parameter_count INTEGER NOT NULL, accuracy REAL, trained_on TEXT, source TEXT NOT NULL, indexed_at TEXT NOT NULL, encoding BLOB NOT NULL,
   PRIMARY KEY (probe_id, model, version, ordinal));
 CREATE INDEX IF NOT EXISTS cka_layers_layer ON cka_layers (model, version, layer);
 """
@@ -30,8 +30,7 @@ let ensureTables (connection: SqliteConnection) =
 
 let private ints (xs: seq<'a>) = String.Join(",", xs)
 
-let private parseInts (text: string) parse =
-    if text = "" then [||] else text.Split ',' |> Array.map parse
+let private parseInts (text: string) parse = if text = "" then [||] else text.Split ',' |> Array.map parse
 
 let private add (cmd: SqliteCommand) (name: string) (value: obj) =
     cmd.Parameters.AddWithValue(name, (if isNull value then box DBNull.Value else value)) |> ignore
@@ -42,7 +41,7 @@ let private option (x: 'a option) =
     | None -> null
 
 let private blob (encoding: float32[]) =
-    let bytes = Array.zeroCreate<byte> (encoding.Length * sizeof<float32>)
+    let bytes = Array.zeroCreate<byte>(encoding.Length * sizeof<float32>)
     Buffer.BlockCopy(encoding, 0, bytes, 0, bytes.Length)
     bytes
 
@@ -64,7 +63,12 @@ let private insertProbe (connection: SqliteConnection) (tx: SqliteTransaction) (
 
 /// Replaces the layers of one model and version on probe's probe set, in one transaction; path names the catalog in
 /// errors.
-let replaceModel (connection: SqliteConnection) (path: string) (probe: ProbeRow) (layers: (CkaLayerRow * float32[]) list) =
+let replaceModel
+    (connection: SqliteConnection)
+    (path: string)
+    (probe: ProbeRow)
+    (layers: (CkaLayerRow * float32[]) list)
+    =
     let dimension = probe.Count * (probe.Count + 1) / 2
     for layer, encoding in layers do
         if layer.Probe <> probe.Id || encoding.Length <> dimension then
@@ -85,8 +89,23 @@ let replaceModel (connection: SqliteConnection) (path: string) (probe: ProbeRow)
         use insert = connection.CreateCommand()
         insert.Transaction <- tx
         insert.CommandText <-
-            """INSERT INTO cka_layers VALUES ($p, $m, $v, $o, $layer, $type, $shape, $acc, $on, $src, $at, $enc)"""
-        let names = [| "$p"; "$m"; "$v"; "$o"; "$layer"; "$type"; "$shape"; "$acc"; "$on"; "$src"; "$at"; "$enc" |]
+            """INSERT INTO cka_layers
+               VALUES ($p, $m, $v, $o, $layer, $type, $shape, $params, $count, $acc, $on, $src, $at, $enc)"""
+        let names =
+            [| "$p"
+               "$m"
+               "$v"
+               "$o"
+               "$layer"
+               "$type"
+               "$shape"
+               "$params"
+               "$count"
+               "$acc"
+               "$on"
+               "$src"
+               "$at"
+               "$enc" |]
         let ps = names |> Array.map (fun n -> insert.Parameters.Add(SqliteParameter(n, null)))
         let at = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture)
         for l, encoding in layers do
@@ -98,6 +117,8 @@ let replaceModel (connection: SqliteConnection) (path: string) (probe: ProbeRow)
                    l.Layer
                    l.LayerType
                    ints l.OutputShape
+                   l.Parameters
+                   l.ParameterCount
                    option l.Accuracy
                    option l.TrainedOn
                    l.Source
@@ -166,7 +187,8 @@ let private filtered (connection: SqliteConnection) (f: CkaFilter) =
               add cmd "$acc" a
           | None -> () ]
     cmd.CommandText <-
-        $"""SELECT probe_id, model, version, ordinal, layer, layer_type, output_shape, accuracy, trained_on, source, encoding
+        $"""SELECT probe_id, model, version, ordinal, layer, layer_type, output_shape, parameters, parameter_count,
+                   accuracy, trained_on, source, encoding
             FROM cka_layers WHERE {String.Join(" AND ", conditions)} ORDER BY probe_id, model, version, ordinal"""
     cmd
 
@@ -178,9 +200,11 @@ let private readLayer (r: SqliteDataReader) =
       CkaLayerRow.Layer = r.GetString 4
       CkaLayerRow.LayerType = r.GetString 5
       CkaLayerRow.OutputShape = parseInts (r.GetString 6) Int64.Parse
-      CkaLayerRow.Accuracy = real r 7
-      CkaLayerRow.TrainedOn = text r 8
-      CkaLayerRow.Source = r.GetString 9 }
+      CkaLayerRow.Parameters = r.GetString 7
+      CkaLayerRow.ParameterCount = r.GetInt64 8
+      CkaLayerRow.Accuracy = real r 9
+      CkaLayerRow.TrainedOn = text r 10
+      CkaLayerRow.Source = r.GetString 11 }
 
 /// The layers filter matches with their encodings, blockRows at a time, streamed from one reader as the sequence is
 /// enumerated.
@@ -201,7 +225,7 @@ let blocks (connection: SqliteConnection) (path: string) (filter: CkaFilter) (bl
             layers.Clear()
             b
         while r.Read() do
-            let bytes = r.GetFieldValue<byte[]> 10
+            let bytes = r.GetFieldValue<byte[]> 12
             if dimension < 0 then
                 dimension <- bytes.Length / sizeof<float32>
                 buffer <- Array.zeroCreate (blockRows * dimension)

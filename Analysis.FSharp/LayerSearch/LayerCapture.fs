@@ -23,12 +23,17 @@ type CapturedLayer =
         Type: string
         /// The output shape of one probe input.
         OutputShape: int64[]
+        /// The module's own parameters (not its children's) as "name:shape" ("weight:16x3x3x3,bias:16").
+        Parameters: string
+        /// How many values those parameters hold.
+        ParameterCount: int64
         /// The packed normalised centred Gram matrix of its outputs (Cka.encoding).
         Encoding: float32[]
     }
 
-/// A layer that could not be indexed and why (its outputs were identical on every probe input, so CKA is undefined,
-/// or it does not give one output per input).
+/// A layer that was not indexed and why: it passes its input through unchanged (an empty Sequential shortcut: its
+/// encoding would be the previous layer's), its outputs were identical on every probe input (CKA is undefined), or
+/// it does not give one output per input.
 type SkippedLayer = { Path: string; Reason: string }
 
 /// The modules of model a selection picks, in the model's module order; a listed path the model lacks is refused.
@@ -51,24 +56,31 @@ let capture (device: Device) (model: Module) (selection: Selection) (images: flo
     let captured = ResizeArray<CapturedLayer>()
     let skipped = ResizeArray<SkippedLayer>()
     let runs = Collections.Generic.Dictionary<string, int>()
-    let observe (path: string) (m: Module) (output: Tensor) =
-        runs[path] <- (match runs.TryGetValue path with
-                       | true, k -> k + 1
-                       | _ -> 1)
+    let observe (path: string) (m: Module) (input: Tensor) (output: Tensor) =
+        runs[path] <-
+            (match runs.TryGetValue path with
+             | true, k -> k + 1
+             | _ -> 1)
         let name = if runs[path] = 1 then path else $"{path}#{runs[path]}"
-        if output.Dim < 1 || output.Size 0 <> n || output.Dtype <> ScalarType.Float32 then
+        if Object.ReferenceEquals(input, output) then
+            skipped.Add { Path = name; Reason = "its output is its input" }
+        elif output.Dim < 1 || output.Size 0 <> n || output.Dtype <> ScalarType.Float32 then
             skipped.Add { Path = name; Reason = $"its output {output} is not one float32 row per probe input" }
         else
             try
                 let x = Activations.Of(output.ToArray<float32>(), n)
+                let own = m.NamedParameters() |> Seq.filter (fun struct (p, _) -> not (p.Contains '.')) |> Seq.toList
                 captured.Add
                     { Path = name
                       Type = m.TypeName
                       OutputShape = output.Shape[1..] |> Array.map int64
+                      Parameters =
+                        own |> List.map (fun struct (p, t) -> p + ":" + String.Join("x", t.Shape)) |> String.concat ","
+                      ParameterCount = own |> List.sumBy (fun struct (_, t) -> int64 t.Numel)
                       Encoding = Hybrid.Analysis.Cka.encoding device x }
             with :? ArgumentException as e ->
                 skipped.Add { Path = name; Reason = e.Message }
-    let hooks = [ for path, m in modules model selection -> m.RegisterForwardHook(fun m _ y -> observe path m y) ]
+    let hooks = [ for path, m in modules model selection -> m.RegisterForwardHook(fun m x y -> observe path m x y) ]
     try
         use _ = Autograd.NoGrad()
         use _ = model.Eval()

@@ -18,20 +18,18 @@ type ModelToIndex =
       TrainedOn: string option }
 
 type IndexedModel =
-    { Model: string
-      Version: string
-      Source: string
-      /// The zoo architecture the weights were loaded into.
-      Network: string
-      Layers: int
-      Skipped: LayerCapture.SkippedLayer list
-      Seconds: float }
+    {
+        Model: string
+        Version: string
+        Source: string
+        /// The zoo architecture the weights were loaded into.
+        Network: string
+        Layers: int
+        Skipped: LayerCapture.SkippedLayer list
+        Seconds: float
+    }
 
-type IndexResult =
-    { Db: string
-      Probe: ProbeRow
-      Models: IndexedModel list
-      Device: string }
+type IndexResult = { Db: string; Probe: ProbeRow; Models: IndexedModel list; Device: string }
 
 /// The version a model is stored under when none is given.
 let DefaultVersion = "1"
@@ -45,7 +43,10 @@ let modelName (path: string) =
     else
         let stem = Path.GetFileNameWithoutExtension trimmed
         let folder = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath trimmed))
-        if List.contains stem [ "model"; "pytorch_model"; "weights"; "checkpoint" ] && not (String.IsNullOrEmpty folder) then
+        if
+            List.contains stem [ "model"; "pytorch_model"; "weights"; "checkpoint" ]
+            && not (String.IsNullOrEmpty folder)
+        then
             folder
         else
             stem
@@ -53,13 +54,18 @@ let modelName (path: string) =
 /// Refuses names that could not be a path segment of the HTTP API or a file name: model names, versions and layers
 /// are letters, digits and . _ - # (no slashes, no "..").
 let checkName (what: string) (name: string) =
-    let ok (c: char) =
-        Char.IsAsciiLetterOrDigit c || c = '.' || c = '_' || c = '-' || c = '#'
+    let ok (c: char) = Char.IsAsciiLetterOrDigit c || c = '.' || c = '_' || c = '-' || c = '#'
     if String.IsNullOrEmpty name || name.Length > 200 || name.Contains ".." || not (Seq.forall ok name) then
         Input.fail "%s '%s': use letters, digits and . _ - # only (at most 200, no '..')" what name
 
 /// Captures the selected layers of one model on the probe set and replaces its rows in the catalog.
-let indexModel (device: Device) (catalog: ICatalog) (probe: ProbeSet.Probe) (selection: LayerCapture.Selection) (m: ModelToIndex) =
+let indexModel
+    (device: Device)
+    (catalog: ICatalog)
+    (probe: ProbeSet.Probe)
+    (selection: LayerCapture.Selection)
+    (m: ModelToIndex)
+    =
     checkName "model" m.Name
     checkName "version" m.Version
     if Path.GetExtension(m.Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) then
@@ -80,6 +86,8 @@ let indexModel (device: Device) (catalog: ICatalog) (probe: ProbeSet.Probe) (sel
               CkaLayerRow.Layer = l.Path
               CkaLayerRow.LayerType = l.Type
               CkaLayerRow.OutputShape = l.OutputShape
+              CkaLayerRow.Parameters = l.Parameters
+              CkaLayerRow.ParameterCount = l.ParameterCount
               CkaLayerRow.Accuracy = m.Accuracy
               CkaLayerRow.TrainedOn = m.TrainedOn
               CkaLayerRow.Source = Path.GetFullPath m.Path },
@@ -109,8 +117,7 @@ let run
     (progress: int -> int -> IndexedModel -> unit)
     =
     requireFiles (models |> List.map _.Path)
-    let duplicate =
-        models |> List.countBy (fun m -> m.Name, m.Version) |> List.tryFind (fun (_, count) -> count > 1)
+    let duplicate = models |> List.countBy (fun m -> m.Name, m.Version) |> List.tryFind (fun (_, count) -> count > 1)
     match duplicate with
     | Some((name, version), _) -> Input.fail "cka index: two models would be stored as %s/%s; name them" name version
     | None -> ()
@@ -121,7 +128,4 @@ let run
             let r = indexModel device catalog probe selection m
             progress (i + 1) models.Length r
             r)
-    { Db = db
-      Probe = probe.Row
-      Models = indexed
-      Device = device.Name }
+    { Db = db; Probe = probe.Row; Models = indexed; Device = device.Name }

@@ -8,38 +8,37 @@ open Hybrid.Core.Gpu
 
 /// One stored layer found for a query.
 type Hit =
-    { Model: string
-      Version: string
-      Layer: string
-      LayerType: string
-      /// Linear CKA between the query layer and this one (the inner product of their float32 encodings).
-      Score: float
-      Accuracy: float option }
+    {
+        Model: string
+        Version: string
+        Layer: string
+        LayerType: string
+        /// Linear CKA between the query layer and this one (the inner product of their float32 encodings).
+        Score: float
+        Accuracy: float option
+    }
 
 /// The hits of one query layer, best first.
-type QueryHits =
-    { Probe: string
-      Model: string
-      Version: string
-      Layer: string
-      Results: Hit list }
+type QueryHits = { Probe: string; Model: string; Version: string; Layer: string; Results: Hit list }
 
 /// What to search for and where.
 type Query =
-    { Model: string
-      /// None: the model's one indexed version (several must be told apart).
-      Version: string option
-      /// The query layers; empty: every indexed layer of the model.
-      Layers: string list
-      /// None: the model's one probe set (several must be told apart).
-      Probe: string option
-      K: int
-      IncludeSelf: bool
-      MinAccuracy: float option
-      LayerType: string option
-      TrainedOn: string option
-      /// Stored layers read and scored at a time.
-      BlockRows: int }
+    {
+        Model: string
+        /// None: the model's one indexed version (several must be told apart).
+        Version: string option
+        /// The query layers; empty: every indexed layer of the model.
+        Layers: string list
+        /// None: the model's one probe set (several must be told apart).
+        Probe: string option
+        K: int
+        IncludeSelf: bool
+        MinAccuracy: float option
+        LayerType: string option
+        TrainedOn: string option
+        /// Stored layers read and scored at a time.
+        BlockRows: int
+    }
 
 /// Hits to return when none is said: the published system's five.
 let DefaultK = 5
@@ -63,37 +62,39 @@ let query (model: string) (layers: string list) =
 let private one (what: string) (model: string) (choices: string list) (flag: string) =
     match choices with
     | [ x ] -> x
-    | [] -> Input.fail "cka search: %s is not in the CKA index (run hybrid cka index first)" model
-    | xs -> Input.fail "cka search: %s has several %ss (%s); name one with %s" model what (String.concat ", " xs) flag
+    | [] -> Input.fail "cka: %s is not in the CKA index (run hybrid cka index first)" model
+    | xs -> Input.fail "cka: %s has several %ss (%s); name one with %s" model what (String.concat ", " xs) flag
 
-/// The query model's version and probe set, and its stored layers with their encodings.
-let private queryLayers (catalog: ICatalog) (q: Query) =
+/// An indexed model on one probe set: its stored layers with their encodings, in forward order.
+type IndexedLayers = { Probe: string; Model: string; Version: string; Layers: (CkaLayerRow * float32[]) list }
+
+/// The stored layers of model (its one version and probe set unless named; several must be told apart).
+let load (catalog: ICatalog) (model: string) (version: string option) (probe: string option) =
     let indexed =
         Catalog.ckaModels catalog
         |> List.filter (fun m ->
-            m.Model = q.Model
-            && (q.Version.IsNone || q.Version = Some m.Version)
-            && (q.Probe.IsNone || q.Probe = Some m.Probe))
-    let version = one "version" q.Model (indexed |> List.map _.Version |> List.distinct) "--version"
-    let probe = one "probe set" q.Model (indexed |> List.map _.Probe |> List.distinct) "--probe"
-    let filter =
-        { CkaFilter.Of probe with
-            Model = Some q.Model
-            Version = Some version }
-    let stored =
+            m.Model = model && (version.IsNone || version = Some m.Version) && (probe.IsNone || probe = Some m.Probe))
+    let version = one "version" model (indexed |> List.map _.Version |> List.distinct) "--version"
+    let probe = one "probe set" model (indexed |> List.map _.Probe |> List.distinct) "--probe"
+    let filter = { CkaFilter.Of probe with Model = Some model; Version = Some version }
+    { Probe = probe
+      Model = model
+      Version = version
+      Layers =
         [ for b in Catalog.ckaBlocks catalog filter DefaultBlockRows do
-              for i in 0 .. b.Layers.Length - 1 -> b.Layers[i], Array.sub b.Encodings (i * b.Dimension) b.Dimension ]
-    let chosen =
-        if q.Layers.IsEmpty then
-            stored
-        else
-            [ for name in q.Layers ->
-                  match stored |> List.tryFind (fun (l, _) -> l.Layer = name) with
-                  | Some found -> found
-                  | None ->
-                      let known = stored |> List.map (fun (l, _) -> l.Layer) |> List.truncate 12 |> String.concat ", "
-                      Input.fail "cka search: %s/%s has no indexed layer %s (it has %s, ...)" q.Model version name known ]
-    probe, version, chosen
+              for i in 0 .. b.Layers.Length - 1 -> b.Layers[i], Array.sub b.Encodings (i * b.Dimension) b.Dimension ] }
+
+/// The stored layers of a model named by layer path (all of them for an empty list); an unknown path is refused.
+let pick (m: IndexedLayers) (names: string list) =
+    if names.IsEmpty then
+        m.Layers
+    else
+        [ for name in names ->
+              match m.Layers |> List.tryFind (fun (l, _) -> l.Layer = name) with
+              | Some found -> found
+              | None ->
+                  let known = m.Layers |> List.map (fun (l, _) -> l.Layer) |> List.truncate 12 |> String.concat ", "
+                  Input.fail "cka: %s/%s has no indexed layer %s (it has %s, ...)" m.Model m.Version name known ]
 
 /// The top k stored layers for each query layer, best first (equal scores: index order), over every block of the
 /// catalog's rows that pass the filters.
@@ -102,7 +103,8 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
         Input.fail "cka search: --k %d must be at least 1" q.K
     if q.BlockRows < 1 then
         Input.fail "cka search: %d rows per block; at least 1" q.BlockRows
-    let probe, version, chosen = queryLayers catalog q
+    let indexed = load catalog q.Model q.Version q.Probe
+    let probe, version, chosen = indexed.Probe, indexed.Version, pick indexed q.Layers
     let groups = Dictionary<string, int>()
     let groupOf (model: string) =
         match groups.TryGetValue model with
@@ -111,14 +113,10 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
             groups[model] <- groups.Count
             groups[model]
     let queries = chosen |> List.map snd |> Array.concat
-    let exclude =
-        Array.create chosen.Length (if q.IncludeSelf then EncodingIndex.NoGroup else groupOf q.Model)
+    let exclude = Array.create chosen.Length (if q.IncludeSelf then EncodingIndex.NoGroup else groupOf q.Model)
     let best = Array.init chosen.Length (fun _ -> ResizeArray<float32 * int64 * CkaLayerRow>())
     let filter =
-        { CkaFilter.Of probe with
-            LayerType = q.LayerType
-            MinAccuracy = q.MinAccuracy
-            TrainedOn = q.TrainedOn }
+        { CkaFilter.Of probe with LayerType = q.LayerType; MinAccuracy = q.MinAccuracy; TrainedOn = q.TrainedOn }
     let mutable offset = 0L
     for block in Catalog.ckaBlocks catalog filter q.BlockRows do
         let ids = block.Layers |> Array.map (fun l -> groupOf l.Model)
@@ -136,28 +134,31 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
                 best[i].Add((h.Score, offset + int64 h.Row, block.Layers[h.Row]))
             // Blocks arrive in index order, so (score descending, global row ascending) is the order one index over
             // every row would give.
-            let kept =
-                best[i] |> Seq.sortBy (fun (s, row, _) -> -s, row) |> Seq.truncate q.K |> Seq.toArray
+            let kept = best[i] |> Seq.sortBy (fun (s, row, _) -> -s, row) |> Seq.truncate q.K |> Seq.toArray
             best[i].Clear()
             best[i].AddRange kept
         offset <- offset + int64 block.Layers.Length
     [ for i, (layer, _) in List.indexed chosen ->
-          { Probe = probe
-            Model = q.Model
-            Version = version
-            Layer = layer.Layer
-            Results =
+          { QueryHits.Probe = probe
+            QueryHits.Model = q.Model
+            QueryHits.Version = version
+            QueryHits.Layer = layer.Layer
+            QueryHits.Results =
               [ for score, _, l in best[i] ->
-                    { Model = l.Model
-                      Version = l.Version
+                    { Hit.Model = l.Model
+                      Hit.Version = l.Version
                       Layer = l.Layer
                       LayerType = l.LayerType
                       Score = float score
                       Accuracy = l.Accuracy } ] } ]
 
-/// Searches the catalog at db (see search).
-let run (device: Device) (db: string) (q: Query) =
+/// Opens the catalog at db for reading the CKA index; a missing file is refused rather than created.
+let openIndex (db: string) =
     if not (System.IO.File.Exists db) then
         Input.fail "%s: no such catalog" db
-    use catalog = Catalog.openOrCreate db
+    Catalog.openOrCreate db
+
+/// Searches the catalog at db (see search).
+let run (device: Device) (db: string) (q: Query) =
+    use catalog = openIndex db
     search device catalog q

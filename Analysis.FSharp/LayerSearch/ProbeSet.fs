@@ -20,7 +20,7 @@ let private numbers (xs: float32[]) =
     String.Join(",", xs |> Array.map (fun x -> x.ToString("R", CultureInfo.InvariantCulture)))
 
 let private digest (images: float32[]) (shape: int[]) =
-    let bytes = Array.zeroCreate<byte> (images.Length * sizeof<float32>)
+    let bytes = Array.zeroCreate<byte>(images.Length * sizeof<float32>)
     Buffer.BlockCopy(images, 0, bytes, 0, bytes.Length)
     use sha = SHA256.Create()
     let header = Text.Encoding.ASCII.GetBytes(String.Join("x", shape) + ";")
@@ -51,8 +51,7 @@ let load (spec: string) (first: int) (count: int) (mean: float32[] option) (std:
         )
     let options =
         DataLoaderOptions(BatchSize = count, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
-    let batch =
-        Input.guard "probe" (fun () -> DataLoader(subset, options).BatchAt(0, 0))
+    let batch = Input.guard "probe" (fun () -> DataLoader(subset, options).BatchAt(0, 0))
     let shape = [| data.Channels; data.Height; data.Width |]
     let preprocessing =
         match mean, std with
