@@ -153,7 +153,7 @@ type CkaIndexArgs =
     | Name of string
     | Version of string
     | Arch of name: string
-    | Accuracy of float
+    | Accuracy of float list
     | Trained_On of dataset: string
     | Layers of path: string list
     | Layer_Types of name: string list
@@ -174,7 +174,7 @@ type CkaIndexArgs =
             | Name _ -> "the name to store the model under, with one model (default: the file or folder name)."
             | Version _ -> $"the version to store the models under (default {cka.Version})."
             | Arch _ -> archUsage
-            | Accuracy _ -> "the model's accuracy, stored with its layers for --min-accuracy (one model)."
+            | Accuracy _ -> "the models' accuracies, one per model in order, stored for search's --min-accuracy."
             | Trained_On _ -> "the data set the models were trained on, stored for search's --trained-on."
             | Layers _ -> "module paths to index (default: every module)."
             | Layer_Types _ -> "module types to index, such as Conv2d or BasicBlock (default: every module)."
@@ -296,6 +296,19 @@ type CkaBenchArgs =
             | Stored _ -> $"encodings in the search index (default {bench.Cka.Stored}, 2 GB of float32)."
             | Quick -> "6 layers up to 8,192 features and 10,000 stored encodings (what the demo runs)."
 
+type CkaIndexBenchArgs =
+    | Stored of int
+    | Depth of int
+    | Quick
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Stored _ ->
+                $"layers in the searched catalog, a multiple of {bench.CkaIndex.LayersPerModel} (default {bench.CkaIndex.Stored}, 2 GB)."
+            | Depth _ -> $"depth of the CIFAR ResNet indexed: 20, 32, 44, 56 or 110 (default {bench.CkaIndex.Depth})."
+            | Quick -> "ResNet-20 and 5,000 stored layers, brief timing."
+
 type FuzzArgs =
     | Count of int
     | Seed of int
@@ -344,6 +357,7 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Cka_Index of ParseResults<CkaIndexBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Fuzz of ParseResults<FuzzArgs>
     | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
@@ -361,6 +375,8 @@ type BenchArgs =
                 "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
             | Cka _ ->
                 "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
+            | Cka_Index _ ->
+                "indexing a CIFAR ResNet-56 against PyTorch hooks + NumPy, and top-k search through the catalog over 100,000 stored layers against NumPy."
             | Resnet _ ->
                 "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
             | Extract _ ->

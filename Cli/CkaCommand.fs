@@ -59,16 +59,18 @@ let private index (args: ParseResults<CkaIndexArgs>) =
     let device = device (args.GetResult(CkaIndexArgs.Device, defaultValue = Auto))
     let paths = args.GetResult CkaIndexArgs.Models
     LayerIndex.requireFiles paths
-    let single flag =
-        if paths.Length > 1 then
-            Input.fail "cka index: %s names one model; %d are given" flag paths.Length
-    if args.Contains CkaIndexArgs.Name then
-        single "--name"
-    if args.Contains CkaIndexArgs.Accuracy then
-        single "--accuracy"
-    match args.TryGetResult CkaIndexArgs.Accuracy with
-    | Some a when not (a >= 0.0 && a <= 1.0) -> Input.fail "cka index: --accuracy %g must be between 0 and 1" a
-    | _ -> ()
+    if args.Contains CkaIndexArgs.Name && paths.Length > 1 then
+        Input.fail "cka index: --name names one model; %d are given" paths.Length
+    let accuracies =
+        match args.TryGetResult CkaIndexArgs.Accuracy with
+        | None -> List.replicate paths.Length None
+        | Some xs when xs.Length <> paths.Length ->
+            Input.fail "cka index: --accuracy has %d values for %d models" xs.Length paths.Length
+        | Some xs ->
+            for a in xs do
+                if not (a >= 0.0 && a <= 1.0) then
+                    Input.fail "cka index: --accuracy %g must be between 0 and 1" a
+            List.map Some xs
     let mean, std = ImageRun.normalisation (args.TryGetResult CkaIndexArgs.Mean) (args.TryGetResult CkaIndexArgs.Std)
     let probe =
         ProbeSet.load
@@ -78,14 +80,14 @@ let private index (args: ParseResults<CkaIndexArgs>) =
             mean
             std
     let models =
-        [ for path in paths ->
+        [ for path, accuracy in List.zip paths accuracies ->
               { LayerIndex.ModelToIndex.Path = path
                 LayerIndex.ModelToIndex.Name =
                   args.GetResult(CkaIndexArgs.Name, defaultValue = LayerIndex.modelName path)
                 LayerIndex.ModelToIndex.Version =
                   args.GetResult(CkaIndexArgs.Version, defaultValue = Defaults.cka.Version)
                 LayerIndex.ModelToIndex.Arch = args.TryGetResult CkaIndexArgs.Arch
-                LayerIndex.ModelToIndex.Accuracy = args.TryGetResult CkaIndexArgs.Accuracy
+                LayerIndex.ModelToIndex.Accuracy = accuracy
                 LayerIndex.ModelToIndex.TrainedOn = args.TryGetResult CkaIndexArgs.Trained_On } ]
     let selection =
         { LayerCapture.Paths = args.GetResult(CkaIndexArgs.Layers, defaultValue = [])

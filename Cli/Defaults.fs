@@ -43,6 +43,7 @@ let bench =
        Conv = ConvBench.defaults
        Gmm = GmmBench.defaults
        Cka = CkaBench.defaults
+       CkaIndex = CkaIndexBench.defaults
        Resnet = ResnetBench.defaults
        Extract = ExtractBench.defaults
        Reengineer = ReengineerBench.defaults |}

@@ -71,7 +71,8 @@ let private hashValue (t: uint64) =
     z <- z ^^^ (z >>> 31)
     float32 (z >>> 40) / float32 (1 <<< 24) - 0.5f
 
-let private hashRows (start: int64) (count: int) (dimension: int) =
+/// Rows of the SplitMix64 hash (see hashValue) from flat index start, count x dimension, row-major.
+let hashRows (start: int64) (count: int) (dimension: int) =
     let values = Array.zeroCreate<float32>(count * dimension)
     Parallel.For(
         0,
