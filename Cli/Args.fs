@@ -667,7 +667,7 @@ type HybridArgs =
         member a.Usage =
             match a with
             | Demo _ ->
-                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, a structure report of the zoo and the trained files, and that CNN re-engineered for one target problem."
+                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, a structure report of the zoo and the trained files, that CNN re-engineered for one target problem, and its layers searched in an untrained copy."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
             | Inspect _ ->
                 "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."

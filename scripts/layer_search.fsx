@@ -19,8 +19,7 @@ let device = Device.Parse "auto"
 let db = Path.Combine(out, "layers.db")
 Directory.CreateDirectory out |> ignore
 
-let probe =
-    ProbeSet.load spec 0 100 (Some [| 0.485f; 0.456f; 0.406f |]) (Some [| 0.229f; 0.224f; 0.225f |])
+let probe = ProbeSet.load spec 0 100 (Some [| 0.485f; 0.456f; 0.406f |]) (Some [| 0.229f; 0.224f; 0.225f |])
 
 // Every weight file directly in the folder, and every model folder's model.safetensors: each becomes one model.
 let files =
