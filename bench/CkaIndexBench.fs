@@ -37,7 +37,6 @@ let defaults =
 let quick = { defaults with Depth = 20; Stored = 5_000; Timing = Timing.quick }
 
 let private indexPeer = { Peers.Script = "cka_index_torch.py"; Peers.Packages = [ "python3-torch"; "python3-numpy" ] }
-let private searchPeer = { Peers.Script = "topk_numpy.py"; Peers.Packages = [ "python3-numpy" ] }
 
 let private probeRow (id: string) (n: int) =
     { ProbeRow.Id = id
@@ -92,15 +91,10 @@ let private indexCase (device: Device) (o: Options) (dir: string) =
                name ]
              @ Timing.toArgs o.Timing)
     let case = Peers.toCase "pytorch+numpy" outcome name seconds
-    let peerFile = Path.Combine(dir, "cka_index_torch.f32")
     let agreement =
-        if not (File.Exists peerFile) then
-            ""
-        else
-            let theirs =
-                Runtime.InteropServices.MemoryMarshal
-                    .Cast<byte, float32>(ReadOnlySpan(File.ReadAllBytes peerFile))
-                    .ToArray()
+        match Data.tryReadRaw<float32>(Path.Combine(dir, "cka_index_torch.f32")) with
+        | None -> ""
+        | Some theirs ->
             let ours = stored catalog probe.Row.Id
             if theirs.Length <> ours.Length then
                 $"; the peer encoded {theirs.Length} floats, ours {ours.Length}"
@@ -145,30 +139,12 @@ let private searchCase (device: Device) (o: Options) (dir: string) =
     let mutable hits = []
     let seconds = Timing.measureOn device o.Timing (fun () -> hits <- LayerSearch.search device catalog q)
     progress "cka-index" "timing the NumPy search peer"
-    let outcome =
-        Peers.run
-            searchPeer
-            ([ "--dir"
-               dir
-               "--count"
-               string o.Stored
-               "--dimension"
-               string dimension
-               "--k"
-               string o.K
-               "--batches"
-               string o.Batch ]
-             @ Timing.toArgs o.Timing)
+    let outcome = CkaBench.runSearchPeer dir o.Stored dimension o.K [ o.Batch ] o.Timing
     let case = Peers.toCase "numpy" outcome $"top-{o.K} batch {o.Batch}" seconds
-    let peerFile = Path.Combine(dir, $"topk_numpy_{o.Batch}.i64")
     let agreement =
-        if not (File.Exists peerFile) then
-            ""
-        else
-            let theirs =
-                Runtime.InteropServices.MemoryMarshal
-                    .Cast<byte, int64>(ReadOnlySpan(File.ReadAllBytes peerFile))
-                    .ToArray()
+        match Data.tryReadRaw<int64>(Path.Combine(dir, $"topk_numpy_{o.Batch}.i64")) with
+        | None -> ""
+        | Some theirs ->
             let row (h: LayerSearch.Hit) =
                 int64 (Int32.Parse(h.Model.Substring 1)) * int64 o.LayersPerModel
                 + int64 (Int32.Parse(h.Layer.Substring 1))

@@ -273,29 +273,31 @@ let private transactionTests =
               Expect.equal (names ()) [ "x"; "y" ] "the failed re-index left the previous rows"
               Expect.equal (Catalog.ckaProbes catalog) [ probe ] "the probe set is recorded once" ]
 
+/// `hybrid cka index` of resnet20's conv1 and layer2 on 12 seeded random probes into db, then the flags given.
+let private indexTwoLayers (db: string) (flags: string list) =
+    CliTests.runCli (
+        [ "cka"
+          "index"
+          resnet 20
+          "--probe"
+          "random:16:3x32x32:7"
+          "--probe-count"
+          "12"
+          "--layers"
+          "conv1"
+          "layer2"
+          "--db"
+          db ]
+        @ flags
+    )
+
 let private cliTests =
     testList
         "hybrid cka index and search"
         [ testInTempDir "index two layers of resnet20 on random probes, then search with --include-self (--json)"
           <| fun dir ->
               let db = Path.Combine(dir, "c.db")
-              let code, out, err =
-                  CliTests.runCli
-                      [ "cka"
-                        "index"
-                        resnet 20
-                        "--probe"
-                        "random:16:3x32x32:7"
-                        "--probe-count"
-                        "12"
-                        "--layers"
-                        "conv1"
-                        "layer2"
-                        "--db"
-                        db
-                        "--device"
-                        "cpu"
-                        "--json" ]
+              let code, out, err = indexTwoLayers db [ "--device"; "cpu"; "--json" ]
               Expect.equal code 0 $"index exit code (stderr: {err})"
               use doc = parseJson out
               let model = doc.RootElement.GetProperty("models")[0]
@@ -322,22 +324,7 @@ let private cliTests =
               let code, out, err = CliTests.runCli [ "cka"; "search"; "cifar10-resnet20"; "layer2"; "--db"; db ]
               Expect.equal code 0 $"search without self (stderr: {err})"
               Expect.stringContains out "cifar10-resnet20/1 layer2" "a heading for the query"
-              let code, _, err =
-                  CliTests.runCli
-                      [ "cka"
-                        "index"
-                        resnet 20
-                        "--name"
-                        "copy"
-                        "--probe"
-                        "random:16:3x32x32:7"
-                        "--probe-count"
-                        "12"
-                        "--layers"
-                        "conv1"
-                        "layer2"
-                        "--db"
-                        db ]
+              let code, _, err = indexTwoLayers db [ "--name"; "copy" ]
               Expect.equal code 0 $"index a copy (stderr: {err})"
               let out = Path.Combine(dir, "compare")
               let code, json, err =

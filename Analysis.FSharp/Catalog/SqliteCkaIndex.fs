@@ -217,17 +217,21 @@ let blocks (connection: SqliteConnection) (path: string) (filter: CkaFilter) (bl
         let layers = ResizeArray<CkaLayerRow>()
         let mutable buffer: float32[] = [||]
         let mutable dimension = -1
+        // A full block hands its buffer over and the next block gets a new one: no copy.
         let block () =
             let b =
                 { CkaBlock.Layers = layers.ToArray()
-                  CkaBlock.Encodings = Array.sub buffer 0 (layers.Count * dimension)
+                  CkaBlock.Encodings =
+                    if layers.Count = blockRows then buffer else Array.sub buffer 0 (layers.Count * dimension)
                   CkaBlock.Dimension = dimension }
             layers.Clear()
+            buffer <- [||]
             b
         while r.Read() do
             let bytes = r.GetFieldValue<byte[]> 12
             if dimension < 0 then
                 dimension <- bytes.Length / sizeof<float32>
+            if buffer.Length = 0 then
                 buffer <- Array.zeroCreate (blockRows * dimension)
             if bytes.Length <> dimension * sizeof<float32> then
                 raise (InputException(path, $"CKA layer {r.GetString 1}/{r.GetString 4} has a corrupt encoding"))
