@@ -39,6 +39,12 @@ let private indexed =
                  (fun _ _ _ -> ())
          db, result)
 
+/// The reference: the Reference backend's float64 linear CKA of PyTorch's own activations of two ResNet-20 layers.
+let private referenceCka (a: string) (b: string) =
+    use fixture = SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
+    let activations name = Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
+    Hybrid.Core.Gpu.Cka.Score(Device.Reference, activations a, activations b)
+
 /// Every stored layer of the index and its encoding, in index order.
 let private stored (db: string) (probe: string) =
     use catalog = Catalog.openOrCreate db
@@ -58,12 +64,9 @@ let private referenceTests =
               let db, result = indexed.Value
               let layers = stored db result.Probe.Id
               let encoding name = layers |> List.find (fun (l, _) -> l.Model = "resnet20" && l.Layer = name) |> snd
-              use fixture = SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
-              let activations name = Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
               for a in referenceLayers do
                   for b in referenceLayers do
-                      // The reference: the Reference backend's float64 linear CKA of PyTorch's own activations.
-                      let expected = Hybrid.Core.Gpu.Cka.Score(Device.Reference, activations a, activations b)
+                      let expected = referenceCka a b
                       let actual = dot (encoding a) (encoding b)
                       Expect.floatClose
                           { absolute = 1e-5; relative = 0.0 }
@@ -173,12 +176,10 @@ let private compareTests =
                   Expect.floatClose { absolute = 1e-5; relative = 0.0 } (c.Cka[i][i]) 1.0 $"diagonal {c.LayersA[i]}"
                   for j in 0 .. n - 1 do
                       Expect.floatClose { absolute = 1e-6; relative = 0.0 } (c.Cka[i][j]) (c.Cka[j][i]) "symmetric"
-              use fixture = SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
-              let activations name = Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
               for a in referenceLayers do
                   for b in referenceLayers do
                       let i, j = List.findIndex ((=) a) c.LayersA, List.findIndex ((=) b) c.LayersB
-                      let expected = Hybrid.Core.Gpu.Cka.Score(Device.Reference, activations a, activations b)
+                      let expected = referenceCka a b
                       Expect.floatClose { absolute = 1e-5; relative = 0.0 } (c.Cka[i][j]) expected $"CKA({a}, {b})"
               Expect.equal
                   (List.last c.Structure.Summary)
