@@ -41,7 +41,8 @@ let metricColumns =
 let csvField (text: string) =
     if text.IndexOfAny [| ','; '"'; '\r'; '\n' |] >= 0 then "\"" + text.Replace("\"", "\"\"") + "\"" else text
 
-let private csvLine (fields: string list) = (fields |> List.map csvField |> String.concat ",") + "\r\n"
+/// One CSV line (CRLF-terminated) of fields, quoted where needed.
+let csvLine (fields: string list) = (fields |> List.map csvField |> String.concat ",") + "\r\n"
 
 let private invariant (x: float) = x.ToString("0.###", CultureInfo.InvariantCulture)
 

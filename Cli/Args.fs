@@ -142,13 +142,106 @@ type CkaScoreArgs =
             | Device _ -> "device: cpu, gpu, reference or auto (default auto)."
             | Json -> "print one JSON document instead of the line 'cka = ...'."
 
+type CkaIndexArgs =
+    | [<MainCommand; Mandatory>] Models of path: string list
+    | [<Mandatory>] Probe of spec: string
+    | Probe_Count of int
+    | Probe_First of int
+    | Mean of values: string
+    | Std of values: string
+    | Db of path: string
+    | Name of string
+    | Version of string
+    | Arch of name: string
+    | Accuracy of float list
+    | Trained_On of dataset: string
+    | Layers of path: string list
+    | Layer_Types of name: string list
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Models _ -> "model files (zoo weights in any format: .safetensors, .pt, .th, .bin, Hugging Face folder)."
+            | Probe _ ->
+                "the probe data set SPEC (cifar10:FILE, fashion-mnist[:DIR], folder:DIR, random:N:CxHxW[:SEED])."
+            | Probe_Count _ -> $"probe inputs (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
+            | Probe_First _ -> "index of the first probe input in the data set (default 0)."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
+            | Db _ -> $"the catalog (default ./{db}, created when missing)."
+            | Name _ -> "the name to store the model under, with one model (default: the file or folder name)."
+            | Version _ -> $"the version to store the models under (default {cka.Version})."
+            | Arch _ -> archUsage
+            | Accuracy _ -> "the models' accuracies, one per model in order, stored for search's --min-accuracy."
+            | Trained_On _ -> "the data set the models were trained on, stored for search's --trained-on."
+            | Layers _ -> "module paths to index (default: every module)."
+            | Layer_Types _ -> "module types to index, such as Conv2d or BasicBlock (default: every module)."
+            | Device _ -> autoDevice
+            | Json -> "print one JSON document {db, probe, models, device} instead of a table."
+
+type CkaSearchArgs =
+    | [<MainCommand; Mandatory>] Query of model_and_layers: string list
+    | K of int
+    | Include_Self
+    | Version of string
+    | Probe of id: string
+    | Min_Accuracy of float
+    | Layer_Type of name: string
+    | Trained_On of dataset: string
+    | Db of path: string
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Query _ -> "MODEL LAYER...: an indexed model and its layers to search for (no layer: every layer)."
+            | K _ -> $"hits per layer (default {cka.K})."
+            | Include_Self -> "also return layers of the query's own model (by default they are skipped)."
+            | Version _ -> "the query model's version, when several are indexed."
+            | Probe _ -> "the probe-set id, when the model is indexed on several."
+            | Min_Accuracy _ -> "only models whose stored accuracy is at least this."
+            | Layer_Type _ -> "only layers of this module type (Conv2d, BasicBlock, ...)."
+            | Trained_On _ -> "only models stored with this --trained-on data set."
+            | Db _ -> $"the catalog (default ./{db})."
+            | Device _ -> autoDevice
+            | Json ->
+                "print one JSON document {probe, model, version, layer, results: [{model, version, layer, layer_type, score, accuracy}]} (several layers: {queries: [...]})."
+
+type CkaCompareArgs =
+    | [<MainCommand; Mandatory>] Models of a_and_b: string list
+    | [<Mandatory>] Out of dir: string
+    | Probe of id: string
+    | Db of path: string
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Models _ -> "A B: two indexed models, each MODEL or MODEL/VERSION."
+            | Out _ -> "folder for index.html (heatmap, structure, best matches), cka.csv and compare.json."
+            | Probe _ -> "the probe-set id, when A is indexed on several."
+            | Db _ -> $"the catalog (default ./{db})."
+            | Json -> "print the comparison as one JSON document instead of a summary."
+
 type CkaArgs =
     | [<CliPrefix(CliPrefix.None)>] Score of ParseResults<CkaScoreArgs>
+    | [<CliPrefix(CliPrefix.None)>] Index of ParseResults<CkaIndexArgs>
+    | [<CliPrefix(CliPrefix.None)>] Search of ParseResults<CkaSearchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Compare of ParseResults<CkaCompareArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Score _ -> "centred kernel alignment between two layers' activations."
+            | Index _ ->
+                "capture every layer of models on a probe set and store their CKA encodings in the catalog (re-indexing replaces a model's rows)."
+            | Search _ ->
+                "the indexed layers most similar (linear CKA, exact top-k) to a model's layers, in other models."
+            | Compare _ ->
+                "the layer-by-layer CKA heatmap (HTML, CSV) of two indexed models and a structural comparison per stage."
 
 type GemmArgs =
     | Sizes of int list
@@ -203,6 +296,19 @@ type CkaBenchArgs =
             | Stored _ -> $"encodings in the search index (default {bench.Cka.Stored}, 2 GB of float32)."
             | Quick -> "6 layers up to 8,192 features and 10,000 stored encodings (what the demo runs)."
 
+type CkaIndexBenchArgs =
+    | Stored of int
+    | Depth of int
+    | Quick
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Stored _ ->
+                $"layers in the searched catalog, a multiple of {bench.CkaIndex.LayersPerModel} (default {bench.CkaIndex.Stored}, 2 GB)."
+            | Depth _ -> $"depth of the CIFAR ResNet indexed: 20, 32, 44, 56 or 110 (default {bench.CkaIndex.Depth})."
+            | Quick -> "ResNet-20 and 5,000 stored layers, brief timing."
+
 type FuzzArgs =
     | Count of int
     | Seed of int
@@ -251,6 +357,7 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
     | [<CliPrefix(CliPrefix.None)>] Gmm of ParseResults<GmmBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Cka of ParseResults<CkaBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Cka_Index of ParseResults<CkaIndexBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Fuzz of ParseResults<FuzzArgs>
     | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
@@ -268,6 +375,8 @@ type BenchArgs =
                 "Gaussian-mixture EM against scikit-learn from the same start, per covariance type, lower bounds compared."
             | Cka _ ->
                 "the layer-by-layer CKA matrix against NumPy float64, and exact top-k search over CKA encodings against NumPy."
+            | Cka_Index _ ->
+                "indexing a CIFAR ResNet-56 against PyTorch hooks + NumPy, and top-k search through the catalog over 100,000 stored layers against NumPy."
             | Resnet _ ->
                 "CIFAR ResNet-20 inference (batch 256) and one SGD training step (batch 64) against PyTorch on the CPU."
             | Extract _ ->
@@ -558,12 +667,12 @@ type HybridArgs =
         member a.Usage =
             match a with
             | Demo _ ->
-                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, a structure report of the zoo and the trained files, and that CNN re-engineered for one target problem."
+                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, a structure report of the zoo and the trained files, that CNN re-engineered for one target problem, and its layers searched in an untrained copy."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
             | Inspect _ ->
                 "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."
             | Gmm _ -> "Gaussian mixtures: fit."
-            | Cka _ -> "layer similarity (centred kernel alignment): score."
+            | Cka _ -> "layer similarity (centred kernel alignment): score, index, search, compare."
             | Eval _ -> "classify a dataset with a model (any format) and print accuracy, n and the confusion matrix."
             | Train _ ->
                 "train a zoo architecture on an image dataset, with progress, a checkpoint per epoch and --resume."

@@ -55,10 +55,24 @@ let gmmReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<GmmBenchArgs>
 
 let ckaReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaBenchArgs>) =
     let options = if args.Contains CkaBenchArgs.Quick then CkaBench.quick else CkaBench.defaults
-    let stored = args.GetResult(Stored, defaultValue = options.Stored)
+    let stored = args.GetResult(CkaBenchArgs.Stored, defaultValue = options.Stored)
     if stored < options.K || stored > 400_000 then
         Input.fail "bench cka: --stored %d is outside %d..400000" stored options.K
     CkaBench.run device { options with Stored = stored }
+
+let ckaIndexReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<CkaIndexBenchArgs>) =
+    let options = if args.Contains CkaIndexBenchArgs.Quick then CkaIndexBench.quick else CkaIndexBench.defaults
+    let stored = args.GetResult(CkaIndexBenchArgs.Stored, defaultValue = options.Stored)
+    if stored < options.LayersPerModel || stored > 400_000 || stored % options.LayersPerModel <> 0 then
+        Input.fail
+            "bench cka-index: --stored %d must be a multiple of %d in %d..400000"
+            stored
+            options.LayersPerModel
+            options.LayersPerModel
+    let depth = args.GetResult(CkaIndexBenchArgs.Depth, defaultValue = options.Depth)
+    if not (List.contains depth [ 20; 32; 44; 56; 110 ]) then
+        Input.fail "bench cka-index: --depth %d is not 20, 32, 44, 56 or 110" depth
+    CkaIndexBench.run device { options with Stored = stored; Depth = depth }
 
 let fuzz (json: bool) (args: ParseResults<FuzzArgs>) =
     let count = args.GetResult(FuzzArgs.Count, defaultValue = Defaults.fuzz.Count)
@@ -131,6 +145,9 @@ let run (args: ParseResults<BenchArgs>) =
         0
     | Some(BenchArgs.Cka a) ->
         print json (ckaReport device a)
+        0
+    | Some(Cka_Index a) ->
+        print json (ckaIndexReport device a)
         0
     | Some(Fuzz a) -> fuzz json a
     | Some(Resnet a) ->

@@ -22,6 +22,12 @@ let inspect = {| Depth = 2 |}
 /// Gaussian-mixture fitting's own defaults (Core.Gpu's options).
 let gmmFit = Hybrid.Core.Gpu.GaussianMixtureOptions()
 let ckaScore = {| SigmaFraction = CkaScore.DefaultSigmaFraction |}
+/// The CKA index's and search's own defaults.
+let cka =
+    {| ProbeCount = ProbeSet.DefaultCount
+       MaxProbeCount = ProbeSet.MaxCount
+       Version = LayerIndex.DefaultVersion
+       K = LayerSearch.DefaultK |}
 let eval = {| Batch = Evaluate.DefaultBatch |}
 /// Training's own recipe; the step schedule's numbers are the command line's.
 let train = Training.defaults ""
@@ -37,6 +43,7 @@ let bench =
        Conv = ConvBench.defaults
        Gmm = GmmBench.defaults
        Cka = CkaBench.defaults
+       CkaIndex = CkaIndexBench.defaults
        Resnet = ResnetBench.defaults
        Extract = ExtractBench.defaults
        Reengineer = ReengineerBench.defaults |}

@@ -1,7 +1,7 @@
 /// `hybrid demo`: the whole tour on data it obtains itself: the kernel self-check on every backend, short benchmark
 /// tables against NumPy and PyTorch, Gaussian mixtures and CKA on Fashion-MNIST (Debian's dataset-fashion-mnist), a small
 /// CNN trained and saved in every format, then the structure of the zoo and of those files: catalog, dedup and report,
-/// and that CNN re-engineered with SeaM's masks for one target problem.
+/// that CNN re-engineered with SeaM's masks for one target problem, and its layers searched in an untrained copy.
 module Hybrid.Cli.DemoCommand
 
 open Argu
@@ -31,6 +31,7 @@ let run (args: ParseResults<DemoArgs>) =
     let folder = DemoTraining.run Device.Cpu (System.IO.Path.GetFullPath "hybrid-demo")
     DemoStructure.run folder |> ignore
     DemoReengineering.run Device.Cpu folder
+    DemoLayerSearch.run analysisDevice folder
     if ok then
         0
     else

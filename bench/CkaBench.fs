@@ -71,7 +71,8 @@ let private hashValue (t: uint64) =
     z <- z ^^^ (z >>> 31)
     float32 (z >>> 40) / float32 (1 <<< 24) - 0.5f
 
-let private hashRows (start: int64) (count: int) (dimension: int) =
+/// Rows of the SplitMix64 hash (see hashValue) from flat index start, count x dimension, row-major.
+let hashRows (start: int64) (count: int) (dimension: int) =
     let values = Array.zeroCreate<float32>(count * dimension)
     Parallel.For(
         0,
@@ -125,6 +126,15 @@ let private matrixCase (device: Device) (options: Options) (dir: string) =
             )
         { case with Note = Some $"max |ours - numpy| over the matrix: {worst:E1}" }
 
+/// Runs peers/topk_numpy.py: top-k over count hash rows of the dimension for each batch of queries; it writes the rows
+/// it found to DIR/topk_numpy_B.i64.
+let runSearchPeer (dir: string) (count: int) (dimension: int) (k: int) (batches: int list) (timing: Timing.Policy) =
+    Peers.run
+        searchPeer
+        ([ "--dir"; dir; "--count"; string count; "--dimension"; string dimension; "--k"; string k; "--batches" ]
+         @ (batches |> List.map string)
+         @ Timing.toArgs timing)
+
 let private searchCases (device: Device) (options: Options) (dir: string) =
     let dimension = options.Samples * (options.Samples + 1) / 2
     progress "cka" $"generating {options.Stored} encodings of dimension {dimension}"
@@ -141,34 +151,16 @@ let private searchCases (device: Device) (options: Options) (dir: string) =
                      hits <- index.Search(ReadOnlySpan queries, b, options.K))
              b, seconds, hits))
     progress "cka" "timing the NumPy search peer"
-    let outcome =
-        Peers.run
-            searchPeer
-            ([ "--dir"
-               dir
-               "--count"
-               string options.Stored
-               "--dimension"
-               string dimension
-               "--k"
-               string options.K
-               "--batches" ]
-             @ (options.Batches |> List.map string)
-             @ Timing.toArgs options.Timing)
+    let outcome = runSearchPeer dir options.Stored dimension options.K options.Batches options.Timing
     ours
     |> List.map (fun (b, seconds, hits: SearchHit[][]) ->
         let name = $"top-{options.K} batch {b}"
         let case = Peers.toCase "numpy" outcome name seconds
         let qps (s: float) = float b / s
-        let peerFile = Path.Combine(dir, $"topk_numpy_{b}.i64")
         let agreement =
-            if not (File.Exists peerFile) then
-                ""
-            else
-                let theirs =
-                    Runtime.InteropServices.MemoryMarshal
-                        .Cast<byte, int64>(ReadOnlySpan(File.ReadAllBytes peerFile))
-                        .ToArray()
+            match Data.tryReadRaw<int64>(Path.Combine(dir, $"topk_numpy_{b}.i64")) with
+            | None -> ""
+            | Some theirs ->
                 let same =
                     hits
                     |> Array.mapi (fun q row -> row |> Array.mapi (fun r h -> int64 h.Row = theirs[q * options.K + r]))

@@ -36,5 +36,12 @@ let writeRaw<'T when 'T: unmanaged and 'T: struct and 'T :> ValueType and 'T: (n
     use file = IO.File.Create path
     file.Write(Runtime.InteropServices.MemoryMarshal.AsBytes(ReadOnlySpan values))
 
+/// The values of a raw little-endian file a peer wrote, or None when it wrote none (it was skipped or failed).
+let tryReadRaw<'T when 'T: unmanaged and 'T: struct and 'T :> ValueType and 'T: (new: unit -> 'T)> (path: string) =
+    if IO.File.Exists path then
+        Some(Runtime.InteropServices.MemoryMarshal.Cast<byte, 'T>(ReadOnlySpan(IO.File.ReadAllBytes path)).ToArray())
+    else
+        None
+
 /// A fresh scratch folder for the files a benchmark shares with its peer; the caller deletes it.
 let scratch (benchmark: string) = IO.Directory.CreateTempSubdirectory($"hybrid-bench-{benchmark}-").FullName

@@ -38,3 +38,16 @@ let writeGroups (c: ICatalog) (strategy: string) (threshold: float option) (rows
 
 /// The stored groups of strategy, by group then model.
 let groups (c: ICatalog) (strategy: string) = c.Groups strategy
+
+/// Replaces the CKA layers of one model and version on a probe set, in one transaction (see ICatalog.ReplaceCkaModel).
+let replaceCkaModel (c: ICatalog) (probe: ProbeRow) (layers: (CkaLayerRow * float32[]) list) =
+    c.ReplaceCkaModel(probe, layers)
+
+/// Every recorded probe set.
+let ckaProbes (c: ICatalog) = c.CkaProbes()
+
+/// Every model of the CKA index, per probe set.
+let ckaModels (c: ICatalog) = c.CkaModels()
+
+/// The stored layers filter matches with their encodings, blockRows at a time (see ICatalog.CkaBlocks).
+let ckaBlocks (c: ICatalog) (filter: CkaFilter) (blockRows: int) = c.CkaBlocks(filter, blockRows)

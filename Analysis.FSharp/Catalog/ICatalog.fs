@@ -26,7 +26,8 @@ type ModelRow =
 [<RequireQualifiedAccess>]
 type GroupRow = { Group: int; Model: int64; Representative: int64; Score: float option }
 
-/// The catalog of extracted architectures (models, nodes, edges, module hierarchy) and deduplication groups, as the
+/// The catalog of extracted architectures (models, nodes, edges, module hierarchy), deduplication groups and the CKA
+/// layer index (probe sets, and per layer its packed centred-Gram encoding), as the
 /// commands, pipelines and a server use it, whatever stores it (SQLite first; see Catalog.openOrCreate). Every call that
 /// writes is atomic: a failure part way leaves the catalog as it was, and raises InputException naming the catalog.
 type ICatalog =
@@ -59,3 +60,17 @@ type ICatalog =
 
     /// The stored groups of a strategy, by group then model.
     abstract Groups: strategy: string -> GroupRow list
+
+    /// Replaces every stored layer of (model, version) on probe's probe set with these, recording the probe set when it is
+    /// new: all in one transaction, so a failure leaves the model's previous layers in place.
+    abstract ReplaceCkaModel: probe: ProbeRow * layers: (CkaLayerRow * float32[]) list -> unit
+
+    /// Every recorded probe set, in the order they were first used.
+    abstract CkaProbes: unit -> ProbeRow list
+
+    /// Every indexed model, per probe set, by probe set, model and version.
+    abstract CkaModels: unit -> CkaModelRow list
+
+    /// The stored layers a filter matches, with their encodings, read blockRows layers at a time as the sequence is
+    /// enumerated (an index larger than memory is never read whole).
+    abstract CkaBlocks: filter: CkaFilter * blockRows: int -> seq<CkaBlock>

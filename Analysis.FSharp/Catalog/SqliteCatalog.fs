@@ -1,6 +1,6 @@
-/// The catalog in one SQLite file: every extracted architecture (models, nodes, edges, module hierarchy) and the
-/// deduplication groups. Each call that writes runs in one transaction, so a failure part way (a constraint the data
-/// breaks, a crash) leaves the catalog as it was before the call.
+/// The catalog in one SQLite file: every extracted architecture (models, nodes, edges, module hierarchy), the
+/// deduplication groups and the CKA layer index (SqliteCkaIndex). Each call that writes runs in one transaction, so a
+/// failure part way (a constraint the data breaks, a crash) leaves the catalog as it was before the call.
 module Hybrid.Analysis.SqliteCatalog
 
 open System
@@ -93,6 +93,7 @@ let private openDb (path: string) =
                     $"catalog schema {version} is newer than this build's ({schemaVersion}); update Hybrid"
                 )
             )
+        SqliteCkaIndex.ensureTables connection
         c
     with
     | :? InputException ->
@@ -426,6 +427,10 @@ type SqliteCatalog internal (db: Db) =
         member _.Counts() = counts db
         member _.WriteGroups(strategy, threshold, rows) = writeGroups db strategy threshold rows
         member _.Groups strategy = groups db strategy
+        member _.ReplaceCkaModel(probe, layers) = SqliteCkaIndex.replaceModel db.Connection db.Path probe layers
+        member _.CkaProbes() = SqliteCkaIndex.probes db.Connection
+        member _.CkaModels() = SqliteCkaIndex.models db.Connection
+        member _.CkaBlocks(filter, blockRows) = SqliteCkaIndex.blocks db.Connection db.Path filter blockRows
         member _.Dispose() = db.Connection.Dispose()
 
 /// Opens the SQLite catalog at path, creating the file and its tables when it does not exist. Refuses (InputException)
