@@ -1,0 +1,105 @@
+/// Gaussian mixtures that earn their place (ALGORITHMS.md section 2: DARA's one mixture on the raw count vectors gained
+/// nothing): one mixture per class on the classifier's embedding, the number of components chosen by BIC, and a score,
+/// the log-likelihood of a model's embedding under the mixture of its declared class. A model is unlikely under its
+/// class when it scores below every training model of that class. The EM is Core.Gpu's.
+module Hybrid.Analysis.Naming.Mixtures
+
+open Hybrid.Core.Gpu
+
+/// How the mixtures are fitted.
+type Options =
+    {
+        Covariance: CovarianceType
+        /// BIC chooses among 1 .. MaxComponents components (fewer for a class with fewer distinct embeddings).
+        MaxComponents: int
+        /// Added to the diagonal of every covariance, in units of the standardised embedding: a class of a few models
+        /// must not collapse to a point that nothing else can be near.
+        RegCovar: float
+        Seed: int
+    }
+
+/// Diagonal covariances (a class rarely has the 128 models a full one needs), up to 4 components, reg_covar 0.1.
+let defaults = { Covariance = CovarianceType.Diag; MaxComponents = 4; RegCovar = 0.1; Seed = 0 }
+
+/// The covariance type for its scikit-learn name.
+let parseCovariance (text: string) =
+    match text.Trim().ToLowerInvariant() with
+    | "full" -> CovarianceType.Full
+    | "tied" -> CovarianceType.Tied
+    | "diag" -> CovarianceType.Diag
+    | "spherical" -> CovarianceType.Spherical
+    | other ->
+        raise (
+            Hybrid.Core.Nn.InputException(
+                "--covariance",
+                $"unknown covariance type '{other}': expected full, tied, diag or spherical"
+            )
+        )
+
+/// The fitted mixtures of a classifier's classes.
+type ClassMixtures =
+    {
+        /// Per embedding dimension, the training embeddings' mean and standard deviation (1 where it is 0): the
+        /// mixtures see standardised embeddings, so one reg_covar suits every dimension.
+        Mean: float[]
+        Scale: float[]
+        /// One mixture per class (none for a class without training models).
+        Models: GaussianMixtureModel option[]
+        /// Per class, the lowest score of its training models: below it a model is unlikely under the class.
+        Thresholds: float[]
+    }
+
+let private standardise (mixtures: ClassMixtures) (rows: float[][]) =
+    rows |> Array.collect (fun r -> Array.init r.Length (fun j -> (r[j] - mixtures.Mean[j]) / mixtures.Scale[j]))
+
+let private distinctRows (rows: float[][]) =
+    rows |> Array.distinctBy (fun r -> System.String.Join(",", r)) |> Array.length
+
+/// Fits one mixture per class to the embeddings of the training models with these class targets.
+let fit (device: Device) (options: Options) (classes: int) (embeddings: float[][]) (targets: int[]) =
+    let d = embeddings[0].Length
+    let n = float embeddings.Length
+    let mean = Array.init d (fun j -> (embeddings |> Array.sumBy (fun r -> r[j])) / n)
+    let scale =
+        Array.init d (fun j ->
+            let s = sqrt ((embeddings |> Array.sumBy (fun r -> (r[j] - mean[j]) ** 2.0)) / n)
+            if s > 0.0 then s else 1.0)
+    let shell = { Mean = mean; Scale = scale; Models = [||]; Thresholds = [||] }
+    let fitClass c =
+        let rows =
+            [| for i in 0 .. targets.Length - 1 do
+                   if targets[i] = c then
+                       embeddings[i] |]
+        if rows.Length = 0 then
+            None, nan
+        else
+            let data = standardise shell rows
+            let candidates =
+                [ 1 .. min options.MaxComponents (distinctRows rows) ]
+                |> List.map (fun k ->
+                    let o =
+                        GaussianMixtureOptions(
+                            Components = k,
+                            Covariance = options.Covariance,
+                            RegCovar = options.RegCovar,
+                            Seed = options.Seed
+                        )
+                    let model = GaussianMixture.Fit(device, data, rows.Length, d, o, null, null)
+                    model, model.Bic(data, device))
+            let best = candidates |> List.minBy snd |> fst
+            Some best, Array.min (best.ScoreSamples(data, device))
+    let fitted = Array.init classes fitClass
+    { shell with Models = Array.map fst fitted; Thresholds = Array.map snd fitted }
+
+/// Each row's log-likelihood under the mixture of its class (None where the class has none).
+let scores (device: Device) (mixtures: ClassMixtures) (embeddings: float[][]) (classes: int option[]) =
+    Array.init embeddings.Length (fun i ->
+        classes[i]
+        |> Option.bind (fun c -> mixtures.Models[c])
+        |> Option.map (fun m -> (m.ScoreSamples(standardise mixtures [| embeddings[i] |], device))[0]))
+
+/// Whether a score is below every training model's of the class (no score: the class has no mixture, so unlikely).
+let unlikely (mixtures: ClassMixtures) (declared: int option) (score: float option) =
+    match declared, score with
+    | Some c, Some s -> s < mixtures.Thresholds[c]
+    | _ -> true
