@@ -6,17 +6,21 @@ module Hybrid.Analysis.Naming.CrossValidation
 open System.Collections.Generic
 open Hybrid.Core.Gpu
 
-/// One model's out-of-fold result (a model kept out of the test parts has none).
+/// One model's result: out of fold in cross-validation (a model kept out of the test parts has none), or a checked
+/// model's (Row is its index among those checked, Fold 0).
 type Prediction =
     {
         Row: int
         Fold: int
         Predicted: int
+        /// The classifier's probability of the predicted class.
         Confidence: float
+        /// The classifier's probability of the declared class.
+        DeclaredProbability: float
         /// Log-likelihood of the embedding under the declared class's mixture.
         Score: float option
-        /// Below every training model of the declared class.
-        Unlikely: bool
+        /// The declared class's posterior among the class mixtures (None without mixtures).
+        MixturePosterior: float option
     }
 
 type Fold = { Fold: int; TestCount: int; Accuracy: float; MacroF1: float; Features: int }
@@ -78,19 +82,30 @@ let fit
         |> Option.map (fun o -> Mixtures.fit device o classes (Classifier.embeddings device model x) y)
     { Vocabulary = vocabulary; Model = model; Mixtures = mixtures }
 
-/// A fitted classifier's results on models: predicted class and its probability, and (with mixtures) the score
-/// under the declared class and whether it is unlikely there.
+/// A fitted classifier's results on models: predicted class and its probability, the declared class's probability,
+/// and (with mixtures) the score under the declared class and the declared class's posterior among the mixtures.
 let apply (device: Device) (fitted: Fitted) (terms: IReadOnlyDictionary<string, int>[]) (declared: int option[]) =
     let vectorise = Vocabulary.vectorise fitted.Vocabulary
     let x = terms |> Array.map vectorise
-    let predicted = Classifier.predictions (Classifier.probabilities device fitted.Model x)
+    let probabilities = Classifier.probabilities device fitted.Model x
     let scores =
         match fitted.Mixtures with
         | Some m ->
-            let s = Mixtures.scores device m (Classifier.embeddings device fitted.Model x) declared
-            Array.init x.Length (fun i -> s[i], Mixtures.unlikely m declared[i] s[i])
-        | None -> Array.create x.Length (None, false)
-    Array.map2 (fun (p, c) (s, u) -> p, c, s, u) predicted scores
+            Classifier.embeddings device fitted.Model x
+            |> Array.mapi (fun i e ->
+                let s, posterior = Mixtures.score device m e declared[i]
+                s, Some posterior)
+        | None -> Array.create x.Length (None, None)
+    Array.init x.Length (fun i ->
+        let p, c = Classifier.predictions [| probabilities[i] |] |> Array.exactlyOne
+        let s, posterior = scores[i]
+        { Row = i
+          Fold = 0
+          Predicted = p
+          Confidence = c
+          DeclaredProbability = declared[i] |> Option.map (fun d -> probabilities[i][d]) |> Option.defaultValue 0.0
+          Score = s
+          MixturePosterior = posterior })
 
 /// k-fold cross-validation on the models' term counts and class targets; the rows in trainOnly are never tested.
 let run
@@ -117,7 +132,7 @@ let run
             let accuracy, f1 =
                 accuracyAndMacroF1
                     (test |> Array.map (fun r -> targets[r]))
-                    (outcome |> Array.map (fun (p, _, _, _) -> p))
+                    (outcome |> Array.map _.Predicted)
             let fold =
                 { Fold = f + 1
                   TestCount = test.Length
@@ -126,11 +141,7 @@ let run
                   Features = fitted.Vocabulary.Terms.Length }
             onFold fold
             fold,
-            Array.map2
-                (fun r (p, c, s, u) ->
-                    { Row = r; Fold = f + 1; Predicted = p; Confidence = c; Score = s; Unlikely = u })
-                test
-                outcome)
+            Array.map2 (fun r (p: Prediction) -> { p with Row = r; Fold = f + 1 }) test outcome)
     let foldList = results |> Array.map fst |> List.ofArray
     { Folds = foldList
       MeanAccuracy = foldList |> List.averageBy _.Accuracy

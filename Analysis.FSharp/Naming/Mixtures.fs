@@ -1,7 +1,8 @@
 /// Gaussian mixtures that earn their place (ALGORITHMS.md section 2: DARA's one mixture on the raw count vectors gained
 /// nothing): one mixture per class on the classifier's embedding, the number of components chosen by BIC, and a score,
-/// the log-likelihood of a model's embedding under the mixture of its declared class. A model is unlikely under its
-/// class when it scores below every training model of that class. The EM is Core.Gpu's.
+/// the log-likelihood of a model's embedding under the mixture of its declared class. Together, with the classes' shares
+/// of the training models as priors, the mixtures are a second, generative classifier of the embedding: a model is
+/// unlikely under its declared class when that class's posterior is small. The EM is Core.Gpu's.
 module Hybrid.Analysis.Naming.Mixtures
 
 open Hybrid.Core.Gpu
@@ -45,8 +46,8 @@ type ClassMixtures =
         Scale: float[]
         /// One mixture per class (none for a class without training models).
         Models: GaussianMixtureModel option[]
-        /// Per class, the lowest score of its training models: below it a model is unlikely under the class.
-        Thresholds: float[]
+        /// Per class, the log of its share of the training models.
+        LogPriors: float[]
     }
 
 let private standardise (mixtures: ClassMixtures) (rows: float[][]) =
@@ -64,14 +65,14 @@ let fit (device: Device) (options: Options) (classes: int) (embeddings: float[][
         Array.init d (fun j ->
             let s = sqrt ((embeddings |> Array.sumBy (fun r -> (r[j] - mean[j]) ** 2.0)) / n)
             if s > 0.0 then s else 1.0)
-    let shell = { Mean = mean; Scale = scale; Models = [||]; Thresholds = [||] }
+    let shell = { Mean = mean; Scale = scale; Models = [||]; LogPriors = [||] }
     let fitClass c =
         let rows =
             [| for i in 0 .. targets.Length - 1 do
                    if targets[i] = c then
                        embeddings[i] |]
         if rows.Length = 0 then
-            None, nan
+            None, -infinity
         else
             let data = standardise shell rows
             let candidates =
@@ -87,19 +88,20 @@ let fit (device: Device) (options: Options) (classes: int) (embeddings: float[][
                     let model = GaussianMixture.Fit(device, data, rows.Length, d, o, null, null)
                     model, model.Bic(data, device))
             let best = candidates |> List.minBy snd |> fst
-            Some best, Array.min (best.ScoreSamples(data, device))
+            Some best, log (float rows.Length / n)
     let fitted = Array.init classes fitClass
-    { shell with Models = Array.map fst fitted; Thresholds = Array.map snd fitted }
+    { shell with Models = Array.map fst fitted; LogPriors = Array.map snd fitted }
 
-/// Each row's log-likelihood under the mixture of its class (None where the class has none).
-let scores (device: Device) (mixtures: ClassMixtures) (embeddings: float[][]) (classes: int option[]) =
-    Array.init embeddings.Length (fun i ->
-        classes[i]
-        |> Option.bind (fun c -> mixtures.Models[c])
-        |> Option.map (fun m -> (m.ScoreSamples(standardise mixtures [| embeddings[i] |], device))[0]))
-
-/// Whether a score is below every training model's of the class (no score: the class has no mixture, so unlikely).
-let unlikely (mixtures: ClassMixtures) (declared: int option) (score: float option) =
-    match declared, score with
-    | Some c, Some s -> s < mixtures.Thresholds[c]
-    | _ -> true
+/// A row's log-likelihood under its declared class's mixture (None where that class has none, or no class is
+/// declared) and the posterior probability of the declared class among all the classes' mixtures (0 without one).
+let score (device: Device) (mixtures: ClassMixtures) (embedding: float[]) (declared: int option) =
+    let z = standardise mixtures [| embedding |]
+    let logLikelihood =
+        mixtures.Models |> Array.map (Option.map (fun m -> (m.ScoreSamples(z, device))[0]))
+    let joint =
+        Array.map2 (fun l p -> l |> Option.map (fun l -> l + p) |> Option.defaultValue -infinity) logLikelihood mixtures.LogPriors
+    let top = Array.max joint
+    let total = top + log (joint |> Array.sumBy (fun j -> exp (j - top)))
+    match declared |> Option.bind (fun c -> logLikelihood[c] |> Option.map (fun l -> c, l)) with
+    | Some(c, l) -> Some l, exp (joint[c] - total)
+    | None -> None, 0.0
