@@ -22,12 +22,12 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
         { Trigrams = args.Contains AnomalyTrainArgs.Trigrams
           Shapes = args.Contains AnomalyTrainArgs.Shapes
           TracedNames = not (args.Contains AnomalyTrainArgs.Normalised_Names) }
-      Scaling = Vocabulary.parseScaling (args.GetResult(AnomalyTrainArgs.Scaling, defaultValue = Defaults.anomaly.Scaling))
+      Scaling =
+        Vocabulary.parseScaling (args.GetResult(AnomalyTrainArgs.Scaling, defaultValue = Defaults.anomaly.Scaling))
       MinDocuments = args.GetResult(AnomalyTrainArgs.Min_Df, defaultValue = 1)
       Classifier =
         { c with
-            Widths =
-                width |> Option.map (fun w -> [ w; w / 2; w / 4 ]) |> Option.defaultValue c.Widths
+            Widths = width |> Option.map (fun w -> [ w; w / 2; w / 4 ]) |> Option.defaultValue c.Widths
             Dropout = args.GetResult(AnomalyTrainArgs.Dropout, defaultValue = c.Dropout)
             LearningRate = args.GetResult(AnomalyTrainArgs.Lr, defaultValue = c.LearningRate)
             Epochs = args.GetResult(AnomalyTrainArgs.Epochs, defaultValue = c.Epochs)
@@ -54,7 +54,8 @@ let private train (args: ParseResults<AnomalyTrainArgs>) =
     let settings = settings args
     let request: AnomalyService.TrainRequest =
         { Field = Labels.parseField (args.GetResult(AnomalyTrainArgs.Label, defaultValue = "model_type"))
-          MinClassCount = args.GetResult(AnomalyTrainArgs.Min_Class_Count, defaultValue = Defaults.anomaly.MinClassCount)
+          MinClassCount =
+            args.GetResult(AnomalyTrainArgs.Min_Class_Count, defaultValue = Defaults.anomaly.MinClassCount)
           Seed = settings.Classifier.Seed
           Settings = settings
           Rule =

@@ -589,11 +589,15 @@ type AnomalyTrainArgs =
             | Width _ -> "width of the first hidden layer; the next two are half and a quarter (default 512)."
             | Dropout _ -> $"dropout probability (default {c.Dropout})."
             | No_Mixtures -> "no class mixtures: flags from the classifier alone."
-            | Covariance _ -> $"covariance type of the class mixtures (default {Hybrid.Core.Gpu.CovarianceTypeNames.SklearnName m.Covariance})."
+            | Covariance _ ->
+                $"covariance type of the class mixtures (default {Hybrid.Core.Gpu.CovarianceTypeNames.SklearnName m.Covariance})."
             | Max_Components _ -> $"BIC picks 1 to this many components per class (default {m.MaxComponents})."
-            | Tau _ -> $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
-            | Epsilon _ -> "with mixtures, flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
-            | Out _ -> "the classifier folder to write (weights, vocabulary, classes, mixtures, confusion.html, embedding.html)."
+            | Tau _ ->
+                $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+            | Epsilon _ ->
+                "with mixtures, flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
+            | Out _ ->
+                "the classifier folder to write (weights, vocabulary, classes, mixtures, confusion.html, embedding.html)."
             | Device _ -> autoDevice
             | Json -> "print the result as one JSON document."
 
@@ -614,8 +618,10 @@ type AnomalyCheckArgs =
             | Inputs _ -> "trace files (JSON Lines), model files or folders, zoo:NAME."
             | Classifier _ -> "a folder written by hybrid anomaly train."
             | Db _ -> "also check every model of this catalog."
-            | Tau _ -> $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
-            | Epsilon _ -> "flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
+            | Tau _ ->
+                $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+            | Epsilon _ ->
+                "flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
             | No_Mixtures -> "flag from the classifier alone."
             | Top _ -> $"rows to print in the table (default {anomaly.Top}; --json prints all)."
             | Device _ -> autoDevice

@@ -39,22 +39,29 @@ let principalAxes (rows: float[][]) =
         if norm > 0.0 then Array.map (fun x -> x / norm) v else v
     let orthogonal (basis: float[] list) (v: float[]) =
         basis
-        |> List.fold (fun (v: float[]) b -> let dot = Array.fold2 (fun s x y -> s + x * y) 0.0 v b in Array.map2 (fun x y -> x - dot * y) v b) v
+        |> List.fold
+            (fun (v: float[]) b ->
+                let dot = Array.fold2 (fun s x y -> s + x * y) 0.0 v b in Array.map2 (fun x y -> x - dot * y) v b)
+            v
     let axis basis =
         let mutable v = normalised (orthogonal basis (Array.init d (fun j -> 1.0 + float j / float d)))
-        for _ in 1 .. 100 do
+        for _ in 1..100 do
             v <- normalised (orthogonal basis (times v))
         v
     let first = axis []
     let second = axis [ first ]
     centred
-    |> Array.map (fun r -> Array.fold2 (fun s a b -> s + a * b) 0.0 r first, Array.fold2 (fun s a b -> s + a * b) 0.0 r second)
+    |> Array.map (fun r ->
+        Array.fold2 (fun s a b -> s + a * b) 0.0 r first, Array.fold2 (fun s a b -> s + a * b) 0.0 r second)
 
 /// Writes the scatter of the embeddings on their two principal axes, one trace per class, model names on hover.
 let projection (path: string) (classes: string[]) (names: string[]) (targets: int[]) (embeddings: float[][]) =
     let points = principalAxes embeddings
     [ for c in 0 .. classes.Length - 1 do
-          let rows = [| for i in 0 .. targets.Length - 1 do if targets[i] = c then i |]
+          let rows =
+              [| for i in 0 .. targets.Length - 1 do
+                     if targets[i] = c then
+                         i |]
           if rows.Length > 0 then
               Chart.Point(
                   xy = (rows |> Array.map (fun i -> points[i])),

@@ -28,10 +28,7 @@ type VocabularyFile =
 type ClassesFile = { Label: string; MinClassCount: int; Classes: string[] }
 
 /// A classifier read back: what `hybrid anomaly check` needs.
-type Loaded =
-    { Field: Labels.Field
-      Classes: string[]
-      Fitted: CrossValidation.Fitted }
+type Loaded = { Field: Labels.Field; Classes: string[]; Fitted: CrossValidation.Fitted }
 
 let private write (path: string) (value: 'T) = File.WriteAllText(path, Json.serialize value + "\n")
 
@@ -66,7 +63,9 @@ let save (dir: string) (field: Labels.Field) (minClassCount: int) (classes: stri
           Documents = v.Documents
           Terms = v.Terms
           DocumentFrequency = v.DocumentFrequency }
-    write (Path.Combine(dir, "classes.json")) { Label = Labels.fieldName field; MinClassCount = minClassCount; Classes = classes }
+    write
+        (Path.Combine(dir, "classes.json"))
+        { Label = Labels.fieldName field; MinClassCount = minClassCount; Classes = classes }
     let widths = fitted.Model.Widths |> Seq.map string |> String.concat ","
     StateDicts.SaveSafetensors(
         Path.Combine(dir, "classifier.safetensors"),
@@ -89,11 +88,19 @@ let save (dir: string) (field: Labels.Field) (minClassCount: int) (classes: stri
                       yield TensorData.Float64($"{c}.means", [| k; d |], g.Means)
                       yield TensorData.Float64($"{c}.covariances", [| int64 g.Covariances.Length |], g.Covariances)
                       yield
-                          TensorData.Float64($"{c}.precisions_cholesky", [| int64 g.PrecisionsCholesky.Length |], g.PrecisionsCholesky)
+                          TensorData.Float64(
+                              $"{c}.precisions_cholesky",
+                              [| int64 g.PrecisionsCholesky.Length |],
+                              g.PrecisionsCholesky
+                          )
                   | None -> () ],
-            readOnlyDict [ "format", "hybrid.class_mixtures"; "covariance_type", (m.Models |> Array.pick id).CovarianceType.SklearnName() ]
+            readOnlyDict
+                [ "format", "hybrid.class_mixtures"
+                  "covariance_type", (m.Models |> Array.pick id).CovarianceType.SklearnName() ]
         )
-    | None -> if File.Exists(mixturesFile dir) then File.Delete(mixturesFile dir)
+    | None ->
+        if File.Exists(mixturesFile dir) then
+            File.Delete(mixturesFile dir)
 
 let private loadMixtures (path: string) (classes: int) =
     use file = SafetensorsFile.Open path
@@ -122,8 +129,8 @@ let private loadMixtures (path: string) (classes: int) =
 let load (dir: string) =
     if not (Directory.Exists dir) then
         raise (InputException(dir, "no such classifier folder"))
-    let v = read<VocabularyFile> (Path.Combine(dir, "vocabulary.json"))
-    let c = read<ClassesFile> (Path.Combine(dir, "classes.json"))
+    let v = read<VocabularyFile>(Path.Combine(dir, "vocabulary.json"))
+    let c = read<ClassesFile>(Path.Combine(dir, "classes.json"))
     let weightsPath = Path.Combine(dir, "classifier.safetensors")
     if not (File.Exists weightsPath) then
         raise (InputException(weightsPath, "no such file; a classifier folder is written by hybrid anomaly train"))
@@ -141,7 +148,12 @@ let load (dir: string) =
             )
         )
     if isNull c.Classes || c.Classes.Length <> fc4[0] then
-        raise (InputException(Path.Combine(dir, "classes.json"), $"the classifier predicts {fc4[0]} classes, not the file's"))
+        raise (
+            InputException(
+                Path.Combine(dir, "classes.json"),
+                $"the classifier predicts {fc4[0]} classes, not the file's"
+            )
+        )
     let model = Zoo.DaraMlp(fc1[1], fc4[0], widths = [| fc1[0]; fc2[0]; fc3[0] |])
     model.LoadStateDict state |> ignore
     let vocabulary: Vocabulary.Vocabulary =

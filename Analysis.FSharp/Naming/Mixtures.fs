@@ -96,10 +96,12 @@ let fit (device: Device) (options: Options) (classes: int) (embeddings: float[][
 /// declared) and the posterior probability of the declared class among all the classes' mixtures (0 without one).
 let score (device: Device) (mixtures: ClassMixtures) (embedding: float[]) (declared: int option) =
     let z = standardise mixtures [| embedding |]
-    let logLikelihood =
-        mixtures.Models |> Array.map (Option.map (fun m -> (m.ScoreSamples(z, device))[0]))
+    let logLikelihood = mixtures.Models |> Array.map (Option.map (fun m -> (m.ScoreSamples(z, device))[0]))
     let joint =
-        Array.map2 (fun l p -> l |> Option.map (fun l -> l + p) |> Option.defaultValue -infinity) logLikelihood mixtures.LogPriors
+        Array.map2
+            (fun l p -> l |> Option.map (fun l -> l + p) |> Option.defaultValue -infinity)
+            logLikelihood
+            mixtures.LogPriors
     let top = Array.max joint
     let total = top + log (joint |> Array.sumBy (fun j -> exp (j - top)))
     match declared |> Option.bind (fun c -> logLikelihood[c] |> Option.map (fun l -> c, l)) with

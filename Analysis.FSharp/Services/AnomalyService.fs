@@ -63,7 +63,16 @@ let train (device: Device) (request: TrainRequest) (models: Architecture list) (
             request.MinClassCount
     let terms = models |> List.map (NGrams.terms request.Settings.Features) |> Array.ofList
     let settings = request.Settings
-    let cv = CrossValidation.run device settings labels.Classes.Length request.Seed terms labels.Targets labels.Singletons onFold
+    let cv =
+        CrossValidation.run
+            device
+            settings
+            labels.Classes.Length
+            request.Seed
+            terms
+            labels.Targets
+            labels.Singletons
+            onFold
     let all = Array.init terms.Length id
     let fitted = CrossValidation.fit device settings labels.Classes.Length terms labels.Targets all
     ClassifierFiles.save request.Out request.Field request.MinClassCount labels.Classes fitted
@@ -81,8 +90,7 @@ let train (device: Device) (request: TrainRequest) (models: Architecture list) (
         names
         labels.Targets
         (Classifier.embeddings device fitted.Model (terms |> Array.map vectorise))
-    let share rule =
-        float (tested |> Array.filter (Flags.flagged rule) |> Array.length) / float tested.Length
+    let share rule = float (tested |> Array.filter (Flags.flagged rule) |> Array.length) / float tested.Length
     { Label = Labels.fieldName request.Field
       MinClassCount = request.MinClassCount
       Models = models.Length
@@ -100,13 +108,15 @@ let train (device: Device) (request: TrainRequest) (models: Architecture list) (
 
 /// One checked model, as `anomaly check --json` prints it.
 type CheckRow =
-    { Id: string
-      Declared: string option
-      Predicted: string
-      Confidence: float
-      /// Log-likelihood of the embedding under the declared class's mixture (null without one).
-      Score: float option
-      Flagged: bool }
+    {
+        Id: string
+        Declared: string option
+        Predicted: string
+        Confidence: float
+        /// Log-likelihood of the embedding under the declared class's mixture (null without one).
+        Score: float option
+        Flagged: bool
+    }
 
 type CheckResult =
     {
