@@ -246,6 +246,21 @@ type ReengineerBenchArgs =
             | Reengineered _ ->
                 "also time a hybrid reengineer output folder's model at batch 1 and 16: our sparse kernels against our dense ones and ONNX Runtime on its model.onnx (32x32 images)."
 
+type AnomalyBenchArgs =
+    | Data of path: string
+    | Label of field: string
+    | Min_Class_Count of int
+    | Epochs of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            let d = Hybrid.Bench.AnomalyBench.defaults
+            match a with
+            | Data _ -> "the trace file (JSON Lines; default ../shared's dev traces)."
+            | Label _ -> "model_type (default), arch or task."
+            | Min_Class_Count _ -> $"classes with fewer models are merged into Others (default {d.MinClassCount})."
+            | Epochs _ -> $"training epochs per fold (default {d.Epochs})."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
@@ -255,6 +270,7 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
 
@@ -274,6 +290,8 @@ type BenchArgs =
                 "architecture extraction in files per second: the torchvision ONNX graphs and 10,000 synthetic safetensors headers (no peer)."
             | Reengineer _ ->
                 "one mask-training epoch of SeaM's re-engineering of ResNet-20 (binary problem, 1,182 images) against the same masked training in PyTorch."
+            | Anomaly _ ->
+                "naming-anomaly cross-validation (5 folds, 40 epochs, class mixtures) on the dev traces against the same pipeline in scikit-learn."
             | Fuzz _ ->
                 "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
             | Device _ ->
