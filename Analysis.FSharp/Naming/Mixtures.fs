@@ -75,19 +75,21 @@ let fit (device: Device) (options: Options) (classes: int) (embeddings: float[][
             None, -infinity
         else
             let data = standardise shell rows
-            let candidates =
-                [ 1 .. min options.MaxComponents (distinctRows rows) ]
-                |> List.map (fun k ->
-                    let o =
-                        GaussianMixtureOptions(
-                            Components = k,
-                            Covariance = options.Covariance,
-                            RegCovar = options.RegCovar,
-                            Seed = options.Seed
-                        )
-                    let model = GaussianMixture.Fit(device, data, rows.Length, d, o, null, null)
-                    model, model.Bic(data, device))
-            let best = candidates |> List.minBy snd |> fst
+            let em =
+                GaussianMixtureOptions(
+                    Covariance = options.Covariance,
+                    RegCovar = options.RegCovar,
+                    Seed = options.Seed
+                )
+            let matrix: Hybrid.Analysis.TensorInput.Matrix =
+                { Source = "embeddings"; Rows = rows.Length; Columns = d; Values = data }
+            let _, best, _ =
+                Hybrid.Analysis.GaussianMixture.fitsByComponents
+                    device
+                    em
+                    matrix
+                    [ 1 .. min options.MaxComponents (distinctRows rows) ]
+                |> List.minBy (fun (_, _, bic) -> bic)
             Some best, log (float rows.Length / n)
     let fitted = Array.init classes fitClass
     { shell with Models = Array.map fst fitted; LogPriors = Array.map snd fitted }
