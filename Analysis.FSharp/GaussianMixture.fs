@@ -113,9 +113,9 @@ let save (path: string) (summary: Summary) (model: GaussianMixtureModel) =
         metadata
     )
 
-/// BIC for each number of components (lower is better), all else as in options: the usual way to choose k.
-/// Given initial parameters fix k, so options must come from an initialisation method instead.
-let bicByComponents (device: Device) (options: GaussianMixtureOptions) (data: Matrix) (ks: int list) =
+/// A fit and its BIC for each number of components (lower is better), all else as in options: the usual way to
+/// choose k. Given initial parameters fix k, so options must come from an initialisation method instead.
+let fitsByComponents (device: Device) (options: GaussianMixtureOptions) (data: Matrix) (ks: int list) =
     if not (isNull options.WeightsInit && isNull options.MeansInit && isNull options.PrecisionsInit) then
         invalidArg (nameof options) "a BIC sweep over k cannot start from given weights, means or precisions"
     ks
@@ -131,7 +131,12 @@ let bicByComponents (device: Device) (options: GaussianMixtureOptions) (data: Ma
                 MaxIter = options.MaxIter,
                 Seed = options.Seed
             )
-        k, (fit device o None data).Bic(data.Values, device))
+        let model = fit device o None data
+        k, model, model.Bic(data.Values, device))
+
+/// BIC for each number of components (lower is better), all else as in options (see fitsByComponents).
+let bicByComponents (device: Device) (options: GaussianMixtureOptions) (data: Matrix) (ks: int list) =
+    fitsByComponents device options data ks |> List.map (fun (k, _, bic) -> k, bic)
 
 /// Share of points whose component's most common label is their own label (1.0: the components are pure classes).
 let labelPurity (components: int[]) (labels: int64[]) (componentCount: int) (classCount: int) =

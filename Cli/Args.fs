@@ -352,6 +352,21 @@ type ReengineerBenchArgs =
             | Reengineered _ ->
                 "also time a hybrid reengineer output folder's model at batch 1 and 16: our sparse kernels against our dense ones and ONNX Runtime on its model.onnx (32x32 images)."
 
+type AnomalyBenchArgs =
+    | Data of path: string
+    | Label of field: string
+    | Min_Class_Count of int
+    | Epochs of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            let d = Hybrid.Bench.AnomalyBench.defaults
+            match a with
+            | Data _ -> "the trace file (JSON Lines; default ../shared's dev traces)."
+            | Label _ -> "model_type (default), arch or task."
+            | Min_Class_Count _ -> $"classes with fewer models are merged into Others (default {d.MinClassCount})."
+            | Epochs _ -> $"training epochs per fold (default {d.Epochs})."
+
 type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Gemm of ParseResults<GemmArgs>
     | [<CliPrefix(CliPrefix.None)>] Conv of ParseResults<ConvArgs>
@@ -362,6 +377,7 @@ type BenchArgs =
     | [<CliPrefix(CliPrefix.None)>] Resnet of ParseResults<ResnetBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Extract of ParseResults<ExtractBenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerBenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyBenchArgs>
     | [<Inherit>] Device of DeviceName
     | [<Inherit>] Json
 
@@ -383,6 +399,8 @@ type BenchArgs =
                 "architecture extraction in files per second: the torchvision ONNX graphs and 10,000 synthetic safetensors headers (no peer)."
             | Reengineer _ ->
                 "one mask-training epoch of SeaM's re-engineering of ResNet-20 (binary problem, 1,182 images) against the same masked training in PyTorch."
+            | Anomaly _ ->
+                "naming-anomaly cross-validation (5 folds, 40 epochs, class mixtures) on the dev traces against the same pipeline in scikit-learn."
             | Fuzz _ ->
                 "the file readers against mutated real files: every input must load or fail cleanly (exit 1 otherwise)."
             | Device _ ->
@@ -647,6 +665,106 @@ type DefectsArgs =
             | Device _ -> autoDevice
             | Json -> "print the result as one JSON document."
 
+type AnomalyTrainArgs =
+    | Data of path: string list
+    | Db of path: string
+    | Label of field: string
+    | Min_Class_Count of int
+    | Folds of int
+    | Seed of int
+    | Scaling of name: string
+    | Trigrams
+    | Shapes
+    | Normalised_Names
+    | Min_Df of int
+    | Epochs of int
+    | Lr of float
+    | Batch_Size of int
+    | Step_Every of int
+    | Width of int
+    | Dropout of float
+    | No_Mixtures
+    | Covariance of CovarianceName
+    | Max_Components of int
+    | Tau of float
+    | Epsilon of float
+    | [<Mandatory>] Out of dir: string
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            let c, m = Hybrid.Analysis.Naming.Classifier.defaults, Hybrid.Analysis.Naming.Mixtures.defaults
+            match a with
+            | Data _ -> "trace files (JSON Lines, one model per line: repo_name, model_type, arch, task, layers)."
+            | Db _ -> "also train on every model of this catalog (hybrid extract), with its stored labels."
+            | Label _ -> "the label to predict: model_type (default), arch or task."
+            | Min_Class_Count _ ->
+                $"classes with fewer models are merged into Others (default {anomaly.MinClassCount}, as DARA)."
+            | Folds _ -> $"stratified cross-validation folds (default {anomaly.Folds})."
+            | Seed _ -> $"seed of the folds, the weights, the batch order and dropout (default {c.Seed})."
+            | Scaling _ -> $"feature values: count, log or tfidf (default {anomaly.Scaling})."
+            | Trigrams -> "add 3-grams along paths of the graph."
+            | Shapes -> "add counts of output shapes."
+            | Normalised_Names ->
+                "n-grams over the normalised layer types also for traces (default: the traced names as spelled)."
+            | Min_Df _ -> "keep the n-grams held by at least this many training models (default 1)."
+            | Epochs _ -> $"training epochs (default {c.Epochs})."
+            | Lr _ -> $"Adam's learning rate (default {text c.LearningRate})."
+            | Batch_Size _ -> $"training batch size (default {c.BatchSize})."
+            | Step_Every _ -> $"the learning rate times 0.1 every this many epochs (default {c.StepEvery})."
+            | Width _ -> "width of the first hidden layer; the next two are half and a quarter (default 512)."
+            | Dropout _ -> $"dropout probability (default {c.Dropout})."
+            | No_Mixtures -> "no class mixtures: flags from the classifier alone."
+            | Covariance _ ->
+                $"covariance type of the class mixtures (default {Hybrid.Core.Gpu.CovarianceTypeNames.SklearnName m.Covariance})."
+            | Max_Components _ -> $"BIC picks 1 to this many components per class (default {m.MaxComponents})."
+            | Tau _ ->
+                $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+            | Epsilon _ ->
+                "with mixtures, flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
+            | Out _ ->
+                "the classifier folder to write (weights, vocabulary, classes, mixtures, confusion.html, embedding.html)."
+            | Device _ -> autoDevice
+            | Json -> "print the result as one JSON document."
+
+type AnomalyCheckArgs =
+    | [<MainCommand>] Inputs of path: string list
+    | [<Mandatory>] Classifier of dir: string
+    | Db of path: string
+    | Tau of float
+    | Epsilon of float
+    | No_Mixtures
+    | Top of int
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Inputs _ -> "trace files (JSON Lines), model files or folders, zoo:NAME."
+            | Classifier _ -> "a folder written by hybrid anomaly train."
+            | Db _ -> "also check every model of this catalog."
+            | Tau _ ->
+                $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+            | Epsilon _ ->
+                "flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
+            | No_Mixtures -> "flag from the classifier alone."
+            | Top _ -> $"rows to print in the table (default {anomaly.Top}; --json prints all)."
+            | Device _ -> autoDevice
+            | Json -> "print the result as one JSON document."
+
+type AnomalyArgs =
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<AnomalyTrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Check of ParseResults<AnomalyCheckArgs>
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Train _ ->
+                "cross-validate and train the naming classifier (DARA) with class mixtures; write the classifier folder."
+            | Check _ -> "predict each model's label from its architecture and flag declared labels that do not fit."
+
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
@@ -661,6 +779,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerArgs>
     | [<CliPrefix(CliPrefix.None)>] Defects of ParseResults<DefectsArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyArgs>
     | Version
 
     interface IArgParserTemplate with
@@ -687,6 +806,8 @@ type HybridArgs =
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Analyze _ ->
                 "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
+            | Anomaly _ ->
+                "naming anomalies (DARA): train a classifier of model_type, arch or task on n-grams of architectures, and check which models' declared labels their architecture contradicts."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

@@ -1,4 +1,4 @@
-/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet|extract|reengineer`: our kernels against the peer a user would pick, timed in one run on this machine.
+/// `hybrid bench gemm|conv|gmm|cka|fuzz|resnet|extract|reengineer|anomaly`: our kernels against the peer a user would pick, timed in one run on this machine.
 module Hybrid.Cli.BenchCommand
 
 open Argu
@@ -127,6 +127,22 @@ let reengineerReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<Reengi
             Images = images
             Reengineered = args.TryGetResult ReengineerBenchArgs.Reengineered }
 
+let anomalyReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<AnomalyBenchArgs>) =
+    let d = AnomalyBench.defaults
+    let epochs = args.GetResult(AnomalyBenchArgs.Epochs, defaultValue = d.Epochs)
+    if epochs < 1 || epochs > 10_000 then
+        Input.fail "bench anomaly: --epochs %d is outside 1..10000" epochs
+    AnomalyBench.run
+        device
+        { d with
+            Data = args.TryGetResult AnomalyBenchArgs.Data
+            Label =
+                args.TryGetResult AnomalyBenchArgs.Label
+                |> Option.map Hybrid.Analysis.Naming.Labels.parseField
+                |> Option.defaultValue d.Label
+            MinClassCount = args.GetResult(AnomalyBenchArgs.Min_Class_Count, defaultValue = d.MinClassCount)
+            Epochs = epochs }
+
 let run (args: ParseResults<BenchArgs>) =
     let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
     let json = args.Contains BenchArgs.Json
@@ -159,6 +175,9 @@ let run (args: ParseResults<BenchArgs>) =
     | Some(BenchArgs.Reengineer a) ->
         print json (reengineerReport device a)
         0
+    | Some(BenchArgs.Anomaly a) ->
+        print json (anomalyReport device a)
+        0
     | _ ->
         Input.fail
-            "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet, extract or reengineer (see hybrid bench --help)"
+            "bench: name a benchmark: gemm, conv, gmm, cka, fuzz, resnet, extract, reengineer or anomaly (see hybrid bench --help)"

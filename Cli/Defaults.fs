@@ -34,6 +34,7 @@ let train = Training.defaults ""
 let stepSchedule = {| StepSize = 30; Gamma = 0.1 |}
 let defects = DefectsService.defaultData
 let dedup = {| Threshold = DedupService.DefaultThreshold |}
+let anomaly = {| MinClassCount = 20; Folds = 5; Scaling = "log"; Top = 30 |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath
 let fuzz = {| Count = 100_000; Seed = 1 |}

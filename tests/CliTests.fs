@@ -46,8 +46,9 @@ let tests =
           }
           test "--help of every command and subcommand prints its usage and exits 0" {
               let paths = commandPaths typeof<Hybrid.Cli.Args.HybridArgs> []
-              // hybrid, its 13 commands, gmm fit, cka score, index, search and compare, and the 9 benchmarks.
-              Expect.equal paths.Length 28 $"command paths found: {paths}"
+              // hybrid, its 14 commands, gmm fit, cka score, index, search and compare, anomaly train and check, and the 10
+              // benchmarks.
+              Expect.equal paths.Length 32 $"command paths found: {paths}"
               for path in paths do
                   let code, out, err = runCli (path @ [ "--help" ])
                   let name = String.concat " " ("hybrid" :: path)

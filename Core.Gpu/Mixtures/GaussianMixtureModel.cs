@@ -9,6 +9,43 @@ public sealed class GaussianMixtureModel
 {
     internal GaussianMixtureModel() { }
 
+    /// <summary>A fitted model read back from its saved parameters (scikit-learn's attributes, flat row-major), for
+    /// scoring: <paramref name="weights"/> (k), <paramref name="means"/> (k x d), <paramref name="covariances"/> and
+    /// <paramref name="precisionsCholesky"/> in the layout of <paramref name="type"/>. The fit's history is not kept.</summary>
+    /// <exception cref="ArgumentException">Arrays whose lengths do not fit k components in d dimensions.</exception>
+    public static GaussianMixtureModel Restore(CovarianceType type, double[] weights, double[] means, double[] covariances,
+        double[] precisionsCholesky)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(covariances);
+        ArgumentNullException.ThrowIfNull(precisionsCholesky);
+        int k = weights.Length;
+        if (k < 1 || means.Length % k != 0 || means.Length == 0)
+            throw new ArgumentException($"means: length {means.Length} is not {k} components x d", nameof(means));
+        int d = means.Length / k;
+        int expected = GmmShapes.CovarianceLength(type, k, d);
+        if (covariances.Length != expected || precisionsCholesky.Length != expected)
+            throw new ArgumentException(
+                $"covariances ({covariances.Length}) and precisions_cholesky ({precisionsCholesky.Length}) must both hold {expected} values for {k} {type.SklearnName()} components in {d} dimensions",
+                nameof(covariances));
+        return new GaussianMixtureModel
+        {
+            CovarianceType = type,
+            Components = k,
+            Dimensions = d,
+            Weights = weights,
+            Means = means,
+            Covariances = covariances,
+            PrecisionsCholesky = precisionsCholesky,
+            Converged = true,
+            NIter = 0,
+            LowerBound = double.NaN,
+            LowerBoundHistory = [],
+            Options = new GaussianMixtureOptions { Components = k, Covariance = type },
+        };
+    }
+
     /// <summary>The covariance structure the arrays below follow.</summary>
     public required CovarianceType CovarianceType { get; init; }
     /// <summary>Number of components k.</summary>

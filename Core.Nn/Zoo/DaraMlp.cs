@@ -4,35 +4,55 @@ namespace Hybrid.Core.Nn.Zoo;
 /// <c>DARA_classifier</c> (PurdueDualityLab/PTM-Naming): <c>fc1</c> (features -> 512), <c>fc2</c> (512 -> 256), <c>fc3</c>
 /// (256 -> 128), <c>fc4</c> (128 -> classes), one <c>dropout</c> (p 0.5) applied twice. Forward: relu(fc1), relu(fc2),
 /// dropout, relu(fc3), dropout, fc4. State keys: fc1.weight, fc1.bias, ..., fc4.weight, fc4.bias. The source's unused
-/// <c>downsample</c> pooling holds no state and is left out.</summary>
+/// <c>downsample</c> pooling holds no state and is left out. The hidden widths and the dropout probability may differ
+/// from the published ones (a grid search varies them); the keys stay the same.</summary>
 public sealed class DaraMlp : Module
 {
     readonly Linear fc1, fc2, fc3, fc4;
     readonly Dropout dropout;
 
-    public DaraMlp(int inputFeatures, int numClasses, Generator? generator = null)
+    /// <summary>The published widths of fc1, fc2 and fc3.</summary>
+    public static IReadOnlyList<int> PublishedWidths { get; } = [512, 256, 128];
+
+    /// <summary>A classifier of <paramref name="inputFeatures"/>-long vectors into <paramref name="numClasses"/> classes;
+    /// <paramref name="widths"/> are the three hidden widths (default 512, 256, 128) and <paramref name="dropout"/> the
+    /// dropout probability (default 0.5).</summary>
+    public DaraMlp(int inputFeatures, int numClasses, Generator? generator = null, IReadOnlyList<int>? widths = null,
+        double dropout = 0.5)
     {
         Shapes.Positive(inputFeatures, "inputFeatures", nameof(inputFeatures));
         Shapes.Positive(numClasses, "numClasses", nameof(numClasses));
+        var w = widths ?? PublishedWidths;
+        if (w.Count != 3)
+            throw new ArgumentException($"DARA_classifier: give three hidden widths, not {w.Count}", nameof(widths));
+        foreach (var width in w)
+            Shapes.Positive(width, "width", nameof(widths));
         var g = generator ?? Init.Default;
         InputFeatures = inputFeatures;
-        fc1 = RegisterModule("fc1", new Linear(inputFeatures, 512, generator: g));
-        fc2 = RegisterModule("fc2", new Linear(512, 256, generator: g));
-        fc3 = RegisterModule("fc3", new Linear(256, 128, generator: g));
-        fc4 = RegisterModule("fc4", new Linear(128, numClasses, generator: g));
-        dropout = RegisterModule("dropout", new Dropout(0.5, generator: new Generator((long)g.NextBits())));
+        Widths = [.. w];
+        fc1 = RegisterModule("fc1", new Linear(inputFeatures, w[0], generator: g));
+        fc2 = RegisterModule("fc2", new Linear(w[0], w[1], generator: g));
+        fc3 = RegisterModule("fc3", new Linear(w[1], w[2], generator: g));
+        fc4 = RegisterModule("fc4", new Linear(w[2], numClasses, generator: g));
+        this.dropout = RegisterModule("dropout", new Dropout(dropout, generator: new Generator((long)g.NextBits())));
     }
 
     /// <summary>The length of the n-gram count vectors the classifier reads.</summary>
     public int InputFeatures { get; }
 
+    /// <summary>The hidden widths of fc1, fc2 and fc3; the last is the length of <see cref="Embed"/>'s vectors.</summary>
+    public IReadOnlyList<int> Widths { get; }
+
     public override string TypeName => "DARA_classifier";
 
-    public override Tensor Forward(Tensor input)
+    /// <summary>The last hidden layer, relu(fc3), before its dropout: the embedding the mixtures of naming-anomaly
+    /// detection are fitted on (128 values per row with the published widths).</summary>
+    public Tensor Embed(Tensor input)
     {
         var x = Functional.Relu(fc1.Call(input));
         x = dropout.Call(Functional.Relu(fc2.Call(x)));
-        x = dropout.Call(Functional.Relu(fc3.Call(x)));
-        return fc4.Call(x);
+        return Functional.Relu(fc3.Call(x));
     }
+
+    public override Tensor Forward(Tensor input) => fc4.Call(dropout.Call(Embed(input)));
 }

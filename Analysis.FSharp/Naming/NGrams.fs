@@ -1,0 +1,104 @@
+/// DARA's features of an abstract architecture (ALGORITHMS.md section 2), as counts of named terms: `l`, 2-grams over
+/// the graph's edges with [INPUT] and [OUTPUT] tokens at the sources and sinks; `p`, 1-grams of each layer's type with
+/// the parameters the source gives (weight shapes and attributes for ONNX, checkpoints and the zoo; a trace has names
+/// only, so its 1-grams are the traced names as spelled); optionally `t`, 3-grams along paths, and `d`, counts of
+/// output shapes. Any source gives the same kind of terms, so a classifier trained on traces reads a checkpoint.
+module Hybrid.Analysis.Naming.NGrams
+
+open System
+open System.Collections.Generic
+open Hybrid.Analysis.Architecture
+
+/// Which families of terms a model's features hold (2-grams and 1-grams always).
+type Options =
+    {
+        /// 3-grams along paths of two edges (DARA found them slow and sparse; off by default).
+        Trigrams: bool
+        /// Counts of output shapes (DARA's unused `d` dictionary; off by default).
+        Shapes: bool
+        /// The 2-grams (and 3-grams) over the traced names as spelled ("debertalayernorm", "newgeluactivation") where
+        /// the source is a trace, instead of the normalised layer types ("LayerNorm", "GELU") every source shares.
+        TracedNames: bool
+    }
+
+/// 2-grams and 1-grams only, over the normalised layer types.
+let defaults = { Trigrams = false; Shapes = false; TracedNames = false }
+
+/// The graph's source marker, as DARA names it.
+[<Literal>]
+let InputToken = "[INPUT]"
+
+/// The graph's sink marker, as DARA names it.
+[<Literal>]
+let OutputToken = "[OUTPUT]"
+
+let private dims (shape: int64[]) = shape |> Array.map string |> String.concat "x"
+
+let private attributeText (value: AttributeValue) =
+    match value with
+    | Int v -> string v
+    | Float v -> v.ToString "R"
+    | Text v -> v
+    | Ints v -> "(" + (v |> Array.map string |> String.concat ",") + ")"
+
+/// A node's 1-gram: its type with its parameter shapes and attributes in name order (DARA's
+/// "Conv2d <in_channels,3> <out_channels,64> <kernel_size,(7,7)>"), or its traced name when it has neither.
+let unigram (architecture: Architecture) (node: Node) =
+    let parameters = node.Parameters |> List.sortBy fst |> List.map (fun (n, s) -> $"<{n},{dims s}>")
+    let attributes = node.Attributes |> Map.toList |> List.map (fun (n, v) -> $"<{n},{attributeText v}>")
+    match parameters @ attributes with
+    | [] when architecture.Format = "trace" -> node.Original.ToLowerInvariant()
+    | [] -> node.LayerType
+    | rest -> String.concat " " (node.LayerType :: rest)
+
+/// The counts of one architecture's terms, each prefixed by its family ("l:", "p:", "t:", "d:").
+let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<string, int> =
+    let counts = Dictionary<string, int>(StringComparer.Ordinal)
+    let add (term: string) =
+        counts[term] <-
+            (match counts.TryGetValue term with
+             | true, c -> c + 1
+             | _ -> 1)
+    let name (node: Node) =
+        if options.TracedNames && architecture.Format = "trace" then
+            node.Original.ToLowerInvariant()
+        else
+            node.LayerType
+    let nodes = architecture.Nodes
+    // Successor lists with the markers as extra vertices: -1 feeds every source, every sink feeds -2.
+    let next = Dictionary<int, List<int>>()
+    let link a b =
+        match next.TryGetValue a with
+        | true, l -> l.Add b
+        | _ -> next[a] <- List [ b ]
+    let hasInput = HashSet<int>()
+    let hasOutput = HashSet<int>()
+    for a, b in architecture.Edges do
+        link a b
+        hasInput.Add b |> ignore
+        hasOutput.Add a |> ignore
+    for n in nodes do
+        if not (hasInput.Contains n.Id) then
+            link -1 n.Id
+        if not (hasOutput.Contains n.Id) then
+            link n.Id -2
+    let token v =
+        match v with
+        | -1 -> InputToken
+        | -2 -> OutputToken
+        | _ -> name nodes[v]
+    let successors v =
+        match next.TryGetValue v with
+        | true, l -> l :> seq<int>
+        | _ -> Seq.empty
+    for a in Seq.append [ -1 ] (nodes |> Seq.map _.Id) do
+        for b in successors a do
+            add $"l:{token a} {token b}"
+            if options.Trigrams then
+                for c in successors b do
+                    add $"t:{token a} {token b} {token c}"
+    for n in nodes do
+        add ("p:" + unigram architecture n)
+        if options.Shapes then
+            n.OutputShape |> Option.iter (fun s -> add $"d:{dims s}")
+    counts
