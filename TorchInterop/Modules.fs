@@ -8,9 +8,9 @@ open TorchSharp
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
+open Hybrid.TorchInterop.Tensors
+open Hybrid.TorchInterop.MaskedLayers
 
-type TorchTensor = torch.Tensor
-type TorchModule = torch.nn.Module<TorchTensor, TorchTensor>
 
 /// A TorchSharp module made of named children and a forward over them: the containers and architectures of the zoo.
 /// Children run through `Run`, which is TorchSharp's `call`, so forward hooks on them fire as in PyTorch.
@@ -68,7 +68,14 @@ let rec mirror (m: Module) : TorchModule =
     let composite forward =
         new Composite(m.TypeName, children (), forward) :> TorchModule
 
+    let zeros (t: Tensor) =
+        if isNull t then null else torch.zeros (t.Shape |> Array.map int64)
+
     match m with
+    | :? Conv2d as c when c.IsMasked ->
+        let op = MaskedOp.Conv2d(c.Stride, c.Padding, c.Dilation, c.Groups, c.Rule)
+        new MaskedLayer(c.TypeName, op, zeros c.Weight, zeros c.Bias)
+    | :? Linear as l when l.IsMasked -> new MaskedLayer(l.TypeName, MaskedOp.Linear l.Rule, zeros l.Weight, zeros l.Bias)
     | :? Conv2d as c ->
         torch.nn.Conv2d(
             int64 c.InChannels,

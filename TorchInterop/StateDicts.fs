@@ -6,6 +6,7 @@ open System.Collections.Generic
 open TorchSharp
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Modules
+open Hybrid.TorchInterop.Tensors
 open Hybrid.TorchInterop.Modules
 
 let private names (keys: seq<string>) = String.concat ", " keys

@@ -11,6 +11,9 @@ open Hybrid.Core.Nn
 
 type TorchTensor = torch.Tensor
 
+/// A TorchSharp module from tensor to tensor, as every layer and network of the zoo is.
+type TorchModule = torch.nn.Module<TorchTensor, TorchTensor>
+
 let private torchType (dtype: ScalarType) =
     match dtype with
     | ScalarType.Float32 -> torch.ScalarType.Float32
