@@ -91,6 +91,9 @@ type MaskedLayer(typeName: string, op: MaskedOp, weight: TorchTensor, bias: Torc
 
     member _.Op = op
 
+    /// PyTorch's class name of the layer this one mirrors (Conv2d or Linear).
+    member _.TypeName = typeName
+
     override m.forward(x) =
         let get name =
             match m.get_parameter name with
