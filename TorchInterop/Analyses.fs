@@ -9,7 +9,7 @@ open Hybrid.Core.Gpu
 open Hybrid.TorchInterop.Tensors
 
 let private rows (t: TorchTensor) (dtype: torch.ScalarType) =
-    let flat = t.detach().cpu().to_type(dtype).reshape(t.shape.[0], -1L).contiguous ()
+    let flat = t.detach().cpu().to_type(dtype).reshape(t.shape.[0], -1L).contiguous()
     flat, int t.shape.[0], int flat.shape.[1]
 
 /// Activations (samples first, any trailing shape, flattened per sample) as Core.Gpu reads them.
@@ -35,7 +35,11 @@ let fitMixture (device: Device) (options: GaussianMixtureOptions) (data: TorchTe
 
 /// The outputs of the named modules of `model` on `input` (evaluation mode, no autograd), by forward hooks, as
 /// activations for CKA; a name that is no module of the model is the user's mistake.
-let layerActivations (model: TorchModule) (layers: string list) (input: TorchTensor) : IReadOnlyDictionary<string, Activations> =
+let layerActivations
+    (model: TorchModule)
+    (layers: string list)
+    (input: TorchTensor)
+    : IReadOnlyDictionary<string, Activations> =
     let modules = dict [ for struct (path, m) in model.named_modules () -> path, m ]
     let captured = Dictionary<string, Activations>()
 

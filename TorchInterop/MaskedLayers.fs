@@ -72,14 +72,21 @@ type MaskedFunction() =
         List<torch.Tensor>(grads @ [ null ])
 
 /// Applies the masked function: weight * 1[scores > 0] (bias likewise) in the op, gradients for all five tensors.
-let apply (op: MaskedOp) (x: TorchTensor) (w: TorchTensor) (scores: TorchTensor) (b: TorchTensor) (bScores: TorchTensor) =
+let apply
+    (op: MaskedOp)
+    (x: TorchTensor)
+    (w: TorchTensor)
+    (scores: TorchTensor)
+    (b: TorchTensor)
+    (bScores: TorchTensor)
+    =
     MaskedFunction.apply (x, w, scores, b, bScores, op)
 
 /// A masked layer as a TorchSharp module with Core.Nn's state keys: `weight`, `bias`, `weight_mask`, `bias_mask`.
 type MaskedLayer(typeName: string, op: MaskedOp, weight: TorchTensor, bias: TorchTensor) as this =
     inherit TorchModule(typeName)
 
-    let parameter (t: TorchTensor) = torch.nn.Parameter(t.detach().clone ())
+    let parameter (t: TorchTensor) = torch.nn.Parameter(t.detach().clone())
 
     do
         this.register_parameter ("weight", parameter weight)

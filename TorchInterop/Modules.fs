@@ -14,8 +14,9 @@ open Hybrid.TorchInterop.MaskedLayers
 
 /// A TorchSharp module made of named children and a forward over them: the containers and architectures of the zoo.
 /// Children run through `Run`, which is TorchSharp's `call`, so forward hooks on them fire as in PyTorch.
-type Composite(typeName: string, children: (string * TorchModule) list, forward: Composite -> TorchTensor -> TorchTensor)
-    as this =
+type Composite
+    (typeName: string, children: (string * TorchModule) list, forward: Composite -> TorchTensor -> TorchTensor) as this
+    =
     inherit TorchModule(typeName)
 
     let byName = dict children
@@ -34,8 +35,7 @@ type Composite(typeName: string, children: (string * TorchModule) list, forward:
     member _.Run(name: string, x: TorchTensor) = byName.[name].call x
 
     /// Runs every child in registration order (a Sequential's forward).
-    member c.RunAll(x: TorchTensor) =
-        children |> List.fold (fun x (name, _) -> c.Run(name, x)) x
+    member c.RunAll(x: TorchTensor) = children |> List.fold (fun x (name, _) -> c.Run(name, x)) x
 
     override c.forward(x: TorchTensor) = forward c x
 
@@ -44,8 +44,7 @@ let private pair (s: Size2) = struct (int64 s.H, int64 s.W)
 /// torch.nn.functional.relu, pooling and flattening as the zoo's forwards use them.
 let private relu (x: TorchTensor) = torch.nn.functional.relu x
 
-let private globalPoolFlatten (x: TorchTensor) =
-    torch.nn.functional.adaptive_avg_pool2d(x, [| 1L; 1L |]).flatten (1L)
+let private globalPoolFlatten (x: TorchTensor) = torch.nn.functional.adaptive_avg_pool2d(x, [| 1L; 1L |]).flatten(1L)
 
 /// akamaster's option-A shortcut: every second row and column, then zero channels on both sides.
 let private optionA (pad: int) (x: TorchTensor) =
@@ -62,20 +61,18 @@ let private unsupported (m: Module) =
 /// The TorchSharp module with the same structure, hyperparameters and names as `m` (weights freshly initialised by
 /// TorchSharp: load them with `StateDicts.copyInto`). Raises InputException for a module type it cannot mirror.
 let rec mirror (m: Module) : TorchModule =
-    let children () =
-        [ for struct (name, child) in m.NamedChildren() -> name, mirror child ]
+    let children () = [ for struct (name, child) in m.NamedChildren() -> name, mirror child ]
 
-    let composite forward =
-        new Composite(m.TypeName, children (), forward) :> TorchModule
+    let composite forward = new Composite(m.TypeName, children (), forward) :> TorchModule
 
-    let zeros (t: Tensor) =
-        if isNull t then null else torch.zeros (t.Shape |> Array.map int64)
+    let zeros (t: Tensor) = if isNull t then null else torch.zeros (t.Shape |> Array.map int64)
 
     match m with
     | :? Conv2d as c when c.IsMasked ->
         let op = MaskedOp.Conv2d(c.Stride, c.Padding, c.Dilation, c.Groups, c.Rule)
         new MaskedLayer(c.TypeName, op, zeros c.Weight, zeros c.Bias)
-    | :? Linear as l when l.IsMasked -> new MaskedLayer(l.TypeName, MaskedOp.Linear l.Rule, zeros l.Weight, zeros l.Bias)
+    | :? Linear as l when l.IsMasked ->
+        new MaskedLayer(l.TypeName, MaskedOp.Linear l.Rule, zeros l.Weight, zeros l.Bias)
     | :? Conv2d as c ->
         torch.nn.Conv2d(
             int64 c.InChannels,
@@ -96,7 +93,12 @@ let rec mirror (m: Module) : TorchModule =
                 (if b.Momentum.HasValue then
                      b.Momentum.Value
                  else
-                     raise (InputException(b.TypeName, "momentum=None (a cumulative average) has no TorchSharp counterpart"))),
+                     raise (
+                         InputException(
+                             b.TypeName,
+                             "momentum=None (a cumulative average) has no TorchSharp counterpart"
+                         )
+                     )),
             affine = b.Affine,
             track_running_stats = b.TrackRunningStats
         )
@@ -141,13 +143,13 @@ let rec mirror (m: Module) : TorchModule =
         composite (fun c x ->
             let x = c.Run("maxpool", c.Run("relu", c.Run("bn1", c.Run("conv1", x))))
             let x = [ "layer1"; "layer2"; "layer3"; "layer4" ] |> List.fold (fun x l -> c.Run(l, x)) x
-            c.Run("fc", c.Run("avgpool", x).flatten (1L)))
+            c.Run("fc", c.Run("avgpool", x).flatten(1L)))
     | :? Vgg ->
         composite (fun c x ->
             let x = c.Run("features", x)
             let x = if c.Has "avgpool" then c.Run("avgpool", x) else x
             c.Run("classifier", x.flatten (1L)))
-    | :? SmallCnn -> composite (fun c x -> c.Run("classifier", c.Run("pool", c.Run("features", x)).flatten (1L)))
+    | :? SmallCnn -> composite (fun c x -> c.Run("classifier", c.Run("pool", c.Run("features", x)).flatten(1L)))
     | :? DaraMlp ->
         composite (fun c x ->
             let x = relu (c.Run("fc1", x))

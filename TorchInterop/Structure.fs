@@ -11,11 +11,7 @@ open Hybrid.Analysis.Architecture
 open Hybrid.TorchInterop.Tensors
 
 type private Call =
-    { Path: string
-      Type: string
-      Input: TorchTensor
-      Output: TorchTensor
-      Parameters: (string * int64[]) list }
+    { Path: string; Type: string; Input: TorchTensor; Output: TorchTensor; Parameters: (string * int64[]) list }
 
 let private isLeaf (m: torch.nn.Module) = Seq.isEmpty (m.named_children ())
 
@@ -88,7 +84,8 @@ let ofModule (name: string) (labels: Labels) (model: TorchModule) (input: TorchT
                // A convolution's groups: its input channels over the weight's second dimension.
                let groups =
                    match weight with
-                   | Some w when layerType.StartsWith "Conv" && w.Length >= 3 && c.Input.dim () >= 2L -> c.Input.shape.[1] / w.[1]
+                   | Some w when layerType.StartsWith "Conv" && w.Length >= 3 && c.Input.dim () >= 2L ->
+                       c.Input.shape.[1] / w.[1]
                    | _ -> 1L
 
                let seen =
@@ -133,11 +130,12 @@ let ofModule (name: string) (labels: Labels) (model: TorchModule) (input: TorchT
 /// The SHA-256 of a module's state (keys, shapes and element bytes in key order): the content hash the catalog keys a
 /// live module by, as it keys a file by its bytes.
 let contentHash (model: TorchModule) =
-    use sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256)
+    use sha =
+        System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256)
 
     for kv in model.state_dict () |> Seq.sortBy _.Key do
         sha.AppendData(System.Text.Encoding.UTF8.GetBytes(kv.Key + string (Seq.toList kv.Value.shape)))
-        use c = kv.Value.detach().cpu().contiguous ()
+        use c = kv.Value.detach().cpu().contiguous()
         sha.AppendData(c.bytes)
 
     Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant()

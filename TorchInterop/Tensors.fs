@@ -31,7 +31,7 @@ let toTorch (t: Tensor) : TorchTensor = shareArray t.Storage (torchType t.Dtype)
 /// A Core.Nn tensor holding a copy of a torch.Tensor's elements (float32, float64 or int64; any strides), on `device`.
 let ofTorchOn (device: Device) (t: TorchTensor) : Tensor =
     let shape = t.shape |> Array.map int
-    use c = t.detach().cpu().contiguous ()
+    use c = t.detach().cpu().contiguous()
 
     match t.dtype with
     | torch.ScalarType.Float32 -> Tensor.Wrap(c.data<float32>().ToArray(), shape, device)
@@ -51,11 +51,7 @@ let arrayToTorch<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct 
     (array: DeviceArray<'T>)
     (shape: int[])
     : TorchTensor =
-    let data: 'T[] =
-        if array.Device.IsHost then
-            HostArray<'T>.Of array
-        else
-            array.ToArray()
+    let data: 'T[] = if array.Device.IsHost then HostArray<'T>.Of array else array.ToArray()
 
     shareArray data (torchType (ScalarTypes.Of<'T>())) shape
 
@@ -64,5 +60,5 @@ let torchToArray<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct 
     (device: Device)
     (t: TorchTensor)
     : DeviceArray<'T> =
-    use c = t.detach().cpu().contiguous ()
+    use c = t.detach().cpu().contiguous()
     device.Upload<'T>(ReadOnlySpan(c.data<'T>().ToArray()))

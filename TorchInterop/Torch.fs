@@ -12,8 +12,7 @@ let available: Lazy<Result<unit, string>> =
             ignore t
             Ok()
          with e ->
-             let rec inner (e: exn) =
-                 if isNull e.InnerException then e else inner e.InnerException
+             let rec inner (e: exn) = if isNull e.InnerException then e else inner e.InnerException
 
              let e = inner e
              Error $"libtorch did not load ({e.GetType().Name}: {e.Message.Split('\n').[0].Trim()})")

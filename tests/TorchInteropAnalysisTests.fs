@@ -25,7 +25,11 @@ let tests =
           <| fun () ->
               let cka = Analyses.cka Device.Cpu (CkaOptions()) (fixtureTensor "X") (fixtureTensor "Y")
               // The fixture's tolerance (its inputs are float32, its sums float64).
-              Expect.floatClose { absolute = 1e-6; relative = 0.0 } cka CkaReferenceTests.expected.Value.LinearXY "CKA(X, Y)"
+              Expect.floatClose
+                  { absolute = 1e-6; relative = 0.0 }
+                  cka
+                  CkaReferenceTests.expected.Value.LinearXY
+                  "CKA(X, Y)"
 
           torchCase "a Gaussian mixture of a torch tensor reproduces scikit-learn's fit"
           <| fun () ->
@@ -65,7 +69,8 @@ let tests =
               let captured = System.Collections.Generic.Dictionary<string, Activations>()
               let hooks =
                   [ for l in layers ->
-                        modules.[l].RegisterForwardHook(fun _ _ y -> captured.[l] <- Activations.Of(y.ToArray<float32>(), 40)) ]
+                        modules.[l].RegisterForwardHook(fun _ _ y ->
+                            captured.[l] <- Activations.Of(y.ToArray<float32>(), 40)) ]
               (use _ = core.Eval()
                use _ = Autograd.NoGrad()
                core.Call x |> ignore)
@@ -98,14 +103,20 @@ let tests =
           <| fun () ->
               withTempDir (fun dir ->
                   let twin = StateDicts.fromCore (Zoo.Create "small-cnn")
-                  let labels = { ModelType = Some "small-cnn"; Architectures = [ "SmallCnn" ]; Task = Some "image-classification" }
+                  let labels =
+                      { ModelType = Some "small-cnn"
+                        Architectures = [ "SmallCnn" ]
+                        Task = Some "image-classification" }
                   use catalog = Catalog.openOrCreate (System.IO.Path.Combine(dir, "hybrid.db"))
                   let input = torch.zeros (1L, 3L, 28L, 28L)
                   let id = Structure.addToCatalog catalog "small-cnn" labels twin input
                   let stored = Catalog.load catalog id
                   let live = Structure.ofModule "small-cnn" labels twin input
                   Expect.equal stored.Format "torchsharp" "format"
-                  Expect.sequenceEqual (stored.Nodes |> Array.map _.LayerType) (live.Nodes |> Array.map _.LayerType) "layers"
+                  Expect.sequenceEqual
+                      (stored.Nodes |> Array.map _.LayerType)
+                      (live.Nodes |> Array.map _.LayerType)
+                      "layers"
                   Expect.sequenceEqual stored.Edges live.Edges "edges"
                   let row = Catalog.models catalog |> List.exactlyOne
                   Expect.equal row.ContentHash (Structure.contentHash twin) "content hash") ]

@@ -12,10 +12,12 @@ open Hybrid.TorchInterop.MaskedLayers
 open Hybrid.Tests.TorchInteropTests
 
 type private Case =
-    { Name: string
-      Op: MaskedOp
-      /// Shapes of input, weight and bias (None: no bias).
-      Shapes: int[] * int[] * int[] option }
+    {
+        Name: string
+        Op: MaskedOp
+        /// Shapes of input, weight and bias (None: no bias).
+        Shapes: int[] * int[] * int[] option
+    }
 
 let private cases =
     [ { Name = "conv2d stride 2 padding 1 groups 2, bias"
@@ -38,7 +40,11 @@ let private tensors (case: Case) (dtype: ScalarType) =
         let t = Tensor.Wrap(values, shape)
         if dtype = ScalarType.Float32 then t.To(ScalarType.Float32) else t
 
-    [ Some(make xs 0.0); Some(make ws 0.0); Some(make ws 0.4); bs |> Option.map (fun s -> make s 0.0); bs |> Option.map (fun s -> make s 0.4) ]
+    [ Some(make xs 0.0)
+      Some(make ws 0.0)
+      Some(make ws 0.4)
+      bs |> Option.map (fun s -> make s 0.0)
+      bs |> Option.map (fun s -> make s 0.4) ]
 
 let private coreOp (case: Case) (t: Tensor option list) =
     let x, w, s, b, bs = t.[0].Value, t.[1].Value, t.[2].Value, Option.toObj t.[3], Option.toObj t.[4]
@@ -51,7 +57,7 @@ let private coreOp (case: Case) (t: Tensor option list) =
 let private torchInputs (t: Tensor option list) =
     [ for c in t ->
           match c with
-          | Some c -> (Tensors.toTorch c).detach().clone().requires_grad_ (true)
+          | Some c -> (Tensors.toTorch c).detach().clone().requires_grad_(true)
           | None -> null ]
 
 let private applyTorch (case: Case) (t: torch.Tensor list) = apply case.Op t.[0] t.[1] t.[2] t.[3] t.[4]
@@ -68,13 +74,19 @@ let private againstCore (case: Case) =
     expected.Backward v
     let ts = torchInputs inputs
     let actual = applyTorch case ts
-    (actual * Tensors.toTorch v).sum().backward ()
+    (actual * Tensors.toTorch v).sum().backward()
     // The same kernels on the same float32 data: equal up to the last bit of a reordered sum.
     closeTo 1e-6 1e-6 "forward" (expected.ToArray<float32>()) ((Tensors.ofTorch actual).ToArray<float32>())
 
     for name, c, t in List.zip3 [ "input"; "weight"; "weight scores"; "bias"; "bias scores" ] inputs ts do
         match c with
-        | Some c -> closeTo 1e-6 1e-6 $"{name} gradient" (c.Grad.ToArray<float32>()) ((Tensors.ofTorch t.grad).ToArray<float32>())
+        | Some c ->
+            closeTo
+                1e-6
+                1e-6
+                $"{name} gradient"
+                (c.Grad.ToArray<float32>())
+                ((Tensors.ofTorch t.grad).ToArray<float32>())
         | None -> ()
 
 let private againstFiniteDifferences (case: Case) =
@@ -82,21 +94,21 @@ let private againstFiniteDifferences (case: Case) =
     use _ = torch.manual_seed 5L
     let y = applyTorch case ts
     let v = torch.randn_like y
-    (y * v).sum().backward ()
+    (y * v).sum().backward()
     let loss () =
         use _ = torch.no_grad ()
-        (applyTorch case ts * v).sum().item<float> ()
+        (applyTorch case ts * v).sum().item<float>()
 
     // The input, weight and bias have true derivatives (the mask is constant near them); the scores' gradient is the
     // straight-through estimate, checked against Core.Nn above.
     for name, t in [ "input", ts.[0]; "weight", ts.[1]; "bias", ts.[3] ] do
         if not (isNull t) then
-            let flat = t.detach().view (-1L)
+            let flat = t.detach().view(-1L)
             let analytic = t.grad.view(-1L).data<float>().ToArray()
 
             let numeric =
                 [| for i in 0L .. flat.numel () - 1L ->
-                       let original = flat.[i].item<float> ()
+                       let original = flat.[i].item<float>()
                        let eps = 1e-6
                        flat.[i] <- torch.tensor (original + eps, torch.ScalarType.Float64)
                        let up = loss ()

@@ -29,7 +29,8 @@ let private bits (m: Tensors.TorchModule) =
 
           let raw =
               match kv.Value.dtype with
-              | torch.ScalarType.Float32 -> c.data<float32>().ToArray() |> Array.map (BitConverter.SingleToInt32Bits >> int64)
+              | torch.ScalarType.Float32 ->
+                  c.data<float32>().ToArray() |> Array.map (BitConverter.SingleToInt32Bits >> int64)
               | _ -> c.data<int64>().ToArray()
 
           kv.Key, raw ]
@@ -56,7 +57,8 @@ let tests =
               let actual = torchNet.Forward(x).ToArray<float32>()
               // 1e-4 absolute, the issue's bound: float32 sums in a different order (libtorch's convolution vs ours).
               closeTo 1e-4 0.0 "TorchSharp vs Core.Nn logits" expected actual
-              use fixture = Formats.Safetensors.SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
+              use fixture =
+                  Formats.Safetensors.SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
               let pytorch = (tensorFrom fixture "logits_first64" [| 64; 10 |]).ToArray<float32>()
               closeTo 1e-4 0.0 "TorchSharp vs PyTorch 1.13 logits" pytorch actual
 
@@ -92,7 +94,10 @@ let tests =
                         use _ = core.Eval()
                         let twin = StateDicts.fromCore core
                         let keys = core.StateDict() |> Seq.map (fun struct (k, _) -> k) |> Seq.toList
-                        Expect.sequenceEqual (Seq.sort (twin.state_dict().Keys)) (Seq.sort keys) "state keys (TorchSharp lists parameters before buffers)"
+                        Expect.sequenceEqual
+                            (Seq.sort (twin.state_dict().Keys))
+                            (Seq.sort keys)
+                            "state keys (TorchSharp lists parameters before buffers)"
                         let x = Tensor.Wrap(randomNormal (Random 5) (Array.reduce (*) shape), shape)
                         let expected =
                             use _ = Autograd.NoGrad()
@@ -103,5 +108,5 @@ let tests =
 
           torchCase "an architecture without a TorchSharp twin is refused by name"
           <| fun () ->
-              let e = throwsOf<InputException> (fun () -> Modules.mirror (Zoo.Create "mobilenet-v3-small") |> ignore)
+              let e = throwsOf<InputException>(fun () -> Modules.mirror (Zoo.Create "mobilenet-v3-small") |> ignore)
               Expect.stringContains e.Message "TorchSharp" "message" ]

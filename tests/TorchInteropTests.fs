@@ -28,7 +28,8 @@ let tests =
               let xs = x.data<float32>().ToArray()
               let expected =
                   [| for i in 0..3 do
-                         for o in 0..1 -> float b.[o] + Seq.sum (seq { for k in 0..2 -> float xs.[i * 3 + k] * float w.[o * 3 + k] }) |]
+                         for o in 0..1 ->
+                             float b.[o] + Seq.sum (seq { for k in 0..2 -> float xs.[i * 3 + k] * float w.[o * 3 + k] }) |]
               closeTo64 1e-6 1e-6 "linear" expected (y.data<float32>().ToArray() |> Array.map float)
 
           torchCase "a Core.Nn tensor reaches TorchSharp without a copy"
@@ -37,7 +38,7 @@ let tests =
               use view = Tensors.toTorch t
               Expect.sequenceEqual (view.shape) [| 2L; 3L |] "shape"
               t.Span<float32>().[4] <- 50f
-              Expect.equal (view.[1L, 1L].item<float32> ()) 50f "a write on the Core.Nn side is seen by TorchSharp"
+              Expect.equal (view.[1L, 1L].item<float32>()) 50f "a write on the Core.Nn side is seen by TorchSharp"
               view.[0L, 0L] <- torch.tensor (10f)
               Expect.equal (t.Span<float32>().[0]) 10f "a write on the TorchSharp side is seen by Core.Nn"
 
@@ -45,7 +46,7 @@ let tests =
           <| fun () ->
               let check (t: Tensor) =
                   use tt = Tensors.toTorch t
-                  let back = Tensors.ofTorch (tt.transpose(0L, 1L).transpose (0L, 1L))
+                  let back = Tensors.ofTorch (tt.transpose(0L, 1L).transpose(0L, 1L))
                   Expect.sequenceEqual back.Shape t.Shape "shape"
                   Expect.equal back.Dtype t.Dtype "dtype"
                   Expect.sequenceEqual (back.ToDoubleArray()) (t.ToDoubleArray()) "elements"
@@ -56,7 +57,7 @@ let tests =
 
           torchCase "a strided torch view comes back in row-major order"
           <| fun () ->
-              use a = torch.arange(6L, dtype = torch.ScalarType.Float32).reshape (2L, 3L)
+              use a = torch.arange(6L, dtype = torch.ScalarType.Float32).reshape(2L, 3L)
               use at = a.t ()
               let back = Tensors.ofTorch at
               Expect.sequenceEqual back.Shape [| 3; 2 |] "shape"

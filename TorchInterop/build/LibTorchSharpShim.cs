@@ -142,7 +142,7 @@ public sealed class FixLibTorchSharpShim : Task
             foreach (var s in sections.Where(s => s.Type == ShtVerdef))
             {
                 var strings = sections[s.Link].Offset;
-                for (long d = s.Offset; ; )
+                for (long d = s.Offset; ;)
                 {
                     int count = BitConverter.ToUInt16(Bytes, (int)d + 6);
                     long aux = d + BitConverter.ToUInt32(Bytes, (int)d + 12);
@@ -165,7 +165,7 @@ public sealed class FixLibTorchSharpShim : Task
             foreach (var s in sections.Where(s => s.Type == ShtVerneed))
             {
                 var strings = sections[s.Link].Offset;
-                for (long n = s.Offset; ; )
+                for (long n = s.Offset; ;)
                 {
                     int count = BitConverter.ToUInt16(Bytes, (int)n + 2);
                     var file = String(strings + BitConverter.ToUInt32(Bytes, (int)n + 4));
