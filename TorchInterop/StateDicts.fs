@@ -21,10 +21,15 @@ let toCore (m: TorchModule) : IReadOnlyDictionary<string, Tensor> =
     state
 
 /// Copies `state` into the module's parameters and buffers in place. Every key of one must be a key of the other, with
-/// the same shape; otherwise InputException names the keys or the shapes that differ.
+/// the same shape; otherwise InputException names the keys or the shapes that differ. As Core.Nn's LoadStateDict, it
+/// accepts the BatchNorm counters of older checkpoints: `num_batches_tracked` absent (left as it is) or a one-element
+/// vector where the module holds a scalar.
 let copyInto (m: TorchModule) (state: IReadOnlyDictionary<string, Tensor>) =
     let target = m.state_dict ()
-    let missing = target.Keys |> Seq.filter (state.ContainsKey >> not) |> Seq.toList
+    let counter (key: string) = key.EndsWith "num_batches_tracked"
+
+    let missing = target.Keys |> Seq.filter (fun k -> not (state.ContainsKey k || counter k)) |> Seq.toList
+
     let unexpected = state.Keys |> Seq.filter (target.ContainsKey >> not) |> Seq.toList
 
     if not missing.IsEmpty || not unexpected.IsEmpty then
@@ -38,20 +43,21 @@ let copyInto (m: TorchModule) (state: IReadOnlyDictionary<string, Tensor>) =
     use _ = torch.no_grad ()
 
     for kv in target do
-        let source = state.[kv.Key]
+        if state.ContainsKey kv.Key then
+            let source = state.[kv.Key]
 
-        let shape: int[] = kv.Value.shape |> Array.map int
+            let shape: int[] = kv.Value.shape |> Array.map int
 
-        if source.Shape <> shape then
-            raise (
-                InputException(
-                    kv.Key,
-                    $"shape {ShapeOps.Format source.Shape} does not fit the TorchSharp module's {ShapeOps.Format shape}"
+            if source.Shape <> shape && not (counter kv.Key && source.Numel = 1) then
+                raise (
+                    InputException(
+                        kv.Key,
+                        $"shape {ShapeOps.Format source.Shape} does not fit the TorchSharp module's {ShapeOps.Format shape}"
+                    )
                 )
-            )
 
-        use shared = Tensors.toTorch source
-        kv.Value.copy_ shared |> ignore
+            use shared = Tensors.toTorch source
+            kv.Value.copy_ (shared.reshape kv.Value.shape) |> ignore
 
 /// Copies a TorchSharp module's state into a Core.Nn module (strict: the keys must match).
 let loadIntoCore (target: Module) (source: TorchModule) =

@@ -5,9 +5,7 @@
 //   dotnet fsi scripts/torchsharp_resnet.fsx WEIGHTS CIFAR10_BATCH [CLASS] [EPOCHS]
 // e.g. WEIGHTS = a CIFAR-10 ResNet-20 (model.safetensors), CIFAR10_BATCH = test_batch.bin, CLASS = 0 (airplane).
 // Run `./hybrid --version` once first (it builds).
-#load "load.fsx"
-#r "../Cli/bin/Release/net10.0/TorchSharp.dll"
-#r "../Cli/bin/Release/net10.0/Hybrid.TorchInterop.dll"
+#load "load_torchsharp.fsx"
 
 open System
 open TorchSharp
@@ -48,7 +46,7 @@ let original = StateDicts.fromCore (Hybrid.Core.Nn.Zoo.Zoo.Create "cifar-resnet2
 let published = Formats.StateDicts.Load weights
 let withMasks = Collections.Generic.Dictionary<string, Tensor>(published)
 
-for kv in Tensors.TorchModule.state_dict model do
+for kv in model.state_dict () do
     if kv.Key.EndsWith "_mask" then
         withMasks.[kv.Key] <- Tensors.ofTorch kv.Value
 
@@ -71,24 +69,29 @@ let batches shuffle =
 
 /// Two logits for the binary problem: the target class's, and the log-sum-exp of the others'.
 let binary (logits: torch.Tensor) =
-    let others = torch.cat ([| logits.[.., ..(int64 target)]; logits.[.., (int64 target + 1L)..] |], 1L)
-    torch.stack ([| others.logsumexp (1L); logits.[.., int64 target] |], 1L)
+    let classes = logits.shape.[1]
+    let t = int64 target
+    let others = torch.cat ([| logits.narrow (1L, 0L, t); logits.narrow (1L, t + 1L, classes - t - 1L) |], 1L)
+    torch.stack ([| others.logsumexp (1L); logits.select (1L, t) |], 1L)
 
 // 3. SeaM's objective: the binary cross-entropy plus alpha times the share of weights kept (straight through), masks
 // trained by Adam while the weights stay frozen.
-let scores = [ for struct (name, p) in model.named_parameters () do if name.EndsWith "weight_mask" then p ]
+let scores =
+    [ for struct (name, p) in model.named_parameters () do
+          if name.EndsWith "weight_mask" then
+              p ]
 
 for struct (name, p) in model.named_parameters () do
     if not (name.EndsWith "_mask") then
         p.requires_grad <- false
 
-let optimizer = torch.optim.Adam(scores |> Seq.cast, lr = 0.01)
+let optimizer = torch.optim.Adam(scores, lr = 0.01)
 let alpha = 1.0
 let total = scores |> List.sumBy (fun s -> s.numel ())
 
 let kept () =
     use _ = torch.no_grad ()
-    (scores |> List.sumBy (fun s -> s.gt(torch.tensor 0.0f).sum().item<int64> ())) |> float
+    (scores |> List.sumBy (fun s -> s.gt(torch.tensor 0.0f).sum().item<int64>())) |> float
 
 for epoch in 1..epochs do
     model.train ()
@@ -99,7 +102,7 @@ for epoch in 1..epochs do
 
         let share =
             scores
-            |> List.map (fun s -> (s.gt(torch.tensor 0.0f).to_type(s.dtype) + s - s.detach ()).sum ())
+            |> List.map (fun s -> (s.gt(torch.tensor 0.0f).to_type(s.dtype) + s - s.detach ()).sum())
             |> List.reduce (+)
 
         let loss = torch.nn.functional.cross_entropy (binary (model.call x), y) + alpha * share / float total
@@ -115,18 +118,25 @@ let accuracy (m: Tensors.TorchModule) =
     for x, y in batches false do
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        correct <- correct + (binary (m.call x)).argmax(1L).eq(y).sum().item<int64> ()
+        correct <- correct + (binary (m.call x)).argmax(1L).eq(y).sum().item<int64>()
         n <- n + y.shape.[0]
 
     float correct / float n
 
-printfn "binary accuracy (class %d vs the rest): original %.4f, re-engineered %.4f" target (accuracy original) (accuracy model)
+printfn
+    "binary accuracy (class %d vs the rest): original %.4f, re-engineered %.4f"
+    target
+    (accuracy original)
+    (accuracy model)
 
 // 4. Index the layers: both architectures into a catalog, and CKA between the stages of the two models.
-let labels: Architecture.Labels = { ModelType = Some "cifar-resnet20"; Architectures = [ "ResNet" ]; Task = Some "image-classification" }
+let labels: Architecture.Labels =
+    { ModelType = Some "cifar-resnet20"; Architectures = [ "ResNet" ]; Task = Some "image-classification" }
 let probe = fst (Seq.head (batches false))
-use catalog = Catalog.openOrCreate "torchsharp-resnet.db"
-let ids = [ Structure.addToCatalog catalog "resnet20" labels original probe; Structure.addToCatalog catalog $"resnet20-class{target}" labels model probe ]
+let catalog = Catalog.openOrCreate "torchsharp-resnet.db"
+let ids =
+    [ Structure.addToCatalog catalog "resnet20" labels original probe
+      Structure.addToCatalog catalog $"resnet20-class{target}" labels model probe ]
 printfn "catalog torchsharp-resnet.db: models %A" ids
 
 let stages = [ "layer1"; "layer2"; "layer3" ]

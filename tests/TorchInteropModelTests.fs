@@ -69,6 +69,23 @@ let tests =
               // The reference's figure (PyTorch 1.13 in ../shared's fixture metadata), within one image in 2,000.
               Expect.floatClose { absolute = 0.0005; relative = 0.0 } result.Accuracy 0.8103 "accuracy"
 
+          testList
+              "resnet20: a published checkpoint loads straight into the TorchSharp module"
+              [ for file in [ "model.safetensors"; "model.pt" ] ->
+                    torchCase file
+                    <| fun () ->
+                        let path = sharedFile ("models/cifar10-resnet20/" + file)
+                        let twin = Modules.mirror (Zoo.Create "cifar-resnet20")
+                        StateDicts.copyInto twin (Formats.StateDicts.Load path)
+                        let core = Networks.load Device.Cpu path None
+                        let x = firstImages 8
+                        closeTo
+                            1e-4
+                            0.0
+                            $"{file} logits"
+                            (core.Forward(x).ToArray<float32>())
+                            ((Engine.forward twin x).ToArray<float32>()) ]
+
           torchCase "resnet20: weights TorchSharp -> Core.Nn -> TorchSharp come back bit for bit"
           <| fun () ->
               let _, core = Networks.loadModule Device.Cpu (sharedFile resnet20) None
