@@ -102,7 +102,10 @@ for epoch in 1..epochs do
 
         let share =
             scores
-            |> List.map (fun s -> (s.gt(torch.tensor 0.0f).to_type(s.dtype) + s - s.detach ()).sum())
+            |> List.map (fun p ->
+                // As a plain tensor: F# would otherwise add a Parameter through its conversion to a scalar.
+                let s = p :> torch.Tensor
+                (s.gt(torch.tensor 0.0f).to_type(s.dtype) + s - s.detach ()).sum())
             |> List.reduce (+)
 
         let loss = torch.nn.functional.cross_entropy (binary (model.call x), y) + alpha * share / float total
