@@ -123,6 +123,31 @@ let tests =
                         // Random weights give logits of order 1 to 10: float32 summation order bounds the difference.
                         closeTo 1e-4 1e-4 $"{name} logits" expected actual ]
 
+          torchCase "hybrid eval --engine torchsharp agrees with --engine core, and refuses an ONNX graph in one line"
+          <| fun () ->
+              let eval (engine: string) (model: string) =
+                  CliTests.runCli
+                      [ "eval"
+                        "--model"
+                        sharedFile ("models/cifar10-resnet20/" + model)
+                        "--dataset"
+                        "random:64:3x32x32:7"
+                        "--engine"
+                        engine
+                        "--json" ]
+
+              let accuracy (out: string) = (parseJson out).RootElement.GetProperty("accuracy").GetDouble()
+
+              let codeCore, outCore, _ = eval "core" "model.safetensors"
+              let codeTorch, outTorch, _ = eval "torchsharp" "model.safetensors"
+              Expect.equal (codeCore, codeTorch) (0, 0) "exit codes"
+              // 64 images: the two engines' logits differ by about 1e-5, far below any margin between two classes.
+              Expect.equal (accuracy outTorch) (accuracy outCore) "accuracy"
+              let code, _, err = eval "torchsharp" "model.onnx"
+              Expect.notEqual code 0 "exit code"
+              Expect.stringContains err "--engine core" "the one-line error"
+              Expect.isFalse (err.Contains "   at ") "no stack trace"
+
           torchCase "an architecture without a TorchSharp twin is refused by name"
           <| fun () ->
               let e = throwsOf<InputException>(fun () -> Modules.mirror (Zoo.Create "mobilenet-v3-small") |> ignore)
