@@ -16,6 +16,9 @@ type Network =
     | ZooModel of arch: string * Module
     /// An ONNX graph.
     | OnnxGraph of path: string * OnnxSession
+    /// A network that another engine computes (TorchSharp's, through the TorchInterop project): logits for a batch,
+    /// in evaluation mode with recording off.
+    | Engine of description: string * forward: (Tensor -> Tensor)
 
     /// Logits for a batch (N, C, H, W), in evaluation mode with recording off.
     member n.Forward(x: Tensor) =
@@ -25,11 +28,13 @@ type Network =
             use _ = m.Eval()
             m.Call x
         | OnnxGraph(_, s) -> s.Run x
+        | Engine(_, forward) -> forward x
 
     member n.Describe =
         match n with
         | ZooModel(arch, m) -> $"{arch}, {m.ParameterCount():N0} parameters"
         | OnnxGraph(path, _) -> $"ONNX graph {Path.GetFileName path}"
+        | Engine(description, _) -> description
 
 let private isOnnx (path: string) = Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
 

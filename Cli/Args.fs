@@ -10,6 +10,14 @@ type DeviceName =
     | Reference
     | Auto
 
+/// The engines that can run a zoo network: Hybrid's own Core.Nn (the default) or its TorchSharp twin.
+type EngineName =
+    | Core
+    | Torchsharp
+
+let private engineUsage =
+    "core (Hybrid's Core.Nn, the default) or torchsharp (the same network and weights run by TorchSharp's libtorch)."
+
 /// The devices selfcheck (and the demo's self-check) compares with the reference when none are named.
 let selfCheckDevices = [ Cpu; Gpu ]
 
@@ -416,6 +424,7 @@ type EvalArgs =
     | Std of values: string
     | Batch of int
     | Device of DeviceName
+    | Engine of EngineName
     | Json
 
     interface IArgParserTemplate with
@@ -431,6 +440,7 @@ type EvalArgs =
             | Std _ -> stdUsage
             | Batch _ -> $"images per forward pass (default {eval.Batch})."
             | Device _ -> autoDevice
+            | Engine _ -> engineUsage
             | Json -> "print one JSON document {accuracy, n, correct, classes, confusion, model, device}."
 
 type ScheduleName =
@@ -817,6 +827,12 @@ let device (name: DeviceName) =
     | Gpu -> Hybrid.Core.Gpu.Device.Gpu()
     | Reference -> Hybrid.Core.Gpu.Device.Reference
     | Auto -> Hybrid.Core.Gpu.Device.Parse "auto"
+
+/// What hands a loaded network to the engine named (Core.Nn runs it as loaded).
+let engine (name: EngineName) =
+    match name with
+    | Core -> id
+    | Torchsharp -> Hybrid.TorchInterop.Engine.network
 
 /// The covariance type for a parsed name.
 let covariance (name: CovarianceName) =

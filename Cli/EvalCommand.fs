@@ -26,6 +26,7 @@ let run (args: ParseResults<EvalArgs>) =
     let result =
         Evaluate.run
             device
+            (engine (args.GetResult(EvalArgs.Engine, defaultValue = Core)))
             (args.GetResult EvalArgs.Model)
             (args.TryGetResult EvalArgs.Arch)
             (args.GetResult EvalArgs.Dataset)

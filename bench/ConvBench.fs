@@ -154,9 +154,15 @@ let run (device: Device) (options: Options) =
     progress "conv" "timing the PyTorch peer"
     let outcome = Peers.run peer (peerArgs options selected)
     let torchCase = Peers.toCase "torch" outcome
+    progress "conv" "timing the TorchSharp peer"
     let casesOf (l: Layer, t: Times) =
+        let torchSharp =
+            TorchSharpPeer.timeIfAvailable (fun () ->
+                TorchSharpPeer.conv options.Timing options.Batch l.InChannels l.OutChannels l.Size l.Stride l.Bias)
         [ torchCase $"{l.Name} fwd+bwd" t.Dense
+          TorchSharpPeer.case (Result.map fst torchSharp) $"{l.Name} fwd+bwd" t.Dense
           torchCase $"{l.Name} masked fwd+bwd" t.Masked
+          TorchSharpPeer.case (Result.map snd torchSharp) $"{l.Name} masked fwd+bwd" t.Masked
           { Case = $"{l.Name} sparse {sparseDensity * 100.0:F0}%% fwd"
             OursS = t.SparseForward
             Peer = "hybrid dense"

@@ -56,7 +56,14 @@ let run (device: Device) (o: Options) =
              @ Timing.toArgs o.Timing
              @ [ "--seed"; string Data.seed ])
     let torchCase = Peers.toCase "torch" outcome
+    progress "resnet" "timing the TorchSharp peer"
+    let torchSharp =
+        TorchSharpPeer.timeIfAvailable (fun () -> TorchSharpPeer.resnet o.Timing o.InferenceBatch o.TrainBatch)
     { Benchmark = "resnet"
       Device = device.Name
       Cores = cores ()
-      Cases = [ torchCase (inferenceCase o) inference; torchCase (trainCase o) training ] }
+      Cases =
+        [ torchCase (inferenceCase o) inference
+          TorchSharpPeer.case (Result.map fst torchSharp) (inferenceCase o) inference
+          torchCase (trainCase o) training
+          TorchSharpPeer.case (Result.map snd torchSharp) (trainCase o) training ] }

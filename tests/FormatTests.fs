@@ -10,7 +10,7 @@ let private dotnet (args: string list) =
     code, out + err
 
 /// The F# folders: every project's sources and the scripts (generated and build folders are skipped by fantomas).
-let private fsharpFolders = [ "Analysis.FSharp"; "Cli"; "bench"; "tests"; "scripts" ]
+let private fsharpFolders = [ "Analysis.FSharp"; "TorchInterop"; "Cli"; "bench"; "tests"; "scripts" ]
 
 [<Tests>]
 let tests =

@@ -21,9 +21,11 @@ type EvalResult =
     }
 
 /// Evaluates the model at modelPath (arch: its zoo architecture, found from its tensors when None) on the images of
-/// datasetSpec, normalised by mean and std ("0.485,0.456,0.406") when given. progress gets (images done, total).
+/// datasetSpec, normalised by mean and std ("0.485,0.456,0.406") when given. engine hands the loaded network to the
+/// engine that runs it (`id`: Core.Nn's). progress gets (images done, total).
 let run
     (device: Device)
+    (engine: Networks.Network -> Networks.Network)
     (modelPath: string)
     (arch: string option)
     (datasetSpec: string)
@@ -36,7 +38,7 @@ let run
         Input.fail "eval: --batch %d must be at least 1" batch
     let mean, std = ImageRun.normalisation mean std
     let data = ImageRun.load datasetSpec false
-    let network = Networks.load device modelPath arch
+    let network = engine (Networks.load device modelPath arch)
     let result = Input.guard modelPath (fun () -> Networks.evaluate device network data mean std batch progress)
     { Accuracy = result.Accuracy
       N = result.N
