@@ -647,6 +647,24 @@ type DefectsArgs =
             | Device _ -> autoDevice
             | Json -> "print the result as one JSON document."
 
+type ServeArgs =
+    | Db of path: string
+    | Port of int
+    | Host of address: string
+    | Cache_Seconds of int
+    | Device of DeviceName
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Db _ -> $"the catalog holding the CKA index (default ./{db})."
+            | Port _ -> $"TCP port (default {serve.Port}; 0: a free one, printed)."
+            | Host _ ->
+                $"IP address to listen on (default {serve.Host}: this machine only; 0.0.0.0 exposes the API to the network)."
+            | Cache_Seconds _ ->
+                $"how long an answer stays in the in-memory response cache (default {serve.CacheSeconds}; 0: no cache)."
+            | Device _ -> autoDevice
+
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
@@ -661,6 +679,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Reengineer of ParseResults<ReengineerArgs>
     | [<CliPrefix(CliPrefix.None)>] Defects of ParseResults<DefectsArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | Version
 
     interface IArgParserTemplate with
@@ -687,6 +706,8 @@ type HybridArgs =
             | Bench _ -> "benchmarks against the tools users would otherwise pick (NumPy, PyTorch, scikit-learn)."
             | Analyze _ ->
                 "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
+            | Serve _ ->
+                "HTTP API over the CKA layer index: GET /health, /models, /models/MODEL/VERSION/layers, /MODEL/VERSION/LAYER/search?k=5&minAccuracy=&includeSelf=, /compare?a=&b= (JSON, cached)."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

@@ -41,6 +41,7 @@ let main argv =
             | Extract a -> ExtractCommand.run a
             | Dedup a -> DedupCommand.run a
             | Analyze a -> AnalyzeCommand.run a
+            | Serve a -> ServeCommand.run a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
