@@ -707,7 +707,7 @@ type HybridArgs =
             | Analyze _ ->
                 "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
             | Serve _ ->
-                "HTTP API over the CKA layer index: GET /health, /models, /models/MODEL/VERSION/layers, /MODEL/VERSION/LAYER/search?k=5&minAccuracy=&includeSelf=, /compare?a=&b= (JSON, cached)."
+                "the HTTP API (JSON, cached, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

@@ -266,5 +266,18 @@ let private loadTests =
                     (percentile latencies 0.99))
     }
 
+let private cliTests =
+    test "hybrid serve: a missing catalog, a host name and a bad port are one-line errors, exit code 1" {
+        for args, message in
+            [ [ "--db"; "no-such-catalog.db" ], "no-such-catalog.db: no such catalog"
+              [ "--db"; db (); "--host"; "localhost" ], "--host localhost is not an IP address"
+              [ "--db"; db (); "--port"; "70000" ], "--port 70000 is not a TCP port"
+              [ "--db"; db (); "--cache-seconds"; "-1" ], "--cache-seconds -1 must be 0" ] do
+            let code, _, err = CliTests.runCli ("serve" :: args)
+            Expect.equal code 1 $"serve {args}: exit code (stderr {err})"
+            Expect.stringContains err message $"serve {args}: the error"
+            Expect.equal (err.Trim().Split('\n').Length) 1 $"serve {args}: one line"
+    }
+
 [<Tests>]
-let tests = testList "serve" [ endpointTests; cacheTests; loadTests ]
+let tests = testList "serve" [ endpointTests; cacheTests; loadTests; cliTests ]

@@ -44,7 +44,7 @@ let private id (what: string) (value: string) =
     if value.Length > 256 then
         fail 400 $"{what} is longer than 256 characters"
     if value.Contains ".." || value.IndexOfAny [| '/'; '\\' |] >= 0 || Seq.exists Char.IsControl value then
-        fail 400 $"{what} '{value}' is not a plain name"
+        fail 400 $"{what} {value} is not a plain name (no .., / or \\)"
     value
 
 /// The indexed (model, version) rows of a model, or 404.
