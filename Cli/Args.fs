@@ -775,6 +775,24 @@ type AnomalyArgs =
                 "cross-validate and train the naming classifier (DARA) with class mixtures; write the classifier folder."
             | Check _ -> "predict each model's label from its architecture and flag declared labels that do not fit."
 
+type ServeArgs =
+    | Db of path: string
+    | Port of int
+    | Host of address: string
+    | Cache_Seconds of int
+    | Device of DeviceName
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Db _ -> $"the catalog holding the CKA index (default ./{db})."
+            | Port _ -> $"TCP port (default {serve.Port}; 0: a free one, printed)."
+            | Host _ ->
+                $"IP address to listen on (default {serve.Host}: this machine only; 0.0.0.0 exposes the API to the network)."
+            | Cache_Seconds _ ->
+                $"how long an answer stays in the in-memory response cache (default {serve.CacheSeconds}; 0: no cache)."
+            | Device _ -> autoDevice
+
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Selfcheck of ParseResults<SelfCheckArgs>
@@ -790,6 +808,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Defects of ParseResults<DefectsArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | Version
 
     interface IArgParserTemplate with
@@ -818,6 +837,8 @@ type HybridArgs =
                 "structure report over a set of models: layer-type distributions, heatmaps, nesting levels, metrics and per-layer CSV, interactive HTML."
             | Anomaly _ ->
                 "naming anomalies (DARA): train a classifier of model_type, arch or task on n-grams of architectures, and check which models' declared labels their architecture contradicts."
+            | Serve _ ->
+                "the HTTP API (JSON, cached, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

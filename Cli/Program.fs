@@ -42,6 +42,7 @@ let main argv =
             | Dedup a -> DedupCommand.run a
             | Analyze a -> AnalyzeCommand.run a
             | Anomaly a -> AnomalyCommand.run a
+            | Serve a -> ServeCommand.run a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
