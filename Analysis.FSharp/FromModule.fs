@@ -103,11 +103,8 @@ let ofModule (name: string) (labels: Labels) (model: Module) (input: Tensor) : A
         match producer.TryGetValue output with
         | true, p -> [ p ]
         | _ -> []
-    // Per-op tracing cannot form a cycle (an op only reads tensors made before it); the guard keeps the DAG contract
-    // should a module ever hand back a tensor it is still writing.
-    let acyclic, _ = Graphs.removeBackEdges nodes.Length (edges.ToArray())
     let kept, keptEdges, pruned =
-        Graphs.finish { Nodes = nodes; Edges = acyclic; Sources = List.ofSeq sources; Sinks = sinks }
+        Graphs.finishTraced { Nodes = nodes; Edges = edges.ToArray(); Sources = List.ofSeq sources; Sinks = sinks }
     { Name = name
       Format = "zoo"
       Labels = labels

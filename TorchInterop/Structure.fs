@@ -109,10 +109,8 @@ let ofModule (name: string) (labels: Labels) (model: TorchModule) (input: TorchT
         | true, p -> [ p ]
         | _ -> if nodes.Length > 0 then [ nodes.Length - 1 ] else []
 
-    let acyclic, _ = Graphs.removeBackEdges nodes.Length (edges.ToArray())
-
     let kept, keptEdges, pruned =
-        Graphs.finish { Nodes = nodes; Edges = acyclic; Sources = List.ofSeq sources; Sinks = sinks }
+        Graphs.finishTraced { Nodes = nodes; Edges = edges.ToArray(); Sources = List.ofSeq sources; Sinks = sinks }
 
 
     { Name = name
