@@ -52,16 +52,13 @@ let private inferenceCases (device: Device) (o: Options) (dir: string) =
               use _ = Autograd.NoGrad()
               net.Call x |> ignore
           let dense = Timing.measureOn device o.Timing forward
-          for _, l in net.Layers do
-              l.UseSparse true
+          let plan = SparseInference.Enable(net, x)
           let sparse = Timing.measureOn device o.Timing forward
-          let sparseLayers = net.Layers |> List.filter (fun (_, l) -> l.IsSparse) |> List.length
-          for _, l in net.Layers do
-              l.UseSparse false
+          SparseInference.Disable net
           let onnx = Timing.measure o.Timing (fun () -> ort.Run x |> ignore)
           let case = $"reengineered model sparse batch {batch}"
           let note =
-              $"{sparseLayers} of {net.Layers.Length} layers on the sparse kernels, the rest dense (they keep more than %.0f{MaskableLayer.SparsePaysBelow * 100.0}%%)"
+              $"{plan.SparseLayers} of {net.Layers.Length} layers on the sparse kernels, the rest dense (they keep more than %.0f{MaskableLayer.SparsePaysBelow * 100.0}%%); {plan.FoldedNorms} batch norms folded into them"
           yield { Case = case; OursS = sparse; Peer = "hybrid dense"; PeerS = Some dense; Note = Some note }
           yield { Case = case; OursS = sparse; Peer = "onnxruntime dense"; PeerS = Some onnx; Note = None } ]
 

@@ -112,9 +112,7 @@ let inferenceSeconds (device: Device) (net: ReengineeredNet) (inputShape: int[])
         use _ = Autograd.NoGrad()
         net.Call x |> ignore
     let dense = medianSeconds forward
-    for _, l in net.Layers do
-        l.UseSparse true
+    SparseInference.Enable(net, x) |> ignore
     let sparse = medianSeconds forward
-    for _, l in net.Layers do
-        l.UseSparse false
+    SparseInference.Disable net
     dense, sparse

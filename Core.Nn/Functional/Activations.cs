@@ -7,6 +7,10 @@ public static partial class Functional
     /// <summary>max(x, 0); the gradient is read from the output, so the input is not kept alive for backward.</summary>
     public static Tensor Relu(Tensor input) => Lanes<ReluOp, ReluGradOp>("Relu", input, gradFromOutput: true);
 
+    /// <summary>max(x, 0) written over <paramref name="input"/>, returned: for inference code that owns the tensor (a
+    /// folded batch norm's pass-through), with nothing recorded or traced.</summary>
+    internal static Tensor ReluInPlace(Tensor input) => Elementwise.MapInPlace<ReluOp>(input);
+
     /// <summary>GELU, exact (erf) by default or with PyTorch's tanh approximation.</summary>
     public static Tensor Gelu(Tensor input, bool tanhApproximation = false) => tanhApproximation
         ? Spans<GeluTanhSpans, GeluTanhGradSpans>("Gelu", input, "tanh")

@@ -14,7 +14,7 @@ public static partial class Functional
         CheckSparse("SparseConv2d", input, bias);
         var s = ConvShape("SparseConv2d", input, weightShape, $"{ShapeOps.Format(weightShape)} CSR", stride ?? 1, padding ?? 0,
             dilation ?? 1, groups);
-        var output = Tensor.Zeros(ScalarType.Float32, input.Device, s.Batch, s.OutChannels, s.OutHeight, s.OutWidth);
+        var output = FreshOutput(input.Device, [s.Batch, s.OutChannels, s.OutHeight, s.OutWidth]);
         using var staging = new Float32Staging(input.Device);
         Gpu.Sparse.Conv2dForward(s, weight, staging.InOptional(bias?.F32), staging.In(input.F32), staging.Out(output.F32));
         staging.Download();
@@ -31,12 +31,16 @@ public static partial class Functional
                 $"SparseLinear: input {LayerOp.Describe(input)} and CSR weight {weight.Rows}x{weight.Cols}: the input's last dimension must be {weight.Cols}");
         int batch = ShapeOps.Numel(input.ShapeRef.AsSpan(0, input.Dim - 1));
         var s = new LinearShape(batch, weight.Cols, weight.Rows);
-        var output = Tensor.Zeros(ScalarType.Float32, input.Device, [.. input.ShapeRef[..^1], weight.Rows]);
+        var output = FreshOutput(input.Device, [.. input.ShapeRef[..^1], weight.Rows]);
         using var staging = new Float32Staging(input.Device);
         Gpu.Sparse.LinearForward(s, weight, staging.InOptional(bias?.F32), staging.In(input.F32), staging.Out(output.F32));
         staging.Download();
         return output;
     }
+
+    /// <summary>Output storage the sparse kernels overwrite in full (bias or zero, then the taps), so it need not be
+    /// zeroed and may be a recycled array.</summary>
+    static Tensor FreshOutput(Device device, int[] shape) => TensorAccess.Own(TensorAccess.Fresh<float>(ShapeOps.Numel(shape)), shape, device);
 
     static void CheckSparse(string op, Tensor input, Tensor? bias)
     {

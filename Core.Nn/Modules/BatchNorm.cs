@@ -68,9 +68,48 @@ public abstract class BatchNorm : Module
     internal Tensor CallRelu(Tensor input) =>
         HasForwardHooks || Trace.IsActive ? Functional.Relu(Call(input)) : Normalise(input, relu: true);
 
+    /// <summary>The sparse layer this norm is folded into (see <see cref="MaskableLayer.UseSparse"/>), or null.</summary>
+    MaskableLayer? foldedInto;
+
+    /// <summary>Folds this norm's evaluation-mode affine map into <paramref name="layer"/>'s effective weight (scaled in
+    /// place, <paramref name="rows"/> rows) and returns the folded bias; from then on, while the layer runs its sparse
+    /// copy, this norm passes its input through. Computed in float64, as y = (x - mean) * gamma / sqrt(var + eps) + beta
+    /// is exactly affine per channel.</summary>
+    internal float[] FoldInto(MaskableLayer layer, float[] weight, float[]? bias, int rows)
+    {
+        if (RunningMean is not { } mean || RunningVar is not { } variance)
+            throw new InvalidOperationException($"{TypeName}: only a norm with running statistics folds into a layer");
+        if (NumFeatures != rows)
+            throw new InvalidOperationException($"{TypeName}({NumFeatures}) cannot fold into a layer of {rows} outputs");
+        ReadOnlySpan<float> mu = mean.Span<float>(), v = variance.Span<float>();
+        ReadOnlySpan<float> gamma = Weight is { } w ? w.Span<float>() : default, beta = Bias is { } b ? b.Span<float>() : default;
+        int perRow = rows == 0 ? 0 : weight.Length / rows;
+        var folded = new float[rows];
+        for (int o = 0; o < rows; o++)
+        {
+            double scale = (gamma.IsEmpty ? 1.0 : gamma[o]) / Math.Sqrt(v[o] + Eps);
+            foreach (ref var x in weight.AsSpan(o * perRow, perRow)) x = (float)(x * scale);
+            folded[o] = (float)(((bias?[o] ?? 0f) - mu[o]) * scale + (beta.IsEmpty ? 0.0 : beta[o]));
+        }
+        foldedInto = layer;
+        return folded;
+    }
+
+    /// <summary>Ends the fold into <paramref name="layer"/> (the layer dropped or rebuilt its sparse copy).</summary>
+    internal void Unfold(MaskableLayer layer)
+    {
+        if (ReferenceEquals(foldedInto, layer)) foldedInto = null;
+    }
+
+    /// <summary>True when the layer this norm is folded into has applied it already in this call.</summary>
+    bool Folded => foldedInto is { RunsSparse: true } && !Training;
+
     Tensor Normalise(Tensor input, bool relu)
     {
         CheckInput(input);
+        // Folded: the input is the sparse layer's fresh output, read by nothing else, so it is already the normalised
+        // value and the ReLU may overwrite it.
+        if (Folded) return relu ? Functional.ReluInPlace(input) : input;
         double factor = Momentum ?? 0.0;
         if (Training && TrackRunningStats && NumBatchesTracked is { } count)
         {

@@ -11,6 +11,7 @@ public abstract class MaskableLayer : Module
 {
     CsrWeights? sparse;
     Tensor? sparseBias;
+    BatchNorm? foldedNorm;
 
     /// <summary>The current weight tensor (looked up each time: <see cref="Module.To(Gpu.Device)"/> and
     /// <see cref="Module.To(ScalarType)"/> replace parameter objects).</summary>
@@ -73,36 +74,58 @@ public abstract class MaskableLayer : Module
     /// <summary>The compressed weights of sparse inference, or null.</summary>
     public CsrWeights? SparseWeights => sparse;
 
+    /// <summary>The batch norm folded into the compressed copy (see <see cref="UseSparse"/>), or null.</summary>
+    public BatchNorm? FoldedNorm => foldedNorm;
+
     /// <summary>With <paramref name="on"/>, compresses the effective weight into CSR form on the weight's device, and
     /// forwards under <see cref="Autograd.NoGrad"/> then run Core.Gpu's sparse kernel on it, unless the layer keeps more
     /// than <paramref name="maxDensity"/> of its weights, where the dense kernel is faster and stays in use
-    /// (<see cref="IsSparse"/> says which). The copy is a snapshot, so call again after changing weights or masks. Off
-    /// drops the copy. Float32 only; training always runs dense.</summary>
-    public void UseSparse(bool on = true, double maxDensity = SparsePaysBelow)
+    /// (<see cref="IsSparse"/> says which). With <paramref name="foldNorm"/>, the evaluation-mode batch norm that reads
+    /// this layer's output (and nothing else does: the caller proves it) is folded into the copy, rows scaled by
+    /// gamma / sqrt(var + eps) and the bias shifted, so that norm passes its input through while the copy runs: one
+    /// pass over the activations fewer, as inference runtimes fold it. The copy is a snapshot, so call again after
+    /// changing weights, masks or the norm's statistics. Off drops the copy and any fold. Float32 only; training always
+    /// runs dense.</summary>
+    public void UseSparse(bool on = true, double maxDensity = SparsePaysBelow, BatchNorm? foldNorm = null)
     {
         sparse?.Dispose();
         sparse = null;
         sparseBias = null;
+        foldedNorm?.Unfold(this);
+        foldedNorm = null;
         if (!on) return;
         if (Weight.Dtype != ScalarType.Float32)
             throw new InvalidOperationException($"{TypeName}: sparse inference runs on float32 weights, not {Weight.Dtype}");
         int rows = Weight.ShapeRef[0];
         int cols = rows == 0 ? 0 : (int)(Weight.Numel / rows);
-        var compressed = CsrWeights.FromMasked(Weight.Device, rows, cols, EffectiveWeight(), []);
+        var weight = EffectiveWeight();
+        var compressed = CsrWeights.FromMasked(Weight.Device, rows, cols, weight, []);
         if (compressed.Density > maxDensity)
         {
             compressed.Dispose();
             return;
         }
+        var bias = EffectiveBias();
+        if (foldNorm is not null)
+        {
+            compressed.Dispose();
+            bias = foldNorm.FoldInto(this, weight, bias, rows);
+            compressed = CsrWeights.FromMasked(Weight.Device, rows, cols, weight, []);
+            foldedNorm = foldNorm;
+        }
         sparse = compressed;
-        sparseBias = EffectiveBias() is { } bias ? Tensor.Wrap(bias, [bias.Length], Weight.Device) : null;
+        sparseBias = bias is not null ? Tensor.Wrap(bias, [bias.Length], Weight.Device) : null;
     }
+
+    /// <summary>True when this call runs the compressed copy: it exists, nothing records gradients, and a folded norm is
+    /// in evaluation mode (in training mode it needs this layer's unfolded output, so the layer runs dense).</summary>
+    internal bool RunsSparse => sparse is not null && !Autograd.IsEnabled && foldedNorm is not { Training: true };
 
     /// <summary>The layer's output: sparse when <see cref="UseSparse"/> is on and nothing records gradients, masked when
     /// masked, plain otherwise.</summary>
     public sealed override Tensor Forward(Tensor input)
     {
-        if (sparse is not null && !Autograd.IsEnabled) return SparseForward(input, sparse, sparseBias);
+        if (RunsSparse) return SparseForward(input, sparse!, sparseBias);
         return WeightMask is { } mask ? MaskedForward(input, mask, BiasMask) : DenseForward(input);
     }
 

@@ -38,6 +38,18 @@ public abstract class Module
     /// <summary>True when some forward hook would see this module's output (fused paths must then produce it as is).</summary>
     internal bool HasForwardHooks => forwardHooks.Count > 0;
 
+    /// <summary>True when this module or any module below it has a forward hook (one may keep the values it sees).</summary>
+    internal bool HasForwardHooksWithin
+    {
+        get
+        {
+            if (forwardHooks.Count > 0) return true;
+            foreach (var child in children)
+                if (child.Value.HasForwardHooksWithin) return true;
+            return false;
+        }
+    }
+
     /// <summary>Calls <paramref name="hook"/>(module, input, output) after every forward; disposing the handle removes it.</summary>
     public IDisposable RegisterForwardHook(Action<Module, Tensor, Tensor> hook)
     {

@@ -45,13 +45,43 @@ public sealed class CifarResNet : Module
     /// <summary>The network depth (number of weighted layers).</summary>
     public int Depth { get; }
 
+    /// <summary>True when nothing but the next module can hold the values these modules produced or read: no autograd
+    /// graph, no trace, no forward hook (a hook may keep its output, as activation capture does).</summary>
+    static bool MayRecycle(params ReadOnlySpan<Module> modules)
+    {
+        if (Autograd.IsEnabled || Trace.IsActive) return false;
+        foreach (var m in modules)
+            if (m.HasForwardHooks) return false;
+        return true;
+    }
+
     /// <summary>PyTorch's <c>type(model).__name__</c> for akamaster's class.</summary>
     public override string TypeName => "ResNet";
 
     public override Tensor Forward(Tensor input)
     {
-        var x = bn1.CallRelu(conv1.Call(input));
-        foreach (var layer in layers) x = layer.Call(x);
+        var c = conv1.Call(input);
+        var x = bn1.CallRelu(c);
+        if (MayRecycle(conv1, bn1) && !ReferenceEquals(c.Storage, x.Storage)) StoragePool.Return(c);
+        Module producer = bn1;
+        foreach (var layer in layers)
+        {
+            if (!MayRecycle(layer))
+            {
+                x = layer.Call(x);
+                producer = layer;
+                continue;
+            }
+            // Block by block, so that each block's output goes back to the pool once the next block has read it: a
+            // forward then reuses a handful of arrays instead of allocating (and page-faulting) one per block.
+            foreach (var (_, block) in layer.NamedChildren())
+            {
+                var next = block.Call(x);
+                if (MayRecycle(producer) && !block.HasForwardHooksWithin && !ReferenceEquals(x.Storage, next.Storage))
+                    StoragePool.Return(x);
+                (x, producer) = (next, block);
+            }
+        }
         // akamaster pools with F.avg_pool2d(out, out.size()[3]): for the square maps of CIFAR and Fashion-MNIST that is
         // the global average, which this form also exports as ONNX's GlobalAveragePool.
         x = Functional.AdaptiveAvgPool2d(x, 1);
@@ -84,22 +114,23 @@ public sealed class CifarBasicBlock : Module
         // gradients, hooks and traces are those of the separate ops.
         var c1 = conv1.Call(input);
         var x = bn1.CallRelu(c1);
-        Recycle(c1);
+        Recycle(c1, x);
         var c2 = conv2.Call(x);
-        Recycle(x);
+        Recycle(x, c2);
         var y = bn2.Call(c2);
-        Recycle(c2);
+        Recycle(c2, y);
         var output = Functional.AddRelu(y, shortcut.Call(input));
-        Recycle(y);
+        Recycle(y, output);
         return output;
     }
 
     /// <summary>Hands an intermediate's storage back to <see cref="StoragePool"/> when nothing can hold it: no autograd
-    /// graph (a backward would read it), no trace, and no forward hook on the layers that saw it.</summary>
-    void Recycle(Tensor dead)
+    /// graph (a backward would read it), no trace, no forward hook on the layers that saw it, and not the storage of the
+    /// value computed from it (a batch norm folded into a sparse convolution passes its input through).</summary>
+    void Recycle(Tensor dead, Tensor next)
     {
         if (!Autograd.IsEnabled && !Trace.IsActive && !conv1.HasForwardHooks && !bn1.HasForwardHooks && !conv2.HasForwardHooks
-            && !bn2.HasForwardHooks)
+            && !bn2.HasForwardHooks && !ReferenceEquals(dead.Storage, next.Storage))
             StoragePool.Return(dead);
     }
 }

@@ -19,6 +19,20 @@ internal static class Elementwise
         }
     }
 
+    /// <summary>op(x) written over x (SimdMap reads each lane before it writes it), returned.</summary>
+    public static Tensor MapInPlace<TOp>(Tensor x) where TOp : IUnaryOp
+    {
+        if (x.IsSingle()) Run<float>();
+        else Run<double>();
+        return x;
+
+        void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            T[] xs = x.Data<T>();
+            Ranges.ByWork(xs.Length, (s, n) => SimdMap.Map<T, TOp>(xs.AsSpan(s, n), xs.AsSpan(s, n)));
+        }
+    }
+
     /// <summary>op(x, y) for equal shapes, as a new tensor.</summary>
     public static Tensor Map<TOp>(Tensor x, Tensor y) where TOp : IBinaryOp
     {
