@@ -110,21 +110,39 @@ let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<stri
         Hybrid.Core.Nn.Formats.Onnx.Export.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
     | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
-/// Model, optimiser and scheduler state in one checkpoint.
-let private writeCheckpoint
-    (path: string)
-    (model: Module)
-    (optimizer: Optimizer)
-    (scheduler: LRScheduler option)
-    (epochs: int)
-    (o: Options)
+/// One epoch over the loader's batches with `step` (inputs, labels -> loss, logits) for each, then `report` (batch
+/// index, batches, loss). Returns the mean loss and the share of images the logits classified correctly.
+let private runEpoch
+    (device: Hybrid.Core.Gpu.Device)
+    (step: Tensor * Tensor -> float * Tensor)
+    (loader: DataLoader)
+    (epoch: int)
+    (report: int -> int -> float -> unit)
     =
-    Checkpoint.write
-        path
-        [ yield "model", Checkpoint.moduleState model
-          yield "optimizer", Checkpoint.dictState (optimizer.StateDict())
-          for s in Option.toList scheduler -> "scheduler", Checkpoint.dictState (s.StateDict()) ]
-        [ "epochs_done", string epochs; "options", optionsJson o ]
+    let mutable lossSum, correct, seen, index = 0.0, 0, 0, 0
+    for batch in loader.Epoch epoch do
+        let x = Networks.batchTensor device batch
+        let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
+        let l, logits = step (x, y)
+        lossSum <- lossSum + l * float batch.Count
+        seen <- seen + batch.Count
+        Networks.argmaxRows logits
+        |> Array.iteri (fun i p ->
+            if int64 p = batch.Labels.[i] then
+                correct <- correct + 1)
+        report index loader.BatchCount l
+        index <- index + 1
+    lossSum / float seen, float correct / float seen
+
+/// Core.Nn's step: cross-entropy, a step of `optimizer`, then `afterStep` (a scheduler's step).
+let private sgdStep (model: Module) (optimizer: Optimizer) (afterStep: unit -> unit) (x: Tensor, y: Tensor) =
+    let logits = model.Call x
+    let loss = Functional.CrossEntropy(logits, y)
+    optimizer.ZeroGrad()
+    loss.Backward()
+    optimizer.Step()
+    afterStep ()
+    loss.Item(), logits.Detach()
 
 /// One epoch of supervised training over the loader's batches, in the mode the caller set: cross-entropy, a step of
 /// `optimizer` after each batch, then `afterStep` (a scheduler's step) and `report` (batch index, batches, loss).
@@ -138,31 +156,68 @@ let trainEpoch
     (afterStep: unit -> unit)
     (report: int -> int -> float -> unit)
     =
-    let mutable lossSum, correct, seen, index = 0.0, 0, 0, 0
-    for batch in loader.Epoch epoch do
-        let x = Networks.batchTensor device batch
-        let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
-        let logits = model.Call x
-        let loss = Functional.CrossEntropy(logits, y)
-        optimizer.ZeroGrad()
-        loss.Backward()
-        optimizer.Step()
-        afterStep ()
-        let l = loss.Item()
-        lossSum <- lossSum + l * float batch.Count
-        seen <- seen + batch.Count
-        Networks.argmaxRows (logits.Detach())
-        |> Array.iteri (fun i p ->
-            if int64 p = batch.Labels.[i] then
-                correct <- correct + 1)
-        report index loader.BatchCount l
-        index <- index + 1
-    lossSum / float seen, float correct / float seen
+    runEpoch device (sgdStep model optimizer afterStep) loader epoch report
+
+/// The optimisation `train` runs, as the engine running it performs it: Core.Nn's (`coreEngine`), or another engine's
+/// that trains a twin of the model (TorchInterop's, on TorchSharp) and hands its weights back through `Sync`.
+type Learner =
+    /// The engine's name, recorded in the checkpoint: a checkpoint resumes only on the engine that wrote it.
+    abstract Engine: string
+    /// One step on a batch (inputs, labels): cross-entropy, backward, the optimiser's step, the schedule's step.
+    /// Returns the loss and the logits.
+    abstract Step: x: Tensor * y: Tensor -> float * Tensor
+    /// The learning rate of the next step.
+    abstract LearningRate: float
+    /// Leaves the engine's weights and buffers in the Core.Nn model, which evaluation, checkpoints and saving read.
+    abstract Sync: unit -> unit
+    /// The optimiser's and the schedule's state as checkpoint parts.
+    abstract State: unit -> (string * seq<string * Tensor>) list
+    /// Loads the state `State` wrote from a checkpoint.
+    abstract Load: Checkpoint.Saved -> unit
+
+/// Makes the learner of a freshly built model (on the training device) from the options and the batches per epoch.
+type Engine = Options -> Module -> int -> Learner
+
+/// Core.Nn's learner: SGD (momentum, Nesterov, weight decay) and the schedule stepped after every batch.
+let coreEngine: Engine =
+    fun o model batchCount ->
+        let optimizer =
+            SGD(
+                model.Parameters(),
+                o.LearningRate,
+                momentum = o.Momentum,
+                weightDecay = o.WeightDecay,
+                nesterov = o.Nesterov
+            )
+        let scheduler: LRScheduler option =
+            match o.Schedule with
+            | Cosine -> Some(CosineAnnealingLR(optimizer, tMax = o.Epochs * batchCount))
+            | StepDecay(every, gamma) -> Some(StepLR(optimizer, stepSize = every * batchCount, gamma = gamma))
+            | Constant -> None
+        { new Learner with
+            member _.Engine = "core"
+            member _.Step(x, y) = sgdStep model optimizer (fun () -> scheduler |> Option.iter _.Step()) (x, y)
+            member _.LearningRate = optimizer.ParamGroups.[0].Lr
+            member _.Sync() = ()
+            member _.State() =
+                [ yield "optimizer", Checkpoint.dictState (optimizer.StateDict())
+                  for s in Option.toList scheduler -> "scheduler", Checkpoint.dictState (s.StateDict()) ]
+            member _.Load saved =
+                optimizer.LoadStateDict(saved.Part "optimizer")
+                scheduler |> Option.iter (fun s -> s.LoadStateDict(saved.Part "scheduler")) }
+
+/// The engine a checkpoint was written on (those written before engines were recorded: Core.Nn).
+let checkpointEngine (saved: Checkpoint.Saved) =
+    match saved.Metadata.TryGetValue "engine" with
+    | true, e -> e
+    | _ -> "core"
 
 /// Trains (or resumes training of) <c>options.Arch</c> on <paramref name="trainSet"/>, evaluating on
 /// <paramref name="testSet"/> after each epoch, checkpointing to <see cref="checkpointPath"/> and finally saving the
-/// model to <paramref name="out"/> (format by extension). Returns the model and one report per epoch run here.
-let train
+/// model to <paramref name="out"/> (format by extension); `engine` runs the steps. Returns the model and one report per
+/// epoch run here.
+let trainWith
+    (engine: Engine)
     (device: Hybrid.Core.Gpu.Device)
     (o: Options)
     (trainSet: LabelledImages)
@@ -205,19 +260,7 @@ let train
                 Std = Option.toObj o.Std
             )
         )
-    let optimizer =
-        SGD(
-            model.Parameters(),
-            o.LearningRate,
-            momentum = o.Momentum,
-            weightDecay = o.WeightDecay,
-            nesterov = o.Nesterov
-        )
-    let scheduler: LRScheduler option =
-        match o.Schedule with
-        | Cosine -> Some(CosineAnnealingLR(optimizer, tMax = o.Epochs * loader.BatchCount))
-        | StepDecay(every, gamma) -> Some(StepLR(optimizer, stepSize = every * loader.BatchCount, gamma = gamma))
-        | Constant -> None
+    let learner = engine o model loader.BatchCount
     let checkpoint = checkpointPath out
     let mutable firstEpoch = 0
     if resume && File.Exists checkpoint then
@@ -231,9 +274,15 @@ let train
                     $"the checkpoint was written with other options ({options}); resume with the same ones or delete it"
                 )
             )
+        if checkpointEngine saved <> learner.Engine then
+            raise (
+                InputException(
+                    checkpoint,
+                    $"the checkpoint was written on --engine {checkpointEngine saved}; resume on that engine or delete it"
+                )
+            )
         model.LoadStateDict(saved.Part "model") |> ignore
-        optimizer.LoadStateDict(saved.Part "optimizer")
-        scheduler |> Option.iter (fun s -> s.LoadStateDict(saved.Part "scheduler"))
+        learner.Load saved
         firstEpoch <- int meta.["epochs_done"]
         report (Resumed firstEpoch)
     let evaluateOn (data: LabelledImages) =
@@ -244,16 +293,10 @@ let train
     use _ = model.Train()
     for epoch in firstEpoch .. o.Epochs - 1 do
         let clock = System.Diagnostics.Stopwatch.StartNew()
-        let lr = optimizer.ParamGroups.[0].Lr
+        let lr = learner.LearningRate
         let loss, accuracy =
-            trainEpoch
-                device
-                model
-                optimizer
-                loader
-                epoch
-                (fun () -> scheduler |> Option.iter _.Step())
-                (fun index count l -> report (BatchDone(epoch, index, count, l)))
+            runEpoch device learner.Step loader epoch (fun index count l -> report (BatchDone(epoch, index, count, l)))
+        learner.Sync()
         let test = testSet |> Option.map evaluateOn
         let r =
             { Epoch = epoch
@@ -263,9 +306,15 @@ let train
               LearningRate = lr
               Seconds = clock.Elapsed.TotalSeconds }
         reports.Add r
-        writeCheckpoint checkpoint model optimizer scheduler (epoch + 1) o
+        Checkpoint.write
+            checkpoint
+            (("model", Checkpoint.moduleState model) :: learner.State())
+            [ "epochs_done", string (epoch + 1); "options", optionsJson o; "engine", learner.Engine ]
         report (EpochDone r)
     let meta =
         readOnlyDict [ "arch", o.Arch; "seed", string o.Seed; "epochs", string o.Epochs; "options", optionsJson o ]
     save model [| trainSet.Channels; trainSet.Height; trainSet.Width |] meta out
     model, List.ofSeq reports
+
+/// `trainWith` on Core.Nn's learner.
+let train device o trainSet testSet out resume report = trainWith coreEngine device o trainSet testSet out resume report

@@ -18,6 +18,17 @@ type EngineName =
 let private engineUsage =
     "core (Hybrid's Core.Nn, the default) or torchsharp (the same network and weights run by TorchSharp's libtorch)."
 
+/// The usage of --engine on the commands that train.
+let private trainingEngineUsage =
+    "core (Hybrid's Core.Nn, the default) or torchsharp (the same loop with every step on the model's TorchSharp twin: libtorch's autograd and torch.optim, on the CPU; it cannot --resume)."
+
+/// The engine a --engine value names; any other value is one error line.
+let engineOf (name: string) =
+    match name.ToLowerInvariant() with
+    | "core" -> Core
+    | "torchsharp" -> Torchsharp
+    | _ -> Hybrid.Analysis.Input.fail "--engine %s: unknown engine; use core or torchsharp" name
+
 /// The devices selfcheck (and the demo's self-check) compares with the reference when none are named.
 let selfCheckDevices = [ Cpu; Gpu ]
 
@@ -424,7 +435,7 @@ type EvalArgs =
     | Std of values: string
     | Batch of int
     | Device of DeviceName
-    | Engine of EngineName
+    | Engine of name: string
     | Json
 
     interface IArgParserTemplate with
@@ -469,6 +480,7 @@ type TrainArgs =
     | [<Mandatory>] Out of path: string
     | Resume
     | Device of DeviceName
+    | Engine of name: string
     | Json
 
     interface IArgParserTemplate with
@@ -499,6 +511,7 @@ type TrainArgs =
                 "where to write the trained model: .safetensors, .pt / .pth or .onnx. A checkpoint OUT.checkpoint.safetensors is written after every epoch."
             | Resume -> "continue from OUT.checkpoint.safetensors when it exists (same options required)."
             | Device _ -> autoDevice
+            | Engine _ -> trainingEngineUsage
             | Json -> "print one JSON document with the per-epoch loss and accuracies instead of a table."
 
 type ExtractArgs =
@@ -592,6 +605,7 @@ type ReengineerArgs =
     | [<Mandatory>] Out of dir: string
     | Resume
     | Device of DeviceName
+    | Engine of name: string
     | Json
 
     interface IArgParserTemplate with
@@ -624,6 +638,7 @@ type ReengineerArgs =
                 "folder for masks.safetensors, model.safetensors, model.onnx, report.json, report.html and the checkpoint."
             | Resume -> "continue from the folder's checkpoint (same options)."
             | Device _ -> autoDevice
+            | Engine _ -> trainingEngineUsage
             | Json -> "print the report as one JSON document."
 
 type DefectsArgs =
@@ -854,6 +869,24 @@ let engine (name: EngineName) =
     match name with
     | Core -> id
     | Torchsharp -> Hybrid.TorchInterop.Engine.network
+
+/// The device of a command that trains: --device's on Core.Nn; TorchSharp's engine runs on the CPU.
+let trainingDevice (name: EngineName) (d: DeviceName) =
+    match name with
+    | Core -> device d
+    | Torchsharp -> Hybrid.Core.Gpu.Device.Cpu
+
+/// The learner of hybrid train on the engine named.
+let trainEngine (name: EngineName) =
+    match name with
+    | Core -> Hybrid.Analysis.Training.coreEngine
+    | Torchsharp -> Hybrid.TorchInterop.Learners.training
+
+/// The learner of hybrid reengineer on the engine named.
+let maskEngine (name: EngineName) =
+    match name with
+    | Core -> Hybrid.Analysis.Reengineering.MaskTraining.coreEngine
+    | Torchsharp -> Hybrid.TorchInterop.Learners.masking
 
 /// The covariance type for a parsed name.
 let covariance (name: CovarianceName) =

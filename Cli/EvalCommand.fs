@@ -26,7 +26,7 @@ let run (args: ParseResults<EvalArgs>) =
     let result =
         Evaluate.run
             device
-            (engine (args.GetResult(EvalArgs.Engine, defaultValue = Core)))
+            (engine (engineOf (args.GetResult(EvalArgs.Engine, defaultValue = "core"))))
             (args.GetResult EvalArgs.Model)
             (args.TryGetResult EvalArgs.Arch)
             (args.GetResult EvalArgs.Dataset)

@@ -34,7 +34,8 @@ let printReport (r: ReengineerReport.ReengineerResult) =
     printfn "written to %s (report.html, report.json, masks.safetensors, model.safetensors, model.onnx)" r.Out
 
 let run (args: ParseResults<ReengineerArgs>) =
-    let device = device (args.GetResult(ReengineerArgs.Device, defaultValue = Auto))
+    let engine = engineOf (args.GetResult(ReengineerArgs.Engine, defaultValue = "core"))
+    let device = trainingDevice engine (args.GetResult(ReengineerArgs.Device, defaultValue = Auto))
     let o = options args
     let out = args.GetResult ReengineerArgs.Out
     let batchProgress = progressLine "reengineer"
@@ -57,6 +58,6 @@ let run (args: ParseResults<ReengineerArgs>) =
           Options = o
           Out = out
           Resume = args.Contains ReengineerArgs.Resume }
-    let result = Reengineer.run device request report
+    let result = Reengineer.runWith (maskEngine engine) device request report
     if args.Contains ReengineerArgs.Json then printJson result else printReport result
     0

@@ -47,7 +47,8 @@ let private printTable (r: Train.TrainResult) =
     printfn "model written to %s" r.Out
 
 let run (args: ParseResults<TrainArgs>) =
-    let device = device (args.GetResult(TrainArgs.Device, defaultValue = Auto))
+    let engine = engineOf (args.GetResult(TrainArgs.Engine, defaultValue = "core"))
+    let device = trainingDevice engine (args.GetResult(TrainArgs.Device, defaultValue = Auto))
     Train.checkArchitecture (args.GetResult TrainArgs.Arch)
     let options = options args
     let out = args.GetResult TrainArgs.Out
@@ -64,7 +65,8 @@ let run (args: ParseResults<TrainArgs>) =
             note
                 $"epoch {r.Epoch + 1}/{options.Epochs}: loss {r.Loss:F4}, train accuracy {r.TrainAccuracy:F4}{test}, lr {r.LearningRate:G4}, {r.Seconds:F1} s"
     let result =
-        Train.run
+        Train.runWith
+            (trainEngine engine)
             device
             options
             (args.GetResult TrainArgs.Dataset)

@@ -31,8 +31,14 @@ type Composite
     /// Whether a child of that name exists (optional ones: torchvision's `downsample`, VGG's `avgpool`).
     member _.Has(name: string) = byName.ContainsKey name
 
+    /// The child `name`.
+    member _.Child(name: string) = byName.[name]
+
     /// Runs the child `name` on `x`.
     member _.Run(name: string, x: TorchTensor) = byName.[name].call x
+
+    /// The children's names in registration order.
+    member _.ChildNames = List.map fst children
 
     /// Runs every child in registration order (a Sequential's forward).
     member c.RunAll(x: TorchTensor) = children |> List.fold (fun x (name, _) -> c.Run(name, x)) x
@@ -55,7 +61,7 @@ let private optionA (pad: int) (x: TorchTensor) =
 let private unsupported (m: Module) =
     InputException(
         m.TypeName,
-        "this architecture has no TorchSharp counterpart yet (CIFAR ResNets, torchvision ResNets, VGG, small-cnn and dara-mlp have)"
+        "this module type has no TorchSharp counterpart (the zoo's architectures and the layers they use have)"
     )
 
 /// The TorchSharp module with the same structure, hyperparameters and names as `m` (weights freshly initialised by
@@ -108,6 +114,21 @@ let rec mirror (m: Module) : TorchModule =
     | :? Hardsigmoid -> torch.nn.Hardsigmoid()
     | :? Sigmoid -> torch.nn.Sigmoid()
     | :? Tanh -> torch.nn.Tanh()
+    | :? GELU as g ->
+        torch.nn.GELU(
+            (if g.Approximate = "tanh" then
+                 TorchSharp.Modules.GELU.Approximate.tanh
+             else
+                 TorchSharp.Modules.GELU.Approximate.none),
+            false
+        )
+    | :? LayerNorm as l ->
+        torch.nn.LayerNorm(
+            l.NormalizedShape |> Array.map int64,
+            eps = l.Eps,
+            elementwise_affine = l.ElementwiseAffine,
+            bias = not (isNull l.Bias)
+        )
     | :? Identity -> torch.nn.Identity()
     | :? Dropout as d -> torch.nn.Dropout(d.P)
     | :? Flatten as f -> torch.nn.Flatten(int64 f.StartDim, int64 f.EndDim)
@@ -150,6 +171,37 @@ let rec mirror (m: Module) : TorchModule =
             let x = if c.Has "avgpool" then c.Run("avgpool", x) else x
             c.Run("classifier", x.flatten (1L)))
     | :? SmallCnn -> composite (fun c x -> c.Run("classifier", c.Run("pool", c.Run("features", x)).flatten(1L)))
+    | :? DenseLayer as l ->
+        composite (fun c x ->
+            let y = c.Run("conv1", c.Run("relu1", c.Run("norm1", x)))
+            let y = c.Run("conv2", c.Run("relu2", c.Run("norm2", y)))
+            if l.DropRate > 0.0 then torch.nn.functional.dropout (y, l.DropRate, c.training) else y)
+    | :? DenseBlock ->
+        // Concatenating as it goes equals torchvision's cat of the feature list before each layer (as Core.Nn's).
+        composite (fun c x -> c.ChildNames |> List.fold (fun x name -> torch.cat ([| x; c.Run(name, x) |], 1L)) x)
+    | :? DenseNet -> composite (fun c x -> c.Run("classifier", globalPoolFlatten (relu (c.Run("features", x)))))
+    | :? SqueezeExcitation ->
+        composite (fun c x ->
+            let squeezed = c.Run("activation", c.Run("fc1", c.Run("avgpool", x)))
+            c.Run("scale_activation", c.Run("fc2", squeezed)) * x)
+    | :? InvertedResidual as r ->
+        composite (fun c x ->
+            let y = c.Run("block", x)
+            if r.Residual then y + x else y)
+    | :? MobileNetV3 -> composite (fun c x -> c.Run("classifier", c.Run("avgpool", c.Run("features", x)).flatten(1L)))
+    | :? PatchEmbed -> composite (fun c x -> c.Run("norm", c.Run("proj", x).flatten(2L).transpose(1L, 2L)))
+    | :? Mlp -> composite (fun c x -> c.RunAll x)
+    | :? MixerBlock ->
+        composite (fun c x ->
+            let mixed = c.Run("mlp_tokens", c.Run("norm1", x).transpose(1L, 2L)).transpose(1L, 2L)
+            let x = x + c.Run("drop_path", mixed)
+            x + c.Run("drop_path", c.Run("mlp_channels", c.Run("norm2", x))))
+    | :? MlpMixer ->
+        composite (fun c x ->
+            let tokens = c.Run("norm", c.Run("blocks", c.Run("stem", x)))
+            c.Run("head", c.Run("head_drop", tokens.mean ([| 1L |]))))
+    | :? Hybrid.Analysis.Reengineering.MaskedModel.ReengineeredNet ->
+        composite (fun c x -> c.Run("head", c.Run("model", x)))
     | :? DaraMlp ->
         composite (fun c x ->
             let x = relu (c.Run("fc1", x))
@@ -157,3 +209,6 @@ let rec mirror (m: Module) : TorchModule =
             let x = c.Run("dropout", relu (c.Run("fc3", x)))
             c.Run("fc4", x))
     | _ -> raise (unsupported m)
+
+/// The child `name` of a module `mirror` made of children (an architecture or a container).
+let childNamed (m: TorchModule) (name: string) = (m :?> Composite).Child name

@@ -71,10 +71,14 @@ let loadIntoCore (target: Module) (source: TorchModule) =
             )
         )
 
-/// The TorchSharp twin of a Core.Nn module: the same structure (`mirror`), its weights and buffers copied, the same
-/// training or evaluation mode.
+/// The TorchSharp twin of a Core.Nn module: the same structure (`mirror`), its weights and buffers copied, in float64
+/// where the module's parameters are, and in the same training or evaluation mode.
 let fromCore (m: Module) : TorchModule =
     let t = mirror m
+
+    if m.Parameters() |> Seq.exists (fun p -> p.Dtype = ScalarType.Float64) then
+        t.``to`` torch.ScalarType.Float64 |> ignore
+
     copyInto t (readOnlyDict (m.StateDict() |> Seq.map (fun struct (k, v) -> k, v)))
 
     if m.Training then t.train () else t.eval ()

@@ -177,6 +177,40 @@ let step (net: ReengineeredNet) (optimizer: Optimizer) (headOnly: bool) (alpha: 
     optimizer.Step()
     ce.Item(), logits
 
+/// SeaM's optimisation as the engine running it performs it: Core.Nn's (`coreEngine`), or another engine's that trains
+/// a twin of the net (TorchInterop's, on TorchSharp) and hands its scores and head back through `Sync`.
+type Learner =
+    /// The engine's name, recorded in the checkpoint: a checkpoint resumes only on the engine that wrote it.
+    abstract Engine: string
+    /// One step on a batch, as `step`: returns the cross-entropy and the logits.
+    abstract Step: headOnly: bool * alpha: float * x: Tensor * y: Tensor -> float * Tensor
+    /// Leaves the engine's mask scores and head in the Core.Nn net, which the ratio, validation and checkpoints read.
+    abstract Sync: unit -> unit
+    /// The optimisers' state as checkpoint parts.
+    abstract State: unit -> (string * seq<string * Tensor>) list
+    /// Loads the state `State` wrote from a checkpoint.
+    abstract Load: Checkpoint.Saved -> unit
+
+/// Makes the learner of a prepared net (its scores already set) from the options.
+type Engine = Options -> ReengineeredNet -> Learner
+
+/// Core.Nn's learner: SeaM's two Adam optimisers and `step`.
+let coreEngine: Engine =
+    fun o net ->
+        let optimHead, optimBoth = optimizers net o
+        { new Learner with
+            member _.Engine = "core"
+            member _.Step(headOnly, alpha, x, y) =
+                let c, logits = step net (if headOnly then optimHead else optimBoth) headOnly alpha x y
+                c, logits.Detach()
+            member _.Sync() = ()
+            member _.State() =
+                [ "optim_head", Checkpoint.dictState (optimHead.StateDict())
+                  "optim_both", Checkpoint.dictState (optimBoth.StateDict()) ]
+            member _.Load saved =
+                optimHead.LoadStateDict(saved.Part "optim_head")
+                optimBoth.LoadStateDict(saved.Part "optim_both") }
+
 /// Where a run keeps its checkpoint inside its output folder.
 let checkpointPath (outDir: string) = Path.Combine(outDir, "checkpoint.safetensors")
 
@@ -234,7 +268,9 @@ let accuracy (device: Device) (net: Module) (data: LabelledImages) (o: Options) 
 /// Trains the masks and head of `net` on `train`, scoring each epoch on `validation` against the original model's
 /// validation accuracy `original`; checkpoints into outDir and resumes from there when `resume` is set. Leaves `net`
 /// holding the selected epoch's masks and head; returns every epoch's report (resumed ones included) and the choice.
-let train
+/// `engine` runs the steps.
+let trainWith
+    (engine: Engine)
     (device: Device)
     (o: Options)
     (net: ReengineeredNet)
@@ -271,7 +307,6 @@ let train
                 Std = Option.toObj o.Std
             )
         )
-    let optimHead, optimBoth = optimizers net o
     Directory.CreateDirectory outDir |> ignore
     let checkpoint = checkpointPath outDir
     let history = ResizeArray<EpochReport>()
@@ -280,8 +315,8 @@ let train
     let mutable alpha = o.Alpha
     if o.Schedule = Fast then
         magnitudeScores net
-    if resume && File.Exists checkpoint then
-        let saved = Checkpoint.read checkpoint
+    let saved = if resume && File.Exists checkpoint then Some(Checkpoint.read checkpoint) else None
+    for saved in Option.toList saved do
         if saved.Metadata.["options"] <> optionsText o then
             raise (
                 InputException(
@@ -290,8 +325,18 @@ let train
                 )
             )
         net.LoadStateDict(saved.Part "net") |> ignore
-        optimHead.LoadStateDict(saved.Part "optim_head")
-        optimBoth.LoadStateDict(saved.Part "optim_both")
+    // Made from the net as it resumes, so that an engine's twin starts from the checkpoint's scores and head.
+    let learner = engine o net
+    for saved in Option.toList saved do
+        let written = Training.checkpointEngine saved
+        if written <> learner.Engine then
+            raise (
+                InputException(
+                    checkpoint,
+                    $"the checkpoint was written on --engine {written}; resume on that engine or delete it"
+                )
+            )
+        learner.Load saved
         kept <- saved.Part "kept" |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq
         let h = (saved.Part "history").["rows"]
         let rows = h.ToArray<float>()
@@ -309,7 +354,6 @@ let train
     while epoch < o.Epochs && not (pruned ()) do
         let clock = System.Diagnostics.Stopwatch.StartNew()
         let headOnly = epoch % 5 = 0
-        let optimizer: Optimizer = if headOnly then optimHead else optimBoth
         let mutable lossSum, ceSum, ratioSum, correct, seen, batches = 0.0, 0.0, 0.0, 0, 0, 0
         do
             use _ = trainingMode net
@@ -317,7 +361,8 @@ let train
                 let x = Networks.batchTensor device batch
                 let y = Tensor.Wrap(batch.Labels, [| batch.Count |], device)
                 let ratio = weightRatio net
-                let c, logits = step net optimizer headOnly alpha x y
+                let c, logits = learner.Step(headOnly, alpha, x, y)
+                learner.Sync()
                 if not headOnly && o.Schedule = Fast then
                     let progress = float epoch + float (batches + 1) / float loader.BatchCount
                     alpha <- controlAlpha o.Alpha alpha (weightRatio net) (targetRatio o progress)
@@ -326,7 +371,7 @@ let train
                 ratioSum <- ratioSum + ratio * float batch.Count
                 seen <- seen + batch.Count
                 batches <- batches + 1
-                Networks.argmaxRows (logits.Detach())
+                Networks.argmaxRows logits
                 |> Array.iteri (fun i p ->
                     if int64 p = batch.Labels.[i] then
                         correct <- correct + 1)
@@ -351,12 +396,12 @@ let train
         let rows = history |> Seq.collect historyRow |> Array.ofSeq
         Checkpoint.write
             checkpoint
-            [ "net", Checkpoint.moduleState net
-              "optim_head", Checkpoint.dictState (optimHead.StateDict())
-              "optim_both", Checkpoint.dictState (optimBoth.StateDict())
-              "kept", Seq.ofList kept
-              "history", [ "rows", Tensor.Wrap(rows, [| history.Count; historyColumns |]) ] ]
+            ([ "net", Checkpoint.moduleState net ]
+             @ learner.State()
+             @ [ "kept", Seq.ofList kept
+                 "history", Seq.ofList [ "rows", Tensor.Wrap(rows, [| history.Count; historyColumns |]) ] ])
             [ "options", optionsText o
+              "engine", learner.Engine
               "alpha", alpha.ToString "R"
               "reached", selectedText selection.Reached
               "fallback", selectedText selection.Fallback ]
@@ -364,3 +409,7 @@ let train
         epoch <- epoch + 1
     restore net kept
     List.ofSeq history, selection.Kept
+
+/// `trainWith` on Core.Nn's learner.
+let train device o net train validation original outDir resume report =
+    trainWith coreEngine device o net train validation original outDir resume report

@@ -53,7 +53,8 @@ let private checkFit (device: Device) (path: string) (model: Hybrid.Core.Nn.Modu
             data.ClassNames.Count
     y.Size 1
 
-let run (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
+/// Re-engineers as the request says, the masks trained by `engine` (MaskTraining.coreEngine: Core.Nn).
+let runWith (engine: MaskTraining.Engine) (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
     let o = r.Options
     if Path.GetExtension(r.Model).Equals(".onnx", StringComparison.OrdinalIgnoreCase) then
         Input.fail
@@ -80,7 +81,7 @@ let run (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
     Directory.CreateDirectory r.Out |> ignore
     let k = trainSet.ClassNames.Count
     let net = MaskedModel.prepare model classes k o.Seed
-    let epochs, selected = MaskTraining.train device o net trainSet valSet originalVal r.Out r.Resume report
+    let epochs, selected = MaskTraining.trainWith engine device o net trainSet valSet originalVal r.Out r.Resume report
     let inputShape = [| data.Channels; data.Height; data.Width |]
     let reengineered = MaskTraining.accuracy device net testSet o
     let layers = Measurements.layers net inputShape
@@ -129,3 +130,6 @@ let run (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
           Out = r.Out }
     ReengineerReport.write r.Out result
     result
+
+/// `runWith` on Core.Nn.
+let run device r report = runWith MaskTraining.coreEngine device r report

@@ -30,8 +30,10 @@ let validate (o: Training.Options) =
         Input.fail "train: --lr %g must be positive" o.LearningRate
 
 /// Trains (or, with resume, continues) options.Arch on the images of datasetSpec, evaluating after each epoch on
-/// testSpec (default: see defaultTest), and writes the model to out. report sees every batch and epoch.
-let run
+/// testSpec (default: see defaultTest), and writes the model to out; `engine` runs the steps (Training.coreEngine:
+/// Core.Nn). report sees every batch and epoch.
+let runWith
+    (engine: Training.Engine)
     (device: Device)
     (options: Training.Options)
     (datasetSpec: string)
@@ -58,7 +60,7 @@ let run
             trainSet.Height
             trainSet.Width
     | _ -> ()
-    let _, epochs = Training.train device options trainSet testSet out resume report
+    let _, epochs = Training.trainWith engine device options trainSet testSet out resume report
     { Arch = options.Arch
       Out = out
       Seed = options.Seed
@@ -70,6 +72,10 @@ let run
                 TestAccuracy = r.TestAccuracy
                 Lr = r.LearningRate
                 Seconds = r.Seconds } ] }
+
+/// `runWith` on Core.Nn.
+let run device options datasetSpec testSpec out resume report =
+    runWith Training.coreEngine device options datasetSpec testSpec out resume report
 
 /// One saved copy of a trained model, loaded back and evaluated.
 type ReloadResult = { Path: string; Bytes: int64; LoadedAs: string; Accuracy: float }

@@ -82,6 +82,9 @@ public sealed class DenseLayer : Module
 
     public override string TypeName => "_DenseLayer";
 
+    /// <summary>The dropout rate after conv2 while training (0: none, as in DenseNet-121).</summary>
+    public double DropRate => dropRate;
+
     public override Tensor Forward(Tensor input)
     {
         var bottleneck = conv1.Call(relu1.Call(norm1.Call(input)));

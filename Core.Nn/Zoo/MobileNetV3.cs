@@ -130,6 +130,9 @@ public sealed class InvertedResidual : Module
         residual = stride == 1 && inChannels == outChannels;
     }
 
+    /// <summary>Whether the block adds its input to its output (stride 1 and equal channel counts).</summary>
+    public bool Residual => residual;
+
     public override Tensor Forward(Tensor input)
     {
         var x = block.Call(input);
