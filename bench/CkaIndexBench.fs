@@ -1,6 +1,7 @@
 /// `hybrid bench cka-index`: the CKA index end to end. Indexing a ResNet-56-sized model (every module hooked, one
 /// encoding per layer, written to a catalog) against PyTorch hooks + NumPy encodings of the same weights; and exact
-/// top-k search through the catalog (encodings read block by block from SQLite on every batch) over 100,000 stored
+/// top-k search through the catalog (encodings read block by block from SQLite on the first call and kept between calls
+/// while the catalog file is unchanged) over 100,000 stored
 /// layers of n = 100 probes against NumPy's exact search over the same rows held in memory.
 module Hybrid.Bench.CkaIndexBench
 
@@ -137,6 +138,10 @@ let private searchCase (device: Device) (o: Options) (dir: string) =
     let q = { LayerSearch.query "query" [] with K = o.K }
     progress "cka-index" $"timing top-{o.K} search of {o.Batch} layers through the catalog on {device.Name}"
     let mutable hits = []
+    SearchBlocks.clear ()
+    let cold = Stopwatch.StartNew()
+    hits <- LayerSearch.search device catalog q
+    let coldS = cold.Elapsed.TotalSeconds
     let seconds = Timing.measureOn device o.Timing (fun () -> hits <- LayerSearch.search device catalog q)
     progress "cka-index" "timing the NumPy search peer"
     let outcome = CkaBench.runSearchPeer dir o.Stored dimension o.K [ o.Batch ] o.Timing
@@ -161,7 +166,7 @@ let private searchCase (device: Device) (o: Options) (dir: string) =
         | None -> $"{qps seconds:F1} queries/s"
     let gb = float o.Stored * float dimension * 4.0 / 1e9
     let note =
-        $"{rate}; ours reads the {gb:F1} GB catalog from SQLite in blocks on every call, numpy holds the rows in memory; catalog written in {written:F0} s{agreement}"
+        $"{rate}; the first call read the {gb:F1} GB catalog from SQLite into search blocks in {coldS:F2} s, later calls search the blocks kept while the catalog file is unchanged; numpy holds the rows in memory; catalog written in {written:F0} s{agreement}"
     { case with
         Case = $"catalog search top-{o.K}, {o.Batch} queries over {o.Stored} x {dimension}"
         Note = Some(defaultArg (case.Note |> Option.map (fun n -> $"{n}; {note}")) note) }

@@ -3,7 +3,6 @@
 /// is skipped unless asked for; filters (minimum accuracy, layer type, training data set) are applied as rows are read.
 module Hybrid.Analysis.LayerSearch
 
-open System.Collections.Generic
 open Hybrid.Core.Gpu
 
 /// One stored layer found for a query.
@@ -71,7 +70,7 @@ type IndexedLayers = { Probe: string; Model: string; Version: string; Layers: (C
 /// The stored layers of model (its one version and probe set unless named; several must be told apart).
 let load (catalog: ICatalog) (model: string) (version: string option) (probe: string option) =
     let indexed =
-        Catalog.ckaModels catalog
+        SearchBlocks.indexedModels catalog
         |> List.filter (fun m ->
             m.Model = model && (version.IsNone || version = Some m.Version) && (probe.IsNone || probe = Some m.Probe))
     let version = one "version" model (indexed |> List.map _.Version |> List.distinct) "--version"
@@ -105,39 +104,30 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
         Input.fail "cka search: %d rows per block; at least 1" q.BlockRows
     let indexed = load catalog q.Model q.Version q.Probe
     let probe, version, chosen = indexed.Probe, indexed.Version, pick indexed q.Layers
-    let groups = Dictionary<string, int>()
-    let groupOf (model: string) =
-        match groups.TryGetValue model with
-        | true, g -> g
-        | _ ->
-            groups[model] <- groups.Count
-            groups[model]
     let queries = chosen |> List.map snd |> Array.concat
-    let exclude = Array.create chosen.Length (if q.IncludeSelf then EncodingIndex.NoGroup else groupOf q.Model)
     let best = Array.init chosen.Length (fun _ -> ResizeArray<float32 * int64 * CkaLayerRow>())
     let filter =
         { CkaFilter.Of probe with LayerType = q.LayerType; MinAccuracy = q.MinAccuracy; TrainedOn = q.TrainedOn }
-    let mutable offset = 0L
-    for block in Catalog.ckaBlocks catalog filter q.BlockRows do
-        let ids = block.Layers |> Array.map (fun l -> groupOf l.Model)
-        use index =
-            EncodingIndex.Build(
-                device,
-                System.ReadOnlySpan block.Encodings,
-                block.Layers.Length,
-                block.Dimension,
-                System.ReadOnlySpan ids
-            )
-        let hits = index.Search(System.ReadOnlySpan queries, chosen.Length, q.K, System.ReadOnlySpan exclude)
-        for i in 0 .. chosen.Length - 1 do
-            for h in hits[i] do
-                best[i].Add((h.Score, offset + int64 h.Row, block.Layers[h.Row]))
-            // Blocks arrive in index order, so (score descending, global row ascending) is the order one index over
-            // every row would give.
-            let kept = best[i] |> Seq.sortBy (fun (s, row, _) -> -s, row) |> Seq.truncate q.K |> Seq.toArray
-            best[i].Clear()
-            best[i].AddRange kept
-        offset <- offset + int64 block.Layers.Length
+    let stored =
+        SearchBlocks.indexedModels catalog |> List.sumBy (fun m -> if m.Probe = probe then int64 m.Layers else 0L)
+    let bytes = stored * int64 (queries.Length / max 1 chosen.Length) * int64 sizeof<float32>
+    SearchBlocks.withBlocks device catalog filter q.BlockRows bytes (fun groups blocks ->
+        let exclude =
+            Array.create
+                chosen.Length
+                (if q.IncludeSelf then EncodingIndex.NoGroup else SearchBlocks.groupOf groups q.Model)
+        let mutable offset = 0L
+        for block in blocks do
+            let hits = block.Index.Search(System.ReadOnlySpan queries, chosen.Length, q.K, System.ReadOnlySpan exclude)
+            for i in 0 .. chosen.Length - 1 do
+                for h in hits[i] do
+                    best[i].Add((h.Score, offset + int64 h.Row, block.Layers[h.Row]))
+                // Blocks arrive in index order, so (score descending, global row ascending) is the order one index over
+                // every row would give.
+                let kept = best[i] |> Seq.sortBy (fun (s, row, _) -> -s, row) |> Seq.truncate q.K |> Seq.toArray
+                best[i].Clear()
+                best[i].AddRange kept
+            offset <- offset + int64 block.Layers.Length)
     [ for i, (layer, _) in List.indexed chosen ->
           { QueryHits.Probe = probe
             QueryHits.Model = q.Model

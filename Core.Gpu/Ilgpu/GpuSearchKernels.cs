@@ -22,6 +22,7 @@ internal sealed class GpuSearchKernels : ISearchKernels
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> gemm;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, SelectParams> select;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, MergeParams> merge;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<double>, int> sum;
 
     public GpuSearchKernels(GpuDevice device)
     {
@@ -32,9 +33,36 @@ internal sealed class GpuSearchKernels : ISearchKernels
             SelectParams>(SearchSelection.Select);
         merge = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, MergeParams>(
             SearchSelection.Merge);
+        sum = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<double>, int>(SumKernel);
     }
 
-    public DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows) => device.Upload(rows);
+    public DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows, int dimension) => device.Upload(rows);
+
+    /// <summary>Threads of <see cref="Sum"/>: enough to fill a GPU with coalesced reads.</summary>
+    const int SumThreads = 1 << 16;
+
+    public double Sum(IReadOnlyList<EncodingShard> shards)
+    {
+        _ = device.Accelerator;
+        double total = 0;
+        foreach (var shard in shards)
+        {
+            var view = ((GpuArray<float>)shard.Encodings).View;
+            int threads = (int)Math.Clamp(view.Length, 1, SumThreads);
+            using var sums = new GpuArray<double>(device, threads);
+            sum(threads, view, sums.View, threads);
+            total += sums.ToArray().Sum();
+        }
+        return total;
+    }
+
+    /// <summary>Thread t adds elements t, t + threads, ... (consecutive threads read consecutive floats).</summary>
+    static void SumKernel(Index1D index, ArrayView<float> values, ArrayView<double> sums, int threads)
+    {
+        double total = 0;
+        for (long e = index; e < values.Length; e += threads) total += values[e];
+        sums[index] = total;
+    }
 
     /// <summary>A list per query and buffer pair: k scores and k rows per list.</summary>
     sealed class Lists(GpuDevice device, long entries) : IDisposable

@@ -8,7 +8,15 @@ internal sealed class ReferenceSearch : ISearchKernels
 
     ReferenceSearch() { }
 
-    public DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows) => device.Upload(rows);
+    public DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows, int dimension) => device.Upload(rows);
+
+    public double Sum(IReadOnlyList<EncodingShard> shards)
+    {
+        double total = 0;
+        foreach (var shard in shards)
+            foreach (float value in HostArray<float>.Of(shard.Encodings)) total += value;
+        return total;
+    }
 
     public SearchHit[][] Search(IReadOnlyList<EncodingShard> shards, int dimension, ReadOnlySpan<float> queries, int queryCount, int k,
         ReadOnlySpan<int> exclude)

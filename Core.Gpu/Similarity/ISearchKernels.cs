@@ -19,9 +19,13 @@ internal sealed record EncodingShard(int FirstRow, int Rows, DeviceArray<float> 
 /// fewer than k hits only when fewer rows survive its exclusion.</summary>
 internal interface ISearchKernels
 {
-    /// <summary>A copy of <paramref name="rows"/> in the memory of <paramref name="device"/> where this backend's search
-    /// reads them best.</summary>
-    DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows);
+    /// <summary>A copy of <paramref name="rows"/> (row-major, <paramref name="dimension"/> floats each) in the memory of
+    /// <paramref name="device"/>, laid out where and how this backend's search reads them best.</summary>
+    DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows, int dimension);
+
+    /// <summary>The sum of every stored value, read once in the memory the search reads (the Cpu backend adds in float32
+    /// lanes, the others in float64): a streaming read of the same bytes as a one-query search.</summary>
+    double Sum(IReadOnlyList<EncodingShard> shards);
 
     /// <summary>The top <paramref name="k"/> rows of the shards for each of the <paramref name="queryCount"/> queries
     /// (row-major, <paramref name="dimension"/> floats each) that are not in the query's excluded group.</summary>
