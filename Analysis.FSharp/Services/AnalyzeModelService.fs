@@ -42,22 +42,12 @@ type Request =
     }
 
 /// The confusion view as the command reports it (confusion.json holds every prediction too).
-type ConfusionSummary =
-    { Accuracy: float
-      Correct: int
-      Classes: string list
-      Matrix: int[][]
-      Sheets: string list }
+type ConfusionSummary = { Accuracy: float; Correct: int; Classes: string list; Matrix: int[][]; Sheets: string list }
 
 type MapFile = { Channel: int; Mean: float; Max: float; File: string }
 
 type MapsSummary =
-    { Layer: string
-      LayerType: string
-      Image: int
-      Label: string
-      Predicted: string
-      Files: MapFile list }
+    { Layer: string; LayerType: string; Image: int; Label: string; Predicted: string; Files: MapFile list }
 
 type MaximisedFile = { Target: string; SeedActivation: float; Activation: float; File: string }
 
@@ -95,7 +85,9 @@ let moduleOf (path: string) (network: Networks.Network) =
     match network with
     | Networks.ZooModel(_, m) -> m
     | _ ->
-        Input.fail "%s: maps and maximisation hook modules, which an ONNX graph does not expose; use the weights as .safetensors or .pt, or --views confusion" path
+        Input.fail
+            "%s: maps and maximisation hook modules, which an ONNX graph does not expose; use the weights as .safetensors or .pt, or --views confusion"
+            path
 
 /// The layer maps and maximisation use: the one named, else the model's last Conv2d.
 let layerOf (model: Module) (layer: string option) =
@@ -108,10 +100,30 @@ let layerOf (model: Module) (layer: string option) =
         | Some(struct (path, _)) -> path
         | None -> Input.fail "--layer: the model has no Conv2d; name a module"
 
+/// Refuses a dataset the network cannot classify: images of another shape, or another number of classes.
+let checkFits (device: Device) (path: string) (network: Networks.Network) (data: LabelledImages) =
+    let shape = $"{data.Channels}x{data.Height}x{data.Width}"
+    let logits =
+        try
+            network.Forward(Tensor.Zeros(ScalarType.Float32, device, 1, data.Channels, data.Height, data.Width))
+        with :? ArgumentException as e ->
+            Input.fail "%s: the model does not take the dataset's %s images (%s)" path shape e.Message
+    if logits.Dim <> 2 || logits.Size 1 <> data.ClassNames.Count then
+        Input.fail
+            "%s: the model gives %s class scores per image and the dataset has %d classes"
+            path
+            (ShapeOps.Format logits.Shape)
+            data.ClassNames.Count
+
 /// The images of data normalised by mean / std, as one array (N x C x H x W).
 let normalised (data: LabelledImages) (mean: float32[] option) (std: float32[] option) =
     let options =
-        DataLoaderOptions(BatchSize = max 1 data.Count, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+        DataLoaderOptions(
+            BatchSize = max 1 data.Count,
+            Shuffle = false,
+            Mean = Option.toObj mean,
+            Std = Option.toObj std
+        )
     Input.guard "dataset" (fun () -> DataLoader(data, options).BatchAt(0, 0).Images)
 
 /// The maximisation targets of a request: channels of the layer named, else classes.
@@ -119,8 +131,7 @@ let targets (r: Request) (model: Module) (classes: int) =
     match r.Layer with
     | Some _ ->
         let layer = layerOf model r.Layer
-        let channels =
-            if r.Channels.IsEmpty then List.init ActivationMaps.DefaultChannels id else r.Channels
+        let channels = if r.Channels.IsEmpty then List.init ActivationMaps.DefaultChannels id else r.Channels
         channels |> List.map (fun c -> Maximise.Channel(layer, c))
     | None ->
         let chosen = if r.Classes.IsEmpty then List.init (min 10 classes) id else r.Classes
@@ -141,8 +152,7 @@ let private page (r: AnalyzeModelResult) =
                 let cells =
                     counts
                     |> Array.mapi (fun j n ->
-                        if n = 0 then "<td>0</td>"
-                        else $"""<td><a href="confusion/cell-{i}-{j}.png">{n}</a></td>""")
+                        if n = 0 then "<td>0</td>" else $"""<td><a href="confusion/cell-{i}-{j}.png">{n}</a></td>""")
                     |> String.concat ""
                 $"<tr><th>{e c.Classes[i]}</th>{cells}</tr>"
             let rows = c.Matrix |> Array.mapi row |> String.concat "\n"
@@ -187,18 +197,14 @@ let run (device: Device) (r: Request) (progress: string -> int -> int -> unit) =
         | Some n -> ImageRun.slice "--count" r.Dataset all 0 n
         | None -> all
     let network = Networks.load device r.Model r.Arch
+    checkFits device r.Model network data
     Directory.CreateDirectory r.Out |> ignore
     let shape = [| data.Channels; data.Height; data.Width |]
     let confusion =
         if List.contains Confusion r.Views then
             let c = ConfusionView.compute device network r.Model data r.Mean r.Std r.Batch r.K (progress "confusion")
             let sheets = ConfusionView.write r.Out data c
-            Some
-                { Accuracy = c.Accuracy
-                  Correct = c.Correct
-                  Classes = c.Classes
-                  Matrix = c.Matrix
-                  Sheets = sheets }
+            Some { Accuracy = c.Accuracy; Correct = c.Correct; Classes = c.Classes; Matrix = c.Matrix; Sheets = sheets }
         else
             None
     let needsModule = List.contains Maps r.Views || List.contains Maximise r.Views

@@ -41,7 +41,12 @@ let checkChannels (path: string) (shape: int[]) (channels: int list) =
         Input.fail "--layer: %s gives shape %s, with no channel dimension" path (ShapeOps.Format shape)
     for c in channels do
         if c < 0 || c >= shape[1] then
-            Input.fail "--channels: channel %d is out of range: %s has %d channels (0-%d)" c path shape[1] (shape[1] - 1)
+            Input.fail
+                "--channels: channel %d is out of range: %s has %d channels (0-%d)"
+                c
+                path
+                shape[1]
+                (shape[1] - 1)
 
 /// One channel's map: its range and mean on the input (the heatmap runs from Min, dark, to Max, white).
 type ChannelMap = { Channel: int; Min: float; Max: float; Mean: float }

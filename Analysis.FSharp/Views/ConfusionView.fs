@@ -112,8 +112,7 @@ let private tileSide (data: LabelledImages) = max data.Height (min 96 (data.Heig
 /// Image i of the dataset as a picture at the given side (the dataset's own pixels, before normalisation).
 let thumbnail (data: LabelledImages) (side: int) (i: int) =
     let image = Array.sub data.Images (i * data.ImageSize) data.ImageSize
-    Picture.ofPlanes data.Channels data.Height data.Width image
-    |> Picture.resize (side * data.Width / data.Height) side
+    Picture.ofPlanes data.Channels data.Height data.Width image |> Picture.resize (side * data.Width / data.Height) side
 
 /// The contact sheet of one cell: its images in a row, most confident first.
 let sheet (data: LabelledImages) (cell: ConfusionCell) =
@@ -126,9 +125,7 @@ let sheetName (cell: ConfusionCell) = $"cell-{cell.Truth}-{cell.Predicted}.png"
 let csv (c: Confusion) =
     let quote (s: string) = "\"" + s.Replace("\"", "\"\"") + "\""
     let header = "true \\ predicted," + String.Join(",", c.Classes |> List.map quote)
-    let rows =
-        c.Matrix
-        |> Array.mapi (fun i row -> quote c.Classes[i] + "," + String.Join(",", row))
+    let rows = c.Matrix |> Array.mapi (fun i row -> quote c.Classes[i] + "," + String.Join(",", row))
     String.Join("\n", Array.append [| header |] rows) + "\n"
 
 /// Writes confusion.csv, confusion.json and one contact sheet per non-empty cell (confusion/cell-T-P.png) under dir;

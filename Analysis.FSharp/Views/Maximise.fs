@@ -63,10 +63,7 @@ let check (s: Settings) =
         Input.fail "maximise: step size > 0, 0 <= L2 decay < 1, jitter >= 0 and blur sigma >= 0 are needed"
 
 let private toDoubles (t: Tensor) =
-    if t.Dtype = ScalarType.Float64 then
-        t.ToArray<float>()
-    else
-        t.ToArray<float32>() |> Array.map float
+    if t.Dtype = ScalarType.Float64 then t.ToArray<float>() else t.ToArray<float32>() |> Array.map float
 
 /// The value of each image's target (image b of x, shape (B, C, H, W), has targets[b]) and the gradient of their sum
 /// with respect to x, by one forward and one backward pass of model in evaluation mode. The model's parameters take no
@@ -202,8 +199,7 @@ let run
     let lo = Array.init c (fun k -> (0.0f - channelOf mean 0.0f k) / channelOf std 1.0f k)
     let hi = Array.init c (fun k -> (1.0f - channelOf mean 0.0f k) / channelOf std 1.0f k)
     let random = Random settings.Seed
-    let gaussian () =
-        sqrt (-2.0 * log (1.0 - random.NextDouble())) * cos (2.0 * Math.PI * random.NextDouble())
+    let gaussian () = sqrt (-2.0 * log (1.0 - random.NextDouble())) * cos (2.0 * Math.PI * random.NextDouble())
     let plane = h * w
     let clamp (x: float32[]) =
         for i in 0 .. x.Length - 1 do
@@ -218,16 +214,20 @@ let run
     let start, _ = objective model targets (batch x)
     let mutable current = x
     for step in 1 .. settings.Steps do
-        let shifts = Array.init b (fun _ -> random.Next(-settings.Jitter, settings.Jitter + 1), random.Next(-settings.Jitter, settings.Jitter + 1))
+        let shifts =
+            Array.init b (fun _ ->
+                random.Next(-settings.Jitter, settings.Jitter + 1), random.Next(-settings.Jitter, settings.Jitter + 1))
         let _, grad = objective model targets (batch (roll c h w shifts current))
         let g = roll c h w (shifts |> Array.map (fun (dy, dx) -> -dy, -dx)) (grad.ToArray<float32>())
         let size = c * plane
         let next = Array.copy current
         for i in 0 .. b - 1 do
-            let scale = settings.StepSize / (Array.averageBy (fun v -> abs (float v)) g[i * size .. (i + 1) * size - 1] + 1e-12)
+            let scale =
+                settings.StepSize / (Array.averageBy (fun v -> abs (float v)) g[i * size .. (i + 1) * size - 1] + 1e-12)
             for j in i * size .. (i + 1) * size - 1 do
                 next[j] <- float32 ((1.0 - settings.L2Decay) * float (next[j] + float32 scale * g[j]))
-        let next = if settings.BlurEvery > 0 && step % settings.BlurEvery = 0 then blur h w settings.BlurSigma next else next
+        let next =
+            if settings.BlurEvery > 0 && step % settings.BlurEvery = 0 then blur h w settings.BlurSigma next else next
         clamp next
         current <- next
         progress step settings.Steps

@@ -89,12 +89,21 @@ let resize (width: int) (height: int) (image: Rgb) =
 /// a over b with a's weight alpha (both the same size).
 let blend (alpha: float) (a: Rgb) (b: Rgb) =
     { b with
-        Pixels = Array.map2 (fun (x: byte) (y: byte) -> byte (Math.Round(alpha * float x + (1.0 - alpha) * float y))) a.Pixels b.Pixels }
+        Pixels =
+            Array.map2
+                (fun (x: byte) (y: byte) -> byte (Math.Round(alpha * float x + (1.0 - alpha) * float y)))
+                a.Pixels
+                b.Pixels }
 
 /// Copies tile into canvas with its top-left corner at (left, top).
 let private paste (canvas: Rgb) (left: int) (top: int) (tile: Rgb) =
     for y in 0 .. tile.Height - 1 do
-        Array.blit tile.Pixels (y * tile.Width * 3) canvas.Pixels (((top + y) * canvas.Width + left) * 3) (tile.Width * 3)
+        Array.blit
+            tile.Pixels
+            (y * tile.Width * 3)
+            canvas.Pixels
+            (((top + y) * canvas.Width + left) * 3)
+            (tile.Width * 3)
 
 /// The tiles in a grid of the given number of columns, gap pixels apart on a mid-grey background; every tile has the
 /// first tile's size.
