@@ -76,7 +76,9 @@ let tests =
               Expect.stringContains stdout "maps/layer1-c3.png" "the map's file"
               Expect.stringContains stdout "layer1 (Sequential) on image 0" "the layer and the image"
           testInTempDir "an unknown layer path is one error line"
-          <| fun dir -> analyze dir [ "--count"; "4"; "--views"; "maps"; "--layer"; "layer7" ] |> oneLineError "layer7"
+          <| fun dir ->
+              analyze dir [ "--count"; "4"; "--views"; "maps"; "--layer"; "layer7" ]
+              |> oneLineError "no module 'layer7' (top-level modules: conv1, bn1, layer1, layer2, layer3, linear)"
           testInTempDir "a channel out of range is one error line"
           <| fun dir ->
               analyze dir [ "--count"; "4"; "--views"; "maximise"; "--layer"; "conv1"; "--channels"; "16" ]

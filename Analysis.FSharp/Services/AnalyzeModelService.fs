@@ -200,6 +200,10 @@ let run (device: Device) (r: Request) (progress: string -> int -> int -> unit) =
     checkFits device r.Model network data
     Directory.CreateDirectory r.Out |> ignore
     let shape = [| data.Channels; data.Height; data.Width |]
+    // Maps and maximisation need a module tree and a layer: refused before any view runs.
+    let needsModule = List.contains Maps r.Views || List.contains Maximise r.Views
+    let model = if needsModule then Some(moduleOf r.Model network) else None
+    let layer = model |> Option.map (fun m -> layerOf m r.Layer)
     let confusion =
         if List.contains Confusion r.Views then
             let c = ConfusionView.compute device network r.Model data r.Mean r.Std r.Batch r.K (progress "confusion")
@@ -207,15 +211,13 @@ let run (device: Device) (r: Request) (progress: string -> int -> int -> unit) =
             Some { Accuracy = c.Accuracy; Correct = c.Correct; Classes = c.Classes; Matrix = c.Matrix; Sheets = sheets }
         else
             None
-    let needsModule = List.contains Maps r.Views || List.contains Maximise r.Views
-    let model = if needsModule then Some(moduleOf r.Model network) else None
     let maps =
         match model with
         | Some m when List.contains Maps r.Views ->
             if r.Image < 0 || r.Image >= data.Count then
                 Input.fail "--image: %d is out of range: the dataset holds %d images" r.Image data.Count
             let one = ImageRun.slice "--image" r.Dataset data r.Image 1
-            let layer = layerOf m r.Layer
+            let layer = layer.Value
             let maps =
                 Input.guard r.Model (fun () ->
                     ActivationMaps.compute

@@ -12,11 +12,13 @@ let DefaultChannels = 8
 
 /// The module of model at path; an unknown path is the user's mistake, answered with some paths the model has.
 let findModule (model: Module) (path: string) =
-    let all = model.NamedModules() |> Seq.map (fun struct (p, m) -> p, m) |> Seq.filter (fun (p, _) -> p <> "")
-    match all |> Seq.tryFind (fun (p, _) -> p = path) with
+    // NamedModules lists each module once per enumeration, so it is enumerated once.
+    let all =
+        model.NamedModules() |> Seq.map (fun struct (p, m) -> p, m) |> Seq.filter (fun (p, _) -> p <> "") |> List.ofSeq
+    match all |> List.tryFind (fun (p, _) -> p = path) with
     | Some(_, m) -> m
     | None ->
-        let known = all |> Seq.map fst |> Seq.filter (fun p -> not (p.Contains '.')) |> Seq.truncate 12
+        let known = all |> List.map fst |> List.filter (fun p -> not (p.Contains '.')) |> List.truncate 12
         Input.fail "--layer: the model has no module '%s' (top-level modules: %s)" path (String.Join(", ", known))
 
 /// Runs f with a hook that keeps the first output of the module at path during each forward pass of model; f gets a
