@@ -41,7 +41,7 @@ let tests =
         [ test "--help lists every command" {
               let code, out, _ = runCli [ "--help" ]
               Expect.equal code 0 "exit code"
-              for command in [ "demo"; "selfcheck"; "inspect"; "gmm"; "cka"; "bench"; "serve" ] do
+              for command in [ "demo"; "selfcheck"; "inspect"; "gmm"; "cka"; "bench"; "serve"; "analyze-model" ] do
                   Expect.stringContains out command "help names the command"
           }
           test "--help of every command and subcommand prints its usage and exits 0" {
