@@ -134,6 +134,33 @@ type Evaluation =
         ClassNames: string list
     }
 
+/// Runs <paramref name="network"/> over <paramref name="data"/> in batches (dataset order, normalised with mean / std
+/// when given) and hands each batch with its (N, classes) logits to visit; a network that does not return one row of
+/// logits per image is refused. <paramref name="progress"/> gets (images done, total).
+let forwardAll
+    (device: Device)
+    (network: Network)
+    (data: LabelledImages)
+    (mean: float32[] option)
+    (std: float32[] option)
+    (batchSize: int)
+    (progress: int -> int -> unit)
+    (visit: Batch -> Tensor -> unit)
+    =
+    let options =
+        DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+    let mutable done' = 0
+    for batch in DataLoader(data, options).Epoch 0 do
+        let logits = network.Forward(batchTensor device batch)
+        if logits.Dim <> 2 || logits.Size 0 <> batch.Count then
+            raise (
+                ArgumentException
+                    $"the network returned shape {ShapeOps.Format(logits.Shape)} for a batch of {batch.Count}; expected (N, classes)"
+            )
+        visit batch logits
+        done' <- done' + batch.Count
+        progress done' data.Count
+
 /// Accuracy, confusion matrix and every prediction of <paramref name="network"/> on <paramref name="data"/>, in dataset
 /// order; images are normalised with mean / std when given. <paramref name="progress"/> gets (images done, total).
 let evaluate
@@ -145,22 +172,10 @@ let evaluate
     (batchSize: int)
     (progress: int -> int -> unit)
     =
-    let options =
-        DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
-    let loader = DataLoader(data, options)
     let classes = data.ClassNames.Count
     let predictions = Array.zeroCreate data.Count
-    let mutable done' = 0
-    for batch in loader.Epoch 0 do
-        let logits = network.Forward(batchTensor device batch)
-        if logits.Dim <> 2 || logits.Size 0 <> batch.Count then
-            raise (
-                ArgumentException
-                    $"the network returned shape {ShapeOps.Format(logits.Shape)} for a batch of {batch.Count}; expected (N, classes)"
-            )
-        argmaxRows logits |> Array.iteri (fun i p -> predictions.[batch.Indices.[i]] <- p)
-        done' <- done' + batch.Count
-        progress done' data.Count
+    forwardAll device network data mean std batchSize progress (fun batch logits ->
+        argmaxRows logits |> Array.iteri (fun i p -> predictions.[batch.Indices.[i]] <- p))
     let confusion = Array.init classes (fun _ -> Array.zeroCreate (max classes 1))
     let mutable correct = 0
     for i in 0 .. data.Count - 1 do

@@ -796,10 +796,17 @@ type ServeArgs =
     | Host of address: string
     | Cache_Seconds of int
     | Device of DeviceName
+    | Dataset of spec: string
+    | Mean of values: string
+    | Std of values: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Dataset _ ->
+                "images the model-analysis endpoints (/analysis/MODEL/VERSION/confusion, maps, maximise) run on: a dataset SPEC as hybrid eval takes."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
             | Db _ -> $"the catalog holding the CKA index (default ./{db})."
             | Port _ -> $"TCP port (default {serve.Port}; 0: a free one, printed)."
             | Host _ ->
@@ -807,6 +814,66 @@ type ServeArgs =
             | Cache_Seconds _ ->
                 $"how long an answer stays in the in-memory response cache (default {serve.CacheSeconds}; 0: no cache)."
             | Device _ -> autoDevice
+
+type AnalyzeModelArgs =
+    | [<MainCommand; Mandatory>] Model of path: string
+    | Arch of name: string
+    | [<Mandatory>] Dataset of spec: string
+    | Mean of values: string
+    | Std of values: string
+    | Count of int
+    | [<Mandatory>] Out of dir: string
+    | Views of list: string
+    | Layer of path: string
+    | Channels of int list
+    | Classes of int list
+    | K of int
+    | Image of int
+    | Steps of int
+    | Step_Size of float
+    | L2_Decay of float
+    | Jitter of int
+    | Blur_Every of int
+    | Blur_Sigma of float
+    | Seed of int
+    | Batch of int
+    | Device of DeviceName
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ ->
+                "the model: any file hybrid eval runs (.safetensors, .pt / .pth / .th, a Hugging Face folder; .onnx for the confusion view only)."
+            | Arch _ -> archUsage
+            | Dataset _ ->
+                "the images: cifar10:FILE, cifar100:FILE, fashion-mnist[:DIR] (test split), mnist:DIR, folder:DIR or random:N:CxHxW[:SEED]."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
+            | Count _ -> "use the first N images of the dataset (default all)."
+            | Out _ -> "folder for the PNG, CSV and JSON files and index.html (created)."
+            | Views _ ->
+                $"comma-separated views: confusion (matrix, k most confident images per cell), maps (activation maps of --channels of --layer for --image), maximise (inputs that maximise --channels of --layer, or --classes) (default {analyzeModel.Views})."
+            | Layer _ ->
+                "module path whose channels maps and maximisation show (e.g. layer3.2.conv2; default: the last Conv2d; maximisation then targets classes)."
+            | Channels _ ->
+                $"channels of --layer (default: maps show the {analyzeModel.Channels} most active on the image, maximisation channels 0-{analyzeModel.Channels - 1})."
+            | Classes _ -> "classes to maximise when no --layer is named (default: the first 10)."
+            | K _ -> $"most confident images kept per confusion cell (default {analyzeModel.K})."
+            | Image _ -> "dataset index of the image the maps are drawn for (default 0)."
+            | Steps _ -> $"gradient-ascent steps of maximisation (default {analyzeModel.Maximise.Steps})."
+            | Step_Size _ ->
+                $"how far the average pixel moves per step, in normalised units (default {text analyzeModel.Maximise.StepSize})."
+            | L2_Decay _ ->
+                $"per-step decay of the image towards the mean colour (default {text analyzeModel.Maximise.L2Decay})."
+            | Jitter _ -> $"random shift in pixels before each gradient (default {analyzeModel.Maximise.Jitter})."
+            | Blur_Every _ -> $"Gaussian blur every N steps (default {analyzeModel.Maximise.BlurEvery}; 0: never)."
+            | Blur_Sigma _ -> $"that blur's sigma in pixels (default {text analyzeModel.Maximise.BlurSigma})."
+            | Seed _ -> $"seed of the starting noise and the jitter (default {analyzeModel.Maximise.Seed})."
+            | Batch _ -> $"images per forward pass of the confusion view (default {eval.Batch})."
+            | Device _ -> autoDevice
+            | Json ->
+                "print one JSON document {model, network, dataset, n, out, index, confusion, maps, maximised, settings, device}."
 
 type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -824,6 +891,7 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Analyze_Model of ParseResults<AnalyzeModelArgs>
     | Version
 
     interface IArgParserTemplate with
@@ -854,6 +922,8 @@ type HybridArgs =
                 "naming anomalies (DARA): train a classifier of model_type, arch or task on n-grams of architectures, and check which models' declared labels their architecture contradicts."
             | Serve _ ->
                 "the HTTP API (JSON, cached, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare."
+            | Analyze_Model _ ->
+                "look inside a classifier: confusion matrix with the most confident images per cell, activation maps of chosen channels, activation maximisation; PNG files and index.html."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

@@ -29,6 +29,12 @@ let cka =
        Version = LayerIndex.DefaultVersion
        K = LayerSearch.DefaultK |}
 let eval = {| Batch = Evaluate.DefaultBatch |}
+/// The model-analysis views' own defaults.
+let analyzeModel =
+    {| Views = "confusion,maps,maximise"
+       K = ConfusionView.DefaultK
+       Channels = ActivationMaps.DefaultChannels
+       Maximise = Maximise.defaults |}
 /// Training's own recipe; the step schedule's numbers are the command line's.
 let train = Training.defaults ""
 let stepSchedule = {| StepSize = 30; Gamma = 0.1 |}

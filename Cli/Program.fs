@@ -43,6 +43,7 @@ let main argv =
             | Analyze a -> AnalyzeCommand.run a
             | Anomaly a -> AnomalyCommand.run a
             | Serve a -> ServeCommand.run a
+            | Analyze_Model a -> AnalyzeModelCommand.run a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

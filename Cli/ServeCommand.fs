@@ -24,6 +24,7 @@ let run (args: ParseResults<ServeArgs>) =
           LayerApi.ServeOptions.CacheTtl = TimeSpan.FromSeconds(float seconds)
           LayerApi.ServeOptions.Device = device (args.GetResult(ServeArgs.Device, defaultValue = Auto)) }
     let app = LayerApi.build options
+    AnalysisApi.register app options (AnalysisApi.datasetOf args)
     try
         app.Start()
     with :? IO.IOException as e ->

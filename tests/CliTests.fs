@@ -41,14 +41,14 @@ let tests =
         [ test "--help lists every command" {
               let code, out, _ = runCli [ "--help" ]
               Expect.equal code 0 "exit code"
-              for command in [ "demo"; "selfcheck"; "inspect"; "gmm"; "cka"; "bench"; "serve" ] do
+              for command in [ "demo"; "selfcheck"; "inspect"; "gmm"; "cka"; "bench"; "serve"; "analyze-model" ] do
                   Expect.stringContains out command "help names the command"
           }
           test "--help of every command and subcommand prints its usage and exits 0" {
               let paths = commandPaths typeof<Hybrid.Cli.Args.HybridArgs> []
-              // hybrid, its 15 commands, gmm fit, cka score, index, search and compare, anomaly train and check, and the 10
+              // hybrid, its 16 commands, gmm fit, cka score, index, search and compare, anomaly train and check, and the 10
               // benchmarks.
-              Expect.equal paths.Length 33 $"command paths found: {paths}"
+              Expect.equal paths.Length 34 $"command paths found: {paths}"
               for path in paths do
                   let code, out, err = runCli (path @ [ "--help" ])
                   let name = String.concat " " ("hybrid" :: path)

@@ -33,22 +33,8 @@ let private digest (images: float32[]) (shape: int[]) =
 let load (spec: string) (first: int) (count: int) (mean: float32[] option) (std: float32[] option) =
     if count < 4 || count > MaxCount then
         Input.fail "probe: %d inputs; a probe set holds 4 to %d" count MaxCount
-    if first < 0 then
-        Input.fail "probe: the first index %d is negative" first
     let data = ImageRun.load spec false
-    if first + count > data.Count then
-        Input.fail "probe: %s holds %d images; images %d..%d were asked for" spec data.Count first (first + count - 1)
-    let size = data.ImageSize
-    let subset =
-        LabelledImages(
-            Array.sub data.Images (first * size) (count * size),
-            Array.sub data.Labels first count,
-            count,
-            data.Channels,
-            data.Height,
-            data.Width,
-            data.ClassNames
-        )
+    let subset = ImageRun.slice "probe" spec data first count
     let options =
         DataLoaderOptions(BatchSize = count, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
     let batch = Input.guard "probe" (fun () -> DataLoader(subset, options).BatchAt(0, 0))

@@ -23,3 +23,21 @@ let load (spec: string) (train: bool) =
 
 /// The zoo's architectures that classify images, in the zoo's order.
 let imageArchitectures () = List.ofSeq Hybrid.Core.Nn.Zoo.Zoo.ImageNames
+
+/// Images first .. first + count - 1 of a loaded dataset (copies); what asks for them (what) names the error when the
+/// dataset holds fewer.
+let slice (what: string) (spec: string) (data: Hybrid.Core.Nn.Data.LabelledImages) (first: int) (count: int) =
+    if first < 0 then
+        Input.fail "%s: the first index %d is negative" what first
+    if first + count > data.Count then
+        Input.fail "%s: %s holds %d images; images %d..%d were asked for" what spec data.Count first (first + count - 1)
+    let size = data.ImageSize
+    Hybrid.Core.Nn.Data.LabelledImages(
+        Array.sub data.Images (first * size) (count * size),
+        Array.sub data.Labels first count,
+        count,
+        data.Channels,
+        data.Height,
+        data.Width,
+        data.ClassNames
+    )
