@@ -780,6 +780,13 @@ type ServeArgs =
     | Port of int
     | Host of address: string
     | Cache_Seconds of int
+    | Redis of host_port: string
+    | Probe of spec: string
+    | Probe_Count of int
+    | Probe_First of int
+    | Mean of values: string
+    | Std of values: string
+    | Max_Upload_Mb of int
     | Device of DeviceName
 
     interface IArgParserTemplate with
@@ -790,7 +797,16 @@ type ServeArgs =
             | Host _ ->
                 $"IP address to listen on (default {serve.Host}: this machine only; 0.0.0.0 exposes the API to the network)."
             | Cache_Seconds _ ->
-                $"how long an answer stays in the in-memory response cache (default {serve.CacheSeconds}; 0: no cache)."
+                $"how long an answer stays in the response cache (default {serve.CacheSeconds}; 0: no cache)."
+            | Redis _ ->
+                "keep the cached answers in the Redis server at HOST:PORT (e.g. 127.0.0.1:6379) instead of in memory; while it does not answer, the server answers uncached and logs that once."
+            | Probe _ ->
+                "the probe data set SPEC models uploaded to POST /models are indexed on, as for cka index (default: the probe set an upload names with ?probe=ID, else the catalog's only one)."
+            | Probe_Count _ -> $"probe inputs of --probe (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
+            | Probe_First _ -> "index of the first probe input of --probe in the data set (default 0)."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
+            | Max_Upload_Mb _ -> $"the largest model file POST /models takes, in MiB (default {serve.MaxUploadMb})."
             | Device _ -> autoDevice
 
 type HybridArgs =

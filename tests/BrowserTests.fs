@@ -12,9 +12,9 @@ open Hybrid.Analysis
 let private chromium = "/usr/bin/chromium"
 
 /// Where screenshots go: tests/bin/CONFIGURATION/net10.0/artifacts/.
-let private artifacts = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts")).FullName
+let artifacts = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts")).FullName
 
-let private requireBrowser () =
+let requireBrowser () =
     if not (File.Exists chromium) then
         failtestf
             "%s is missing: install Debian's chromium (apt-get install -y chromium; ./test does it) to run the browser tests"
@@ -25,9 +25,9 @@ let private requireBrowser () =
             "Playwright's node driver %s is missing: the Microsoft.Playwright package copies it there at build time"
             driver
 
-let private wait (t: Threading.Tasks.Task<'T>) = t.GetAwaiter().GetResult()
+let wait (t: Threading.Tasks.Task<'T>) = t.GetAwaiter().GetResult()
 
-let private launch (playwright: IPlaywright) =
+let launch (playwright: IPlaywright) =
     playwright.Chromium.LaunchAsync(
         BrowserTypeLaunchOptions(
             ExecutablePath = chromium,
