@@ -780,7 +780,7 @@ type ServeArgs =
     | Port of int
     | Host of address: string
     | Cache_Seconds of int
-    | Redis of host_port: string
+    | Redis of endpoint: string
     | Probe of spec: string
     | Probe_Count of int
     | Probe_First of int
@@ -854,7 +854,7 @@ type HybridArgs =
             | Anomaly _ ->
                 "naming anomalies (DARA): train a classifier of model_type, arch or task on n-grams of architectures, and check which models' declared labels their architecture contradicts."
             | Serve _ ->
-                "the HTTP API (JSON, cached, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare."
+                "the HTTP API (JSON, cached in memory or Redis, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare, POST /models to index an uploaded model, and a web page at /."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

@@ -97,9 +97,11 @@ let private search (o: ServeOptions) (request: HttpRequest) (model: string) (ver
             LayerType = query request "layerType" |> Option.map (id "layerType")
             TrainedOn = query request "trainedOn" |> Option.map (id "trainedOn") }
     let hits = (LayerSearch.search o.Device catalog q).Head
-    let structures =
+    let matched =
         [ for m, v in hits.Results |> List.map (fun h -> h.Model, h.Version) |> List.distinct ->
-              let other = LayerSearch.load catalog m (Some v) (Some own.Probe)
+              (m, v), LayerSearch.load catalog m (Some v) (Some own.Probe) ]
+    let structures =
+        [ for (m, v), other in matched ->
               {| Model = m
                  Version = v
                  Structure =
@@ -108,13 +110,24 @@ let private search (o: ServeOptions) (request: HttpRequest) (model: string) (ver
                       (List.map fst own.Layers)
                       $"{m}/{v}"
                       (List.map fst other.Layers) |} ]
+    let rescored =
+        query request "kernel"
+        |> Option.map (fun name ->
+            let sigma =
+                parsed request "sigmaFrac" parseFloat "a number" |> Option.defaultValue CkaScore.DefaultSigmaFraction
+            let encoding (layers: LayerSearch.IndexedLayers) (name: string) =
+                layers.Layers |> List.find (fun (l, _) -> l.Layer = name) |> snd
+            let others = dict matched
+            LayerRescore.rescore o.Device (LayerRescore.kernel name sigma) (encoding own layer) hits.Results (fun h ->
+                encoding others[(h.Model, h.Version)] h.Layer))
     Json.serialize
         {| Probe = hits.Probe
            Model = hits.Model
            Version = hits.Version
            Layer = hits.Layer
            Results = hits.Results
-           Structures = structures |}
+           Structures = structures
+           Rescored = rescored |}
 
 let private compare (db: string) (request: HttpRequest) =
     let side (name: string) =
