@@ -36,6 +36,26 @@ let launch (playwright: IPlaywright) =
         )
     )
 
+/// A new page (width x height pixels) that lets through only requests whose URL starts with allowed, refusing and
+/// recording the others, and records script errors: the page, the refused URLs and the errors.
+let guardedPage (browser: IBrowser) (width: int) (height: int) (allowed: string) =
+    let page =
+        wait (browser.NewPageAsync(BrowserNewPageOptions(ViewportSize = ViewportSize(Width = width, Height = height))))
+    let refused = Collections.Concurrent.ConcurrentBag<string>()
+    let errors = Collections.Concurrent.ConcurrentBag<string>()
+    page.add_Console (fun _ m ->
+        if m.Type = "error" then
+            errors.Add m.Text)
+    page.add_PageError (fun _ e -> errors.Add e)
+    let guard (route: IRoute) : Threading.Tasks.Task =
+        if route.Request.Url.StartsWith(allowed, StringComparison.Ordinal) then
+            route.ContinueAsync()
+        else
+            refused.Add route.Request.Url
+            route.AbortAsync()
+    (page.RouteAsync("**/*", Func<IRoute, Threading.Tasks.Task> guard)).Wait()
+    page, refused, errors
+
 [<Tests>]
 let tests =
     testList
@@ -55,25 +75,7 @@ let tests =
                   use playwright = wait (Playwright.CreateAsync())
                   let browser = wait (launch playwright)
                   try
-                      let page =
-                          wait (
-                              browser.NewPageAsync(
-                                  BrowserNewPageOptions(ViewportSize = ViewportSize(Width = 1400, Height = 2000))
-                              )
-                          )
-                      let refused = Collections.Concurrent.ConcurrentBag<string>()
-                      let errors = Collections.Concurrent.ConcurrentBag<string>()
-                      page.add_Console (fun _ m ->
-                          if m.Type = "error" then
-                              errors.Add m.Text)
-                      page.add_PageError (fun _ e -> errors.Add e)
-                      let offline (route: IRoute) : Threading.Tasks.Task =
-                          if route.Request.Url.StartsWith("file://", StringComparison.Ordinal) then
-                              route.ContinueAsync()
-                          else
-                              refused.Add route.Request.Url
-                              route.AbortAsync()
-                      (page.RouteAsync("**/*", Func<IRoute, Threading.Tasks.Task> offline)).Wait()
+                      let page, refused, errors = guardedPage browser 1400 2000 "file://"
                       wait (page.GotoAsync(Uri(index).AbsoluteUri, PageGotoOptions(Timeout = 120_000.0f))) |> ignore
                       let allDrawn =
                           "() => [...document.querySelectorAll('section.chart')].every(s => s.querySelector('.main-svg'))"

@@ -29,25 +29,7 @@ let private pageTest =
             use playwright = wait (Playwright.CreateAsync())
             let browser = wait (launch playwright)
             try
-                let page =
-                    wait (
-                        browser.NewPageAsync(
-                            BrowserNewPageOptions(ViewportSize = ViewportSize(Width = 1400, Height = 1600))
-                        )
-                    )
-                let refused = Collections.Concurrent.ConcurrentBag<string>()
-                let errors = Collections.Concurrent.ConcurrentBag<string>()
-                page.add_Console (fun _ m ->
-                    if m.Type = "error" then
-                        errors.Add m.Text)
-                page.add_PageError (fun _ e -> errors.Add e)
-                let local (route: IRoute) : Threading.Tasks.Task =
-                    if route.Request.Url.StartsWith(origin + "/", StringComparison.Ordinal) then
-                        route.ContinueAsync()
-                    else
-                        refused.Add route.Request.Url
-                        route.AbortAsync()
-                (page.RouteAsync("**/*", Func<IRoute, Threading.Tasks.Task> local)).Wait()
+                let page, refused, errors = guardedPage browser 1400 1600 (origin + "/")
                 wait (page.GotoAsync(origin + "/", PageGotoOptions(Timeout = 60_000.0f))) |> ignore
                 let timeout = PageWaitForFunctionOptions(Timeout = 60_000.0f)
                 wait (
