@@ -795,6 +795,13 @@ type ServeArgs =
     | Port of int
     | Host of address: string
     | Cache_Seconds of int
+    | Redis of endpoint: string
+    | Probe of spec: string
+    | Probe_Count of int
+    | Probe_First of int
+    | Mean of values: string
+    | Std of values: string
+    | Max_Upload_Mb of int
     | Device of DeviceName
     | Dataset of spec: string
     | Mean of values: string
@@ -812,7 +819,16 @@ type ServeArgs =
             | Host _ ->
                 $"IP address to listen on (default {serve.Host}: this machine only; 0.0.0.0 exposes the API to the network)."
             | Cache_Seconds _ ->
-                $"how long an answer stays in the in-memory response cache (default {serve.CacheSeconds}; 0: no cache)."
+                $"how long an answer stays in the response cache (default {serve.CacheSeconds}; 0: no cache)."
+            | Redis _ ->
+                "keep the cached answers in the Redis server at HOST:PORT (e.g. 127.0.0.1:6379) instead of in memory; while it does not answer, the server answers uncached and logs that once."
+            | Probe _ ->
+                "the probe data set SPEC models uploaded to POST /models are indexed on, as for cka index (default: the probe set an upload names with ?probe=ID, else the catalog's only one)."
+            | Probe_Count _ -> $"probe inputs of --probe (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
+            | Probe_First _ -> "index of the first probe input of --probe in the data set (default 0)."
+            | Mean _ -> meanUsage
+            | Std _ -> stdUsage
+            | Max_Upload_Mb _ -> $"the largest model file POST /models takes, in MiB (default {serve.MaxUploadMb})."
             | Device _ -> autoDevice
 
 type AnalyzeModelArgs =
@@ -921,7 +937,7 @@ type HybridArgs =
             | Anomaly _ ->
                 "naming anomalies (DARA): train a classifier of model_type, arch or task on n-grams of architectures, and check which models' declared labels their architecture contradicts."
             | Serve _ ->
-                "the HTTP API (JSON, cached, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare."
+                "the HTTP API (JSON, cached in memory or Redis, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare, POST /models to index an uploaded model, and a web page at /."
             | Analyze_Model _ ->
                 "look inside a classifier: confusion matrix with the most confident images per cell, activation maps of chosen channels, activation maximisation; PNG files and index.html."
             | Version -> "print the version."

@@ -43,8 +43,15 @@ let dedup = {| Threshold = DedupService.DefaultThreshold |}
 let anomaly = {| MinClassCount = 20; Folds = 5; Scaling = "log"; Top = 30 |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath
-/// `hybrid serve`: loopback only, the published system's one-hour cache, at most 64 M characters of cached JSON.
-let serve = {| Host = "127.0.0.1"; Port = 8080; CacheSeconds = 3600; CacheChars = 64L * 1024L * 1024L |}
+/// `hybrid serve`: loopback only, the published system's one-hour cache, at most 64 M characters of cached JSON in
+/// memory; in Redis, keys under one prefix; uploads up to 512 MiB (a ResNet-152 checkpoint is 230 MB).
+let serve =
+    {| Host = "127.0.0.1"
+       Port = 8080
+       CacheSeconds = 3600
+       CacheChars = 64L * 1024L * 1024L
+       RedisPrefix = "hybrid:serve:"
+       MaxUploadMb = 512 |}
 let fuzz = {| Count = 100_000; Seed = 1 |}
 /// The benchmarks' own defaults.
 let bench =

@@ -12,9 +12,9 @@ open Hybrid.Analysis
 let private chromium = "/usr/bin/chromium"
 
 /// Where screenshots go: tests/bin/CONFIGURATION/net10.0/artifacts/.
-let private artifacts = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts")).FullName
+let artifacts = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts")).FullName
 
-let private requireBrowser () =
+let requireBrowser () =
     if not (File.Exists chromium) then
         failtestf
             "%s is missing: install Debian's chromium (apt-get install -y chromium; ./test does it) to run the browser tests"
@@ -25,9 +25,9 @@ let private requireBrowser () =
             "Playwright's node driver %s is missing: the Microsoft.Playwright package copies it there at build time"
             driver
 
-let private wait (t: Threading.Tasks.Task<'T>) = t.GetAwaiter().GetResult()
+let wait (t: Threading.Tasks.Task<'T>) = t.GetAwaiter().GetResult()
 
-let private launch (playwright: IPlaywright) =
+let launch (playwright: IPlaywright) =
     playwright.Chromium.LaunchAsync(
         BrowserTypeLaunchOptions(
             ExecutablePath = chromium,
@@ -35,6 +35,26 @@ let private launch (playwright: IPlaywright) =
             Args = [| "--headless"; "--no-sandbox"; "--disable-gpu"; "--disable-background-networking" |]
         )
     )
+
+/// A new page (width x height pixels) that lets through only requests whose URL starts with allowed, refusing and
+/// recording the others, and records script errors: the page, the refused URLs and the errors.
+let guardedPage (browser: IBrowser) (width: int) (height: int) (allowed: string) =
+    let page =
+        wait (browser.NewPageAsync(BrowserNewPageOptions(ViewportSize = ViewportSize(Width = width, Height = height))))
+    let refused = Collections.Concurrent.ConcurrentBag<string>()
+    let errors = Collections.Concurrent.ConcurrentBag<string>()
+    page.add_Console (fun _ m ->
+        if m.Type = "error" then
+            errors.Add m.Text)
+    page.add_PageError (fun _ e -> errors.Add e)
+    let guard (route: IRoute) : Threading.Tasks.Task =
+        if route.Request.Url.StartsWith(allowed, StringComparison.Ordinal) then
+            route.ContinueAsync()
+        else
+            refused.Add route.Request.Url
+            route.AbortAsync()
+    (page.RouteAsync("**/*", Func<IRoute, Threading.Tasks.Task> guard)).Wait()
+    page, refused, errors
 
 [<Tests>]
 let tests =
@@ -55,25 +75,7 @@ let tests =
                   use playwright = wait (Playwright.CreateAsync())
                   let browser = wait (launch playwright)
                   try
-                      let page =
-                          wait (
-                              browser.NewPageAsync(
-                                  BrowserNewPageOptions(ViewportSize = ViewportSize(Width = 1400, Height = 2000))
-                              )
-                          )
-                      let refused = Collections.Concurrent.ConcurrentBag<string>()
-                      let errors = Collections.Concurrent.ConcurrentBag<string>()
-                      page.add_Console (fun _ m ->
-                          if m.Type = "error" then
-                              errors.Add m.Text)
-                      page.add_PageError (fun _ e -> errors.Add e)
-                      let offline (route: IRoute) : Threading.Tasks.Task =
-                          if route.Request.Url.StartsWith("file://", StringComparison.Ordinal) then
-                              route.ContinueAsync()
-                          else
-                              refused.Add route.Request.Url
-                              route.AbortAsync()
-                      (page.RouteAsync("**/*", Func<IRoute, Threading.Tasks.Task> offline)).Wait()
+                      let page, refused, errors = guardedPage browser 1400 2000 "file://"
                       wait (page.GotoAsync(Uri(index).AbsoluteUri, PageGotoOptions(Timeout = 120_000.0f))) |> ignore
                       let allDrawn =
                           "() => [...document.querySelectorAll('section.chart')].every(s => s.querySelector('.main-svg'))"

@@ -14,16 +14,20 @@ open Expecto
 open Hybrid.Analysis
 open Hybrid.Cli.Server
 
-/// A server started on a free loopback port, stopped when disposed.
-type private Running(db: string, cache: IResponseCache) =
+/// A server started on a free loopback port (its options as configure makes them), stopped when disposed.
+type Running(db: string, cache: IResponseCache, configure: LayerApi.ServeOptions -> LayerApi.ServeOptions) =
     let app =
-        LayerApi.build
-            { Db = db
-              Host = "127.0.0.1"
-              Port = 0
-              Cache = cache
-              CacheTtl = TimeSpan.FromMinutes 10.0
-              Device = Hybrid.Core.Gpu.Device.Cpu }
+        LayerApi.build (
+            configure
+                { Db = db
+                  Host = "127.0.0.1"
+                  Port = 0
+                  Cache = cache
+                  CacheTtl = TimeSpan.FromMinutes 10.0
+                  Device = Hybrid.Core.Gpu.Device.Cpu
+                  Probe = None
+                  MaxUploadBytes = 64L * 1024L * 1024L }
+        )
     do app.StartAsync().Wait()
     let client = new HttpClient(BaseAddress = Uri(LayerApi.address app))
 
@@ -47,6 +51,12 @@ type private Running(db: string, cache: IResponseCache) =
             (app :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
             cache.Dispose()
 
+/// The first 20 CIFAR-10 test images, normalised as the ResNets were trained.
+let probe =
+    lazy
+        (let cifar = "cifar10:" + sharedFile "data/cifar10/test_batch.bin"
+         ProbeSet.load cifar 0 20 (Some [| 0.485f; 0.456f; 0.406f |]) (Some [| 0.229f; 0.224f; 0.225f |]))
+
 /// ResNet-20 and ResNet-32 indexed (every module) on the first 20 CIFAR-10 test images, in a catalog removed when the
 /// tests exit: n = 20 keeps every uncached answer small enough for the load test.
 let private indexed =
@@ -54,8 +64,6 @@ let private indexed =
         (let dir = IO.Directory.CreateTempSubdirectory("hybrid-serve-").FullName
          AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> IO.Directory.Delete(dir, true))
          let db = IO.Path.Combine(dir, "hybrid.db")
-         let cifar = "cifar10:" + sharedFile "data/cifar10/test_batch.bin"
-         let probe = ProbeSet.load cifar 0 20 (Some [| 0.485f; 0.456f; 0.406f |]) (Some [| 0.229f; 0.224f; 0.225f |])
          let model depth accuracy =
              { LayerIndex.ModelToIndex.Path = sharedFile $"models/cifar10-resnet{depth}/model.safetensors"
                LayerIndex.ModelToIndex.Name = $"resnet{depth}"
@@ -66,28 +74,28 @@ let private indexed =
          LayerIndex.run
              Hybrid.Core.Gpu.Device.Cpu
              db
-             probe
+             probe.Value
              LayerCapture.everyLayer
              [ model 20 0.8103; model 32 0.8256 ]
              (fun _ _ _ -> ())
          |> ignore
          db)
 
-let private db () = indexed.Value
+let db () = indexed.Value
 
-let private withServer (cache: IResponseCache) (f: Running -> unit) =
-    use server = new Running(db (), cache)
+let withServer (cache: IResponseCache) (f: Running -> unit) =
+    use server = new Running(db (), cache, id)
     f server
 
-let private ok (server: Running) (url: string) =
+let ok (server: Running) (url: string) =
     let status, body, _ = server.Get url
     Expect.equal status 200 $"{url}: status (body {body})"
     body
 
-let private json (body: string) = JsonDocument.Parse(body).RootElement
+let json (body: string) = JsonDocument.Parse(body).RootElement
 
 /// The cached requests the comparison and the load test make: each endpoint, with and without parameters.
-let private urls =
+let urls =
     [ "/models"
       "/models/resnet20/1/layers"
       "/models/resnet32/1/layers"
@@ -253,9 +261,13 @@ let private load (server: Running) =
     latencies
 
 let private loadTests =
-    test "load: 8 clients, 2,000 requests, no errors, with and without the cache" {
+    test "load: 8 clients, 2,000 requests, no errors, with the memory cache, with Redis and without a cache" {
         let percentile (xs: float[]) (p: float) = xs[min (xs.Length - 1) (int (p * float xs.Length))]
-        for cache in [ new MemoryResponseCache(10_000_000L) :> IResponseCache; new NoResponseCache() ] do
+        use redis = new RedisServer.Redis()
+        for cache in
+            [ new MemoryResponseCache(10_000_000L) :> IResponseCache
+              RedisResponseCache.Connect(redis.Endpoint, "hybrid:test:", ignore)
+              new NoResponseCache() ] do
             let name = cache.Name
             withServer cache (fun server ->
                 let latencies = load server
@@ -272,7 +284,9 @@ let private cliTests =
             [ [ "--db"; "no-such-catalog.db" ], "no-such-catalog.db: no such catalog"
               [ "--db"; db (); "--host"; "localhost" ], "--host localhost is not an IP address"
               [ "--db"; db (); "--port"; "70000" ], "--port 70000 is not a TCP port"
-              [ "--db"; db (); "--cache-seconds"; "-1" ], "--cache-seconds -1 must be 0" ] do
+              [ "--db"; db (); "--cache-seconds"; "-1" ], "--cache-seconds -1 must be 0"
+              [ "--db"; db (); "--redis"; "127.0.0.1:1" ], "--redis 127.0.0.1:1: cannot connect"
+              [ "--db"; db (); "--redis"; "127.0.0.1:1"; "--cache-seconds"; "0" ], "--cache-seconds 0 caches nothing" ] do
             let code, _, err = CliTests.runCli ("serve" :: args)
             Expect.equal code 1 $"serve {args}: exit code (stderr {err})"
             Expect.stringContains err message $"serve {args}: the error"

@@ -58,12 +58,14 @@ let checkName (what: string) (name: string) =
     if String.IsNullOrEmpty name || name.Length > 200 || name.Contains ".." || not (Seq.forall ok name) then
         Input.fail "%s '%s': use letters, digits and . _ - # only (at most 200, no '..')" what name
 
-/// Captures the selected layers of one model on the probe set and replaces its rows in the catalog.
-let indexModel
+/// Captures the selected layers of one model on the probe set and replaces its rows in the catalog, recording source
+/// as where the model came from (its file, or an upload's name).
+let indexFrom
     (device: Device)
     (catalog: ICatalog)
     (probe: ProbeSet.Probe)
     (selection: LayerCapture.Selection)
+    (source: string)
     (m: ModelToIndex)
     =
     checkName "model" m.Name
@@ -90,16 +92,26 @@ let indexModel
               CkaLayerRow.ParameterCount = l.ParameterCount
               CkaLayerRow.Accuracy = m.Accuracy
               CkaLayerRow.TrainedOn = m.TrainedOn
-              CkaLayerRow.Source = Path.GetFullPath m.Path },
+              CkaLayerRow.Source = source },
             l.Encoding)
     Catalog.replaceCkaModel catalog probe.Row rows
     { Model = m.Name
       Version = m.Version
-      Source = m.Path
+      Source = source
       Network = arch
       Layers = rows.Length
       Skipped = skipped
       Seconds = clock.Elapsed.TotalSeconds }
+
+/// Captures the selected layers of one model file on the probe set and replaces its rows in the catalog.
+let indexModel
+    (device: Device)
+    (catalog: ICatalog)
+    (probe: ProbeSet.Probe)
+    (selection: LayerCapture.Selection)
+    (m: ModelToIndex)
+    =
+    { indexFrom device catalog probe selection (Path.GetFullPath m.Path) m with Source = m.Path }
 
 /// Refuses model paths that name no file or folder (before the probe set is read).
 let requireFiles (paths: string list) =

@@ -55,3 +55,28 @@ let load (spec: string) (first: int) (count: int) (mean: float32[] option) (std:
           ProbeRow.Count = count
           ProbeRow.InputShape = shape }
       Images = batch.Images }
+
+/// The probe set a catalog records, read again from its dataset SPEC, indices and preprocessing; inputs that no longer
+/// hash to the recorded id (the data set file changed or moved) are refused, since their layers would not compare.
+let ofRow (row: ProbeRow) =
+    let first, count =
+        match row.Indices.Split '-' with
+        | [| a; b |] ->
+            match Int32.TryParse a, Int32.TryParse b with
+            | (true, a), (true, b) when b >= a -> a, b - a + 1
+            | _ -> Input.fail "probe %s: indices '%s' are not FIRST-LAST" row.Id row.Indices
+        | _ -> Input.fail "probe %s: indices '%s' are not FIRST-LAST" row.Id row.Indices
+    let part (name: string) =
+        row.Preprocessing.Split(';', StringSplitOptions.TrimEntries)
+        |> Array.tryPick (fun p ->
+            if p.StartsWith(name + " ", StringComparison.Ordinal) then Some(p.Substring(name.Length + 1)) else None)
+    let mean, std = ImageRun.normalisation (part "mean") (part "std")
+    let probe = load row.Spec first count mean std
+    if probe.Row.Id <> row.Id then
+        Input.fail
+            "probe %s: %s images %s now give probe %s (the data set changed); index on it anew"
+            row.Id
+            row.Spec
+            row.Indices
+            probe.Row.Id
+    probe

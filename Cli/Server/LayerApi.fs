@@ -1,7 +1,8 @@
 /// The HTTP API over the CKA layer index (`hybrid serve`): an ASP.NET Core minimal API on a loopback address by default,
-/// answering JSON from the catalog through the existing search and compare code, with a response cache. Errors are JSON
-/// `{"error": "..."}`: 400 for bad parameters or ids that are not plain names (path traversal), 404 for ids the index
-/// does not hold.
+/// answering JSON from the catalog through the existing search and compare code, with a response cache, and indexing
+/// uploaded models (POST /models). Errors are JSON `{"error": "..."}`: 400 for bad parameters, ids that are not plain
+/// names (path traversal) and unreadable uploads, 404 for ids the index does not hold, 413 and 415 for uploads too
+/// large or of an unknown format.
 module Hybrid.Cli.Server.LayerApi
 
 open System
@@ -13,6 +14,7 @@ open Microsoft.AspNetCore.Http
 open Microsoft.AspNetCore.Routing
 open Microsoft.Extensions.Logging
 open Hybrid.Analysis
+open Hybrid.Cli.Server.ApiError
 
 /// How a server is set up.
 type ServeOptions =
@@ -27,25 +29,14 @@ type ServeOptions =
         /// How long a cached answer is served.
         CacheTtl: TimeSpan
         Device: Hybrid.Core.Gpu.Device
+        /// The probe set uploads are indexed on unless they name one of the catalog's (None: the catalog's only one).
+        Probe: ProbeSet.Probe option
+        /// The largest model file POST /models takes.
+        MaxUploadBytes: int64
     }
 
 /// The most hits one search may ask for.
 let MaxK = 1000
-
-/// A request the API refuses: its status code and the message of its JSON body.
-exception private ApiError of status: int * message: string
-
-let private fail (status: int) (message: string) = raise (ApiError(status, message))
-
-/// An id from a path or query: a plain name, never a path (no "..", slash, backslash or control character).
-let private id (what: string) (value: string) =
-    if String.IsNullOrWhiteSpace value then
-        fail 400 $"{what} is empty"
-    if value.Length > 256 then
-        fail 400 $"{what} is longer than 256 characters"
-    if value.Contains ".." || value.IndexOfAny [| '/'; '\\' |] >= 0 || Seq.exists Char.IsControl value then
-        fail 400 $"{what} {value} is not a plain name (no .., / or \\)"
-    value
 
 /// The indexed (model, version) rows of a model, or 404.
 let private indexedModel (catalog: ICatalog) (model: string) (version: string) =
@@ -106,9 +97,11 @@ let private search (o: ServeOptions) (request: HttpRequest) (model: string) (ver
             LayerType = query request "layerType" |> Option.map (id "layerType")
             TrainedOn = query request "trainedOn" |> Option.map (id "trainedOn") }
     let hits = (LayerSearch.search o.Device catalog q).Head
-    let structures =
+    let matched =
         [ for m, v in hits.Results |> List.map (fun h -> h.Model, h.Version) |> List.distinct ->
-              let other = LayerSearch.load catalog m (Some v) (Some own.Probe)
+              (m, v), LayerSearch.load catalog m (Some v) (Some own.Probe) ]
+    let structures =
+        [ for (m, v), other in matched ->
               {| Model = m
                  Version = v
                  Structure =
@@ -117,13 +110,24 @@ let private search (o: ServeOptions) (request: HttpRequest) (model: string) (ver
                       (List.map fst own.Layers)
                       $"{m}/{v}"
                       (List.map fst other.Layers) |} ]
+    let rescored =
+        query request "kernel"
+        |> Option.map (fun name ->
+            let sigma =
+                parsed request "sigmaFrac" parseFloat "a number" |> Option.defaultValue CkaScore.DefaultSigmaFraction
+            let encoding (layers: LayerSearch.IndexedLayers) (name: string) =
+                layers.Layers |> List.find (fun (l, _) -> l.Layer = name) |> snd
+            let others = dict matched
+            LayerRescore.rescore o.Device (LayerRescore.kernel name sigma) (encoding own layer) hits.Results (fun h ->
+                encoding others[(h.Model, h.Version)] h.Layer))
     Json.serialize
         {| Probe = hits.Probe
            Model = hits.Model
            Version = hits.Version
            Layer = hits.Layer
            Results = hits.Results
-           Structures = structures |}
+           Structures = structures
+           Rescored = rescored |}
 
 let private compare (db: string) (request: HttpRequest) =
     let side (name: string) =
@@ -143,12 +147,33 @@ let private compare (db: string) (request: HttpRequest) =
     let c = LayerCompare.compare catalog (known modelA versionA) (known modelB versionB) (probeOf request)
     Json.serialize c
 
+/// The catalog's generation, the first part of every cache key: each server start and each upload begins a new one,
+/// so that no answer computed over an older catalog is served (a shared Redis may hold another server's answers).
+type private Generation() =
+    let mutable current = Guid.NewGuid().ToString "N"
+    member _.Current = current
+    member _.Next() = current <- Guid.NewGuid().ToString "N"
+
+let private errorBody (message: string) = Json.serialize {| Error = message |}
+
+let private write (context: HttpContext) (status: int) (cache: string) (body: string) =
+    context.Response.StatusCode <- status
+    context.Response.Headers["X-Cache"] <- cache
+    context.Response.ContentType <- "application/json; charset=utf-8"
+    context.Response.WriteAsync body
+
 /// Answers a request with compute's JSON body: when cacheable, from the cache if it holds the request (header X-Cache:
 /// hit), else computed and, when it succeeds, cached (X-Cache: miss); otherwise always computed (X-Cache: off). Errors
 /// are not cached.
-let private respond (o: ServeOptions) (cacheable: bool) (compute: HttpRequest -> string) (context: HttpContext) : Task =
+let private respond
+    (o: ServeOptions)
+    (generation: Generation)
+    (cacheable: bool)
+    (compute: HttpRequest -> string)
+    (context: HttpContext)
+    : Task =
     let request = context.Request
-    let key = request.Path.ToString() + request.QueryString.ToString()
+    let key = generation.Current + ":" + request.Path.ToString() + request.QueryString.ToString()
     let status, body, cache =
         match (if cacheable then o.Cache.TryGet key else None) with
         | Some body -> 200, body, "hit"
@@ -159,12 +184,88 @@ let private respond (o: ServeOptions) (cacheable: bool) (compute: HttpRequest ->
                     o.Cache.Set(key, body, o.CacheTtl)
                 200, body, (if cacheable then "miss" else "off")
             with
-            | ApiError(status, message) -> status, Json.serialize {| Error = message |}, "miss"
-            | :? Hybrid.Core.Nn.InputException as e -> 400, Json.serialize {| Error = e.Message |}, "miss"
-    context.Response.StatusCode <- status
-    context.Response.Headers["X-Cache"] <- cache
-    context.Response.ContentType <- "application/json; charset=utf-8"
-    context.Response.WriteAsync body
+            | ApiError(status, message) -> status, errorBody message, "miss"
+            | :? Hybrid.Core.Nn.InputException as e -> 400, errorBody e.Message, "miss"
+    write context status cache body
+
+/// The probe set an upload is indexed on: the one named by ?probe= (read again as the catalog records it), else the
+/// server's --probe, else the catalog's only one.
+let private uploadProbe (o: ServeOptions) (catalog: ICatalog) (request: HttpRequest) =
+    let recorded = Catalog.ckaProbes catalog
+    match probeOf request, o.Probe with
+    | Some name, Some p when p.Row.Id = name -> p
+    | Some name, _ ->
+        match recorded |> List.tryFind (fun p -> p.Id = name) with
+        | Some row -> ProbeSet.ofRow row
+        | None -> fail 404 $"probe {name} is not in the catalog"
+    | None, Some p -> p
+    | None, None ->
+        match recorded with
+        | [ row ] -> ProbeSet.ofRow row
+        | [] ->
+            fail 400 "no probe set: start the server with --probe SPEC, or index a model with hybrid cka index first"
+        | rows ->
+            fail
+                400
+                $"""name the probe set with ?probe= (the catalog has {rows |> List.map _.Id |> String.concat ", "})"""
+
+/// Indexes an uploaded model file under ?name= and ?version= with its optional ?accuracy=, ?trainedOn= and ?arch=.
+let private indexUpload (o: ServeOptions) (request: HttpRequest) (upload: ModelUpload.Upload) =
+    let name =
+        query request "name"
+        |> Option.defaultWith (fun () -> fail 400 "name the model: POST /models?name=NAME[&version=VERSION]")
+    let accuracy = parsed request "accuracy" parseFloat "a number"
+    match accuracy with
+    | Some a when not (a >= 0.0 && a <= 1.0) -> fail 400 $"accuracy={a}: between 0 and 1"
+    | _ -> ()
+    use catalog = LayerSearch.openIndex o.Db
+    let probe = uploadProbe o catalog request
+    let m =
+        { LayerIndex.ModelToIndex.Path = upload.Path
+          LayerIndex.ModelToIndex.Name = name
+          LayerIndex.ModelToIndex.Version = query request "version" |> Option.defaultValue LayerIndex.DefaultVersion
+          LayerIndex.ModelToIndex.Arch = query request "arch" |> Option.map (id "arch")
+          LayerIndex.ModelToIndex.Accuracy = accuracy
+          LayerIndex.ModelToIndex.TrainedOn = query request "trainedOn" |> Option.map (id "trainedOn") }
+    let r = LayerIndex.indexFrom o.Device catalog probe LayerCapture.everyLayer $"upload:{upload.Name}" m
+    Json.serialize
+        {| Probe = probe.Row.Id
+           Model = r.Model
+           Version = r.Version
+           Network = r.Network
+           Layers = r.Layers
+           Skipped = r.Skipped.Length
+           Source = r.Source
+           Seconds = r.Seconds |}
+
+/// POST /models: receives a model (see ModelUpload), indexes it (201 with what was stored) and begins a new cache
+/// generation. The temporary folder goes whatever happens; error messages name the upload, not that folder.
+let private upload
+    (o: ServeOptions)
+    (generation: Generation)
+    (index: (unit -> string) -> string)
+    (context: HttpContext)
+    =
+    task {
+        let dir = IO.Directory.CreateTempSubdirectory("hybrid-upload-").FullName
+        try
+            let! status, body =
+                task {
+                    try
+                        let! file = ModelUpload.receive context dir o.MaxUploadBytes
+                        let body = index (fun () -> indexUpload o context.Request file)
+                        generation.Next()
+                        return 201, body
+                    with
+                    | ApiError(status, message) -> return status, errorBody message
+                    | :? Hybrid.Core.Nn.InputException as e ->
+                        return 400, errorBody (e.Message.Replace(dir + string IO.Path.DirectorySeparatorChar, ""))
+                }
+            do! write context status "off" body
+        finally
+            IO.Directory.Delete(dir, true)
+    }
+    :> Task
 
 let private route (values: RouteValueDictionary) (name: string) = id name (string values[name])
 
@@ -181,8 +282,10 @@ let build (o: ServeOptions) =
     builder.Logging.ClearProviders() |> ignore
     builder.WebHost.ConfigureKestrel(fun k -> k.Listen(address, o.Port)) |> ignore
     let app = builder.Build()
+    let generation = Generation()
+    let respond = respond o generation
     let get (pattern: string) (compute: HttpRequest -> string) =
-        app.MapGet(pattern, RequestDelegate(respond o true compute)) |> ignore
+        app.MapGet(pattern, RequestDelegate(respond true compute)) |> ignore
     // A GPU runs one search at a time; the host kernels keep their state per call.
     let gate = obj ()
     let device (f: unit -> string) = if o.Device.IsHost then f () else lock gate f
@@ -190,8 +293,13 @@ let build (o: ServeOptions) =
     app.MapGet(
         "/health",
         RequestDelegate(
-            respond o false (fun _ ->
-                Json.serialize {| Status = "ok"; Db = o.Db; Cache = o.Cache.Name; Device = string o.Device |})
+            respond false (fun _ ->
+                Json.serialize
+                    {| Status = "ok"
+                       Db = o.Db
+                       Cache = o.Cache.Name
+                       Device = string o.Device
+                       Probe = o.Probe |> Option.map _.Row.Id |})
         )
     )
     |> ignore
@@ -199,12 +307,14 @@ let build (o: ServeOptions) =
     get "/models/{model}/{version}/layers" (fun r ->
         layers o.Db r (route r.RouteValues "model") (route r.RouteValues "version"))
     get "/compare" (fun r -> compare o.Db r)
+    app.MapPost("/models", RequestDelegate(upload o generation device)) |> ignore
+    WebPage.map app
     get "/{model}/{version}/{layer}/search" (fun r ->
         let v = r.RouteValues
         let model, version, layer = route v "model", route v "version", route v "layer"
         device (fun () -> search o r model version layer))
     app.MapFallback(
-        RequestDelegate(fun context -> respond o false (fun r -> fail 404 $"no endpoint {r.Method} {r.Path}") context)
+        RequestDelegate(fun context -> respond false (fun r -> fail 404 $"no endpoint {r.Method} {r.Path}") context)
     )
     |> ignore
     app

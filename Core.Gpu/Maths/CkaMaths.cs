@@ -120,4 +120,19 @@ internal static class CkaMaths
                 packed[next++] = i == j ? symmetric[i * n + j] : Math.Sqrt(2) * symmetric[i * n + j];
         return packed;
     }
+
+    /// <summary>The symmetric n x n matrix of a packed upper triangle (the inverse of <see cref="Pack"/>).</summary>
+    internal static double[] Unpack(ReadOnlySpan<float> packed, int n)
+    {
+        var symmetric = new double[n * n];
+        int next = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = i; j < n; j++)
+            {
+                double v = i == j ? packed[next++] : packed[next++] / Math.Sqrt(2);
+                symmetric[i * n + j] = v;
+                symmetric[j * n + i] = v;
+            }
+        return symmetric;
+    }
 }

@@ -54,6 +54,35 @@ public static class Cka
         return result;
     }
 
+    /// <summary>The CKA of two layers from their search-index encodings (<see cref="CentredGram.PackedEncoding"/>, both
+    /// of the same probe inputs), with any kernel and estimator. An encoding is the layer's centred linear Gram matrix
+    /// HKH up to a positive factor, which is all these CKAs need: HKH is the Gram matrix of the column-centred
+    /// activations, whose pairwise distances are the activations' own (the RBF bandwidth is a fraction of their median,
+    /// so the factor cancels), and the unbiased HSIC of a linear kernel is unchanged by centring the activations (it is a
+    /// U-statistic of differences between examples); CKA itself is unchanged by scaling either layer.</summary>
+    public static double FromEncodings(Device device, ReadOnlySpan<float> a, ReadOnlySpan<float> b, CkaOptions? options = null)
+    {
+        const string operation = "Cka.FromEncodings";
+        options = Checked(options, operation);
+        if (a.Length != b.Length)
+            throw new ArgumentException($"{operation}: the encodings hold {a.Length} and {b.Length} values; they must be of the same probe set", nameof(b));
+        int n = (int)Math.Round((Math.Sqrt(8.0 * a.Length + 1) - 1) / 2);
+        if (n * (n + 1) / 2 != a.Length || n < options.MinimumSamples)
+            throw new ArgumentException(
+                $"{operation}: {a.Length} values are not the n (n + 1) / 2 of an encoding with n >= {options.MinimumSamples}", nameof(a));
+        var kernels = GramKernels.For(device);
+        HsicOperand Operand(ReadOnlySpan<float> encoding, string name)
+        {
+            double[] gram = Maths.CkaMaths.Unpack(encoding, n);
+            double[] k = options.Kernel == CkaKernel.Rbf
+                ? Maths.CkaMaths.RbfFromSquaredDistances(GramKernels.DistancesFromGram(gram, n), n,
+                    options.SigmaFraction, name, operation)
+                : gram;
+            return HsicOperand.OfKernel(kernels, k, n, options, name, operation, requireVariance: true);
+        }
+        return HsicOperand.Cka(Operand(a, nameof(a)), Operand(b, nameof(b)));
+    }
+
     internal static CkaOptions Checked(CkaOptions? options, string operation)
     {
         options ??= CkaOptions.Default;

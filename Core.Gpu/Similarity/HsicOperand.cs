@@ -43,7 +43,15 @@ internal sealed class HsicOperand
         bool requireVariance)
     {
         double[] k = Gram.Kernel(kernels, x, options, name, operation);
-        var centred = CentredGram.Of(kernels, k, x.Samples);
+        return OfKernel(kernels, k, x.Samples, options, name, operation, requireVariance);
+    }
+
+    /// <summary>The operand of a symmetric n x n kernel matrix <paramref name="k"/> computed as
+    /// <paramref name="options"/> asks (see <see cref="Of"/>).</summary>
+    public static HsicOperand OfKernel(IGramKernels kernels, double[] k, int n, CkaOptions options, string name,
+        string operation, bool requireVariance)
+    {
+        var centred = CentredGram.Of(kernels, k, n);
         if (requireVariance) centred.RequireVariance(name, operation);
         var operand = new HsicOperand(centred, k, options.Debiased);
         if (requireVariance && options.Debiased && !(operand.Self > 0))
