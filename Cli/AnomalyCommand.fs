@@ -18,6 +18,12 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
     let width = args.TryGetResult AnomalyTrainArgs.Width
     if width |> Option.exists (fun w -> w < 4) then
         Input.fail "anomaly train: --width %d must be at least 4" width.Value
+    let noisy = args.TryGetResult AnomalyTrainArgs.Filter_Noisy
+    if noisy |> Option.exists (fun p -> not (p > 0.0 && p < 1.0)) then
+        Input.fail "anomaly train: --filter-noisy %g must lie between 0 and 1" noisy.Value
+    if noisy.IsSome && args.Contains AnomalyTrainArgs.No_Mixtures then
+        Input.fail
+            "anomaly train: --filter-noisy scores the training models with the class mixtures; drop --no-mixtures"
     { Features =
         { Trigrams = args.Contains AnomalyTrainArgs.Trigrams
           Shapes = args.Contains AnomalyTrainArgs.Shapes
@@ -46,6 +52,7 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
                         |> Option.defaultValue m.Covariance
                     MaxComponents = args.GetResult(AnomalyTrainArgs.Max_Components, defaultValue = m.MaxComponents)
                     Seed = args.GetResult(AnomalyTrainArgs.Seed, defaultValue = m.Seed) }
+      NoisyBelow = noisy
       Folds = args.GetResult(AnomalyTrainArgs.Folds, defaultValue = Defaults.anomaly.Folds) }
 
 /// The cross-validation table and the classifier's summary, as `anomaly train` prints them.
