@@ -1,8 +1,9 @@
 /// The abstract architecture a checkpoint's tensor names and shapes imply (PyTorch .pt/.pth/.bin/.th, safetensors,
 /// Hugging Face folders and hub cache entries), read from headers only. Tensors are grouped by module prefix
 /// ("layer1.0.conv1.weight" -> module "layer1.0.conv1"), and each group's layer type is inferred from its parameter
-/// names and shapes. Weights do not record the dataflow: the layers are chained in file order (edges i -> i+1), an
-/// approximation that is exact only for plain sequential models; residual and parallel branches are flattened.
+/// names and shapes. Weights do not record the dataflow: a checkpoint of a zoo architecture gets that architecture's
+/// traced graph; any other has its layers chained in file order (edges i -> i+1), an approximation that is exact only
+/// for plain sequential models (residual and parallel branches are flattened).
 module Hybrid.Analysis.FromStateDict
 
 open System
@@ -83,20 +84,30 @@ let private displayName (path: string) =
     if name.StartsWith "models--" then name.Substring("models--".Length).Replace("--", "/") else name
 
 /// The abstract architecture of a checkpoint file or model folder, from tensor headers only (a legacy PyTorch
-/// checkpoint is read whole: it has no separate header). Unreadable files raise the readers' InputException.
+/// checkpoint is read whole: it has no separate header). A checkpoint whose tensor names and shapes fit a zoo
+/// architecture (ZooMatch) gets that architecture's traced graph, so it reads as the same model's ONNX file and zoo
+/// entry do; any other is chained in file order. Unreadable files raise the readers' InputException.
 let read (path: string) : Architecture =
     let report = Inspect.read path
-    let nodes = nodes [ for t in report.Tensors -> t.Name, t.Shape ]
+    let tensors = [ for t in report.Tensors -> t.Name, t.Shape ]
     let format =
         if report.Format.StartsWith "hugging face" then "hugging face"
         elif report.Format.StartsWith "pytorch" then "pytorch"
         else "safetensors"
-    let edges = Array.init (max 0 (nodes.Length - 1)) (fun i -> i, i + 1)
-    { Name = displayName path
-      Format = format
-      Labels = { ModelType = report.ModelType; Architectures = report.Architectures; Task = configTask path }
-      Nodes = nodes
-      Edges = edges
-      Hierarchy = Graphs.hierarchy (Graphs.leafTypes nodes) (nodes |> Seq.map _.ModulePath)
-      Pruned = []
-      OriginalOps = nodes |> Array.countBy _.Original |> Map.ofArray }
+    let labels = { ModelType = report.ModelType; Architectures = report.Architectures; Task = configTask path }
+    match ZooMatch.find tensors with
+    | Some(zooName, model) ->
+        let size = Hybrid.Core.Nn.Zoo.Zoo.ImageSize zooName
+        let channels = ZooMatch.impliedSizes tensors |> snd |> Option.defaultValue 3
+        let traced = FromModule.ofModule zooName labels model (Tensor.Zeros(1, channels, size, size))
+        { traced with Name = displayName path; Format = format }
+    | None ->
+        let nodes = nodes tensors
+        { Name = displayName path
+          Format = format
+          Labels = labels
+          Nodes = nodes
+          Edges = Array.init (max 0 (nodes.Length - 1)) (fun i -> i, i + 1)
+          Hierarchy = Graphs.hierarchy (Graphs.leafTypes nodes) (nodes |> Seq.map _.ModulePath)
+          Pruned = []
+          OriginalOps = nodes |> Array.countBy _.Original |> Map.ofArray }

@@ -38,41 +38,23 @@ type Network =
 
 let private isOnnx (path: string) = Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
 
-/// Classes and input channels a state dict implies: the rows of its last matrix, the input channels of its first
-/// convolution (or the columns of its first matrix for a multi-layer perceptron).
-let shapeOf (state: Collections.Generic.IReadOnlyDictionary<string, Tensor>) =
-    let weights = state |> Seq.filter (fun kv -> kv.Key.EndsWith "weight") |> Seq.map _.Value |> Seq.toList
-    let classes = weights |> List.filter (fun t -> t.Dim = 2) |> List.tryLast |> Option.map (fun t -> t.Size 0)
-    let channels = weights |> List.tryFind (fun t -> t.Dim = 4 || t.Dim = 2) |> Option.map (fun t -> t.Size 1)
-    classes, channels
+let private shapes (state: Collections.Generic.IReadOnlyDictionary<string, Tensor>) =
+    [ for kv in state -> kv.Key, Array.map int64 kv.Value.Shape ]
+
+/// Classes and input channels a state dict implies (ZooMatch.impliedSizes).
+let shapeOf (state: Collections.Generic.IReadOnlyDictionary<string, Tensor>) = ZooMatch.impliedSizes (shapes state)
 
 /// A zoo module holding the weights of <paramref name="path"/>. The architecture is the one named or, when omitted, the
-/// first in the order of Zoo.Names (cheapest first) into which the file's state loads under Module.LoadStateDict's
-/// strict rules (the same keys and shapes; BatchNorm's num_batches_tracked may be absent or a one-element vector):
-/// depths and families differ in keys or shapes, so at most one fits, and the model that fits is the one returned, in
-/// the mode modules start in (enter evaluation with `use _ = model.Eval()`).
+/// one whose state keys and shapes the file's tensors have (ZooMatch.find: derived from the names and shapes, so only
+/// that candidate is built), in the mode modules start in (enter evaluation with `use _ = model.Eval()`).
 let loadModule (device: Device) (path: string) (arch: string option) =
     let state = Hybrid.Core.Nn.Formats.StateDicts.Load path
     let classes, channels = shapeOf state
-    let build name = Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
     let name, model =
         match arch with
-        | Some name ->
-            let model = build name
-            try
-                model.LoadStateDict(state) |> ignore
-            with :? ArgumentException as e ->
-                raise (InputException(path, $"{e.Message} ({name})", e))
-            name, model
+        | Some name -> name, Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
         | None ->
-            let tryLoad name =
-                try
-                    let model = build name
-                    model.LoadStateDict(state) |> ignore
-                    Some(name, model)
-                with :? ArgumentException ->
-                    None
-            match Zoo.ImageNames |> Seq.tryPick tryLoad with
+            match ZooMatch.find (shapes state) with
             | Some fit -> fit
             | None ->
                 let known = String.Join(", ", Zoo.ImageNames)
@@ -82,6 +64,10 @@ let loadModule (device: Device) (path: string) (arch: string option) =
                         $"no zoo architecture has these tensor names and shapes; name one with --arch ({known})"
                     )
                 )
+    try
+        model.LoadStateDict(state) |> ignore
+    with :? ArgumentException as e ->
+        raise (InputException(path, $"{e.Message} ({name})", e))
     model.To device |> ignore
     name, model
 

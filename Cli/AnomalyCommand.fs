@@ -18,6 +18,12 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
     let width = args.TryGetResult AnomalyTrainArgs.Width
     if width |> Option.exists (fun w -> w < 4) then
         Input.fail "anomaly train: --width %d must be at least 4" width.Value
+    let noisy = args.TryGetResult AnomalyTrainArgs.Filter_Noisy
+    if noisy |> Option.exists (fun p -> not (p > 0.0 && p < 1.0)) then
+        Input.fail "anomaly train: --filter-noisy %g must lie between 0 and 1" noisy.Value
+    if noisy.IsSome && args.Contains AnomalyTrainArgs.No_Mixtures then
+        Input.fail
+            "anomaly train: --filter-noisy scores the training models with the class mixtures; drop --no-mixtures"
     { Features =
         { Trigrams = args.Contains AnomalyTrainArgs.Trigrams
           Shapes = args.Contains AnomalyTrainArgs.Shapes
@@ -46,7 +52,44 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
                         |> Option.defaultValue m.Covariance
                     MaxComponents = args.GetResult(AnomalyTrainArgs.Max_Components, defaultValue = m.MaxComponents)
                     Seed = args.GetResult(AnomalyTrainArgs.Seed, defaultValue = m.Seed) }
+      NoisyBelow = noisy
       Folds = args.GetResult(AnomalyTrainArgs.Folds, defaultValue = Defaults.anomaly.Folds) }
+
+/// The cross-validation table and the classifier's summary, as `anomaly train` prints them.
+let printTrained (folds: int) (r: AnomalyService.TrainResult) =
+    heading
+        $"Naming classifier: {r.Label} of {r.Models} models, {r.Classes.Length} classes (min class count {r.MinClassCount}), {folds}-fold cross-validation, seed {r.Seed}"
+    table
+        [ "fold"; "test models"; "features"; "accuracy"; "macro-F1" ]
+        [ for f in r.Folds do
+              yield [ string f.Fold; string f.TestCount; string f.Features; $"{f.Accuracy:F3}"; $"{f.MacroF1:F3}" ]
+          yield [ "mean"; ""; ""; $"{r.MeanAccuracy:F3}"; $"{r.MeanMacroF1:F3}" ] ]
+    if not r.Merged.IsEmpty then
+        printfn "merged into Others: %s" (String.concat ", " r.Merged)
+    if not r.Singletons.IsEmpty then
+        printfn "classes of one model, trained on but never tested: %s" (String.concat ", " r.Singletons)
+    printfn
+        "out of fold, flagged: %.1f%% with mixtures, %.1f%% without; classifier (%d features) written to %s"
+        (100.0 * r.FlaggedShare)
+        (100.0 * r.FlaggedShareWithoutMixtures)
+        r.Features
+        r.Out
+
+/// The ranked table of checked models (the first `top`), as `anomaly check` prints it.
+let printChecked (top: int) (r: AnomalyService.CheckResult) =
+    let flagged = r.Results |> List.filter _.Flagged |> List.length
+    heading $"Naming anomalies: {flagged} of {r.Results.Length} models flagged, most suspicious first"
+    table
+        [ "model"; "declared"; "predicted"; "confidence"; "score"; "flag" ]
+        [ for row in List.truncate top r.Results ->
+              [ row.Id
+                defaultArg row.Declared "-"
+                row.Predicted
+                $"{row.Confidence:F3}"
+                (row.Score |> Option.map (sprintf "%.1f") |> Option.defaultValue "-")
+                (if row.Flagged then "FLAG" else "") ] ]
+    r.Accuracy
+    |> Option.iter (fun a -> printfn "prediction equals the declared label for %.1f%% of the models" (100.0 * a))
 
 let private train (args: ParseResults<AnomalyTrainArgs>) =
     let device = device (args.GetResult(AnomalyTrainArgs.Device, defaultValue = Auto))
@@ -72,26 +115,7 @@ let private train (args: ParseResults<AnomalyTrainArgs>) =
         if not json then
             note $"fold {f.Fold}/{settings.Folds}: accuracy {f.Accuracy:F3}, macro-F1 {f.MacroF1:F3}"
     let r = AnomalyService.train device request models onFold
-    if json then
-        printJson r
-    else
-        heading
-            $"Naming classifier: {r.Label} of {r.Models} models, {r.Classes.Length} classes (min class count {r.MinClassCount}), {settings.Folds}-fold cross-validation, seed {r.Seed}"
-        table
-            [ "fold"; "test models"; "features"; "accuracy"; "macro-F1" ]
-            [ for f in r.Folds do
-                  yield [ string f.Fold; string f.TestCount; string f.Features; $"{f.Accuracy:F3}"; $"{f.MacroF1:F3}" ]
-              yield [ "mean"; ""; ""; $"{r.MeanAccuracy:F3}"; $"{r.MeanMacroF1:F3}" ] ]
-        if not r.Merged.IsEmpty then
-            printfn "merged into Others: %s" (String.concat ", " r.Merged)
-        if not r.Singletons.IsEmpty then
-            printfn "classes of one model, trained on but never tested: %s" (String.concat ", " r.Singletons)
-        printfn
-            "out of fold, flagged: %.1f%% with mixtures, %.1f%% without; classifier (%d features) written to %s"
-            (100.0 * r.FlaggedShare)
-            (100.0 * r.FlaggedShareWithoutMixtures)
-            r.Features
-            r.Out
+    if json then printJson r else printTrained settings.Folds r
     0
 
 let private check (args: ParseResults<AnomalyCheckArgs>) =
@@ -112,20 +136,7 @@ let private check (args: ParseResults<AnomalyCheckArgs>) =
     if args.Contains AnomalyCheckArgs.Json then
         printJson r
     else
-        let top = args.GetResult(AnomalyCheckArgs.Top, defaultValue = Defaults.anomaly.Top)
-        let flagged = r.Results |> List.filter _.Flagged |> List.length
-        heading $"Naming anomalies: {flagged} of {r.Results.Length} models flagged, most suspicious first"
-        table
-            [ "model"; "declared"; "predicted"; "confidence"; "score"; "flag" ]
-            [ for row in List.truncate top r.Results ->
-                  [ row.Id
-                    defaultArg row.Declared "-"
-                    row.Predicted
-                    $"{row.Confidence:F3}"
-                    (row.Score |> Option.map (sprintf "%.1f") |> Option.defaultValue "-")
-                    (if row.Flagged then "FLAG" else "") ] ]
-        r.Accuracy
-        |> Option.iter (fun a -> printfn "prediction equals the declared label for %.1f%% of the models" (100.0 * a))
+        printChecked (args.GetResult(AnomalyCheckArgs.Top, defaultValue = Defaults.anomaly.Top)) r
     0
 
 let run (args: ParseResults<AnomalyArgs>) =

@@ -711,6 +711,7 @@ type AnomalyTrainArgs =
     | No_Mixtures
     | Covariance of CovarianceName
     | Max_Components of int
+    | Filter_Noisy of posterior: float
     | Tau of float
     | Epsilon of float
     | [<Mandatory>] Out of dir: string
@@ -744,6 +745,8 @@ type AnomalyTrainArgs =
             | Covariance _ ->
                 $"covariance type of the class mixtures (default {Hybrid.Core.Gpu.CovarianceTypeNames.SklearnName m.Covariance})."
             | Max_Components _ -> $"BIC picks 1 to this many components per class (default {m.MaxComponents})."
+            | Filter_Noisy _ ->
+                "train twice: the second time without the training models whose declared class's posterior among the first fit's mixtures is below this (likely mislabelled)."
             | Tau _ ->
                 $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
             | Epsilon _ ->
@@ -914,7 +917,7 @@ type HybridArgs =
         member a.Usage =
             match a with
             | Demo _ ->
-                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, a structure report of the zoo and the trained files, that CNN re-engineered for one target problem, and its layers searched in an untrained copy."
+                "the tour: kernel self-check on every backend, short benchmarks, then Gaussian mixtures, CKA and training a small CNN on Fashion-MNIST, a structure report of the zoo and the trained files, that CNN re-engineered for one target problem, its layers searched in an untrained copy, and naming anomalies flagged by a classifier trained on the zoo."
             | Selfcheck _ -> "compare every backend with the reference kernels on seeded random shapes."
             | Inspect _ ->
                 "what is inside a model: format, tensors, parameter count and module hierarchy, from headers only; with --graph its abstract architecture (a DAG of layers)."

@@ -1,7 +1,8 @@
 /// `hybrid demo`: the whole tour on data it obtains itself: the kernel self-check on every backend, short benchmark
 /// tables against NumPy and PyTorch, Gaussian mixtures and CKA on Fashion-MNIST (Debian's dataset-fashion-mnist), a small
 /// CNN trained and saved in every format, then the structure of the zoo and of those files: catalog, dedup and report,
-/// that CNN re-engineered with SeaM's masks for one target problem, and its layers searched in an untrained copy.
+/// that CNN re-engineered with SeaM's masks for one target problem, its layers searched in an untrained copy, and a
+/// naming classifier trained on the zoo that flags copies of those models given a wrong declared class.
 module Hybrid.Cli.DemoCommand
 
 open Argu
@@ -32,6 +33,7 @@ let run (args: ParseResults<DemoArgs>) =
     DemoStructure.run folder |> ignore
     DemoReengineering.run Device.Cpu folder
     DemoLayerSearch.run analysisDevice folder
+    DemoNaming.run analysisDevice folder
     if ok then
         0
     else

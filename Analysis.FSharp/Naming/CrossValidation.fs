@@ -29,12 +29,17 @@ type Result = { Folds: Fold list; MeanAccuracy: float; MeanMacroF1: float; Predi
 
 /// Everything one run needs besides the data.
 type Settings =
-    { Features: NGrams.Options
-      Scaling: Vocabulary.Scaling
-      MinDocuments: int
-      Classifier: Classifier.Options
-      Mixtures: Mixtures.Options option
-      Folds: int }
+    {
+        Features: NGrams.Options
+        Scaling: Vocabulary.Scaling
+        MinDocuments: int
+        Classifier: Classifier.Options
+        Mixtures: Mixtures.Options option
+        /// With mixtures: drop the training models whose declared class's posterior among the class mixtures is below
+        /// this (likely mislabelled), then train again on the rest (None: train once on all).
+        NoisyBelow: float option
+        Folds: int
+    }
 
 /// DARA's classifier settings and 5 folds, with the features that measured better on the dev traces than DARA's
 /// raw counts of normalised types: log(1 + count) scaling and the traced names as spelled; with the mixtures.
@@ -44,6 +49,7 @@ let defaults =
       MinDocuments = 1
       Classifier = Classifier.defaults
       Mixtures = Some Mixtures.defaults
+      NoisyBelow = None
       Folds = 5 }
 
 /// DARA as published: raw counts of the normalised layer types' n-grams, no mixtures.
@@ -66,7 +72,9 @@ let accuracyAndMacroF1 (truth: int[]) (predicted: int[]) =
 type Fitted =
     { Vocabulary: Vocabulary.Vocabulary; Model: Hybrid.Core.Nn.Zoo.DaraMlp; Mixtures: Mixtures.ClassMixtures option }
 
-/// Trains on the given rows of the models' term counts and class targets.
+/// Trains on the given rows of the models' term counts and class targets. With NoisyBelow and mixtures, the rows whose
+/// declared class the first fit's mixtures find unlikely (posterior below the threshold) are left out of a second fit,
+/// as long as their class keeps a row.
 let fit
     (device: Device)
     (settings: Settings)
@@ -75,16 +83,31 @@ let fit
     (targets: int[])
     (rows: int[])
     =
-    let vocabulary =
-        Vocabulary.build settings.Features settings.Scaling settings.MinDocuments [ for r in rows -> terms[r] ]
-    let vectorise = Vocabulary.vectorise vocabulary
-    let x = rows |> Array.map (fun r -> vectorise terms[r])
-    let y = rows |> Array.map (fun r -> targets[r])
-    let model = Classifier.train device settings.Classifier vocabulary.Terms.Length classes x y
-    let mixtures =
-        settings.Mixtures
-        |> Option.map (fun o -> Mixtures.fit device o classes (Classifier.embeddings device model x) y)
-    { Vocabulary = vocabulary; Model = model; Mixtures = mixtures }
+    let fitOn (rows: int[]) =
+        let vocabulary =
+            Vocabulary.build settings.Features settings.Scaling settings.MinDocuments [ for r in rows -> terms[r] ]
+        let vectorise = Vocabulary.vectorise vocabulary
+        let x = rows |> Array.map (fun r -> vectorise terms[r])
+        let y = rows |> Array.map (fun r -> targets[r])
+        let model = Classifier.train device settings.Classifier vocabulary.Terms.Length classes x y
+        let embeddings = lazy (Classifier.embeddings device model x)
+        let mixtures = settings.Mixtures |> Option.map (fun o -> Mixtures.fit device o classes embeddings.Value y)
+        { Vocabulary = vocabulary; Model = model; Mixtures = mixtures }, embeddings
+    let first, embeddings = fitOn rows
+    match settings.NoisyBelow, first.Mixtures with
+    | Some threshold, Some mixtures ->
+        let posterior =
+            embeddings.Value |> Array.mapi (fun i e -> snd (Mixtures.score device mixtures e (Some targets[rows[i]])))
+        let likely i = posterior[i] >= threshold
+        let keptClasses =
+            rows |> Array.indexed |> Array.filter (fst >> likely) |> Array.map (fun (_, r) -> targets[r]) |> set
+        let kept =
+            rows
+            |> Array.indexed
+            |> Array.filter (fun (i, r) -> likely i || not (keptClasses.Contains targets[r]))
+            |> Array.map snd
+        if kept.Length = rows.Length then first else fst (fitOn kept)
+    | _ -> first
 
 /// A fitted classifier's results on models: predicted class and its probability, the declared class's probability,
 /// and (with mixtures) the score under the declared class and the declared class's posterior among the mixtures.

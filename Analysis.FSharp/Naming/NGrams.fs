@@ -41,11 +41,41 @@ let private attributeText (value: AttributeValue) =
     | Text v -> v
     | Ints v -> "(" + (v |> Array.map string |> String.concat ",") + ")"
 
-/// A node's 1-gram: its type with its parameter shapes and attributes in name order (DARA's
+/// The attributes a 1-gram carries: a layer's architectural hyper-parameters, which every source spells alike.
+/// Training settings (eps, momentum, the training flag) and one format's spellings of an operator (Gemm's alpha, beta
+/// and transB, Flatten's axis against start_dim and end_dim) say nothing of the architecture and differ between the
+/// sources of one model.
+let private architectural =
+    set
+        [ "kernel_size"
+          "stride"
+          "padding"
+          "dilation"
+          "groups"
+          "output_size"
+          "in_features"
+          "out_features"
+          "in_channels"
+          "out_channels"
+          "num_features" ]
+
+/// Values that some sources leave unwritten as the default: dilation 1, groups 1, an output size of 1 (a global pool,
+/// which ONNX writes as GlobalAveragePool without attributes).
+let private unwritten (name: string) (value: AttributeValue) =
+    match name, value with
+    | ("dilation" | "output_size"), Ints v -> Array.forall ((=) 1L) v
+    | ("dilation" | "output_size" | "groups"), Int 1L -> true
+    | _ -> false
+
+/// A node's 1-gram: its type with its parameter shapes and architectural attributes in name order (DARA's
 /// "Conv2d <in_channels,3> <out_channels,64> <kernel_size,(7,7)>"), or its traced name when it has neither.
 let unigram (architecture: Architecture) (node: Node) =
     let parameters = node.Parameters |> List.sortBy fst |> List.map (fun (n, s) -> $"<{n},{dims s}>")
-    let attributes = node.Attributes |> Map.toList |> List.map (fun (n, v) -> $"<{n},{attributeText v}>")
+    let attributes =
+        node.Attributes
+        |> Map.toList
+        |> List.filter (fun (n, v) -> architectural.Contains n && not (unwritten n v))
+        |> List.map (fun (n, v) -> $"<{n},{attributeText v}>")
     match parameters @ attributes with
     | [] when architecture.Format = "trace" -> node.Original.ToLowerInvariant()
     | [] -> node.LayerType
