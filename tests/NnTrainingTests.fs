@@ -132,6 +132,48 @@ let tests =
                   let path = Path.Combine(dir, name)
                   Training.save model [| 1; 16; 16 |] (readOnlyDict []) path
                   Expect.sequenceEqual (predictions path) expected $"{name} predicts as the safetensors file")
+          testInTempDir
+              "training on 1, 2 and 5 cores gives the same weights to the bit (gradient sums in a fixed order)"
+              (fun dir ->
+                  let withCores (cores: int) = [ "DOTNET_PROCESSOR_COUNT", string cores ]
+                  // The child really sees the core count it is given (else the comparison below could not fail).
+                  for cores in [ 1; 5 ] do
+                      let code, stdout, err =
+                          CliTests.runCliWith (withCores cores) 120 [ "selfcheck"; "--device"; "cpu"; "--count"; "1" ]
+                      Expect.equal code 0 $"selfcheck exit code (stderr: {err})"
+                      Expect.stringContains stdout $"{cores} cores" "the child's core count"
+                  let bits (path: string) =
+                      weights path |> Map.map (fun _ v -> v |> Array.map System.BitConverter.DoubleToInt64Bits)
+                  // ResNet-20 runs the Winograd and narrow kernels and BatchNorm; the VGG's 256- and 512-channel layers
+                  // on 4x4 and 2x2 images run im2col GEMMs; both end in a linear layer.
+                  for arch in [ "cifar-resnet20"; "cifar-vgg11-bn" ] do
+                      let train (cores: int) =
+                          let out = Path.Combine(dir, $"{arch}-{cores}.safetensors")
+                          let code, _, err =
+                              CliTests.runCliWith
+                                  (withCores cores)
+                                  300
+                                  [ "train"
+                                    "--arch"
+                                    arch
+                                    "--dataset"
+                                    "random:48:3x32x32:5"
+                                    "--epochs"
+                                    "1"
+                                    "--batch"
+                                    "16"
+                                    "--out"
+                                    out
+                                    "--device"
+                                    "cpu" ]
+                          Expect.equal code 0 $"{arch} on {cores} cores: exit code (stderr: {err})"
+                          bits out
+                      let one = train 1
+                      for cores in [ 2; 5 ] do
+                          let other = train cores
+                          Expect.sequenceEqual (Map.keys other) (Map.keys one) "same keys"
+                          for KeyValue(k, v) in one do
+                              Expect.sequenceEqual other.[k] v $"{arch} {k}: 1 and {cores} cores")
           testInTempDir "hybrid train --json runs, writes the model; a bad architecture is one error line" (fun dir ->
               let out = Path.Combine(dir, "cli.safetensors")
               let code, stdout, err = runTrain "small-cnn" "random:64:1x16x16:2" out [ "--json" ]
