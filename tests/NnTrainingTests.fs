@@ -36,24 +36,15 @@ let private dataset =
 let private weights (path: string) =
     Hybrid.Core.Nn.Formats.StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
 
-/// `hybrid train --arch ARCH --dataset SPEC --out OUT` on the cpu, one epoch in batches of 16, with extra flags.
+/// The arguments of `hybrid train --arch ARCH --dataset SPEC --out OUT` on the cpu, one epoch in batches of 16,
+/// then the extra flags.
+let private trainArgs (arch: string) (dataset: string) (out: string) (extra: string list) =
+    [ "train"; "--arch"; arch; "--dataset"; dataset; "--epochs"; "1"; "--batch"; "16"; "--out"; out; "--device"; "cpu" ]
+    @ extra
+
+/// Runs `hybrid train` with `trainArgs`.
 let runTrain (arch: string) (dataset: string) (out: string) (extra: string list) =
-    CliTests.runCli (
-        [ "train"
-          "--arch"
-          arch
-          "--dataset"
-          dataset
-          "--epochs"
-          "1"
-          "--batch"
-          "16"
-          "--out"
-          out
-          "--device"
-          "cpu" ]
-        @ extra
-    )
+    CliTests.runCli (trainArgs arch dataset out extra)
 
 [<Tests>]
 let tests =
@@ -150,22 +141,7 @@ let tests =
                       let train (cores: int) =
                           let out = Path.Combine(dir, $"{arch}-{cores}.safetensors")
                           let code, _, err =
-                              CliTests.runCliWith
-                                  (withCores cores)
-                                  300
-                                  [ "train"
-                                    "--arch"
-                                    arch
-                                    "--dataset"
-                                    "random:48:3x32x32:5"
-                                    "--epochs"
-                                    "1"
-                                    "--batch"
-                                    "16"
-                                    "--out"
-                                    out
-                                    "--device"
-                                    "cpu" ]
+                              CliTests.runCliWith (withCores cores) 300 (trainArgs arch "random:48:3x32x32:5" out [])
                           Expect.equal code 0 $"{arch} on {cores} cores: exit code (stderr: {err})"
                           bits out
                       let one = train 1
