@@ -28,6 +28,10 @@ let rec private commandPaths (args: System.Type) (prefix: string list) =
 /// fails the test.
 let runCli (args: string list) = runProcess "dotnet" System.Environment.CurrentDirectory 120 (cliDll :: args)
 
+/// `runCli` with extra environment variables (such as DOTNET_PROCESSOR_COUNT) and a time limit in seconds.
+let runCliWith (environment: (string * string) list) (seconds: int) (args: string list) =
+    runProcessWith environment "dotnet" System.Environment.CurrentDirectory seconds (cliDll :: args)
+
 let private gmmFixture = sharedPath "fixtures/kernels/gmm.safetensors"
 
 /// `hybrid gmm fit` on the mixture fixture's points with k components of one covariance type, then the other flags.

@@ -256,6 +256,8 @@ let private edgeCases: (string * (Device -> unit)) list =
       "conv 24 -> 32 channels, 16x16, batch 1", conv (Conv2dShape.Square(1, 24, 16, 32, 3, p = 1)) true
       "conv 24 -> 32 channels, 16x16, stride 2, batch 1",
       conv (Conv2dShape.Square(1, 24, 16, 32, 3, s = 2, p = 1)) false
+      // Output planes no larger than the output channel count: the Cpu backend folds the batch into one GEMM's N.
+      "conv 64 -> 96 channels, 4x4, batch 6", conv (Conv2dShape.Square(6, 64, 4, 96, 3, p = 1)) true
       "linear empty batch", linear (LinearShape(0, 5, 3))
       "linear no inputs", linear (LinearShape(4, 0, 3))
       "linear K = 33", linear (LinearShape(7, 33, 10)) ]

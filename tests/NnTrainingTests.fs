@@ -36,24 +36,15 @@ let private dataset =
 let private weights (path: string) =
     Hybrid.Core.Nn.Formats.StateDicts.Load path |> Seq.map (fun kv -> kv.Key, kv.Value.ToDoubleArray()) |> Map.ofSeq
 
-/// `hybrid train --arch ARCH --dataset SPEC --out OUT` on the cpu, one epoch in batches of 16, with extra flags.
+/// The arguments of `hybrid train --arch ARCH --dataset SPEC --out OUT` on the cpu, one epoch in batches of 16,
+/// then the extra flags.
+let private trainArgs (arch: string) (dataset: string) (out: string) (extra: string list) =
+    [ "train"; "--arch"; arch; "--dataset"; dataset; "--epochs"; "1"; "--batch"; "16"; "--out"; out; "--device"; "cpu" ]
+    @ extra
+
+/// Runs `hybrid train` with `trainArgs`.
 let runTrain (arch: string) (dataset: string) (out: string) (extra: string list) =
-    CliTests.runCli (
-        [ "train"
-          "--arch"
-          arch
-          "--dataset"
-          dataset
-          "--epochs"
-          "1"
-          "--batch"
-          "16"
-          "--out"
-          out
-          "--device"
-          "cpu" ]
-        @ extra
-    )
+    CliTests.runCli (trainArgs arch dataset out extra)
 
 [<Tests>]
 let tests =
@@ -132,6 +123,33 @@ let tests =
                   let path = Path.Combine(dir, name)
                   Training.save model [| 1; 16; 16 |] (readOnlyDict []) path
                   Expect.sequenceEqual (predictions path) expected $"{name} predicts as the safetensors file")
+          testInTempDir
+              "training on 1, 2 and 5 cores gives the same weights to the bit (gradient sums in a fixed order)"
+              (fun dir ->
+                  let withCores (cores: int) = [ "DOTNET_PROCESSOR_COUNT", string cores ]
+                  // The child really sees the core count it is given (else the comparison below could not fail).
+                  for cores in [ 1; 5 ] do
+                      let code, stdout, err =
+                          CliTests.runCliWith (withCores cores) 120 [ "selfcheck"; "--device"; "cpu"; "--count"; "1" ]
+                      Expect.equal code 0 $"selfcheck exit code (stderr: {err})"
+                      Expect.stringContains stdout $"{cores} cores" "the child's core count"
+                  let bits (path: string) =
+                      weights path |> Map.map (fun _ v -> v |> Array.map System.BitConverter.DoubleToInt64Bits)
+                  // ResNet-20 runs the Winograd and narrow kernels and BatchNorm; the VGG's 256- and 512-channel layers
+                  // on 4x4 and 2x2 images run im2col GEMMs; both end in a linear layer.
+                  for arch in [ "cifar-resnet20"; "cifar-vgg11-bn" ] do
+                      let train (cores: int) =
+                          let out = Path.Combine(dir, $"{arch}-{cores}.safetensors")
+                          let code, _, err =
+                              CliTests.runCliWith (withCores cores) 300 (trainArgs arch "random:48:3x32x32:5" out [])
+                          Expect.equal code 0 $"{arch} on {cores} cores: exit code (stderr: {err})"
+                          bits out
+                      let one = train 1
+                      for cores in [ 2; 5 ] do
+                          let other = train cores
+                          Expect.sequenceEqual (Map.keys other) (Map.keys one) "same keys"
+                          for KeyValue(k, v) in one do
+                              Expect.sequenceEqual other.[k] v $"{arch} {k}: 1 and {cores} cores")
           testInTempDir "hybrid train --json runs, writes the model; a bad architecture is one error line" (fun dir ->
               let out = Path.Combine(dir, "cli.safetensors")
               let code, stdout, err = runTrain "small-cnn" "random:64:1x16x16:2" out [ "--json" ]

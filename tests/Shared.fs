@@ -39,9 +39,15 @@ let sharedFile (relative: string) =
         failtestf "reference file %s is missing" path
     path
 
-/// Runs a program with arguments in a folder and returns its exit code, stdout and stderr; a run longer than
-/// `seconds` is killed and fails the test, so a hang never stalls the suite.
-let runProcess (program: string) (dir: string) (seconds: int) (args: string list) =
+/// Runs a program with arguments and extra environment variables in a folder and returns its exit code, stdout and
+/// stderr; a run longer than `seconds` is killed and fails the test, so a hang never stalls the suite.
+let runProcessWith
+    (environment: (string * string) list)
+    (program: string)
+    (dir: string)
+    (seconds: int)
+    (args: string list)
+    =
     let info =
         Diagnostics.ProcessStartInfo(
             program,
@@ -53,6 +59,8 @@ let runProcess (program: string) (dir: string) (seconds: int) (args: string list
         info.ArgumentList.Add a
     info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] <- "1"
     info.Environment["DOTNET_NOLOGO"] <- "1"
+    for name, value in environment do
+        info.Environment[name] <- value
     use p = Diagnostics.Process.Start info
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEndAsync()
@@ -60,6 +68,9 @@ let runProcess (program: string) (dir: string) (seconds: int) (args: string list
         p.Kill true
         failtestf "%s %s did not finish within %d s" program (String.concat " " args) seconds
     p.ExitCode, out.Result, err.Result
+
+/// `runProcessWith` with the inherited environment only.
+let runProcess program dir seconds args = runProcessWith [] program dir seconds args
 
 /// A safetensors tensor as a Core.Nn tensor of the given shape: int64 stays int64, every other dtype becomes float32.
 let tensorFrom (file: SafetensorsFile) (name: string) (shape: int[]) =

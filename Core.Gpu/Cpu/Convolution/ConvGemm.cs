@@ -1,7 +1,8 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Dense convolution as im2col + GEMM over chunks of images (<see cref="ImageChunks"/>), so the column matrix stays
-/// in a core's cache however large the batch. In a chunk, every channel is unfolded once, each group is one GEMM whose N is
+/// in a core's cache however large the batch (layers whose weights outweigh an image's columns go to
+/// <see cref="WholeBatchGemm"/> instead). In a chunk, every channel is unfolded once, each group is one GEMM whose N is
 /// images x pixels, and results move to or from NCHW in the same pass that adds the bias or sums its gradient.</summary>
 internal static unsafe class ConvGemm
 {
@@ -20,6 +21,11 @@ internal static unsafe class ConvGemm
         if (NarrowConv.Applies(s))
         {
             NarrowConv.Forward(s, x, w, bias, y);
+            return;
+        }
+        if (WholeBatchGemm.Applies(s))
+        {
+            WholeBatchGemm.Forward(s, x, w, bias, y);
             return;
         }
         var shape = s;
@@ -62,7 +68,9 @@ internal static unsafe class ConvGemm
             Winograd.InputGradient(s, w, gradOut, gx);
             gx = null;
         }
-        if (gw is not null && Winograd.Applies(s))
+        // Where the weights outweigh an image's columns, the whole-batch GEMM gives the weight gradient in about a third of
+        // the Winograd gradient's time (measured on VGG's 256-256 8x8 and ResNet-20's 64-64 8x8 layers at batch 64).
+        if (gw is not null && Winograd.Applies(s) && !WholeBatchGemm.Applies(s))
         {
             WinogradGradient.Weight(s, x, gradOut, gw, gb);
             gw = null;
@@ -72,6 +80,11 @@ internal static unsafe class ConvGemm
         if (NarrowConv.Applies(s))
         {
             NarrowConv.Backward(s, x, w, gradOut, gx, gw, gb);
+            return;
+        }
+        if (WholeBatchGemm.Applies(s))
+        {
+            WholeBatchGemm.Backward(s, x, w, gradOut, gx, gw, gb);
             return;
         }
         var shape = s;
@@ -139,12 +152,14 @@ internal static unsafe class ConvGemm
     }
 
     /// <summary>Copies dY of images [first, first + count) into channel-major rows (row o = those images' planes side by side)
-    /// when <paramref name="rows"/> is given, adding each plane's sum to <paramref name="biasSums"/>[o] on the way.</summary>
+    /// when <paramref name="rows"/> is given, adding each plane's sum to <paramref name="biasSums"/>[o] on the way; channels
+    /// [<paramref name="fromChannel"/>, + <paramref name="channels"/>) only, when given.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Gather(in Conv2dShape s, float* gradOut, int first, int count, float* rows, int ld, double[]? biasSums)
+    internal static void Gather(in Conv2dShape s, float* gradOut, int first, int count, float* rows, int ld, double[]? biasSums,
+        int fromChannel = 0, int channels = -1)
     {
-        int p = s.OutHeight * s.OutWidth;
-        for (int o = 0; o < s.OutChannels; o++)
+        int p = s.OutHeight * s.OutWidth, end = channels < 0 ? s.OutChannels : fromChannel + channels;
+        for (int o = fromChannel; o < end; o++)
         {
             double sum = 0;
             for (int i = 0; i < count; i++)

@@ -4,12 +4,12 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// few enough weights to stay in L2, planes a whole number of 32-pixel strips). Every product runs per image straight between
 /// the NCHW tensors and either the chunk's column matrix or, where output rows are whole vectors, the padded input or dY laid
 /// out by <see cref="Direct"/>: outputs and their bias are written in place and dY is read in place, so the channel-major
-/// copies of <see cref="ConvGemm"/> drop out, and with <see cref="Direct"/> so do im2col and col2im. Batches smaller than the
-/// core count stay with <see cref="ConvGemm"/>, whose GEMMs can use every core on one image.</summary>
+/// copies of <see cref="ConvGemm"/> drop out, and with <see cref="Direct"/> so do im2col and col2im. Batches below
+/// <see cref="ImageChunks.MinBatch"/> stay with <see cref="ConvGemm"/>, whose GEMMs can use every core on one image.</summary>
 internal static unsafe class NarrowConv
 {
     public static bool Applies(in Conv2dShape s) =>
-        NarrowGemm.Supported && s.Groups == 1 && s.Batch >= Environment.ProcessorCount && s.OutHeight * s.OutWidth % NarrowGemm.Strip == 0
+        NarrowGemm.Supported && s.Groups == 1 && s.Batch >= ImageChunks.MinBatch && s.OutHeight * s.OutWidth % NarrowGemm.Strip == 0
         && NarrowGemm.Fits(s.OutChannels, s.FilterLength) && NarrowGemm.Fits(s.FilterLength, s.OutChannels);
 
     /// <summary>Images per chunk as if the chunk were unfolded: small enough that a core that falls behind leaves work for the

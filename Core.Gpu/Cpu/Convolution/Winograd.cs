@@ -21,11 +21,11 @@ internal static unsafe class Winograd
 
     /// <summary>Whether the shape is one this kernel takes: AVX-512, one group, 3x3 at stride 1, dilation 1 and padding 1 (so
     /// the output is the input's size), planes that tile into whole vectors (<see cref="WinogradTiles.Fit"/>), enough channels
-    /// to pay for the transforms, and batches of at least one image per core (as <see cref="NarrowConv"/>).</summary>
+    /// to pay for the transforms, and batches of at least <see cref="ImageChunks.MinBatch"/> images (as <see cref="NarrowConv"/>).</summary>
     public static bool Applies(in Conv2dShape s) =>
         NarrowGemm.Supported && s.Groups == 1 && s.KernelH == 3 && s.KernelW == 3 && s.StrideH == 1 && s.StrideW == 1
         && s.DilationH == 1 && s.DilationW == 1 && s.PadH == 1 && s.PadW == 1 && WinogradTiles.Fit(s.Height, s.Width)
-        && s.InChannels >= MinChannels && s.Batch >= Environment.ProcessorCount && NarrowGemm.Fits(s.OutChannels, s.InChannels);
+        && s.InChannels >= MinChannels && s.Batch >= ImageChunks.MinBatch && NarrowGemm.Fits(s.OutChannels, s.InChannels);
 
     /// <summary>y = conv(x, w) + bias; <see cref="Applies"/> must hold.</summary>
     public static void Forward(in Conv2dShape s, float[] x, float[] w, float[]? bias, float[] y)

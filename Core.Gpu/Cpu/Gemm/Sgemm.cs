@@ -1,13 +1,20 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The single GEMM entry of the Cpu backend: OpenBLAS when it loaded, else (or when forced) the managed GEMM.
-/// OpenBLAS is held to one thread and the cores are shared out here instead: a large GEMM is cut into one slab of C per core,
-/// and kernels that already run on every core (convolutions over image chunks) call <c>Serial</c>. Two thread pools
-/// spinning on two cores would otherwise take turns stalling each other.</summary>
+/// OpenBLAS is held to one thread and the cores are shared out here instead: a large GEMM is cut into slabs of C, and kernels
+/// that already run on every core (convolutions over image chunks) call <c>Serial</c>. Two thread pools spinning on two cores
+/// would otherwise take turns stalling each other. The slabs follow the shape alone, never the core count: OpenBLAS picks
+/// its kernel (and so the order of each dot product's additions) from the sizes of the call, so slabs cut per core would
+/// give results whose bits change with the machine.</summary>
 internal static unsafe class Sgemm
 {
     /// <summary>Multiply-adds below which splitting a GEMM across cores costs more than it saves.</summary>
     const long SplitWork = 1L << 21;
+
+    /// <summary>Slabs of a split GEMM: at most this many (twice the cores of the machines it was measured on, so a core slowed by
+    /// other work leaves some to the other), each at least <see cref="SlabWidth"/> rows or columns of C where there are enough:
+    /// every slab packs the whole of the operand that is not split, so more slabs cost more packing.</summary>
+    const int MaxSlabs = 4, SlabWidth = 64;
 
     static Sgemm()
     {
@@ -29,16 +36,16 @@ internal static unsafe class Sgemm
             ManagedGemm.Run(g, a, b, c, parallel: true);
             return;
         }
-        int parts = (long)g.M * g.N * g.K >= SplitWork ? Environment.ProcessorCount : 1;
-        if (parts == 1)
+        bool byRows = g.M >= g.N;
+        int extent = byRows ? g.M : g.N;
+        int parts = (long)g.M * g.N * g.K >= SplitWork ? Math.Clamp(extent / SlabWidth, Math.Min(2, extent / 16), MaxSlabs) : 1;
+        if (parts <= 1)
         {
             Serial(g, a, b, c);
             return;
         }
         var shape = g;
         var (pa, pb, pc) = ((nint)a, (nint)b, (nint)c);
-        bool byRows = g.M >= g.N;
-        int extent = byRows ? g.M : g.N;
         Parallel.For(0, parts, p =>
         {
             // Slab edges on multiples of 16 keep the pieces' micro-kernel tiles whole.
