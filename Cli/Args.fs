@@ -807,16 +807,12 @@ type ServeArgs =
     | Max_Upload_Mb of int
     | Device of DeviceName
     | Dataset of spec: string
-    | Mean of values: string
-    | Std of values: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Dataset _ ->
-                "images the model-analysis endpoints (/analysis/MODEL/VERSION/confusion, maps, maximise) run on: a dataset SPEC as hybrid eval takes."
-            | Mean _ -> meanUsage
-            | Std _ -> stdUsage
+                "images the model-analysis endpoints (/analysis/MODEL/VERSION/confusion, maps, maximise) run on: a dataset SPEC as hybrid eval takes (normalised by --mean / --std, as the probe)."
             | Db _ -> $"the catalog holding the CKA index (default ./{db})."
             | Port _ -> $"TCP port (default {serve.Port}; 0: a free one, printed)."
             | Host _ ->

@@ -41,7 +41,9 @@ let private withServer (dataset: AnalysisApi.Dataset option) (f: HttpClient -> u
           Port = 0
           Cache = new MemoryResponseCache(50_000_000L)
           CacheTtl = TimeSpan.FromMinutes 10.0
-          Device = Device.Cpu }
+          Device = Device.Cpu
+          Probe = None
+          MaxUploadBytes = 1L <<< 20 }
     let app = LayerApi.build options
     AnalysisApi.register app options dataset
     app.StartAsync().Wait()
