@@ -507,10 +507,15 @@ type ExtractArgs =
     | Task of name: string
     | Recursive
     | Json
+    | Enqueue
+    | Workers of count: int
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Enqueue ->
+                "record the files in the catalog's work queue for hybrid worker instead of extracting them here (PostgreSQL catalogs)."
+            | Workers _ -> "enqueue, then run this many local hybrid worker processes on the queue until it is done."
             | Paths _ ->
                 "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
             | Db _ -> $"the catalog (default ./{db}, created when missing)."
@@ -809,6 +814,8 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Worker of ParseResults<QueueArgs.WorkerArgs>
+    | [<CliPrefix(CliPrefix.None)>] Queue of ParseResults<QueueArgs.QueueArgs>
     | Version
 
     interface IArgParserTemplate with
@@ -839,6 +846,9 @@ type HybridArgs =
                 "naming anomalies (DARA): train a classifier of model_type, arch or task on n-grams of architectures, and check which models' declared labels their architecture contradicts."
             | Serve _ ->
                 "the HTTP API (JSON, cached, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare."
+            | Worker _ ->
+                "extract the files of a PostgreSQL catalog's work queue (hybrid extract --enqueue), with any number of workers on any number of machines."
+            | Queue _ -> "the work queue of a PostgreSQL catalog: status."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

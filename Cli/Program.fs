@@ -43,6 +43,8 @@ let main argv =
             | Analyze a -> AnalyzeCommand.run a
             | Anomaly a -> AnomalyCommand.run a
             | Serve a -> ServeCommand.run a
+            | Worker a -> QueueCommand.worker a
+            | Queue a -> QueueCommand.queue a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

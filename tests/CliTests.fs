@@ -46,9 +46,9 @@ let tests =
           }
           test "--help of every command and subcommand prints its usage and exits 0" {
               let paths = commandPaths typeof<Hybrid.Cli.Args.HybridArgs> []
-              // hybrid, its 15 commands, gmm fit, cka score, index, search and compare, anomaly train and check, and the 10
-              // benchmarks.
-              Expect.equal paths.Length 33 $"command paths found: {paths}"
+              // hybrid, its 17 commands, gmm fit, cka score, index, search and compare, anomaly train and check, queue
+              // status, and the 10 benchmarks.
+              Expect.equal paths.Length 36 $"command paths found: {paths}"
               for path in paths do
                   let code, out, err = runCli (path @ [ "--help" ])
                   let name = String.concat " " ("hybrid" :: path)
