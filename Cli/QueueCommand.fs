@@ -22,6 +22,7 @@ type StatusResult =
       Failures: {| Path: string; Error: string |} list }
 
 let private read (db: string) =
+    WorkQueue.check db
     use catalog = Catalog.openOrCreate db
     WorkQueue.status catalog
 
@@ -110,6 +111,7 @@ let worker (args: ParseResults<WorkerArgs>) =
 
 /// Records the files under paths in the queue of the catalog at db and says how many were new.
 let enqueue (db: string) (task: string option) (recursive: bool) (paths: string list) =
+    WorkQueue.check db
     let found = Extraction.discover recursive paths
     for r in found do
         match r with

@@ -5,7 +5,7 @@ open System.IO
 open Expecto
 
 /// The CLI built beside the tests (same configuration: the test project references it).
-let private cliDll =
+let cliDll =
     // The test program runs from tests/bin/CONFIGURATION/net10.0/.
     let configuration = DirectoryInfo(Path.TrimEndingDirectorySeparator System.AppContext.BaseDirectory).Parent.Name
     Path.Combine(repoRoot, "Cli", "bin", configuration, "net10.0", "hybrid.dll")

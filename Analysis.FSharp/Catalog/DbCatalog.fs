@@ -131,6 +131,28 @@ let private prepared (c: Db) (tx: DbTransaction) (sql: string) (names: string li
         List.iteri (fun i (v: obj) -> ps[i].Value <- (if isNull v then box DBNull.Value else v)) values
         cmd.ExecuteScalar()
 
+// Rows per INSERT statement: a model's nodes go to the server in a few statements rather than one per row, which is
+// what a catalog across a network pays for; 200 rows of at most 10 values stay far below both stores' parameter limits.
+let private rowsPerStatement = 200
+
+/// Inserts rows (the table's columns in order) inside tx, many rows per statement.
+let private insertRows (c: Db) (tx: DbTransaction) (table: string) (rows: obj list list) =
+    for chunk in rows |> List.chunkBySize rowsPerStatement do
+        use cmd = command c ""
+        cmd.Transaction <- tx
+        let tuples =
+            chunk
+            |> List.mapi (fun r row ->
+                let names =
+                    row
+                    |> List.mapi (fun i v ->
+                        let name = $"@p{r}_{i}"
+                        addParameter cmd name v |> ignore
+                        name)
+                "(" + String.Join(", ", names) + ")")
+        cmd.CommandText <- $"INSERT INTO {table} VALUES " + String.Join(", ", tuples)
+        cmd.ExecuteNonQuery() |> ignore
+
 let private optionText (x: string option) =
     match x with
     | Some s -> box s
@@ -178,37 +200,30 @@ let private insertOne (c: Db) tx (source: ModelSource) (index: int) (task: strin
               opsJson arch.OriginalOps
               DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture) ]
         |> Convert.ToInt64
-    let node =
-        prepared
-            c
-            tx
-            """INSERT INTO nodes VALUES (@m, @id, @name, @type, @original, @path, @attrs, @params, @shape, @count)"""
-            [ "m"; "id"; "name"; "type"; "original"; "path"; "attrs"; "params"; "shape"; "count" ]
-    for n in arch.Nodes do
-        node
-            [ id
-              n.Id
-              n.Name
-              n.LayerType
-              n.Original
-              n.ModulePath
-              attributesJson n.Attributes
-              parametersJson n.Parameters
-              (match n.OutputShape with
-               | Some s -> box (json (fun w -> writeShape w s))
-               | None -> null)
-              n.ParameterCount ]
-        |> ignore
-    let edge = prepared c tx "INSERT INTO edges VALUES (@m, @k, @s, @t)" [ "m"; "k"; "s"; "t" ]
-    arch.Edges |> Array.iteri (fun k (s, t) -> edge [ id; k; s; t ] |> ignore)
-    let entry =
-        prepared
-            c
-            tx
-            "INSERT INTO hierarchy VALUES (@m, @k, @path, @type, @depth, @leaf)"
-            [ "m"; "k"; "path"; "type"; "depth"; "leaf" ]
-    arch.Hierarchy
-    |> List.iteri (fun k e -> entry [ id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ] |> ignore)
+    insertRows
+        c
+        tx
+        "nodes"
+        [ for n in arch.Nodes ->
+              [ box id
+                n.Id
+                n.Name
+                n.LayerType
+                n.Original
+                n.ModulePath
+                attributesJson n.Attributes
+                parametersJson n.Parameters
+                (match n.OutputShape with
+                 | Some s -> box (json (fun w -> writeShape w s))
+                 | None -> null)
+                n.ParameterCount ] ]
+    insertRows c tx "edges" (arch.Edges |> Array.toList |> List.mapi (fun k (s, t) -> [ box id; k; s; t ]))
+    insertRows
+        c
+        tx
+        "hierarchy"
+        (arch.Hierarchy
+         |> List.mapi (fun k e -> [ box id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ]))
     id
 
 /// Stores every architecture of one source inside tx (which the caller commits) and returns their ids.

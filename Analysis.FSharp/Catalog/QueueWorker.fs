@@ -124,6 +124,7 @@ let run (options: Options) (report: Event -> unit) =
     if options.Concurrency < 1 || options.LeaseSeconds < 1 || options.MaxAttempts < 1 then
         Input.fail "worker: --concurrency, --lease and --max-attempts must be at least 1"
     // Refuses a SQLite catalog, or a server that cannot be reached, before any loop starts.
+    WorkQueue.check options.Db
     (use c = Catalog.openOrCreate options.Db
      WorkQueue.status c |> ignore)
     let gate = obj ()

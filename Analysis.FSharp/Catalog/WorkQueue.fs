@@ -39,17 +39,22 @@ type Completion =
 // compare on one clock.
 let private now = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
+let private refusal (location: string) =
+    InputException(
+        location,
+        "the work queue needs a PostgreSQL catalog (--db postgres://...); fill a SQLite file with hybrid extract without --enqueue or --workers"
+    )
+
+/// Refuses, before anything is opened or created, a location that is not a PostgreSQL catalog.
+let check (location: string) =
+    if not (Catalog.isPostgres location) then
+        raise (refusal location)
+
 /// The catalog's PostgreSQL connection, or InputException: a SQLite catalog has no queue.
 let private postgres (c: ICatalog) =
     match c with
     | :? DbCatalog.DbCatalog as d when d.Db.Dialect.Name = PostgresCatalog.dialect.Name -> d.Db
-    | _ ->
-        raise (
-            InputException(
-                c.Location,
-                "the work queue needs a PostgreSQL catalog (--db postgres://...); fill a SQLite file with hybrid extract without --enqueue or --workers"
-            )
-        )
+    | _ -> raise (refusal c.Location)
 
 let private command (db: DbCatalog.Db) (tx: DbTransaction) (sql: string) (parameters: (string * obj) list) =
     let cmd = db.Connection.CreateCommand()
