@@ -108,40 +108,38 @@ let private queueTests =
       } ]
 
 let private faultTest =
-    testInTempDir "3 workers, one killed with SIGKILL, the server restarted: every file once, no partial model" (fun dir ->
-        let synthetic = Directory.CreateDirectory(Path.Combine(dir, "synthetic")).FullName
-        Hybrid.Bench.ExtractBench.writeSynthetic synthetic 2000 |> ignore
-        let folders =
-            [ synthetic
-              sharedPath "models/cifar10-resnet20"
-              sharedPath "models/cifar10-resnet32" ]
-        let files = Extraction.discover false folders |> List.length
-        let db = freshPostgresDatabase ()
-        let code, _, err = CliTests.runCli ([ "extract" ] @ folders @ [ "--db"; db; "--enqueue" ])
-        Expect.equal code 0 $"enqueue (stderr: {err})"
-        // A short lease, so the killed worker's files come back within the test.
-        let workers = [ for _ in 1..3 -> startWorker db [ "--lease"; "3" ] ]
-        let finished () = (status db).Done
-        waitFor 120 "a quarter of the files done" (fun () -> finished () >= int64 (files / 4))
-        workers.Head.Kill()
-        waitFor 120 "half of the files done" (fun () -> finished () >= int64 (files / 2))
-        restartPostgres ()
-        // This process's pooled connections died with the server.
-        Npgsql.NpgsqlConnection.ClearAllPools()
-        for w in workers.Tail do
-            Expect.isTrue (w.WaitForExit 180_000) "a surviving worker finishes"
-            Expect.equal w.ExitCode 0 "and exits 0"
-        let s = status db
-        Expect.equal (s.Done, s.Failed, s.Pending, s.Running) (int64 files, 0L, 0L, 0L) "every file done"
-        Expect.isGreaterThanOrEqual files 2000 "at least 2,000 files"
-        Expect.equal (scalar db "SELECT count(DISTINCT source_path) FROM models") (int64 files) "every file stored"
-        Expect.equal (scalar db "SELECT count(*) FROM models") (int64 files) "each once (one model per file)"
-        Expect.equal (partialModels db) 0L "no model with a partial set of nodes or edges"
-        let sqlite = Path.Combine(dir, "one.db")
-        (use c = Catalog.openOrCreate sqlite
-         Extraction.run c None false folders ignore |> ignore)
-        Expect.equal (counts db) (counts sqlite) "rows per table equal one single-process SQLite run")
+    testInTempDir
+        "3 workers, one killed with SIGKILL, the server restarted: every file once, no partial model"
+        (fun dir ->
+            let synthetic = Directory.CreateDirectory(Path.Combine(dir, "synthetic")).FullName
+            Hybrid.Bench.ExtractBench.writeSynthetic synthetic 2000 |> ignore
+            let folders = [ synthetic; sharedPath "models/cifar10-resnet20"; sharedPath "models/cifar10-resnet32" ]
+            let files = Extraction.discover false folders |> List.length
+            let db = freshPostgresDatabase ()
+            let code, _, err = CliTests.runCli ([ "extract" ] @ folders @ [ "--db"; db; "--enqueue" ])
+            Expect.equal code 0 $"enqueue (stderr: {err})"
+            // A short lease, so the killed worker's files come back within the test.
+            let workers = [ for _ in 1..3 -> startWorker db [ "--lease"; "3" ] ]
+            let finished () = (status db).Done
+            waitFor 900 "a quarter of the files done" (fun () -> finished () >= int64 (files / 4))
+            workers.Head.Kill()
+            waitFor 900 "half of the files done" (fun () -> finished () >= int64 (files / 2))
+            restartPostgres ()
+            // This process's pooled connections died with the server.
+            Npgsql.NpgsqlConnection.ClearAllPools()
+            for w in workers.Tail do
+                Expect.isTrue (w.WaitForExit 900_000) "a surviving worker finishes"
+                Expect.equal w.ExitCode 0 "and exits 0"
+            let s = status db
+            Expect.equal (s.Done, s.Failed, s.Pending, s.Running) (int64 files, 0L, 0L, 0L) "every file done"
+            Expect.isGreaterThanOrEqual files 2000 "at least 2,000 files"
+            Expect.equal (scalar db "SELECT count(DISTINCT source_path) FROM models") (int64 files) "every file stored"
+            Expect.equal (scalar db "SELECT count(*) FROM models") (int64 files) "each once (one model per file)"
+            Expect.equal (partialModels db) 0L "no model with a partial set of nodes or edges"
+            let sqlite = Path.Combine(dir, "one.db")
+            (use c = Catalog.openOrCreate sqlite
+             Extraction.run c None false folders ignore |> ignore)
+            Expect.equal (counts db) (counts sqlite) "rows per table equal one single-process SQLite run")
 
 [<Tests>]
-let tests =
-    testList "work queue" [ testList "postgresql" queueTests; testSequenced (testList "faults" [ faultTest ]) ]
+let tests = testList "work queue" [ testList "postgresql" queueTests; testSequenced (testList "faults" [ faultTest ]) ]

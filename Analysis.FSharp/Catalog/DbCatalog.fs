@@ -222,8 +222,7 @@ let private insertOne (c: Db) tx (source: ModelSource) (index: int) (task: strin
         c
         tx
         "hierarchy"
-        (arch.Hierarchy
-         |> List.mapi (fun k e -> [ box id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ]))
+        (arch.Hierarchy |> List.mapi (fun k e -> [ box id; k; e.Path; e.Type; e.Depth; (if e.Leaf then 1 else 0) ]))
     id
 
 /// Stores every architecture of one source inside tx (which the caller commits) and returns their ids.
