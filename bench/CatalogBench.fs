@@ -76,7 +76,7 @@ let cases (db: string) (files: string[]) =
               $"catalog: SQLite, hybrid extract (1 process), {files.Length} safetensors headers"
               sqliteS
               None
-              $"%.0f{rate sqliteS} files/s; {sqliteNote}"
+              $"%.1f{rate sqliteS} files/s; {sqliteNote}"
       for workers in [ 1; 2 ] do
           let s, note = postgresCase db files workers
           yield
@@ -84,4 +84,4 @@ let cases (db: string) (files: string[]) =
                   $"catalog: PostgreSQL, {workers} worker(s), {files.Length} safetensors headers"
                   s
                   (Some sqliteS)
-                  $"%.0f{rate s} files/s (%.0f{rate s / float workers} per worker); {note}" ]
+                  $"%.1f{rate s} files/s (%.1f{rate s / float workers} per worker); {note}" ]
