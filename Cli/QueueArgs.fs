@@ -32,7 +32,8 @@ type QueueStatusArgs =
             match a with
             | Db _ -> "the shared catalog: a postgres:// URI or an Npgsql connection string."
             | Watch -> "show a progress bar until nothing is pending or running."
-            | Json -> "print one JSON document {pending, running, done, failed, models, failures}."
+            | Json ->
+                "print one JSON document {pending, running, done, failed, models, failures: [{path, error}], total}."
 
 type QueueArgs =
     | [<CliPrefix(CliPrefix.None)>] Status of ParseResults<QueueStatusArgs>

@@ -11,16 +11,6 @@ open Hybrid.Analysis
 open Hybrid.Cli.Console
 open Hybrid.Cli.QueueArgs
 
-/// The queue's counts as the JSON of `hybrid queue status --json`.
-type StatusResult =
-    { Db: string
-      Pending: int64
-      Running: int64
-      Done: int64
-      Failed: int64
-      Models: int64
-      Failures: {| Path: string; Error: string |} list }
-
 let private read (db: string) =
     WorkQueue.check db
     use catalog = Catalog.openOrCreate db
@@ -38,7 +28,7 @@ let private summary (db: string) (s: WorkQueue.Status) =
 
 let private printStatus (db: string) (s: WorkQueue.Status) =
     if not s.Failures.IsEmpty then
-        table [ "failed"; "last error" ] [ for p, e in s.Failures -> [ p; e ] ]
+        table [ "failed"; "last error" ] [ for f in s.Failures -> [ f.Path; f.Error ] ]
     printfn "%s" (summary db s)
 
 /// Polls the queue until nothing is pending or running, or stopped says so: a progress bar on a terminal, a line every
@@ -76,17 +66,7 @@ let queue (args: ParseResults<QueueArgs>) =
         if a.Contains Watch then
             watch db (fun () -> false)
         let s = read db
-        if a.Contains QueueStatusArgs.Json then
-            printJson
-                { Db = db
-                  Pending = s.Pending
-                  Running = s.Running
-                  Done = s.Done
-                  Failed = s.Failed
-                  Models = s.Models
-                  Failures = [ for p, e in s.Failures -> {| Path = p; Error = e |} ] }
-        else
-            printStatus db s
+        if a.Contains QueueStatusArgs.Json then printJson s else printStatus db s
         if s.Failed > 0L then 1 else 0
 
 let private describe (e: QueueWorker.Event) =

@@ -84,15 +84,20 @@ let private queueTests =
           let s = status db
           Expect.equal (s.Done, s.Failed, s.Pending, s.Running) (1L, 1L, 0L, 0L) "one done, one failed"
           match s.Failures with
-          | [ path, error ] ->
-              Expect.equal path bad "the bad file"
-              Expect.stringContains error "bad.onnx" "its one-line error names it"
-              Expect.isFalse (error.Contains "\n") "one line"
+          | [ f ] ->
+              Expect.equal f.Path bad "the bad file"
+              Expect.stringContains f.Error "bad.onnx" "its one-line error names it"
+              Expect.isFalse (f.Error.Contains "\n") "one line"
           | other -> failtestf "expected one failure, got %A" other
           Expect.equal (scalar db "SELECT attempts FROM work_queue WHERE state = 'failed'") 2L "tried twice"
           let code, out, _ = CliTests.runCli [ "queue"; "status"; "--db"; db ]
           Expect.equal code 1 "status: a failed file gives exit code 1"
-          Expect.stringContains out "1 done, 0 pending, 0 running, 1 failed; 1 model(s) stored" "status line")
+          Expect.stringContains out "1 done, 0 pending, 0 running, 1 failed; 1 model(s) stored" "status line"
+          let _, json, _ = CliTests.runCli [ "queue"; "status"; "--db"; db; "--json" ]
+          use doc = parseJson json
+          Expect.equal (doc.RootElement.GetProperty("done").GetInt64()) 1L "--json: done"
+          let failure = doc.RootElement.GetProperty("failures").[0]
+          Expect.equal (failure.GetProperty("path").GetString()) bad "--json: failure")
       test "hybrid extract --workers 2 catalogues a folder like a plain extract into SQLite" {
           let db = freshPostgresDatabase ()
           let corpus = sharedPath "data/torchvision-architectures"

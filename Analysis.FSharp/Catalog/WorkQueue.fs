@@ -14,14 +14,17 @@ open Hybrid.Core.Nn
 /// A claimed file: its queue id, path, the task to store with its models, and which attempt this is (1 = first).
 type Claim = { Id: int64; Path: string; Task: string option; Attempt: int }
 
-/// How the queue stands: files per state, models stored, and the files that failed for good with their last error.
+/// A file that failed for good, with its last one-line error.
+type Failure = { Path: string; Error: string }
+
+/// How the queue stands: files per state, models stored, and the files that failed for good (the first 20).
 type Status =
     { Pending: int64
       Running: int64
       Done: int64
       Failed: int64
       Models: int64
-      Failures: (string * string) list }
+      Failures: Failure list }
 
     /// Files in the queue.
     member s.Total = s.Pending + s.Running + s.Done + s.Failed
@@ -208,7 +211,7 @@ let status (c: ICatalog) =
                 []
         use r = cmd.ExecuteReader()
         [ while r.Read() do
-              r.GetString 0, r.GetString 1 ]
+              { Path = r.GetString 0; Error = r.GetString 1 } ]
     { Pending = files "pending"
       Running = files "running"
       Done = files "done"
