@@ -97,7 +97,7 @@ let contentHash (path: string) =
     Convert.ToHexStringLower(hash.GetHashAndReset())
 
 /// The message of a failure, naming the path once (the readers' own messages already begin with it).
-let private describe (path: string) (e: exn) =
+let describe (path: string) (e: exn) =
     let e =
         match e with
         | :? AggregateException as a when a.InnerExceptions.Count = 1 -> a.InnerException

@@ -3,7 +3,6 @@
 module Hybrid.Analysis.ReportInputs
 
 open System.Collections.Generic
-open System.IO
 open Hybrid.Core.Nn
 open Hybrid.Analysis.Architecture
 open Hybrid.Analysis.Structure
@@ -39,7 +38,7 @@ let fromPaths (task: string option) (paths: string list) =
 
 /// Every model of the catalog at `db`, with the task it was stored with.
 let fromCatalog (db: string) =
-    if not (File.Exists db) then
+    if not (Catalog.exists db) then
         raise (InputException(db, "no catalog here: run hybrid extract first"))
     use catalog = Catalog.openOrCreate db
     let rows = Catalog.models catalog

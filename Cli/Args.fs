@@ -353,10 +353,13 @@ type ResnetBenchArgs =
 type ExtractBenchArgs =
     | Files of int
     | Quick
+    | Db of location: string
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Db _ ->
+                $"a PostgreSQL catalog (postgres://...): also store the first {Hybrid.Bench.ExtractBench.catalogFiles} files in a new SQLite file (1 process) and through this database's work queue with 1 and 2 workers, each in a schema of its own that is dropped afterwards."
             | Files _ -> $"synthetic safetensors files to generate and read (default {bench.Extract.Files})."
             | Quick -> "1,000 files and brief timing (what the demo runs)."
 
@@ -520,10 +523,15 @@ type ExtractArgs =
     | Task of name: string
     | Recursive
     | Json
+    | Enqueue
+    | Workers of count: int
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Enqueue ->
+                "record the files in the catalog's work queue for hybrid worker instead of extracting them here (PostgreSQL catalogs)."
+            | Workers _ -> "enqueue, then run this many local hybrid worker processes on the queue until it is done."
             | Paths _ ->
                 "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
             | Db _ -> $"the catalog (default ./{db}, created when missing)."
@@ -907,6 +915,8 @@ type HybridArgs =
     | [<CliPrefix(CliPrefix.None)>] Anomaly of ParseResults<AnomalyArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | [<CliPrefix(CliPrefix.None)>] Analyze_Model of ParseResults<AnalyzeModelArgs>
+    | [<CliPrefix(CliPrefix.None)>] Worker of ParseResults<QueueArgs.WorkerArgs>
+    | [<CliPrefix(CliPrefix.None)>] Queue of ParseResults<QueueArgs.QueueArgs>
     | Version
 
     interface IArgParserTemplate with
@@ -939,6 +949,9 @@ type HybridArgs =
                 "the HTTP API (JSON, cached in memory or Redis, on 127.0.0.1 by default) over the CKA layer index: /health, /models, /models/M/V/layers, /M/V/LAYER/search, /compare, POST /models to index an uploaded model, and a web page at /."
             | Analyze_Model _ ->
                 "look inside a classifier: confusion matrix with the most confident images per cell, activation maps of chosen channels, activation maximisation; PNG files and index.html."
+            | Worker _ ->
+                "extract the files of a PostgreSQL catalog's work queue (hybrid extract --enqueue), with any number of workers on any number of machines."
+            | Queue _ -> "the work queue of a PostgreSQL catalog: status."
             | Version -> "print the version."
 
 /// The Core.Gpu device for a parsed name.

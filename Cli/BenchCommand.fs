@@ -115,7 +115,9 @@ let extractReport (args: ParseResults<ExtractBenchArgs>) =
     let files = args.GetResult(Files, defaultValue = options.Files)
     if files < 1 || files > 1_000_000 then
         Input.fail "bench extract: --files %d is outside 1..1000000" files
-    ExtractBench.run { options with Files = files }
+    let db = args.TryGetResult ExtractBenchArgs.Db
+    db |> Option.iter Hybrid.Analysis.WorkQueue.check
+    ExtractBench.run { options with Files = files; Db = db }
 
 let reengineerReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ReengineerBenchArgs>) =
     let images = args.GetResult(Images, defaultValue = ReengineerBench.defaults.Images)

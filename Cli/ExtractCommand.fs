@@ -72,20 +72,32 @@ let printSummary (db: string) (outcomes: Outcome list) =
         skipped
         failed.Length
 
+/// With --enqueue or --workers: the files go to the catalog's work queue, and with --workers N local workers drain it.
+let private viaQueue (args: ParseResults<ExtractArgs>) (db: string) task paths =
+    let anyMissing = QueueCommand.enqueue db task (args.Contains Recursive) paths
+    let code =
+        match args.TryGetResult Workers with
+        | Some n -> QueueCommand.runWorkers db n
+        | None -> 0
+    if anyMissing then 1 else code
+
 let run (args: ParseResults<ExtractArgs>) =
     let db = args.GetResult(ExtractArgs.Db, defaultValue = Defaults.db)
     let json = args.Contains ExtractArgs.Json
     let task, paths = args.TryGetResult ExtractArgs.Task, args.GetResult Paths
     ExtractService.check task paths
-    let extract = ExtractService.run db task (args.Contains Recursive) paths
-    let outcomes = withProgress json extract
-    if json then printJson (ExtractService.result db outcomes) else printSummary db outcomes
-    if
-        outcomes
-        |> List.exists (function
-            | Failed _ -> true
-            | _ -> false)
-    then
-        1
+    if args.Contains Enqueue || args.Contains Workers then
+        viaQueue args db task paths
     else
-        0
+        let extract = ExtractService.run db task (args.Contains Recursive) paths
+        let outcomes = withProgress json extract
+        if json then printJson (ExtractService.result db outcomes) else printSummary db outcomes
+        if
+            outcomes
+            |> List.exists (function
+                | Failed _ -> true
+                | _ -> false)
+        then
+            1
+        else
+            0

@@ -44,6 +44,8 @@ let main argv =
             | Anomaly a -> AnomalyCommand.run a
             | Serve a -> ServeCommand.run a
             | Analyze_Model a -> AnalyzeModelCommand.run a
+            | Worker a -> QueueCommand.worker a
+            | Queue a -> QueueCommand.queue a
             | Version -> 0
     with
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->

@@ -17,10 +17,15 @@ type Options =
         /// Synthetic safetensors files to generate and read.
         Files: int
         Policy: Timing.Policy
+        /// A PostgreSQL catalog: also time the first CatalogFiles files into SQLite and through its work queue.
+        Db: string option
     }
 
-let defaults = { Files = 10_000; Policy = Timing.standard }
-let quick = { Files = 1_000; Policy = Timing.quick }
+/// Files the catalog cases store: enough for steady rates, few enough for a run of a minute or two.
+let catalogFiles = 2_000
+
+let defaults = { Files = 10_000; Policy = Timing.standard; Db = None }
+let quick = { Files = 1_000; Policy = Timing.quick; Db = None }
 
 /// Names and shapes of torchvision's ResNet-50 state dict (parameters and BatchNorm buffers), from our zoo model.
 let private resnet50 () =
@@ -122,15 +127,25 @@ let private onnxCases (policy: Timing.Policy) (corpus: string[]) =
               catalogued
               "" ]
 
+/// Writes count synthetic safetensors files into dir, alternately with the headers of ResNet-50 and BERT-base and each
+/// with its own copy number in the metadata (so no two share a content hash), and returns their paths.
+let writeSynthetic (dir: string) (count: int) =
+    let layouts = [| resnet50 (); bertBase () |]
+    Report.progress
+        "extract"
+        $"writing {count} safetensors files (ResNet-50: {layouts[0].Length} tensors, BERT-base: {layouts[1].Length}) to {dir}"
+    let files = Array.init count (fun i -> Path.Combine(dir, $"model{i:D5}.safetensors"))
+    Parallel.For(0, files.Length, fun i -> writeSparse files[i] i layouts[i % 2]) |> ignore
+    files
+
 let private safetensorsCases (options: Options) =
     let dir = Directory.CreateTempSubdirectory("hybrid-bench-safetensors-").FullName
     try
-        let layouts = [| resnet50 (); bertBase () |]
-        Report.progress
-            "extract"
-            $"writing {options.Files} safetensors files (ResNet-50: {layouts[0].Length} tensors, BERT-base: {layouts[1].Length}) to {dir}"
-        let files = Array.init options.Files (fun i -> Path.Combine(dir, $"model{i:D5}.safetensors"))
-        Parallel.For(0, files.Length, fun i -> writeSparse files[i] i layouts[i % 2]) |> ignore
+        let files = writeSynthetic dir options.Files
+        let catalog =
+            options.Db
+            |> Option.map (fun db -> CatalogBench.cases db files[.. min catalogFiles files.Length - 1])
+            |> Option.defaultValue []
         let policy = { options.Policy with Warmup = 0; MinRepeats = 1; MaxRepeats = min options.Policy.MaxRepeats 3 }
         // Warm the JIT and the page cache on a slice, so the timed passes measure steady-state reading.
         pass files[.. min 199 (files.Length - 1)] (Extract.fromPath >> ignore) ()
@@ -142,7 +157,8 @@ let private safetensorsCases (options: Options) =
               "headers"
               extract
               " (goal >= 1,000 on 2 cores)"
-          case $"safetensors headers: SafetensorsFile.Open alone, {files.Length} files" files.Length "headers" header "" ]
+          case $"safetensors headers: SafetensorsFile.Open alone, {files.Length} files" files.Length "headers" header ""
+          yield! catalog ]
     finally
         Directory.Delete(dir, true)
 

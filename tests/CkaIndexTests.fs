@@ -15,29 +15,38 @@ let private std = [| 0.229f; 0.224f; 0.225f |]
 let private resnet (depth: int) = sharedFile $"models/cifar10-resnet{depth}/model.safetensors"
 let private referenceLayers = [ "conv1"; "layer1"; "layer2"; "layer3" ]
 
-/// Both ResNets indexed once (every module) on the first 100 test images, in a catalog removed when the tests exit.
-let private indexed =
-    lazy
-        (let dir = Directory.CreateTempSubdirectory("hybrid-cka-index-").FullName
-         AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> Directory.Delete(dir, true))
-         let db = Path.Combine(dir, "hybrid.db")
-         let probe = ProbeSet.load cifar.Value 0 100 (Some mean) (Some std)
-         let model depth accuracy =
-             { LayerIndex.ModelToIndex.Path = resnet depth
-               LayerIndex.ModelToIndex.Name = $"resnet{depth}"
-               LayerIndex.ModelToIndex.Version = "1"
-               LayerIndex.ModelToIndex.Arch = None
-               LayerIndex.ModelToIndex.Accuracy = Some accuracy
-               LayerIndex.ModelToIndex.TrainedOn = Some "cifar10" }
-         let result =
-             LayerIndex.run
-                 Device.Cpu
-                 db
-                 probe
-                 LayerCapture.everyLayer
-                 [ model 20 0.8103; model 32 0.8256 ]
-                 (fun _ _ _ -> ())
-         db, result)
+/// Both ResNets indexed once per catalog store (every module) on the first 100 test images, in a catalog whose folder
+/// is removed when the tests exit.
+let private indexedOn =
+    let runs = Collections.Concurrent.ConcurrentDictionary<string, Lazy<string * LayerIndex.IndexResult>>()
+    fun (store: CatalogStore) ->
+        runs
+            .GetOrAdd(
+                store.Name,
+                fun _ ->
+                    lazy
+                        (let dir = Directory.CreateTempSubdirectory("hybrid-cka-index-").FullName
+                         AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> Directory.Delete(dir, true))
+                         let db = store.NewCatalog dir
+                         let probe = ProbeSet.load cifar.Value 0 100 (Some mean) (Some std)
+                         let model depth accuracy =
+                             { LayerIndex.ModelToIndex.Path = resnet depth
+                               LayerIndex.ModelToIndex.Name = $"resnet{depth}"
+                               LayerIndex.ModelToIndex.Version = "1"
+                               LayerIndex.ModelToIndex.Arch = None
+                               LayerIndex.ModelToIndex.Accuracy = Some accuracy
+                               LayerIndex.ModelToIndex.TrainedOn = Some "cifar10" }
+                         let result =
+                             LayerIndex.run
+                                 Device.Cpu
+                                 db
+                                 probe
+                                 LayerCapture.everyLayer
+                                 [ model 20 0.8103; model 32 0.8256 ]
+                                 (fun _ _ _ -> ())
+                         db, result)
+            )
+            .Value
 
 /// The reference: the Reference backend's float64 linear CKA of PyTorch's own activations of two ResNet-20 layers.
 let private referenceCka (a: string) (b: string) =
@@ -57,11 +66,11 @@ let private search (db: string) (q: LayerSearch.Query) =
     use catalog = Catalog.openOrCreate db
     LayerSearch.search Device.Cpu catalog q
 
-let private referenceTests =
+let private referenceTests (store: CatalogStore) =
     testList
         "resnet20 and resnet32 indexed on the first 100 CIFAR-10 test images"
         [ test "the CKA of every pair of reference layers equals PyTorch's activations' linear CKA within 1e-5" {
-              let db, result = indexed.Value
+              let db, result = indexedOn store
               let layers = stored db result.Probe.Id
               let encoding name = layers |> List.find (fun (l, _) -> l.Model = "resnet20" && l.Layer = name) |> snd
               for a in referenceLayers do
@@ -75,7 +84,7 @@ let private referenceTests =
                           $"CKA({a}, {b}) from the index vs PyTorch's activations"
           }
           test "every module of both models is indexed, in forward order, with shapes and types" {
-              let db, result = indexed.Value
+              let db, result = indexedOn store
               Expect.equal result.Probe.Count 100 "n"
               Expect.equal result.Probe.Indices "0-99" "indices"
               let layers = stored db result.Probe.Id
@@ -100,7 +109,7 @@ let private referenceTests =
                       $"{l.Model} {l.Layer} is a unit vector"
           }
           test "a layer searched with its own model included finds itself at score 1" {
-              let db, _ = indexed.Value
+              let db, _ = indexedOn store
               for name in referenceLayers do
                   let hits = search db { LayerSearch.query "resnet20" [ name ] with IncludeSelf = true; K = 3 }
                   let top = hits.Head.Results.Head
@@ -111,7 +120,7 @@ let private referenceTests =
                   | None -> failtestf "%s is not among its own top hits: %A" name hits.Head.Results
           }
           test "search agrees with a brute-force scan of every stored encoding, whole or in blocks of 7" {
-              let db, result = indexed.Value
+              let db, result = indexedOn store
               let layers = stored db result.Probe.Id
               let queries = [ "conv1"; "layer1.0"; "layer2"; "layer3.2.bn2"; "linear" ]
               for blockRows in [ LayerSearch.DefaultBlockRows; 7 ] do
@@ -134,7 +143,7 @@ let private referenceTests =
                           Expect.equal h.Model "resnet32" "the query's own model is skipped"
           }
           test "filters: minimum accuracy, layer type and training set" {
-              let db, _ = indexed.Value
+              let db, _ = indexedOn store
               let run q = (search db q).Head.Results
               let q = LayerSearch.query "resnet20" [ "layer1" ]
               Expect.isEmpty (run { q with MinAccuracy = Some 0.83 }) "no model reaches 0.83"
@@ -146,7 +155,7 @@ let private referenceTests =
               Expect.isNonEmpty (run { q with TrainedOn = Some "cifar10" }) "the models trained on cifar10"
           }
           test "unknown models, layers and a bad k are one-line user errors" {
-              let db, _ = indexed.Value
+              let db, _ = indexedOn store
               let fails (fragment: string) q =
                   let e = throwsOf<InputException>(fun () -> search db q |> ignore)
                   Expect.stringContains e.Message fragment "names the problem"
@@ -163,11 +172,11 @@ let private parameterCount (path: string) =
         not (t.Name.EndsWith "running_mean" || t.Name.EndsWith "running_var" || t.Name.EndsWith "num_batches_tracked"))
     |> Seq.sumBy (fun t -> t.Shape |> Array.fold (fun n d -> n * int64 d) 1L)
 
-let private compareTests =
+let private compareTests (store: CatalogStore) =
     testList
         "compare"
         [ test "resnet20 with itself: unit diagonal, symmetric, PyTorch's CKA at the reference layers, same structure" {
-              let db, _ = indexed.Value
+              let db, _ = indexedOn store
               use catalog = Catalog.openOrCreate db
               let c = LayerCompare.compare catalog "resnet20" "resnet20/1" None
               let n = c.LayersA.Length
@@ -187,7 +196,7 @@ let private compareTests =
                   "no structural difference"
           }
           test "resnet20 vs resnet32: per-stage structure and parameter counts from the files' own tensors" {
-              let db, _ = indexed.Value
+              let db, _ = indexedOn store
               use catalog = Catalog.openOrCreate db
               let c = LayerCompare.compare catalog "resnet20" "resnet32" None
               let stages = c.Structure.Stages
@@ -217,7 +226,7 @@ let private compareTests =
           }
           testInTempDir "the CSV holds the matrix and the page the heatmap"
           <| fun dir ->
-              let db, _ = indexed.Value
+              let db, _ = indexedOn store
               let r = LayerCompare.run db "resnet20" "resnet32" None dir
               let lines = File.ReadAllLines r.Csv
               let c = r.Comparison
@@ -231,12 +240,12 @@ let private compareTests =
               Expect.stringContains page "\"type\":\"heatmap\"" "a heatmap trace"
               Expect.isTrue (File.Exists(Path.Combine(dir, "compare.json"))) "compare.json" ]
 
-let private transactionTests =
+let private transactionTests (store: CatalogStore) =
     testList
         "re-indexing"
         [ testInTempDir "replaces a model's rows, and a failure part way leaves the previous rows in place"
           <| fun dir ->
-              let db = Path.Combine(dir, "c.db")
+              let db = store.NewCatalog dir
               let probe =
                   { ProbeRow.Id = "p"
                     ProbeRow.Spec = "random:4:1x2x2:1"
@@ -270,7 +279,7 @@ let private transactionTests =
               // The second row repeats the first's ordinal: the insert fails after the delete, inside the transaction.
               let e =
                   throwsOf<InputException>(fun () -> Catalog.replaceCkaModel catalog probe [ layer 0 "u"; layer 0 "v" ])
-              Expect.stringContains e.Message db "names the catalog"
+              Expect.stringContains e.Message catalog.Location "names the catalog"
               Expect.equal (names ()) [ "x"; "y" ] "the failed re-index left the previous rows"
               Expect.equal (Catalog.ckaProbes catalog) [ probe ] "the probe set is recorded once" ]
 
@@ -292,12 +301,12 @@ let private indexTwoLayers (db: string) (flags: string list) =
         @ flags
     )
 
-let private cliTests =
+let private cliTests (store: CatalogStore) =
     testList
         "hybrid cka index and search"
         [ testInTempDir "index two layers of resnet20 on random probes, then search with --include-self (--json)"
           <| fun dir ->
-              let db = Path.Combine(dir, "c.db")
+              let db = store.NewCatalog dir
               let code, out, err = indexTwoLayers db [ "--device"; "cpu"; "--json" ]
               Expect.equal code 0 $"index exit code (stderr: {err})"
               use doc = parseJson out
@@ -344,7 +353,7 @@ let private cliTests =
                   "one line"
           testInTempDir "a probe beyond the data set and a missing model are one-line errors"
           <| fun dir ->
-              let db = Path.Combine(dir, "c.db")
+              let db = store.NewCatalog dir
               let code, _, err =
                   CliTests.runCli
                       [ "cka"; "index"; resnet 20; "--probe"; "random:8:3x32x32"; "--probe-count"; "9"; "--db"; db ]
@@ -357,4 +366,6 @@ let private cliTests =
               Expect.stringContains err $"{missing}: no such file" "names the file" ]
 
 [<Tests>]
-let tests = testList "cka index" [ referenceTests; compareTests; transactionTests; cliTests ]
+let tests =
+    onEveryStore "cka index" (fun store ->
+        [ referenceTests store; compareTests store; transactionTests store; cliTests store ])

@@ -5,7 +5,7 @@ open System.IO
 open Expecto
 
 /// The CLI built beside the tests (same configuration: the test project references it).
-let private cliDll =
+let cliDll =
     // The test program runs from tests/bin/CONFIGURATION/net10.0/.
     let configuration = DirectoryInfo(Path.TrimEndingDirectorySeparator System.AppContext.BaseDirectory).Parent.Name
     Path.Combine(repoRoot, "Cli", "bin", configuration, "net10.0", "hybrid.dll")
@@ -50,9 +50,9 @@ let tests =
           }
           test "--help of every command and subcommand prints its usage and exits 0" {
               let paths = commandPaths typeof<Hybrid.Cli.Args.HybridArgs> []
-              // hybrid, its 16 commands, gmm fit, cka score, index, search and compare, anomaly train and check, and the 10
-              // benchmarks.
-              Expect.equal paths.Length 34 $"command paths found: {paths}"
+              // hybrid, its 18 commands, gmm fit, cka score, index, search and compare, anomaly train and check, queue
+              // status, and the 10 benchmarks.
+              Expect.equal paths.Length 37 $"command paths found: {paths}"
               for path in paths do
                   let code, out, err = runCli (path @ [ "--help" ])
                   let name = String.concat " " ("hybrid" :: path)

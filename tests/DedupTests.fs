@@ -60,6 +60,51 @@ let private together result a b = (groupOf result a).Group = (groupOf result b).
 /// The corpus model's id by name.
 let private idOf (name: string) = corpus.Value |> List.find (fun (_, a) -> a.Name = name) |> fst
 
+/// Groups stored in a catalog, and `hybrid dedup` over one, on each catalog store.
+let private storeTests (store: CatalogStore) =
+    [ testInTempDir "groups are written to the catalog, one row per model, replaced on a re-run" (fun dir ->
+          use c = Catalog.openOrCreate (store.NewCatalog dir)
+          for f in Directory.GetFiles(corpusDir, "*.onnx") |> Array.sort |> Array.take 6 do
+              let arch = Extract.fromPath f |> List.exactlyOne
+              Catalog.insert c { ModelSource.Path = f; ModelSource.Hash = f } None arch |> ignore
+          let result = Dedup.run c "both" 0.85
+          let rows = Catalog.groups c "both"
+          Expect.equal rows.Length 6 "one row per model"
+          for g in result.Groups do
+              for m in g.Members do
+                  let row = rows |> List.find (fun r -> r.Model = m.Id)
+                  Expect.equal
+                      (row.Group, row.Representative, row.Score)
+                      (g.Group, g.Representative, m.Score)
+                      "stored as computed"
+          Dedup.run c "both" 0.85 |> ignore
+          Expect.equal (Catalog.groups c "both").Length 6 "replaced, not appended"
+          Expect.equal (Catalog.groups c "name").Length 0 "other strategies untouched")
+      testInTempDir
+          "hybrid dedup --json over an extracted catalog; a threshold outside (0, 1] is one error line"
+          (fun dir ->
+              let db = store.NewCatalog dir
+              let files =
+                  [ for n in [ "resnet18"; "resnet50"; "wide_resnet50_2" ] ->
+                        sharedFile $"data/torchvision-architectures/{n}.onnx" ]
+              let code, _, err = CliTests.runCli ([ "extract" ] @ files @ [ "--db"; db ])
+              Expect.equal code 0 $"extract (stderr: {err})"
+              let code, out, err = CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "architecture"; "--json" ]
+              Expect.equal code 0 $"dedup (stderr: {err})"
+              use doc = parseJson out
+              let groups =
+                  doc.RootElement.GetProperty("groups").EnumerateArray()
+                  |> Seq.map (fun g -> g.GetProperty("members").GetArrayLength())
+                  |> List.ofSeq
+              Expect.equal
+                  (List.sort groups)
+                  [ 1; 2 ]
+                  "resnet50 and wide_resnet50_2 together (same layer sequence), resnet18 alone"
+              let code, out, err = CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "name"; "--threshold"; "1.5" ]
+              Expect.equal code 1 "exit code"
+              Expect.equal (err.Trim()) "hybrid: error: dedup: --threshold 1.5 is outside (0, 1]" "one line"
+              Expect.equal out "" "nothing on stdout") ]
+
 [<Tests>]
 let tests =
     testList
@@ -158,46 +203,4 @@ let tests =
                       if x < y then
                           Expect.isFalse (together result (idOf x) (idOf y)) $"{x} and {y} are different families"
           }
-          testInTempDir "groups are written to the catalog, one row per model, replaced on a re-run" (fun dir ->
-              use c = Catalog.openOrCreate (Path.Combine(dir, "t.db"))
-              for f in Directory.GetFiles(corpusDir, "*.onnx") |> Array.sort |> Array.take 6 do
-                  let arch = Extract.fromPath f |> List.exactlyOne
-                  Catalog.insert c { ModelSource.Path = f; ModelSource.Hash = f } None arch |> ignore
-              let result = Dedup.run c "both" 0.85
-              let rows = Catalog.groups c "both"
-              Expect.equal rows.Length 6 "one row per model"
-              for g in result.Groups do
-                  for m in g.Members do
-                      let row = rows |> List.find (fun r -> r.Model = m.Id)
-                      Expect.equal
-                          (row.Group, row.Representative, row.Score)
-                          (g.Group, g.Representative, m.Score)
-                          "stored as computed"
-              Dedup.run c "both" 0.85 |> ignore
-              Expect.equal (Catalog.groups c "both").Length 6 "replaced, not appended"
-              Expect.equal (Catalog.groups c "name").Length 0 "other strategies untouched")
-          testInTempDir
-              "hybrid dedup --json over an extracted catalog; a threshold outside (0, 1] is one error line"
-              (fun dir ->
-                  let db = Path.Combine(dir, "t.db")
-                  let files =
-                      [ for n in [ "resnet18"; "resnet50"; "wide_resnet50_2" ] ->
-                            sharedFile $"data/torchvision-architectures/{n}.onnx" ]
-                  let code, _, err = CliTests.runCli ([ "extract" ] @ files @ [ "--db"; db ])
-                  Expect.equal code 0 $"extract (stderr: {err})"
-                  let code, out, err = CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "architecture"; "--json" ]
-                  Expect.equal code 0 $"dedup (stderr: {err})"
-                  use doc = parseJson out
-                  let groups =
-                      doc.RootElement.GetProperty("groups").EnumerateArray()
-                      |> Seq.map (fun g -> g.GetProperty("members").GetArrayLength())
-                      |> List.ofSeq
-                  Expect.equal
-                      (List.sort groups)
-                      [ 1; 2 ]
-                      "resnet50 and wide_resnet50_2 together (same layer sequence), resnet18 alone"
-                  let code, out, err =
-                      CliTests.runCli [ "dedup"; "--db"; db; "--strategy"; "name"; "--threshold"; "1.5" ]
-                  Expect.equal code 1 "exit code"
-                  Expect.equal (err.Trim()) "hybrid: error: dedup: --threshold 1.5 is outside (0, 1]" "one line"
-                  Expect.equal out "" "nothing on stdout") ]
+          onEveryStore "stored groups" storeTests ]

@@ -1,16 +1,26 @@
 /// The catalog as commands and pipelines use it: where it is by default, how one is opened, and the operations of
-/// ICatalog as functions. SQLite is the one store today; another (a server database) implements ICatalog and is
-/// chosen here by its location.
+/// ICatalog as functions. The location picks the store, here and nowhere else: a postgres:// URI or an Npgsql
+/// connection string is a PostgreSQL database, anything else a SQLite file.
 module Hybrid.Analysis.Catalog
 
 /// The catalog a command uses when none is named: hybrid.db in the working folder.
 let defaultPath = "hybrid.db"
 
 /// The schema this build writes; a catalog with a higher version was written by a newer Hybrid and is refused.
-let schemaVersion = SqliteCatalog.schemaVersion
+let schemaVersion = CatalogSchema.version
 
-/// Opens the catalog at path, creating it when it does not exist (see SqliteCatalog.openOrCreate).
-let openOrCreate (path: string) : ICatalog = SqliteCatalog.openOrCreate path
+/// Whether location names a PostgreSQL database rather than a SQLite file.
+let isPostgres (location: string) = PostgresCatalog.isLocation location
+
+/// Opens the catalog at location (a SQLite path, a postgres:// URI or an Npgsql connection string), creating it when
+/// it does not exist and upgrading an older one (see SqliteCatalog.openOrCreate, PostgresCatalog.openOrCreate).
+let openOrCreate (location: string) : ICatalog =
+    if isPostgres location then PostgresCatalog.openOrCreate location else SqliteCatalog.openOrCreate location
+
+/// Whether a catalog is there already: the SQLite file exists, or the PostgreSQL database holds the catalog's tables
+/// (a server that cannot be reached raises InputException). Commands that only read check this rather than create one.
+let exists (location: string) =
+    if isPostgres location then PostgresCatalog.exists location else System.IO.File.Exists location
 
 /// Stores every architecture read from one source, all or none, and returns their ids (see ICatalog.InsertAll).
 let insertAll (c: ICatalog) (source: ModelSource) (task: string option) (archs: Architecture.Architecture list) =

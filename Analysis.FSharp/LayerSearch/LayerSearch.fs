@@ -144,7 +144,7 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
 
 /// Opens the catalog at db for reading the CKA index; a missing file is refused rather than created.
 let openIndex (db: string) =
-    if not (System.IO.File.Exists db) then
+    if not (Catalog.exists db) then
         Input.fail "%s: no such catalog" db
     Catalog.openOrCreate db
 

@@ -10,7 +10,7 @@ open Hybrid.Analysis.Naming
 
 /// Every model of the catalog at db (which must exist), with its stored labels.
 let catalogModels (db: string) =
-    if not (File.Exists db) then
+    if not (Catalog.exists db) then
         Input.fail "%s: no catalog there (hybrid extract creates it)" db
     use catalog = Catalog.openOrCreate db
     [ for row in Catalog.models catalog -> Catalog.load catalog row.Id ]

@@ -1,7 +1,6 @@
 /// `dedup`: groups of duplicate models in a catalog, stored there and returned as a result record.
 module Hybrid.Analysis.DedupService
 
-open System.IO
 
 /// The similarity at which two architectures are duplicates when none is given.
 let DefaultThreshold = 0.85
@@ -21,7 +20,7 @@ type DedupResult =
 /// Runs strategy ("name", "architecture" or "both") at threshold over the catalog at db, replacing that strategy's
 /// stored groups.
 let run (db: string) (strategy: string) (threshold: float) =
-    if not (File.Exists db) then
+    if not (Catalog.exists db) then
         Input.fail "dedup: no catalog at %s (hybrid extract creates it)" db
     if not (threshold > 0.0 && threshold <= 1.0) then
         Input.fail "dedup: --threshold %g is outside (0, 1]" threshold

@@ -1,39 +1,25 @@
-/// The CKA layer index inside a SQLite catalog: probe sets, and per indexed layer its metadata and packed encoding as
-/// a float32 blob. Re-indexing a model replaces its rows in one transaction; reads stream the rows a block at a time.
-module Hybrid.Analysis.SqliteCkaIndex
+/// The CKA layer index inside a catalog, in SQL that SQLite and PostgreSQL both run: probe sets, and per indexed layer
+/// its metadata and packed encoding as float32 bytes. Re-indexing a model replaces its rows in one transaction; reads
+/// stream the rows a block at a time from one reader, so an index larger than memory is never held whole.
+module Hybrid.Analysis.CkaTables
 
 open System
 open System.Globalization
-open Microsoft.Data.Sqlite
+open System.Data.Common
 open Hybrid.Core.Nn
-
-// Created on open when absent, so that catalogs written before the index existed gain it without a migration step;
-// builds that do not know the tables ignore them.
-let private schema =
-    """
-CREATE TABLE IF NOT EXISTS cka_probes (
-  id TEXT PRIMARY KEY, spec TEXT NOT NULL, indices TEXT NOT NULL, preprocessing TEXT NOT NULL, seed INTEGER,
-  count INTEGER NOT NULL, input_shape TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cka_layers (
-  probe_id TEXT NOT NULL REFERENCES cka_probes (id), model TEXT NOT NULL, version TEXT NOT NULL,
-  ordinal INTEGER NOT NULL, layer TEXT NOT NULL, layer_type TEXT NOT NULL, output_shape TEXT NOT NULL,
-  parameters TEXT NOT NULL, parameter_count INTEGER NOT NULL, accuracy REAL, trained_on TEXT, source TEXT NOT NULL, indexed_at TEXT NOT NULL, encoding BLOB NOT NULL,
-  PRIMARY KEY (probe_id, model, version, ordinal));
-CREATE INDEX IF NOT EXISTS cka_layers_layer ON cka_layers (model, version, layer);
-"""
-
-/// Creates the index's tables in an open catalog when they are missing.
-let ensureTables (connection: SqliteConnection) =
-    use cmd = connection.CreateCommand()
-    cmd.CommandText <- schema
-    cmd.ExecuteNonQuery() |> ignore
 
 let private ints (xs: seq<'a>) = String.Join(",", xs)
 
 let private parseInts (text: string) parse = if text = "" then [||] else text.Split ',' |> Array.map parse
 
-let private add (cmd: SqliteCommand) (name: string) (value: obj) =
-    cmd.Parameters.AddWithValue(name, (if isNull value then box DBNull.Value else value)) |> ignore
+let private parameter (cmd: DbCommand) (name: string) (value: obj) =
+    let p = cmd.CreateParameter()
+    p.ParameterName <- name
+    p.Value <- (if isNull value then box DBNull.Value else value)
+    cmd.Parameters.Add p |> ignore
+    p
+
+let private add (cmd: DbCommand) (name: string) (value: obj) = parameter cmd name value |> ignore
 
 let private option (x: 'a option) =
     match x with
@@ -45,30 +31,25 @@ let private blob (encoding: float32[]) =
     Buffer.BlockCopy(encoding, 0, bytes, 0, bytes.Length)
     bytes
 
-let private insertProbe (connection: SqliteConnection) (tx: SqliteTransaction) (p: ProbeRow) =
+let private insertProbe (connection: DbConnection) (tx: DbTransaction) (p: ProbeRow) =
     use cmd = connection.CreateCommand()
     cmd.Transaction <- tx
     cmd.CommandText <-
-        """INSERT INTO cka_probes VALUES ($id, $spec, $indices, $pre, $seed, $count, $shape, $at)
+        """INSERT INTO cka_probes VALUES (@id, @spec, @indices, @pre, @seed, @count, @shape, @at)
            ON CONFLICT (id) DO NOTHING"""
-    add cmd "$id" p.Id
-    add cmd "$spec" p.Spec
-    add cmd "$indices" p.Indices
-    add cmd "$pre" p.Preprocessing
-    add cmd "$seed" (option p.Seed)
-    add cmd "$count" p.Count
-    add cmd "$shape" (ints p.InputShape)
-    add cmd "$at" (DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture))
+    add cmd "@id" p.Id
+    add cmd "@spec" p.Spec
+    add cmd "@indices" p.Indices
+    add cmd "@pre" p.Preprocessing
+    add cmd "@seed" (option p.Seed)
+    add cmd "@count" p.Count
+    add cmd "@shape" (ints p.InputShape)
+    add cmd "@at" (DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture))
     cmd.ExecuteNonQuery() |> ignore
 
 /// Replaces the layers of one model and version on probe's probe set, in one transaction; path names the catalog in
 /// errors.
-let replaceModel
-    (connection: SqliteConnection)
-    (path: string)
-    (probe: ProbeRow)
-    (layers: (CkaLayerRow * float32[]) list)
-    =
+let replaceModel (connection: DbConnection) (path: string) (probe: ProbeRow) (layers: (CkaLayerRow * float32[]) list) =
     let dimension = probe.Count * (probe.Count + 1) / 2
     for layer, encoding in layers do
         if layer.Probe <> probe.Id || encoding.Length <> dimension then
@@ -81,32 +62,32 @@ let replaceModel
         for model, version in layers |> List.map (fun (l, _) -> l.Model, l.Version) |> List.distinct do
             use clear = connection.CreateCommand()
             clear.Transaction <- tx
-            clear.CommandText <- "DELETE FROM cka_layers WHERE probe_id = $p AND model = $m AND version = $v"
-            add clear "$p" probe.Id
-            add clear "$m" model
-            add clear "$v" version
+            clear.CommandText <- "DELETE FROM cka_layers WHERE probe_id = @p AND model = @m AND version = @v"
+            add clear "@p" probe.Id
+            add clear "@m" model
+            add clear "@v" version
             clear.ExecuteNonQuery() |> ignore
         use insert = connection.CreateCommand()
         insert.Transaction <- tx
         insert.CommandText <-
             """INSERT INTO cka_layers
-               VALUES ($p, $m, $v, $o, $layer, $type, $shape, $params, $count, $acc, $on, $src, $at, $enc)"""
+               VALUES (@p, @m, @v, @o, @layer, @type, @shape, @params, @count, @acc, @on, @src, @at, @enc)"""
         let names =
-            [| "$p"
-               "$m"
-               "$v"
-               "$o"
-               "$layer"
-               "$type"
-               "$shape"
-               "$params"
-               "$count"
-               "$acc"
-               "$on"
-               "$src"
-               "$at"
-               "$enc" |]
-        let ps = names |> Array.map (fun n -> insert.Parameters.Add(SqliteParameter(n, null)))
+            [| "@p"
+               "@m"
+               "@v"
+               "@o"
+               "@layer"
+               "@type"
+               "@shape"
+               "@params"
+               "@count"
+               "@acc"
+               "@on"
+               "@src"
+               "@at"
+               "@enc" |]
+        let ps = names |> Array.map (fun n -> parameter insert n null)
         let at = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture)
         for l, encoding in layers do
             let values: obj[] =
@@ -127,14 +108,14 @@ let replaceModel
             Array.iteri (fun i (v: obj) -> ps[i].Value <- (if isNull v then box DBNull.Value else v)) values
             insert.ExecuteNonQuery() |> ignore
         tx.Commit()
-    with :? SqliteException as e ->
+    with :? DbException as e ->
         raise (InputException(path, $"indexing {probe.Id}: {e.Message}", e))
 
-let private text (r: SqliteDataReader) (i: int) = if r.IsDBNull i then None else Some(r.GetString i)
-let private real (r: SqliteDataReader) (i: int) = if r.IsDBNull i then None else Some(r.GetDouble i)
+let private text (r: DbDataReader) (i: int) = if r.IsDBNull i then None else Some(r.GetString i)
+let private real (r: DbDataReader) (i: int) = if r.IsDBNull i then None else Some(r.GetDouble i)
 
 /// Every probe set, in the order they were recorded.
-let probes (connection: SqliteConnection) =
+let probes (connection: DbConnection) =
     use cmd = connection.CreateCommand()
     cmd.CommandText <-
         "SELECT id, spec, indices, preprocessing, seed, count, input_shape FROM cka_probes ORDER BY created_at, id"
@@ -149,10 +130,10 @@ let probes (connection: SqliteConnection) =
             ProbeRow.InputShape = parseInts (r.GetString 6) Int32.Parse } ]
 
 /// Every indexed model per probe set.
-let models (connection: SqliteConnection) =
+let models (connection: DbConnection) =
     use cmd = connection.CreateCommand()
     cmd.CommandText <-
-        """SELECT model, version, probe_id, count(*), max(accuracy), max(trained_on), max(source), max(indexed_at)
+        """SELECT model, version, probe_id, CAST(count(*) AS INTEGER), max(accuracy), max(trained_on), max(source), max(indexed_at)
            FROM cka_layers GROUP BY probe_id, model, version ORDER BY probe_id, model, version"""
     use r = cmd.ExecuteReader()
     [ while r.Read() do
@@ -165,17 +146,17 @@ let models (connection: SqliteConnection) =
             CkaModelRow.Source = r.GetString 6
             CkaModelRow.IndexedAt = r.GetString 7 } ]
 
-let private filtered (connection: SqliteConnection) (f: CkaFilter) =
+let private filtered (connection: DbConnection) (f: CkaFilter) =
     let cmd = connection.CreateCommand()
     let conditions =
-        [ yield "probe_id = $probe"
-          add cmd "$probe" f.Probe
+        [ yield "probe_id = @probe"
+          add cmd "@probe" f.Probe
           for column, name, value in
-              [ "model", "$model", f.Model
-                "version", "$version", f.Version
-                "layer", "$layer", f.Layer
-                "layer_type", "$type", f.LayerType
-                "trained_on", "$on", f.TrainedOn ] do
+              [ "model", "@model", f.Model
+                "version", "@version", f.Version
+                "layer", "@layer", f.Layer
+                "layer_type", "@type", f.LayerType
+                "trained_on", "@on", f.TrainedOn ] do
               match value with
               | Some v ->
                   yield $"{column} = {name}"
@@ -183,8 +164,8 @@ let private filtered (connection: SqliteConnection) (f: CkaFilter) =
               | None -> ()
           match f.MinAccuracy with
           | Some a ->
-              yield "accuracy >= $acc"
-              add cmd "$acc" a
+              yield "accuracy >= @acc"
+              add cmd "@acc" a
           | None -> () ]
     cmd.CommandText <-
         $"""SELECT probe_id, model, version, ordinal, layer, layer_type, output_shape, parameters, parameter_count,
@@ -192,7 +173,7 @@ let private filtered (connection: SqliteConnection) (f: CkaFilter) =
             FROM cka_layers WHERE {String.Join(" AND ", conditions)} ORDER BY probe_id, model, version, ordinal"""
     cmd
 
-let private readLayer (r: SqliteDataReader) =
+let private readLayer (r: DbDataReader) =
     { CkaLayerRow.Probe = r.GetString 0
       CkaLayerRow.Model = r.GetString 1
       CkaLayerRow.Version = r.GetString 2
@@ -208,7 +189,7 @@ let private readLayer (r: SqliteDataReader) =
 
 /// The layers filter matches with their encodings, blockRows at a time, streamed from one reader as the sequence is
 /// enumerated.
-let blocks (connection: SqliteConnection) (path: string) (filter: CkaFilter) (blockRows: int) =
+let blocks (connection: DbConnection) (path: string) (filter: CkaFilter) (blockRows: int) =
     if blockRows < 1 then
         invalidArg "blockRows" $"blockRows is {blockRows}; it must be at least 1"
     seq {
