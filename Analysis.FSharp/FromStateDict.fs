@@ -83,6 +83,21 @@ let private displayName (path: string) =
     let name = if Directory.Exists trimmed then Path.GetFileName trimmed else Path.GetFileNameWithoutExtension trimmed
     if name.StartsWith "models--" then name.Substring("models--".Length).Replace("--", "/") else name
 
+/// Each zoo fit's traced graph, traced once per process (a forward at the architecture's image size: a second for a
+/// ResNet-50 here), which every checkpoint of that fit shares.
+let private tracedGraphs = System.Collections.Concurrent.ConcurrentDictionary<ZooMatch.Fit, Lazy<Architecture>>()
+
+let private traced (fit: ZooMatch.Fit) =
+    tracedGraphs
+        .GetOrAdd(
+            fit,
+            fun f ->
+                lazy
+                    (let size = Hybrid.Core.Nn.Zoo.Zoo.ImageSize f.Name
+                     FromModule.ofModule f.Name Labels.empty (f.Create()) (Tensor.Zeros(1, f.Channels, size, size)))
+        )
+        .Value
+
 /// The abstract architecture of a checkpoint file or model folder, from tensor headers only (a legacy PyTorch
 /// checkpoint is read whole: it has no separate header). A checkpoint whose tensor names and shapes fit a zoo
 /// architecture (ZooMatch) gets that architecture's traced graph, so it reads as the same model's ONNX file and zoo
@@ -96,11 +111,7 @@ let read (path: string) : Architecture =
         else "safetensors"
     let labels = { ModelType = report.ModelType; Architectures = report.Architectures; Task = configTask path }
     match ZooMatch.find tensors with
-    | Some(zooName, model) ->
-        let size = Hybrid.Core.Nn.Zoo.Zoo.ImageSize zooName
-        let channels = ZooMatch.impliedSizes tensors |> snd |> Option.defaultValue 3
-        let traced = FromModule.ofModule zooName labels model (Tensor.Zeros(1, channels, size, size))
-        { traced with Name = displayName path; Format = format }
+    | Some fit -> { traced fit with Name = displayName path; Format = format; Labels = labels }
     | None ->
         let nodes = nodes tensors
         { Name = displayName path

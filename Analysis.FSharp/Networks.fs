@@ -55,7 +55,7 @@ let loadModule (device: Device) (path: string) (arch: string option) =
         | Some name -> name, Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
         | None ->
             match ZooMatch.find (shapes state) with
-            | Some fit -> fit
+            | Some fit -> fit.Name, fit.Create()
             | None ->
                 let known = String.Join(", ", Zoo.ImageNames)
                 raise (

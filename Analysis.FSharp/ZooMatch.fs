@@ -5,6 +5,7 @@
 module Hybrid.Analysis.ZooMatch
 
 open System.Collections.Concurrent
+open System.Collections.Generic
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
@@ -28,11 +29,37 @@ let private keySets = ConcurrentDictionary<string, Set<string>>()
 let private keysOf (name: string) =
     keySets.GetOrAdd(name, fun n -> (Zoo.Create n).StateDict() |> Seq.map (fun struct (k, _) -> k) |> required)
 
-/// The zoo image architecture (its name and a freshly initialised module at the implied class and channel counts)
-/// with exactly these state keys and shapes (as Core.Nn's readers give them: DataParallel's "module." dropped), if one
-/// has. Every zoo image model begins with a convolution, so tensors
-/// without a rank-4 weight build nothing (a transformer checkpoint costs no model construction).
-let find (tensors: (string * int64[]) list) : (string * Module) option =
+/// A zoo image architecture at the class and input-channel counts a checkpoint implies.
+type Fit =
+    { Name: string
+      Classes: int
+      Channels: int }
+
+    /// A freshly initialised module of this architecture at these sizes.
+    member f.Create() = Zoo.Create(f.Name, numClasses = f.Classes, inChannels = f.Channels)
+
+/// Each fit's state shapes, from one module built per process: a catalog of thousands of ResNet-50 checkpoints builds
+/// (and initialises) one ResNet-50, not thousands.
+let private shapeSets = ConcurrentDictionary<Fit, Lazy<IReadOnlyDictionary<string, int64[]>>>()
+
+let private shapesOf (fit: Fit) =
+    shapeSets
+        .GetOrAdd(
+            fit,
+            fun f ->
+                lazy
+                    (f.Create().StateDict()
+                     |> Seq.map (fun struct (k, t) -> KeyValuePair(k, Array.map int64 t.Shape))
+                     |> Dictionary
+                    :> IReadOnlyDictionary<_, _>)
+        )
+        .Value
+
+/// The zoo image architecture with exactly these state keys and shapes (as Core.Nn's readers give them: DataParallel's
+/// "module." dropped), at the class and channel counts they imply, if one has. Every zoo image model begins with a
+/// convolution, so tensors without a rank-4 weight build nothing (a transformer checkpoint costs no model
+/// construction).
+let find (tensors: (string * int64[]) list) : Fit option =
     if not (tensors |> List.exists (fun (n, s) -> s.Length = 4 && n.EndsWith "weight")) then
         None
     else
@@ -41,11 +68,11 @@ let find (tensors: (string * int64[]) list) : (string * Module) option =
         Zoo.ImageNames
         |> Seq.tryFind (fun name -> keysOf name = keys)
         |> Option.bind (fun name ->
-            let model = Zoo.Create(name, numClasses = defaultArg classes 0, inChannels = defaultArg channels 3)
-            let own = model.StateDict() |> Seq.map (fun struct (k, t) -> k, Array.map int64 t.Shape) |> dict
+            let fit = { Name = name; Classes = defaultArg classes 0; Channels = defaultArg channels 3 }
+            let own = shapesOf fit
             let fits (key, shape) =
                 optional key
                 || (match own.TryGetValue key with
                     | true, s -> s = shape
                     | _ -> false)
-            if tensors |> List.forall fits then Some(name, model) else None)
+            if tensors |> List.forall fits then Some fit else None)
