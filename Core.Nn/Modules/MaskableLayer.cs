@@ -99,21 +99,19 @@ public abstract class MaskableLayer : Module
         int rows = Weight.ShapeRef[0];
         int cols = rows == 0 ? 0 : (int)(Weight.Numel / rows);
         var weight = EffectiveWeight();
-        var compressed = CsrWeights.FromMasked(Weight.Device, rows, cols, weight, []);
-        if (compressed.Density > maxDensity)
-        {
-            compressed.Dispose();
-            return;
-        }
+        // The density the compressed copy will have (FromMasked keeps w != 0), counted before any fold rescales the
+        // rows, so that one compression serves.
+        long kept = 0;
+        foreach (var w in weight)
+            if (w != 0f) kept++;
+        if (weight.Length > 0 && (double)kept / weight.Length > maxDensity) return;
         var bias = EffectiveBias();
         if (foldNorm is not null)
         {
-            compressed.Dispose();
             bias = foldNorm.FoldInto(this, weight, bias, rows);
-            compressed = CsrWeights.FromMasked(Weight.Device, rows, cols, weight, []);
             foldedNorm = foldNorm;
         }
-        sparse = compressed;
+        sparse = CsrWeights.FromMasked(Weight.Device, rows, cols, weight, []);
         sparseBias = bias is not null ? Tensor.Wrap(bias, [bias.Length], Weight.Device) : null;
     }
 

@@ -47,12 +47,20 @@ public sealed class CifarResNet : Module
 
     /// <summary>True when nothing but the next module can hold the values these modules produced or read: no autograd
     /// graph, no trace, no forward hook (a hook may keep its output, as activation capture does).</summary>
-    static bool MayRecycle(params ReadOnlySpan<Module> modules)
+    internal static bool MayRecycle(params ReadOnlySpan<Module> modules)
     {
         if (Autograd.IsEnabled || Trace.IsActive) return false;
         foreach (var m in modules)
             if (m.HasForwardHooks) return false;
         return true;
+    }
+
+    /// <summary>Hands <paramref name="dead"/>'s storage back to <see cref="StoragePool"/> when <see cref="MayRecycle"/>
+    /// holds for the modules that saw it and it is not the storage of <paramref name="next"/>, the value computed from it
+    /// (a batch norm folded into a sparse convolution passes its input through).</summary>
+    internal static void Recycle(Tensor dead, Tensor next, params ReadOnlySpan<Module> seenBy)
+    {
+        if (MayRecycle(seenBy) && !ReferenceEquals(dead.Storage, next.Storage)) StoragePool.Return(dead);
     }
 
     /// <summary>PyTorch's <c>type(model).__name__</c> for akamaster's class.</summary>
@@ -62,7 +70,7 @@ public sealed class CifarResNet : Module
     {
         var c = conv1.Call(input);
         var x = bn1.CallRelu(c);
-        if (MayRecycle(conv1, bn1) && !ReferenceEquals(c.Storage, x.Storage)) StoragePool.Return(c);
+        Recycle(c, x, conv1, bn1);
         Module producer = bn1;
         foreach (var layer in layers)
         {
@@ -77,8 +85,7 @@ public sealed class CifarResNet : Module
             foreach (var (_, block) in layer.NamedChildren())
             {
                 var next = block.Call(x);
-                if (MayRecycle(producer) && !block.HasForwardHooksWithin && !ReferenceEquals(x.Storage, next.Storage))
-                    StoragePool.Return(x);
+                if (!block.HasForwardHooksWithin) Recycle(x, next, producer);
                 (x, producer) = (next, block);
             }
         }
@@ -124,15 +131,9 @@ public sealed class CifarBasicBlock : Module
         return output;
     }
 
-    /// <summary>Hands an intermediate's storage back to <see cref="StoragePool"/> when nothing can hold it: no autograd
-    /// graph (a backward would read it), no trace, no forward hook on the layers that saw it, and not the storage of the
-    /// value computed from it (a batch norm folded into a sparse convolution passes its input through).</summary>
-    void Recycle(Tensor dead, Tensor next)
-    {
-        if (!Autograd.IsEnabled && !Trace.IsActive && !conv1.HasForwardHooks && !bn1.HasForwardHooks && !conv2.HasForwardHooks
-            && !bn2.HasForwardHooks && !ReferenceEquals(dead.Storage, next.Storage))
-            StoragePool.Return(dead);
-    }
+    /// <summary>Hands an intermediate back to the pool (<see cref="CifarResNet.Recycle"/>) when no layer of this block
+    /// that saw it has a forward hook.</summary>
+    void Recycle(Tensor dead, Tensor next) => CifarResNet.Recycle(dead, next, conv1, bn1, conv2, bn2);
 }
 
 /// <summary>The option-A shortcut (akamaster's <c>LambdaLayer</c>): every second row and column,
