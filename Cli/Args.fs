@@ -359,7 +359,7 @@ type ExtractBenchArgs =
         member a.Usage =
             match a with
             | Db _ ->
-                $"a PostgreSQL catalog (postgres://...): also store the first {Hybrid.Bench.ExtractBench.catalogFiles} files in a new SQLite file (1 process) and through this database's work queue with 1 and 2 workers, each in a schema of its own that is dropped afterwards."
+                $"a PostgreSQL catalog (postgres://...): also store the first {Hybrid.Bench.ExtractBench.catalogFiles} files in a new SQLite file (1 process) and through this database's work queue with 1 and 2 workers, each in a schema of its own that is dropped afterwards; and time the content hash alone and the store alone (the extracted models inserted by 1 and 2 writers)."
             | Files _ -> $"synthetic safetensors files to generate and read (default {bench.Extract.Files})."
             | Quick -> "1,000 files and brief timing (what the demo runs)."
 

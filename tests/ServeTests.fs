@@ -57,35 +57,40 @@ let probe =
         (let cifar = "cifar10:" + sharedFile "data/cifar10/test_batch.bin"
          ProbeSet.load cifar 0 20 (Some [| 0.485f; 0.456f; 0.406f |]) (Some [| 0.229f; 0.224f; 0.225f |]))
 
-/// ResNet-20 and ResNet-32 indexed (every module) on the first 20 CIFAR-10 test images, in a catalog removed when the
-/// tests exit: n = 20 keeps every uncached answer small enough for the load test.
+/// ResNet-20 and ResNet-32 indexed (every module) on the first 20 CIFAR-10 test images into the catalog db: n = 20
+/// keeps every uncached answer small enough for the load test.
+let private indexInto (db: string) =
+    let model depth accuracy =
+        { LayerIndex.ModelToIndex.Path = sharedFile $"models/cifar10-resnet{depth}/model.safetensors"
+          LayerIndex.ModelToIndex.Name = $"resnet{depth}"
+          LayerIndex.ModelToIndex.Version = "1"
+          LayerIndex.ModelToIndex.Arch = None
+          LayerIndex.ModelToIndex.Accuracy = Some accuracy
+          LayerIndex.ModelToIndex.TrainedOn = Some "cifar10" }
+    LayerIndex.run
+        Hybrid.Core.Gpu.Device.Cpu
+        db
+        probe.Value
+        LayerCapture.everyLayer
+        [ model 20 0.8103; model 32 0.8256 ]
+        (fun _ _ _ -> ())
+    |> ignore
+    db
+
+/// The SQLite catalog the tests serve, removed when the tests exit.
 let private indexed =
     lazy
         (let dir = IO.Directory.CreateTempSubdirectory("hybrid-serve-").FullName
          AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> IO.Directory.Delete(dir, true))
-         let db = IO.Path.Combine(dir, "hybrid.db")
-         let model depth accuracy =
-             { LayerIndex.ModelToIndex.Path = sharedFile $"models/cifar10-resnet{depth}/model.safetensors"
-               LayerIndex.ModelToIndex.Name = $"resnet{depth}"
-               LayerIndex.ModelToIndex.Version = "1"
-               LayerIndex.ModelToIndex.Arch = None
-               LayerIndex.ModelToIndex.Accuracy = Some accuracy
-               LayerIndex.ModelToIndex.TrainedOn = Some "cifar10" }
-         LayerIndex.run
-             Hybrid.Core.Gpu.Device.Cpu
-             db
-             probe.Value
-             LayerCapture.everyLayer
-             [ model 20 0.8103; model 32 0.8256 ]
-             (fun _ _ _ -> ())
-         |> ignore
-         db)
+         indexInto (IO.Path.Combine(dir, "hybrid.db")))
 
 let db () = indexed.Value
 
-let withServer (cache: IResponseCache) (f: Running -> unit) =
-    use server = new Running(db (), cache, id)
+let withServerOn (db: string) (cache: IResponseCache) (f: Running -> unit) =
+    use server = new Running(db, cache, id)
     f server
+
+let withServer cache f = withServerOn (db ()) cache f
 
 let ok (server: Running) (url: string) =
     let status, body, _ = server.Get url
@@ -236,6 +241,25 @@ let private cacheTests =
                     Expect.equal fresh first $"{url}: the uncached server's answer is the same"))
     }
 
+/// A JSON answer with its indexing times blanked: the two catalogs were filled a moment apart.
+let private withoutTimes (body: string) =
+    Text.RegularExpressions.Regex.Replace(body, "\"indexed_at\":\"[^\"]*\"", "\"indexed_at\":\"\"")
+
+let private postgresTests =
+    test "serve --db on PostgreSQL answers every endpoint as it does over SQLite" {
+        let indexed = Npgsql.NpgsqlConnectionStringBuilder(indexInto (freshPostgresDatabase ()))
+        // Indexed through the socket by connection string, served over TCP by URI: both spellings of --db.
+        let uri =
+            $"postgres://postgres:{postgresPassword}@127.0.0.1:{postgresServer.Value.Port}/{indexed.Database}"
+        withServer (new NoResponseCache()) (fun sqlite ->
+            withServerOn uri (new NoResponseCache()) (fun pg ->
+                for url in urls @ [ "/resnet32/1/conv1/search?k=4&includeSelf=true"; "/nosuch/1/conv1/search" ] do
+                    let status1, expected, _ = sqlite.Get url
+                    let status2, actual, _ = pg.Get url
+                    Expect.equal status2 status1 $"{url}: status"
+                    Expect.equal (withoutTimes actual) (withoutTimes expected) $"{url}: the same answer from PostgreSQL"))
+    }
+
 /// 8 clients share 2,000 GETs over urls and /health; every one must answer 200. Returns the latencies in milliseconds, sorted.
 let private load (server: Running) =
     let clients, requests = 8, 2000
@@ -294,4 +318,4 @@ let private cliTests =
     }
 
 [<Tests>]
-let tests = testList "serve" [ endpointTests; cacheTests; loadTests; cliTests ]
+let tests = testList "serve" [ endpointTests; cacheTests; postgresTests; loadTests; cliTests ]
