@@ -25,6 +25,8 @@ type Dialect =
         CountTable: string
         /// Run first in the upgrade transaction, so that processes opening one catalog at once upgrade it one at a time.
         Lock: string option
+        /// Rows per multi-row INSERT statement when a model's nodes, edges and hierarchy are stored.
+        RowsPerInsert: int
     }
 
 /// The schema this build writes; a catalog with a higher version was written by a newer Hybrid and is refused.

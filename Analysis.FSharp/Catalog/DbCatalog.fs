@@ -131,13 +131,9 @@ let private prepared (c: Db) (tx: DbTransaction) (sql: string) (names: string li
         List.iteri (fun i (v: obj) -> ps[i].Value <- (if isNull v then box DBNull.Value else v)) values
         cmd.ExecuteScalar()
 
-// Rows per INSERT statement: a model's nodes go to the server in a few statements rather than one per row, which is
-// what a catalog across a network pays for; 200 rows of at most 10 values stay far below both stores' parameter limits.
-let private rowsPerStatement = 200
-
-/// Inserts rows (the table's columns in order) inside tx, many rows per statement.
+/// Inserts rows (the table's columns in order) inside tx, the dialect's RowsPerInsert rows per statement.
 let private insertRows (c: Db) (tx: DbTransaction) (table: string) (rows: obj list list) =
-    for chunk in rows |> List.chunkBySize rowsPerStatement do
+    for chunk in rows |> List.chunkBySize c.Dialect.RowsPerInsert do
         use cmd = command c ""
         cmd.Transaction <- tx
         let tuples =

@@ -20,7 +20,10 @@ let dialect: CatalogSchema.Dialect =
       CountTables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
       CountTable =
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @name"
-      Lock = Some "SELECT pg_advisory_xact_lock(7231604885)" }
+      Lock = Some "SELECT pg_advisory_xact_lock(7231604885)"
+      // Each statement is a round trip to the server: a model's few hundred rows go in a few statements (200 rows of at
+      // most 10 values stay far below the protocol's 65,535 parameters).
+      RowsPerInsert = 200 }
 
 let private connectionString = Regex(@"(^|;)\s*(host|server)\s*=", RegexOptions.IgnoreCase)
 

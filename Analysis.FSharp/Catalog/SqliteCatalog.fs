@@ -14,7 +14,10 @@ let dialect: CatalogSchema.Dialect =
       Keyed = " WITHOUT ROWID"
       CountTables = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
       CountTable = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @name"
-      Lock = None }
+      Lock = None
+      // SQLite binds each named parameter by a linear search of the statement's names, so a statement costs the
+      // square of its parameter count; in-process, it has no round trip to save. 16 rows ran 4x faster than 200.
+      RowsPerInsert = 16 }
 
 /// Opens the SQLite catalog at path, creating the file and its tables when it does not exist and upgrading an older
 /// catalog. Refuses (InputException) a file that is not SQLite, a SQLite file that is not a catalog, and a catalog
