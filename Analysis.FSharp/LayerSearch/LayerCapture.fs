@@ -1,6 +1,7 @@
 /// Activation capture for the CKA index: forward hooks on every module of a model (or the chosen module paths and
 /// types), one forward pass over the probe set, and per layer its CKA encoding computed as the layer's output arrives,
-/// so that only one layer's activations are held at a time.
+/// so that only one layer's activations are held at a time. The selection, layer naming, parameter text and encoding
+/// are shared with the capture on ONNX graphs (OnnxCapture).
 module Hybrid.Analysis.LayerCapture
 
 open System
