@@ -58,8 +58,9 @@ let modulePaths (nodeNames: string seq) =
                 part)
         |> joinScope)
 
-/// PyTorch's names for the parameter inputs of the ops that have them; other ops' parameters keep their value names.
-let private parameterNames =
+/// PyTorch's names for the parameter inputs of the ops that have them, by input position; other ops' parameters keep
+/// their value names.
+let parameterNames =
     dict
         [ "Conv", [| "input"; "weight"; "bias" |]
           "ConvTranspose", [| "input"; "weight"; "bias" |]

@@ -182,7 +182,8 @@ type CkaIndexArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Models _ -> "model files (zoo weights in any format: .safetensors, .pt, .th, .bin, Hugging Face folder)."
+            | Models _ ->
+                "model files: zoo weights in any format (.safetensors, .pt, .th, .bin, Hugging Face folder), or .onnx graphs (every node's output; run by Hybrid's own operators)."
             | Probe _ ->
                 "the probe data set SPEC (cifar10:FILE, fashion-mnist[:DIR], folder:DIR, random:N:CxHxW[:SEED])."
             | Probe_Count _ -> $"probe inputs (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
@@ -195,8 +196,10 @@ type CkaIndexArgs =
             | Arch _ -> archUsage
             | Accuracy _ -> "the models' accuracies, one per model in order, stored for search's --min-accuracy."
             | Trained_On _ -> "the data set the models were trained on, stored for search's --trained-on."
-            | Layers _ -> "module paths to index (default: every module)."
-            | Layer_Types _ -> "module types to index, such as Conv2d or BasicBlock (default: every module)."
+            | Layers _ ->
+                "module paths to index; for ONNX, node names as in the file or as stored (/layer1/Relu or layer1.Relu) (default: every module or node)."
+            | Layer_Types _ ->
+                "module types to index, such as Conv2d or BasicBlock; for ONNX, op types such as Conv or Relu (default: every module or node)."
             | Device _ -> autoDevice
             | Json -> "print one JSON document {db, probe, models, device} instead of a table."
 
@@ -222,7 +225,8 @@ type CkaSearchArgs =
             | Version _ -> "the query model's version, when several are indexed."
             | Probe _ -> "the probe-set id, when the model is indexed on several."
             | Min_Accuracy _ -> "only models whose stored accuracy is at least this."
-            | Layer_Type _ -> "only layers of this module type (Conv2d, BasicBlock, ...)."
+            | Layer_Type _ ->
+                "only layers of this module type (Conv2d, BasicBlock, ...) or ONNX op type (Conv, Relu, ...)."
             | Trained_On _ -> "only models stored with this --trained-on data set."
             | Db _ -> $"the catalog (default ./{db})."
             | Device _ -> autoDevice

@@ -9,9 +9,10 @@ open System.IO
 open Expecto
 open Hybrid.Analysis
 
-let private cifar = lazy ("cifar10:" + sharedFile "data/cifar10/test_batch.bin")
-let private mean = [| 0.485f; 0.456f; 0.406f |]
-let private std = [| 0.229f; 0.224f; 0.225f |]
+/// The CIFAR-10 test set as a dataset SPEC, and the normalisation the ResNets were trained with.
+let cifar = lazy ("cifar10:" + sharedFile "data/cifar10/test_batch.bin")
+let mean = [| 0.485f; 0.456f; 0.406f |]
+let std = [| 0.229f; 0.224f; 0.225f |]
 let private resnet (depth: int) = sharedFile $"models/cifar10-resnet{depth}/model.safetensors"
 let private referenceLayers = [ "conv1"; "layer1"; "layer2"; "layer3" ]
 
@@ -49,20 +50,22 @@ let private indexedOn =
             .Value
 
 /// The reference: the Reference backend's float64 linear CKA of PyTorch's own activations of two ResNet-20 layers.
-let private referenceCka (a: string) (b: string) =
+let referenceCka (a: string) (b: string) =
     use fixture = SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors")
     let activations name = Hybrid.Core.Gpu.Activations.Of(fixture.ReadFloat32 $"act_first100.{name}", 100)
     Hybrid.Core.Gpu.Cka.Score(Device.Reference, activations a, activations b)
 
 /// Every stored layer of the index and its encoding, in index order.
-let private stored (db: string) (probe: string) =
+let stored (db: string) (probe: string) =
     use catalog = Catalog.openOrCreate db
     [ for b in Catalog.ckaBlocks catalog (CkaFilter.Of probe) 64 do
           for i in 0 .. b.Layers.Length - 1 -> b.Layers[i], Array.sub b.Encodings (i * b.Dimension) b.Dimension ]
 
-let private dot (a: float32[]) (b: float32[]) = Array.fold2 (fun s (x: float32) y -> s + float x * float y) 0.0 a b
+/// The dot product of two encodings (their linear CKA), in float64.
+let dot (a: float32[]) (b: float32[]) = Array.fold2 (fun s (x: float32) y -> s + float x * float y) 0.0 a b
 
-let private search (db: string) (q: LayerSearch.Query) =
+/// One search over the catalog at db on the CPU.
+let search (db: string) (q: LayerSearch.Query) =
     use catalog = Catalog.openOrCreate db
     LayerSearch.search Device.Cpu catalog q
 

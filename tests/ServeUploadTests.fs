@@ -1,7 +1,8 @@
-/// `POST /models` on a server over a copy of the served catalog: the real ResNet-20 uploaded as a raw safetensors body
-/// and as multipart PyTorch checkpoints (zip and legacy) is stored exactly as `hybrid cka index` stored the same weights
-/// from disk, on the server's probe set, a named one or the catalog's only one; oversized, empty, corrupt, truncated,
-/// hostile and unknown-format uploads are JSON 4xx errors that name no server path and leave the catalog as it was.
+/// `POST /models` on a server over a copy of the served catalog: the real ResNet-20 uploaded as a raw safetensors body,
+/// as multipart PyTorch checkpoints (zip and legacy) and as its ONNX graph is stored exactly as `hybrid cka index`
+/// stores the same file from disk, on the server's probe set, a named one or the catalog's only one; oversized, empty,
+/// corrupt, truncated, hostile, unknown-operator and unknown-format uploads are JSON 4xx errors that name no server path
+/// and leave the catalog as it was.
 module Hybrid.Tests.ServeUploadTests
 
 open System
@@ -49,9 +50,9 @@ let private stored (db: string) (model: string) =
     use catalog = Catalog.openOrCreate db
     LayerSearch.load catalog model (Some "1") None
 
-/// model's stored rows equal resnet20's (indexed by the tests from model.safetensors on the same probe set).
-let private sameAsIndexed (db: string) (model: string) (source: string) =
-    let expected, actual = stored db "resnet20", stored db model
+/// model's stored rows equal those of indexed, the same file indexed from disk on the same probe set.
+let private sameAs (indexed: string) (db: string) (model: string) (source: string) =
+    let expected, actual = stored db indexed, stored db model
     Expect.equal actual.Probe expected.Probe $"{model}: the probe set"
     let shape (l: CkaLayerRow) = l.Layer, l.LayerType, List.ofArray l.OutputShape, l.Parameters, l.Accuracy
     Expect.equal
@@ -64,6 +65,9 @@ let private sameAsIndexed (db: string) (model: string) (source: string) =
             // The same weights through the same capture on the same device: equal up to float32 rounding.
             if abs (a[i] - e[i]) > 1e-6f + 1e-5f * abs e[i] then
                 failtestf "%s %s: encoding[%d] %g, cka index stored %g (abs 1e-6, rel 1e-5)" model l.Layer i a[i] e[i]
+
+/// model's stored rows equal resnet20's (indexed by the tests from model.safetensors on the same probe set).
+let private sameAsIndexed = sameAs "resnet20"
 
 let private indexed =
     test "raw safetensors, multipart zip and legacy checkpoints are indexed as cka index indexes the file" {
@@ -110,6 +114,30 @@ let private indexed =
             Expect.equal status 201 $"zip checkpoint, the catalog's only probe set: status (body {body})"
             Expect.equal ((json body).GetProperty("probe").GetString()) probeId "the catalog's probe set"
             sameAsIndexed copy "up-zip" "upload:model.pt")
+        withCopy (fun o -> { o with Probe = Some probe.Value }) (fun server copy ->
+            let status, body = post server "/models?name=up-onnx" (multipart (modelFile "model.onnx") "model.onnx")
+            Expect.equal status 201 $"ONNX graph: status (body {body})"
+            Expect.equal ((json body).GetProperty("network").GetString()) "ONNX graph" "run as a graph"
+            // layer2's output: the last ReLU of the stage's last block; in the module tree, layer2.2 and layer2.
+            let hits = json (ok server "/up-onnx/1/layer2.layer2.2.Relu_1/search?k=2")
+            let results = hits.GetProperty("results")
+            let found = [ for h in results.EnumerateArray() -> h.GetProperty("layer").GetString() ] |> set
+            Expect.equal found (set [ "layer2.2"; "layer2" ]) "the module outputs it equals"
+            for h in results.EnumerateArray() do
+                Expect.equal (h.GetProperty("model").GetString()) "resnet20" "from the safetensors index"
+                Expect.floatClose { absolute = 1e-5; relative = 0.0 } (h.GetProperty("score").GetDouble()) 1.0 "at 1"
+            let indexFromDisk () =
+                use catalog = Catalog.openOrCreate copy
+                let onDisk =
+                    { LayerIndex.ModelToIndex.Path = sharedFile "models/cifar10-resnet20/model.onnx"
+                      LayerIndex.ModelToIndex.Name = "disk-onnx"
+                      LayerIndex.ModelToIndex.Version = "1"
+                      LayerIndex.ModelToIndex.Arch = None
+                      LayerIndex.ModelToIndex.Accuracy = None
+                      LayerIndex.ModelToIndex.TrainedOn = None }
+                LayerIndex.indexModel Device.Cpu catalog probe.Value LayerCapture.everyLayer onDisk |> ignore
+            indexFromDisk ()
+            sameAs "disk-onnx" copy "up-onnx" "upload:model.onnx")
     }
 
 let private refused =
@@ -123,6 +151,7 @@ let private refused =
         let noise = Array.zeroCreate<byte> 4096
         Random(7).NextBytes noise
         noise[0] <- 0x13uy
+        let unknownOp = File.ReadAllBytes(Path.Combine(repoRoot, "tests", "golden", "onnx_invalid", "unknown_op.onnx"))
         let hostile (name: string) = File.ReadAllBytes(sharedFile $"fixtures/hostile/{name}")
         let pwned = "/tmp/hybrid-pwned"
         let textOnly = new MultipartFormDataContent()
@@ -140,7 +169,12 @@ let private refused =
             for what, url, content, status, says in
                 [ "empty", "/models?name=x", raw [||], 400, "empty"
                   "noise", "/models?name=x", raw noise, 415, "unknown format"
-                  "ONNX", "/models?name=x", raw (modelFile "model.onnx"), 415, "unknown format"
+                  "truncated ONNX", "/models?name=x", raw (half (modelFile "model.onnx")), 400, "upload.onnx"
+                  "unknown ONNX operator",
+                  "/models?name=x",
+                  raw unknownOp,
+                  400,
+                  "operator 'FancyNorm' is not supported"
                   "truncated safetensors", "/models?name=x", raw (half safetensors), 400, "upload.safetensors"
                   "corrupt safetensors header", "/models?name=x", raw badHeader, 400, "upload.safetensors"
                   "truncated zip", "/models?name=x", multipart (half zip) "model.pt", 400, "upload.pt"

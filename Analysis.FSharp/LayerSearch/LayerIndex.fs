@@ -22,7 +22,7 @@ type IndexedModel =
         Model: string
         Version: string
         Source: string
-        /// The zoo architecture the weights were loaded into.
+        /// The zoo architecture the weights were loaded into, or "ONNX graph".
         Network: string
         Layers: int
         Skipped: LayerCapture.SkippedLayer list
@@ -70,12 +70,17 @@ let indexFrom
     =
     checkName "model" m.Name
     checkName "version" m.Version
-    if Path.GetExtension(m.Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) then
-        Input.fail "%s: ONNX graphs expose no module tree to hook; index the same weights as .safetensors or .pt" m.Path
     let clock = Stopwatch.StartNew()
-    let arch, model = Networks.loadModule device m.Path m.Arch
-    let layers, skipped =
-        Input.guard m.Path (fun () -> LayerCapture.capture device model selection probe.Images probe.Row.InputShape)
+    let images, shape = probe.Images, probe.Row.InputShape
+    let network, (layers, skipped) =
+        match Networks.load device m.Path m.Arch with
+        | Networks.ZooModel(arch, model) ->
+            arch, Input.guard m.Path (fun () -> LayerCapture.capture device model selection images shape)
+        | Networks.OnnxGraph(_, session) ->
+            let batch, budget = OnnxCapture.DefaultBatch, OnnxCapture.DefaultBudget
+            "ONNX graph",
+            Input.guard m.Path (fun () -> OnnxCapture.capture device session selection images shape batch budget)
+        | Networks.Engine(description, _) -> Input.fail "%s: %s has no layers to capture" m.Path description
     if layers.IsEmpty then
         Input.fail "%s: no layer to index (%d skipped)" m.Path skipped.Length
     let rows =
@@ -98,7 +103,7 @@ let indexFrom
     { Model = m.Name
       Version = m.Version
       Source = source
-      Network = arch
+      Network = network
       Layers = rows.Length
       Skipped = skipped
       Seconds = clock.Elapsed.TotalSeconds }

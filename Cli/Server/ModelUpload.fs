@@ -1,7 +1,7 @@
 /// `POST /models`: a model file sent to the server, as the raw request body or as the file of a multipart form,
 /// streamed to a temporary file within a size limit, its format recognised from its first bytes. The file is then read
-/// by the same readers `hybrid cka index` uses, which execute nothing in it: safetensors are plain data, and PyTorch
-/// checkpoints go through the allow-list unpickler.
+/// by the same readers `hybrid cka index` uses, which execute nothing in it: safetensors are plain data, PyTorch
+/// checkpoints go through the allow-list unpickler, and ONNX graphs run on Hybrid's own standard operators.
 module Hybrid.Cli.Server.ModelUpload
 
 open System
@@ -61,7 +61,8 @@ let private plainName (fileName: string) =
 
 /// The extension the readers take the file's format from, from its first bytes: a PyTorch zip checkpoint starts with a
 /// zip entry, a legacy one with a pickle (protocol 2 to 5), a safetensors file with its header's length and the JSON
-/// header's brace. Anything else is refused (415); so is an empty file (400).
+/// header's brace, an ONNX model (a protobuf ModelProto) with its first field, ir_version (tag 0x08, then a version
+/// from 1 to 127 as a one-byte varint). Anything else is refused (415); so is an empty file (400).
 let private formatOf (path: string) =
     let head = Array.zeroCreate<byte> 9
     let n =
@@ -69,16 +70,11 @@ let private formatOf (path: string) =
         f.ReadAtLeast(head.AsSpan(), head.Length, false)
     if n = 0 then
         fail 400 "the upload is empty"
-    if n >= 4 && head[0] = byte 'P' && head[1] = byte 'K' && head[2] = 3uy && head[3] = 4uy then
-        ".pt"
-    elif n >= 2 && head[0] = 0x80uy && head[1] >= 2uy && head[1] <= 5uy then
-        ".pt"
-    elif n = 9 && head[8] = byte '{' && BitConverter.ToUInt64(head, 0) > 1UL then
-        ".safetensors"
-    else
-        fail
-            415
-            "unknown format: not a safetensors file or a PyTorch checkpoint (zip or legacy); ONNX graphs expose no module tree to index"
+    if n >= 4 && head[0] = byte 'P' && head[1] = byte 'K' && head[2] = 3uy && head[3] = 4uy then ".pt"
+    elif n >= 2 && head[0] = 0x80uy && head[1] >= 2uy && head[1] <= 5uy then ".pt"
+    elif n = 9 && head[8] = byte '{' && BitConverter.ToUInt64(head, 0) > 1UL then ".safetensors"
+    elif n >= 2 && head[0] = 0x08uy && head[1] >= 1uy && head[1] <= 127uy then ".onnx"
+    else fail 415 "unknown format: not a safetensors file, a PyTorch checkpoint (zip or legacy) or an ONNX model"
 
 /// Receives the request's model into a new file under dir (at most limit bytes of model), named by its format.
 let receive (context: HttpContext) (dir: string) (limit: int64) : Task<Upload> =

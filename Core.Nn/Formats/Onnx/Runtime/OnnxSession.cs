@@ -86,7 +86,13 @@ public sealed class OnnxSession
 
     /// <summary>Runs the graph on <paramref name="feeds"/> (every name of <see cref="Inputs"/>; float32 or int64 as
     /// declared) and returns every graph output by name. Runs without recording autograd.</summary>
-    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds)
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds) => Run(feeds, null);
+
+    /// <summary>Runs the graph as <see cref="Run(IReadOnlyDictionary{string, Tensor})"/> does and hands every step's
+    /// node, inputs and outputs to <paramref name="observe"/> as soon as the step has run, before the values no later
+    /// step reads are released: every intermediate value can be seen without the session keeping it. Nodes computed
+    /// from constants alone when the session was built (<see cref="Folded"/>) are not steps and are not observed.</summary>
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds, OnnxObserver? observe)
     {
         ArgumentNullException.ThrowIfNull(feeds);
         foreach (var name in feeds.Keys)
@@ -103,9 +109,11 @@ public sealed class OnnxSession
         using (Autograd.NoGrad())
             foreach (var step in steps)
             {
-                var results = Execute(Model, step.Node, step.Kernel, step.Inputs.Select(s => s < 0 ? null : values[s]).ToArray());
+                var arguments = step.Inputs.Select(s => s < 0 ? null : values[s]).ToArray();
+                var results = Execute(Model, step.Node, step.Kernel, arguments);
                 for (int i = 0; i < step.Outputs.Length; i++)
                     if (step.Outputs[i] >= 0) values[step.Outputs[i]] = results[i];
+                observe?.Invoke(step.Node, arguments, results);
                 foreach (int slot in step.Release) values[slot] = null;
             }
         return outputs.ToDictionary(o => o.Name, o => values[o.Slot]!);
