@@ -1,11 +1,12 @@
+using System.Numerics.Tensors;
+
 namespace Hybrid.Core.Nn;
 
 public static partial class Functional
 {
     /// <summary>y = x W^T + b for a sparse batch x (<see cref="SparseRows"/>, Rows x in) and a dense float32 (out, in)
     /// weight: F.linear on the densified batch, but touching only x's nonzeros, forward and backward. The weight's
-    /// gradient is x^T dY, computed row of W by row of W from the nonzeros alone (the rest of it is zero), and the
-    /// bias's is dY summed over the batch; the input, being data, gets none. Runs on the host, where tensors keep their
+    /// gradient is dY^T x, computed from the nonzeros alone (the rest of it is zero), and the bias's is dY summed over the batch; the input, being data, gets none. Runs on the host, where tensors keep their
     /// storage, whatever the weight's device; each output and gradient element is summed by one thread in a fixed order,
     /// so the result does not depend on the number of cores (Core.Gpu's Ranges splits the work).</summary>
     public static Tensor SparseLinear(SparseRows input, Tensor weight, Tensor? bias = null)
@@ -18,7 +19,8 @@ public static partial class Functional
         int rows = input.Rows, inFeatures = input.Columns, outFeatures = weight.ShapeRef[0];
         if (bias is not null && (bias.Dtype != ScalarType.Float32 || bias.Dim != 1 || bias.ShapeRef[0] != outFeatures))
             throw new ArgumentException($"SparseLinear: bias {LayerOp.Describe(bias)} must be float32 ({outFeatures})");
-        var w = weight.F32;
+        // W^T, so that each nonzero x[r, k] adds a contiguous row W^T[k, :] to y[r, :]: one vector multiply-add.
+        var wt = Transposed(weight.F32, outFeatures, inFeatures);
         var b = bias?.F32;
         var y = new float[rows * outFeatures];
         long perRow = (long)outFeatures * Math.Max(1, input.Values.Length / Math.Max(1, rows));
@@ -26,15 +28,10 @@ public static partial class Functional
         {
             for (int r = first; r < first + count; r++)
             {
-                int start = input.RowStart[r], end = input.RowStart[r + 1];
-                for (int o = 0; o < outFeatures; o++)
-                {
-                    int row = o * inFeatures;
-                    float sum = 0f;
-                    for (int j = start; j < end; j++)
-                        sum += input.Values[j] * w[row + input.Indices[j]];
-                    y[r * outFeatures + o] = b is null ? sum : sum + b[o];
-                }
+                var yr = y.AsSpan(r * outFeatures, outFeatures);
+                if (b is not null) b.CopyTo(yr);
+                for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
+                    TensorPrimitives.MultiplyAdd(wt.AsSpan(input.Indices[j] * outFeatures, outFeatures), input.Values[j], yr, yr);
             }
         });
         var output = Tensor.Wrap(y, [rows, outFeatures], weight.Device);
@@ -47,27 +44,41 @@ public static partial class Functional
         }, parameters);
     }
 
-    /// <summary>dW = dY^T x over x's nonzeros: one output row of W per task, so no two tasks write one element.</summary>
+    /// <summary>dW = dY^T x over x's nonzeros: each nonzero x[r, k] adds x[r, k] dY[r, :] to the row k of dW^T, one
+    /// vector multiply-add; the tasks split the output columns, so no two write one element. dW^T is then transposed.</summary>
     static Tensor SparseWeightGradient(SparseRows input, float[] dy, int outFeatures, Gpu.Device device)
     {
         int rows = input.Rows, inFeatures = input.Columns;
-        var gw = new float[outFeatures * inFeatures];
+        var gwt = new float[inFeatures * outFeatures];
         Gpu.Ranges.ByWork(outFeatures, Math.Max(1, input.Values.Length), (first, count) =>
         {
-            for (int o = first; o < first + count; o++)
+            for (int r = 0; r < rows; r++)
             {
-                int row = o * inFeatures;
-                for (int r = 0; r < rows; r++)
+                var dyr = dy.AsSpan(r * outFeatures + first, count);
+                for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
                 {
-                    // ReLU zeroes most of dY: those rows add nothing.
-                    float d = dy[r * outFeatures + o];
-                    if (d == 0f) continue;
-                    for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
-                        gw[row + input.Indices[j]] += d * input.Values[j];
+                    var row = gwt.AsSpan(input.Indices[j] * outFeatures + first, count);
+                    TensorPrimitives.MultiplyAdd(dyr, input.Values[j], row, row);
                 }
             }
         });
-        return Tensor.Wrap(gw, [outFeatures, inFeatures], device);
+        return Tensor.Wrap(Transposed(gwt, inFeatures, outFeatures), [outFeatures, inFeatures], device);
+    }
+
+    /// <summary>The (cols, rows) transpose of a row-major (rows, cols) matrix, in cache-sized tiles.</summary>
+    static float[] Transposed(float[] source, int rows, int cols)
+    {
+        const int Tile = 32;
+        var result = new float[source.Length];
+        Gpu.Ranges.ByWork((rows + Tile - 1) / Tile, (long)Tile * cols, (first, count) =>
+        {
+            for (int r0 = first * Tile; r0 < Math.Min(rows, (first + count) * Tile); r0 += Tile)
+                for (int c0 = 0; c0 < cols; c0 += Tile)
+                    for (int r = r0; r < Math.Min(rows, r0 + Tile); r++)
+                        for (int c = c0; c < Math.Min(cols, c0 + Tile); c++)
+                            result[c * rows + r] = source[r * cols + c];
+        });
+        return result;
     }
 
     static Tensor BiasGradient(float[] dy, int rows, int outFeatures, Gpu.Device device)
