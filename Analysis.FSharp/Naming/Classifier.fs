@@ -93,8 +93,7 @@ let probabilities (model: DaraMlp) (rows: SparseVector[]) =
     evaluate model rows (fun x -> Functional.Softmax(model.Forward x, 1))
 
 /// Each row's embedding: the last hidden layer, relu(fc3).
-let embeddings (model: DaraMlp) (rows: SparseVector[]) =
-    evaluate model rows (fun x -> model.Embed x)
+let embeddings (model: DaraMlp) (rows: SparseVector[]) = evaluate model rows (fun x -> model.Embed x)
 
 /// The most probable class of each row of probabilities, with its probability (ties to the lower class).
 let predictions (probabilities: float[][]) =
