@@ -20,9 +20,10 @@ public static partial class Functional
         if (bias is not null && (bias.Dtype != ScalarType.Float32 || bias.Dim != 1 || bias.ShapeRef[0] != outFeatures))
             throw new ArgumentException($"SparseLinear: bias {LayerOp.Describe(bias)} must be float32 ({outFeatures})");
         // W^T, so that each nonzero x[r, k] adds a contiguous row W^T[k, :] to y[r, :]: one vector multiply-add.
-        var wt = Transposed(weight.F32, outFeatures, inFeatures);
+        // Scratch and output come from StoragePool: fresh large arrays cost a page fault per 4 KB on every step.
+        var wt = Transpose(weight.F32, outFeatures, inFeatures, StoragePool.Rent(outFeatures * inFeatures));
         var b = bias?.F32;
-        var y = new float[rows * outFeatures];
+        var y = TensorAccess.Fresh<float>(rows * outFeatures);
         long perRow = (long)outFeatures * Math.Max(1, input.Values.Length / Math.Max(1, rows));
         Gpu.Ranges.ByWork(rows, perRow, (first, count) =>
         {
@@ -30,11 +31,13 @@ public static partial class Functional
             {
                 var yr = y.AsSpan(r * outFeatures, outFeatures);
                 if (b is not null) b.CopyTo(yr);
+                else yr.Clear();
                 for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
                     TensorPrimitives.MultiplyAdd(wt.AsSpan(input.Indices[j] * outFeatures, outFeatures), input.Values[j], yr, yr);
             }
         });
-        var output = Tensor.Wrap(y, [rows, outFeatures], weight.Device);
+        StoragePool.Return(TensorAccess.Own(wt, [wt.Length], weight.Device));
+        var output = TensorAccess.Own(y, [rows, outFeatures], weight.Device);
         Tensor[] parameters = bias is null ? [weight] : [weight, bias];
         return Autograd.Record(output, "SparseLinear", g =>
         {
@@ -49,7 +52,8 @@ public static partial class Functional
     static Tensor SparseWeightGradient(SparseRows input, float[] dy, int outFeatures, Gpu.Device device)
     {
         int rows = input.Rows, inFeatures = input.Columns;
-        var gwt = new float[inFeatures * outFeatures];
+        var gwt = StoragePool.Rent(inFeatures * outFeatures);
+        Array.Clear(gwt);
         Gpu.Ranges.ByWork(outFeatures, Math.Max(1, input.Values.Length), (first, count) =>
         {
             for (int r = 0; r < rows; r++)
@@ -62,14 +66,16 @@ public static partial class Functional
                 }
             }
         });
-        return Tensor.Wrap(Transposed(gwt, inFeatures, outFeatures), [outFeatures, inFeatures], device);
+        var gw = Transpose(gwt, inFeatures, outFeatures, TensorAccess.Fresh<float>(gwt.Length));
+        StoragePool.Return(TensorAccess.Own(gwt, [gwt.Length], device));
+        return TensorAccess.Own(gw, [outFeatures, inFeatures], device);
     }
 
-    /// <summary>The (cols, rows) transpose of a row-major (rows, cols) matrix, in cache-sized tiles.</summary>
-    static float[] Transposed(float[] source, int rows, int cols)
+    /// <summary>Writes the (cols, rows) transpose of a row-major (rows, cols) matrix into every element of
+    /// <paramref name="result"/>, in cache-sized tiles; returns it.</summary>
+    static float[] Transpose(float[] source, int rows, int cols, float[] result)
     {
         const int Tile = 32;
-        var result = new float[source.Length];
         Gpu.Ranges.ByWork((rows + Tile - 1) / Tile, (long)Tile * cols, (first, count) =>
         {
             for (int r0 = first * Tile; r0 < Math.Min(rows, (first + count) * Tile); r0 += Tile)
