@@ -38,8 +38,10 @@ let defaults =
 let create (options: Options) (features: int) (classes: int) =
     DaraMlp(features, classes, Generator(int64 options.Seed), Array.ofList options.Widths, options.Dropout)
 
-let private batchTensor (device: Hybrid.Core.Gpu.Device) (features: int) (rows: SparseVector[]) =
-    Tensor.Wrap(densify features rows, [| rows.Length; features |], device)
+/// The rows as one CSR batch: the first layer multiplies only their nonzeros (Functional.SparseLinear), where a
+/// densified batch of a few dozen terms among thousands would multiply mostly zeros.
+let private batchRows (features: int) (rows: SparseVector[]) =
+    SparseRows.FromRows(features, rows |> Array.map (fun v -> struct (v.Indices, v.Values)))
 
 /// Trains a new classifier on the rows and their class targets.
 let train
@@ -64,9 +66,9 @@ let train
             random.Shuffle order
             for start in 0 .. options.BatchSize .. rows.Length - 1 do
                 let batch = order[start .. min rows.Length (start + options.BatchSize) - 1]
-                let x = batchTensor device features (batch |> Array.map (fun i -> rows[i]))
+                let x = batchRows features (batch |> Array.map (fun i -> rows[i]))
                 let y = Tensor.Wrap(batch |> Array.map (fun i -> int64 targets[i]), [| batch.Length |], device)
-                let loss = Functional.CrossEntropy(model.Call x, y)
+                let loss = Functional.CrossEntropy(model.Forward x, y)
                 optimizer.ZeroGrad()
                 loss.Backward()
                 optimizer.Step()
@@ -76,23 +78,22 @@ let train
 /// Rows in evaluation batches of this size (DARA's 32 would only slow the matrix products).
 let private evalBatch = 256
 
-let private evaluate (device: Hybrid.Core.Gpu.Device) (model: DaraMlp) (rows: SparseVector[]) (f: Tensor -> Tensor) =
+let private evaluate (model: DaraMlp) (rows: SparseVector[]) (f: SparseRows -> Tensor) =
     use _ = Autograd.NoGrad()
     use _ = model.Eval()
     [| for start in 0..evalBatch .. rows.Length - 1 do
            let batch = rows[start .. min rows.Length (start + evalBatch) - 1]
-           let out = f (batchTensor device model.InputFeatures batch)
+           let out = f (batchRows model.InputFeatures batch)
            let width = out.Size 1
            let values = out.ToDoubleArray()
            for r in 0 .. batch.Length - 1 -> values[r * width .. (r + 1) * width - 1] |]
 
 /// Each row's class probabilities (softmax of the logits).
-let probabilities (device: Hybrid.Core.Gpu.Device) (model: DaraMlp) (rows: SparseVector[]) =
-    evaluate device model rows (fun x -> Functional.Softmax(model.Call x, 1))
+let probabilities (model: DaraMlp) (rows: SparseVector[]) =
+    evaluate model rows (fun x -> Functional.Softmax(model.Forward x, 1))
 
 /// Each row's embedding: the last hidden layer, relu(fc3).
-let embeddings (device: Hybrid.Core.Gpu.Device) (model: DaraMlp) (rows: SparseVector[]) =
-    evaluate device model rows model.Embed
+let embeddings (model: DaraMlp) (rows: SparseVector[]) = evaluate model rows (fun x -> model.Embed x)
 
 /// The most probable class of each row of probabilities, with its probability (ties to the lower class).
 let predictions (probabilities: float[][]) =

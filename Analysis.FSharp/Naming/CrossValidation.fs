@@ -90,14 +90,15 @@ let fit
         let x = rows |> Array.map (fun r -> vectorise terms[r])
         let y = rows |> Array.map (fun r -> targets[r])
         let model = Classifier.train device settings.Classifier vocabulary.Terms.Length classes x y
-        let embeddings = lazy (Classifier.embeddings device model x)
+        let embeddings = lazy (Classifier.embeddings model x)
         let mixtures = settings.Mixtures |> Option.map (fun o -> Mixtures.fit device o classes embeddings.Value y)
         { Vocabulary = vocabulary; Model = model; Mixtures = mixtures }, embeddings
     let first, embeddings = fitOn rows
     match settings.NoisyBelow, first.Mixtures with
     | Some threshold, Some mixtures ->
         let posterior =
-            embeddings.Value |> Array.mapi (fun i e -> snd (Mixtures.score device mixtures e (Some targets[rows[i]])))
+            Mixtures.scoreAll device mixtures embeddings.Value (rows |> Array.map (fun r -> Some targets[r]))
+            |> Array.map snd
         let likely i = posterior[i] >= threshold
         let keptClasses =
             rows |> Array.indexed |> Array.filter (fst >> likely) |> Array.map (fun (_, r) -> targets[r]) |> set
@@ -114,14 +115,12 @@ let fit
 let apply (device: Device) (fitted: Fitted) (terms: IReadOnlyDictionary<string, int>[]) (declared: int option[]) =
     let vectorise = Vocabulary.vectorise fitted.Vocabulary
     let x = terms |> Array.map vectorise
-    let probabilities = Classifier.probabilities device fitted.Model x
+    let probabilities = Classifier.probabilities fitted.Model x
     let scores =
         match fitted.Mixtures with
         | Some m ->
-            Classifier.embeddings device fitted.Model x
-            |> Array.mapi (fun i e ->
-                let s, posterior = Mixtures.score device m e declared[i]
-                s, Some posterior)
+            Mixtures.scoreAll device m (Classifier.embeddings fitted.Model x) declared
+            |> Array.map (fun (s, posterior) -> s, Some posterior)
         | None -> Array.create x.Length (None, None)
     Array.init x.Length (fun i ->
         let p, c = Classifier.predictions [| probabilities[i] |] |> Array.exactlyOne

@@ -94,18 +94,24 @@ let fit (device: Device) (options: Options) (classes: int) (embeddings: float[][
     let fitted = Array.init classes fitClass
     { shell with Models = Array.map fst fitted; LogPriors = Array.map snd fitted }
 
-/// A row's log-likelihood under its declared class's mixture (None where that class has none, or no class is
+/// Each row's log-likelihood under its declared class's mixture (None where that class has none, or no class is
 /// declared) and the posterior probability of the declared class among all the classes' mixtures (0 without one).
-let score (device: Device) (mixtures: ClassMixtures) (embedding: float[]) (declared: int option) =
-    let z = standardise mixtures [| embedding |]
-    let logLikelihood = mixtures.Models |> Array.map (Option.map (fun m -> (m.ScoreSamples(z, device))[0]))
-    let joint =
-        Array.map2
-            (fun l p -> l |> Option.map (fun l -> l + p) |> Option.defaultValue -infinity)
-            logLikelihood
-            mixtures.LogPriors
-    let top = Array.max joint
-    let total = top + log (joint |> Array.sumBy (fun j -> exp (j - top)))
-    match declared |> Option.bind (fun c -> logLikelihood[c] |> Option.map (fun l -> c, l)) with
-    | Some(c, l) -> Some l, exp (joint[c] - total)
-    | None -> None, 0.0
+/// Each class's mixture scores all the rows in one call.
+let scoreAll (device: Device) (mixtures: ClassMixtures) (embeddings: float[][]) (declared: int option[]) =
+    if embeddings.Length = 0 then
+        [||]
+    else
+        let z = standardise mixtures embeddings
+        let logLikelihood = mixtures.Models |> Array.map (Option.map (fun m -> m.ScoreSamples(z, device)))
+        embeddings
+        |> Array.mapi (fun i _ ->
+            let joint =
+                Array.map2
+                    (fun (l: float[] option) p -> l |> Option.map (fun l -> l[i] + p) |> Option.defaultValue -infinity)
+                    logLikelihood
+                    mixtures.LogPriors
+            let top = Array.max joint
+            let total = top + log (joint |> Array.sumBy (fun j -> exp (j - top)))
+            match declared[i] |> Option.bind (fun c -> logLikelihood[c] |> Option.map (fun l -> c, l[i])) with
+            | Some(c, l) -> Some l, exp (joint[c] - total)
+            | None -> None, 0.0)

@@ -89,7 +89,7 @@ let train (device: Device) (request: TrainRequest) (models: Architecture list) (
         labels.Classes
         names
         labels.Targets
-        (Classifier.embeddings device fitted.Model (terms |> Array.map vectorise))
+        (Classifier.embeddings fitted.Model (terms |> Array.map vectorise))
     let share rule = float (tested |> Array.filter (Flags.flagged rule) |> Array.length) / float tested.Length
     { Label = Labels.fieldName request.Field
       MinClassCount = request.MinClassCount

@@ -40,19 +40,35 @@ public sealed class DaraMlp : Module
     /// <summary>The length of the n-gram count vectors the classifier reads.</summary>
     public int InputFeatures { get; }
 
-    /// <summary>The hidden widths of fc1, fc2 and fc3; the last is the length of <see cref="Embed"/>'s vectors.</summary>
+    /// <summary>The hidden widths of fc1, fc2 and fc3; the last is the length of <see cref="Embed(Tensor)"/>'s vectors.</summary>
     public IReadOnlyList<int> Widths { get; }
 
     public override string TypeName => "DARA_classifier";
 
     /// <summary>The last hidden layer, relu(fc3), before its dropout: the embedding the mixtures of naming-anomaly
     /// detection are fitted on (128 values per row with the published widths).</summary>
-    public Tensor Embed(Tensor input)
+    public Tensor Embed(Tensor input) => EmbedAfterFc1(fc1.Call(input));
+
+    /// <summary><see cref="Embed(Tensor)"/> of a sparse batch (n-gram vectors as stored): fc1 multiplies only the
+    /// nonzeros (<see cref="Functional.SparseLinear(SparseRows, Tensor, Tensor?)"/>), forward and backward, so training
+    /// and inference cost what the rows hold rather than what the vocabulary counts. fc1 must not be masked.</summary>
+    public Tensor Embed(SparseRows input)
     {
-        var x = Functional.Relu(fc1.Call(input));
-        x = dropout.Call(Functional.Relu(fc2.Call(x)));
+        if (fc1.IsMasked)
+            throw new InvalidOperationException("DARA_classifier: a masked fc1 runs on dense input only");
+        return EmbedAfterFc1(Functional.SparseLinear(input, fc1.Weight, fc1.Bias));
+    }
+
+    Tensor EmbedAfterFc1(Tensor fc1Output)
+    {
+        var x = dropout.Call(Functional.Relu(fc2.Call(Functional.Relu(fc1Output))));
         return Functional.Relu(fc3.Call(x));
     }
 
-    public override Tensor Forward(Tensor input) => fc4.Call(dropout.Call(Embed(input)));
+    public override Tensor Forward(Tensor input) => Classify(Embed(input));
+
+    /// <summary>The logits of a sparse batch: <see cref="Forward(Tensor)"/> with fc1 on the nonzeros alone.</summary>
+    public Tensor Forward(SparseRows input) => Classify(Embed(input));
+
+    Tensor Classify(Tensor embedding) => fc4.Call(dropout.Call(embedding));
 }

@@ -1,0 +1,98 @@
+using System.Numerics.Tensors;
+
+namespace Hybrid.Core.Nn;
+
+public static partial class Functional
+{
+    /// <summary>y = x W^T + b for a sparse batch x (<see cref="SparseRows"/>, Rows x in) and a dense float32 (out, in)
+    /// weight: F.linear on the densified batch, but touching only x's nonzeros, forward and backward. The weight's
+    /// gradient is dY^T x, computed from the nonzeros alone (the rest of it is zero), and the bias's is dY summed over the batch; the input, being data, gets none. Runs on the host, where tensors keep their
+    /// storage, whatever the weight's device; each output and gradient element is summed by one thread in a fixed order,
+    /// so the result does not depend on the number of cores (Core.Gpu's Ranges splits the work).</summary>
+    public static Tensor SparseLinear(SparseRows input, Tensor weight, Tensor? bias = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Dtype != ScalarType.Float32 || weight.Dim != 2 || weight.ShapeRef[1] != input.Columns)
+            throw new ArgumentException(
+                $"SparseLinear: sparse input of {input.Columns} columns and weight {LayerOp.Describe(weight)}: the weight must be float32 (out, {input.Columns})");
+        int rows = input.Rows, inFeatures = input.Columns, outFeatures = weight.ShapeRef[0];
+        if (bias is not null && (bias.Dtype != ScalarType.Float32 || bias.Dim != 1 || bias.ShapeRef[0] != outFeatures))
+            throw new ArgumentException($"SparseLinear: bias {LayerOp.Describe(bias)} must be float32 ({outFeatures})");
+        // W^T, so that each nonzero x[r, k] adds a contiguous row W^T[k, :] to y[r, :]: one vector multiply-add.
+        // Scratch and output come from StoragePool: fresh large arrays cost a page fault per 4 KB on every step.
+        var wt = Transpose(weight.F32, outFeatures, inFeatures, StoragePool.Rent(outFeatures * inFeatures));
+        var b = bias?.F32;
+        var y = TensorAccess.Fresh<float>(rows * outFeatures);
+        long perRow = (long)outFeatures * Math.Max(1, input.Values.Length / Math.Max(1, rows));
+        Gpu.Ranges.ByWork(rows, perRow, (first, count) =>
+        {
+            for (int r = first; r < first + count; r++)
+            {
+                var yr = y.AsSpan(r * outFeatures, outFeatures);
+                if (b is not null) b.CopyTo(yr);
+                else yr.Clear();
+                for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
+                    TensorPrimitives.MultiplyAdd(wt.AsSpan(input.Indices[j] * outFeatures, outFeatures), input.Values[j], yr, yr);
+            }
+        });
+        StoragePool.Return(TensorAccess.Own(wt, [wt.Length], weight.Device));
+        var output = TensorAccess.Own(y, [rows, outFeatures], weight.Device);
+        Tensor[] parameters = bias is null ? [weight] : [weight, bias];
+        return Autograd.Record(output, "SparseLinear", g =>
+        {
+            var gw = weight.RequiresGrad ? SparseWeightGradient(input, g.F32, outFeatures, weight.Device) : null;
+            if (bias is null) return new Tensor?[] { gw };
+            return new Tensor?[] { gw, bias.RequiresGrad ? BiasGradient(g.F32, rows, outFeatures, bias.Device) : null };
+        }, parameters);
+    }
+
+    /// <summary>dW = dY^T x over x's nonzeros: each nonzero x[r, k] adds x[r, k] dY[r, :] to the row k of dW^T, one
+    /// vector multiply-add; the tasks split the output columns, so no two write one element. dW^T is then transposed.</summary>
+    static Tensor SparseWeightGradient(SparseRows input, float[] dy, int outFeatures, Gpu.Device device)
+    {
+        int rows = input.Rows, inFeatures = input.Columns;
+        var gwt = StoragePool.Rent(inFeatures * outFeatures);
+        Array.Clear(gwt);
+        Gpu.Ranges.ByWork(outFeatures, Math.Max(1, input.Values.Length), (first, count) =>
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var dyr = dy.AsSpan(r * outFeatures + first, count);
+                for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
+                {
+                    var row = gwt.AsSpan(input.Indices[j] * outFeatures + first, count);
+                    TensorPrimitives.MultiplyAdd(dyr, input.Values[j], row, row);
+                }
+            }
+        });
+        var gw = Transpose(gwt, inFeatures, outFeatures, TensorAccess.Fresh<float>(gwt.Length));
+        StoragePool.Return(TensorAccess.Own(gwt, [gwt.Length], device));
+        return TensorAccess.Own(gw, [outFeatures, inFeatures], device);
+    }
+
+    /// <summary>Writes the (cols, rows) transpose of a row-major (rows, cols) matrix into every element of
+    /// <paramref name="result"/>, in cache-sized tiles; returns it.</summary>
+    static float[] Transpose(float[] source, int rows, int cols, float[] result)
+    {
+        const int Tile = 32;
+        Gpu.Ranges.ByWork((rows + Tile - 1) / Tile, (long)Tile * cols, (first, count) =>
+        {
+            for (int r0 = first * Tile; r0 < Math.Min(rows, (first + count) * Tile); r0 += Tile)
+                for (int c0 = 0; c0 < cols; c0 += Tile)
+                    for (int r = r0; r < Math.Min(rows, r0 + Tile); r++)
+                        for (int c = c0; c < Math.Min(cols, c0 + Tile); c++)
+                            result[c * rows + r] = source[r * cols + c];
+        });
+        return result;
+    }
+
+    static Tensor BiasGradient(float[] dy, int rows, int outFeatures, Gpu.Device device)
+    {
+        var gb = new float[outFeatures];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outFeatures; o++)
+                gb[o] += dy[r * outFeatures + o];
+        return Tensor.Wrap(gb, [outFeatures], device);
+    }
+}
