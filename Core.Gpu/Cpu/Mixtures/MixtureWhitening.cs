@@ -129,41 +129,26 @@ internal static unsafe class MixtureWhitening
                 a33 = Vector512.FusedMultiplyAdd(s3, v, a33);
             }
         }
-        var c0 = Vector512.Load(centre);
-        var q0 = Square(a00 - c0);
-        var q1 = Square(a10 - c0);
-        var q2 = Square(a20 - c0);
-        var q3 = Square(a30 - c0);
-        if (has1)
-        {
-            var c = Vector512.Load(centre + W);
-            q0 = Vector512.FusedMultiplyAdd(a01 - c, a01 - c, q0);
-            q1 = Vector512.FusedMultiplyAdd(a11 - c, a11 - c, q1);
-            q2 = Vector512.FusedMultiplyAdd(a21 - c, a21 - c, q2);
-            q3 = Vector512.FusedMultiplyAdd(a31 - c, a31 - c, q3);
-        }
-        if (has2)
-        {
-            var c = Vector512.Load(centre + 2 * W);
-            q0 = Vector512.FusedMultiplyAdd(a02 - c, a02 - c, q0);
-            q1 = Vector512.FusedMultiplyAdd(a12 - c, a12 - c, q1);
-            q2 = Vector512.FusedMultiplyAdd(a22 - c, a22 - c, q2);
-            q3 = Vector512.FusedMultiplyAdd(a32 - c, a32 - c, q3);
-        }
-        if (has3)
-        {
-            var c = Vector512.Load(centre + 3 * W);
-            q0 = Vector512.FusedMultiplyAdd(a03 - c, a03 - c, q0);
-            q1 = Vector512.FusedMultiplyAdd(a13 - c, a13 - c, q1);
-            q2 = Vector512.FusedMultiplyAdd(a23 - c, a23 - c, q2);
-            q3 = Vector512.FusedMultiplyAdd(a33 - c, a33 - c, q3);
-        }
+        Vector512<double> q0 = default, q1 = default, q2 = default, q3 = default;
+        AddSquares(Vector512.Load(centre), a00, a10, a20, a30, ref q0, ref q1, ref q2, ref q3);
+        if (has1) AddSquares(Vector512.Load(centre + W), a01, a11, a21, a31, ref q0, ref q1, ref q2, ref q3);
+        if (has2) AddSquares(Vector512.Load(centre + 2 * W), a02, a12, a22, a32, ref q0, ref q1, ref q2, ref q3);
+        if (has3) AddSquares(Vector512.Load(centre + 3 * W), a03, a13, a23, a33, ref q0, ref q1, ref q2, ref q3);
         norms[0] += Vector512.Sum(q0);
         norms[1] += Vector512.Sum(q1);
         norms[2] += Vector512.Sum(q2);
         norms[3] += Vector512.Sum(q3);
     }
 
+    // qᵣ += (yᵣ - c)² for the four rows' column vector yᵣ.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<double> Square(Vector512<double> v) => v * v;
+    static void AddSquares(Vector512<double> c, Vector512<double> y0, Vector512<double> y1, Vector512<double> y2,
+        Vector512<double> y3, ref Vector512<double> q0, ref Vector512<double> q1, ref Vector512<double> q2,
+        ref Vector512<double> q3)
+    {
+        q0 = Vector512.FusedMultiplyAdd(y0 - c, y0 - c, q0);
+        q1 = Vector512.FusedMultiplyAdd(y1 - c, y1 - c, q1);
+        q2 = Vector512.FusedMultiplyAdd(y2 - c, y2 - c, q2);
+        q3 = Vector512.FusedMultiplyAdd(y3 - c, y3 - c, q3);
+    }
 }
