@@ -130,6 +130,50 @@ let tests =
               Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
               Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
               Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
+          testInTempDir
+              "gmm fit on 1, 2 and 5 cores writes the same model to the bit (partial sums in a fixed order)"
+              (fun dir ->
+                  // 3,000 rows: twelve blocks of the Cpu passes, so that the cores really split the work.
+                  let rng = System.Random 16
+                  let csv = Path.Combine(dir, "points.csv")
+                  File.WriteAllLines(
+                      csv,
+                      Array.init 3000 (fun i ->
+                          Array.init 12 (fun a -> string (float ((i % 4) * (a % 3)) + rng.NextDouble()))
+                          |> String.concat ",")
+                  )
+                  for t in [ "full"; "tied"; "diag"; "spherical" ] do
+                      let fit (cores: int) =
+                          let out = Path.Combine(dir, $"{t}-{cores}.safetensors")
+                          let code, _, err =
+                              runCliWith
+                                  [ "DOTNET_PROCESSOR_COUNT", string cores ]
+                                  120
+                                  [ "gmm"
+                                    "fit"
+                                    "--data"
+                                    csv
+                                    "--k"
+                                    "4"
+                                    "--covariance"
+                                    t
+                                    "--seed"
+                                    "3"
+                                    "--tol"
+                                    "0"
+                                    "--max-iter"
+                                    "15"
+                                    "--device"
+                                    "cpu"
+                                    "--out"
+                                    out ]
+                          Expect.equal code 0 $"{t} on {cores} cores: exit code (stderr: {err})"
+                          use file = SafetensorsFile.Open out
+                          [ for name in [ "weights"; "means"; "covariances"; "precisions_cholesky" ] ->
+                                name, file.ReadFloat64 name |> Array.map System.BitConverter.DoubleToInt64Bits ]
+                      let one = fit 1
+                      for cores in [ 2; 5 ] do
+                          Expect.sequenceEqual (fit cores) one $"{t}: {cores} cores against 1")
           test "cka score --json gives the fixture's linear, RBF and debiased values" {
               let cka = sharedPath "fixtures/kernels/cka.safetensors"
               use expected = readJson (sharedPath "fixtures/kernels/cka.json")

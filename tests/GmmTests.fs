@@ -270,7 +270,7 @@ let private cpuAgainstReference =
             let! seed = Gen.choose (0, Int32.MaxValue)
             // Up to three blocks of rows, usually a partial last one; d and k from 1 across the vector widths.
             let! n = Gen.choose (1, 3 * CpuMixtureBlock.Rows + 40)
-            let! d = Gen.elements [ 1; 2; 3; 4; 5; 7; 8; 13; 17 ]
+            let! d = Gen.elements [ 1; 2; 3; 4; 5; 7; 8; 13; 17; 32; 41 ]
             let! k = Gen.elements [ 1; 2; 3; 4; 5; 9 ]
             let! t = Gen.elements types
             let! managed = Gen.elements [ false; true ]
@@ -308,6 +308,29 @@ let private cpuAgainstReference =
                           for t in types do
                               for managed in [ false; true ] do
                                   check (n + d + k, n, d, k, t, managed)
+          }
+          test "full with lower-triangular and dense factors (the zero-block skipping of the fast path)" {
+              for d in [ 8; 32; 41 ] do
+                  let n, k = 300, 3
+                  let rng = Random d
+                  let data = Array.init (n * d) (fun _ -> 5.0 + 2.0 * normal rng)
+                  let upper = randomParameters rng CovarianceType.Full k d data
+                  let u = upper.PrecisionsCholesky
+                  let at j a b = u.[j * d * d + a * d + b]
+                  let lower = Array.init u.Length (fun e -> at (e / (d * d)) (e % d) (e % (d * d) / d))
+                  let dense = Array.init u.Length (fun e -> if u.[e] = 0.0 then 0.1 * normal rng else u.[e])
+                  for factor in [ lower; dense ] do
+                      let p = MixtureParameters(CovarianceType.Full, k, d, upper.Weights, upper.Means, factor)
+                      let cpu = CpuMixtureKernels(managedProducts = false) :> IMixtureKernels
+                      let reference = Hybrid.Core.Gpu.Reference.ReferenceMixtureKernels.Instance :> IMixtureKernels
+                      use onCpu = cpu.Load(data, n, d)
+                      use onReference = reference.Load(data, n, d)
+                      let expected, actual = MixtureStatistics(p.Type, k, d), MixtureStatistics(p.Type, k, d)
+                      reference.Pass(onReference, p, expected)
+                      cpu.Pass(onCpu, p, actual)
+                      sameStatistics $"d={d} pass" expected actual
+                      let e, a = reference.WeightedLogProb(onReference, p), cpu.WeightedLogProb(onCpu, p)
+                      within 1e-10 1e-12 $"d={d} weighted log prob" e a
           } ]
 
 let private inits = [ MixtureInit.Kmeans; MixtureInit.KmeansPlusPlus; MixtureInit.Random; MixtureInit.RandomFromData ]

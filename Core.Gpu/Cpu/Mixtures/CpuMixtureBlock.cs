@@ -35,6 +35,11 @@ internal static unsafe class CpuMixtureBlock
                 Shared<MixtureNorms.Spherical>(x, rows, factors, centres, constants, k, d, logProb);
                 return;
             }
+            if (t.Whitening != null && openBlas)
+            {
+                MixtureWhitening.LogDensities(t.Whitening, constants, x, rows, k, d, logProb);
+                return;
+            }
             // X U for every component at once (full: X [U₁ … Uₖ]; tied: X U), then (x - μ) U = x U - μ U, in slices of
             // rows whose product (about 256 KiB) stays in L2 until it is read back.
             bool full = t.Type == CovarianceType.Full;

@@ -3,15 +3,18 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// <summary>The Cpu backend of the mixture passes: one fused float64 pass per EM iteration, on all cores. The rows are
 /// cut into blocks (<see cref="CpuMixtureBlock.Rows"/>); consecutive blocks form chunks, one task each, whose partial
 /// statistics are added in chunk order. The chunks depend on n, k and d only, so results are the same run to run and
-/// whatever the number of cores. Full and tied take their log-densities from one matrix product per block (OpenBLAS
-/// dgemm when present, else a plain loop) and their scatter from a register-tiled Gram kernel per component
+/// whatever the number of cores. Full takes its log-densities from <see cref="MixtureWhitening"/> where AVX-512 is
+/// present; tied (and full elsewhere) from one matrix product per block (OpenBLAS dgemm when present, else a plain
+/// loop). Both take their scatter from a register-tiled Gram kernel per component
 /// (<see cref="MixtureGram"/>); diag and spherical use vector loops throughout (<see cref="MixtureNorms"/>,
 /// <see cref="MixtureSimd"/>).</summary>
 internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
 {
     const int MaxChunks = 64;
-    // Per-chunk partial statistics kept in memory at most (doubles); beyond it chunks get fewer and larger.
-    const long PartialBudget = 1L << 25;
+    // Per-chunk partial statistics kept in memory at most (doubles, 2 MiB); beyond it chunks get fewer and larger. Every
+    // pass clears and then adds up all of them: at 64 chunks of k d² (full, 100,000 x 32, k 16: 8.6 MB) that clearing
+    // and adding took a sixth of a pass, at 15 chunks it is small beside their work.
+    const long PartialBudget = 1L << 18;
 
     public static readonly CpuMixtureKernels Instance = new(managedProducts: false);
 

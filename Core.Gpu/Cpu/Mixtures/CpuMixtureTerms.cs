@@ -17,6 +17,9 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     /// tied: the shared d x d factor; diag and spherical: the k x d factor diagonals (spherical repeated d times).</summary>
     public double[] Factors { get; private init; } = [];
 
+    /// <summary>Full with AVX-512: the factors and centres as <see cref="MixtureWhitening"/> reads them; else null.</summary>
+    public MixtureWhitening.Layout? Whitening { get; private init; }
+
     /// <summary>(μⱼ - c) Uⱼ (k x d), subtracted from x Uⱼ (the product of full and tied, x ∘ uⱼ for diag and spherical).</summary>
     public double[] Centres { get; private init; } = [];
 
@@ -60,7 +63,15 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         }
         if (p.Type is CovarianceType.Diag or CovarianceType.Spherical)
             for (int e = 0; e < k * d; e++) centres[e] = means[e] * factors[e];
-        return new CpuMixtureTerms(p.Type, k, d, means) { Constants = constants, Factors = factors, Centres = centres };
+        return new CpuMixtureTerms(p.Type, k, d, means)
+        {
+            Constants = constants,
+            Factors = factors,
+            Centres = centres,
+            Whitening = p.Type == CovarianceType.Full && MixtureWhitening.Supported
+                ? MixtureWhitening.Prepare(u, centres, k, d)
+                : null,
+        };
     }
 
     static double[] Centred(double[] points, double[] centre, int k)
