@@ -5,9 +5,9 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// <summary>An integer copy of the rows of a <see cref="SearchStorage"/>, what <see cref="SearchPrefilter"/> scans first:
 /// row r is stored as <c>Scale[r] * E</c> with E a vector of integers in [-<see cref="Levels"/>, <see cref="Levels"/>]
 /// held as bytes, plus what bounds the error of that copy: the Euclidean norm of the row and of its quantisation error
-/// <c>e - Scale[r] * E</c> (both in float64, rounded up), and the sum of E (the offset correction of
-/// <see cref="SearchDotInt8"/>'s unsigned-by-signed products). Rows are <see cref="StrideOf"/> bytes apart, each on a
-/// 64-byte line, padded with zeros: a quarter of the float32 rows' bytes.</summary>
+/// <c>e - Scale[r] * E</c> (both in float64; <see cref="QuantisedQueries"/> widens the bound past their rounding), and
+/// the sum of E (the offset correction of <see cref="SearchDotInt8"/>'s unsigned-by-signed products). Rows are
+/// <see cref="StrideOf"/> bytes apart, each on a 64-byte line, padded with zeros: a quarter of the float32 rows' bytes.</summary>
 internal sealed unsafe class QuantisedRows : IDisposable
 {
     /// <summary>The largest stored integer: 7 bits, so that an unsigned query byte (up to 254) times two of them stays

@@ -10,7 +10,9 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// Up to <see cref="StreamQueries"/> queries stream the rows once, four at a time, each query against the four rows while
 /// they sit in L1/L2 (memory-bound: the rows are read at the speed of a plain streaming read). More queries are a
 /// GEMM-shaped scan without packing: blocks of <see cref="BlockRows"/> rows, slices of <see cref="SearchDot.Depth"/>
-/// floats, 4 x 6 register tiles (compute-bound).</summary>
+/// floats, 4 x 6 register tiles (compute-bound). That is the whole search where <see cref="SearchPrefilter"/> does not
+/// apply (no AVX-512BW); where it does, an integer pass over a quarter of the bytes decides which few rows these kernels
+/// score, with the same hits and scores.</summary>
 internal sealed unsafe class SearchScan : ISearchKernels
 {
     /// <summary>The search of the Cpu device: the integer first pass of <see cref="SearchPrefilter"/> where it applies.</summary>
