@@ -12,26 +12,25 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// n the row stride plus the 16 lanes of the final sum, gamma(n) = n u / (1 - n u), u = 2^-24), plus n times the
 /// smallest subnormal for products that underflow. The float64 arithmetic of the bound itself errs by far less than the
 /// relative margin 1e-6 added to it, and the interval is widened outwards to float32.</para></summary>
-internal sealed unsafe class QuantisedQueries : IDisposable
+internal sealed unsafe class QuantisedQueries : NativeOwner
 {
     const int Levels = 127;
     const int Offset = 127;
 
     readonly double[] scales, norms, hatNorms, errorNorms;
     readonly double gamma, tiny;
-    byte* data;
 
     /// <summary>Quantises the queries of a tile (their first <paramref name="dimension"/> floats) into
     /// <paramref name="paddedCount"/> rows of <paramref name="stride"/> bytes; padding queries are zero.</summary>
     public QuantisedQueries(in SearchScan.TileQueries queries, int paddedCount, int dimension, int stride)
+        : base(NativeMemory.AlignedAlloc((nuint)paddedCount * (nuint)stride, 64))
     {
         Stride = stride;
         scales = new double[paddedCount];
         norms = new double[paddedCount];
         hatNorms = new double[paddedCount];
         errorNorms = new double[paddedCount];
-        data = (byte*)NativeMemory.AlignedAlloc((nuint)paddedCount * (nuint)stride, 64);
-        new Span<byte>(data, paddedCount * stride).Fill(Offset);
+        new Span<byte>(Memory, paddedCount * stride).Fill(Offset);
         for (int i = 0; i < queries.Count; i++) Quantise(new ReadOnlySpan<float>(queries.Row(i), dimension), i);
         int n = queries.Stride + SearchStorage.Lane;
         double nu = n * Math.ScaleB(1.0, -24);
@@ -39,13 +38,11 @@ internal sealed unsafe class QuantisedQueries : IDisposable
         tiny = n * (double)float.Epsilon;
     }
 
-    ~QuantisedQueries() => Free();
-
     /// <summary>Bytes from one query to the next.</summary>
     public int Stride { get; }
 
     /// <summary>The bytes of query i.</summary>
-    public byte* Row(int i) => data + (long)i * Stride;
+    public byte* Row(int i) => (byte*)Memory + (long)i * Stride;
 
     void Quantise(ReadOnlySpan<float> query, int i)
     {
@@ -78,18 +75,5 @@ internal sealed unsafe class QuantisedQueries : IDisposable
         double error = hatNorms[i] * rows.Errors[r] + (errorNorms[i] + gamma * norms[i]) * rows.Norms[r];
         error = error * (1 + 1e-6) + tiny + Math.Abs(approx) * 1e-12;
         return (MathF.BitDecrement((float)(approx - error)), MathF.BitIncrement((float)(approx + error)));
-    }
-
-    public void Dispose()
-    {
-        Free();
-        GC.SuppressFinalize(this);
-    }
-
-    void Free()
-    {
-        if (data == null) return;
-        NativeMemory.AlignedFree(data);
-        data = null;
     }
 }

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>An integer copy of the rows of a <see cref="SearchStorage"/>, what <see cref="SearchPrefilter"/> scans first:
@@ -8,7 +6,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// <c>e - Scale[r] * E</c> (both in float64; <see cref="QuantisedQueries"/> widens the bound past their rounding), and
 /// the sum of E (the offset correction of <see cref="SearchDotInt8"/>'s unsigned-by-signed products). Rows are
 /// <see cref="StrideOf"/> bytes apart, each on a 64-byte line, padded with zeros: a quarter of the float32 rows' bytes.</summary>
-internal sealed unsafe class QuantisedRows : IDisposable
+internal sealed unsafe class QuantisedRows : NativeOwner
 {
     /// <summary>The largest stored integer: 7 bits, so that an unsigned query byte (up to 254) times two of them stays
     /// within the 16-bit lanes of vpmaddubsw (2 x 254 x 63 = 32,004 &lt; 32,767), which would otherwise saturate.</summary>
@@ -19,9 +17,9 @@ internal sealed unsafe class QuantisedRows : IDisposable
 
     readonly double[] scales, norms, errors;
     readonly int[] sums;
-    sbyte* data;
 
     QuantisedRows(int rows, int dimension)
+        : base(SearchStorage.AllocateHuge(Math.Max((nuint)rows * (nuint)StrideOf(dimension), 1)))
     {
         Rows = rows;
         Stride = StrideOf(dimension);
@@ -29,10 +27,7 @@ internal sealed unsafe class QuantisedRows : IDisposable
         norms = new double[rows];
         errors = new double[rows];
         sums = new int[rows];
-        data = (sbyte*)SearchStorage.AllocateHuge(Math.Max((nuint)rows * (nuint)Stride, 1));
     }
-
-    ~QuantisedRows() => Free();
 
     public int Rows { get; }
 
@@ -40,7 +35,7 @@ internal sealed unsafe class QuantisedRows : IDisposable
     public int Stride { get; }
 
     /// <summary>The first byte of the first row.</summary>
-    public sbyte* Pointer => data;
+    public sbyte* Pointer => (sbyte*)Memory;
 
     /// <summary>The factor of row r's integers.</summary>
     public ReadOnlySpan<double> Scales => scales;
@@ -68,7 +63,7 @@ internal sealed unsafe class QuantisedRows : IDisposable
 
     void Quantise(ReadOnlySpan<float> row, int r)
     {
-        var target = new Span<sbyte>(data + (long)r * Stride, Stride);
+        var target = new Span<sbyte>(Pointer + (long)r * Stride, Stride);
         target.Clear();
         float max = 0;
         foreach (float v in row) max = Math.Max(max, Math.Abs(v));
@@ -89,18 +84,5 @@ internal sealed unsafe class QuantisedRows : IDisposable
         sums[r] = sum;
         norms[r] = Math.Sqrt(norm);
         errors[r] = Math.Sqrt(error);
-    }
-
-    public void Dispose()
-    {
-        Free();
-        GC.SuppressFinalize(this);
-    }
-
-    void Free()
-    {
-        if (data == null) return;
-        NativeMemory.AlignedFree(data);
-        data = null;
     }
 }
