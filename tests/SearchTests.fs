@@ -314,6 +314,16 @@ let private batchIndependenceTests =
             let alone = index.Search(ReadOnlySpan(queries, q * dim, dim), 1, 9)
             Expect.sequenceEqual alone[0] batched[q] $"query {q} alone and in a batch of {count}")
 
+/// The GPU search selects its top k with ILGPU.Algorithms' radix sort, the Cpu search with its bounded lists: on grid data
+/// (every score exact in float32 whatever the order of addition) they return the same rows and the same scores, ties and
+/// exclusions included, on ILGPU's CPU accelerator and, where present, on CUDA.
+let private gpuTopKTests =
+    perBackend [ ilgpuCpu; cuda ] "gpu top-k (radix sort) = Cpu top-k" (fun _ device ->
+        for seed, rows, dim, shardRows, queryCount, k in
+            [ 26, 120, 9, 120, 3, 5; 27, 150, 7, 40, 6, 12; 28, 60, 5, 25, 2, 70 ] do
+            let c = caseOf duplicatedGrid (Random seed) rows dim 8 shardRows queryCount k
+            sameHits 0.0 0.0 $"seed {seed}" (run Device.Cpu c) (run device c))
+
 /// The streaming read behind the benchmark's bandwidth figure reads every stored value: its sum is the data's.
 let private streamingReadTests =
     perBackend all "streaming read sums every stored value" (fun b device ->
@@ -333,5 +343,6 @@ let tests =
           edgeTests
           issueEdgeTests
           batchIndependenceTests
+          gpuTopKTests
           streamingReadTests
           validationTests ]

@@ -110,7 +110,8 @@ let search (device: Device) (catalog: ICatalog) (q: Query) =
         { CkaFilter.Of probe with LayerType = q.LayerType; MinAccuracy = q.MinAccuracy; TrainedOn = q.TrainedOn }
     let stored =
         SearchBlocks.indexedModels catalog |> List.sumBy (fun m -> if m.Probe = probe then int64 m.Layers else 0L)
-    let bytes = stored * int64 (queries.Length / max 1 chosen.Length) * int64 sizeof<float32>
+    // Each stored float32 value, and the byte of it that the Cpu search's integer first pass keeps beside it.
+    let bytes = stored * int64 (queries.Length / max 1 chosen.Length) * int64 (sizeof<float32> + sizeof<sbyte>)
     SearchBlocks.withBlocks device catalog filter q.BlockRows bytes (fun groups blocks ->
         let exclude =
             Array.create

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
@@ -20,7 +21,7 @@ internal sealed class GpuDevice : Device
     /// <summary>One context for the process: it owns the compiled-kernel caches of both accelerator kinds. It is never
     /// disposed: devices may be re-created from it at any time until the process ends.</summary>
     static readonly Lazy<Context> SharedContext = new(() =>
-        Context.Create(b => b.Cuda().CPU(Simulator).Optimize(OptimizationLevel.O1)));
+        Context.Create(b => b.Cuda().CPU(Simulator).EnableAlgorithms().Optimize(OptimizationLevel.O1)));
 
     static readonly Lazy<bool> HasCuda = new(() =>
     {

@@ -1,27 +1,29 @@
 using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Algorithms.RadixSortOperations;
 using ILGPU.Runtime;
 
 namespace Hybrid.Core.Gpu.Ilgpu;
 
-/// <summary>The exact search on an ILGPU accelerator. Per tile of queries and per chunk of a shard's rows, the scan is the
-/// tiled <see cref="GemmKernel"/> (queries x chunk rows, against the stored rows in place), then
-/// <see cref="SearchSelection.Select"/> keeps k-best lists over interleaved row sets and rounds of
-/// <see cref="SearchSelection.Merge"/> fold them into one list per query and chunk; a last round of merges folds the
-/// chunks. Only the final k hits per query cross to the host.</summary>
+/// <summary>The exact search on an ILGPU accelerator. Per tile of queries and per window of consecutive rows (whole
+/// shards or pieces of them, as many as the score scratch holds), the scan is the tiled <see cref="GemmKernel"/> (queries x
+/// rows, against the stored rows in place, each piece's scores side by side); the top-k selection is ILGPU.Algorithms'
+/// radix sort of (key, row) pairs (<see cref="SearchRanking"/>): one sort of the window's scores keyed by (query, score),
+/// of which each query's first k are kept, and where there are several windows one sort of all their lists for the final
+/// k. Only those k hits per query cross to the host.</summary>
 internal sealed class GpuSearchKernels : ISearchKernels
 {
-    /// <summary>Floats of the score scratch (64 MB): it bounds the rows scored per GEMM.</summary>
+    /// <summary>Floats of the score scratch (64 MB): it bounds a window's rows, and the pairs of one sort.</summary>
     const int ScoreElements = 1 << 24;
     const int MaxQueryTile = 256;
-    /// <summary>Lists folded into one per merge thread.</summary>
-    const int Fan = 16;
-    /// <summary>Select lists per query and chunk: enough threads to fill a GPU on one query.</summary>
-    const int MaxLists = 4096;
 
     readonly GpuDevice device;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> gemm;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, SelectParams> select;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, MergeParams> merge;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<ulong>, ArrayView<int>, ScoreKeyParams>
+        scoreKeys;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<ulong>, ArrayView<int>, int> listKeys;
+    readonly Action<Index1D, ArrayView<ulong>, ArrayView<int>, ArrayView<float>, ArrayView<int>, TakeParams> take;
+    readonly RadixSortPairs<ulong, Stride1D.Dense, int, Stride1D.Dense> sort;
     readonly Action<Index1D, ArrayView<float>, ArrayView<double>, int> sum;
 
     public GpuSearchKernels(GpuDevice device)
@@ -29,10 +31,13 @@ internal sealed class GpuSearchKernels : ISearchKernels
         this.device = device;
         var a = device.Accelerator;
         gemm = GemmKernel.Load(a);
-        select = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>,
-            SelectParams>(SearchSelection.Select);
-        merge = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, MergeParams>(
-            SearchSelection.Merge);
+        scoreKeys = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<ulong>,
+            ArrayView<int>, ScoreKeyParams>(SearchRanking.ScoreKeys);
+        listKeys = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<ulong>, ArrayView<int>, int>(
+            SearchRanking.ListKeys);
+        take = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<ulong>, ArrayView<int>, ArrayView<float>, ArrayView<int>, TakeParams>(
+            SearchRanking.Take);
+        sort = a.CreateRadixSortPairs<ulong, Stride1D.Dense, int, Stride1D.Dense, AscendingUInt64>();
         sum = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<double>, int>(SumKernel);
     }
 
@@ -80,44 +85,60 @@ internal sealed class GpuSearchKernels : ISearchKernels
     public SearchHit[][] Search(IReadOnlyList<EncodingShard> shards, int dimension, ReadOnlySpan<float> queries, int queryCount, int k,
         ReadOnlySpan<int> exclude)
     {
-        _ = device.Accelerator; // binds the accelerator to this thread before anything is queued
+        var a = device.Accelerator; // binds the accelerator to this thread before anything is queued
         int tile = Math.Min(queryCount, MaxQueryTile);
-        int chunkRows = Math.Min(shards.Max(s => s.Rows), Math.Max(1, ScoreElements / tile));
-        int chunks = shards.Sum(s => (s.Rows + chunkRows - 1) / chunkRows);
-        // Each list scans at least 4k rows, so that most of its rows are rejected by the threshold test.
-        int lists = Math.Clamp(chunkRows / Math.Max(32, 4 * k), 1, MaxLists);
+        var windows = Windows(shards, Math.Max(1, ScoreElements / tile));
+        int widest = windows.Max(w => w.Rows);
+        int pairs = checked(Math.Max(tile * widest, tile * windows.Count * k));
 
         using var q = new GpuArray<float>(device, tile * dimension);
         using var skip = new GpuArray<int>(device, tile);
-        using var scores = new GpuArray<float>(device, tile * chunkRows);
-        // Ping-pong buffers of the merge rounds, large enough for both folds (see Fold).
-        using var wide = new Lists(device, (long)tile * Math.Max(lists, Rounded(chunks, Fan)) * k);
-        using var narrow = new Lists(device, (long)tile * Math.Max(Rounded(lists, Fan), Rounded(chunks, Fan * Fan)) * k);
-        using var perChunk = new Lists(device, (long)tile * chunks * k);
+        using var scores = new GpuArray<float>(device, tile * widest);
+        using var keys = new GpuArray<ulong>(device, pairs);
+        using var rows = new GpuArray<int>(device, pairs);
+        using var temp = new GpuArray<int>(device,
+            (int)a.ComputeRadixSortPairsTempStorageSize<ulong, int, AscendingUInt64>(pairs));
+        using var perWindow = new Lists(device, (long)tile * windows.Count * k);
         using var best = new Lists(device, (long)tile * k);
         var hitScores = new float[tile * k];
         var hitRows = new int[tile * k];
         var results = new SearchHit[queryCount][];
+
+        void Sort(int length) => sort(a.DefaultStream, keys.View.SubView(0, length), rows.View.SubView(0, length), temp.View);
 
         for (int firstQuery = 0; firstQuery < queryCount; firstQuery += tile)
         {
             int count = Math.Min(tile, queryCount - firstQuery);
             q.CopyFrom(queries.Slice(firstQuery * dimension, count * dimension));
             skip.CopyFrom(exclude.Slice(firstQuery, count));
-            int chunk = 0;
-            foreach (var shard in shards)
-                for (int start = 0; start < shard.Rows; start += chunkRows, chunk++)
+            // With one window its sorted segments are the answer; otherwise each window's best k are sorted once more.
+            var single = windows.Count == 1 ? best : null;
+            for (int w = 0; w < windows.Count; w++)
+            {
+                var window = windows[w];
+                foreach (var (shard, start, n, offset) in window.Pieces)
                 {
-                    int rows = Math.Min(chunkRows, shard.Rows - start);
-                    var g = new GemmParams(count, rows, dimension, 1f, 0f, transA: false, transB: true, dimension, dimension, rows);
-                    var stored = ((GpuArray<float>)shard.Encodings).View.SubView((long)start * dimension, (long)rows * dimension);
-                    gemm(GemmKernel.Config(g), q.View, stored, scores.View, g);
-                    var groups = ((GpuArray<int>)shard.Groups).View.SubView(start, rows);
-                    select(count * lists, scores.View, groups, skip.View, wide.Scores.View, wide.Rows.View,
-                        new SelectParams(rows, lists, k, shard.FirstRow + start));
-                    Fold(count, k, lists, wide, narrow, wide, perChunk, chunks, chunk);
+                    // Scores of the window's pieces side by side: row offset + r of query i at i * window.Rows.
+                    var g = new GemmParams(count, n, dimension, 1f, 0f, transA: false, transB: true, dimension, dimension,
+                        window.Rows);
+                    var stored = ((GpuArray<float>)shard.Encodings).View.SubView((long)start * dimension, (long)n * dimension);
+                    gemm(GemmKernel.Config(g), q.View, stored, scores.View.SubView(offset), g);
+                    var groups = ((GpuArray<int>)shard.Groups).View.SubView(start, n);
+                    scoreKeys(count * n, scores.View, groups, skip.View, keys.View, rows.View,
+                        new ScoreKeyParams(n, window.Rows, offset, shard.FirstRow + start));
                 }
-            Fold(count, k, chunks, perChunk, wide, narrow, best, 1, 0);
+                Sort(count * window.Rows);
+                var target = single ?? perWindow;
+                take(count * k, keys.View, rows.View, target.Scores.View, target.Rows.View,
+                    new TakeParams(window.Rows, k, single is null ? windows.Count : 1, single is null ? w : 0));
+            }
+            if (single is null)
+            {
+                listKeys(count * windows.Count * k, perWindow.Scores.View, perWindow.Rows.View, keys.View, rows.View,
+                    windows.Count * k);
+                Sort(count * windows.Count * k);
+                take(count * k, keys.View, rows.View, best.Scores.View, best.Rows.View, new TakeParams(windows.Count * k, k, 1, 0));
+            }
 
             best.Scores.CopyTo(hitScores.AsSpan(0, count * k));
             best.Rows.CopyTo(hitRows.AsSpan(0, count * k));
@@ -127,25 +148,33 @@ internal sealed class GpuSearchKernels : ISearchKernels
         return results;
     }
 
-    static int Rounded(int n, int divisor) => (n + divisor - 1) / divisor;
+    /// <summary>Rows [Start, Start + Rows) of a shard, at column Offset of its window's scores.</summary>
+    readonly record struct Piece(EncodingShard Shard, int Start, int Rows, int Offset);
 
-    /// <summary>Merges <paramref name="inLists"/> lists per query, held densely in <paramref name="input"/>, into one list
-    /// per query, written as list <paramref name="offset"/> of <paramref name="target"/> (<paramref name="stride"/> lists
-    /// per query). Rounds of <see cref="Fan"/>-to-one merges alternate input to <paramref name="first"/> (which must hold
-    /// inLists / Fan lists per query, rounded up), then between <paramref name="second"/> (inLists / Fan²) and
-    /// <paramref name="first"/>; <paramref name="second"/> may be <paramref name="input"/> itself.</summary>
-    void Fold(int queries, int k, int inLists, Lists input, Lists first, Lists second, Lists target, int stride, int offset)
+    /// <summary>Rows scored and sorted together: consecutive pieces of the shards, at most the scratch's rows in all.</summary>
+    sealed record Window(List<Piece> Pieces, int Rows);
+
+    /// <summary>The shards' rows cut into windows of at most <paramref name="capacity"/> rows, in index order, so that an
+    /// index of many small shards is one sort per query tile and not one per shard.</summary>
+    static List<Window> Windows(IReadOnlyList<EncodingShard> shards, int capacity)
     {
-        var (from, to, spare) = (input, first, second);
-        for (int lists = inLists; ; lists = Rounded(lists, Fan))
-        {
-            int outLists = Rounded(lists, Fan);
-            var destination = outLists == 1 ? target : to;
-            var p = outLists == 1 ? new MergeParams(lists, 1, stride, offset, k) : new MergeParams(lists, outLists, outLists, 0, k);
-            merge(queries * outLists, from.Scores.View, from.Rows.View, destination.Scores.View, destination.Rows.View, p);
-            if (outLists == 1) return;
-            (from, to, spare) = (to, spare, to);
-        }
+        var windows = new List<Window>();
+        var pieces = new List<Piece>();
+        int used = 0;
+        foreach (var shard in shards)
+            for (int start = 0; start < shard.Rows;)
+            {
+                if (used == capacity)
+                {
+                    windows.Add(new Window(pieces, used));
+                    (pieces, used) = ([], 0);
+                }
+                int n = Math.Min(capacity - used, shard.Rows - start);
+                pieces.Add(new Piece(shard, start, n, used));
+                (start, used) = (start + n, used + n);
+            }
+        if (used > 0) windows.Add(new Window(pieces, used));
+        return windows;
     }
 
     /// <summary>The filled slots of one list (the unused tail has row -1).</summary>

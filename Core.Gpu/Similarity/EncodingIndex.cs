@@ -51,9 +51,10 @@ public sealed class EncodingIndex : IDisposable
     }
 
     /// <summary><see cref="Build(Device, ReadOnlySpan{float}, int, int, ReadOnlySpan{int})"/> with a given shard size
-    /// (tests use small ones to cross shard edges on small data).</summary>
+    /// (tests use small ones to cross shard edges on small data) and, where given, other search kernels than the device's
+    /// own (tests compare the Cpu search with its full float32 scan).</summary>
     internal static EncodingIndex Build(Device device, ReadOnlySpan<float> encodings, int count, int dimension,
-        ReadOnlySpan<int> groups, int rowsPerShard)
+        ReadOnlySpan<int> groups, int rowsPerShard, ISearchKernels? searchKernels = null)
     {
         string shape = $"encoding index ({count} rows x {dimension})";
         Validate.NonNegative(count, "count", shape);
@@ -67,7 +68,7 @@ public sealed class EncodingIndex : IDisposable
         for (int r = 0; r < count; r++)
             maxNorm = Math.Max(maxNorm, Norm(encodings.Slice(r * dimension, dimension), "encodings", r, shape));
 
-        var kernels = SearchKernels.For(device);
+        var kernels = searchKernels ?? SearchKernels.For(device);
         var shards = new List<EncodingShard>();
         try
         {

@@ -10,10 +10,19 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// Up to <see cref="StreamQueries"/> queries stream the rows once, four at a time, each query against the four rows while
 /// they sit in L1/L2 (memory-bound: the rows are read at the speed of a plain streaming read). More queries are a
 /// GEMM-shaped scan without packing: blocks of <see cref="BlockRows"/> rows, slices of <see cref="SearchDot.Depth"/>
-/// floats, 4 x 6 register tiles (compute-bound).</summary>
+/// floats, 4 x 6 register tiles (compute-bound). That is the whole search where <see cref="SearchPrefilter"/> does not
+/// apply (no AVX-512BW); where it does, an integer pass over a quarter of the bytes decides which few rows these kernels
+/// score, with the same hits and scores.</summary>
 internal sealed unsafe class SearchScan : ISearchKernels
 {
-    public static readonly SearchScan Instance = new();
+    /// <summary>The search of the Cpu device: the integer first pass of <see cref="SearchPrefilter"/> where it applies.</summary>
+    public static readonly SearchScan Instance = new(prefilter: true);
+
+    /// <summary>Every row scored in float32: what <see cref="Instance"/> must equal, and its path where the integer pass
+    /// does not apply.</summary>
+    public static readonly SearchScan FullScan = new(prefilter: false);
+
+    readonly bool prefilter;
 
     /// <summary>Query counts up to this stream the rows; above it the tiled scan reuses each slice of rows from L1 for
     /// four queries at a time.</summary>
@@ -29,12 +38,13 @@ internal sealed unsafe class SearchScan : ISearchKernels
     /// <summary>Entries of each core's lists (8 bytes each); large k gets a smaller query tile.</summary>
     const int MaxListEntries = 1 << 20;
 
-    SearchScan() { }
+    SearchScan(bool prefilter) => this.prefilter = prefilter;
 
     public DeviceArray<float> Store(Device device, ReadOnlySpan<float> rows, int dimension)
     {
         var storage = new SearchStorage(device, rows.Length / dimension, dimension);
         storage.CopyFrom(rows);
+        if (prefilter && SearchPrefilter.Applies(dimension)) storage.Quantise();
         return storage;
     }
 
@@ -75,9 +85,12 @@ internal sealed unsafe class SearchScan : ISearchKernels
                 for (int i = 0; i < count; i++)
                     queries.Slice((firstQuery + i) * dimension, dimension).CopyTo(new Span<float>(q + (long)i * stride, dimension));
                 var tileQueries = new TileQueries((nint)q, count, stride, excluded, firstQuery);
-                Parallel.For(0, workers, w =>
+                for (int w = 0; w < workers; w++) lists[w] ??= new SearchTopK(tile, k);
+                if (prefilter && SearchPrefilter.Applies(dimension))
+                    SearchPrefilter.Search(shards, tileQueries, dimension, k, lists);
+                else Parallel.For(0, workers, w =>
                 {
-                    var top = lists[w] ??= new SearchTopK(tile, k);
+                    var top = lists[w];
                     top.Clear();
                     foreach (var shard in shards)
                     {
@@ -102,7 +115,7 @@ internal sealed unsafe class SearchScan : ISearchKernels
     }
 
     /// <summary>One tile of queries, padded to <see cref="SearchStorage"/> layout, with what selection needs.</summary>
-    readonly record struct TileQueries(nint Data, int Count, int Stride, int[] Exclude, int First)
+    internal readonly record struct TileQueries(nint Data, int Count, int Stride, int[] Exclude, int First)
     {
         public float* Row(int i) => (float*)Data + (long)i * Stride;
         public int Skip(int i) => Exclude[First + i];
@@ -110,7 +123,7 @@ internal sealed unsafe class SearchScan : ISearchKernels
 
     /// <summary>Piece <paramref name="w"/> of <paramref name="workers"/> contiguous pieces of [0, rows), edges on multiples
     /// of <paramref name="grain"/>.</summary>
-    static (int First, int Rows) Piece(int rows, int w, int workers, int grain)
+    internal static (int First, int Rows) Piece(int rows, int w, int workers, int grain)
     {
         int Edge(int p) => p == workers ? rows : Math.Min(rows, (int)((long)rows * p / workers) / grain * grain);
         return (Edge(w), Edge(w + 1) - Edge(w));

@@ -18,7 +18,6 @@ internal sealed unsafe class SearchStorage : DeviceArray<float>
     /// <summary>Floats per vector of the scan kernels (one 64-byte line).</summary>
     public const int Lane = 16;
 
-    readonly nuint bytes;
     float* data;
 
     /// <summary>Room for <paramref name="rows"/> rows of <paramref name="dimension"/> floats, padding zeroed; the
@@ -28,15 +27,33 @@ internal sealed unsafe class SearchStorage : DeviceArray<float>
         Rows = rows;
         Dimension = dimension;
         Stride = StrideOf(dimension);
-        bytes = Math.Max((nuint)rows * (nuint)Stride * sizeof(float), 1);
-        data = (float*)NativeMemory.AlignedAlloc(bytes, HugePage);
-        // Advice before the first touch, so the pages are huge from the first fault; it is only advice, so a refusal
-        // (another kernel, THP disabled) leaves ordinary pages and correct results.
-        if (OperatingSystem.IsLinux() && bytes >= HugePage) _ = Madvise(data, bytes, MadvHugePage);
+        data = (float*)AllocateHuge(Math.Max((nuint)rows * (nuint)Stride * sizeof(float), 1));
         for (long r = 0; r < rows; r++) new Span<float>(data + r * Stride + dimension, Stride - dimension).Clear();
     }
 
     ~SearchStorage() => Free();
+
+    /// <summary><paramref name="bytes"/> of native memory on 2 MiB-aligned, huge-page-advised pages (free with
+    /// <see cref="NativeMemory.AlignedFree"/>).</summary>
+    public static void* AllocateHuge(nuint bytes)
+    {
+        void* memory = NativeMemory.AlignedAlloc(bytes, HugePage);
+        // Advice before the first touch, so the pages are huge from the first fault; it is only advice, so a refusal
+        // (another kernel, THP disabled) leaves ordinary pages and correct results.
+        if (OperatingSystem.IsLinux() && bytes >= HugePage) _ = Madvise(memory, bytes, MadvHugePage);
+        return memory;
+    }
+
+    /// <summary>The integer copy of the rows that <see cref="SearchPrefilter"/> scans, once <see cref="Quantise"/> has
+    /// built it (after the rows were copied in).</summary>
+    public QuantisedRows? Quantised { get; private set; }
+
+    /// <summary>Builds <see cref="Quantised"/> from the rows as they are now.</summary>
+    public void Quantise()
+    {
+        Quantised?.Dispose();
+        Quantised = QuantisedRows.Of(this);
+    }
 
     public int Rows { get; }
     public int Dimension { get; }
@@ -89,6 +106,7 @@ internal sealed unsafe class SearchStorage : DeviceArray<float>
 
     void Free()
     {
+        Quantised?.Dispose();
         if (data == null) return;
         NativeMemory.AlignedFree(data);
         data = null;

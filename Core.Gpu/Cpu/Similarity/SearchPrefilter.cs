@@ -1,0 +1,148 @@
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>The exact search with an integer first pass, for one tile of queries. Each core scans its piece of every
+/// shard's <see cref="QuantisedRows"/> with <see cref="SearchDotInt8"/> (a quarter of the bytes, four times the
+/// multiply-adds per instruction) and turns each raw sum into an interval that holds the float32 score the full scan
+/// would compute (<see cref="QuantisedQueries.Bounds"/>). Per query it keeps the k best lower bounds and, as candidates,
+/// every row whose upper bound reaches the k-th best lower bound seen so far. Once every core is done, the k-th best
+/// lower bound over all rows is a score that k rows reach; a row whose upper bound is below it is beaten by those k rows
+/// and cannot be a hit. The remaining candidates are scored by <see cref="SearchDot.One"/>, the very additions of the full
+/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists.</summary>
+internal sealed unsafe class SearchPrefilter
+{
+    /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
+    public const int MaxDimension = int.MaxValue / (254 * QuantisedRows.Levels);
+
+    /// <summary>Whether the integer pass runs here: it needs AVX-512BW, and dimensions whose sums cannot overflow.</summary>
+    public static bool Applies(int dimension) => Avx512BW.IsSupported && dimension <= MaxDimension;
+
+    readonly record struct Candidate(int Shard, int Row, float Upper);
+
+    readonly IReadOnlyList<EncodingShard> shards;
+    readonly SearchScan.TileQueries queries;
+    readonly QuantisedQueries quantised;
+    readonly SearchTopK[] lowers;
+    readonly List<Candidate>[][] candidates;
+    readonly int workers;
+
+    SearchPrefilter(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, QuantisedQueries quantised,
+        int k, int workers)
+    {
+        this.shards = shards;
+        this.queries = queries;
+        this.quantised = quantised;
+        this.workers = workers;
+        lowers = new SearchTopK[workers];
+        candidates = new List<Candidate>[workers][];
+        for (int w = 0; w < workers; w++)
+        {
+            lowers[w] = new SearchTopK(queries.Count, k);
+            candidates[w] = new List<Candidate>[queries.Count];
+            for (int i = 0; i < queries.Count; i++) candidates[w][i] = [];
+        }
+    }
+
+    /// <summary>Leaves in lists[w] the best k of core w's rows for each query of the tile, exactly as the full scan would
+    /// (the caller merges the lists).</summary>
+    public static void Search(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, int dimension, int k,
+        SearchTopK[] lists)
+    {
+        int paddedCount = (queries.Count + SearchDotInt8.TileQueries - 1) / SearchDotInt8.TileQueries * SearchDotInt8.TileQueries;
+        using var quantised = new QuantisedQueries(queries, paddedCount, dimension, QuantisedRows.StrideOf(dimension));
+        var search = new SearchPrefilter(shards, queries, quantised, k, lists.Length);
+        Parallel.For(0, search.workers, search.Scan);
+        var thresholds = new float[queries.Count];
+        for (int i = 0; i < queries.Count; i++)
+        {
+            for (int w = 1; w < search.workers; w++) search.lowers[w].MergeInto(i, search.lowers[0], i);
+            thresholds[i] = search.lowers[0].Threshold(i);
+        }
+        Parallel.For(0, search.workers, w => search.Rescore(w, thresholds, lists[w]));
+    }
+
+    void Scan(int w)
+    {
+        lowers[w].Clear();
+        for (int s = 0; s < shards.Count; s++)
+        {
+            var grain = queries.Count <= SearchScan.StreamQueries ? 4 : SearchDotInt8.TileRows;
+            var (first, rows) = SearchScan.Piece(shards[s].Rows, w, workers, grain);
+            if (rows == 0) continue;
+            if (queries.Count <= SearchScan.StreamQueries) Stream(w, s, first, rows);
+            else Tiled(w, s, first, rows);
+        }
+    }
+
+    /// <summary>Keeps row r of shard s as a candidate of query i unless it is excluded or its upper bound is below the k-th
+    /// best lower bound this core has seen.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Consider(int w, int i, int raw, int s, QuantisedRows rows, int[] groups, int r)
+    {
+        int skip = queries.Skip(i);
+        if (skip != EncodingIndex.NoGroup && groups[r] == skip) return;
+        var (lower, upper) = quantised.Bounds(i, raw, rows, r);
+        var top = lowers[w];
+        if (upper < top.Threshold(i)) return;
+        top.Offer(i, lower, shards[s].FirstRow + r);
+        candidates[w][i].Add(new Candidate(s, r, upper));
+    }
+
+    void Stream(int w, int s, int first, int count)
+    {
+        var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
+        int[] groups = HostArray<int>.Of(shards[s].Groups);
+        int stride = rows.Stride, end = first + count;
+        int* sums = stackalloc int[4];
+        int r = first;
+        for (; r + 4 <= end; r += 4)
+            for (int i = 0; i < queries.Count; i++)
+            {
+                SearchDotInt8.Four(quantised.Row(i), rows.Pointer + (long)r * stride, stride, sums);
+                for (int j = 0; j < 4; j++) Consider(w, i, sums[j], s, rows, groups, r + j);
+            }
+        for (; r < end; r++)
+            for (int i = 0; i < queries.Count; i++)
+                Consider(w, i, SearchDotInt8.One(quantised.Row(i), rows.Pointer + (long)r * stride, stride), s, rows, groups, r);
+    }
+
+    void Tiled(int w, int s, int first, int count)
+    {
+        var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
+        int[] groups = HostArray<int>.Of(shards[s].Groups);
+        int stride = rows.Stride, end = first + count;
+        int* sums = stackalloc int[SearchDotInt8.TileQueries * SearchDotInt8.TileRows];
+        sbyte* Row(int r) => rows.Pointer + (long)Math.Min(r, end - 1) * stride;
+        for (int r = first; r < end; r += SearchDotInt8.TileRows)
+        {
+            int tileRows = Math.Min(SearchDotInt8.TileRows, end - r);
+            // The 5 rows stay in L1 while every tile of 4 queries passes over them; a short last tile repeats the last
+            // row and ignores the copies, and padding queries are never offered.
+            for (int i = 0; i < queries.Count; i += SearchDotInt8.TileQueries)
+            {
+                SearchDotInt8.Tile(quantised.Row(i), quantised.Stride, Row(r), Row(r + 1), Row(r + 2), Row(r + 3), Row(r + 4),
+                    stride, sums);
+                int tileQueries = Math.Min(SearchDotInt8.TileQueries, queries.Count - i);
+                for (int a = 0; a < tileQueries; a++)
+                    for (int b = 0; b < tileRows; b++)
+                        Consider(w, i + a, sums[a * SearchDotInt8.TileRows + b], s, rows, groups, r + b);
+            }
+        }
+    }
+
+    /// <summary>Scores core w's candidates that can still be hits, in float32 as the full scan does, into
+    /// <paramref name="top"/>.</summary>
+    void Rescore(int w, float[] thresholds, SearchTopK top)
+    {
+        top.Clear();
+        for (int i = 0; i < queries.Count; i++)
+        {
+            foreach (var c in candidates[w][i])
+            {
+                if (c.Upper < thresholds[i]) continue;
+                var storage = SearchStorage.Of(shards[c.Shard].Encodings);
+                float score = SearchDot.One(queries.Row(i), storage.Pointer + (long)c.Row * storage.Stride, storage.Stride);
+                if (score >= top.Threshold(i)) top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
+            }
+        }
+    }
+}
