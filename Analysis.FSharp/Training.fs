@@ -288,7 +288,7 @@ let trainWith
     let evaluateOn (data: LabelledImages) =
         use _ = model.Eval()
         let network = Networks.ZooModel(o.Arch, model)
-        (Networks.evaluate device network data o.Mean o.Std 256 (fun _ _ -> ())).Accuracy
+        (Networks.evaluate { Networks.pass device network data 256 with Mean = o.Mean; Std = o.Std }).Accuracy
     let reports = List<EpochReport>()
     use _ = model.Train()
     for epoch in firstEpoch .. o.Epochs - 1 do

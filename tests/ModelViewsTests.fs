@@ -56,7 +56,7 @@ let private confusionTests =
                   expected[t][p] <- expected[t][p] + 1
               Expect.equal c.Matrix expected "matrix from PyTorch's predictions"
               let network = Networks.ZooModel("resnet20", model.Value)
-              let eval = Networks.evaluate Device.Cpu network data mean std 100 (fun _ _ -> ())
+              let eval = Networks.evaluate { Networks.pass Device.Cpu network data 100 with Mean = mean; Std = std }
               Expect.equal c.Matrix eval.Confusion "eval's confusion matrix"
               Expect.equal c.Accuracy eval.Accuracy "eval's accuracy"
               Expect.equal (c.Cells |> List.sumBy _.Count) confusionCount "the cells hold every image"

@@ -263,7 +263,8 @@ let private parseSelected (text: string) =
 
 /// The accuracy of `net` on `data` (its outputs against the problem's labels).
 let accuracy (device: Device) (net: Module) (data: LabelledImages) (o: Options) =
-    (Networks.evaluate device (Networks.ZooModel("reengineered", net)) data o.Mean o.Std 256 (fun _ _ -> ())).Accuracy
+    let pass = Networks.pass device (Networks.ZooModel("reengineered", net)) data 256
+    (Networks.evaluate { pass with Mean = o.Mean; Std = o.Std }).Accuracy
 
 /// Trains the masks and head of `net` on `train`, scoring each epoch on `validation` against the original model's
 /// validation accuracy `original`; checkpoints into outDir and resumes from there when `resume` is set. Leaves `net`
