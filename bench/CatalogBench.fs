@@ -98,7 +98,8 @@ let private hashCase (files: string[]) =
         seconds (fun () ->
             for f in files do
                 Extraction.contentHash f |> ignore)
-    s, $"%.1f{float files.Length / s} files/s, %.0f{float bytes / s / 1e6} MB/s on one core (%.0f{float bytes / float files.Length / 1e6} MB per file)"
+    s,
+    $"%.1f{float files.Length / s} files/s, %.0f{float bytes / s / 1e6} MB/s on one core (%.0f{float bytes / float files.Length / 1e6} MB per file)"
 
 let private case (name: string) (seconds: float) (peerS: float option) (note: string) : Report.Case =
     { Case = name

@@ -249,15 +249,17 @@ let private postgresTests =
     test "serve --db on PostgreSQL answers every endpoint as it does over SQLite" {
         let indexed = Npgsql.NpgsqlConnectionStringBuilder(indexInto (freshPostgresDatabase ()))
         // Indexed through the socket by connection string, served over TCP by URI: both spellings of --db.
-        let uri =
-            $"postgres://postgres:{postgresPassword}@127.0.0.1:{postgresServer.Value.Port}/{indexed.Database}"
+        let uri = $"postgres://postgres:{postgresPassword}@127.0.0.1:{postgresServer.Value.Port}/{indexed.Database}"
         withServer (new NoResponseCache()) (fun sqlite ->
             withServerOn uri (new NoResponseCache()) (fun pg ->
                 for url in urls @ [ "/resnet32/1/conv1/search?k=4&includeSelf=true"; "/nosuch/1/conv1/search" ] do
                     let status1, expected, _ = sqlite.Get url
                     let status2, actual, _ = pg.Get url
                     Expect.equal status2 status1 $"{url}: status"
-                    Expect.equal (withoutTimes actual) (withoutTimes expected) $"{url}: the same answer from PostgreSQL"))
+                    Expect.equal
+                        (withoutTimes actual)
+                        (withoutTimes expected)
+                        $"{url}: the same answer from PostgreSQL"))
     }
 
 /// 8 clients share 2,000 GETs over urls and /health; every one must answer 200. Returns the latencies in milliseconds, sorted.
