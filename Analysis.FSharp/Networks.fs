@@ -120,6 +120,10 @@ type Evaluation =
         ClassNames: string list
     }
 
+/// Loader options for one pass in dataset order: batchSize images at a time, normalised with mean / std when given.
+let inOrder (batchSize: int) (mean: float32[] option) (std: float32[] option) =
+    DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+
 /// One pass of a network over a labelled dataset, in dataset order: images normalised with Mean / Std when given,
 /// BatchSize images at a time; Progress gets (images done, total).
 type Pass =
@@ -145,13 +149,7 @@ let pass (device: Device) (network: Network) (data: LabelledImages) (batchSize: 
 /// logits per image is refused.
 let forwardAll (pass: Pass) (visit: Batch -> Tensor -> unit) =
     let data = pass.Data
-    let options =
-        DataLoaderOptions(
-            BatchSize = pass.BatchSize,
-            Shuffle = false,
-            Mean = Option.toObj pass.Mean,
-            Std = Option.toObj pass.Std
-        )
+    let options = inOrder pass.BatchSize pass.Mean pass.Std
     let mutable done' = 0
     for batch in DataLoader(data, options).Epoch 0 do
         let logits = pass.Network.Forward(batchTensor pass.Device batch)
