@@ -103,16 +103,13 @@ let ofModule (name: string) (labels: Labels) (model: Module) (input: Tensor) : A
         match producer.TryGetValue output with
         | true, p -> [ p ]
         | _ -> []
-    let kept, keptEdges, pruned =
-        Graphs.finishTraced { Nodes = nodes; Edges = edges.ToArray(); Sources = List.ofSeq sources; Sinks = sinks }
-    { Name = name
-      Format = "zoo"
-      Labels = labels
-      Nodes = kept
-      Edges = keptEdges
-      Hierarchy = hierarchy model
-      Pruned = pruned
-      OriginalOps = ops |> List.countBy _.Op |> Map.ofList }
+    Graphs.traced
+        name
+        "zoo"
+        labels
+        (hierarchy model)
+        (ops |> List.countBy _.Op |> Map.ofList)
+        { Nodes = nodes; Edges = edges.ToArray(); Sources = List.ofSeq sources; Sinks = sinks }
 
 /// The dummy input a zoo architecture is traced on: three channels at the size it is made for (Zoo.ImageSize: 224 for
 /// the ImageNet models, 32 for the CIFAR ones, 28 for the small CNN), and for dara-mlp (no image size) the 894 n-gram

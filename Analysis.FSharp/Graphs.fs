@@ -121,12 +121,21 @@ let finish (graph: RawGraph) =
                   graph.Nodes[i].Name ]
     nodes, edges, pruned
 
-/// `finish` for a graph traced by hooks on a live module (Core.Nn's or TorchSharp's): its back edges are
-/// removed first. Per-op tracing cannot form a cycle (an op only reads tensors made before it); the guard keeps the DAG
-/// contract should a module ever hand back a tensor it is still writing.
-let finishTraced (graph: RawGraph) =
+/// The architecture of a graph traced by hooks on a live module (Core.Nn's or TorchSharp's), finished as `finish`
+/// does after its back edges are removed. Per-op tracing cannot form a cycle (an op only reads tensors made before it);
+/// the guard keeps the DAG contract should a module ever hand back a tensor it is still writing. format names the
+/// tracer ("zoo", "torchsharp"); originalOps counts every traced op or module type, pruned or not.
+let traced name format labels hierarchy originalOps (graph: RawGraph) : Architecture =
     let acyclic, _ = removeBackEdges graph.Nodes.Length graph.Edges
-    finish { graph with Edges = acyclic }
+    let kept, keptEdges, pruned = finish { graph with Edges = acyclic }
+    { Name = name
+      Format = format
+      Labels = labels
+      Nodes = kept
+      Edges = keptEdges
+      Hierarchy = hierarchy
+      Pruned = pruned
+      OriginalOps = originalOps }
 
 /// Nesting depth of a dotted module path: the number of dots ("layer1.0.conv1" -> 2).
 let depth (path: string) = path |> Seq.filter ((=) '.') |> Seq.length

@@ -25,3 +25,18 @@ let guard (subject: string) (call: unit -> 'a) =
     with :? ArgumentException as e ->
         let message = if isNull e.ParamName then e.Message else e.Message.Replace($" (Parameter '{e.ParamName}')", "")
         raise (error subject message)
+
+/// The value one of whose names is `text` (trimmed, in any case), from a closed set of choices given as each value with
+/// its names; anything else is refused as `flag`'s mistake, listing every value's first name.
+let parseChoice (flag: string) (what: string) (choices: ('a * string list) list) (text: string) =
+    let key = text.Trim().ToLowerInvariant()
+    match choices |> List.tryFind (fun (_, names) -> List.contains key names) with
+    | Some(value, _) -> value
+    | None ->
+        let first = choices |> List.map (snd >> List.head)
+        let expected = String.Join(", ", List.take (first.Length - 1) first) + " or " + List.last first
+        raise (InputException(flag, $"unknown {what} '{key}': expected {expected}"))
+
+/// The name a value of a closed set of choices is written with: the first of its names (see parseChoice).
+let choiceName (choices: ('a * string list) list) (value: 'a) =
+    choices |> List.find (fun (v, _) -> v = value) |> snd |> List.head

@@ -120,24 +120,39 @@ type Evaluation =
         ClassNames: string list
     }
 
-/// Runs <paramref name="network"/> over <paramref name="data"/> in batches (dataset order, normalised with mean / std
-/// when given) and hands each batch with its (N, classes) logits to visit; a network that does not return one row of
-/// logits per image is refused. <paramref name="progress"/> gets (images done, total).
-let forwardAll
-    (device: Device)
-    (network: Network)
-    (data: LabelledImages)
-    (mean: float32[] option)
-    (std: float32[] option)
-    (batchSize: int)
-    (progress: int -> int -> unit)
-    (visit: Batch -> Tensor -> unit)
-    =
-    let options =
-        DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+/// Loader options for one pass in dataset order: batchSize images at a time, normalised with mean / std when given.
+let inOrder (batchSize: int) (mean: float32[] option) (std: float32[] option) =
+    DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+
+/// One pass of a network over a labelled dataset, in dataset order: images normalised with Mean / Std when given,
+/// BatchSize images at a time; Progress gets (images done, total).
+type Pass =
+    { Device: Device
+      Network: Network
+      Data: LabelledImages
+      Mean: float32[] option
+      Std: float32[] option
+      BatchSize: int
+      Progress: int -> int -> unit }
+
+/// A pass without normalisation or progress report (set them with `{ pass ... with Mean = ... }`).
+let pass (device: Device) (network: Network) (data: LabelledImages) (batchSize: int) =
+    { Device = device
+      Network = network
+      Data = data
+      Mean = None
+      Std = None
+      BatchSize = batchSize
+      Progress = fun _ _ -> () }
+
+/// Runs the pass and hands each batch with its (N, classes) logits to visit; a network that does not return one row of
+/// logits per image is refused.
+let forwardAll (pass: Pass) (visit: Batch -> Tensor -> unit) =
+    let data = pass.Data
+    let options = inOrder pass.BatchSize pass.Mean pass.Std
     let mutable done' = 0
     for batch in DataLoader(data, options).Epoch 0 do
-        let logits = network.Forward(batchTensor device batch)
+        let logits = pass.Network.Forward(batchTensor pass.Device batch)
         if logits.Dim <> 2 || logits.Size 0 <> batch.Count then
             raise (
                 ArgumentException
@@ -145,22 +160,14 @@ let forwardAll
             )
         visit batch logits
         done' <- done' + batch.Count
-        progress done' data.Count
+        pass.Progress done' data.Count
 
-/// Accuracy, confusion matrix and every prediction of <paramref name="network"/> on <paramref name="data"/>, in dataset
-/// order; images are normalised with mean / std when given. <paramref name="progress"/> gets (images done, total).
-let evaluate
-    (device: Device)
-    (network: Network)
-    (data: LabelledImages)
-    (mean: float32[] option)
-    (std: float32[] option)
-    (batchSize: int)
-    (progress: int -> int -> unit)
-    =
+/// Accuracy, confusion matrix and every prediction of the pass's network on its data, in dataset order.
+let evaluate (pass: Pass) =
+    let data = pass.Data
     let classes = data.ClassNames.Count
     let predictions = Array.zeroCreate data.Count
-    forwardAll device network data mean std batchSize progress (fun batch logits ->
+    forwardAll pass (fun batch logits ->
         argmaxRows logits |> Array.iteri (fun i p -> predictions.[batch.Indices.[i]] <- p))
     let confusion = Array.init classes (fun _ -> Array.zeroCreate (max classes 1))
     let mutable correct = 0

@@ -55,12 +55,15 @@ let defaults arch =
 type EpochReport =
     { Epoch: int; Loss: float; TrainAccuracy: float; TestAccuracy: float option; LearningRate: float; Seconds: float }
 
-type Progress =
+/// What an epoch loop (training here, mask training in Reengineering) reports as it goes; 'epoch is its epoch report.
+type EpochProgress<'epoch> =
     /// A batch finished: epoch, batch index, batches per epoch, its loss.
     | BatchDone of epoch: int * index: int * count: int * loss: float
-    | EpochDone of EpochReport
+    | EpochDone of 'epoch
     /// Training continues from a checkpoint after this many finished epochs.
     | Resumed of epochs: int
+
+type Progress = EpochProgress<EpochReport>
 
 /// Where training keeps its checkpoint for the model written to <paramref name="out"/>.
 let checkpointPath (out: string) = out + ".checkpoint.safetensors"
@@ -288,7 +291,7 @@ let trainWith
     let evaluateOn (data: LabelledImages) =
         use _ = model.Eval()
         let network = Networks.ZooModel(o.Arch, model)
-        (Networks.evaluate device network data o.Mean o.Std 256 (fun _ _ -> ())).Accuracy
+        (Networks.evaluate { Networks.pass device network data 256 with Mean = o.Mean; Std = o.Std }).Accuracy
     let reports = List<EpochReport>()
     use _ = model.Train()
     for epoch in firstEpoch .. o.Epochs - 1 do

@@ -32,3 +32,16 @@ let progressLine (label: string) =
             eprintf "\r%s: %d / %d" label doneCount total
             if doneCount >= total then
                 eprintfn ""
+
+/// The progress of an epoch loop on standard error: a note when it resumes from `checkpoint`, a progress line for the
+/// batches that `shown` picks (by batch index and batches per epoch), and `epochLine` of each finished epoch.
+let epochProgress (command: string) (checkpoint: string) (shown: int -> int -> bool) (epochLine: 'epoch -> string) =
+    let batchProgress = progressLine command
+    fun (p: Hybrid.Analysis.Training.EpochProgress<'epoch>) ->
+        match p with
+        | Hybrid.Analysis.Training.Resumed epochs ->
+            note $"{command}: resuming from {checkpoint} after {epochs} finished epoch(s)"
+        | Hybrid.Analysis.Training.BatchDone(_, index, count, _) ->
+            if shown index count then
+                batchProgress (index + 1) count
+        | Hybrid.Analysis.Training.EpochDone e -> note (epochLine e)

@@ -19,11 +19,11 @@ let run (device: Device) (folder: string) =
     let progress = progressLine "reengineer"
     let report (p: MaskTraining.Progress) =
         match p with
-        | MaskTraining.BatchDone(_, index, count, _) -> progress (index + 1) count
-        | MaskTraining.EpochDone e ->
+        | Training.BatchDone(_, index, count, _) -> progress (index + 1) count
+        | Training.EpochDone e ->
             note
                 $"epoch {e.Epoch + 1}/{options.Epochs}: validation accuracy {e.ValidationAccuracy:F4}, weight ratio {100.0 * e.WeightRatio:F2}%%"
-        | MaskTraining.Resumed _ -> ()
+        | Training.Resumed _ -> ()
     let request: Reengineer.Request =
         { Model = Path.Combine(folder, "small-cnn.safetensors")
           Arch = Some "small-cnn"

@@ -38,16 +38,14 @@ let run (args: ParseResults<ReengineerArgs>) =
     let device = trainingDevice engine (args.GetResult(ReengineerArgs.Device, defaultValue = Auto))
     let o = options args
     let out = args.GetResult ReengineerArgs.Out
-    let batchProgress = progressLine "reengineer"
-    let report (p: MaskTraining.Progress) =
-        match p with
-        | MaskTraining.Resumed epochs ->
-            note $"reengineer: resuming from {MaskTraining.checkpointPath out} after {epochs} epoch(s)"
-        | MaskTraining.BatchDone(_, index, count, _) -> batchProgress (index + 1) count
-        | MaskTraining.EpochDone e ->
-            let phase = if e.HeadOnly then "head" else "head+masks"
-            note
-                $"epoch {e.Epoch + 1}/{o.Epochs} ({phase}): loss {e.Loss:F4}, train accuracy {e.TrainAccuracy:F4}, validation accuracy {e.ValidationAccuracy:F4}, weight ratio {100.0 * e.WeightRatio:F2}%%, {e.Seconds:F1} s"
+    let report =
+        epochProgress
+            "reengineer"
+            (MaskTraining.checkpointPath out)
+            (fun _ _ -> true)
+            (fun (e: MaskTraining.EpochReport) ->
+                let phase = if e.HeadOnly then "head" else "head+masks"
+                $"epoch {e.Epoch + 1}/{o.Epochs} ({phase}): loss {e.Loss:F4}, train accuracy {e.TrainAccuracy:F4}, validation accuracy {e.ValidationAccuracy:F4}, weight ratio {100.0 * e.WeightRatio:F2}%%, {e.Seconds:F1} s")
     let request: Reengineer.Request =
         { Model = args.GetResult ReengineerArgs.Model
           Arch = args.TryGetResult ReengineerArgs.Arch

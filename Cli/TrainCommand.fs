@@ -52,18 +52,11 @@ let run (args: ParseResults<TrainArgs>) =
     Train.checkArchitecture (args.GetResult TrainArgs.Arch)
     let options = options args
     let out = args.GetResult TrainArgs.Out
-    let batchProgress = progressLine "train"
-    let report (p: Training.Progress) =
-        match p with
-        | Training.Resumed epochs ->
-            note $"train: resuming from {Training.checkpointPath out} after {epochs} finished epoch(s)"
-        | Training.BatchDone(_, index, count, _) ->
-            if index % 20 = 0 || index = count - 1 then
-                batchProgress (index + 1) count
-        | Training.EpochDone r ->
+    let everyTwentieth index count = index % 20 = 0 || index = count - 1
+    let report =
+        epochProgress "train" (Training.checkpointPath out) everyTwentieth (fun (r: Training.EpochReport) ->
             let test = r.TestAccuracy |> Option.map (sprintf ", test accuracy %.4f") |> Option.defaultValue ""
-            note
-                $"epoch {r.Epoch + 1}/{options.Epochs}: loss {r.Loss:F4}, train accuracy {r.TrainAccuracy:F4}{test}, lr {r.LearningRate:G4}, {r.Seconds:F1} s"
+            $"epoch {r.Epoch + 1}/{options.Epochs}: loss {r.Loss:F4}, train accuracy {r.TrainAccuracy:F4}{test}, lr {r.LearningRate:G4}, {r.Seconds:F1} s")
     let result =
         Train.runWith
             (trainEngine engine)

@@ -109,21 +109,18 @@ let ofModule (name: string) (labels: Labels) (model: TorchModule) (input: TorchT
         | true, p -> [ p ]
         | _ -> if nodes.Length > 0 then [ nodes.Length - 1 ] else []
 
-    let kept, keptEdges, pruned =
-        Graphs.finishTraced { Nodes = nodes; Edges = edges.ToArray(); Sources = List.ofSeq sources; Sinks = sinks }
-
-
-    { Name = name
-      Format = "torchsharp"
-      Labels = labels
-      Nodes = kept
-      Edges = keptEdges
-      Hierarchy =
+    let hierarchy =
         [ for path, m in modules do
               if path <> "" then
                   { Path = path; Type = typeName m; Depth = Graphs.depth path; Leaf = isLeaf m } ]
-      Pruned = pruned
-      OriginalOps = calls |> Seq.countBy _.Type |> Map.ofSeq }
+
+    Graphs.traced
+        name
+        "torchsharp"
+        labels
+        hierarchy
+        (calls |> Seq.countBy _.Type |> Map.ofSeq)
+        { Nodes = nodes; Edges = edges.ToArray(); Sources = List.ofSeq sources; Sinks = sinks }
 
 /// The SHA-256 of a module's state (keys, shapes and element bytes in key order): the content hash the catalog keys a
 /// live module by, as it keys a file by its bytes.

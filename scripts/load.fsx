@@ -25,3 +25,16 @@ System.Runtime.InteropServices.NativeLibrary.SetDllImportResolver(
         else
             System.IntPtr.Zero
 )
+
+/// The script's command-line arguments, at least `required` of them: with fewer, `usage` on standard error and exit
+/// code 2.
+let scriptArgs (required: int) (usage: string) =
+    let args = fsi.CommandLineArgs |> Array.skip 1
+    if args.Length < required then
+        eprintfn "usage: %s" usage
+        exit 2
+    args
+
+/// Argument i read by parse, or fallback when the script was given fewer.
+let argOr (args: string[]) (i: int) (parse: string -> 'a) (fallback: 'a) =
+    if args.Length > i then parse args[i] else fallback

@@ -9,11 +9,9 @@ open Hybrid.Core.Gpu
 open Hybrid.Analysis
 open Hybrid.Analysis.Naming
 
-let args = fsi.CommandLineArgs |> Array.skip 1
-if args.Length < 1 then
-    failwith "usage: dotnet fsi scripts/naming_study.fsx TRACES.jsonl [model_type|arch|task] [MIN_CLASS_COUNT]"
-let field = if args.Length > 1 then Labels.parseField args[1] else Labels.ModelType
-let minClassCount = if args.Length > 2 then int args[2] else 20
+let args = Load.scriptArgs 1 "dotnet fsi scripts/naming_study.fsx TRACES.jsonl [model_type|arch|task] [MIN_CLASS_COUNT]"
+let field = Load.argOr args 1 Labels.parseField Labels.ModelType
+let minClassCount = Load.argOr args 2 int 20
 let device = Device.Parse "auto"
 
 // 1. Models, classes and features: DARA's 2-grams over edges and 1-grams of layers, here over the traced names.

@@ -10,13 +10,10 @@ open Hybrid.Core.Gpu
 open Hybrid.Analysis
 open Hybrid.Analysis.Reengineering
 
-let args = fsi.CommandLineArgs |> Array.skip 1
-if args.Length < 2 then
-    eprintfn "usage: dotnet fsi scripts/reengineering.fsx MODEL DATASET [EPOCHS] [OUT]"
-    exit 2
+let args = Load.scriptArgs 2 "dotnet fsi scripts/reengineering.fsx MODEL DATASET [EPOCHS] [OUT]"
 let model, dataset = args.[0], args.[1]
-let epochs = if args.Length > 2 then int args.[2] else 30
-let out = if args.Length > 3 then args.[3] else "reengineering-study"
+let epochs = Load.argOr args 2 int 30
+let out = Load.argOr args 3 id "reengineering-study"
 
 // The grid: binary and multi-class targets (CIFAR-10 names here), SeaM's lr_mask and alpha around the published ones.
 let targets = [ Some "airplane", None; None, Some "cat,deer,dog,horse" ]

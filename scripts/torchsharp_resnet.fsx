@@ -16,15 +16,11 @@ open Hybrid.Core.Nn.Modules
 open Hybrid.Analysis
 open Hybrid.TorchInterop
 
-let args = fsi.CommandLineArgs |> Array.skip 1
-
-if args.Length < 2 then
-    eprintfn "usage: dotnet fsi scripts/torchsharp_resnet.fsx WEIGHTS CIFAR10_BATCH [CLASS] [EPOCHS]"
-    exit 2
+let args = Load.scriptArgs 2 "dotnet fsi scripts/torchsharp_resnet.fsx WEIGHTS CIFAR10_BATCH [CLASS] [EPOCHS]"
 
 let weights, batchFile = args.[0], args.[1]
-let target = if args.Length > 2 then int args.[2] else 0
-let epochs = if args.Length > 3 then int args.[3] else 3
+let target = Load.argOr args 2 int 0
+let epochs = Load.argOr args 3 int 3
 
 match Torch.available.Force() with
 | Error why ->

@@ -10,11 +10,8 @@ open System.Text.Json
 open Expecto
 open Hybrid.Analysis
 open Hybrid.Cli.Server
+open Hybrid.Tests.CifarResnet20
 
-let private mean = Some [| 0.485f; 0.456f; 0.406f |]
-let private std = Some [| 0.229f; 0.224f; 0.225f |]
-let private cifar () = "cifar10:" + sharedFile "data/cifar10/test_batch.bin"
-let private resnet20 () = sharedFile "models/cifar10-resnet20/model.safetensors"
 
 /// ResNet-20 in a CKA index (20 probe images, every module), in a folder removed when the tests exit.
 let private db =
@@ -24,7 +21,7 @@ let private db =
          let db = Path.Combine(dir, "hybrid.db")
          let probe = ProbeSet.load (cifar ()) 0 20 mean std
          let model =
-             { LayerIndex.ModelToIndex.Path = resnet20 ()
+             { LayerIndex.ModelToIndex.Path = weights ()
                LayerIndex.ModelToIndex.Name = "resnet20"
                LayerIndex.ModelToIndex.Version = "1"
                LayerIndex.ModelToIndex.Arch = None
@@ -80,9 +77,6 @@ let private okJson (client: HttpClient) (url: string) =
     Expect.equal kind "application/json" $"{url}: content type"
     JsonDocument.Parse(body).RootElement
 
-let private model = lazy (snd (Networks.loadModule Device.Cpu (resnet20 ()) None))
-
-let private data (count: int) = ImageRun.slice "test" (cifar ()) (ImageRun.load (cifar ()) false) 0 count
 
 [<Tests>]
 let tests =
@@ -90,7 +84,7 @@ let tests =
         "analysis api"
         [ test "confusion: the library's matrix and a cell's contact sheet, cached alike" {
               withServer (cifarDataset ()) (fun client ->
-                  let images = data 100
+                  let images = firstImages 100
                   let expected =
                       ConfusionView.compute
                           Device.Cpu
@@ -129,7 +123,7 @@ let tests =
                   let channels =
                       [ for c in maps.GetProperty("channels").EnumerateArray() -> c.GetProperty("channel").GetInt32() ]
                   Expect.equal channels [ 0; 7 ] "the channels asked for"
-                  let one = ImageRun.slice "test" (cifar ()) (data 4) 3 1
+                  let one = ImageRun.slice "test" (cifar ()) (firstImages 4) 3 1
                   let input = AnalyzeModelService.normalised one mean std
                   let expected =
                       ActivationMaps.compute Device.Cpu model.Value "layer2" [ 7 ] [| 3; 32; 32 |] input 3 [] 0
@@ -137,16 +131,7 @@ let tests =
                   let picture = Picture.ofPlanes 3 32 32 one.Images
                   Expect.equal body (Picture.png (ActivationMaps.panel 128 picture expected 0)) "the library's panel"
                   let settings = { Maximise.defaults with Steps = 6; Seed = 2 }
-                  let result =
-                      Maximise.run
-                          Device.Cpu
-                          model.Value
-                          [| 3; 32; 32 |]
-                          mean
-                          std
-                          settings
-                          [ Maximise.Class 5 ]
-                          (fun _ _ -> ())
+                  let result = maximise settings [ Maximise.Class 5 ]
                   let _, header = okPng client "/analysis/resnet20/1/maximise/class/5.png?steps=6&seed=2"
                   let activation = Double.Parse(header "X-Activation", Globalization.CultureInfo.InvariantCulture)
                   Expect.equal activation result.Head.Activation "the library's activation"

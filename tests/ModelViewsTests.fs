@@ -11,17 +11,9 @@ open Expecto
 open Hybrid.Analysis
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Modules
+open Hybrid.Tests.CifarResnet20
 
-let private mean = Some [| 0.485f; 0.456f; 0.406f |]
-let private std = Some [| 0.229f; 0.224f; 0.225f |]
-let private cifar = lazy ("cifar10:" + sharedFile "data/cifar10/test_batch.bin")
-let private resnet20 = lazy (sharedFile "models/cifar10-resnet20/model.safetensors")
 let private fixture = lazy (SafetensorsFile.Open(sharedFile "fixtures/models/resnet20_reference.safetensors"))
-
-/// The first n test images.
-let private firstImages (n: int) = ImageRun.slice "test" cifar.Value (ImageRun.load cifar.Value false) 0 n
-
-let private model = lazy (snd (Networks.loadModule Device.Cpu resnet20.Value None))
 
 /// Images checked by the confusion view: enough that most cells are filled, few enough to stay a few seconds.
 let private confusionCount = 1000
@@ -56,7 +48,7 @@ let private confusionTests =
                   expected[t][p] <- expected[t][p] + 1
               Expect.equal c.Matrix expected "matrix from PyTorch's predictions"
               let network = Networks.ZooModel("resnet20", model.Value)
-              let eval = Networks.evaluate Device.Cpu network data mean std 100 (fun _ _ -> ())
+              let eval = Networks.evaluate { Networks.pass Device.Cpu network data 100 with Mean = mean; Std = std }
               Expect.equal c.Matrix eval.Confusion "eval's confusion matrix"
               Expect.equal c.Accuracy eval.Accuracy "eval's accuracy"
               Expect.equal (c.Cells |> List.sumBy _.Count) confusionCount "the cells hold every image"
@@ -202,16 +194,7 @@ let private maximiseTests =
           test "on ResNet-20 the optimised input raises its target far above noise and real images" {
               let targets = [ Maximise.Class 3; Maximise.Channel("layer3.2.conv2", 5) ]
               let settings = { Maximise.defaults with Steps = 48 }
-              let run seed =
-                  Maximise.run
-                      Device.Cpu
-                      model.Value
-                      [| 3; 32; 32 |]
-                      mean
-                      std
-                      { settings with Seed = seed }
-                      targets
-                      (fun _ _ -> ())
+              let run seed = maximise { settings with Seed = seed } targets
               let results = run 0
               let images = AnalyzeModelService.normalised (firstImages 100) mean std
               let batch = Tensor.Wrap(images, [| 100; 3; 32; 32 |], Device.Cpu)

@@ -67,7 +67,8 @@ let private predictionTests (r: Reference) =
               test format {
                   let network = load r format
                   let result =
-                      Networks.evaluate Device.Cpu network testSet.Value (Some mean) (Some std) 500 (fun _ _ -> ())
+                      Networks.evaluate
+                          { Networks.pass Device.Cpu network testSet.Value 500 with Mean = Some mean; Std = Some std }
                   let reference = (fixture r "pred_all").ToArray<int64>()
                   let agree =
                       Array.fold2

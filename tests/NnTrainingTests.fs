@@ -117,7 +117,7 @@ let tests =
               let model, _ = Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore
               let predictions path =
                   let network = Networks.load Device.Cpu path None
-                  (Networks.evaluate Device.Cpu network dataset.Value None None 64 (fun _ _ -> ())).Predictions
+                  (Networks.evaluate (Networks.pass Device.Cpu network dataset.Value 64)).Predictions
               let expected = predictions out
               for name in [ "m.pt"; "m.onnx" ] do
                   let path = Path.Combine(dir, name)

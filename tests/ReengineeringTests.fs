@@ -187,7 +187,7 @@ let tests =
                       let net = tinyNet 1L
                       let report (p: MaskTraining.Progress) =
                           match p, stopAfter with
-                          | MaskTraining.EpochDone e, Some k when e.Epoch = k ->
+                          | Training.EpochDone e, Some k when e.Epoch = k ->
                               raise (OperationCanceledException "interrupted")
                           | _ -> ()
                       let history, selected = MaskTraining.train Device.Cpu o net train valid 0.5 out resume report

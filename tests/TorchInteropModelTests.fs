@@ -65,7 +65,9 @@ let tests =
           torchCase "resnet20: accuracy 0.8103 on the 10,000 CIFAR-10 test images"
           <| fun () ->
               let net = Engine.network (Networks.load Device.Cpu (sharedFile resnet20) None)
-              let result = Networks.evaluate Device.Cpu net testSet.Value (Some mean) (Some std) 500 (fun _ _ -> ())
+              let result =
+                  Networks.evaluate
+                      { Networks.pass Device.Cpu net testSet.Value 500 with Mean = Some mean; Std = Some std }
               // The reference's figure (PyTorch 1.13 in ../shared's fixture metadata), within one image in 2,000.
               Expect.floatClose { absolute = 0.0005; relative = 0.0 } result.Accuracy 0.8103 "accuracy"
 

@@ -12,22 +12,14 @@ type Field =
     | Arch
     | Task
 
+/// Each field with its names: the first is its name in trace files and reports; the others are read too.
+let private fields = [ ModelType, [ "model_type"; "model-type" ]; Arch, [ "arch"; "architecture" ]; Task, [ "task" ] ]
+
 /// The field for its trace-file name (model_type, arch, task).
-let parseField (text: string) =
-    match text.Trim().ToLowerInvariant() with
-    | "model_type"
-    | "model-type" -> ModelType
-    | "arch"
-    | "architecture" -> Arch
-    | "task" -> Task
-    | other -> raise (InputException("--label", $"unknown label field '{other}': expected model_type, arch or task"))
+let parseField (text: string) = Hybrid.Analysis.Input.parseChoice "--label" "label field" fields text
 
 /// The field's name in trace files and reports.
-let fieldName (field: Field) =
-    match field with
-    | ModelType -> "model_type"
-    | Arch -> "arch"
-    | Task -> "task"
+let fieldName (field: Field) = Hybrid.Analysis.Input.choiceName fields field
 
 /// The class every merged class becomes.
 [<Literal>]

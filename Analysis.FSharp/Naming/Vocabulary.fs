@@ -16,22 +16,14 @@ type Scaling =
     /// scikit-learn's TfidfTransformer defaults: count x (ln((1 + n) / (1 + df)) + 1), each row scaled to unit length.
     | TfIdf
 
+/// Each scaling with its names: the first is the one written; the others are read too.
+let private scalings = [ Counts, [ "count"; "counts" ]; Log, [ "log" ]; TfIdf, [ "tfidf"; "tf-idf" ] ]
+
 /// The scaling for its name (count, log, tfidf).
-let parseScaling (text: string) =
-    match text.Trim().ToLowerInvariant() with
-    | "count"
-    | "counts" -> Counts
-    | "log" -> Log
-    | "tfidf"
-    | "tf-idf" -> TfIdf
-    | other -> raise (InputException("--scaling", $"unknown scaling '{other}': expected count, log or tfidf"))
+let parseScaling (text: string) = Hybrid.Analysis.Input.parseChoice "--scaling" "scaling" scalings text
 
 /// The scaling's name, as parseScaling reads it.
-let scalingName (scaling: Scaling) =
-    match scaling with
-    | Counts -> "count"
-    | Log -> "log"
-    | TfIdf -> "tfidf"
+let scalingName (scaling: Scaling) = Hybrid.Analysis.Input.choiceName scalings scaling
 
 /// One model's features: column indices in increasing order and their values.
 type SparseVector = { Indices: int[]; Values: float32[] }

@@ -66,10 +66,7 @@ type EpochReport =
       Alpha: float
       Seconds: float }
 
-type Progress =
-    | BatchDone of epoch: int * index: int * count: int * loss: float
-    | EpochDone of EpochReport
-    | Resumed of epochs: int
+type Progress = Training.EpochProgress<EpochReport>
 
 /// The epoch SeaM's rule keeps, with its validation accuracy and weight ratio.
 type Selected = { Epoch: int; Accuracy: float; Ratio: float }
@@ -263,7 +260,8 @@ let private parseSelected (text: string) =
 
 /// The accuracy of `net` on `data` (its outputs against the problem's labels).
 let accuracy (device: Device) (net: Module) (data: LabelledImages) (o: Options) =
-    (Networks.evaluate device (Networks.ZooModel("reengineered", net)) data o.Mean o.Std 256 (fun _ _ -> ())).Accuracy
+    let pass = Networks.pass device (Networks.ZooModel("reengineered", net)) data 256
+    (Networks.evaluate { pass with Mean = o.Mean; Std = o.Std }).Accuracy
 
 /// Trains the masks and head of `net` on `train`, scoring each epoch on `validation` against the original model's
 /// validation accuracy `original`; checkpoints into outDir and resumes from there when `resume` is set. Leaves `net`
@@ -345,7 +343,7 @@ let trainWith
         alpha <- float saved.Metadata.["alpha"]
         selection <-
             { Reached = parseSelected saved.Metadata.["reached"]; Fallback = parseSelected saved.Metadata.["fallback"] }
-        report (Resumed history.Count)
+        report (Training.Resumed history.Count)
     let pruned () =
         match o.PruneThreshold, history |> Seq.tryLast with
         | Some t, Some last -> 1.0 - last.WeightRatio >= t
@@ -375,7 +373,7 @@ let trainWith
                 |> Array.iteri (fun i p ->
                     if int64 p = batch.Labels.[i] then
                         correct <- correct + 1)
-                report (BatchDone(epoch, batches - 1, loader.BatchCount, c))
+                report (Training.BatchDone(epoch, batches - 1, loader.BatchCount, c))
         let ratio = weightRatio net
         let valAccuracy = accuracy device net validation o
         let r =
@@ -405,7 +403,7 @@ let trainWith
               "alpha", alpha.ToString "R"
               "reached", selectedText selection.Reached
               "fallback", selectedText selection.Fallback ]
-        report (EpochDone r)
+        report (Training.EpochDone r)
         epoch <- epoch + 1
     restore net kept
     List.ofSeq history, selection.Kept

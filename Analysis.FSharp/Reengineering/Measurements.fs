@@ -25,7 +25,7 @@ let originalAccuracy
     mean
     std
     =
-    let options = DataLoaderOptions(BatchSize = 256, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
+    let options = Networks.inOrder 256 mean std
     let mutable seam, fair = 0, 0
     use _ = model.Eval()
     use _ = Autograd.NoGrad()

@@ -117,13 +117,7 @@ let checkFits (device: Device) (path: string) (network: Networks.Network) (data:
 
 /// The images of data normalised by mean / std, as one array (N x C x H x W).
 let normalised (data: LabelledImages) (mean: float32[] option) (std: float32[] option) =
-    let options =
-        DataLoaderOptions(
-            BatchSize = max 1 data.Count,
-            Shuffle = false,
-            Mean = Option.toObj mean,
-            Std = Option.toObj std
-        )
+    let options = Networks.inOrder (max 1 data.Count) mean std
     Input.guard "dataset" (fun () -> DataLoader(data, options).BatchAt(0, 0).Images)
 
 /// The maximisation targets of a request: channels of the layer named, else classes.

@@ -135,13 +135,7 @@ let private sample (spec: string) (trainCount: int) (testCount: int) (seed: int6
 
 /// The test images as normalised input batches, in order.
 let private batches (device: Device) (o: Defects.Options) (data: LabelledImages) =
-    let options =
-        DataLoaderOptions(
-            BatchSize = o.BatchSize,
-            Shuffle = false,
-            Mean = Option.toObj o.Mean,
-            Std = Option.toObj o.Std
-        )
+    let options = Networks.inOrder o.BatchSize o.Mean o.Std
     let loader = Input.guard "defects" (fun () -> DataLoader(data, options))
     [ for b in loader.Epoch 0 -> Networks.batchTensor device b ]
 

@@ -39,7 +39,10 @@ let run
     let mean, std = ImageRun.normalisation mean std
     let data = ImageRun.load datasetSpec false
     let network = engine (Networks.load device modelPath arch)
-    let result = Input.guard modelPath (fun () -> Networks.evaluate device network data mean std batch progress)
+    let result =
+        Input.guard modelPath (fun () ->
+            Networks.evaluate
+                { Networks.pass device network data batch with Mean = mean; Std = std; Progress = progress })
     { Accuracy = result.Accuracy
       N = result.N
       Correct = result.Correct

@@ -97,7 +97,7 @@ let saveAndReload
         Training.save model inputShape metadata path
     [ for path in files ->
           let network = Networks.load device path None
-          let result = Networks.evaluate device network testSet None None batchSize (fun _ _ -> ())
+          let result = Networks.evaluate (Networks.pass device network testSet batchSize)
           { Path = path
             Bytes = System.IO.FileInfo(path).Length
             LoadedAs = network.Describe

@@ -65,7 +65,8 @@ let compute
     let predictions = Array.zeroCreate data.Count
     let confidences = Array.zeroCreate data.Count
     Input.guard source (fun () ->
-        Networks.forwardAll device network data mean std batch progress (fun b logits ->
+        let pass = Networks.pass device network data batch
+        Networks.forwardAll { pass with Mean = mean; Std = std; Progress = progress } (fun b logits ->
             if logits.Size 1 <> classes then
                 Input.fail
                     "%s: the model gives %d class scores and the dataset has %d classes"

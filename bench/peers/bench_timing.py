@@ -4,6 +4,7 @@
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -14,6 +15,17 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-repeats", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=20240607)
+
+
+def parse_torch_arguments(parser: argparse.ArgumentParser, torch) -> argparse.Namespace:
+    """A PyTorch peer's command line: its own arguments already in parser, then --threads (intra-op threads, default
+    all cores) and the timing policy; torch is set to those threads and seeded with --seed."""
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: all cores)")
+    add_policy_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    return args
 
 
 def parse_arguments(description: str, **required) -> argparse.Namespace:

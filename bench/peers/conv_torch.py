@@ -6,9 +6,8 @@ with BIAS=1, bias), in two cases:
                          Core.Gpu computes: dL/dw = dL/dw_eff * 1[s > 0] and dL/ds = dL/dw_eff * w."""
 
 import argparse
-import os
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_torch_arguments
 
 try:
     import torch
@@ -58,11 +57,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--layer", nargs=6, action="append", required=True,
                         metavar=("NAME", "CIN", "COUT", "SIZE", "STRIDE", "BIAS"))
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: all cores)")
-    add_policy_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    args = parse_torch_arguments(parser, torch)
     cases = []
     with torch.enable_grad():
         for name, cin, cout, size, stride, bias in args.layer:

@@ -7,9 +7,8 @@ Case "reengineer resnet20 mask epoch N images": one pass over N random 3x32x32 i
 value is the weight ratio after the timed epochs (for information: both sides start from their own random weights)."""
 
 import argparse
-import os
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_torch_arguments
 
 try:
     import torch
@@ -71,11 +70,7 @@ def main() -> None:
     parser.add_argument("--lr-mask", type=float, default=0.05)
     parser.add_argument("--lr-head", type=float, default=0.1)
     parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    add_policy_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    args = parse_torch_arguments(parser, torch)
 
     model = mask_model(ResNet(3))
     for name, p in model.named_parameters():

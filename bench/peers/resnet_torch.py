@@ -7,9 +7,8 @@ The value of each case is the mean of the logits of the timed forward (a check t
 network is not possible with independent random weights, so it is reported only for information)."""
 
 import argparse
-import os
 
-from bench_timing import add_policy_arguments, emit, fail, measure
+from bench_timing import emit, fail, measure, parse_torch_arguments
 
 try:
     import torch
@@ -71,11 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inference-batch", type=int, default=256)
     parser.add_argument("--train-batch", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    add_policy_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    args = parse_torch_arguments(parser, torch)
 
     model = ResNet(3)
     x = torch.randn(args.inference_batch, 3, 32, 32)

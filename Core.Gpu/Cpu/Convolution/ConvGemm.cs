@@ -8,26 +8,16 @@ internal static unsafe class ConvGemm
 {
     public static void Forward(in Conv2dShape s, float[] x, float[] w, float[]? bias, float[] y)
     {
-        if (Pointwise.Applies(s))
-        {
-            Pointwise.Forward(s, x, w, bias, y);
-            return;
-        }
-        if (Winograd.Applies(s))
-        {
-            Winograd.Forward(s, x, w, bias, y);
-            return;
-        }
-        if (NarrowConv.Applies(s))
-        {
-            NarrowConv.Forward(s, x, w, bias, y);
-            return;
-        }
-        if (WholeBatchGemm.Applies(s))
-        {
-            WholeBatchGemm.Forward(s, x, w, bias, y);
-            return;
-        }
+        // The first family whose shapes these are; im2col over image chunks takes the rest.
+        if (Pointwise.Applies(s)) Pointwise.Forward(s, x, w, bias, y);
+        else if (Winograd.Applies(s)) Winograd.Forward(s, x, w, bias, y);
+        else if (NarrowConv.Applies(s)) NarrowConv.Forward(s, x, w, bias, y);
+        else if (WholeBatchGemm.Applies(s)) WholeBatchGemm.Forward(s, x, w, bias, y);
+        else ForwardChunks(s, x, w, bias, y);
+    }
+
+    static void ForwardChunks(in Conv2dShape s, float[] x, float[] w, float[]? bias, float[] y)
+    {
         var shape = s;
         int p = s.OutHeight * s.OutWidth, rows = s.InChannels * s.KernelH * s.KernelW;
         int chunk = ImageChunks.Size(s.Batch, (long)(rows + s.OutChannels) * p), ld = RowStride(chunk * p);
