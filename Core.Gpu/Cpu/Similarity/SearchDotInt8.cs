@@ -24,6 +24,7 @@ internal static unsafe class SearchDotInt8
     /// <paramref name="sums"/>[0..4). Streams the rows once; the query stays in L1.</summary>
     public static void Four(byte* query, sbyte* rows, int stride, int* sums)
     {
+        // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
         var ones = Vector512<short>.One;
         var a0 = Vector512<int>.Zero;
         var (a1, a2, a3) = (a0, a0, a0);
@@ -58,6 +59,7 @@ internal static unsafe class SearchDotInt8
     public static void Tile(byte* query, int queryStride, sbyte* r0, sbyte* r1, sbyte* r2, sbyte* r3, sbyte* r4, int length,
         int* sums)
     {
+        // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
         var ones = Vector512<short>.One;
         var c00 = Vector512<int>.Zero;
         var (c01, c02, c03, c04) = (c00, c00, c00, c00);
