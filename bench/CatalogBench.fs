@@ -21,19 +21,23 @@ let private seconds (work: unit -> unit) =
 let private rowsPerModel (counts: Map<string, int64>) =
     float (counts["models"] + counts["nodes"] + counts["edges"] + counts["hierarchy"]) / float counts["models"]
 
-let private sqliteCase (files: string[]) =
-    let dir = Directory.CreateTempSubdirectory("hybrid-bench-catalog-").FullName
+/// Runs work on the path of a new SQLite catalog in a scratch folder, removed afterwards.
+let private inNewSqliteFile (work: string -> 'a) =
+    let dir = Data.scratch "catalog"
     try
-        let db = Path.Combine(dir, "one.db")
+        work (Path.Combine(dir, "catalog.db"))
+    finally
+        Directory.Delete(dir, true)
+
+let private sqliteCase (files: string[]) =
+    inNewSqliteFile (fun db ->
         let s =
             seconds (fun () ->
                 use c = Catalog.openOrCreate db
                 Extraction.run c None false (List.ofArray files) ignore |> ignore)
         use c = Catalog.openOrCreate db
         let bytes = float (FileInfo(db).Length + FileInfo(db + "-wal").Length) / float files.Length
-        s, $"%.1f{rowsPerModel (Catalog.counts c)} rows and %.0f{bytes} bytes per model"
-    finally
-        Directory.Delete(dir, true)
+        s, $"%.1f{rowsPerModel (Catalog.counts c)} rows and %.0f{bytes} bytes per model")
 
 let private execute (connection: NpgsqlConnection) (sql: string) =
     use cmd = connection.CreateCommand()
@@ -84,12 +88,7 @@ let private insertModels (writers: int) (models: (string * Architecture.Architec
 
 /// The store alone: the models into a new SQLite file by one writer.
 let private sqliteStoreCase (models: (string * Architecture.Architecture list)[]) =
-    let dir = Directory.CreateTempSubdirectory("hybrid-bench-store-").FullName
-    try
-        let db = Path.Combine(dir, "store.db")
-        seconds (fun () -> insertModels 1 models db)
-    finally
-        Directory.Delete(dir, true)
+    inNewSqliteFile (fun db -> seconds (fun () -> insertModels 1 models db))
 
 /// SHA-256 of each file's every byte, on one thread: what Extraction.contentHash costs per file.
 let private hashCase (files: string[]) =
