@@ -24,6 +24,20 @@ internal static unsafe class DoubleBlas
         }
     }
 
+    /// <summary>Row-major C = Aᵀ B with A k x m (leading dimension lda), B k x n (ldb), C m x n (ldc); C is not read.</summary>
+    public static void MultiplyTransposed(bool openBlas, int m, int n, int k, double* a, int lda, double* b, int ldb, double* c,
+        int ldc)
+    {
+        if (openBlas)
+        {
+            OpenBlas.Dgemm(Transpose.Yes, Transpose.No, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+            return;
+        }
+        for (int i = 0; i < m; i++) new Span<double>(c + (long)i * ldc, n).Clear();
+        for (int p = 0; p < k; p++)
+            for (int i = 0; i < m; i++) AddScaled(c + (long)i * ldc, b + (long)p * ldb, a[(long)p * lda + i], n);
+    }
+
     // destination[0..count) += factor * source[0..count)
     static void AddScaled(double* destination, double* source, double factor, int count)
     {

@@ -11,7 +11,7 @@ internal static unsafe class CpuMixtureBlock
     /// <summary>Scratch of one worker thread, grown on demand and pinned so that the loops take its address freely.</summary>
     sealed class Scratch
     {
-        public double[] LogProb = [], Product = [], Weighted = [], Roots = [];
+        public double[] LogProb = [], Product = [], Weighted = [], Roots = [], Augmented = [], Moments = [];
 
         public static double[] Fit(double[] current, int length) =>
             current.Length >= length ? current : GC.AllocateUninitializedArray<double>(length, pinned: true);
@@ -19,20 +19,19 @@ internal static unsafe class CpuMixtureBlock
 
     [ThreadStatic] static Scratch? scratch;
 
-    /// <summary>The rows x k matrix log wⱼ + log N(xᵢ | j) into <paramref name="logProb"/> (row stride k).</summary>
-    public static void LogDensities(CpuMixtureTerms t, double* x, int rows, double* logProb, bool openBlas)
+    /// <summary>The rows x k matrix log wⱼ + log N(xᵢ | j) into <paramref name="logProb"/> (row stride k). Diag and
+    /// spherical read the rows as <see cref="AugmentedRows"/>, made here unless given in <paramref name="z"/>.</summary>
+    public static void LogDensities(CpuMixtureTerms t, double* x, int rows, double* logProb, bool openBlas, double* z = null)
     {
         int k = t.Components, d = t.Dimensions;
         fixed (double* constants = t.Constants, factors = t.Factors, centres = t.Centres)
         {
-            if (t.Type == CovarianceType.Diag)
+            if (t.Quadratic.Length > 0)
             {
-                Shared<MixtureNorms.Scaled>(x, rows, factors, centres, constants, k, d, logProb);
-                return;
-            }
-            if (t.Type == CovarianceType.Spherical)
-            {
-                Shared<MixtureNorms.Spherical>(x, rows, factors, centres, constants, k, d, logProb);
+                if (z == null) z = AugmentedRows(x, rows, d);
+                fixed (double* q = t.Quadratic)
+                    DoubleBlas.Multiply(openBlas, rows, k, CpuMixtureTerms.Augmented(d), z, AugmentedStride(d), q, k,
+                        logProb, k);
                 return;
             }
             if (t.Whitening != null && openBlas)
@@ -53,17 +52,16 @@ internal static unsafe class CpuMixtureBlock
                     int count = Math.Min(slice, rows - first);
                     DoubleBlas.Multiply(openBlas, count, width, d, x + first * d, d, factors, width, y, width);
                     if (full) PerComponent(y, count, centres, constants, k, d, logProb + first * k);
-                    else Shared<MixtureNorms.Projected>(y, count, null, centres, constants, k, d, logProb + first * k);
+                    else Shared(y, count, centres, constants, k, d, logProb + first * k);
                 }
         }
     }
 
     static readonly Vector256<double> MinusHalf = Vector256.Create(-0.5);
 
-    // Rows that every component reads whole (diag, spherical; the product x U of tied): two rows and four components
-    // at a time. A lone last row is paired with itself.
-    static void Shared<T>(double* x, int rows, double* factors, double* centres, double* constants, int k, int d,
-        double* output) where T : MixtureNorms.ITerm
+    // The product rows x U of tied, which every component reads whole: two rows and four components at a time. A lone
+    // last row is paired with itself.
+    static void Shared(double* x, int rows, double* centres, double* constants, int k, int d, double* output)
     {
         for (int i = 0; i < rows; i += 2)
         {
@@ -72,16 +70,16 @@ internal static unsafe class CpuMixtureBlock
             int j = 0;
             for (; j <= k - 4; j += 4)
             {
-                MixtureNorms.Norms2x4<T>(x0, x1, factors + j * d, centres + j * d, d, out var n0, out var n1);
+                MixtureNorms.Norms2x4(x0, x1, centres + j * d, d, out var n0, out var n1);
                 var constant = Vector256.Load(constants + j);
                 Vector256.FusedMultiplyAdd(MinusHalf, n0, constant).Store(out0 + j);
                 if (i + 1 < rows) Vector256.FusedMultiplyAdd(MinusHalf, n1, constant).Store(out1 + j);
             }
             for (; j < k; j++)
             {
-                out0[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm<T>(x0, factors + j * d, centres + j * d, d);
+                out0[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm(x0, centres + j * d, d);
                 if (i + 1 < rows)
-                    out1[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm<T>(x1, factors + j * d, centres + j * d, d);
+                    out1[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm(x1, centres + j * d, d);
             }
         }
     }
@@ -98,7 +96,66 @@ internal static unsafe class CpuMixtureBlock
                 Vector256.FusedMultiplyAdd(MinusHalf, MixtureNorms.Norms4(row + j * d, centres + j * d, d),
                     Vector256.Load(constants + j)).Store(target + j);
             for (; j < k; j++)
-                target[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm<MixtureNorms.Projected>(row + j * d, null, centres + j * d, d);
+                target[j] = constants[j] - 0.5 * MixtureNorms.SquaredNorm(row + j * d, centres + j * d, d);
+        }
+    }
+
+    // Rows of [x², x, 1] padded to whole vectors.
+    static int AugmentedStride(int d) => (CpuMixtureTerms.Augmented(d) + 7) & ~7;
+
+    /// <summary>The block's rows as [x², x, 1] (row stride <see cref="AugmentedStride"/>), in this thread's scratch.</summary>
+    static double* AugmentedRows(double* x, int rows, int d)
+    {
+        var s = scratch ??= new Scratch();
+        int stride = AugmentedStride(d);
+        s.Augmented = Scratch.Fit(s.Augmented, rows * stride);
+        fixed (double* z = s.Augmented)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                double* row = x + i * d, target = z + i * stride;
+                int a = 0;
+                for (; a <= d - 8; a += 8)
+                {
+                    var v = Vector512.Load(row + a);
+                    (v * v).Store(target + a);
+                    v.Store(target + d + a);
+                }
+                for (; a < d; a++)
+                {
+                    target[a] = row[a] * row[a];
+                    target[d + a] = row[a];
+                }
+                target[2 * d] = 1.0;
+            }
+            // Pinned at allocation: the address outlives the fixed statement.
+            return z;
+        }
+    }
+
+    // Diag and spherical moments as one product: rᵀ [x², x, 1] gives Σ r x², Σ r x and Σ r per component, from which
+    // the moments about the shift s follow: Σ r (x - s) = Σ r x - s Σ r, Σ r (x - s)² = Σ r x² - 2 s Σ r x + s² Σ r.
+    static void AddDiagonalMoments(double* z, int rows, int d, double* r, int k, double* shifts, double* counts,
+        double* sums, double* scatter, bool openBlas)
+    {
+        var s = scratch ??= new Scratch();
+        int width = CpuMixtureTerms.Augmented(d);
+        s.Moments = Scratch.Fit(s.Moments, k * width);
+        fixed (double* moments = s.Moments)
+        {
+            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z, AugmentedStride(d), moments, width);
+            for (int j = 0; j < k; j++)
+            {
+                double* m = moments + j * width, shift = shifts + j * d;
+                double count = m[2 * d];
+                counts[j] += count;
+                for (int a = 0; a < d; a++)
+                {
+                    double first = m[d + a], h = shift[a];
+                    sums[j * d + a] += first - h * count;
+                    scatter[j * d + a] += m[a] - 2.0 * h * first + h * h * count;
+                }
+            }
         }
     }
 
@@ -109,15 +166,18 @@ internal static unsafe class CpuMixtureBlock
         s.LogProb = Scratch.Fit(s.LogProb, rows * t.Components);
         fixed (double* r = s.LogProb)
         {
-            LogDensities(t, x, rows, r, openBlas);
+            double* z = t.Quadratic.Length > 0 ? AugmentedRows(x, rows, t.Dimensions) : null;
+            LogDensities(t, x, rows, r, openBlas, z);
             double logLikelihood = MixtureSimd.Normalise(r, rows, t.Components);
-            Accumulate(t, x, rows, r, part, openBlas);
+            Accumulate(t, x, rows, r, part, openBlas, z);
             return logLikelihood;
         }
     }
 
-    /// <summary>Adds the moments of the block's responsibilities <paramref name="r"/> (rows x k) about the shifts.</summary>
-    public static void Accumulate(CpuMixtureTerms t, double* x, int rows, double* r, MixtureStatistics part, bool openBlas)
+    /// <summary>Adds the moments of the block's responsibilities <paramref name="r"/> (rows x k) about the shifts; diag
+    /// and spherical read the rows as <see cref="AugmentedRows"/>, made here unless given in <paramref name="z"/>.</summary>
+    public static void Accumulate(CpuMixtureTerms t, double* x, int rows, double* r, MixtureStatistics part, bool openBlas,
+        double* z = null)
     {
         int k = t.Components, d = t.Dimensions;
         var s = scratch ??= new Scratch();
@@ -125,22 +185,13 @@ internal static unsafe class CpuMixtureBlock
         if (t.Matrix) s.Weighted = Scratch.Fit(s.Weighted, rows * stride);
         fixed (double* shifts = t.Shifts, counts = part.Counts, sums = part.Sums, scatter = part.Scatter, weighted = s.Weighted)
         {
-            for (int j = 0; j < k; j++)
-            {
-                double count = 0.0;
-                for (int i = 0; i < rows; i++) count += r[i * k + j];
-                counts[j] += count;
-            }
             if (!t.Matrix)
             {
-                // Every component reads all the block's rows again: in slices of about 16 KiB they stay in L1.
-                int slice = Math.Min(rows, Math.Max(4, 2048 / d));
-                for (int first = 0; first < rows; first += slice)
-                    for (int j = 0; j < k; j++)
-                        MixtureSimd.AddMoments(x + first * d, Math.Min(slice, rows - first), d, r + first * k + j, k,
-                            shifts + j * d, sums + j * d, scatter + j * d);
+                AddDiagonalMoments(z != null ? z : AugmentedRows(x, rows, d), rows, d, r, k, shifts, counts, sums, scatter,
+                    openBlas);
                 return;
             }
+            MixtureSimd.AddColumns(r, rows, k, counts);
             // The scatter Σ r c cᵀ is the Gram matrix of the rows √r c. Rows whose responsibility is exactly 0 would add
             // exactly nothing and are left out of it.
             s.Roots = Scratch.Fit(s.Roots, rows * k);

@@ -6,8 +6,9 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// whatever the number of cores. Full takes its log-densities from <see cref="MixtureWhitening"/> where AVX-512 is
 /// present; tied (and full elsewhere) from one matrix product per block (OpenBLAS dgemm when present, else a plain
 /// loop). Both take their scatter from a register-tiled Gram kernel per component
-/// (<see cref="MixtureGram"/>); diag and spherical use vector loops throughout (<see cref="MixtureNorms"/>,
-/// <see cref="MixtureSimd"/>).</summary>
+/// (<see cref="MixtureGram"/>); diag and spherical take both from products with the rows [x², x, 1]: the
+/// log-densities from one against <see cref="CpuMixtureTerms.Quadratic"/>, the moments from the responsibilities'
+/// transpose against them.</summary>
 internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
 {
     const int MaxChunks = 64;

@@ -23,6 +23,13 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     /// <summary>(μⱼ - c) Uⱼ (k x d), subtracted from x Uⱼ (the product of full and tied, x ∘ uⱼ for diag and spherical).</summary>
     public double[] Centres { get; private init; } = [];
 
+    /// <summary>Diag and spherical: the (2d + 1) x k matrix Q with log wⱼ + log N(x | j) = [x², x, 1] Q, from
+    /// ‖x u - μ u‖² = x² u² - 2 x μu u + (μu)² summed over the features (see <see cref="Augmented"/>); else empty.</summary>
+    public double[] Quadratic { get; private init; } = [];
+
+    /// <summary>The row [x², x, 1] of <see cref="Quadratic"/>'s product, 2d + 1 values.</summary>
+    public static int Augmented(int d) => 2 * d + 1;
+
     /// <summary>Only the shifts: for accumulating given responsibilities.</summary>
     public static CpuMixtureTerms ForAccumulation(CovarianceType type, int k, double[] centre, double[] shifts) =>
         new(type, k, centre.Length, Centred(shifts, centre, k));
@@ -66,12 +73,34 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         return new CpuMixtureTerms(p.Type, k, d, means)
         {
             Constants = constants,
+            Quadratic = p.Type is CovarianceType.Diag or CovarianceType.Spherical
+                ? QuadraticOf(factors, centres, constants, k, d)
+                : [],
             Factors = factors,
             Centres = centres,
             Whitening = p.Type == CovarianceType.Full && MixtureWhitening.Supported
                 ? MixtureWhitening.Prepare(u, centres, k, d)
                 : null,
         };
+    }
+
+    // Column j: -½ uⱼ² against x², μⱼuⱼ ∘ uⱼ against x, and log wⱼ + log det Uⱼ - ½ d log 2π - ½ ‖μⱼuⱼ‖² against 1.
+    static double[] QuadraticOf(double[] factors, double[] centres, double[] constants, int k, int d)
+    {
+        var q = new double[Augmented(d) * k];
+        for (int j = 0; j < k; j++)
+        {
+            double constant = constants[j];
+            for (int a = 0; a < d; a++)
+            {
+                double u = factors[j * d + a], c = centres[j * d + a];
+                q[a * k + j] = -0.5 * u * u;
+                q[(d + a) * k + j] = c * u;
+                constant -= 0.5 * c * c;
+            }
+            q[2 * d * k + j] = constant;
+        }
+        return q;
     }
 
     static double[] Centred(double[] points, double[] centre, int k)

@@ -1,189 +1,106 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
-/// <summary>Squared Mahalanobis distances ‖y‖² of the mixture passes, with y = (x - μ) U in the form each covariance type
-/// computes it (<see cref="ITerm"/>), four doubles a step. Several rows and components go at once: one accumulator per
-/// row and component keeps independent chains of fused multiply-adds in flight (one would wait on each one's latency),
-/// each loaded factor serves two rows, and one reduction serves four components.</summary>
+/// <summary>Squared Mahalanobis distances ‖y - c‖² of the matrix-form mixture passes, with y = x U the product of full
+/// or tied and c = μ U, eight doubles a step (Vector512; where AVX-512 is missing, .NET runs it as pairs of 256-bit
+/// operations). Several rows and components go at once: one accumulator per row and component keeps independent chains
+/// of fused multiply-adds in flight (one would wait on each one's latency), and one reduction serves four components.</summary>
 internal static unsafe class MixtureNorms
 {
-    const int W = 4;
+    const int W = 8;
 
-    /// <summary>The term y whose squares sum to a squared Mahalanobis distance, four doubles at a time.</summary>
-    public interface ITerm
-    {
-        /// <summary>True when the vector factor is the same for every column (it is then read once per component).</summary>
-        static abstract bool Uniform { get; }
-        /// <summary>The factor of four columns, read from a component's factor row at those columns.</summary>
-        static abstract Vector256<double> Factor(double* factor);
-        /// <summary>The factor of column e alone.</summary>
-        static abstract double Factor(double* factor, int e);
-        static abstract Vector256<double> Of(Vector256<double> x, Vector256<double> factor, Vector256<double> centre);
-        static abstract double Of(double x, double factor, double centre);
-    }
-
-    /// <summary>Full and tied: x is already the product x U, so y = x U - μ U.</summary>
-    public readonly struct Projected : ITerm
-    {
-        public static bool Uniform => true;
-        public static Vector256<double> Factor(double* factor) => default;
-        public static double Factor(double* factor, int e) => 0.0;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<double> Of(Vector256<double> x, Vector256<double> factor, Vector256<double> centre) => x - centre;
-        public static double Of(double x, double factor, double centre) => x - centre;
-    }
-
-    /// <summary>Diag: y = x u - μ u with u the diagonal factor, one fused multiply-add (the data are centred, so x u
-    /// and μ u stay comparable to their difference).</summary>
-    public readonly struct Scaled : ITerm
-    {
-        public static bool Uniform => false;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<double> Factor(double* factor) => Vector256.Load(factor);
-        public static double Factor(double* factor, int e) => factor[e];
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<double> Of(Vector256<double> x, Vector256<double> factor, Vector256<double> centre) =>
-            Vector256.FusedMultiplyAdd(x, factor, -centre);
-        public static double Of(double x, double factor, double centre) => Math.FusedMultiplyAdd(x, factor, -centre);
-    }
-
-    /// <summary>Spherical: as <see cref="Scaled"/> with one factor per component.</summary>
-    public readonly struct Spherical : ITerm
-    {
-        public static bool Uniform => true;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<double> Factor(double* factor) => Vector256.Create(*factor);
-        public static double Factor(double* factor, int e) => *factor;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<double> Of(Vector256<double> x, Vector256<double> factor, Vector256<double> centre) =>
-            Vector256.FusedMultiplyAdd(x, factor, -centre);
-        public static double Of(double x, double factor, double centre) => Math.FusedMultiplyAdd(x, factor, -centre);
-    }
-
-    /// <summary>Σₑ y² of two rows x0, x1 against four components (factor + c·d, centre + c·d), into [n0] and [n1].
+    /// <summary>Σₑ (y - c)² of two rows y0, y1 against four components' centres (centre + c·d), into [n0] and [n1].
     /// One accumulator per row and component keeps eight independent chains of fused multiply-adds in flight, and each
-    /// factor and centre vector loaded serves both rows.</summary>
-    public static void Norms2x4<T>(double* x0, double* x1, double* factor, double* centre, int d,
-        out Vector256<double> n0, out Vector256<double> n1) where T : ITerm
+    /// centre vector loaded serves both rows.</summary>
+    public static void Norms2x4(double* y0, double* y1, double* centre, int d, out Vector256<double> n0,
+        out Vector256<double> n1)
     {
-        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default,
+        // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
+        Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default,
             b0 = default, b1 = default, b2 = default, b3 = default;
-        Vector256<double> f0 = T.Factor(factor), f1 = T.Factor(factor + d), f2 = T.Factor(factor + 2 * d),
-            f3 = T.Factor(factor + 3 * d);
         int e = 0;
         for (; e <= d - W; e += W)
         {
-            if (!T.Uniform)
-            {
-                f0 = T.Factor(factor + e);
-                f1 = T.Factor(factor + d + e);
-                f2 = T.Factor(factor + 2 * d + e);
-                f3 = T.Factor(factor + 3 * d + e);
-            }
-            var u = Vector256.Load(x0 + e);
-            var v = Vector256.Load(x1 + e);
-            var c = Vector256.Load(centre + e);
-            var y = T.Of(u, f0, c);
-            a0 = Vector256.FusedMultiplyAdd(y, y, a0);
-            y = T.Of(v, f0, c);
-            b0 = Vector256.FusedMultiplyAdd(y, y, b0);
-            c = Vector256.Load(centre + d + e);
-            y = T.Of(u, f1, c);
-            a1 = Vector256.FusedMultiplyAdd(y, y, a1);
-            y = T.Of(v, f1, c);
-            b1 = Vector256.FusedMultiplyAdd(y, y, b1);
-            c = Vector256.Load(centre + 2 * d + e);
-            y = T.Of(u, f2, c);
-            a2 = Vector256.FusedMultiplyAdd(y, y, a2);
-            y = T.Of(v, f2, c);
-            b2 = Vector256.FusedMultiplyAdd(y, y, b2);
-            c = Vector256.Load(centre + 3 * d + e);
-            y = T.Of(u, f3, c);
-            a3 = Vector256.FusedMultiplyAdd(y, y, a3);
-            y = T.Of(v, f3, c);
-            b3 = Vector256.FusedMultiplyAdd(y, y, b3);
+            var u = Vector512.Load(y0 + e);
+            var v = Vector512.Load(y1 + e);
+            var c = Vector512.Load(centre + e);
+            a0 = Square(u - c, a0);
+            b0 = Square(v - c, b0);
+            c = Vector512.Load(centre + d + e);
+            a1 = Square(u - c, a1);
+            b1 = Square(v - c, b1);
+            c = Vector512.Load(centre + 2 * d + e);
+            a2 = Square(u - c, a2);
+            b2 = Square(v - c, b2);
+            c = Vector512.Load(centre + 3 * d + e);
+            a3 = Square(u - c, a3);
+            b3 = Square(v - c, b3);
         }
         n0 = Sum4(a0, a1, a2, a3);
         n1 = Sum4(b0, b1, b2, b3);
-        if (e < d)
+        for (int j = 0; j < 4 && e < d; j++)
         {
-            n0 += Tail4<T>(x0, factor, centre, d, e);
-            n1 += Tail4<T>(x1, factor, centre, d, e);
+            n0 = n0.WithElement(j, n0.GetElement(j) + Tail(y0, centre + j * d, e, d));
+            n1 = n1.WithElement(j, n1.GetElement(j) + Tail(y1, centre + j * d, e, d));
         }
     }
 
-    /// <summary>Σₑ y² of four components whose rows differ (full: component c reads the product at y + c·d).</summary>
+    /// <summary>Σₑ (y - c)² of four components whose rows differ (full: component j reads the product at y + j·d).</summary>
     public static Vector256<double> Norms4(double* y, double* centre, int d)
     {
         // Unrolled by component: four independent FMA chains in registers, one per component, as named locals.
-        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<double> a0 = default, a1 = default, a2 = default, a3 = default;
         int e = 0;
         for (; e <= d - W; e += W)
         {
-            var t0 = Vector256.Load(y + e) - Vector256.Load(centre + e);
-            var t1 = Vector256.Load(y + d + e) - Vector256.Load(centre + d + e);
-            var t2 = Vector256.Load(y + 2 * d + e) - Vector256.Load(centre + 2 * d + e);
-            var t3 = Vector256.Load(y + 3 * d + e) - Vector256.Load(centre + 3 * d + e);
-            a0 = Vector256.FusedMultiplyAdd(t0, t0, a0);
-            a1 = Vector256.FusedMultiplyAdd(t1, t1, a1);
-            a2 = Vector256.FusedMultiplyAdd(t2, t2, a2);
-            a3 = Vector256.FusedMultiplyAdd(t3, t3, a3);
+            a0 = Square(Vector512.Load(y + e) - Vector512.Load(centre + e), a0);
+            a1 = Square(Vector512.Load(y + d + e) - Vector512.Load(centre + d + e), a1);
+            a2 = Square(Vector512.Load(y + 2 * d + e) - Vector512.Load(centre + 2 * d + e), a2);
+            a3 = Square(Vector512.Load(y + 3 * d + e) - Vector512.Load(centre + 3 * d + e), a3);
         }
         var sums = Sum4(a0, a1, a2, a3);
-        if (e < d)
-            for (int c = 0; c < 4; c++)
-            {
-                double t = 0.0;
-                for (int f = e; f < d; f++) t += (y[c * d + f] - centre[c * d + f]) * (y[c * d + f] - centre[c * d + f]);
-                sums = sums.WithElement(c, sums.GetElement(c) + t);
-            }
+        for (int j = 0; j < 4 && e < d; j++)
+            sums = sums.WithElement(j, sums.GetElement(j) + Tail(y + j * d, centre + j * d, e, d));
         return sums;
     }
 
-    // The columns past the last whole vector, for four components of one row.
-    static Vector256<double> Tail4<T>(double* x, double* factor, double* centre, int d, int from) where T : ITerm
+    /// <summary>Σₑ (y - c)² for one row and one component.</summary>
+    public static double SquaredNorm(double* y, double* centre, int d)
     {
-        var result = Vector256<double>.Zero;
-        for (int c = 0; c < 4; c++) result = result.WithElement(c, SquaredNormTail<T>(x, factor + c * d, centre + c * d, from, d));
-        return result;
-    }
-
-    static double SquaredNormTail<T>(double* x, double* factor, double* centre, int from, int d) where T : ITerm
-    {
-        double sum = 0.0;
-        for (int e = from; e < d; e++)
-        {
-            double y = T.Of(x[e], T.Factor(factor, e), centre[e]);
-            sum += y * y;
-        }
-        return sum;
-    }
-
-    /// <summary>Σₑ y² for one row and one component.</summary>
-    public static double SquaredNorm<T>(double* x, double* factor, double* centre, int d) where T : ITerm
-    {
-        Vector256<double> a0 = default, a1 = default;
-        var f = T.Factor(factor);
+        Vector512<double> a0 = default, a1 = default;
         int e = 0;
         for (; e <= d - W; e += W)
         {
-            if (!T.Uniform) f = T.Factor(factor + e);
-            var y = T.Of(Vector256.Load(x + e), f, Vector256.Load(centre + e));
-            if ((e & W) == 0) a0 = Vector256.FusedMultiplyAdd(y, y, a0);
-            else a1 = Vector256.FusedMultiplyAdd(y, y, a1);
+            var t = Vector512.Load(y + e) - Vector512.Load(centre + e);
+            if ((e & W) == 0) a0 = Square(t, a0);
+            else a1 = Square(t, a1);
         }
-        return Vector256.Sum(a0 + a1) + SquaredNormTail<T>(x, factor, centre, e, d);
+        return Vector512.Sum(a0 + a1) + Tail(y, centre, e, d);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<double> Square(Vector512<double> t, Vector512<double> sum) => Vector512.FusedMultiplyAdd(t, t, sum);
+
+    // The columns past the last whole vector.
+    static double Tail(double* y, double* centre, int from, int d)
+    {
+        double sum = 0.0;
+        for (int e = from; e < d; e++) sum += (y[e] - centre[e]) * (y[e] - centre[e]);
+        return sum;
     }
 
     /// <summary>[Σ a0, Σ a1, Σ a2, Σ a3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<double> Sum4(Vector256<double> a0, Vector256<double> a1, Vector256<double> a2, Vector256<double> a3)
+    static Vector256<double> Sum4(Vector512<double> a0, Vector512<double> a1, Vector512<double> a2, Vector512<double> a3)
     {
+        // Halves first: four 256-bit vectors of the same sums, then one horizontal reduction serves all four.
+        Vector256<double> b0 = a0.GetLower() + a0.GetUpper(), b1 = a1.GetLower() + a1.GetUpper(),
+            b2 = a2.GetLower() + a2.GetUpper(), b3 = a3.GetLower() + a3.GetUpper();
         if (Avx.IsSupported)
         {
-            var h01 = Avx.HorizontalAdd(a0, a1); // a0₀+a0₁, a1₀+a1₁, a0₂+a0₃, a1₂+a1₃
-            var h23 = Avx.HorizontalAdd(a2, a3);
+            var h01 = Avx.HorizontalAdd(b0, b1); // b0₀+b0₁, b1₀+b1₁, b0₂+b0₃, b1₂+b1₃
+            var h23 = Avx.HorizontalAdd(b2, b3);
             return Avx.Permute2x128(h01, h23, 0x20) + Avx.Permute2x128(h01, h23, 0x31);
         }
-        return Vector256.Create(Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
+        return Vector256.Create(Vector256.Sum(b0), Vector256.Sum(b1), Vector256.Sum(b2), Vector256.Sum(b3));
     }
 }
