@@ -81,7 +81,12 @@ let private termScales (t: CovarianceType) (c: Case) (data: float[]) (responsibi
         ReferenceMixtureKernels.Instance.Accumulate(host, column, Array.zeroCreate c.D, one)
         scales.Counts.[j] <- one.Counts.[0]
         Array.blit one.Sums 0 scales.Sums (j * c.D) c.D
-        Array.blit one.Scatter 0 scales.Scatter (j * one.Scatter.Length) one.Scatter.Length
+        if t = CovarianceType.Tied then
+            // Tied's scatter is the sum over the components, so its scale is too.
+            for e in 0 .. one.Scatter.Length - 1 do
+                scales.Scatter.[e] <- scales.Scatter.[e] + one.Scatter.[e]
+        else
+            Array.blit one.Scatter 0 scales.Scatter (j * one.Scatter.Length) one.Scatter.Length
     scales
 
 let private compareStatistics

@@ -131,7 +131,14 @@ internal sealed class GpuMixtureKernels : IMixtureKernels
         totals.CopyTo(host);
         host.AsSpan(0, k).CopyTo(statistics.Counts);
         host.AsSpan(m.SumsAt, k * d).CopyTo(statistics.Sums);
-        host.AsSpan(m.ScatterAt, statistics.Scatter.Length).CopyTo(statistics.Scatter);
+        if (statistics.Type == CovarianceType.Tied)
+        {
+            // The kernel keeps one matrix per component; tied's statistics hold their sum, in component order.
+            Array.Clear(statistics.Scatter);
+            for (int j = 0; j < k; j++)
+                for (int e = 0; e < d * d; e++) statistics.Scatter[e] += host[m.ScatterAt + j * d * d + e];
+        }
+        else host.AsSpan(m.ScatterAt, statistics.Scatter.Length).CopyTo(statistics.Scatter);
         // Without per-sample log-likelihoods the slot holds stale partial sums; the interface leaves it 0.
         statistics.LogLikelihood = logLikelihoods is null ? 0.0 : host[m.LogLikAt];
     }

@@ -8,8 +8,11 @@ internal sealed record MixtureParameters(CovarianceType Type, int Components, in
 
 /// <summary>What one pass over the data yields for the M-step: the log-likelihood of the parameters and the
 /// responsibility-weighted moments of the data taken about per-component shifts s (the current means). Moments
-/// about the current means rather than raw moments keep the float64 sums free of cancellation; the M-step moves
-/// them to the new means exactly (scatter about μ' = Scatter - Sums Sumsᵀ / Counts).</summary>
+/// about the current means rather than raw moments over the whole data keep the float64 sums free of large
+/// cancellation; the M-step moves them to the new means exactly (scatter about μ' = Scatter - Sums Sumsᵀ / Counts).
+/// Backends may form raw moments of a block of rows of the centred data and move them to the shifts there (the Cpu
+/// backend does for diag, spherical and tied), which loses digits only where a component sits far from the data's
+/// mean compared with its own spread.</summary>
 internal sealed class MixtureStatistics
 {
     public MixtureStatistics(CovarianceType type, int components, int dimensions)
@@ -19,9 +22,12 @@ internal sealed class MixtureStatistics
         Dimensions = dimensions;
         Counts = new double[components];
         Sums = new double[components * dimensions];
-        Scatter = new double[type is CovarianceType.Full or CovarianceType.Tied
-            ? components * dimensions * dimensions
-            : components * dimensions];
+        Scatter = new double[type switch
+        {
+            CovarianceType.Full => components * dimensions * dimensions,
+            CovarianceType.Tied => dimensions * dimensions,
+            _ => components * dimensions,
+        }];
     }
 
     public CovarianceType Type { get; }
@@ -37,8 +43,8 @@ internal sealed class MixtureStatistics
     /// <summary>Σᵢ rᵢⱼ (xᵢ - sⱼ) (k x d).</summary>
     public double[] Sums { get; }
 
-    /// <summary>Full and tied: Σᵢ rᵢⱼ (xᵢ - sⱼ)(xᵢ - sⱼ)ᵀ per component (k x d x d, both triangles; tied is summed
-    /// over components by the M-step). Diag and spherical: Σᵢ rᵢⱼ (xᵢ - sⱼ)² per feature (k x d).</summary>
+    /// <summary>Full: Σᵢ rᵢⱼ (xᵢ - sⱼ)(xᵢ - sⱼ)ᵀ per component (k x d x d, both triangles); tied: the same summed over
+    /// the components (d x d), all the M-step reads of it. Diag and spherical: Σᵢ rᵢⱼ (xᵢ - sⱼ)² per feature (k x d).</summary>
     public double[] Scatter { get; }
 
     /// <summary>Zeroes every sum (a pass overwrites nothing it does not accumulate).</summary>

@@ -52,7 +52,8 @@ internal static class MixtureMaximization
     {
         int k = s.Components, d = s.Dimensions;
         bool tied = s.Type == CovarianceType.Tied;
-        var result = new double[tied ? d * d : k * d * d];
+        // Tied's scatter is already summed over the components: it enters once, the moves to each mean per component.
+        var result = tied ? (double[])s.Scatter.Clone() : new double[k * d * d];
         for (int j = 0; j < k; j++)
         {
             int m = j * d * d, target = tied ? 0 : m;
@@ -61,8 +62,8 @@ internal static class MixtureMaximization
                 for (int b = a; b < d; b++)
                 {
                     double da = delta[j * d + a], db = delta[j * d + b];
-                    double moved = s.Scatter[m + a * d + b] - da * s.Sums[j * d + b] - s.Sums[j * d + a] * db
-                        + s.Counts[j] * da * db;
+                    double moved = (tied ? 0.0 : s.Scatter[m + a * d + b]) - da * s.Sums[j * d + b]
+                        - s.Sums[j * d + a] * db + s.Counts[j] * da * db;
                     result[target + a * d + b] += moved * scale;
                 }
         }

@@ -47,6 +47,7 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
         double[] x = host.Values;
         int n = host.Samples, d = host.Dimensions, k = statistics.Components;
         bool fullMatrix = statistics.Type is CovarianceType.Full or CovarianceType.Tied;
+        int matrix = statistics.Type == CovarianceType.Tied ? 0 : d * d;
         statistics.Clear();
         var centred = new double[d];
         for (int j = 0; j < k; j++)
@@ -63,7 +64,7 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
                         statistics.Scatter[j * d + a] += r * centred[a] * centred[a];
                         continue;
                     }
-                    for (int b = 0; b < d; b++) statistics.Scatter[(j * d + a) * d + b] += r * centred[a] * centred[b];
+                    for (int b = 0; b < d; b++) statistics.Scatter[j * matrix + a * d + b] += r * centred[a] * centred[b];
                 }
             }
     }

@@ -159,6 +159,62 @@ internal static unsafe class CpuMixtureBlock
         }
     }
 
+    // Tied needs only Σⱼ Σᵢ rᵢⱼ (xᵢ - sⱼ)(xᵢ - sⱼ)ᵀ = Σᵢ ρᵢ xᵢxᵢᵀ - Σⱼ (sⱼ Sⱼᵀ + Sⱼ sⱼᵀ + Nⱼ sⱼsⱼᵀ), with ρᵢ = Σⱼ rᵢⱼ,
+    // Nⱼ = Σᵢ rᵢⱼ and Sⱼ = Σᵢ rᵢⱼ (xᵢ - sⱼ) the sums about the shifts: one Gram matrix of the rows √ρᵢ xᵢ instead of one
+    // per component, and the counts and sums from one product rᵀ [x, 1]. The second term is linear in N and S, so it is
+    // taken once per chunk of blocks (<see cref="MoveTiedScatter"/>). The scatter is formed on and above the diagonal.
+    static void AddTiedMoments(double* x, int rows, int d, double* r, int k, double* shifts, double* counts, double* sums,
+        double* scatter, double* weighted, int stride, bool openBlas)
+    {
+        var s = scratch ??= new Scratch();
+        int width = d + 1;
+        double* z = AugmentedRows(x, rows, d);
+        s.Moments = Scratch.Fit(s.Moments, k * width);
+        fixed (double* moments = s.Moments)
+        {
+            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + d, AugmentedStride(d), moments, width);
+            int used = 0;
+            for (int i = 0; i < rows; i++)
+            {
+                double rho = 0.0;
+                for (int j = 0; j < k; j++) rho += r[i * k + j];
+                // A row with no responsibility at all adds exactly nothing.
+                if (rho == 0.0) continue;
+                MixtureSimd.ScaledRow(x + i * d, d, Math.Sqrt(rho), weighted + used * stride, stride);
+                used++;
+            }
+            MixtureGram.AddUpper(weighted, used, d, scatter);
+            for (int j = 0; j < k; j++)
+            {
+                double* m = moments + j * width, shift = shifts + j * d;
+                double count = m[d];
+                counts[j] += count;
+                for (int a = 0; a < d; a++) sums[j * d + a] += m[a] - shift[a] * count;
+            }
+        }
+    }
+
+    /// <summary>Tied, after the blocks of a chunk: moves the chunk's Σᵢ ρᵢ xᵢxᵢᵀ to the moments about the shifts by
+    /// subtracting Σⱼ (sⱼ Sⱼᵀ + Sⱼ sⱼᵀ + Nⱼ sⱼsⱼᵀ), from its counts N and sums S (see <see cref="AddTiedMoments"/>).</summary>
+    public static void MoveTiedScatter(CpuMixtureTerms t, MixtureStatistics part)
+    {
+        int k = t.Components, d = t.Dimensions;
+        double[] shifts = t.Shifts, sums = part.Sums, scatter = part.Scatter;
+        for (int j = 0; j < k; j++)
+        {
+            double count = part.Counts[j];
+            for (int a = 0; a < d; a++)
+            {
+                double sa = shifts[j * d + a], ma = sums[j * d + a];
+                for (int b = a; b < d; b++)
+                {
+                    double sb = shifts[j * d + b];
+                    scatter[a * d + b] -= sa * (sums[j * d + b] + count * sb) + ma * sb;
+                }
+            }
+        }
+    }
+
     /// <summary>A pass over one block: log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
     public static double Pass(CpuMixtureTerms t, double* x, int rows, MixtureStatistics part, bool openBlas)
     {
@@ -189,6 +245,11 @@ internal static unsafe class CpuMixtureBlock
             {
                 AddDiagonalMoments(z != null ? z : AugmentedRows(x, rows, d), rows, d, r, k, shifts, counts, sums, scatter,
                     openBlas);
+                return;
+            }
+            if (t.Type == CovarianceType.Tied)
+            {
+                AddTiedMoments(x, rows, d, r, k, shifts, counts, sums, scatter, weighted, stride, openBlas);
                 return;
             }
             MixtureSimd.AddColumns(r, rows, k, counts);

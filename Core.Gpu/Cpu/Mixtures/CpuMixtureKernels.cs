@@ -104,6 +104,7 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
                     else
                         CpuMixtureBlock.Accumulate(terms, x + first * d, rows, given + (long)first * k, part, openBlas);
                 }
+            if (terms.Type == CovarianceType.Tied) CpuMixtureBlock.MoveTiedScatter(terms, part);
         });
         Combine(partials, chunks, statistics);
     }
@@ -131,7 +132,7 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
         }
         if (statistics.Type is not (CovarianceType.Full or CovarianceType.Tied)) return;
         int d = statistics.Dimensions;
-        for (int m = 0; m < statistics.Components; m++)
+        for (int m = 0; m < statistics.Scatter.Length / (d * d); m++)
             for (int a = 0; a < d; a++)
                 for (int b = a + 1; b < d; b++)
                     statistics.Scatter[m * d * d + b * d + a] = statistics.Scatter[m * d * d + a * d + b];

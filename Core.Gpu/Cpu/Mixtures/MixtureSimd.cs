@@ -60,6 +60,17 @@ internal static unsafe class MixtureSimd
             }
     }
 
+    /// <summary>The row <paramref name="factor"/> x (d values) into <paramref name="target"/>, zero from column d to
+    /// <paramref name="stride"/>.</summary>
+    public static void ScaledRow(double* x, int d, double factor, double* target, int stride)
+    {
+        var f = Vector512.Create(factor);
+        int e = 0;
+        for (; e <= d - W; e += W) (Vector512.Load(x + e) * f).Store(target + e);
+        for (; e < d; e++) target[e] = factor * x[e];
+        for (; e < stride; e++) target[e] = 0.0;
+    }
+
     /// <summary>destination = √source over <paramref name="count"/> values.</summary>
     public static void SquareRoots(double* source, double* destination, int count)
     {
