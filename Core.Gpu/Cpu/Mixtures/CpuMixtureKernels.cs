@@ -5,8 +5,8 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// statistics are added in chunk order. The chunks depend on n, k and d only, so results are the same run to run and
 /// whatever the number of cores. Full takes its log-densities from <see cref="MixtureWhitening"/> where AVX-512 is
 /// present; tied (and full elsewhere) from one matrix product per block (OpenBLAS dgemm when present, else a plain
-/// loop). Both take their scatter from a register-tiled Gram kernel per component
-/// (<see cref="MixtureGram"/>); diag and spherical take both from products with the rows [x², x, 1]: the
+/// loop). Both take their scatter from a register-tiled Gram kernel (<see cref="MixtureGram"/>): full once per
+/// component, tied once per block for all components together; diag and spherical take both from products with the rows [x², x, 1]: the
 /// log-densities from one against <see cref="CpuMixtureTerms.Quadratic"/>, the moments from the responsibilities'
 /// transpose against them.</summary>
 internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
