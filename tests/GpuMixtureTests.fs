@@ -85,6 +85,8 @@ let private termScales (t: CovarianceType) (c: Case) (data: float[]) (responsibi
             // Tied's scatter is the sum over the components, so its scale is too.
             for e in 0 .. one.Scatter.Length - 1 do
                 scales.Scatter.[e] <- scales.Scatter.[e] + one.Scatter.[e]
+        elif t = CovarianceType.Spherical then
+            scales.Scatter.[j] <- one.Scatter.[0]
         else
             Array.blit one.Scatter 0 scales.Scatter (j * one.Scatter.Length) one.Scatter.Length
     scales

@@ -138,6 +138,16 @@ internal sealed class GpuMixtureKernels : IMixtureKernels
             for (int j = 0; j < k; j++)
                 for (int e = 0; e < d * d; e++) statistics.Scatter[e] += host[m.ScatterAt + j * d * d + e];
         }
+        else if (statistics.Type == CovarianceType.Spherical)
+        {
+            // The diagonal kernel keeps one value per feature; spherical's statistics hold their sum, in feature order.
+            for (int j = 0; j < k; j++)
+            {
+                double sum = 0.0;
+                for (int a = 0; a < d; a++) sum += host[m.ScatterAt + j * d + a];
+                statistics.Scatter[j] = sum;
+            }
+        }
         else host.AsSpan(m.ScatterAt, statistics.Scatter.Length).CopyTo(statistics.Scatter);
         // Without per-sample log-likelihoods the slot holds stale partial sums; the interface leaves it 0.
         statistics.LogLikelihood = logLikelihoods is null ? 0.0 : host[m.LogLikAt];

@@ -26,7 +26,8 @@ internal sealed class MixtureStatistics
         {
             CovarianceType.Full => components * dimensions * dimensions,
             CovarianceType.Tied => dimensions * dimensions,
-            _ => components * dimensions,
+            CovarianceType.Diag => components * dimensions,
+            _ => components,
         }];
     }
 
@@ -44,7 +45,8 @@ internal sealed class MixtureStatistics
     public double[] Sums { get; }
 
     /// <summary>Full: Σᵢ rᵢⱼ (xᵢ - sⱼ)(xᵢ - sⱼ)ᵀ per component (k x d x d, both triangles); tied: the same summed over
-    /// the components (d x d), all the M-step reads of it. Diag and spherical: Σᵢ rᵢⱼ (xᵢ - sⱼ)² per feature (k x d).</summary>
+    /// the components (d x d), all the M-step reads of it. Diag: Σᵢ rᵢⱼ (xᵢ - sⱼ)² per feature (k x d); spherical: the
+    /// same summed over the features, Σᵢ rᵢⱼ ‖xᵢ - sⱼ‖² (k).</summary>
     public double[] Scatter { get; }
 
     /// <summary>Zeroes every sum (a pass overwrites nothing it does not accumulate).</summary>

@@ -87,16 +87,16 @@ internal static class MixtureMaximization
         var result = new double[spherical ? k : k * d];
         for (int j = 0; j < k; j++)
         {
-            double sum = 0.0;
+            // Spherical's scatter is already summed over the features: it enters once, the moves per feature.
+            double moved = spherical ? s.Scatter[j] : 0.0;
             for (int a = 0; a < d; a++)
             {
                 int e = j * d + a;
-                double moved = s.Scatter[e] - 2.0 * delta[e] * s.Sums[e] + s.Counts[j] * delta[e] * delta[e];
-                double variance = moved / counts[j] + regCovar;
-                if (spherical) sum += variance;
-                else result[e] = variance;
+                double move = -2.0 * delta[e] * s.Sums[e] + s.Counts[j] * delta[e] * delta[e];
+                if (spherical) moved += move;
+                else result[e] = (s.Scatter[e] + move) / counts[j] + regCovar;
             }
-            if (spherical) result[j] = sum / d;
+            if (spherical) result[j] = moved / (counts[j] * d) + regCovar;
         }
         return result;
     }

@@ -48,6 +48,7 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
         int n = host.Samples, d = host.Dimensions, k = statistics.Components;
         bool fullMatrix = statistics.Type is CovarianceType.Full or CovarianceType.Tied;
         int matrix = statistics.Type == CovarianceType.Tied ? 0 : d * d;
+        bool spherical = statistics.Type == CovarianceType.Spherical;
         statistics.Clear();
         var centred = new double[d];
         for (int j = 0; j < k; j++)
@@ -61,7 +62,7 @@ internal sealed class ReferenceMixtureKernels : IMixtureKernels
                     statistics.Sums[j * d + a] += r * centred[a];
                     if (!fullMatrix)
                     {
-                        statistics.Scatter[j * d + a] += r * centred[a] * centred[a];
+                        statistics.Scatter[spherical ? j : j * d + a] += r * centred[a] * centred[a];
                         continue;
                     }
                     for (int b = 0; b < d; b++) statistics.Scatter[j * matrix + a * d + b] += r * centred[a] * centred[b];

@@ -20,7 +20,7 @@ internal static unsafe class CpuMixtureBlock
     [ThreadStatic] static Scratch? scratch;
 
     /// <summary>The rows x k matrix log wⱼ + log N(xᵢ | j) into <paramref name="logProb"/> (row stride k). Diag and
-    /// spherical read the rows as <see cref="AugmentedRows"/>, made here unless given in <paramref name="z"/>.</summary>
+    /// spherical read the extended rows (<see cref="MixtureRows"/>), made here unless given in <paramref name="z"/>.</summary>
     public static void LogDensities(CpuMixtureTerms t, double* x, int rows, double* logProb, bool openBlas, double* z = null)
     {
         int k = t.Components, d = t.Dimensions;
@@ -29,9 +29,9 @@ internal static unsafe class CpuMixtureBlock
             if (t.Quadratic.Length > 0)
             {
                 if (z == null) z = AugmentedRows(x, rows, d);
+                var (from, columns) = MixtureRows.Columns(t.Type, d);
                 fixed (double* q = t.Quadratic)
-                    DoubleBlas.Multiply(openBlas, rows, k, CpuMixtureTerms.Augmented(d), z, AugmentedStride(d), q, k,
-                        logProb, k);
+                    DoubleBlas.Multiply(openBlas, rows, k, columns, z + from, MixtureRows.Stride(d), q, k, logProb, k);
                 return;
             }
             if (t.Whitening != null && openBlas)
@@ -100,61 +100,48 @@ internal static unsafe class CpuMixtureBlock
         }
     }
 
-    // Rows of [x², x, 1] padded to whole vectors.
-    static int AugmentedStride(int d) => (CpuMixtureTerms.Augmented(d) + 7) & ~7;
-
-    /// <summary>The block's rows as [x², x, 1] (row stride <see cref="AugmentedStride"/>), in this thread's scratch.</summary>
+    /// <summary>The block's rows extended (<see cref="MixtureRows"/>), in this thread's scratch.</summary>
     static double* AugmentedRows(double* x, int rows, int d)
     {
         var s = scratch ??= new Scratch();
-        int stride = AugmentedStride(d);
-        s.Augmented = Scratch.Fit(s.Augmented, rows * stride);
+        s.Augmented = Scratch.Fit(s.Augmented, rows * MixtureRows.Stride(d));
         fixed (double* z = s.Augmented)
         {
-            for (int i = 0; i < rows; i++)
-            {
-                double* row = x + i * d, target = z + i * stride;
-                int a = 0;
-                for (; a <= d - 8; a += 8)
-                {
-                    var v = Vector512.Load(row + a);
-                    (v * v).Store(target + a);
-                    v.Store(target + d + a);
-                }
-                for (; a < d; a++)
-                {
-                    target[a] = row[a] * row[a];
-                    target[d + a] = row[a];
-                }
-                target[2 * d] = 1.0;
-            }
+            MixtureRows.Fill(x, rows, d, z);
             // Pinned at allocation: the address outlives the fixed statement.
             return z;
         }
     }
 
-    // Diag and spherical moments as one product: rᵀ [x², x, 1] gives Σ r x², Σ r x and Σ r per component, from which
-    // the moments about the shift s follow: Σ r (x - s) = Σ r x - s Σ r, Σ r (x - s)² = Σ r x² - 2 s Σ r x + s² Σ r.
-    static void AddDiagonalMoments(double* z, int rows, int d, double* r, int k, double* shifts, double* counts,
-        double* sums, double* scatter, bool openBlas)
+    // Diag and spherical moments as one product: rᵀ [x², x, 1] (diag) or rᵀ [x, 1, ‖x‖²] (spherical) gives Σ r x
+    // and Σ r per component with Σ r x² or Σ r ‖x‖², from which the moments about the shift s follow:
+    // Σ r (x - s) = Σ r x - s Σ r, Σ r (x - s)² = Σ r x² - 2 s Σ r x + s² Σ r, and the sum of the latter over features.
+    static void AddDiagonalMoments(CovarianceType type, double* z, int rows, int d, double* r, int k, double* shifts,
+        double* counts, double* sums, double* scatter, bool openBlas)
     {
         var s = scratch ??= new Scratch();
-        int width = CpuMixtureTerms.Augmented(d);
+        var (from, width) = MixtureRows.Columns(type, d);
+        bool spherical = type == CovarianceType.Spherical;
+        // Where Σ r x and Σ r stand in a row of the product.
+        int first = spherical ? 0 : d, ones = spherical ? d : 2 * d;
         s.Moments = Scratch.Fit(s.Moments, k * width);
         fixed (double* moments = s.Moments)
         {
-            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z, AugmentedStride(d), moments, width);
+            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + from, MixtureRows.Stride(d), moments, width);
             for (int j = 0; j < k; j++)
             {
                 double* m = moments + j * width, shift = shifts + j * d;
-                double count = m[2 * d];
+                double count = m[ones], moved = spherical ? m[d + 1] : 0.0;
                 counts[j] += count;
                 for (int a = 0; a < d; a++)
                 {
-                    double first = m[d + a], h = shift[a];
-                    sums[j * d + a] += first - h * count;
-                    scatter[j * d + a] += m[a] - 2.0 * h * first + h * h * count;
+                    double sum = m[first + a], h = shift[a];
+                    sums[j * d + a] += sum - h * count;
+                    double move = h * (h * count - 2.0 * sum);
+                    if (spherical) moved += move;
+                    else scatter[j * d + a] += m[a] + move;
                 }
+                if (spherical) scatter[j] += moved;
             }
         }
     }
@@ -172,7 +159,7 @@ internal static unsafe class CpuMixtureBlock
         s.Moments = Scratch.Fit(s.Moments, k * width);
         fixed (double* moments = s.Moments)
         {
-            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + d, AugmentedStride(d), moments, width);
+            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + d, MixtureRows.Stride(d), moments, width);
             int used = 0;
             for (int i = 0; i < rows; i++)
             {
@@ -231,7 +218,7 @@ internal static unsafe class CpuMixtureBlock
     }
 
     /// <summary>Adds the moments of the block's responsibilities <paramref name="r"/> (rows x k) about the shifts; diag
-    /// and spherical read the rows as <see cref="AugmentedRows"/>, made here unless given in <paramref name="z"/>.</summary>
+    /// and spherical read the extended rows (<see cref="MixtureRows"/>), made here unless given in <paramref name="z"/>.</summary>
     public static void Accumulate(CpuMixtureTerms t, double* x, int rows, double* r, MixtureStatistics part, bool openBlas,
         double* z = null)
     {
@@ -243,8 +230,8 @@ internal static unsafe class CpuMixtureBlock
         {
             if (!t.Matrix)
             {
-                AddDiagonalMoments(z != null ? z : AugmentedRows(x, rows, d), rows, d, r, k, shifts, counts, sums, scatter,
-                    openBlas);
+                AddDiagonalMoments(t.Type, z != null ? z : AugmentedRows(x, rows, d), rows, d, r, k, shifts, counts, sums,
+                    scatter, openBlas);
                 return;
             }
             if (t.Type == CovarianceType.Tied)

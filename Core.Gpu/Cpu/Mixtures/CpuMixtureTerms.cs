@@ -23,12 +23,10 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     /// <summary>(μⱼ - c) Uⱼ (k x d), subtracted from x Uⱼ (the product of full and tied, x ∘ uⱼ for diag and spherical).</summary>
     public double[] Centres { get; private init; } = [];
 
-    /// <summary>Diag and spherical: the (2d + 1) x k matrix Q with log wⱼ + log N(x | j) = [x², x, 1] Q, from
-    /// ‖x u - μ u‖² = x² u² - 2 x μu u + (μu)² summed over the features (see <see cref="Augmented"/>); else empty.</summary>
+    /// <summary>Diag and spherical: the matrix Q (columns x k) with log wⱼ + log N(x | j) = z Q for the row z of
+    /// x's extended columns (<see cref="MixtureRows.Columns"/>), from ‖x u - μu‖² = Σ x² u² - 2 x μu u + (μu)²: diag reads
+    /// [x², x, 1], spherical, whose u is one number per component, [x, 1, ‖x‖²]; else empty.</summary>
     public double[] Quadratic { get; private init; } = [];
-
-    /// <summary>The row [x², x, 1] of <see cref="Quadratic"/>'s product, 2d + 1 values.</summary>
-    public static int Augmented(int d) => 2 * d + 1;
 
     /// <summary>Only the shifts: for accumulating given responsibilities.</summary>
     public static CpuMixtureTerms ForAccumulation(CovarianceType type, int k, double[] centre, double[] shifts) =>
@@ -74,7 +72,7 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         {
             Constants = constants,
             Quadratic = p.Type is CovarianceType.Diag or CovarianceType.Spherical
-                ? QuadraticOf(factors, centres, constants, k, d)
+                ? QuadraticOf(p.Type, factors, centres, constants, k, d)
                 : [],
             Factors = factors,
             Centres = centres,
@@ -84,21 +82,26 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         };
     }
 
-    // Column j: -½ uⱼ² against x², μⱼuⱼ ∘ uⱼ against x, and log wⱼ + log det Uⱼ - ½ d log 2π - ½ ‖μⱼuⱼ‖² against 1.
-    static double[] QuadraticOf(double[] factors, double[] centres, double[] constants, int k, int d)
+    // Column j: -½ uⱼ² against x² (diag, per feature) or ‖x‖² (spherical), μⱼuⱼ ∘ uⱼ against x, and
+    // log wⱼ + log det Uⱼ - ½ d log 2π - ½ ‖μⱼuⱼ‖² against 1.
+    static double[] QuadraticOf(CovarianceType type, double[] factors, double[] centres, double[] constants, int k, int d)
     {
-        var q = new double[Augmented(d) * k];
+        bool spherical = type == CovarianceType.Spherical;
+        var q = new double[MixtureRows.Columns(type, d).Count * k];
+        // Rows of Q: where x, 1 and the squares stand among the columns the type reads.
+        int first = spherical ? 0 : d, ones = spherical ? d : 2 * d;
         for (int j = 0; j < k; j++)
         {
             double constant = constants[j];
             for (int a = 0; a < d; a++)
             {
                 double u = factors[j * d + a], c = centres[j * d + a];
-                q[a * k + j] = -0.5 * u * u;
-                q[(d + a) * k + j] = c * u;
+                if (!spherical) q[a * k + j] = -0.5 * u * u;
+                q[(first + a) * k + j] = c * u;
                 constant -= 0.5 * c * c;
             }
-            q[2 * d * k + j] = constant;
+            q[ones * k + j] = constant;
+            if (spherical) q[(d + 1) * k + j] = -0.5 * factors[j * d] * factors[j * d];
         }
         return q;
     }
