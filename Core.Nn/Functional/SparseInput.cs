@@ -21,7 +21,7 @@ public static partial class Functional
             throw new ArgumentException($"SparseLinear: bias {LayerOp.Describe(bias)} must be float32 ({outFeatures})");
         // W^T, so that each nonzero x[r, k] adds a contiguous row W^T[k, :] to y[r, :]: one vector multiply-add.
         // Scratch and output come from StoragePool: fresh large arrays cost a page fault per 4 KB on every step.
-        var wt = Transpose(weight.F32, outFeatures, inFeatures, StoragePool.Rent(outFeatures * inFeatures));
+        var wt = Gpu.Cpu.Transposition.Transpose(weight.F32, outFeatures, inFeatures, StoragePool.Rent(outFeatures * inFeatures));
         var b = bias?.F32;
         var y = TensorAccess.Fresh<float>(rows * outFeatures);
         long perRow = (long)outFeatures * Math.Max(1, input.Values.Length / Math.Max(1, rows));
@@ -66,25 +66,9 @@ public static partial class Functional
                 }
             }
         });
-        var gw = Transpose(gwt, inFeatures, outFeatures, TensorAccess.Fresh<float>(gwt.Length));
+        var gw = Gpu.Cpu.Transposition.Transpose(gwt, inFeatures, outFeatures, TensorAccess.Fresh<float>(gwt.Length));
         StoragePool.Return(TensorAccess.Own(gwt, [gwt.Length], device));
         return TensorAccess.Own(gw, [outFeatures, inFeatures], device);
-    }
-
-    /// <summary>Writes the (cols, rows) transpose of a row-major (rows, cols) matrix into every element of
-    /// <paramref name="result"/>, in cache-sized tiles; returns it.</summary>
-    static float[] Transpose(float[] source, int rows, int cols, float[] result)
-    {
-        const int Tile = 32;
-        Gpu.Ranges.ByWork((rows + Tile - 1) / Tile, (long)Tile * cols, (first, count) =>
-        {
-            for (int r0 = first * Tile; r0 < Math.Min(rows, (first + count) * Tile); r0 += Tile)
-                for (int c0 = 0; c0 < cols; c0 += Tile)
-                    for (int r = r0; r < Math.Min(rows, r0 + Tile); r++)
-                        for (int c = c0; c < Math.Min(cols, c0 + Tile); c++)
-                            result[c * rows + r] = source[r * cols + c];
-        });
-        return result;
     }
 
     static Tensor BiasGradient(float[] dy, int rows, int outFeatures, Gpu.Device device)

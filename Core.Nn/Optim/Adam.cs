@@ -55,6 +55,15 @@ public class Adam : Optimizer
         T wd = Scalar<T>(weightDecay), decay = Scalar<T>(1 - lr * weightDecay), eps = Scalar<T>(group[Eps]);
         T correction2Sqrt = Scalar<T>(Math.Sqrt(biasCorrection2)), negStepSize = Scalar<T>(-(lr / biasCorrection1));
         bool coupledDecay = !decoupled && weightDecay != 0, decoupledDecay = decoupled && weightDecay != 0;
+        if (param is float[] p32 && grad is float[] g32 && maxExpAvgSq is null && weightDecay == 0)
+        {
+            float[] m32 = (float[])(object)expAvg, v32 = (float[])(object)expAvgSq;
+            float fb1 = (float)(object)b1, fk1 = (float)(object)keep1, fb2 = (float)(object)b2, fk2 = (float)(object)keep2;
+            float fc2 = (float)(object)correction2Sqrt, feps = (float)(object)eps, fstep = (float)(object)negStepSize;
+            Chunks.For(param.Length, (start, count) =>
+                AdamKernel.Step(p32, g32, m32, v32, start, count, fb1, fk1, fb2, fk2, fc2, feps, fstep));
+            return;
+        }
 
         Chunks.For(param.Length, (start, count) =>
         {

@@ -1,0 +1,43 @@
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>Whole-matrix transposes on the host. A row-major (rows, cols) float matrix becomes its (cols, rows) transpose
+/// in 8 x 8 register blocks (<see cref="Simd.Transpose8x8"/>), with scalar moves only on the ragged edges: a first layer
+/// that multiplies sparse rows by W^T transposes a 512 x 800 weight and its gradient on every training step, and the
+/// scalar loop spent longer on that than the layer's arithmetic. A transpose only moves values, so any split of the work
+/// gives the same result.</summary>
+public static unsafe class Transposition
+{
+    const int Block = 8;
+
+    /// <summary>Writes the (cols, rows) transpose of the row-major (rows, cols) <paramref name="source"/> into the first
+    /// rows * cols elements of <paramref name="result"/> and returns it; bands of 8 source rows run in parallel.</summary>
+    public static float[] Transpose(float[] source, int rows, int cols, float[] result)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(result);
+        long size = (long)rows * cols;
+        if (rows < 0 || cols < 0 || source.Length < size || result.Length < size)
+            throw new ArgumentException(
+                $"Transpose: a ({rows}, {cols}) matrix needs {size} elements; source has {source.Length}, result {result.Length}");
+        int bands = (rows + Block - 1) / Block;
+        Ranges.ByWork(bands, (long)Block * cols, (first, count) =>
+        {
+            fixed (float* s = source, d = result)
+                for (int band = first; band < first + count; band++)
+                    TransposeBand(s, d, rows, cols, band * Block);
+        });
+        return result;
+    }
+
+    /// <summary>Source rows [r0, r0 + 8) (fewer at the bottom edge) into destination columns [r0, r0 + 8).</summary>
+    static void TransposeBand(float* source, float* destination, int rows, int cols, int r0)
+    {
+        int height = Math.Min(Block, rows - r0), c = 0;
+        if (height == Block)
+            for (; c <= cols - Block; c += Block)
+                Simd.Transpose8x8(source + (long)r0 * cols + c, cols, destination + (long)c * rows + r0, rows);
+        for (int r = r0; r < r0 + height; r++)
+            for (int cc = c; cc < cols; cc++)
+                destination[(long)cc * rows + r] = source[(long)r * cols + cc];
+    }
+}
