@@ -13,8 +13,7 @@ open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Modules
 open Hybrid.Analysis.Reengineering
 
-let args =
-    Load.scriptArgs 1 "dotnet fsi scripts/sparse_profile.fsx REENGINEER_OUT_DIR [BATCH] [RUNS]"
+let args = Load.scriptArgs 1 "dotnet fsi scripts/sparse_profile.fsx REENGINEER_OUT_DIR [BATCH] [RUNS]"
 
 let batch = Load.argOr args 1 int 16
 let runs = Load.argOr args 2 int 50
@@ -39,9 +38,7 @@ let forward (input: Tensor) (m: Module) () =
 // The input each masked layer sees, captured once on the dense model.
 let inputs = System.Collections.Generic.Dictionary<Module, Tensor>(HashIdentity.Reference)
 
-let hooks =
-    [ for path, layer in net.Layers ->
-          layer.RegisterForwardHook(fun m input _ -> inputs.[m] <- input.Clone()) ]
+let hooks = [ for path, layer in net.Layers -> layer.RegisterForwardHook(fun m input _ -> inputs.[m] <- input.Clone()) ]
 
 forward x net ()
 
@@ -57,7 +54,12 @@ let sparseLayers =
 
 let sparseWhole = fastest (forward x net)
 
-printfn "batch %d, %d runs, %s, load %s" batch runs (System.DateTime.UtcNow.ToString "u") (System.IO.File.ReadAllText "/proc/loadavg")
+printfn
+    "batch %d, %d runs, %s, load %s"
+    batch
+    runs
+    (System.DateTime.UtcNow.ToString "u")
+    (System.IO.File.ReadAllText "/proc/loadavg")
 printfn "%-18s %8s %6s %10s %10s %6s" "layer" "kept" "kernel" "dense ms" "sparse ms" "ratio"
 
 for (path, dense), (_, isSparse, folded, sparse) in List.zip denseLayers sparseLayers do
