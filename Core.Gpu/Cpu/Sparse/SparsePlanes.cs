@@ -1,7 +1,8 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
-/// <summary>Direct convolution from CSR weights one output plane at a time (see <see cref="SparseConv"/> for the form batched
-/// across image lanes): work is proportional to the surviving taps, with no im2col. Each input plane is first restaged as
+/// <summary>Direct convolution from CSR weights on output planes (see <see cref="SparseConv"/> for the form batched across image
+/// lanes): work is proportional to the surviving taps, with no im2col. A chunk of images is stacked into one tall plane per
+/// input channel and phase, so each tap is one multiply-add across the chunk's images. Each input plane is first restaged as
 /// zero-padded phase planes, one per (row mod StrideH, column mod StrideW) of the padded plane, each ceil(PH / StrideH) x
 /// ceil(PW / StrideW). Output pixel (r, x) of tap (kh, kw) then reads phase ((kh dh) mod sh, (kw dw) mod sw) at row
 /// r + (kh dh) / sh and column x + (kw dw) / sw, so the output plane, computed on the phase width (pixel (r, x) at flat index
