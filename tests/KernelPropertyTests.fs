@@ -256,6 +256,11 @@ let private edgeCases: (string * (Device -> unit)) list =
       "conv 24 -> 32 channels, 16x16, batch 1", conv (Conv2dShape.Square(1, 24, 16, 32, 3, p = 1)) true
       "conv 24 -> 32 channels, 16x16, stride 2, batch 1",
       conv (Conv2dShape.Square(1, 24, 16, 32, 3, s = 2, p = 1)) false
+      // The Cpu sparse forward stacks a chunk of images into one tall plane per channel and phase: a short last chunk
+      // (17 = 4 chunks of 4 and 1), at stride 2, and 8x8 planes whose rows between images are scratch.
+      "conv 16 -> 32 channels, 16x16, stride 2, batch 17",
+      conv (Conv2dShape.Square(17, 16, 16, 32, 3, s = 2, p = 1)) true
+      "conv 64 -> 64 channels, 8x8, batch 16", conv (Conv2dShape.Square(16, 64, 8, 64, 3, p = 1)) false
       // Output planes no larger than the output channel count: the Cpu backend folds the batch into one GEMM's N.
       "conv 64 -> 96 channels, 4x4, batch 6", conv (Conv2dShape.Square(6, 64, 4, 96, 3, p = 1)) true
       "linear empty batch", linear (LinearShape(0, 5, 3))

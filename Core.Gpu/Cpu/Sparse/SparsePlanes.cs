@@ -1,7 +1,8 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
-/// <summary>Direct convolution from CSR weights one output plane at a time (see <see cref="SparseConv"/> for the form batched
-/// across image lanes): work is proportional to the surviving taps, with no im2col. Each input plane is first restaged as
+/// <summary>Direct convolution from CSR weights on output planes (see <see cref="SparseConv"/> for the form batched across image
+/// lanes): work is proportional to the surviving taps, with no im2col. A chunk of images is stacked into one tall plane per
+/// input channel and phase, so each tap is one multiply-add across the chunk's images. Each input plane is first restaged as
 /// zero-padded phase planes, one per (row mod StrideH, column mod StrideW) of the padded plane, each ceil(PH / StrideH) x
 /// ceil(PW / StrideW). Output pixel (r, x) of tap (kh, kw) then reads phase ((kh dh) mod sh, (kw dw) mod sw) at row
 /// r + (kh dh) / sh and column x + (kw dw) / sw, so the output plane, computed on the phase width (pixel (r, x) at flat index
@@ -9,9 +10,9 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// dropped when the plane is written out. With stride 1 there is one phase, the padded plane itself.</summary>
 internal static unsafe class SparsePlanes
 {
-    /// <summary>Floats of restaged input a chunk of images may hold: 256 KB, so a chunk is still in L2 when its segments
-    /// read it (a whole batch restaged at once went out to L3 and back).</summary>
-    const int ChunkBudget = 64 << 10;
+    /// <summary>Floats of restaged input a chunk of images may hold: 512 KB, so a task's chunk is still in its core's L2
+    /// when its segments read it (a whole batch restaged at once went out to L3 and back).</summary>
+    const int ChunkBudget = 128 << 10;
     /// <summary>Most output floats (on the phase width) one task computes per output channel: whole rows, up to three
     /// blocks.</summary>
     const int SegmentFloats = 384;
@@ -52,73 +53,94 @@ internal static unsafe class SparsePlanes
     public static void Forward(in Conv2dShape s, int[] rowStart, int[] columns, float[] values, float[] x, float[]? bias, float[] y)
     {
         var shape = s;
-        int pws = PhaseWidth(s), phase = PhaseHeight(s) * pws, planeIn = s.StrideH * s.StrideW * phase;
-        int imageIn = s.InChannels * planeIn;
+        int pws = PhaseWidth(s), phs = PhaseHeight(s), phase = phs * pws, imageIn = s.InChannels * s.StrideH * s.StrideW * phase;
         // The last block of a segment reads up to a block past its rows of the phase width, plus a tap's column shift; the
-        // slack keeps the last image's reads inside the buffer.
+        // slack keeps the last chunk's reads inside its buffer.
         int slack = (s.KernelW - 1) * s.DilationW + Block;
-        int rows = SegmentRows(s.OutHeight, pws), segments = (s.OutHeight + rows - 1) / rows;
-        int nb = Math.Clamp(ChunkBudget / Math.Max(1, imageIn), 1, s.Batch);
-        int[] offsets = TapOffsets(s, columns, rowStart[^1]);
-        float[] staged = ArrayPool<float>.Shared.Rent(nb * imageIn + slack);
-        try
+        // A chunk of images per task, staged by the task itself: one parallel loop per layer, where a stage-then-compute
+        // pair of loops per chunk cost two joins of both cores each. Only with fewer chunks than cores are output channels
+        // split too, each block restaging its chunk (a copy of the input, a few percent of the taps' work each time).
+        int cores = Environment.ProcessorCount, wanted = MinTasks * cores;
+        int nb = Math.Clamp(Math.Min(ChunkBudget / Math.Max(1, imageIn), (s.Batch + wanted - 1) / wanted), 1, s.Batch);
+        int chunks = (s.Batch + nb - 1) / nb, last = s.Batch - (chunks - 1) * nb;
+        int blocks = chunks >= cores ? 1 : Math.Clamp((wanted + chunks - 1) / chunks, 1, Math.Max(1, s.OutChannels / 8));
+        int perBlock = (s.OutChannels + blocks - 1) / blocks;
+        int[] offsets = TapOffsets(s, columns, rowStart[^1], nb * phase);
+        int[] lastOffsets = last == nb ? offsets : TapOffsets(s, columns, rowStart[^1], last * phase);
+        fixed (float* px = x, py = y, pv = values)
+        fixed (int* pOff = offsets, pLast = lastOffsets, pStart = rowStart)
         {
-            fixed (float* pStaged = staged, px = x, py = y, pv = values)
-            fixed (int* pOff = offsets, pStart = rowStart)
+            var (ax, ay, av, aOff, aLast, aStart) = ((nint)px, (nint)py, (nint)pv, (nint)pOff, (nint)pLast, (nint)pStart);
+            Ranges.Items(chunks * blocks, item =>
             {
-                var (aStaged, ax, ay, av, aOff, aStart) = ((nint)pStaged, (nint)px, (nint)py, (nint)pv, (nint)pOff, (nint)pStart);
-                Simd.Zero(pStaged + nb * imageIn, slack);
-                for (int n0 = 0; n0 < s.Batch; n0 += nb)
+                int chunk = item / blocks, o0 = item % blocks * perBlock, first = chunk * nb, count = Math.Min(nb, shape.Batch - first);
+                float[] staged = ArrayPool<float>.Shared.Rent(count * imageIn + slack);
+                try
                 {
-                    int count = Math.Min(nb, s.Batch - n0), first = n0;
-                    Ranges.Items(count * s.InChannels, item =>
-                        Stage(shape, (float*)ax + ((long)first * shape.InChannels + item) * shape.Height * shape.Width,
-                            (float*)aStaged + (long)item * planeIn));
-                    // Deep layers fit one image per chunk: their output channels are then split too, so both cores have work.
-                    int tasks = count * segments;
-                    int blocks = Math.Clamp((MinTasks * Environment.ProcessorCount + tasks - 1) / tasks, 1, Math.Max(1, s.OutChannels / 8));
-                    int perBlock = (s.OutChannels + blocks - 1) / blocks;
-                    Ranges.Items(tasks * blocks, item =>
+                    fixed (float* pStaged = staged)
                     {
-                        int task = item / blocks, o0 = item % blocks * perBlock, i = task / segments, r0 = task % segments * rows;
-                        var segment = new Segment((float*)aStaged + (long)i * imageIn, (int*)aStart, (int*)aOff, (float*)av,
-                            (float*)ay + (long)(first + i) * shape.OutChannels * shape.OutHeight * shape.OutWidth);
-                        segment.Compute(shape, bias, r0, Math.Min(rows, shape.OutHeight - r0), o0, Math.Min(shape.OutChannels, o0 + perBlock),
-                            pws, planeIn);
-                    });
+                        StageChunk(shape, (float*)ax, first, count, pStaged, phase);
+                        Simd.Zero(pStaged + count * imageIn, slack);
+                        var segment = new Segment(pStaged, (int*)aStart, count == nb ? (int*)aOff : (int*)aLast, (float*)av, (float*)ay, first);
+                        segment.Compute(shape, bias, count, o0, Math.Min(shape.OutChannels, o0 + perBlock), pws, phs);
+                    }
                 }
-            }
+                finally { ArrayPool<float>.Shared.Return(staged); }
+            });
         }
-        finally { ArrayPool<float>.Shared.Return(staged); }
     }
 
-    /// <summary>Output rows [r0, r0 + rows) of output channels [o0, o1) of one image. The rows of restaged input they read (of
-    /// every input channel) stay in L1 from one output channel to the next, where whole planes would stream from L2 once per
-    /// output channel.</summary>
-    readonly struct Segment(float* image, int* rowStart, int* offsets, float* values, float* output)
+    /// <summary>Restages images [first, first + count) in the stacked layout: for each input channel and stride phase, the
+    /// phase planes of the chunk's images one below the other, <paramref name="phase"/> floats apart. A tap then reads one
+    /// contiguous run across the whole chunk, so small planes still fill whole vectors.</summary>
+    static void StageChunk(in Conv2dShape s, float* x, int first, int count, float* staged, int phase)
+    {
+        int phases = s.StrideH * s.StrideW, size = s.Height * s.Width;
+        for (int c = 0; c < s.InChannels; c++)
+            for (int n = 0; n < count; n++)
+                Stage(s, x + ((long)(first + n) * s.InChannels + c) * size, staged + (long)c * phases * count * phase + n * phase,
+                    count * phase);
+    }
+
+    /// <summary>The stacked phase planes of a chunk as one tall image of count * PHs rows (the rows between one image's last
+    /// output row and the next image's first are scratch): rows [r0, r0 + rows) of output channels [o0, o1) at a time. The
+    /// rows of restaged input a segment reads (of every input channel) stay in L1 or L2 from one output channel to the
+    /// next, where whole planes would stream from further out once per output channel.</summary>
+    readonly struct Segment(float* staged, int* rowStart, int* offsets, float* values, float* output, int first)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Compute(in Conv2dShape s, float[]? bias, int r0, int rows, int o0, int o1, int pws, int planeIn)
+        public void Compute(in Conv2dShape s, float[]? bias, int count, int o0, int o1, int pws, int phs)
         {
-            int length = RoundUp(rows * pws, Block), plane = s.OutHeight * s.OutWidth;
-            float* scratch = stackalloc float[length];
-            for (int o = o0; o < o1; o++)
+            int tall = (count - 1) * phs + s.OutHeight, rows = SegmentRows(tall, pws), plane = s.OutHeight * s.OutWidth;
+            int groupIn = s.InChannelsPerGroup * s.StrideH * s.StrideW * count * phs * pws;
+            long image = (long)s.OutChannels * plane;
+            float* scratch = stackalloc float[RoundUp(rows * pws, Block)];
+            for (int r0 = 0; r0 < tall; r0 += rows)
             {
-                float* input = image + (long)(o / s.OutChannelsPerGroup) * s.InChannelsPerGroup * planeIn + r0 * pws;
-                int t0 = rowStart[o];
-                Plane(input, offsets + t0, values + t0, rowStart[o + 1] - t0, scratch, length);
-                float b = bias?[o] ?? 0f;
-                float* at = output + (long)o * plane + r0 * s.OutWidth;
-                for (int r = 0; r < rows; r++) Simd.AddScalar(at + r * s.OutWidth, scratch + r * pws, b, s.OutWidth);
+                int n = Math.Min(rows, tall - r0), length = RoundUp(n * pws, Block);
+                for (int o = o0; o < o1; o++)
+                {
+                    int t0 = rowStart[o];
+                    Plane(staged + (long)(o / s.OutChannelsPerGroup) * groupIn + r0 * pws, offsets + t0, values + t0,
+                        rowStart[o + 1] - t0, scratch, length);
+                    float b = bias?[o] ?? 0f;
+                    float* at = output + (long)first * image + (long)o * plane;
+                    for (int r = r0; r < r0 + n; r++)
+                    {
+                        int i = r / phs, row = r - i * phs;
+                        if (row < s.OutHeight) Simd.AddScalar(at + i * image + row * s.OutWidth, scratch + (r - r0) * pws, b, s.OutWidth);
+                    }
+                }
             }
         }
     }
 
     /// <summary>For each stored tap (column c * KH * KW + kh * KW + kw of its row), where it starts reading in the restaged
-    /// input of the group: channel c's phase planes, the phase of (kh dh, kw dw), and the row and column shift within it.</summary>
-    static int[] TapOffsets(in Conv2dShape s, int[] columns, int count)
+    /// chunk of the group: channel c's stacked phase planes (each <paramref name="phase"/> floats), the phase of
+    /// (kh dh, kw dw), and the row and column shift within it.</summary>
+    static int[] TapOffsets(in Conv2dShape s, int[] columns, int count, int phase)
     {
-        int pws = PhaseWidth(s), phase = PhaseHeight(s) * pws, planeIn = s.StrideH * s.StrideW * phase, taps = s.KernelH * s.KernelW;
+        int pws = PhaseWidth(s), planeIn = s.StrideH * s.StrideW * phase, taps = s.KernelH * s.KernelW;
         var offsets = new int[count];
         for (int t = 0; t < count; t++)
         {
@@ -128,9 +150,10 @@ internal static unsafe class SparsePlanes
         return offsets;
     }
 
-    /// <summary>Restages one H x W input plane as its zero-padded phase planes (the padded plane itself at stride 1).</summary>
+    /// <summary>Restages one H x W input plane as its zero-padded phase planes (the padded plane itself at stride 1), phase
+    /// plane p at <paramref name="destination"/> + p * <paramref name="phaseStride"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Stage(in Conv2dShape s, float* source, float* destination)
+    static void Stage(in Conv2dShape s, float* source, float* destination, int phaseStride)
     {
         if (s.StrideH == 1 && s.StrideW == 1)
         {
@@ -143,7 +166,7 @@ internal static unsafe class SparsePlanes
         for (int a = 0; a < sh; a++)
             for (int b = 0; b < sw; b++)
             {
-                float* phase = destination + (a * sw + b) * phs * pws;
+                float* phase = destination + (a * sw + b) * phaseStride;
                 // Columns j with 0 <= j * sw + b - padW < width are inside the image; the rest are padding.
                 int lo = Math.Min(pws, Math.Max(0, (padW - b + sw - 1) / sw));
                 int hi = Math.Clamp((width + padW - b + sw - 1) / sw, lo, pws);
