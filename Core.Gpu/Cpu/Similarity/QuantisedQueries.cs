@@ -69,11 +69,22 @@ internal sealed unsafe class QuantisedQueries : NativeOwner
     /// <summary>The interval [lower, upper] that holds the float32 score of query i against row r of
     /// <paramref name="rows"/>, from their raw integer sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public (float Lower, float Upper) Bounds(int i, int raw, QuantisedRows rows, int r)
+    public (float Lower, float Upper) Bounds(int i, int raw, QuantisedRows rows, int r) => Widen(Estimate(i, raw, rows, r));
+
+    /// <summary>The middle of <see cref="Bounds"/> and its half-width in float64: the score lies within
+    /// <c>Approx ± Error</c>, so a row whose <c>Approx + Error</c> is below a float32 threshold scores below it, and the
+    /// conversion to float32 (<see cref="Widen"/>) is needed only for the rows kept.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public (double Approx, double Error) Estimate(int i, int raw, QuantisedRows rows, int r)
     {
         double approx = scales[i] * rows.Scales[r] * (raw - (long)Offset * rows.Sums[r]);
         double error = hatNorms[i] * rows.Errors[r] + (errorNorms[i] + gamma * norms[i]) * rows.Norms[r];
-        error = error * (1 + 1e-6) + tiny + Math.Abs(approx) * 1e-12;
-        return (MathF.BitDecrement((float)(approx - error)), MathF.BitIncrement((float)(approx + error)));
+        return (approx, error * (1 + 1e-6) + tiny + Math.Abs(approx) * 1e-12);
     }
+
+    /// <summary>An <see cref="Estimate"/> as a float32 interval, widened outwards.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float Lower, float Upper) Widen((double Approx, double Error) estimate) =>
+        (MathF.BitDecrement((float)(estimate.Approx - estimate.Error)),
+            MathF.BitIncrement((float)(estimate.Approx + estimate.Error)));
 }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The exact search with an integer first pass, for one tile of queries. Each core scans its piece of every
@@ -7,7 +9,10 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// every row whose upper bound reaches the k-th best lower bound seen so far. Once every core is done, the k-th best
 /// lower bound over all rows is a score that k rows reach; a row whose upper bound is below it is beaten by those k rows
 /// and cannot be a hit. The remaining candidates are scored by <see cref="SearchDot.One"/>, the very additions of the full
-/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists.</summary>
+/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists. A core keeps
+/// its candidates of every query in one list, in the order its scan met them (by tiles of rows), and rescores them in that
+/// order: in a batch most rows are candidates of a query or two, and this way each is read from memory once, not once per
+/// query.</summary>
 internal sealed unsafe class SearchPrefilter
 {
     /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
@@ -16,13 +21,13 @@ internal sealed unsafe class SearchPrefilter
     /// <summary>Whether the integer pass runs here: it needs AVX-512BW, and dimensions whose sums cannot overflow.</summary>
     public static bool Applies(int dimension) => Avx512BW.IsSupported && dimension <= MaxDimension;
 
-    readonly record struct Candidate(int Shard, int Row, float Upper);
+    readonly record struct Candidate(int Shard, int Row, int Query, float Upper);
 
     readonly IReadOnlyList<EncodingShard> shards;
     readonly SearchScan.TileQueries queries;
     readonly QuantisedQueries quantised;
     readonly SearchTopK[] lowers;
-    readonly List<Candidate>[][] candidates;
+    readonly List<Candidate>[] candidates;
     readonly int workers;
 
     SearchPrefilter(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, QuantisedQueries quantised,
@@ -33,12 +38,11 @@ internal sealed unsafe class SearchPrefilter
         this.quantised = quantised;
         this.workers = workers;
         lowers = new SearchTopK[workers];
-        candidates = new List<Candidate>[workers][];
+        candidates = new List<Candidate>[workers];
         for (int w = 0; w < workers; w++)
         {
             lowers[w] = new SearchTopK(queries.Count, k);
-            candidates[w] = new List<Candidate>[queries.Count];
-            for (int i = 0; i < queries.Count; i++) candidates[w][i] = [];
+            candidates[w] = [];
         }
     }
 
@@ -74,17 +78,18 @@ internal sealed unsafe class SearchPrefilter
     }
 
     /// <summary>Keeps row r of shard s as a candidate of query i unless it is excluded or its upper bound is below the k-th
-    /// best lower bound this core has seen.</summary>
+    /// best lower bound this core has seen. Most rows fail that test, in float64, before any conversion to float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Consider(int w, int i, int raw, int s, QuantisedRows rows, int[] groups, int r)
     {
+        var estimate = quantised.Estimate(i, raw, rows, r);
+        var top = lowers[w];
+        if (estimate.Approx + estimate.Error < top.Threshold(i)) return;
         int skip = queries.Skip(i);
         if (skip != EncodingIndex.NoGroup && groups[r] == skip) return;
-        var (lower, upper) = quantised.Bounds(i, raw, rows, r);
-        var top = lowers[w];
-        if (upper < top.Threshold(i)) return;
+        var (lower, upper) = QuantisedQueries.Widen(estimate);
         top.Offer(i, lower, shards[s].FirstRow + r);
-        candidates[w][i].Add(new Candidate(s, r, upper));
+        candidates[w].Add(new Candidate(s, r, i, upper));
     }
 
     void Stream(int w, int s, int first, int count)
@@ -134,15 +139,13 @@ internal sealed unsafe class SearchPrefilter
     void Rescore(int w, float[] thresholds, SearchTopK top)
     {
         top.Clear();
-        for (int i = 0; i < queries.Count; i++)
+        foreach (var c in CollectionsMarshal.AsSpan(candidates[w]))
         {
-            foreach (var c in candidates[w][i])
-            {
-                if (c.Upper < thresholds[i]) continue;
-                var storage = SearchStorage.Of(shards[c.Shard].Encodings);
-                float score = SearchDot.One(queries.Row(i), storage.Pointer + (long)c.Row * storage.Stride, storage.Stride);
-                if (score >= top.Threshold(i)) top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
-            }
+            int i = c.Query;
+            if (c.Upper < thresholds[i]) continue;
+            var storage = SearchStorage.Of(shards[c.Shard].Encodings);
+            float score = SearchDot.One(queries.Row(i), storage.Pointer + (long)c.Row * storage.Stride, storage.Stride);
+            if (score >= top.Threshold(i)) top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
         }
     }
 }
