@@ -9,10 +9,10 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// every row whose upper bound reaches the k-th best lower bound seen so far. Once every core is done, the k-th best
 /// lower bound over all rows is a score that k rows reach; a row whose upper bound is below it is beaten by those k rows
 /// and cannot be a hit. The remaining candidates are scored by <see cref="SearchDot.One"/>, the very additions of the full
-/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists. A core keeps
-/// its candidates of every query in one list, in the order its scan met them (by tiles of rows), and rescores them in that
-/// order: in a batch most rows are candidates of a query or two, and this way each is read from memory once, not once per
-/// query.</summary>
+/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists. A query's
+/// candidates are rescored by descending upper bound, and the rescoring stops at the first whose upper bound is below the
+/// k-th best exact score found so far: exact scores sit near the middle of their intervals, far above the lower bounds that
+/// picked the candidates, so most candidates are never read in float32.</summary>
 internal sealed unsafe class SearchPrefilter
 {
     /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
@@ -61,7 +61,33 @@ internal sealed unsafe class SearchPrefilter
             for (int w = 1; w < search.workers; w++) search.lowers[w].MergeInto(i, search.lowers[0], i);
             thresholds[i] = search.lowers[0].Threshold(i);
         }
-        Parallel.For(0, search.workers, w => search.Rescore(w, thresholds, lists[w]));
+        var (passing, starts) = search.Passing(thresholds);
+        Parallel.For(0, search.workers, w =>
+        {
+            lists[w].Clear();
+            // Each query is rescored whole by one core; the caller's merge of the per-core lists then keeps its hits.
+            for (int i = w; i < search.queries.Count; i += search.workers)
+                search.Rescore(i, passing.AsSpan(starts[i], starts[i + 1] - starts[i]), lists[w]);
+        });
+    }
+
+    /// <summary>Every core's candidates whose upper bound reaches their query's threshold, grouped by query (query i's at
+    /// [starts[i], starts[i + 1])), each group by descending upper bound.</summary>
+    (Candidate[] Passing, int[] Starts) Passing(float[] thresholds)
+    {
+        var starts = new int[queries.Count + 1];
+        foreach (var list in candidates)
+            foreach (var c in CollectionsMarshal.AsSpan(list))
+                if (c.Upper >= thresholds[c.Query]) starts[c.Query + 1]++;
+        for (int i = 0; i < queries.Count; i++) starts[i + 1] += starts[i];
+        var passing = new Candidate[starts[queries.Count]];
+        var next = starts[..^1];
+        foreach (var list in candidates)
+            foreach (var c in CollectionsMarshal.AsSpan(list))
+                if (c.Upper >= thresholds[c.Query]) passing[next[c.Query]++] = c;
+        for (int i = 0; i < queries.Count; i++)
+            passing.AsSpan(starts[i], starts[i + 1] - starts[i]).Sort((a, b) => b.Upper.CompareTo(a.Upper));
+        return (passing, starts);
     }
 
     void Scan(int w)
@@ -134,18 +160,17 @@ internal sealed unsafe class SearchPrefilter
         }
     }
 
-    /// <summary>Scores core w's candidates that can still be hits, in float32 as the full scan does, into
-    /// <paramref name="top"/>.</summary>
-    void Rescore(int w, float[] thresholds, SearchTopK top)
+    /// <summary>Scores the candidates of query i, by descending upper bound, in float32 as the full scan does, into
+    /// <paramref name="top"/>, until the upper bound of the next is below the k-th best score: it and those after it score
+    /// below k rows already found.</summary>
+    void Rescore(int i, ReadOnlySpan<Candidate> passing, SearchTopK top)
     {
-        top.Clear();
-        foreach (var c in CollectionsMarshal.AsSpan(candidates[w]))
+        foreach (var c in passing)
         {
-            int i = c.Query;
-            if (c.Upper < thresholds[i]) continue;
+            if (c.Upper < top.Threshold(i)) break;
             var storage = SearchStorage.Of(shards[c.Shard].Encodings);
             float score = SearchDot.One(queries.Row(i), storage.Pointer + (long)c.Row * storage.Stride, storage.Stride);
-            if (score >= top.Threshold(i)) top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
+            top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
         }
     }
 }
