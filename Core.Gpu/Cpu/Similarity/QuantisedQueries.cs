@@ -82,6 +82,26 @@ internal sealed unsafe class QuantisedQueries : NativeOwner
         return (approx, error * (1 + 1e-6) + tiny + Math.Abs(approx) * 1e-12);
     }
 
+    /// <summary>A bit mask of the rows r + b, b &lt; <paramref name="count"/> (at most 8), whose <see cref="Estimate"/> for
+    /// query i from the raw sum <paramref name="raws"/>[b] reaches <paramref name="threshold"/>: Approx + Error computed
+    /// in eight float64 lanes by the very operations, in the same order, as <see cref="Estimate"/>, so a row outside the
+    /// mask is one that <see cref="Estimate"/> puts below the threshold. Reads eight raw sums and eight entries of each
+    /// per-row array (<see cref="QuantisedRows.Padding"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Reaching(int i, int* raws, QuantisedRows rows, int r, int count, float threshold)
+    {
+        var raw = Avx512F.ConvertToVector512Double(Vector256.Load(raws));
+        var sums = Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Sums), (nuint)r));
+        var approx = Vector512.Create(scales[i]) * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Scales), (nuint)r)
+            * (raw - Vector512.Create((double)Offset) * sums);
+        var error = Vector512.Create(hatNorms[i]) * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Errors), (nuint)r)
+            + Vector512.Create(errorNorms[i] + gamma * norms[i])
+            * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Norms), (nuint)r);
+        error = error * Vector512.Create(1 + 1e-6) + Vector512.Create(tiny) + Vector512.Abs(approx) * Vector512.Create(1e-12);
+        uint reaching = (uint)Vector512.GreaterThanOrEqual(approx + error, Vector512.Create((double)threshold)).ExtractMostSignificantBits();
+        return reaching & ((1u << count) - 1);
+    }
+
     /// <summary>An <see cref="Estimate"/> as a float32 interval, widened outwards.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (float Lower, float Upper) Widen((double Approx, double Error) estimate) =>

@@ -118,18 +118,33 @@ internal sealed unsafe class SearchPrefilter
         candidates[w].Add(new Candidate(s, r, i, upper));
     }
 
+    /// <summary>Considers, for query i, the rows r + b (b &lt; count) of shard s whose raw sums are raws[b]; the bound test of
+    /// <see cref="Consider"/> runs first on all of them at once in float64 vectors (<see cref="QuantisedQueries.Reaching"/>),
+    /// and most rows fail it there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Screen(int w, int i, int* raws, int count, int s, QuantisedRows rows, int[] groups, int r)
+    {
+        uint reaching = quantised.Reaching(i, raws, rows, r, count, lowers[w].Threshold(i));
+        for (; reaching != 0; reaching &= reaching - 1)
+        {
+            int b = BitOperations.TrailingZeroCount(reaching);
+            Consider(w, i, raws[b], s, rows, groups, r + b);
+        }
+    }
+
     void Stream(int w, int s, int first, int count)
     {
         var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
         int[] groups = HostArray<int>.Of(shards[s].Groups);
         int stride = rows.Stride, end = first + count;
-        int* sums = stackalloc int[4];
+        // Room for the eight lanes Screen reads.
+        int* sums = stackalloc int[8];
         int r = first;
         for (; r + 4 <= end; r += 4)
             for (int i = 0; i < queries.Count; i++)
             {
                 SearchDotInt8.Four(quantised.Row(i), rows.Pointer + (long)r * stride, stride, sums);
-                for (int j = 0; j < 4; j++) Consider(w, i, sums[j], s, rows, groups, r + j);
+                Screen(w, i, sums, 4, s, rows, groups, r);
             }
         for (; r < end; r++)
             for (int i = 0; i < queries.Count; i++)
@@ -141,7 +156,8 @@ internal sealed unsafe class SearchPrefilter
         var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
         int[] groups = HostArray<int>.Of(shards[s].Groups);
         int stride = rows.Stride, end = first + count;
-        int* sums = stackalloc int[SearchDotInt8.TileQueries * SearchDotInt8.TileRows];
+        // Room for the eight lanes Screen reads from the last query's sums.
+        int* sums = stackalloc int[(SearchDotInt8.TileQueries - 1) * SearchDotInt8.TileRows + 8];
         sbyte* Row(int r) => rows.Pointer + (long)Math.Min(r, end - 1) * stride;
         for (int r = first; r < end; r += SearchDotInt8.TileRows)
         {
@@ -154,8 +170,7 @@ internal sealed unsafe class SearchPrefilter
                     stride, sums);
                 int tileQueries = Math.Min(SearchDotInt8.TileQueries, queries.Count - i);
                 for (int a = 0; a < tileQueries; a++)
-                    for (int b = 0; b < tileRows; b++)
-                        Consider(w, i + a, sums[a * SearchDotInt8.TileRows + b], s, rows, groups, r + b);
+                    Screen(w, i + a, sums + a * SearchDotInt8.TileRows, tileRows, s, rows, groups, r);
             }
         }
     }
