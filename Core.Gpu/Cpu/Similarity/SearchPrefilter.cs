@@ -46,8 +46,8 @@ internal sealed unsafe class SearchPrefilter
         }
     }
 
-    /// <summary>Leaves in lists[w] the best k of core w's rows for each query of the tile, exactly as the full scan would
-    /// (the caller merges the lists).</summary>
+    /// <summary>Leaves the best k rows of each query of the tile, exactly as the full scan would, in the list of the core
+    /// that rescored the query; the other cores' lists hold nothing for it (the caller merges the lists).</summary>
     public static void Search(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, int dimension, int k,
         SearchTopK[] lists)
     {
