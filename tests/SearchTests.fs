@@ -334,6 +334,32 @@ let private streamingReadTests =
         let expected = data |> Array.sumBy float
         Expect.floatClose { absolute = 0.0; relative = 0.0 } (index.StreamingRead()) expected "sum")
 
+/// An index joined from indexes built block by block (as a catalog search keeps its blocks) searches as one index built
+/// over every row: the same rows and scores, global row numbers and groups included; the parts are taken over.
+let private joinTests =
+    perBackend all "joined blocks search as one index" (fun b device ->
+        let rows, dim = (if b.Slow then 90 else 2003), 21
+        let c = caseOf duplicatedGrid (Random 29) rows dim 9 rows 6 7
+        let cuts = [ 0; rows / 5; rows / 5 + 1; rows / 2; rows ]
+        let parts =
+            [| for first, last in List.pairwise cuts ->
+                   EncodingIndex.Build(
+                       device,
+                       ReadOnlySpan(c.Data, first * dim, (last - first) * dim),
+                       last - first,
+                       dim,
+                       ReadOnlySpan(c.Groups, first, last - first)
+                   ) |]
+        use joined = EncodingIndex.Join parts
+        Expect.equal joined.Count rows "rows of the joined index"
+        sameHits 0.0 0.0 "joined" (run device c) (search joined c.Queries c.QueryCount c.K c.Exclude)
+        Expect.throwsT<ObjectDisposedException>
+            (fun () -> parts[0].Search(ReadOnlySpan(c.Queries, 0, dim), 1, 1) |> ignore)
+            "a joined part belongs to the joined index"
+        use other = EncodingIndex.Build(device, ReadOnlySpan(c.Data, 0, 2 * (dim - 1)), 2, dim - 1)
+        use same = EncodingIndex.Build(device, ReadOnlySpan(c.Data, 0, 2 * dim), 2, dim)
+        rejects "share a device and a dimension" (fun () -> EncodingIndex.Join [| same; other |]))
+
 [<Tests>]
 let tests =
     testList
@@ -345,4 +371,5 @@ let tests =
           batchIndependenceTests
           gpuTopKTests
           streamingReadTests
+          joinTests
           validationTests ]

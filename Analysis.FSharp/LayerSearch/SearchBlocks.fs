@@ -1,7 +1,7 @@
 /// The stored layers a search scans, as EncodingIndex blocks ready to search. Reading gigabytes of encodings out of
 /// SQLite and copying them into an index takes several times longer than scanning them, so a process that searches
-/// repeatedly (hybrid serve, a script, a benchmark) keeps the blocks of its last filter in memory while the catalog is
-/// unchanged: the file keeps its size and write time, and a connection of its own to it sees the same SQLite data_version,
+/// repeatedly (hybrid serve, a script, a benchmark) keeps the blocks of its last filter in memory, joined into one index,
+/// while the catalog is unchanged: the file keeps its size and write time, and a connection of its own to it sees the same SQLite data_version,
 /// which moves whenever any other connection, in this process or another, commits a write. Catalogs that are not a SQLite file (a server), and indexes
 /// larger than a quarter of the memory available, are read block by block on every search.
 module Hybrid.Analysis.SearchBlocks
@@ -151,6 +151,14 @@ let withBlocks
                     blocks <- None
                     let groups = groupsOf (indexedModels catalog)
                     let read = [ for b in Catalog.ckaBlocks catalog filter blockRows -> build device groups b ]
+                    // One index over every block: the search then prunes with the best scores of all the rows, not of
+                    // one block at a time (per block, a top-k list is filled from scratch and far more rows pass).
+                    let read =
+                        if read.Length < 2 then
+                            read
+                        else
+                            [ { Index = EncodingIndex.Join [| for b in read -> b.Index |]
+                                Layers = read |> Array.ofList |> Array.collect _.Layers } ]
                     let e =
                         { Version = now
                           Device = device

@@ -91,6 +91,42 @@ public sealed class EncodingIndex : IDisposable
         return new EncodingIndex(device, kernels, count, dimension, [.. shards], maxNorm);
     }
 
+    /// <summary>One index over the rows of <paramref name="parts"/>, in order (row r of part p is row r plus the rows of
+    /// the parts before it), which takes over their memory: nothing is copied, and the parts are disposed. An index built
+    /// block by block (rows read from a catalog a block at a time) is then searched as one, so that the search prunes
+    /// with what the whole index has seen rather than block by block. Throws <see cref="ArgumentException"/> for no
+    /// parts, parts on other devices or of other dimensions, or more than int.MaxValue rows in all; and
+    /// <see cref="ObjectDisposedException"/> for a disposed part.</summary>
+    public static EncodingIndex Join(IReadOnlyList<EncodingIndex> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0) throw new ArgumentException("join: no indexes to join");
+        if (parts.Distinct().Count() != parts.Count) throw new ArgumentException("join: an index is named twice");
+        var first = parts[0];
+        long count = 0;
+        foreach (var part in parts)
+        {
+            ObjectDisposedException.ThrowIf(part.disposed, part);
+            if (!ReferenceEquals(part.Device, first.Device) || part.Dimension != first.Dimension || part.kernels != first.kernels)
+                throw new ArgumentException($"join: {part} does not match {first}: indexes joined share a device and a dimension");
+            count += part.Count;
+        }
+        if (count > int.MaxValue)
+            throw new ArgumentException($"join: {count} rows in all; an index holds at most {int.MaxValue}");
+        var shards = new List<EncodingShard>();
+        int offset = 0;
+        double maxNorm = 0;
+        foreach (var part in parts)
+        {
+            foreach (var shard in part.shards) shards.Add(shard with { FirstRow = offset + shard.FirstRow });
+            offset += part.Count;
+            maxNorm = Math.Max(maxNorm, part.maxNorm);
+            // The shards now belong to the joined index.
+            part.disposed = true;
+        }
+        return new EncodingIndex(first.Device, first.kernels, (int)count, first.Dimension, [.. shards], maxNorm);
+    }
+
     /// <summary>The top <paramref name="k"/> rows for each of <paramref name="queryCount"/> queries (row-major,
     /// <see cref="Dimension"/> floats each): result[q] lists hits by descending score, equal scores by ascending row.
     /// <paramref name="excludeGroups"/> holds, per query, the group whose rows it skips (<see cref="NoGroup"/> to skip

@@ -69,11 +69,42 @@ internal sealed unsafe class QuantisedQueries : NativeOwner
     /// <summary>The interval [lower, upper] that holds the float32 score of query i against row r of
     /// <paramref name="rows"/>, from their raw integer sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public (float Lower, float Upper) Bounds(int i, int raw, QuantisedRows rows, int r)
+    public (float Lower, float Upper) Bounds(int i, int raw, QuantisedRows rows, int r) => Widen(Estimate(i, raw, rows, r));
+
+    /// <summary>The middle of <see cref="Bounds"/> and its half-width in float64: the score lies within
+    /// <c>Approx ± Error</c>, so a row whose <c>Approx + Error</c> is below a float32 threshold scores below it, and the
+    /// conversion to float32 (<see cref="Widen"/>) is needed only for the rows kept.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public (double Approx, double Error) Estimate(int i, int raw, QuantisedRows rows, int r)
     {
         double approx = scales[i] * rows.Scales[r] * (raw - (long)Offset * rows.Sums[r]);
         double error = hatNorms[i] * rows.Errors[r] + (errorNorms[i] + gamma * norms[i]) * rows.Norms[r];
-        error = error * (1 + 1e-6) + tiny + Math.Abs(approx) * 1e-12;
-        return (MathF.BitDecrement((float)(approx - error)), MathF.BitIncrement((float)(approx + error)));
+        return (approx, error * (1 + 1e-6) + tiny + Math.Abs(approx) * 1e-12);
     }
+
+    /// <summary>A bit mask of the rows r + b, b &lt; <paramref name="count"/> (at most 8), whose <see cref="Estimate"/> for
+    /// query i from the raw sum <paramref name="raws"/>[b] reaches <paramref name="threshold"/>: Approx + Error computed
+    /// in eight float64 lanes by the very operations, in the same order, as <see cref="Estimate"/>, so a row outside the
+    /// mask is one that <see cref="Estimate"/> puts below the threshold. Reads eight raw sums and eight entries of each
+    /// per-row array (<see cref="QuantisedRows.Padding"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Reaching(int i, int* raws, QuantisedRows rows, int r, int count, float threshold)
+    {
+        var raw = Avx512F.ConvertToVector512Double(Vector256.Load(raws));
+        var sums = Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Sums), (nuint)r));
+        var approx = Vector512.Create(scales[i]) * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Scales), (nuint)r)
+            * (raw - Vector512.Create((double)Offset) * sums);
+        var error = Vector512.Create(hatNorms[i]) * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Errors), (nuint)r)
+            + Vector512.Create(errorNorms[i] + gamma * norms[i])
+            * Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(rows.Norms), (nuint)r);
+        error = error * Vector512.Create(1 + 1e-6) + Vector512.Create(tiny) + Vector512.Abs(approx) * Vector512.Create(1e-12);
+        uint reaching = (uint)Vector512.GreaterThanOrEqual(approx + error, Vector512.Create((double)threshold)).ExtractMostSignificantBits();
+        return reaching & ((1u << count) - 1);
+    }
+
+    /// <summary>An <see cref="Estimate"/> as a float32 interval, widened outwards.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float Lower, float Upper) Widen((double Approx, double Error) estimate) =>
+        (MathF.BitDecrement((float)(estimate.Approx - estimate.Error)),
+            MathF.BitIncrement((float)(estimate.Approx + estimate.Error)));
 }

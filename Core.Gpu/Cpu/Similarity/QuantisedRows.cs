@@ -18,15 +18,19 @@ internal sealed unsafe class QuantisedRows : NativeOwner
     readonly double[] scales, norms, errors;
     readonly int[] sums;
 
+    /// <summary>Zero entries after the last row's in each per-row array (<see cref="Scales"/> to <see cref="Sums"/>), so
+    /// that a load of eight consecutive entries from any row stays inside the array.</summary>
+    public const int Padding = 8;
+
     QuantisedRows(int rows, int dimension)
         : base(SearchStorage.AllocateHuge(Math.Max((nuint)rows * (nuint)StrideOf(dimension), 1)))
     {
         Rows = rows;
         Stride = StrideOf(dimension);
-        scales = new double[rows];
-        norms = new double[rows];
-        errors = new double[rows];
-        sums = new int[rows];
+        scales = new double[rows + Padding];
+        norms = new double[rows + Padding];
+        errors = new double[rows + Padding];
+        sums = new int[rows + Padding];
     }
 
     public int Rows { get; }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The exact search with an integer first pass, for one tile of queries. Each core scans its piece of every
@@ -7,7 +9,10 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// every row whose upper bound reaches the k-th best lower bound seen so far. Once every core is done, the k-th best
 /// lower bound over all rows is a score that k rows reach; a row whose upper bound is below it is beaten by those k rows
 /// and cannot be a hit. The remaining candidates are scored by <see cref="SearchDot.One"/>, the very additions of the full
-/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists.</summary>
+/// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists. A query's
+/// candidates are rescored by descending upper bound, and the rescoring stops at the first whose upper bound is below the
+/// k-th best exact score found so far: exact scores sit near the middle of their intervals, far above the lower bounds that
+/// picked the candidates, so most candidates are never read in float32.</summary>
 internal sealed unsafe class SearchPrefilter
 {
     /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
@@ -16,13 +21,13 @@ internal sealed unsafe class SearchPrefilter
     /// <summary>Whether the integer pass runs here: it needs AVX-512BW, and dimensions whose sums cannot overflow.</summary>
     public static bool Applies(int dimension) => Avx512BW.IsSupported && dimension <= MaxDimension;
 
-    readonly record struct Candidate(int Shard, int Row, float Upper);
+    readonly record struct Candidate(int Shard, int Row, int Query, float Upper);
 
     readonly IReadOnlyList<EncodingShard> shards;
     readonly SearchScan.TileQueries queries;
     readonly QuantisedQueries quantised;
     readonly SearchTopK[] lowers;
-    readonly List<Candidate>[][] candidates;
+    readonly List<Candidate>[] candidates;
     readonly int workers;
 
     SearchPrefilter(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, QuantisedQueries quantised,
@@ -33,17 +38,16 @@ internal sealed unsafe class SearchPrefilter
         this.quantised = quantised;
         this.workers = workers;
         lowers = new SearchTopK[workers];
-        candidates = new List<Candidate>[workers][];
+        candidates = new List<Candidate>[workers];
         for (int w = 0; w < workers; w++)
         {
             lowers[w] = new SearchTopK(queries.Count, k);
-            candidates[w] = new List<Candidate>[queries.Count];
-            for (int i = 0; i < queries.Count; i++) candidates[w][i] = [];
+            candidates[w] = [];
         }
     }
 
-    /// <summary>Leaves in lists[w] the best k of core w's rows for each query of the tile, exactly as the full scan would
-    /// (the caller merges the lists).</summary>
+    /// <summary>Leaves the best k rows of each query of the tile, exactly as the full scan would, in the list of the core
+    /// that rescored the query; the other cores' lists hold nothing for it (the caller merges the lists).</summary>
     public static void Search(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, int dimension, int k,
         SearchTopK[] lists)
     {
@@ -57,7 +61,33 @@ internal sealed unsafe class SearchPrefilter
             for (int w = 1; w < search.workers; w++) search.lowers[w].MergeInto(i, search.lowers[0], i);
             thresholds[i] = search.lowers[0].Threshold(i);
         }
-        Parallel.For(0, search.workers, w => search.Rescore(w, thresholds, lists[w]));
+        var (passing, starts) = search.Passing(thresholds);
+        Parallel.For(0, search.workers, w =>
+        {
+            lists[w].Clear();
+            // Each query is rescored whole by one core; the caller's merge of the per-core lists then keeps its hits.
+            for (int i = w; i < search.queries.Count; i += search.workers)
+                search.Rescore(i, passing.AsSpan(starts[i], starts[i + 1] - starts[i]), lists[w]);
+        });
+    }
+
+    /// <summary>Every core's candidates whose upper bound reaches their query's threshold, grouped by query (query i's at
+    /// [starts[i], starts[i + 1])), each group by descending upper bound.</summary>
+    (Candidate[] Passing, int[] Starts) Passing(float[] thresholds)
+    {
+        var starts = new int[queries.Count + 1];
+        foreach (var list in candidates)
+            foreach (var c in CollectionsMarshal.AsSpan(list))
+                if (c.Upper >= thresholds[c.Query]) starts[c.Query + 1]++;
+        for (int i = 0; i < queries.Count; i++) starts[i + 1] += starts[i];
+        var passing = new Candidate[starts[queries.Count]];
+        var next = starts[..^1];
+        foreach (var list in candidates)
+            foreach (var c in CollectionsMarshal.AsSpan(list))
+                if (c.Upper >= thresholds[c.Query]) passing[next[c.Query]++] = c;
+        for (int i = 0; i < queries.Count; i++)
+            passing.AsSpan(starts[i], starts[i + 1] - starts[i]).Sort((a, b) => b.Upper.CompareTo(a.Upper));
+        return (passing, starts);
     }
 
     void Scan(int w)
@@ -74,17 +104,32 @@ internal sealed unsafe class SearchPrefilter
     }
 
     /// <summary>Keeps row r of shard s as a candidate of query i unless it is excluded or its upper bound is below the k-th
-    /// best lower bound this core has seen.</summary>
+    /// best lower bound this core has seen. Most rows fail that test, in float64, before any conversion to float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Consider(int w, int i, int raw, int s, QuantisedRows rows, int[] groups, int r)
     {
+        var estimate = quantised.Estimate(i, raw, rows, r);
+        var top = lowers[w];
+        if (estimate.Approx + estimate.Error < top.Threshold(i)) return;
         int skip = queries.Skip(i);
         if (skip != EncodingIndex.NoGroup && groups[r] == skip) return;
-        var (lower, upper) = quantised.Bounds(i, raw, rows, r);
-        var top = lowers[w];
-        if (upper < top.Threshold(i)) return;
+        var (lower, upper) = QuantisedQueries.Widen(estimate);
         top.Offer(i, lower, shards[s].FirstRow + r);
-        candidates[w][i].Add(new Candidate(s, r, upper));
+        candidates[w].Add(new Candidate(s, r, i, upper));
+    }
+
+    /// <summary>Considers, for query i, the rows r + b (b &lt; count) of shard s whose raw sums are raws[b]; the bound test of
+    /// <see cref="Consider"/> runs first on all of them at once in float64 vectors (<see cref="QuantisedQueries.Reaching"/>),
+    /// and most rows fail it there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Screen(int w, int i, int* raws, int count, int s, QuantisedRows rows, int[] groups, int r)
+    {
+        uint reaching = quantised.Reaching(i, raws, rows, r, count, lowers[w].Threshold(i));
+        for (; reaching != 0; reaching &= reaching - 1)
+        {
+            int b = BitOperations.TrailingZeroCount(reaching);
+            Consider(w, i, raws[b], s, rows, groups, r + b);
+        }
     }
 
     void Stream(int w, int s, int first, int count)
@@ -92,13 +137,14 @@ internal sealed unsafe class SearchPrefilter
         var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
         int[] groups = HostArray<int>.Of(shards[s].Groups);
         int stride = rows.Stride, end = first + count;
-        int* sums = stackalloc int[4];
+        // Room for the eight lanes Screen reads.
+        int* sums = stackalloc int[8];
         int r = first;
         for (; r + 4 <= end; r += 4)
             for (int i = 0; i < queries.Count; i++)
             {
                 SearchDotInt8.Four(quantised.Row(i), rows.Pointer + (long)r * stride, stride, sums);
-                for (int j = 0; j < 4; j++) Consider(w, i, sums[j], s, rows, groups, r + j);
+                Screen(w, i, sums, 4, s, rows, groups, r);
             }
         for (; r < end; r++)
             for (int i = 0; i < queries.Count; i++)
@@ -110,7 +156,8 @@ internal sealed unsafe class SearchPrefilter
         var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
         int[] groups = HostArray<int>.Of(shards[s].Groups);
         int stride = rows.Stride, end = first + count;
-        int* sums = stackalloc int[SearchDotInt8.TileQueries * SearchDotInt8.TileRows];
+        // Room for the eight lanes Screen reads from the last query's sums.
+        int* sums = stackalloc int[(SearchDotInt8.TileQueries - 1) * SearchDotInt8.TileRows + 8];
         sbyte* Row(int r) => rows.Pointer + (long)Math.Min(r, end - 1) * stride;
         for (int r = first; r < end; r += SearchDotInt8.TileRows)
         {
@@ -123,26 +170,22 @@ internal sealed unsafe class SearchPrefilter
                     stride, sums);
                 int tileQueries = Math.Min(SearchDotInt8.TileQueries, queries.Count - i);
                 for (int a = 0; a < tileQueries; a++)
-                    for (int b = 0; b < tileRows; b++)
-                        Consider(w, i + a, sums[a * SearchDotInt8.TileRows + b], s, rows, groups, r + b);
+                    Screen(w, i + a, sums + a * SearchDotInt8.TileRows, tileRows, s, rows, groups, r);
             }
         }
     }
 
-    /// <summary>Scores core w's candidates that can still be hits, in float32 as the full scan does, into
-    /// <paramref name="top"/>.</summary>
-    void Rescore(int w, float[] thresholds, SearchTopK top)
+    /// <summary>Scores the candidates of query i, by descending upper bound, in float32 as the full scan does, into
+    /// <paramref name="top"/>, until the upper bound of the next is below the k-th best score: it and those after it score
+    /// below k rows already found.</summary>
+    void Rescore(int i, ReadOnlySpan<Candidate> passing, SearchTopK top)
     {
-        top.Clear();
-        for (int i = 0; i < queries.Count; i++)
+        foreach (var c in passing)
         {
-            foreach (var c in candidates[w][i])
-            {
-                if (c.Upper < thresholds[i]) continue;
-                var storage = SearchStorage.Of(shards[c.Shard].Encodings);
-                float score = SearchDot.One(queries.Row(i), storage.Pointer + (long)c.Row * storage.Stride, storage.Stride);
-                if (score >= top.Threshold(i)) top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
-            }
+            if (c.Upper < top.Threshold(i)) break;
+            var storage = SearchStorage.Of(shards[c.Shard].Encodings);
+            float score = SearchDot.One(queries.Row(i), storage.Pointer + (long)c.Row * storage.Stride, storage.Stride);
+            top.Offer(i, score, shards[c.Shard].FirstRow + c.Row);
         }
     }
 }
