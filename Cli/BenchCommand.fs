@@ -168,6 +168,12 @@ let run (args: ParseResults<BenchArgs>) =
         print json (ckaIndexReport device a)
         0
     | Some(Fuzz a) -> fuzz json a
+    | Some(Resnet a) when a.Contains ResnetBenchArgs.Memory ->
+        let train = a.GetResult(Train_Batch, defaultValue = ResnetBench.defaults.TrainBatch)
+        if train < 2 || train > 4096 then
+            Input.fail "bench resnet: --train-batch %d is outside 2..4096 (batch norm needs two images)" train
+        ResnetMemory.print (ResnetMemory.run device train)
+        0
     | Some(Resnet a) ->
         print json (resnetReport device a)
         0

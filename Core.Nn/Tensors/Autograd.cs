@@ -35,6 +35,7 @@ public static class Autograd
             if (input.RequiresGrad)
             {
                 output.SetGradFn(new Node(name, inputs, backward));
+                ActivationCensus.Produced(output, name);
                 break;
             }
         return output;

@@ -46,6 +46,13 @@ internal static class StoragePool
         return array;
     }
 
+    /// <summary>Whether <paramref name="array"/> lies in the pool, free to be rented again.</summary>
+    public static bool Holds(Array array)
+    {
+        if (array is not float[] floats) return false;
+        lock (gate) return free.TryGetValue(floats.Length, out var stack) && stack.Contains(floats);
+    }
+
     /// <summary>Takes back <paramref name="dead"/>'s storage for reuse. The caller guarantees that nothing will read or
     /// write <paramref name="dead"/> or its storage again.</summary>
     public static void Return(Tensor dead)
