@@ -47,9 +47,13 @@ public sealed class CifarResNet : Module
 
     /// <summary>True when nothing but the next module can hold the values these modules produced or read: no autograd
     /// graph, no trace, no forward hook (a hook may keep its output, as activation capture does).</summary>
-    internal static bool MayRecycle(params ReadOnlySpan<Module> modules)
+    internal static bool MayRecycle(params ReadOnlySpan<Module> modules) => !Autograd.IsEnabled && Unobserved(modules);
+
+    /// <summary>True when no trace and no forward hook of these modules can hold what they produce or read; the autograd
+    /// graph may still hold it (see <see cref="MayRecycle"/>).</summary>
+    internal static bool Unobserved(params ReadOnlySpan<Module> modules)
     {
-        if (Autograd.IsEnabled || Trace.IsActive) return false;
+        if (Trace.IsActive) return false;
         foreach (var m in modules)
             if (m.HasForwardHooks) return false;
         return true;
@@ -127,7 +131,10 @@ public sealed class CifarBasicBlock : Module
         var y = bn2.Call(c2);
         Recycle(c2, y);
         var output = Functional.AddRelu(y, shortcut.Call(input));
-        Recycle(y, output);
+        // bn2's output is dead even while the graph records: neither a batch norm's backward nor AddRelu's reads it
+        // (Functional.BatchNorm keeps its input, AddRelu its output), so training reuses its storage too.
+        if (CifarResNet.Unobserved(bn2) && !ReferenceEquals(y.Storage, c2.Storage) && !ReferenceEquals(y.Storage, output.Storage))
+            StoragePool.Return(y);
         return output;
     }
 
