@@ -12,12 +12,36 @@ internal sealed class Node
     {
         Name = name;
         Inputs = Array.ConvertAll(inputs, Edge.To);
-        Backward = backward;
+        this.backward = backward;
     }
 
     public string Name { get; }
     public Edge[] Inputs { get; }
-    public Func<Tensor, Tensor?[]> Backward { get; }
+    readonly Func<Tensor, Tensor?[]> backward;
+
+    /// <summary>Storage that no reader outside this graph holds and no backward reads after this node's: handed to the
+    /// pool once this node's backward has run (see <see cref="Autograd.FreeAfterBackward"/>).</summary>
+    Array[]? owned;
+    bool spent;
+
+    /// <summary>The gradients of the inputs from the gradient of the output; then frees the owned storage, after which
+    /// this node cannot run again (PyTorch frees saved tensors the same way unless told to retain the graph).</summary>
+    public Tensor?[] Backward(Tensor gradient)
+    {
+        if (spent)
+            throw new InvalidOperationException(
+                $"backward: {Name} ran its backward already and its saved activations went back to the storage pool; run the forward again");
+        var grads = backward(gradient);
+        if (owned is { } arrays)
+        {
+            spent = true;
+            owned = null;
+            foreach (var array in arrays) StoragePool.Return(array);
+        }
+        return grads;
+    }
+
+    public void Own(Array[] arrays) => owned = owned is null ? arrays : [.. owned, .. arrays];
 }
 
 /// <summary>An input of a recorded op as the backward pass sees it: the node that computed it, or the leaf that requires
@@ -59,6 +83,19 @@ public static class Autograd
                 break;
             }
         return output;
+    }
+
+    /// <summary>Hands the storage of <paramref name="dead"/> to the storage pool once the backward of the op that produced
+    /// <paramref name="last"/> has run, for a module that proves it: the tensors are its own intermediates, which no hook,
+    /// trace or caller saw, and that op's backward is the last of the graph to read them. A second backward through that
+    /// op then throws instead of reading reused memory. Does nothing when <paramref name="last"/> is not in a graph.</summary>
+    internal static void FreeAfterBackward(Tensor last, params Tensor[] dead)
+    {
+        if (last.GradFn is not { } node || Trace.IsActive) return;
+        var arrays = new List<Array>();
+        foreach (var t in dead)
+            if (!arrays.Contains(t.Storage, ReferenceEqualityComparer.Instance)) arrays.Add(t.Storage);
+        node.Own([.. arrays]);
     }
 
     /// <summary>Accumulates d(root)/d(leaf) into the <see cref="Tensor.Grad"/> of every leaf that requires grad.
