@@ -49,11 +49,9 @@ let private ours (device: Device) (batch: int) =
           let needed, reader = readers |> Map.tryFind r.Op |> Option.defaultValue (true, "not classified")
           { Op = r.Op; Arrays = r.Arrays; Bytes = r.Bytes; Needed = (if needed then r.Bytes else 0L); Reader = reader } ]
 
-let private peer = { Peers.Script = "resnet_torch.py"; Peers.Packages = [ "python3-torch" ] }
-
 /// PyTorch's saved tensors per node type, from the peer's {"saved": [{"op", "arrays", "bytes"}]} or {"error"}.
 let private torch (batch: int) =
-    Peers.runForOutput peer [ "--memory"; "--train-batch"; string batch; "--seed"; string Data.seed ]
+    Peers.runForOutput ResnetBench.peer [ "--memory"; "--train-batch"; string batch; "--seed"; string Data.seed ]
     |> Result.bind (fun stdout ->
         use json = JsonDocument.Parse stdout
         match json.RootElement.TryGetProperty "saved" with
