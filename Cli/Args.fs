@@ -346,6 +346,7 @@ type ResnetBenchArgs =
     | Inference_Batch of int
     | Train_Batch of int
     | Quick
+    | Memory
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -353,6 +354,8 @@ type ResnetBenchArgs =
             | Inference_Batch _ -> $"images per inference forward pass (default {bench.Resnet.InferenceBatch})."
             | Train_Batch _ -> $"images per training step (default {bench.Resnet.TrainBatch})."
             | Quick -> "the same batches, timed briefly (what the demo runs)."
+            | Memory ->
+                "time nothing: print the arrays the autograd graph keeps alive after one training forward (--train-batch), by op, against what the backward reads and against PyTorch's saved tensors (a table; --json does not apply)."
 
 type ExtractBenchArgs =
     | Files of int

@@ -110,6 +110,13 @@ let resnetReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ResnetBenc
             Input.fail "bench resnet: %s %d is outside 1..4096" name b
     ResnetBench.run device { options with InferenceBatch = inference; TrainBatch = train }
 
+/// `bench resnet --memory`: the census of one training forward at --train-batch (a table, not a timing report).
+let resnetMemory (device: Hybrid.Core.Gpu.Device) (args: ParseResults<ResnetBenchArgs>) =
+    let train = args.GetResult(Train_Batch, defaultValue = ResnetBench.defaults.TrainBatch)
+    if train < 2 || train > 4096 then
+        Input.fail "bench resnet: --train-batch %d is outside 2..4096 (batch norm needs two images)" train
+    ResnetMemory.run device train
+
 let extractReport (args: ParseResults<ExtractBenchArgs>) =
     let options = if args.Contains ExtractBenchArgs.Quick then ExtractBench.quick else ExtractBench.defaults
     let files = args.GetResult(Files, defaultValue = options.Files)
@@ -168,6 +175,9 @@ let run (args: ParseResults<BenchArgs>) =
         print json (ckaIndexReport device a)
         0
     | Some(Fuzz a) -> fuzz json a
+    | Some(Resnet a) when a.Contains ResnetBenchArgs.Memory ->
+        ResnetMemory.print (resnetMemory device a)
+        0
     | Some(Resnet a) ->
         print json (resnetReport device a)
         0

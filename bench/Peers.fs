@@ -33,14 +33,15 @@ let directory () = Path.Combine(AppContext.BaseDirectory, "peers")
 
 let private install (peer: Peer) = $"""apt-get install -y {String.Join(" ", peer.Packages)}"""
 
+/// The note for a peer that failed: its exit code and the last line of its standard error.
+let private failure (peer: Peer) (exitCode: int) (stderr: string) =
+    let last =
+        stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryLast |> Option.defaultValue "no output"
+    $"peer skipped: {peer.Script} failed with exit code {exitCode}: {last.Trim()}"
+
 /// Reads a peer's standard output: a list of timings, or {"error": ...} when an import failed.
 let private parse (peer: Peer) (exitCode: int) (stdout: string) (stderr: string) =
-    let failed () =
-        let last =
-            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            |> Array.tryLast
-            |> Option.defaultValue "no output"
-        Skipped $"peer skipped: {peer.Script} failed with exit code {exitCode}: {last.Trim()}"
+    let failed () = Skipped(failure peer exitCode stderr)
     // A field that is not a string fails like malformed JSON does.
     let text (e: JsonElement) =
         match e.GetString() with
@@ -68,13 +69,14 @@ let private parse (peer: Peer) (exitCode: int) (stdout: string) (stderr: string)
     | :? InvalidOperationException
     | :? KeyNotFoundException -> failed ()
 
-/// Runs peers/<script> with the given interpreter and arguments, waiting for it to finish.
-let runWith (interpreter: string) (peer: Peer) (args: string list) =
+/// Runs peers/<script> with the given interpreter and arguments, waiting for it to finish: its exit code, standard
+/// output and standard error, or the note saying why it could not start.
+let private execute (interpreter: string) (peer: Peer) (args: string list) =
     let script = Path.Combine(directory (), peer.Script)
     if not (File.Exists interpreter) then
-        Skipped $"peer skipped: {interpreter} is missing ({install peer})"
+        Error $"peer skipped: {interpreter} is missing ({install peer})"
     elif not (File.Exists script) then
-        Skipped $"peer skipped: {script} is missing (is bench/peers copied to the output folder?)"
+        Error $"peer skipped: {script} is missing (is bench/peers copied to the output folder?)"
     else
         let start =
             ProcessStartInfo(
@@ -87,19 +89,33 @@ let runWith (interpreter: string) (peer: Peer) (args: string list) =
         args |> List.iter start.ArgumentList.Add
         try
             match Process.Start start with
-            | null -> Skipped $"peer skipped: {interpreter} did not start ({install peer})"
+            | null -> Error $"peer skipped: {interpreter} did not start ({install peer})"
             | proc ->
                 use proc = proc
                 // Both pipes are drained concurrently: a peer that fills one while we block on the other would hang.
                 let stdout = proc.StandardOutput.ReadToEndAsync()
                 let stderr = proc.StandardError.ReadToEndAsync()
                 proc.WaitForExit()
-                parse peer proc.ExitCode stdout.Result stderr.Result
+                Ok(proc.ExitCode, stdout.Result, stderr.Result)
         with :? Win32Exception as e ->
-            Skipped $"peer skipped: cannot start {interpreter}: {e.Message} ({install peer})"
+            Error $"peer skipped: cannot start {interpreter}: {e.Message} ({install peer})"
+
+/// Runs peers/<script> with the given interpreter and arguments, waiting for it to finish, and reads its timings.
+let runWith (interpreter: string) (peer: Peer) (args: string list) =
+    match execute interpreter peer args with
+    | Ok(exitCode, stdout, stderr) -> parse peer exitCode stdout stderr
+    | Error note -> Skipped note
 
 /// Runs peers/<script> with Debian's /usr/bin/python3.
 let run (peer: Peer) (args: string list) = runWith python peer args
+
+/// Runs peers/<script> with Debian's /usr/bin/python3 for a report other than timings: its standard output when it
+/// exits with code 0, or the note saying why there is none.
+let runForOutput (peer: Peer) (args: string list) =
+    match execute python peer args with
+    | Ok(0, stdout, _) -> Ok stdout
+    | Ok(exitCode, _, stderr) -> Error(failure peer exitCode stderr)
+    | Error note -> Error note
 
 /// Our time for a case next to the peer's, or next to the note saying why there is none.
 let toCase (peerName: string) (outcome: Outcome) (name: string) (oursS: float) =

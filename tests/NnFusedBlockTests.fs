@@ -1,5 +1,5 @@
-/// The CIFAR ResNet's fused paths (BatchNorm+ReLU and Add+ReLU in one pass, intermediates recycled under NoGrad) against the
-/// separate ops, which the same model runs while a trace is open (an exporter must see every op).
+/// The CIFAR ResNet's fused paths (BatchNorm+ReLU and Add+ReLU in one pass, intermediates recycled under NoGrad and after
+/// the backward that last reads them) against the separate ops, which the same model runs while a trace is open (an exporter must see every op).
 module Hybrid.Tests.NnFusedBlockTests
 
 open Expecto
@@ -44,6 +44,26 @@ let tests =
               // per-core partials in whichever order the cores finish, hence 1e-5 absolute and relative for gradients.
               Expect.sequenceEqual fused separate "logits"
               List.iteri2 (fun i e a -> close $"gradient {i}" e a) separateGrads fusedGrads
+          }
+          test
+              "training steps in a row, reusing the activations each backward handed back, give the separate ops' gradients" {
+              let m, x, y = model (), input 8L 8, input 9L 8
+              let expectedX, expectedY = trainStep m x true, trainStep m y true
+              // From the second step on, the forward runs in storage the previous backward returned to the pool, and the
+              // backward rents gradients from it: a too-early return would corrupt these logits or gradients.
+              for run in 1..3 do
+                  for (expected, expectedGrads), t, name in
+                      [ expectedX, x, "first input"; expectedY, y, "second input" ] do
+                      let logits, grads = trainStep m t false
+                      Expect.sequenceEqual logits expected $"run {run}, {name}: logits"
+                      List.iteri2 (fun i e a -> close $"run {run}, {name}: gradient {i}" e a) expectedGrads grads
+          }
+          test "a second backward through a graph whose activations went back to the pool throws" {
+              let m, x = model (), input 10L 4
+              use _ = m.Train()
+              let loss = Functional.Sum(m.Call x)
+              loss.Backward()
+              Expect.throwsT<System.InvalidOperationException> (fun () -> loss.Backward()) "second backward"
           }
           test "inference under NoGrad, recycling block intermediates, equals the traced forward on every run" {
               let m, x, y = model (), input 5L 16, input 6L 16

@@ -34,26 +34,28 @@ public static partial class Functional
 
     // An activation of lane operators; its derivative reads the input, or the output where that is what it needs.
     static Tensor Lanes<TOp, TGrad>(string name, Tensor input, bool gradFromOutput = false) where TOp : IUnaryOp where TGrad : IBinaryOp =>
-        Activation(name, input, Elementwise.Map<TOp>, (x, y, g) => Elementwise.Map<TGrad>(gradFromOutput ? y : x, g));
+        Activation(name, input, Elementwise.Map<TOp>, Elementwise.Map<TGrad>, gradFromOutput);
 
     // An activation of span operators (library transcendental functions), its derivative from the input.
     static Tensor Spans<TOp, TGrad>(string name, Tensor input, string? approximate = null) where TOp : IUnarySpans where TGrad : IBinarySpans =>
-        Activation(name, input, Elementwise.Spans<TOp>, (x, y, g) => Elementwise.Spans<TGrad>(x, g), approximate);
+        Activation(name, input, Elementwise.Spans<TOp>, Elementwise.Spans<TGrad>, gradFromOutput: false, approximate);
 
     // A span-operator activation whose derivative is a lane operator of the output (sigmoid, tanh).
     static Tensor SpansGradFromOutput<TOp, TGrad>(string name, Tensor input) where TOp : IUnarySpans where TGrad : IBinaryOp =>
-        Activation(name, input, Elementwise.Spans<TOp>, (x, y, g) => Elementwise.Map<TGrad>(y, g));
+        Activation(name, input, Elementwise.Spans<TOp>, Elementwise.Map<TGrad>, gradFromOutput: true);
 
     /// <summary>The shared frame of every activation: validate, run the kernel, trace, and record a backward that gets
-    /// the input, the output and the output's gradient (each kernel reads what its derivative needs).</summary>
-    static Tensor Activation(string name, Tensor input, Func<Tensor, Tensor> forward, Func<Tensor, Tensor, Tensor, Tensor> backward,
-        string? approximate = null)
+    /// the one tensor its derivative reads, the input or (<paramref name="gradFromOutput"/>) the output, with the output's
+    /// gradient. Only that tensor is kept alive for the backward.</summary>
+    static Tensor Activation(string name, Tensor input, Func<Tensor, Tensor> forward, Func<Tensor, Tensor, Tensor> backward,
+        bool gradFromOutput, string? approximate = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         OpChecks.Floating(name, "input", input);
         var output = forward(input);
         if (approximate is null) Trace.Record(name, output, [input]);
         else Trace.Record(name, output, [input], ("approximate", approximate));
-        return Autograd.Record(output, name, g => [backward(input, output, g)], input);
+        var saved = gradFromOutput ? output : input;
+        return Autograd.Record(output, name, g => [backward(saved, g)], input);
     }
 }

@@ -10,7 +10,9 @@ public static partial class Functional
         var shape = OpChecks.Broadcast("Add", a, b);
         var output = Broadcasting.Binary<AddOp>(a, b, shape);
         Trace.Record("Add", output, [a, b]);
-        return Autograd.Record(output, "Add", g => [Broadcasting.SumToShape(g, a.ShapeRef), Broadcasting.SumToShape(g, b.ShapeRef)], a, b);
+        // The shapes only: an addition's backward reads neither operand.
+        var (aShape, bShape) = (a.ShapeRef, b.ShapeRef);
+        return Autograd.Record(output, "Add", g => [Broadcasting.SumToShape(g, aShape), Broadcasting.SumToShape(g, bShape)], a, b);
     }
 
     /// <summary>a - b with broadcasting.</summary>

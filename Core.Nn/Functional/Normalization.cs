@@ -58,10 +58,13 @@ public static partial class Functional
             : BatchNormKernel<T>.Eval(input.Data<T>(), input.ShapeRef, weight?.Data<T>(), bias?.Data<T>(),
                 runningMean!.Data<T>(), runningVar!.Data<T>(), eps, relu);
         var output = TensorAccess.Own(y, input.ShapeRef, input.Device);
+        // The backward reads the input (through saved) and, for the fused ReLU only, the output: a plain batch norm's
+        // output is not kept alive by the graph.
+        var reluOutput = relu ? output : null;
         return (output, g =>
         {
             // The fused ReLU passes the gradient where its output is positive, as Relu's own backward does.
-            var masked = relu ? Elementwise.Map<ReluGradOp>(output, g) : g;
+            var masked = reluOutput is null ? g : Elementwise.Map<ReluGradOp>(reluOutput, g);
             var (gx, gw, gb) = saved.Backward(masked.Data<T>(), training, input.RequiresGrad);
             // The masked gradient lives only in this function.
             if (relu && !Trace.IsActive) StoragePool.Return(masked);

@@ -49,9 +49,11 @@ public static partial class Functional
     {
         var output = Tensor.Zeros(input.Dtype, input.Device, PoolGeometry.OutputShape(input.ShapeRef, g));
         Typed(input, output, new AverageForward(g, windows));
+        var (dtype, device, inShape) = (input.Dtype, input.Device, input.ShapeRef);
         return Autograd.Record(output, op, grad =>
         {
-            var gx = input.ZerosLike();
+            // Averaging needs the input's shape only, not its values.
+            var gx = Tensor.Zeros(dtype, device, inShape);
             Typed(grad, gx, new AverageBackward(g, windows));
             return [gx];
         }, input);

@@ -22,9 +22,11 @@ public static partial class Functional
         stepped[axis] *= step;
         StridedCopy.Run(input.Storage, first * inStrides[axis], stepped, output.Storage, 0, outStrides, shape);
         Trace.Record("Slice", output, [input], ("dim", axis), ("start", first), ("end", stop), ("step", step));
+        var (dtype, device, inShape) = (input.Dtype, input.Device, input.ShapeRef);
         return Autograd.Record(output, "Slice", g =>
         {
-            var gx = input.ZerosLike();
+            // The input's shape only: its values are not kept alive for the backward.
+            var gx = Tensor.Zeros(dtype, device, inShape);
             StridedCopy.Run(g.Storage, 0, outStrides, gx.Storage, first * inStrides[axis], stepped, shape);
             return [gx];
         }, input);
@@ -101,9 +103,11 @@ public static partial class Functional
         }
         StridedCopy.Run(input.Storage, inOffset, inStrides, output.Storage, outOffset, outStrides, box);
         Trace.Record("Pad", output, [input], ("pad", pad.Clone()), ("value", value));
+        var (dtype, device, inShape) = (input.Dtype, input.Device, input.ShapeRef);
         return Autograd.Record(output, "Pad", g =>
         {
-            var gx = input.ZerosLike();
+            // The input's shape only: its values are not kept alive for the backward.
+            var gx = Tensor.Zeros(dtype, device, inShape);
             StridedCopy.Run(g.Storage, outOffset, outStrides, gx.Storage, inOffset, inStrides, box);
             return [gx];
         }, input);

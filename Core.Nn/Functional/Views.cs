@@ -72,7 +72,8 @@ public static partial class Functional
     {
         var output = new Tensor(input.Storage, shape, input.Device);
         Trace.Record(op, output, [input], attributes);
-        return Autograd.Record(output, op, g => [new Tensor(g.Storage, input.Shape, g.Device)], input);
+        var inShape = input.ShapeRef;
+        return Autograd.Record(output, op, g => [new Tensor(g.Storage, (int[])inShape.Clone(), g.Device)], input);
     }
 
     static Tensor PermuteCopy(string op, Tensor input, int[] perm, params (string, object)[] attributes)

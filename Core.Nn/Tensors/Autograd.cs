@@ -1,12 +1,56 @@
 namespace Hybrid.Core.Nn;
 
-/// <summary>One recorded op of the autograd graph: the tensors it read and the function that turns the gradient of its
-/// output into the gradients of those inputs (null where an input needs none).</summary>
-internal sealed class Node(string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+/// <summary>One recorded op of the autograd graph: where its inputs came from and the function that turns the gradient of
+/// its output into the gradients of those inputs (null where an input needs none).</summary>
+/// <remarks>The node holds no input's values: an input is an <see cref="Edge"/> to the node that produced it, or to the
+/// leaf itself. What a backward reads (a convolution's input, a batch norm's input, a ReLU's output) its closure
+/// captures, so every other intermediate of the forward (a batch norm's output that only an addition read, a slice) is
+/// free as soon as the forward has moved past it, as in PyTorch, where only saved tensors outlive the forward.</remarks>
+internal sealed class Node
 {
-    public string Name { get; } = name;
-    public Tensor[] Inputs { get; } = inputs;
-    public Func<Tensor, Tensor?[]> Backward { get; } = backward;
+    public Node(string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+    {
+        Name = name;
+        Inputs = Array.ConvertAll(inputs, Edge.To);
+        this.backward = backward;
+    }
+
+    public string Name { get; }
+    public Edge[] Inputs { get; }
+    readonly Func<Tensor, Tensor?[]> backward;
+
+    /// <summary>Storage that no reader outside this graph holds and no backward reads after this node's: handed to the
+    /// pool once this node's backward has run (see <see cref="Autograd.FreeAfterBackward"/>).</summary>
+    Array[]? owned;
+    bool spent;
+
+    /// <summary>The gradients of the inputs from the gradient of the output; then frees the owned storage, after which
+    /// this node cannot run again (PyTorch frees saved tensors the same way unless told to retain the graph).</summary>
+    public Tensor?[] Backward(Tensor gradient)
+    {
+        if (spent)
+            throw new InvalidOperationException(
+                $"backward: {Name} ran its backward already and its saved activations went back to the storage pool; run the forward again");
+        var grads = backward(gradient);
+        if (owned is { } arrays)
+        {
+            spent = true;
+            owned = null;
+            foreach (var array in arrays) StoragePool.Return(array);
+        }
+        return grads;
+    }
+
+    public void Own(Array[] arrays) => owned = owned is null ? arrays : [.. owned, .. arrays];
+}
+
+/// <summary>An input of a recorded op as the backward pass sees it: the node that computed it, or the leaf that requires
+/// grad (where the gradient accumulates), and the shape and dtype its gradient must have. Target is null for an input
+/// that required no grad when the op ran.</summary>
+internal sealed record Edge(object? Target, int[] Shape, ScalarType Dtype)
+{
+    public static Edge To(Tensor input) =>
+        new(input.GradFn ?? (input.RequiresGrad ? input : (object?)null), input.ShapeRef, input.Dtype);
 }
 
 /// <summary>Reverse-mode automatic differentiation: recording switches and the backward pass.</summary>
@@ -35,9 +79,23 @@ public static class Autograd
             if (input.RequiresGrad)
             {
                 output.SetGradFn(new Node(name, inputs, backward));
+                ActivationCensus.Produced(output, name);
                 break;
             }
         return output;
+    }
+
+    /// <summary>Hands the storage of <paramref name="dead"/> to the storage pool once the backward of the op that produced
+    /// <paramref name="last"/> has run, for a module that proves it: the tensors are its own intermediates, which no hook,
+    /// trace or caller saw, and that op's backward is the last of the graph to read them. A second backward through that
+    /// op then throws instead of reading reused memory. Does nothing when <paramref name="last"/> is not in a graph.</summary>
+    internal static void FreeAfterBackward(Tensor last, params Tensor[] dead)
+    {
+        if (last.GradFn is not { } node || Trace.IsActive) return;
+        var arrays = new List<Array>();
+        foreach (var t in dead)
+            if (!arrays.Contains(t.Storage, ReferenceEqualityComparer.Instance)) arrays.Add(t.Storage);
+        node.Own([.. arrays]);
     }
 
     /// <summary>Accumulates d(root)/d(leaf) into the <see cref="Tensor.Grad"/> of every leaf that requires grad.
@@ -57,25 +115,28 @@ public static class Autograd
         using var _ = NoGrad();
         var dead = new DeadGradients();
         using var tracking = StoragePool.Track(dead.Rented);
-        var pending = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        // Gradients wait under their target: a node for a computed tensor, the tensor itself for a leaf.
+        object rootTarget = root.GradFn ?? (object)root;
+        var pending = new Dictionary<object, Tensor>(ReferenceEqualityComparer.Instance) { [rootTarget] = gradient };
         dead.Hold(gradient);
-        foreach (var tensor in TopologicalOrder(root))
+        foreach (var target in TopologicalOrder(rootTarget))
         {
-            if (!pending.Remove(tensor, out var grad)) continue;
-            if (tensor.GradFn is not { } node)
+            if (!pending.Remove(target, out var grad)) continue;
+            if (target is Tensor leaf)
             {
-                tensor.AccumulateGrad(grad);
+                leaf.AccumulateGrad(grad);
                 dead.Release(grad);
                 continue;
             }
+            var node = (Node)target;
             var inputGrads = node.Backward(grad);
             for (int i = 0; i < node.Inputs.Length; i++)
             {
                 var input = node.Inputs[i];
-                if (!input.RequiresGrad || inputGrads[i] is not { } g) continue;
-                CheckGradient(input, g, node.Name);
+                if (!Receives(input) || inputGrads[i] is not { } g) continue;
+                CheckGradient(input.Shape, input.Dtype, g, node.Name);
                 dead.Hold(g);
-                if (pending.TryGetValue(input, out var sum))
+                if (pending.TryGetValue(input.Target!, out var sum))
                 {
                     var total = Tensor.AddSame(sum, g);
                     dead.Hold(total);
@@ -83,11 +144,15 @@ public static class Autograd
                     dead.Release(g);
                     g = total;
                 }
-                pending[input] = g;
+                pending[input.Target!] = g;
             }
             dead.Release(grad);
         }
     }
+
+    /// <summary>Whether a gradient flows along <paramref name="edge"/>: to a node, or to a leaf that still requires grad
+    /// (a leaf may have been switched off since the forward).</summary>
+    static bool Receives(Edge edge) => edge.Target is Node || edge.Target is Tensor { RequiresGrad: true };
 
     /// <summary>Hands the storage of spent gradients back to <see cref="StoragePool"/> during a backward pass, so a
     /// training step reuses a few gradient-sized arrays instead of allocating (and page-faulting) one per op.</summary>
@@ -117,35 +182,38 @@ public static class Autograd
         }
     }
 
-    /// <summary>Every tensor that requires grad and reaches <paramref name="root"/>, each after all tensors computed from it.</summary>
-    static List<Tensor> TopologicalOrder(Tensor root)
+    /// <summary>Every node and leaf that reaches <paramref name="root"/> along edges that carry gradients, each after
+    /// every node computed from it.</summary>
+    static List<object> TopologicalOrder(object root)
     {
-        var postOrder = new List<Tensor>();
-        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { root };
+        var postOrder = new List<object>();
+        var visited = new HashSet<object>(ReferenceEqualityComparer.Instance) { root };
         // An explicit stack: graphs of deep networks (DenseNet, 100+ layer ResNets) would overflow a recursive walk.
-        var stack = new Stack<(Tensor Tensor, int Next)>();
+        var stack = new Stack<(object Target, int Next)>();
         stack.Push((root, 0));
         while (stack.Count > 0)
         {
-            var (tensor, next) = stack.Pop();
-            var inputs = tensor.GradFn?.Inputs ?? [];
+            var (target, next) = stack.Pop();
+            var inputs = (target as Node)?.Inputs ?? [];
             if (next < inputs.Length)
             {
-                stack.Push((tensor, next + 1));
+                stack.Push((target, next + 1));
                 var input = inputs[next];
-                if (input.RequiresGrad && visited.Add(input)) stack.Push((input, 0));
+                if (Receives(input) && visited.Add(input.Target!)) stack.Push((input.Target!, 0));
             }
-            else postOrder.Add(tensor);
+            else postOrder.Add(target);
         }
         postOrder.Reverse();
         return postOrder;
     }
 
-    static void CheckGradient(Tensor target, Tensor grad, string op)
+    static void CheckGradient(Tensor target, Tensor grad, string op) => CheckGradient(target.ShapeRef, target.Dtype, grad, op);
+
+    static void CheckGradient(int[] shape, ScalarType dtype, Tensor grad, string op)
     {
-        if (!ShapeOps.Equal(target.ShapeRef, grad.ShapeRef) || target.Dtype != grad.Dtype)
+        if (!ShapeOps.Equal(shape, grad.ShapeRef) || dtype != grad.Dtype)
             throw new InvalidOperationException(
-                $"{op}: gradient {ShapeOps.Format(grad.ShapeRef)} {grad.Dtype} does not match its tensor {ShapeOps.Format(target.ShapeRef)} {target.Dtype}");
+                $"{op}: gradient {ShapeOps.Format(grad.ShapeRef)} {grad.Dtype} does not match its tensor {ShapeOps.Format(shape)} {dtype}");
     }
 
     sealed class Scope(Action restore) : IDisposable

@@ -47,9 +47,13 @@ public sealed class CifarResNet : Module
 
     /// <summary>True when nothing but the next module can hold the values these modules produced or read: no autograd
     /// graph, no trace, no forward hook (a hook may keep its output, as activation capture does).</summary>
-    internal static bool MayRecycle(params ReadOnlySpan<Module> modules)
+    internal static bool MayRecycle(params ReadOnlySpan<Module> modules) => !Autograd.IsEnabled && Unobserved(modules);
+
+    /// <summary>True when no trace and no forward hook of these modules can hold what they produce or read; the autograd
+    /// graph may still hold it (see <see cref="MayRecycle"/>).</summary>
+    internal static bool Unobserved(params ReadOnlySpan<Module> modules)
     {
-        if (Autograd.IsEnabled || Trace.IsActive) return false;
+        if (Trace.IsActive) return false;
         foreach (var m in modules)
             if (m.HasForwardHooks) return false;
         return true;
@@ -71,6 +75,8 @@ public sealed class CifarResNet : Module
         var c = conv1.Call(input);
         var x = bn1.CallRelu(c);
         Recycle(c, x, conv1, bn1);
+        // While training, only bn1's backward reads c.
+        if (Unobserved(conv1, bn1) && !ReferenceEquals(c.Storage, x.Storage)) Autograd.FreeAfterBackward(x, c);
         Module producer = bn1;
         foreach (var layer in layers)
         {
@@ -127,8 +133,24 @@ public sealed class CifarBasicBlock : Module
         var y = bn2.Call(c2);
         Recycle(c2, y);
         var output = Functional.AddRelu(y, shortcut.Call(input));
-        Recycle(y, output);
+        // bn2's output is dead even while the graph records: neither a batch norm's backward nor AddRelu's reads it
+        // (Functional.BatchNorm keeps its input, AddRelu its output), so training reuses its storage too.
+        if (CifarResNet.Unobserved(bn2) && !ReferenceEquals(y.Storage, c2.Storage) && !ReferenceEquals(y.Storage, output.Storage))
+            StoragePool.Return(y);
+        // c1, x and c2 are read by the backward of bn2, conv2 and bn1 only, and bn1's runs last: then they are dead, and
+        // the next forward reuses their storage instead of page-faulting in fresh arrays.
+        if (CifarResNet.Unobserved(conv1, bn1, conv2, bn2) && Private(input, c1, x, c2) && Private(output, c1, x, c2))
+            Autograd.FreeAfterBackward(x, c1, x, c2);
         return output;
+    }
+
+    /// <summary>True when <paramref name="outside"/> shares storage with none of <paramref name="intermediates"/> (a batch
+    /// norm folded into a sparse layer passes its input through).</summary>
+    static bool Private(Tensor outside, params ReadOnlySpan<Tensor> intermediates)
+    {
+        foreach (var t in intermediates)
+            if (ReferenceEquals(t.Storage, outside.Storage)) return false;
+        return true;
     }
 
     /// <summary>Hands an intermediate back to the pool (<see cref="CifarResNet.Recycle"/>) when no layer of this block

@@ -4,9 +4,14 @@ akamaster/pytorch_resnet_cifar10), written out here so the peer needs nothing bu
   "resnet20 train step batch B" one SGD step (momentum 0.9, Nesterov, weight decay 5e-4): forward in training mode,
                                 cross-entropy, backward, optimiser step.
 The value of each case is the mean of the logits of the timed forward (a check that both sides ran the same
-network is not possible with independent random weights, so it is reported only for information)."""
+network is not possible with independent random weights, so it is reported only for information).
+With --memory it times nothing: it runs one training forward at --train-batch and prints what the autograd graph saves
+for the backward, {"saved": [{"op", "arrays", "bytes"}]}: every tensor a node of the graph holds as a saved tensor
+(its `_saved_*` attributes), parameters and running statistics left out, each storage counted once, under the first
+node that holds it in a walk from the loss."""
 
 import argparse
+import json
 
 from bench_timing import emit, fail, measure, parse_torch_arguments
 
@@ -66,13 +71,42 @@ class ResNet(nn.Module):
         return self.linear(out)
 
 
+def saved_tensors(model, batch):
+    """Per node type, the storages the graph of one training forward of batch random images saves, and their bytes."""
+    model.train()
+    loss = F.cross_entropy(model(torch.randn(batch, 3, 32, 32)), torch.randint(0, 10, (batch,)))
+    state = {t.data_ptr() for t in list(model.parameters()) + list(model.buffers())}
+    seen, rows, nodes, visited = set(), {}, [loss.grad_fn], set()
+    while nodes:
+        node = nodes.pop(0)
+        if node is None or node in visited:
+            continue
+        visited.add(node)
+        for name in dir(node):
+            if not name.startswith("_saved_"):
+                continue
+            value = getattr(node, name)
+            for t in value if isinstance(value, (list, tuple)) else [value]:
+                if not isinstance(t, torch.Tensor) or t.data_ptr() in state or t.data_ptr() in seen or t.numel() == 0:
+                    continue
+                seen.add(t.data_ptr())
+                arrays, size = rows.get(type(node).__name__, (0, 0))
+                rows[type(node).__name__] = (arrays + 1, size + t.storage().nbytes())
+        nodes.extend(n for n, _ in node.next_functions)
+    return [{"op": op, "arrays": a, "bytes": b} for op, (a, b) in sorted(rows.items(), key=lambda r: -r[1][1])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inference-batch", type=int, default=256)
     parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--memory", action="store_true", help="print the saved tensors of one training forward instead")
     args = parse_torch_arguments(parser, torch)
 
     model = ResNet(3)
+    if args.memory:
+        print(json.dumps({"saved": saved_tensors(model, args.train_batch)}))
+        return
     x = torch.randn(args.inference_batch, 3, 32, 32)
     model.eval()
     logits = {}
