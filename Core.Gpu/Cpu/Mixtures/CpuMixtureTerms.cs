@@ -14,13 +14,13 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     public double[] Constants { get; private init; } = [];
 
     /// <summary>Full: every component's factor side by side, d x (k d), so that one product X [U₁ … Uₖ] serves all;
-    /// tied: the shared d x d factor; diag and spherical: the k x d factor diagonals (spherical repeated d times).</summary>
+    /// tied: the shared d x d factor; empty for diag and spherical, whose factors live in <see cref="Quadratic"/>.</summary>
     public double[] Factors { get; private init; } = [];
 
     /// <summary>Full with AVX-512: the factors and centres as <see cref="MixtureWhitening"/> reads them; else null.</summary>
     public MixtureWhitening.Layout? Whitening { get; private init; }
 
-    /// <summary>(μⱼ - c) Uⱼ (k x d), subtracted from x Uⱼ (the product of full and tied, x ∘ uⱼ for diag and spherical).</summary>
+    /// <summary>Full and tied: (μⱼ - c) Uⱼ (k x d), subtracted from the product x Uⱼ; empty for diag and spherical.</summary>
     public double[] Centres { get; private init; } = [];
 
     /// <summary>Diag and spherical: the matrix Q (columns x k) with log wⱼ + log N(x | j) = z Q for the row z of
@@ -42,38 +42,29 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
         for (int j = 0; j < k; j++) constants[j] = Math.Log(p.Weights[j])
             + GmmLinearAlgebra.LogDetPrecisionCholesky(p.Type, u, j, d) - 0.5 * d * GmmLinearAlgebra.Log2Pi;
 
-        double[] factors, centres;
-        switch (p.Type)
-        {
-            case CovarianceType.Full:
-                factors = new double[d * k * d];
-                for (int j = 0; j < k; j++)
-                    for (int a = 0; a < d; a++)
-                        Array.Copy(u, (j * d + a) * d, factors, a * k * d + j * d, d);
-                centres = Project(means, u, k, d, shared: false);
-                break;
-            case CovarianceType.Tied:
-                factors = u;
-                centres = Project(means, u, k, d, shared: true);
-                break;
-            case CovarianceType.Diag:
-                factors = u;
-                centres = new double[k * d];
-                break;
-            default:
-                factors = new double[k * d];
-                for (int j = 0; j < k; j++) Array.Fill(factors, u[j], j * d, d);
-                centres = new double[k * d];
-                break;
-        }
         if (p.Type is CovarianceType.Diag or CovarianceType.Spherical)
-            for (int e = 0; e < k * d; e++) centres[e] = means[e] * factors[e];
+            return new CpuMixtureTerms(p.Type, k, d, means)
+            {
+                Constants = constants,
+                Quadratic = QuadraticOf(p.Type, u, means, constants, k, d),
+            };
+        double[] factors, centres;
+        if (p.Type == CovarianceType.Full)
+        {
+            factors = new double[d * k * d];
+            for (int j = 0; j < k; j++)
+                for (int a = 0; a < d; a++)
+                    Array.Copy(u, (j * d + a) * d, factors, a * k * d + j * d, d);
+            centres = Project(means, u, k, d, shared: false);
+        }
+        else
+        {
+            factors = u;
+            centres = Project(means, u, k, d, shared: true);
+        }
         return new CpuMixtureTerms(p.Type, k, d, means)
         {
             Constants = constants,
-            Quadratic = p.Type is CovarianceType.Diag or CovarianceType.Spherical
-                ? QuadraticOf(p.Type, factors, centres, constants, k, d)
-                : [],
             Factors = factors,
             Centres = centres,
             Whitening = p.Type == CovarianceType.Full && MixtureWhitening.Supported
@@ -83,8 +74,8 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     }
 
     // Column j: -½ uⱼ² against x² (diag, per feature) or ‖x‖² (spherical), μⱼuⱼ ∘ uⱼ against x, and
-    // log wⱼ + log det Uⱼ - ½ d log 2π - ½ ‖μⱼuⱼ‖² against 1.
-    static double[] QuadraticOf(CovarianceType type, double[] factors, double[] centres, double[] constants, int k, int d)
+    // log wⱼ + log det Uⱼ - ½ d log 2π - ½ ‖μⱼuⱼ‖² against 1; u is k x d for diag, one number per component for spherical.
+    static double[] QuadraticOf(CovarianceType type, double[] u, double[] means, double[] constants, int k, int d)
     {
         bool spherical = type == CovarianceType.Spherical;
         var q = new double[MixtureRows.Columns(type, d).Count * k];
@@ -95,13 +86,13 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
             double constant = constants[j];
             for (int a = 0; a < d; a++)
             {
-                double u = factors[j * d + a], c = centres[j * d + a];
-                if (!spherical) q[a * k + j] = -0.5 * u * u;
-                q[(first + a) * k + j] = c * u;
+                double factor = spherical ? u[j] : u[j * d + a], c = means[j * d + a] * factor;
+                if (!spherical) q[a * k + j] = -0.5 * factor * factor;
+                q[(first + a) * k + j] = c * factor;
                 constant -= 0.5 * c * c;
             }
             q[ones * k + j] = constant;
-            if (spherical) q[(d + 1) * k + j] = -0.5 * factors[j * d] * factors[j * d];
+            if (spherical) q[(d + 1) * k + j] = -0.5 * u[j] * u[j];
         }
         return q;
     }
