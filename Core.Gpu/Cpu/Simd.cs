@@ -19,6 +19,12 @@ internal static unsafe class Simd
     {
         int i = 0;
         for (; i <= count - W; i += W) Vector256.Load(source + i).Store(destination + i);
+        // The rows of 4x4 planes (VGG's last blocks) are one 128-bit vector each.
+        if (i <= count - 4)
+        {
+            Vector128.Load(source + i).Store(destination + i);
+            i += 4;
+        }
         for (; i < count; i++) destination[i] = source[i];
     }
 
@@ -28,6 +34,11 @@ internal static unsafe class Simd
     {
         int i = 0;
         for (; i <= count - W; i += W) (Vector256.Load(destination + i) + Vector256.Load(source + i)).Store(destination + i);
+        if (i <= count - 4)
+        {
+            (Vector128.Load(destination + i) + Vector128.Load(source + i)).Store(destination + i);
+            i += 4;
+        }
         for (; i < count; i++) destination[i] += source[i];
     }
 
