@@ -86,47 +86,14 @@ internal static unsafe class MixtureWhitening
     // padding rows.
     static void Transpose(double* x, int rows, int padded, int d, double* xt, int pitch)
     {
-        int wholeRows = rows & ~(W - 1), wholeColumns = Avx512F.IsSupported ? d & ~(W - 1) : 0;
+        int wholeRows = rows & ~(W - 1), wholeColumns = d & ~(W - 1);
         for (int i = 0; i < wholeRows; i += W)
-            for (int a = 0; a < wholeColumns; a += W) Block(x + (long)i * d + a, d, xt + (long)a * pitch + i, pitch);
+            for (int a = 0; a < wholeColumns; a += W)
+                Simd.Transpose8x8(x + (long)i * d + a, d, xt + (long)a * pitch + i, pitch);
         for (int i = 0; i < rows; i++)
             for (int a = i < wholeRows ? wholeColumns : 0; a < d; a++) xt[a * pitch + i] = x[i * d + a];
         for (int a = 0; a < d; a++)
             for (int i = rows; i < padded; i++) xt[a * pitch + i] = 0.0;
-    }
-
-    static readonly Vector512<long> PairsLow = Vector512.Create(0L, 1, 8, 9, 4, 5, 12, 13),
-        PairsHigh = Vector512.Create(2L, 3, 10, 11, 6, 7, 14, 15),
-        HalvesLow = Vector512.Create(0L, 1, 2, 3, 8, 9, 10, 11),
-        HalvesHigh = Vector512.Create(4L, 5, 6, 7, 12, 13, 14, 15);
-
-    // One 8 x 8 block: interleave pairs of rows, then pairs of pairs, then halves (24 shuffles).
-    static void Block(double* x, int d, double* xt, int pitch)
-    {
-        var r0 = Vector512.Load(x);
-        var r1 = Vector512.Load(x + d);
-        var r2 = Vector512.Load(x + 2 * d);
-        var r3 = Vector512.Load(x + 3 * d);
-        var r4 = Vector512.Load(x + 4 * d);
-        var r5 = Vector512.Load(x + 5 * d);
-        var r6 = Vector512.Load(x + 6 * d);
-        var r7 = Vector512.Load(x + 7 * d);
-        Vector512<double> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1),
-            t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3),
-            t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5),
-            t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
-        Vector512<double> u0 = Avx512F.PermuteVar8x64x2(t0, PairsLow, t2), u2 = Avx512F.PermuteVar8x64x2(t0, PairsHigh, t2),
-            u1 = Avx512F.PermuteVar8x64x2(t1, PairsLow, t3), u3 = Avx512F.PermuteVar8x64x2(t1, PairsHigh, t3),
-            u4 = Avx512F.PermuteVar8x64x2(t4, PairsLow, t6), u6 = Avx512F.PermuteVar8x64x2(t4, PairsHigh, t6),
-            u5 = Avx512F.PermuteVar8x64x2(t5, PairsLow, t7), u7 = Avx512F.PermuteVar8x64x2(t5, PairsHigh, t7);
-        Avx512F.PermuteVar8x64x2(u0, HalvesLow, u4).Store(xt);
-        Avx512F.PermuteVar8x64x2(u1, HalvesLow, u5).Store(xt + pitch);
-        Avx512F.PermuteVar8x64x2(u2, HalvesLow, u6).Store(xt + 2 * pitch);
-        Avx512F.PermuteVar8x64x2(u3, HalvesLow, u7).Store(xt + 3 * pitch);
-        Avx512F.PermuteVar8x64x2(u0, HalvesHigh, u4).Store(xt + 4 * pitch);
-        Avx512F.PermuteVar8x64x2(u1, HalvesHigh, u5).Store(xt + 5 * pitch);
-        Avx512F.PermuteVar8x64x2(u2, HalvesHigh, u6).Store(xt + 6 * pitch);
-        Avx512F.PermuteVar8x64x2(u3, HalvesHigh, u7).Store(xt + 7 * pitch);
     }
 
     // constant - ½ Σ_b y_b² for the 32 rows of one tile and one component, into target[0..32).
