@@ -268,10 +268,11 @@ let private cpuAgainstReference =
     let cases =
         gen {
             let! seed = Gen.choose (0, Int32.MaxValue)
-            // Up to three blocks of rows, usually a partial last one; d and k from 1 across the vector widths.
+            // Up to three blocks of rows, usually a partial last one; d and k from 1 across the vector widths (k 16: the
+            // bench case, whose log-densities go straight to the output; 17: two groups of components and a remainder).
             let! n = Gen.choose (1, 3 * CpuMixtureBlock.Rows + 40)
             let! d = Gen.elements [ 1; 2; 3; 4; 5; 7; 8; 13; 17; 32; 41 ]
-            let! k = Gen.elements [ 1; 2; 3; 4; 5; 9 ]
+            let! k = Gen.elements [ 1; 2; 3; 4; 5; 9; 16; 17 ]
             let! t = Gen.elements types
             let! managed = Gen.elements [ false; true ]
             return seed, n, d, k, t, managed

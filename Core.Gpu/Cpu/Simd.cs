@@ -108,6 +108,47 @@ internal static unsafe class Simd
         Avx.Store(destination + 7 * destinationStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
+    static readonly Vector512<long> PairsLow = Vector512.Create(0L, 1, 8, 9, 4, 5, 12, 13),
+        PairsHigh = Vector512.Create(2L, 3, 10, 11, 6, 7, 14, 15),
+        HalvesLow = Vector512.Create(0L, 1, 2, 3, 8, 9, 10, 11),
+        HalvesHigh = Vector512.Create(4L, 5, 6, 7, 12, 13, 14, 15);
+
+    /// <summary>The float64 form of <see cref="Transpose8x8(float*, long, float*, long)"/> with AVX-512: interleave pairs
+    /// of rows, then pairs of pairs, then halves (24 shuffles); element by element where AVX-512 is missing.</summary>
+    public static void Transpose8x8(double* source, long sourceStride, double* destination, long destinationStride)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            for (int r = 0; r < W; r++)
+                for (int c = 0; c < W; c++) destination[c * destinationStride + r] = source[r * sourceStride + c];
+            return;
+        }
+        var r0 = Vector512.Load(source);
+        var r1 = Vector512.Load(source + sourceStride);
+        var r2 = Vector512.Load(source + 2 * sourceStride);
+        var r3 = Vector512.Load(source + 3 * sourceStride);
+        var r4 = Vector512.Load(source + 4 * sourceStride);
+        var r5 = Vector512.Load(source + 5 * sourceStride);
+        var r6 = Vector512.Load(source + 6 * sourceStride);
+        var r7 = Vector512.Load(source + 7 * sourceStride);
+        Vector512<double> t0 = Avx512F.UnpackLow(r0, r1), t1 = Avx512F.UnpackHigh(r0, r1),
+            t2 = Avx512F.UnpackLow(r2, r3), t3 = Avx512F.UnpackHigh(r2, r3),
+            t4 = Avx512F.UnpackLow(r4, r5), t5 = Avx512F.UnpackHigh(r4, r5),
+            t6 = Avx512F.UnpackLow(r6, r7), t7 = Avx512F.UnpackHigh(r6, r7);
+        Vector512<double> u0 = Avx512F.PermuteVar8x64x2(t0, PairsLow, t2), u2 = Avx512F.PermuteVar8x64x2(t0, PairsHigh, t2),
+            u1 = Avx512F.PermuteVar8x64x2(t1, PairsLow, t3), u3 = Avx512F.PermuteVar8x64x2(t1, PairsHigh, t3),
+            u4 = Avx512F.PermuteVar8x64x2(t4, PairsLow, t6), u6 = Avx512F.PermuteVar8x64x2(t4, PairsHigh, t6),
+            u5 = Avx512F.PermuteVar8x64x2(t5, PairsLow, t7), u7 = Avx512F.PermuteVar8x64x2(t5, PairsHigh, t7);
+        Avx512F.PermuteVar8x64x2(u0, HalvesLow, u4).Store(destination);
+        Avx512F.PermuteVar8x64x2(u1, HalvesLow, u5).Store(destination + destinationStride);
+        Avx512F.PermuteVar8x64x2(u2, HalvesLow, u6).Store(destination + 2 * destinationStride);
+        Avx512F.PermuteVar8x64x2(u3, HalvesLow, u7).Store(destination + 3 * destinationStride);
+        Avx512F.PermuteVar8x64x2(u0, HalvesHigh, u4).Store(destination + 4 * destinationStride);
+        Avx512F.PermuteVar8x64x2(u1, HalvesHigh, u5).Store(destination + 5 * destinationStride);
+        Avx512F.PermuteVar8x64x2(u2, HalvesHigh, u6).Store(destination + 6 * destinationStride);
+        Avx512F.PermuteVar8x64x2(u3, HalvesHigh, u7).Store(destination + 7 * destinationStride);
+    }
+
     /// <summary>destination[i] = source[2 i]: the even elements, as a stride-2 convolution reads its input. Two loads, a shuffle
     /// and a cross-lane permute per 8 outputs. The last vector pair also reads source[2 count - 1], one past the last even
     /// element, so the caller leaves a float of slack after the source: on 8-wide CIFAR rows, stopping short of it instead left

@@ -1,10 +1,10 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Whole-matrix transposes on the host. A row-major (rows, cols) float matrix becomes its (cols, rows) transpose
-/// in 8 x 8 register blocks (<see cref="Simd.Transpose8x8"/>), with scalar moves only on the ragged edges: a first layer
-/// that multiplies sparse rows by W^T transposes a 512 x 800 weight and its gradient on every training step, and the
-/// scalar loop spent longer on that than the layer's arithmetic. A transpose only moves values, so any split of the work
-/// gives the same result.</summary>
+/// in 8 x 8 register blocks (<see cref="Simd.Transpose8x8(float*, long, float*, long)"/>), with scalar moves only on the
+/// ragged edges: a first layer that multiplies sparse rows by W^T transposes a 512 x 800 weight and its gradient on
+/// every training step, and the scalar loop spent longer on that than the layer's arithmetic. A transpose only moves
+/// values, so any split of the work gives the same result.</summary>
 public static unsafe class Transposition
 {
     const int Block = 8;

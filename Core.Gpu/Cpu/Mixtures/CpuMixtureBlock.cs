@@ -30,6 +30,14 @@ internal static unsafe class CpuMixtureBlock
             {
                 if (z == null) z = AugmentedRows(x, rows, d);
                 var (from, columns) = MixtureRows.Columns(t.Type, d);
+                if (openBlas && t.QuadraticTiles.Length > 0)
+                {
+                    var own = scratch ??= new Scratch();
+                    own.Product = Scratch.Fit(own.Product, rows * MixtureProducts.Width(k));
+                    fixed (double* q = t.QuadraticTiles, y = own.Product)
+                        MixtureProducts.Densities(z + from, MixtureRows.Stride(d), rows, columns, q, k, logProb, y);
+                    return;
+                }
                 fixed (double* q = t.Quadratic)
                     DoubleBlas.Multiply(openBlas, rows, k, columns, z + from, MixtureRows.Stride(d), q, k, logProb, k);
                 return;
@@ -104,10 +112,13 @@ internal static unsafe class CpuMixtureBlock
     static double* AugmentedRows(double* x, int rows, int d)
     {
         var s = scratch ??= new Scratch();
-        s.Augmented = Scratch.Fit(s.Augmented, rows * MixtureRows.Stride(d));
+        // The slack past the last row: what MixtureProducts.Moments may read there, kept finite.
+        int length = rows * MixtureRows.Stride(d);
+        s.Augmented = Scratch.Fit(s.Augmented, length + MixtureProducts.Slack);
         fixed (double* z = s.Augmented)
         {
             MixtureRows.Fill(x, rows, d, z);
+            new Span<double>(z + length, MixtureProducts.Slack).Clear();
             // Pinned at allocation: the address outlives the fixed statement.
             return z;
         }
@@ -127,7 +138,10 @@ internal static unsafe class CpuMixtureBlock
         s.Moments = Scratch.Fit(s.Moments, k * width);
         fixed (double* moments = s.Moments)
         {
-            DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + from, MixtureRows.Stride(d), moments, width);
+            if (openBlas && MixtureProducts.Supported)
+                MixtureProducts.Moments(r, k, rows, z + from, MixtureRows.Stride(d), width, moments);
+            else
+                DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + from, MixtureRows.Stride(d), moments, width);
             for (int j = 0; j < k; j++)
             {
                 double* m = moments + j * width, shift = shifts + j * d;

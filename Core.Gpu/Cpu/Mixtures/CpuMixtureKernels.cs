@@ -8,7 +8,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// loop). Both take their scatter from a register-tiled Gram kernel (<see cref="MixtureGram"/>): full once per
 /// component, tied once per block for all components together; diag and spherical take both from products with the rows [x², x, 1]: the
 /// log-densities from one against <see cref="CpuMixtureTerms.Quadratic"/>, the moments from the responsibilities'
-/// transpose against them.</summary>
+/// transpose against them (register tiles of <see cref="MixtureProducts"/> with AVX-512, else dgemm).</summary>
 internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
 {
     const int MaxChunks = 64;

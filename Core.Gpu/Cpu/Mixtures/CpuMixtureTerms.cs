@@ -28,6 +28,10 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     /// [x², x, 1], spherical, whose u is one number per component, [x, 1, ‖x‖²]; else empty.</summary>
     public double[] Quadratic { get; private init; } = [];
 
+    /// <summary>Diag and spherical with AVX-512: <see cref="Quadratic"/> as <see cref="MixtureProducts.Densities"/> reads
+    /// it (rows padded to whole pairs of vectors); else empty.</summary>
+    public double[] QuadraticTiles { get; private init; } = [];
+
     /// <summary>Only the shifts: for accumulating given responsibilities.</summary>
     public static CpuMixtureTerms ForAccumulation(CovarianceType type, int k, double[] centre, double[] shifts) =>
         new(type, k, centre.Length, Centred(shifts, centre, k));
@@ -43,11 +47,17 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
             + GmmLinearAlgebra.LogDetPrecisionCholesky(p.Type, u, j, d) - 0.5 * d * GmmLinearAlgebra.Log2Pi;
 
         if (p.Type is CovarianceType.Diag or CovarianceType.Spherical)
+        {
+            double[] quadratic = QuadraticOf(p.Type, u, means, constants, k, d);
             return new CpuMixtureTerms(p.Type, k, d, means)
             {
                 Constants = constants,
-                Quadratic = QuadraticOf(p.Type, u, means, constants, k, d),
+                Quadratic = quadratic,
+                QuadraticTiles = MixtureProducts.Supported
+                    ? MixtureProducts.Padded(quadratic, MixtureRows.Columns(p.Type, d).Count, k)
+                    : [],
             };
+        }
         double[] factors, centres;
         if (p.Type == CovarianceType.Full)
         {

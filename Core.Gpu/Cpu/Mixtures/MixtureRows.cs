@@ -45,6 +45,8 @@ internal static unsafe class MixtureRows
             }
             target[2 * d] = 1.0;
             target[2 * d + 1] = Vector512.Sum(norm) + tail;
+            // The padding too: the products' tiles read it (and drop what they make of it), so it must be finite.
+            for (a = 2 * d + 2; a < stride; a++) target[a] = 0.0;
         }
     }
 }

@@ -79,9 +79,37 @@ internal static unsafe class MixtureSimd
         for (; e < count; e++) destination[e] = Math.Sqrt(source[e]);
     }
 
-    // Below this, exp underflows (to subnormals, then zero): such terms are set to exactly 0, which also keeps
-    // Vector512.Exp on its vector path (it redoes a whole vector in scalar code when any lane is out of range).
+    // Below this, exp underflows (to subnormals, then zero): such terms are set to exactly 0, which also keeps the
+    // exponent of 2ⁿ in Exp below normal.
     const double ExpFloor = -708.0;
+
+    // exp(v) for ExpFloor <= v <= 0 (any other lane is overwritten by the caller): v = n ln 2 + r with |r| <= ½ ln 2
+    // (ln 2 in two parts, so r is exact to the last bits), eʳ by its Taylor series to r¹³ (the remainder is below
+    // 1e-17 relative), times 2ⁿ built in the exponent bits. Half of Vector512.Exp's time or less, which handles every
+    // input; as close to Math.Exp as it (4.3e-16 relative at worst over 65,536 points in [-708, 0]).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<double> Exp(Vector512<double> v)
+    {
+        var n = Vector512.Round(v * Vector512.Create(1.4426950408889634));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-6.93147180369123816490e-01), v);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.90821492927058770002e-10), r);
+        // Estrin's scheme: pairs of terms, then pairs of pairs, so that the chain of dependent operations is short.
+        var r2 = r * r;
+        var r4 = r2 * r2;
+        var p01 = r + Vector512<double>.One;
+        var p23 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 6.0), Vector512.Create(0.5));
+        var p45 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 120.0), Vector512.Create(1.0 / 24.0));
+        var p67 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 5040.0), Vector512.Create(1.0 / 720.0));
+        var p89 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 362880.0), Vector512.Create(1.0 / 40320.0));
+        var p1011 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 39916800.0), Vector512.Create(1.0 / 3628800.0));
+        var p1213 = Vector512.FusedMultiplyAdd(r, Vector512.Create(1.0 / 6227020800.0), Vector512.Create(1.0 / 479001600.0));
+        var low = Vector512.FusedMultiplyAdd(r4, Vector512.FusedMultiplyAdd(r2, p67, p45),
+            Vector512.FusedMultiplyAdd(r2, p23, p01));
+        var high = Vector512.FusedMultiplyAdd(r4, p1213, Vector512.FusedMultiplyAdd(r2, p1011, p89));
+        var p = Vector512.FusedMultiplyAdd(r4 * r4, high, low);
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt64(n) + Vector512.Create(1023L), 52).AsDouble();
+        return p * scale;
+    }
 
     /// <summary>Turns each of <paramref name="rows"/> rows of k weighted log-densities into responsibilities
     /// exp(v - max) / Σ exp(v - max), in place, and returns the sum over rows, in row order, of the log normalisers
@@ -141,7 +169,7 @@ internal static unsafe class MixtureSimd
         {
             var shifted = Vector512.Load(v + e) - maxv;
             var exp = Vector512.ConditionalSelect(Vector512.LessThan(shifted, floor), Vector512<double>.Zero,
-                Vector512.Exp(Vector512.Max(shifted, floor)));
+                Exp(Vector512.Max(shifted, floor)));
             exp.Store(v + e);
             lanes += exp;
         }
@@ -150,7 +178,7 @@ internal static unsafe class MixtureSimd
         {
             var shifted = Vector256.Load(v + e) - maxv.GetLower();
             var exp = Vector256.ConditionalSelect(Vector256.LessThan(shifted, floor.GetLower()), Vector256<double>.Zero,
-                Vector256.Exp(Vector256.Max(shifted, floor.GetLower())));
+                Exp(Vector512.Create(Vector256.Max(shifted, floor.GetLower()), Vector256<double>.Zero)).GetLower());
             exp.Store(v + e);
             sum += Vector256.Sum(exp);
             e += 4;

@@ -1,154 +1,165 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
-/// <summary>The log-densities of full covariance without a stored product: for four rows at a time and one component,
-/// y = x Uⱼ - μⱼUⱼ is built in AVX-512 registers (Uⱼ's rows broadcast-multiplied into up to 32 columns of accumulators)
-/// and only ‖y‖² leaves them. Against one dgemm of the block by [U₁ … Uₖ] this saves OpenBLAS's packing of both
-/// operands and the clearing and re-reading of a rows x kd product, and it skips the 8 x 8 blocks of Uⱼ that are zero:
-/// Uⱼ is triangular after the first M-step, so about 40% of the multiply-adds of the dense product at d = 32.
-/// Each row sums its columns in the same order whatever the rows around it, so results do not depend on the blocking.</summary>
+/// <summary>The log-densities of full covariance without a stored product: for 32 rows at a time and one component,
+/// y = x Uⱼ - μⱼUⱼ is built four columns at a time in AVX-512 registers whose lanes are eight rows (a 4 x 4 tile of
+/// vectors: per row of Uⱼ, four loads of the block's transposed rows and four broadcasts feed 16 multiply-adds), and
+/// only ‖y‖², accumulated lane-wise with no horizontal sum, leaves them. Against one dgemm of the block by
+/// [U₁ … Uₖ] this saves OpenBLAS's packing and the clearing and re-reading of a rows x kd product, and each group of
+/// four columns reads only the rows of Uⱼ that hold a non-zero in it: Uⱼ is triangular after the first M-step, so
+/// about 45% of the multiply-adds of the dense product at d = 32 are skipped. Each row sums in the same order whatever
+/// the rows around it, so results do not depend on the blocking.</summary>
 internal static unsafe class MixtureWhitening
 {
     const int W = 8;
-    // Columns of y held in registers at once: four vectors per row, four rows.
-    const int Group = 4 * W;
+    // Rows of a tile: four vectors of eight.
+    const int TileRows = 4 * W;
+    // Columns of y of a tile.
+    const int Columns = 4;
 
     /// <summary>Whether this path runs (AVX-512 present); elsewhere full covariance takes the dgemm path.</summary>
     public static bool Supported => Vector512.IsHardwareAccelerated;
 
-    /// <summary>The columns of y padded to whole vectors.</summary>
-    public static int Stride(int d) => (d + W - 1) & ~(W - 1);
+    /// <summary>Per component and group of <see cref="Columns"/> columns: the factor's d x 4 slice (zero past d), the
+    /// negated projected centres (zero past d), and the rows [from, to) of the slice that hold a non-zero.</summary>
+    public sealed record Layout(double[] Factors, double[] Centres, int[] Rows, int Groups);
 
-    /// <summary>Factors Uⱼ (k x d x d) as k x d x <see cref="Stride"/>(d) with zero padding, and for every component, group of
-    /// 32 columns and factor row, the first vector of that row's part of the group that holds a non-zero (4 when none).</summary>
-    public sealed record Layout(double[] Factors, double[] Centres, byte[] FirstVector);
-
-    /// <summary>The padded layout of <paramref name="u"/> (k x d x d) and the projected centres (k x d).</summary>
+    /// <summary>The sliced layout of <paramref name="u"/> (k x d x d) and the projected centres (k x d).</summary>
     public static Layout Prepare(double[] u, double[] centres, int k, int d)
     {
-        int stride = Stride(d), groups = (stride + Group - 1) / Group;
-        var factors = new double[k * d * stride];
-        var padded = new double[k * stride];
-        var first = new byte[k * groups * d];
+        int groups = (d + Columns - 1) / Columns;
+        var factors = new double[k * groups * d * Columns];
+        var negated = new double[k * groups * Columns];
+        var rows = new int[k * groups * 2];
         for (int j = 0; j < k; j++)
-        {
-            Array.Copy(centres, j * d, padded, j * stride, d);
-            for (int a = 0; a < d; a++)
+            for (int g = 0; g < groups; g++)
             {
-                Array.Copy(u, (j * d + a) * d, factors, (j * d + a) * stride, d);
-                for (int g = 0; g < groups; g++)
+                int slice = j * groups + g, from = d, to = 0;
+                for (int c = 0; c < Columns && g * Columns + c < d; c++)
                 {
-                    int vector = 0;
-                    for (; vector < 4; vector++)
+                    int b = g * Columns + c;
+                    negated[slice * Columns + c] = -centres[j * d + b];
+                    for (int a = 0; a < d; a++)
                     {
-                        int from = g * Group + vector * W, to = Math.Min(d, from + W);
-                        bool nonZero = false;
-                        for (int b = from; b < to; b++) nonZero |= u[(j * d + a) * d + b] != 0.0;
-                        if (nonZero) break;
+                        double v = u[(j * d + a) * d + b];
+                        factors[(slice * d + a) * Columns + c] = v;
+                        if (v == 0.0) continue;
+                        from = Math.Min(from, a);
+                        to = Math.Max(to, a + 1);
                     }
-                    first[(j * groups + g) * d + a] = (byte)vector;
                 }
+                rows[2 * slice] = Math.Min(from, to);
+                rows[2 * slice + 1] = to;
             }
-        }
-        return new Layout(factors, padded, first);
+        return new Layout(factors, negated, rows, groups);
     }
+
+    [ThreadStatic] static double[]? transposed;
 
     /// <summary>output[i k + j] = constants[j] - ½ ‖xᵢ Uⱼ - μⱼUⱼ‖² for <paramref name="rows"/> rows of x (stride d).</summary>
     public static void LogDensities(Layout layout, double* constants, double* x, int rows, int k, int d, double* output)
     {
-        int stride = Stride(d), groups = (stride + Group - 1) / Group;
-        double* norms = stackalloc double[4];
-        fixed (double* factors = layout.Factors, centres = layout.Centres)
-        fixed (byte* first = layout.FirstVector)
-            for (int i = 0; i < rows; i += 4)
-            {
-                // A short last tile repeats its last row; only the real rows are written.
-                double* x0 = x + (long)i * d, x1 = x + (long)Math.Min(i + 1, rows - 1) * d;
-                double* x2 = x + (long)Math.Min(i + 2, rows - 1) * d, x3 = x + (long)Math.Min(i + 3, rows - 1) * d;
-                for (int j = 0; j < k; j++)
-                {
-                    norms[0] = norms[1] = norms[2] = norms[3] = 0.0;
-                    for (int g = 0; g < groups; g++)
-                        AddNorms(x0, x1, x2, x3, factors + (long)j * d * stride + g * Group, stride,
-                            centres + j * stride + g * Group, first + (j * groups + g) * d, d,
-                            Math.Min(4, (stride - g * Group) / W), norms);
-                    for (int r = 0; r < 4 && i + r < rows; r++) output[(long)(i + r) * k + j] = constants[j] - 0.5 * norms[r];
-                }
-            }
-    }
-
-    // Adds Σ y² over one group of up to four column vectors for four rows. Factor row a enters the vectors from
-    // first[a] on (the ones before it are zero); vectors past `vectors` are padding and stay zero.
-    static void AddNorms(double* x0, double* x1, double* x2, double* x3, double* u, int stride, double* centre,
-        byte* first, int d, int vectors, double* norms)
-    {
-        // Unrolled tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
-        Vector512<double> a00 = default, a01 = default, a02 = default, a03 = default,
-            a10 = default, a11 = default, a12 = default, a13 = default,
-            a20 = default, a21 = default, a22 = default, a23 = default,
-            a30 = default, a31 = default, a32 = default, a33 = default;
-        bool has1 = vectors > 1, has2 = vectors > 2, has3 = vectors > 3;
-        for (int a = 0; a < d; a++)
+        // The rows transposed (d x pitch), so that eight rows' values of one feature are one vector; the padding rows
+        // past the last are zero and their results are not written. The pitch is one vector more than the rows, so that
+        // a tile's features do not all fall in the same few sets of the L1 cache (a pitch of 256 doubles would).
+        int padded = (rows + TileRows - 1) / TileRows * TileRows, pitch = padded + W;
+        if (transposed == null || transposed.Length < d * pitch)
+            transposed = GC.AllocateUninitializedArray<double>(d * pitch, pinned: true);
+        double* results = stackalloc double[k * TileRows];
+        fixed (double* xt = transposed, factors = layout.Factors, centres = layout.Centres)
+        fixed (int* ranges = layout.Rows)
         {
-            int from = first[a];
-            if (from >= vectors) continue;
-            double* row = u + (long)a * stride;
-            var s0 = Vector512.Create(x0[a]);
-            var s1 = Vector512.Create(x1[a]);
-            var s2 = Vector512.Create(x2[a]);
-            var s3 = Vector512.Create(x3[a]);
-            if (from == 0)
+            Transpose(x, rows, padded, d, xt, pitch);
+            int groups = layout.Groups;
+            for (int i = 0; i < padded; i += TileRows)
             {
-                var v = Vector512.Load(row);
-                a00 = Vector512.FusedMultiplyAdd(s0, v, a00);
-                a10 = Vector512.FusedMultiplyAdd(s1, v, a10);
-                a20 = Vector512.FusedMultiplyAdd(s2, v, a20);
-                a30 = Vector512.FusedMultiplyAdd(s3, v, a30);
-            }
-            if (from <= 1 && has1)
-            {
-                var v = Vector512.Load(row + W);
-                a01 = Vector512.FusedMultiplyAdd(s0, v, a01);
-                a11 = Vector512.FusedMultiplyAdd(s1, v, a11);
-                a21 = Vector512.FusedMultiplyAdd(s2, v, a21);
-                a31 = Vector512.FusedMultiplyAdd(s3, v, a31);
-            }
-            if (from <= 2 && has2)
-            {
-                var v = Vector512.Load(row + 2 * W);
-                a02 = Vector512.FusedMultiplyAdd(s0, v, a02);
-                a12 = Vector512.FusedMultiplyAdd(s1, v, a12);
-                a22 = Vector512.FusedMultiplyAdd(s2, v, a22);
-                a32 = Vector512.FusedMultiplyAdd(s3, v, a32);
-            }
-            if (has3)
-            {
-                var v = Vector512.Load(row + 3 * W);
-                a03 = Vector512.FusedMultiplyAdd(s0, v, a03);
-                a13 = Vector512.FusedMultiplyAdd(s1, v, a13);
-                a23 = Vector512.FusedMultiplyAdd(s2, v, a23);
-                a33 = Vector512.FusedMultiplyAdd(s3, v, a33);
+                for (int j = 0; j < k; j++)
+                    Tile(xt + i, pitch, factors + (long)j * groups * d * Columns, centres + j * groups * Columns,
+                        ranges + 2 * j * groups, groups, d, constants[j], results + j * TileRows);
+                int count = Math.Min(TileRows, rows - i);
+                for (int r = 0; r < count; r++)
+                    for (int j = 0; j < k; j++) output[(long)(i + r) * k + j] = results[j * TileRows + r];
             }
         }
-        Vector512<double> q0 = default, q1 = default, q2 = default, q3 = default;
-        AddSquares(Vector512.Load(centre), a00, a10, a20, a30, ref q0, ref q1, ref q2, ref q3);
-        if (has1) AddSquares(Vector512.Load(centre + W), a01, a11, a21, a31, ref q0, ref q1, ref q2, ref q3);
-        if (has2) AddSquares(Vector512.Load(centre + 2 * W), a02, a12, a22, a32, ref q0, ref q1, ref q2, ref q3);
-        if (has3) AddSquares(Vector512.Load(centre + 3 * W), a03, a13, a23, a33, ref q0, ref q1, ref q2, ref q3);
-        norms[0] += Vector512.Sum(q0);
-        norms[1] += Vector512.Sum(q1);
-        norms[2] += Vector512.Sum(q2);
-        norms[3] += Vector512.Sum(q3);
     }
 
-    // qᵣ += (yᵣ - c)² for the four rows' column vector yᵣ.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void AddSquares(Vector512<double> c, Vector512<double> y0, Vector512<double> y1, Vector512<double> y2,
-        Vector512<double> y3, ref Vector512<double> q0, ref Vector512<double> q1, ref Vector512<double> q2,
-        ref Vector512<double> q3)
+    // xt[a pitch + i] = x[i d + a], 8 x 8 blocks in registers where whole, element by element elsewhere; zeros in the
+    // padding rows.
+    static void Transpose(double* x, int rows, int padded, int d, double* xt, int pitch)
     {
-        q0 = Vector512.FusedMultiplyAdd(y0 - c, y0 - c, q0);
-        q1 = Vector512.FusedMultiplyAdd(y1 - c, y1 - c, q1);
-        q2 = Vector512.FusedMultiplyAdd(y2 - c, y2 - c, q2);
-        q3 = Vector512.FusedMultiplyAdd(y3 - c, y3 - c, q3);
+        int wholeRows = rows & ~(W - 1), wholeColumns = d & ~(W - 1);
+        for (int i = 0; i < wholeRows; i += W)
+            for (int a = 0; a < wholeColumns; a += W)
+                Simd.Transpose8x8(x + (long)i * d + a, d, xt + (long)a * pitch + i, pitch);
+        for (int i = 0; i < rows; i++)
+            for (int a = i < wholeRows ? wholeColumns : 0; a < d; a++) xt[a * pitch + i] = x[i * d + a];
+        for (int a = 0; a < d; a++)
+            for (int i = rows; i < padded; i++) xt[a * pitch + i] = 0.0;
     }
+
+    // constant - ½ Σ_b y_b² for the 32 rows of one tile and one component, into target[0..32).
+    static void Tile(double* xt, int pitch, double* factors, double* centres, int* ranges, int groups, int d,
+        double constant, double* target)
+    {
+        Vector512<double> q0 = default, q1 = default, q2 = default, q3 = default;
+        for (int g = 0; g < groups; g++)
+        {
+            double* f = factors + g * d * Columns, c = centres + g * Columns;
+            // Unrolled tile, rows x columns: the JIT keeps named Vector512 locals in registers but spills any array
+            // of them. Each starts at -μⱼUⱼ, so that it ends at y - μⱼUⱼ.
+            var c0 = Vector512.Create(c[0]);
+            var c1 = Vector512.Create(c[1]);
+            var c2 = Vector512.Create(c[2]);
+            var c3 = Vector512.Create(c[3]);
+            Vector512<double> a00 = c0, a01 = c1, a02 = c2, a03 = c3,
+                a10 = c0, a11 = c1, a12 = c2, a13 = c3,
+                a20 = c0, a21 = c1, a22 = c2, a23 = c3,
+                a30 = c0, a31 = c1, a32 = c2, a33 = c3;
+            for (int a = ranges[2 * g], to = ranges[2 * g + 1]; a < to; a++)
+            {
+                double* row = xt + (long)a * pitch, u = f + a * Columns;
+                var x0 = Vector512.Load(row);
+                var x1 = Vector512.Load(row + W);
+                var x2 = Vector512.Load(row + 2 * W);
+                var x3 = Vector512.Load(row + 3 * W);
+                var u0 = Vector512.Create(u[0]);
+                a00 = Vector512.FusedMultiplyAdd(x0, u0, a00);
+                a10 = Vector512.FusedMultiplyAdd(x1, u0, a10);
+                a20 = Vector512.FusedMultiplyAdd(x2, u0, a20);
+                a30 = Vector512.FusedMultiplyAdd(x3, u0, a30);
+                var u1 = Vector512.Create(u[1]);
+                a01 = Vector512.FusedMultiplyAdd(x0, u1, a01);
+                a11 = Vector512.FusedMultiplyAdd(x1, u1, a11);
+                a21 = Vector512.FusedMultiplyAdd(x2, u1, a21);
+                a31 = Vector512.FusedMultiplyAdd(x3, u1, a31);
+                var u2 = Vector512.Create(u[2]);
+                a02 = Vector512.FusedMultiplyAdd(x0, u2, a02);
+                a12 = Vector512.FusedMultiplyAdd(x1, u2, a12);
+                a22 = Vector512.FusedMultiplyAdd(x2, u2, a22);
+                a32 = Vector512.FusedMultiplyAdd(x3, u2, a32);
+                var u3 = Vector512.Create(u[3]);
+                a03 = Vector512.FusedMultiplyAdd(x0, u3, a03);
+                a13 = Vector512.FusedMultiplyAdd(x1, u3, a13);
+                a23 = Vector512.FusedMultiplyAdd(x2, u3, a23);
+                a33 = Vector512.FusedMultiplyAdd(x3, u3, a33);
+            }
+            q0 = Squares(a00, a01, a02, a03, q0);
+            q1 = Squares(a10, a11, a12, a13, q1);
+            q2 = Squares(a20, a21, a22, a23, q2);
+            q3 = Squares(a30, a31, a32, a33, q3);
+        }
+        // -½ q is exact, so this rounds as constant - 0.5 q does.
+        var half = Vector512.Create(-0.5);
+        var k0 = Vector512.Create(constant);
+        Vector512.FusedMultiplyAdd(half, q0, k0).Store(target);
+        Vector512.FusedMultiplyAdd(half, q1, k0).Store(target + W);
+        Vector512.FusedMultiplyAdd(half, q2, k0).Store(target + 2 * W);
+        Vector512.FusedMultiplyAdd(half, q3, k0).Store(target + 3 * W);
+    }
+
+    // q + y0² + y1² + y2² + y3², in that order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<double> Squares(Vector512<double> y0, Vector512<double> y1, Vector512<double> y2,
+        Vector512<double> y3, Vector512<double> q) =>
+        Vector512.FusedMultiplyAdd(y3, y3,
+            Vector512.FusedMultiplyAdd(y2, y2, Vector512.FusedMultiplyAdd(y1, y1, Vector512.FusedMultiplyAdd(y0, y0, q))));
 }

@@ -1,0 +1,190 @@
+namespace Hybrid.Core.Gpu.Cpu;
+
+/// <summary>The two products of diag and spherical with a block's extended rows z (<see cref="MixtureRows"/>), as
+/// register-tiled AVX-512 loops rather than OpenBLAS dgemm: at 256 x 65 x 16 OpenBLAS's small-matrix kernels ran at about
+/// half the FMA ports' rate. The log-densities z Q go 8 rows x 16 components at a time (per column of z, eight broadcasts
+/// and two loads of Q feed 16 multiply-adds); the moments rᵀ z go 8 components x 24 columns at a time over the rows
+/// (eight broadcasts of r and three loads of z feed 24). Every output sums in a fixed order, whatever the rows around
+/// it.</summary>
+internal static unsafe class MixtureProducts
+{
+    const int W = 8;
+
+    /// <summary>Whether these loops run (AVX-512 present); elsewhere the products go to <see cref="DoubleBlas"/>.</summary>
+    public static bool Supported => Vector512.IsHardwareAccelerated;
+
+    /// <summary>Doubles that <see cref="Moments"/> may read past the last extended row's end.</summary>
+    public const int Slack = 3 * W;
+
+    /// <summary>Q (columns x k) with its rows padded to whole pairs of vectors (zeros past k), as <see cref="Densities"/>
+    /// reads it.</summary>
+    public static double[] Padded(double[] q, int columns, int k)
+    {
+        int width = Width(k);
+        var padded = new double[columns * width];
+        for (int c = 0; c < columns; c++) Array.Copy(q, c * k, padded, c * width, k);
+        return padded;
+    }
+
+    /// <summary>The padded row length of <see cref="Padded"/>.</summary>
+    public static int Width(int k) => (k + 2 * W - 1) & ~(2 * W - 1);
+
+    /// <summary>output[i k + j] = Σ_c z[i zStride + c] q[c Width(k) + j] for <paramref name="rows"/> rows;
+    /// <paramref name="scratch"/> holds rows x Width(k) doubles where Width(k) differs from k.</summary>
+    public static void Densities(double* z, int zStride, int rows, int columns, double* q, int k, double* output,
+        double* scratch)
+    {
+        int width = Width(k);
+        double* target = width == k ? output : scratch;
+        for (int i = 0; i < rows; i += W)
+        {
+            // A short last tile repeats its last row; only the real rows are written.
+            int count = Math.Min(W, rows - i);
+            for (int j = 0; j < width; j += 2 * W)
+                DensityTile(z + (long)i * zStride, zStride, count, columns, q + j, width, target + (long)i * width + j,
+                    width);
+        }
+        if (target == output) return;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < k; j++) output[(long)i * k + j] = scratch[(long)i * width + j];
+    }
+
+    static void DensityTile(double* z, int zStride, int count, int columns, double* q, int qStride, double* c, int cStride)
+    {
+        double* z0 = z, z1 = z + Math.Min(1, count - 1) * zStride, z2 = z + Math.Min(2, count - 1) * zStride,
+            z3 = z + Math.Min(3, count - 1) * zStride, z4 = z + Math.Min(4, count - 1) * zStride,
+            z5 = z + Math.Min(5, count - 1) * zStride, z6 = z + Math.Min(6, count - 1) * zStride,
+            z7 = z + Math.Min(7, count - 1) * zStride;
+        // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
+        Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
+            c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int s = 0; s < columns; s++)
+        {
+            double* row = q + (long)s * qStride;
+            var v0 = Vector512.Load(row);
+            var v1 = Vector512.Load(row + W);
+            var b = Vector512.Create(z0[s]);
+            c00 = Vector512.FusedMultiplyAdd(b, v0, c00);
+            c01 = Vector512.FusedMultiplyAdd(b, v1, c01);
+            b = Vector512.Create(z1[s]);
+            c10 = Vector512.FusedMultiplyAdd(b, v0, c10);
+            c11 = Vector512.FusedMultiplyAdd(b, v1, c11);
+            b = Vector512.Create(z2[s]);
+            c20 = Vector512.FusedMultiplyAdd(b, v0, c20);
+            c21 = Vector512.FusedMultiplyAdd(b, v1, c21);
+            b = Vector512.Create(z3[s]);
+            c30 = Vector512.FusedMultiplyAdd(b, v0, c30);
+            c31 = Vector512.FusedMultiplyAdd(b, v1, c31);
+            b = Vector512.Create(z4[s]);
+            c40 = Vector512.FusedMultiplyAdd(b, v0, c40);
+            c41 = Vector512.FusedMultiplyAdd(b, v1, c41);
+            b = Vector512.Create(z5[s]);
+            c50 = Vector512.FusedMultiplyAdd(b, v0, c50);
+            c51 = Vector512.FusedMultiplyAdd(b, v1, c51);
+            b = Vector512.Create(z6[s]);
+            c60 = Vector512.FusedMultiplyAdd(b, v0, c60);
+            c61 = Vector512.FusedMultiplyAdd(b, v1, c61);
+            b = Vector512.Create(z7[s]);
+            c70 = Vector512.FusedMultiplyAdd(b, v0, c70);
+            c71 = Vector512.FusedMultiplyAdd(b, v1, c71);
+        }
+        StorePair(c, c00, c01);
+        if (count > 1) StorePair(c + cStride, c10, c11);
+        if (count > 2) StorePair(c + 2 * cStride, c20, c21);
+        if (count > 3) StorePair(c + 3 * cStride, c30, c31);
+        if (count > 4) StorePair(c + 4 * cStride, c40, c41);
+        if (count > 5) StorePair(c + 5 * cStride, c50, c51);
+        if (count > 6) StorePair(c + 6 * cStride, c60, c61);
+        if (count > 7) StorePair(c + 7 * cStride, c70, c71);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StorePair(double* target, Vector512<double> v0, Vector512<double> v1)
+    {
+        v0.Store(target);
+        v1.Store(target + W);
+    }
+
+    /// <summary>m[j width + c] = Σᵢ r[i k + j] z[i zStride + c] for j &lt; k and c &lt; width, summed in row order; z is
+    /// read up to <see cref="Slack"/> doubles past the end of its last row's <paramref name="width"/> columns.</summary>
+    public static void Moments(double* r, int k, int rows, double* z, int zStride, int width, double* m)
+    {
+        double* tile = stackalloc double[W * 3 * W];
+        for (int j = 0; j < k; j += W)
+            for (int c = 0; c < width; c += 3 * W)
+            {
+                MomentTile(r, k, j, rows, z + c, zStride, tile);
+                for (int t = 0; t < W && j + t < k; t++)
+                    for (int e = 0; e < 3 * W && c + e < width; e++) m[(j + t) * width + c + e] = tile[t * 3 * W + e];
+            }
+    }
+
+    // tile[t 24 + e] = Σᵢ r[i k + min(j + t, k - 1)] z[i zStride + e]: a short last group of components repeats its
+    // last one, which the caller does not keep.
+    static void MomentTile(double* r, int k, int j, int rows, double* z, int zStride, double* tile)
+    {
+        int o0 = j, o1 = Math.Min(j + 1, k - 1), o2 = Math.Min(j + 2, k - 1), o3 = Math.Min(j + 3, k - 1),
+            o4 = Math.Min(j + 4, k - 1), o5 = Math.Min(j + 5, k - 1), o6 = Math.Min(j + 6, k - 1),
+            o7 = Math.Min(j + 7, k - 1);
+        // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
+        Vector512<double> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default,
+            c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default,
+            c40 = default, c41 = default, c42 = default, c50 = default, c51 = default, c52 = default,
+            c60 = default, c61 = default, c62 = default, c70 = default, c71 = default, c72 = default;
+        for (int i = 0; i < rows; i++)
+        {
+            double* row = z + (long)i * zStride, weights = r + (long)i * k;
+            var v0 = Vector512.Load(row);
+            var v1 = Vector512.Load(row + W);
+            var v2 = Vector512.Load(row + 2 * W);
+            var s = Vector512.Create(weights[o0]);
+            c00 = Vector512.FusedMultiplyAdd(s, v0, c00);
+            c01 = Vector512.FusedMultiplyAdd(s, v1, c01);
+            c02 = Vector512.FusedMultiplyAdd(s, v2, c02);
+            s = Vector512.Create(weights[o1]);
+            c10 = Vector512.FusedMultiplyAdd(s, v0, c10);
+            c11 = Vector512.FusedMultiplyAdd(s, v1, c11);
+            c12 = Vector512.FusedMultiplyAdd(s, v2, c12);
+            s = Vector512.Create(weights[o2]);
+            c20 = Vector512.FusedMultiplyAdd(s, v0, c20);
+            c21 = Vector512.FusedMultiplyAdd(s, v1, c21);
+            c22 = Vector512.FusedMultiplyAdd(s, v2, c22);
+            s = Vector512.Create(weights[o3]);
+            c30 = Vector512.FusedMultiplyAdd(s, v0, c30);
+            c31 = Vector512.FusedMultiplyAdd(s, v1, c31);
+            c32 = Vector512.FusedMultiplyAdd(s, v2, c32);
+            s = Vector512.Create(weights[o4]);
+            c40 = Vector512.FusedMultiplyAdd(s, v0, c40);
+            c41 = Vector512.FusedMultiplyAdd(s, v1, c41);
+            c42 = Vector512.FusedMultiplyAdd(s, v2, c42);
+            s = Vector512.Create(weights[o5]);
+            c50 = Vector512.FusedMultiplyAdd(s, v0, c50);
+            c51 = Vector512.FusedMultiplyAdd(s, v1, c51);
+            c52 = Vector512.FusedMultiplyAdd(s, v2, c52);
+            s = Vector512.Create(weights[o6]);
+            c60 = Vector512.FusedMultiplyAdd(s, v0, c60);
+            c61 = Vector512.FusedMultiplyAdd(s, v1, c61);
+            c62 = Vector512.FusedMultiplyAdd(s, v2, c62);
+            s = Vector512.Create(weights[o7]);
+            c70 = Vector512.FusedMultiplyAdd(s, v0, c70);
+            c71 = Vector512.FusedMultiplyAdd(s, v1, c71);
+            c72 = Vector512.FusedMultiplyAdd(s, v2, c72);
+        }
+        StoreTriple(tile, c00, c01, c02);
+        StoreTriple(tile + 3 * W, c10, c11, c12);
+        StoreTriple(tile + 6 * W, c20, c21, c22);
+        StoreTriple(tile + 9 * W, c30, c31, c32);
+        StoreTriple(tile + 12 * W, c40, c41, c42);
+        StoreTriple(tile + 15 * W, c50, c51, c52);
+        StoreTriple(tile + 18 * W, c60, c61, c62);
+        StoreTriple(tile + 21 * W, c70, c71, c72);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreTriple(double* target, Vector512<double> v0, Vector512<double> v1, Vector512<double> v2)
+    {
+        StorePair(target, v0, v1);
+        v2.Store(target + 2 * W);
+    }
+}
