@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The exact search with an integer first pass, for one tile of queries. Each core scans its piece of every
@@ -21,14 +19,49 @@ internal sealed unsafe class SearchPrefilter
     /// <summary>Whether the integer pass runs here: it needs AVX-512BW, and dimensions whose sums cannot overflow.</summary>
     public static bool Applies(int dimension) => Avx512BW.IsSupported && dimension <= MaxDimension;
 
-    readonly record struct Candidate(int Shard, int Row, int Query, float Upper);
+    /// <summary>Row <see cref="Row"/> of shard <see cref="Shard"/>, a candidate of one query, with the upper bound of its
+    /// score; <see cref="Next"/> is the core's previous candidate of the same query (-1 for none).</summary>
+    readonly record struct Candidate(int Shard, int Row, float Upper, int Next);
+
+    /// <summary>One core's candidates, each query's chained from its last through <see cref="Candidate.Next"/>: no list or
+    /// array per query.</summary>
+    sealed class Candidates(int queries)
+    {
+        public Candidate[] Items = new Candidate[1024];
+        public int Count;
+        public readonly int[] Last = new int[queries];
+
+        public void Add(int query, int shard, int row, float upper)
+        {
+            if (Count == Items.Length) Array.Resize(ref Items, Count * 2);
+            Items[Count] = new Candidate(shard, row, upper, Last[query]);
+            Last[query] = Count++;
+        }
+    }
+
+    /// <summary>A query's passing candidates and their negated upper bounds (the sort keys), per core, reused across the
+    /// queries it rescores.</summary>
+    sealed class Scratch
+    {
+        public Candidate[] Items = new Candidate[256];
+        public float[] Keys = new float[256];
+    }
+
+    /// <summary>Pieces of rows handed to the cores one at a time: about this many per core, so that a core slowed by other
+    /// work takes fewer of them instead of holding the other back.</summary>
+    const int PiecesPerCore = 16;
+
+    /// <summary>Rows per piece are a multiple of this: whole groups of the streaming (4) and tiled (5) kernels.</summary>
+    const int PieceGrain = 20;
 
     readonly IReadOnlyList<EncodingShard> shards;
     readonly SearchScan.TileQueries queries;
     readonly QuantisedQueries quantised;
     readonly SearchTopK[] lowers;
-    readonly List<Candidate>[] candidates;
+    readonly Candidates[] candidates;
+    readonly (int Shard, int First, int Rows)[] pieces;
     readonly int workers;
+    int nextPiece = -1, nextQuery = -1;
 
     SearchPrefilter(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, QuantisedQueries quantised,
         int k, int workers)
@@ -38,12 +71,27 @@ internal sealed unsafe class SearchPrefilter
         this.quantised = quantised;
         this.workers = workers;
         lowers = new SearchTopK[workers];
-        candidates = new List<Candidate>[workers];
+        candidates = new Candidates[workers];
         for (int w = 0; w < workers; w++)
         {
             lowers[w] = new SearchTopK(queries.Count, k);
-            candidates[w] = [];
+            candidates[w] = new Candidates(queries.Count);
+            Array.Fill(candidates[w].Last, -1);
         }
+        pieces = Pieces(shards, workers);
+    }
+
+    /// <summary>Every shard cut into pieces of whole <see cref="PieceGrain"/> rows, about <see cref="PiecesPerCore"/> per
+    /// core over all shards.</summary>
+    static (int Shard, int First, int Rows)[] Pieces(IReadOnlyList<EncodingShard> shards, int workers)
+    {
+        long total = shards.Sum(s => (long)s.Rows);
+        long size = Math.Max(PieceGrain, (total / (workers * PiecesPerCore) + PieceGrain - 1) / PieceGrain * PieceGrain);
+        var pieces = new List<(int, int, int)>();
+        for (int s = 0; s < shards.Count; s++)
+            for (int first = 0; first < shards[s].Rows; first += (int)size)
+                pieces.Add((s, first, (int)Math.Min(size, shards[s].Rows - first)));
+        return [.. pieces];
     }
 
     /// <summary>Leaves the best k rows of each query of the tile, exactly as the full scan would, in the list of the core
@@ -61,43 +109,44 @@ internal sealed unsafe class SearchPrefilter
             for (int w = 1; w < search.workers; w++) search.lowers[w].MergeInto(i, search.lowers[0], i);
             thresholds[i] = search.lowers[0].Threshold(i);
         }
-        var (passing, starts) = search.Passing(thresholds);
         Parallel.For(0, search.workers, w =>
         {
             lists[w].Clear();
-            // Each query is rescored whole by one core; the caller's merge of the per-core lists then keeps its hits.
-            for (int i = w; i < search.queries.Count; i += search.workers)
-                search.Rescore(i, passing.AsSpan(starts[i], starts[i + 1] - starts[i]), lists[w]);
+            var scratch = new Scratch();
+            // Each query is rescored whole by one core, queries taken one at a time; the caller's merge of the per-core
+            // lists then keeps its hits.
+            for (int i; (i = Interlocked.Increment(ref search.nextQuery)) < search.queries.Count;)
+                search.Rescore(i, search.Passing(i, thresholds[i], scratch), lists[w]);
         });
     }
 
-    /// <summary>Every core's candidates whose upper bound reaches their query's threshold, grouped by query (query i's at
-    /// [starts[i], starts[i + 1])), each group by descending upper bound.</summary>
-    (Candidate[] Passing, int[] Starts) Passing(float[] thresholds)
+    /// <summary>Query i's candidates, from every core, whose upper bound reaches its threshold, by descending upper bound.</summary>
+    ReadOnlySpan<Candidate> Passing(int i, float threshold, Scratch scratch)
     {
-        var starts = new int[queries.Count + 1];
-        foreach (var list in candidates)
-            foreach (var c in CollectionsMarshal.AsSpan(list))
-                if (c.Upper >= thresholds[c.Query]) starts[c.Query + 1]++;
-        for (int i = 0; i < queries.Count; i++) starts[i + 1] += starts[i];
-        var passing = new Candidate[starts[queries.Count]];
-        var next = starts[..^1];
-        foreach (var list in candidates)
-            foreach (var c in CollectionsMarshal.AsSpan(list))
-                if (c.Upper >= thresholds[c.Query]) passing[next[c.Query]++] = c;
-        for (int i = 0; i < queries.Count; i++)
-            passing.AsSpan(starts[i], starts[i + 1] - starts[i]).Sort((a, b) => b.Upper.CompareTo(a.Upper));
-        return (passing, starts);
+        int n = 0;
+        foreach (var core in candidates)
+            for (int c = core.Last[i]; c >= 0; c = core.Items[c].Next)
+            {
+                var candidate = core.Items[c];
+                if (candidate.Upper < threshold) continue;
+                if (n == scratch.Items.Length)
+                {
+                    Array.Resize(ref scratch.Items, n * 2);
+                    Array.Resize(ref scratch.Keys, n * 2);
+                }
+                scratch.Items[n] = candidate;
+                scratch.Keys[n++] = -candidate.Upper;
+            }
+        scratch.Keys.AsSpan(0, n).Sort(scratch.Items.AsSpan(0, n));
+        return scratch.Items.AsSpan(0, n);
     }
 
     void Scan(int w)
     {
         lowers[w].Clear();
-        for (int s = 0; s < shards.Count; s++)
+        for (int p; (p = Interlocked.Increment(ref nextPiece)) < pieces.Length;)
         {
-            var grain = queries.Count <= SearchScan.StreamQueries ? 4 : SearchDotInt8.TileRows;
-            var (first, rows) = SearchScan.Piece(shards[s].Rows, w, workers, grain);
-            if (rows == 0) continue;
+            var (s, first, rows) = pieces[p];
             if (queries.Count <= SearchScan.StreamQueries) Stream(w, s, first, rows);
             else Tiled(w, s, first, rows);
         }
@@ -115,7 +164,7 @@ internal sealed unsafe class SearchPrefilter
         if (skip != EncodingIndex.NoGroup && groups[r] == skip) return;
         var (lower, upper) = QuantisedQueries.Widen(estimate);
         top.Offer(i, lower, shards[s].FirstRow + r);
-        candidates[w].Add(new Candidate(s, r, i, upper));
+        candidates[w].Add(i, s, r, upper);
     }
 
     /// <summary>Considers, for query i, the rows r + b (b &lt; count) of shard s whose raw sums are raws[b]; the bound test of
@@ -156,8 +205,8 @@ internal sealed unsafe class SearchPrefilter
         var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
         int[] groups = HostArray<int>.Of(shards[s].Groups);
         int stride = rows.Stride, end = first + count;
-        // Room for the eight lanes Screen reads from the last query's sums.
-        int* sums = stackalloc int[(SearchDotInt8.TileQueries - 1) * SearchDotInt8.TileRows + 8];
+        // Room for the two vectors Tile writes, which holds the eight lanes Screen reads from the last query's sums.
+        int* sums = stackalloc int[SearchDotInt8.TileSums];
         sbyte* Row(int r) => rows.Pointer + (long)Math.Min(r, end - 1) * stride;
         for (int r = first; r < end; r += SearchDotInt8.TileRows)
         {
