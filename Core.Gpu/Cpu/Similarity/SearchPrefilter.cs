@@ -1,7 +1,7 @@
 namespace Hybrid.Core.Gpu.Cpu;
 
-/// <summary>The exact search with an integer first pass, for one tile of queries. Each core scans its piece of every
-/// shard's <see cref="QuantisedRows"/> with <see cref="SearchDotInt8"/> (a quarter of the bytes, four times the
+/// <summary>The exact search with an integer first pass, for one tile of queries. The cores take pieces of the shards'
+/// <see cref="QuantisedRows"/> one at a time (a core slowed by other work takes fewer) and scan them with <see cref="SearchDotInt8"/> (a quarter of the bytes, four times the
 /// multiply-adds per instruction) and turns each raw sum into an interval that holds the float32 score the full scan
 /// would compute (<see cref="QuantisedQueries.Bounds"/>). Per query it keeps the k best lower bounds and, as candidates,
 /// every row whose upper bound reaches the k-th best lower bound seen so far. Once every core is done, the k-th best
@@ -10,7 +10,8 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists. A query's
 /// candidates are rescored by descending upper bound, and the rescoring stops at the first whose upper bound is below the
 /// k-th best exact score found so far: exact scores sit near the middle of their intervals, far above the lower bounds that
-/// picked the candidates, so most candidates are never read in float32.</summary>
+/// picked the candidates, so most candidates are never read in float32. The cores take the queries one at a time for
+/// this, each gathering and sorting the candidates of its query itself.</summary>
 internal sealed unsafe class SearchPrefilter
 {
     /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
