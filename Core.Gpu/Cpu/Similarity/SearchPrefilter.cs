@@ -11,7 +11,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// candidates are rescored by descending upper bound, and the rescoring stops at the first whose upper bound is below the
 /// k-th best exact score found so far: exact scores sit near the middle of their intervals, far above the lower bounds that
 /// picked the candidates, so most candidates are never read in float32. The cores take the queries one at a time for
-/// this, each gathering and sorting the candidates of its query itself.</summary>
+/// this, each gathering and sorting the candidates of its query itself, once each core has grouped its own by query.</summary>
 internal sealed unsafe class SearchPrefilter
 {
     /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
@@ -20,24 +20,39 @@ internal sealed unsafe class SearchPrefilter
     /// <summary>Whether the integer pass runs here: it needs AVX-512BW, and dimensions whose sums cannot overflow.</summary>
     public static bool Applies(int dimension) => Avx512BW.IsSupported && dimension <= MaxDimension;
 
-    /// <summary>Row <see cref="Row"/> of shard <see cref="Shard"/>, a candidate of one query, with the upper bound of its
-    /// score; <see cref="Next"/> is the core's previous candidate of the same query (-1 for none).</summary>
-    readonly record struct Candidate(int Shard, int Row, float Upper, int Next);
+    /// <summary>Row <see cref="Row"/> of shard <see cref="Shard"/>, a candidate of query <see cref="Query"/>, with the upper
+    /// bound of its score.</summary>
+    readonly record struct Candidate(int Shard, int Row, int Query, float Upper);
 
-    /// <summary>One core's candidates, each query's chained from its last through <see cref="Candidate.Next"/>: no list or
-    /// array per query.</summary>
+    /// <summary>One core's candidates in the order it found them, then (<see cref="Bucket"/>) those that pass grouped by
+    /// query: two passes in memory order, no list or array per query.</summary>
     sealed class Candidates(int queries)
     {
-        public Candidate[] Items = new Candidate[1024];
-        public int Count;
-        public readonly int[] Last = new int[queries];
+        Candidate[] items = new Candidate[1024];
+        int count;
+        Candidate[] passing = [];
+        readonly int[] starts = new int[queries + 1];
 
         public void Add(int query, int shard, int row, float upper)
         {
-            if (Count == Items.Length) Array.Resize(ref Items, Count * 2);
-            Items[Count] = new Candidate(shard, row, upper, Last[query]);
-            Last[query] = Count++;
+            if (count == items.Length) Array.Resize(ref items, count * 2);
+            items[count++] = new Candidate(shard, row, query, upper);
         }
+
+        /// <summary>Keeps the candidates whose upper bound reaches their query's threshold, grouped by query.</summary>
+        public void Bucket(float[] thresholds)
+        {
+            foreach (var c in items.AsSpan(0, count))
+                if (c.Upper >= thresholds[c.Query]) starts[c.Query + 1]++;
+            for (int i = 1; i < starts.Length; i++) starts[i] += starts[i - 1];
+            passing = new Candidate[starts[^1]];
+            var next = starts[..^1];
+            foreach (var c in items.AsSpan(0, count))
+                if (c.Upper >= thresholds[c.Query]) passing[next[c.Query]++] = c;
+        }
+
+        /// <summary>Query i's candidates kept by <see cref="Bucket"/>.</summary>
+        public ReadOnlySpan<Candidate> Of(int i) => passing.AsSpan(starts[i], starts[i + 1] - starts[i]);
     }
 
     /// <summary>A query's passing candidates and their negated upper bounds (the sort keys), per core, reused across the
@@ -77,7 +92,6 @@ internal sealed unsafe class SearchPrefilter
         {
             lowers[w] = new SearchTopK(queries.Count, k);
             candidates[w] = new Candidates(queries.Count);
-            Array.Fill(candidates[w].Last, -1);
         }
         pieces = Pieces(shards, workers);
     }
@@ -110,6 +124,7 @@ internal sealed unsafe class SearchPrefilter
             for (int w = 1; w < search.workers; w++) search.lowers[w].MergeInto(i, search.lowers[0], i);
             thresholds[i] = search.lowers[0].Threshold(i);
         }
+        Parallel.For(0, search.workers, w => search.candidates[w].Bucket(thresholds));
         Parallel.For(0, search.workers, w =>
         {
             lists[w].Clear();
@@ -117,26 +132,26 @@ internal sealed unsafe class SearchPrefilter
             // Each query is rescored whole by one core, queries taken one at a time; the caller's merge of the per-core
             // lists then keeps its hits.
             for (int i; (i = Interlocked.Increment(ref search.nextQuery)) < search.queries.Count;)
-                search.Rescore(i, search.Passing(i, thresholds[i], scratch), lists[w]);
+                search.Rescore(i, search.Passing(i, scratch), lists[w]);
         });
     }
 
     /// <summary>Query i's candidates, from every core, whose upper bound reaches its threshold, by descending upper bound.</summary>
-    ReadOnlySpan<Candidate> Passing(int i, float threshold, Scratch scratch)
+    ReadOnlySpan<Candidate> Passing(int i, Scratch scratch)
     {
         int n = 0;
+        foreach (var core in candidates) n += core.Of(i).Length;
+        if (n > scratch.Items.Length)
+        {
+            scratch.Items = new Candidate[n];
+            scratch.Keys = new float[n];
+        }
+        n = 0;
         foreach (var core in candidates)
-            for (int c = core.Last[i]; c >= 0; c = core.Items[c].Next)
+            foreach (var c in core.Of(i))
             {
-                var candidate = core.Items[c];
-                if (candidate.Upper < threshold) continue;
-                if (n == scratch.Items.Length)
-                {
-                    Array.Resize(ref scratch.Items, n * 2);
-                    Array.Resize(ref scratch.Keys, n * 2);
-                }
-                scratch.Items[n] = candidate;
-                scratch.Keys[n++] = -candidate.Upper;
+                scratch.Items[n] = c;
+                scratch.Keys[n++] = -c.Upper;
             }
         scratch.Keys.AsSpan(0, n).Sort(scratch.Items.AsSpan(0, n));
         return scratch.Items.AsSpan(0, n);
