@@ -1,9 +1,7 @@
-using System.Runtime.InteropServices;
-
 namespace Hybrid.Core.Gpu.Cpu;
 
-/// <summary>The exact search with an integer first pass, for one tile of queries. Each core scans its piece of every
-/// shard's <see cref="QuantisedRows"/> with <see cref="SearchDotInt8"/> (a quarter of the bytes, four times the
+/// <summary>The exact search with an integer first pass, for one tile of queries. The cores take pieces of the shards'
+/// <see cref="QuantisedRows"/> one at a time (a core slowed by other work takes fewer) and scan them with <see cref="SearchDotInt8"/> (a quarter of the bytes, four times the
 /// multiply-adds per instruction) and turns each raw sum into an interval that holds the float32 score the full scan
 /// would compute (<see cref="QuantisedQueries.Bounds"/>). Per query it keeps the k best lower bounds and, as candidates,
 /// every row whose upper bound reaches the k-th best lower bound seen so far. Once every core is done, the k-th best
@@ -12,7 +10,8 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// scan, so rows and scores are identical to it; they go to the same per-core <see cref="SearchTopK"/> lists. A query's
 /// candidates are rescored by descending upper bound, and the rescoring stops at the first whose upper bound is below the
 /// k-th best exact score found so far: exact scores sit near the middle of their intervals, far above the lower bounds that
-/// picked the candidates, so most candidates are never read in float32.</summary>
+/// picked the candidates, so most candidates are never read in float32. The cores take the queries one at a time for
+/// this, each gathering and sorting the candidates of its query itself, once each core has grouped its own by query.</summary>
 internal sealed unsafe class SearchPrefilter
 {
     /// <summary>The largest dimension whose raw sums fit an int32: at most 254 x 63 per element.</summary>
@@ -21,14 +20,64 @@ internal sealed unsafe class SearchPrefilter
     /// <summary>Whether the integer pass runs here: it needs AVX-512BW, and dimensions whose sums cannot overflow.</summary>
     public static bool Applies(int dimension) => Avx512BW.IsSupported && dimension <= MaxDimension;
 
+    /// <summary>Row <see cref="Row"/> of shard <see cref="Shard"/>, a candidate of query <see cref="Query"/>, with the upper
+    /// bound of its score.</summary>
     readonly record struct Candidate(int Shard, int Row, int Query, float Upper);
+
+    /// <summary>One core's candidates in the order it found them, then (<see cref="Bucket"/>) those that pass grouped by
+    /// query: two passes in memory order, no list or array per query.</summary>
+    sealed class Candidates(int queries)
+    {
+        Candidate[] items = new Candidate[1024];
+        int count;
+        Candidate[] passing = [];
+        readonly int[] starts = new int[queries + 1];
+
+        public void Add(int query, int shard, int row, float upper)
+        {
+            if (count == items.Length) Array.Resize(ref items, count * 2);
+            items[count++] = new Candidate(shard, row, query, upper);
+        }
+
+        /// <summary>Keeps the candidates whose upper bound reaches their query's threshold, grouped by query.</summary>
+        public void Bucket(float[] thresholds)
+        {
+            foreach (var c in items.AsSpan(0, count))
+                if (c.Upper >= thresholds[c.Query]) starts[c.Query + 1]++;
+            for (int i = 1; i < starts.Length; i++) starts[i] += starts[i - 1];
+            passing = new Candidate[starts[^1]];
+            var next = starts[..^1];
+            foreach (var c in items.AsSpan(0, count))
+                if (c.Upper >= thresholds[c.Query]) passing[next[c.Query]++] = c;
+        }
+
+        /// <summary>Query i's candidates kept by <see cref="Bucket"/>.</summary>
+        public ReadOnlySpan<Candidate> Of(int i) => passing.AsSpan(starts[i], starts[i + 1] - starts[i]);
+    }
+
+    /// <summary>A query's passing candidates and their negated upper bounds (the sort keys), per core, reused across the
+    /// queries it rescores.</summary>
+    sealed class Scratch
+    {
+        public Candidate[] Items = new Candidate[256];
+        public float[] Keys = new float[256];
+    }
+
+    /// <summary>Pieces of rows handed to the cores one at a time: about this many per core, so that a core slowed by other
+    /// work takes fewer of them instead of holding the other back.</summary>
+    const int PiecesPerCore = 16;
+
+    /// <summary>Rows per piece are a multiple of this: whole groups of the streaming (4) and tiled (5) kernels.</summary>
+    const int PieceGrain = 20;
 
     readonly IReadOnlyList<EncodingShard> shards;
     readonly SearchScan.TileQueries queries;
     readonly QuantisedQueries quantised;
     readonly SearchTopK[] lowers;
-    readonly List<Candidate>[] candidates;
+    readonly Candidates[] candidates;
+    readonly (int Shard, int First, int Rows)[] pieces;
     readonly int workers;
+    int nextPiece = -1, nextQuery = -1;
 
     SearchPrefilter(IReadOnlyList<EncodingShard> shards, in SearchScan.TileQueries queries, QuantisedQueries quantised,
         int k, int workers)
@@ -38,12 +87,26 @@ internal sealed unsafe class SearchPrefilter
         this.quantised = quantised;
         this.workers = workers;
         lowers = new SearchTopK[workers];
-        candidates = new List<Candidate>[workers];
+        candidates = new Candidates[workers];
         for (int w = 0; w < workers; w++)
         {
             lowers[w] = new SearchTopK(queries.Count, k);
-            candidates[w] = [];
+            candidates[w] = new Candidates(queries.Count);
         }
+        pieces = Pieces(shards, workers);
+    }
+
+    /// <summary>Every shard cut into pieces of whole <see cref="PieceGrain"/> rows, about <see cref="PiecesPerCore"/> per
+    /// core over all shards.</summary>
+    static (int Shard, int First, int Rows)[] Pieces(IReadOnlyList<EncodingShard> shards, int workers)
+    {
+        long total = shards.Sum(s => (long)s.Rows);
+        long size = Math.Max(PieceGrain, (total / (workers * PiecesPerCore) + PieceGrain - 1) / PieceGrain * PieceGrain);
+        var pieces = new List<(int, int, int)>();
+        for (int s = 0; s < shards.Count; s++)
+            for (int first = 0; first < shards[s].Rows; first += (int)size)
+                pieces.Add((s, first, (int)Math.Min(size, shards[s].Rows - first)));
+        return [.. pieces];
     }
 
     /// <summary>Leaves the best k rows of each query of the tile, exactly as the full scan would, in the list of the core
@@ -61,43 +124,45 @@ internal sealed unsafe class SearchPrefilter
             for (int w = 1; w < search.workers; w++) search.lowers[w].MergeInto(i, search.lowers[0], i);
             thresholds[i] = search.lowers[0].Threshold(i);
         }
-        var (passing, starts) = search.Passing(thresholds);
+        Parallel.For(0, search.workers, w => search.candidates[w].Bucket(thresholds));
         Parallel.For(0, search.workers, w =>
         {
             lists[w].Clear();
-            // Each query is rescored whole by one core; the caller's merge of the per-core lists then keeps its hits.
-            for (int i = w; i < search.queries.Count; i += search.workers)
-                search.Rescore(i, passing.AsSpan(starts[i], starts[i + 1] - starts[i]), lists[w]);
+            var scratch = new Scratch();
+            // Each query is rescored whole by one core, queries taken one at a time; the caller's merge of the per-core
+            // lists then keeps its hits.
+            for (int i; (i = Interlocked.Increment(ref search.nextQuery)) < search.queries.Count;)
+                search.Rescore(i, search.Passing(i, scratch), lists[w]);
         });
     }
 
-    /// <summary>Every core's candidates whose upper bound reaches their query's threshold, grouped by query (query i's at
-    /// [starts[i], starts[i + 1])), each group by descending upper bound.</summary>
-    (Candidate[] Passing, int[] Starts) Passing(float[] thresholds)
+    /// <summary>Query i's candidates, from every core, whose upper bound reaches its threshold, by descending upper bound.</summary>
+    ReadOnlySpan<Candidate> Passing(int i, Scratch scratch)
     {
-        var starts = new int[queries.Count + 1];
-        foreach (var list in candidates)
-            foreach (var c in CollectionsMarshal.AsSpan(list))
-                if (c.Upper >= thresholds[c.Query]) starts[c.Query + 1]++;
-        for (int i = 0; i < queries.Count; i++) starts[i + 1] += starts[i];
-        var passing = new Candidate[starts[queries.Count]];
-        var next = starts[..^1];
-        foreach (var list in candidates)
-            foreach (var c in CollectionsMarshal.AsSpan(list))
-                if (c.Upper >= thresholds[c.Query]) passing[next[c.Query]++] = c;
-        for (int i = 0; i < queries.Count; i++)
-            passing.AsSpan(starts[i], starts[i + 1] - starts[i]).Sort((a, b) => b.Upper.CompareTo(a.Upper));
-        return (passing, starts);
+        int n = 0;
+        foreach (var core in candidates) n += core.Of(i).Length;
+        if (n > scratch.Items.Length)
+        {
+            scratch.Items = new Candidate[n];
+            scratch.Keys = new float[n];
+        }
+        n = 0;
+        foreach (var core in candidates)
+            foreach (var c in core.Of(i))
+            {
+                scratch.Items[n] = c;
+                scratch.Keys[n++] = -c.Upper;
+            }
+        scratch.Keys.AsSpan(0, n).Sort(scratch.Items.AsSpan(0, n));
+        return scratch.Items.AsSpan(0, n);
     }
 
     void Scan(int w)
     {
         lowers[w].Clear();
-        for (int s = 0; s < shards.Count; s++)
+        for (int p; (p = Interlocked.Increment(ref nextPiece)) < pieces.Length;)
         {
-            var grain = queries.Count <= SearchScan.StreamQueries ? 4 : SearchDotInt8.TileRows;
-            var (first, rows) = SearchScan.Piece(shards[s].Rows, w, workers, grain);
-            if (rows == 0) continue;
+            var (s, first, rows) = pieces[p];
             if (queries.Count <= SearchScan.StreamQueries) Stream(w, s, first, rows);
             else Tiled(w, s, first, rows);
         }
@@ -115,7 +180,7 @@ internal sealed unsafe class SearchPrefilter
         if (skip != EncodingIndex.NoGroup && groups[r] == skip) return;
         var (lower, upper) = QuantisedQueries.Widen(estimate);
         top.Offer(i, lower, shards[s].FirstRow + r);
-        candidates[w].Add(new Candidate(s, r, i, upper));
+        candidates[w].Add(i, s, r, upper);
     }
 
     /// <summary>Considers, for query i, the rows r + b (b &lt; count) of shard s whose raw sums are raws[b]; the bound test of
@@ -156,8 +221,8 @@ internal sealed unsafe class SearchPrefilter
         var rows = SearchStorage.Of(shards[s].Encodings).Quantised!;
         int[] groups = HostArray<int>.Of(shards[s].Groups);
         int stride = rows.Stride, end = first + count;
-        // Room for the eight lanes Screen reads from the last query's sums.
-        int* sums = stackalloc int[(SearchDotInt8.TileQueries - 1) * SearchDotInt8.TileRows + 8];
+        // Room for the two vectors Tile writes, which holds the eight lanes Screen reads from the last query's sums.
+        int* sums = stackalloc int[SearchDotInt8.TileSums];
         sbyte* Row(int r) => rows.Pointer + (long)Math.Min(r, end - 1) * stride;
         for (int r = first; r < end; r += SearchDotInt8.TileRows)
         {
