@@ -5,6 +5,7 @@ module Hybrid.Tests.NnSparseInputTests
 
 open Expecto
 open Hybrid.Core.Gpu
+open Hybrid.Core.Gpu.Cpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Zoo
 
@@ -137,6 +138,17 @@ let tests =
                   Expect.equal y y' $"y ({outFeatures} outputs)"
                   Expect.equal gw gw' $"grad w ({outFeatures} outputs)"
                   Expect.equal gb gb' $"grad b ({outFeatures} outputs)"
+          }
+          test "Transposition.Transpose moves every element, whole blocks and ragged edges" {
+              for rows, cols in [ 1, 1; 7, 9; 8, 8; 16, 8; 23, 37; 64, 50; 300, 64 ] do
+                  let source = Array.init (rows * cols) float32
+                  let result = Transposition.Transpose(source, rows, cols, Array.create (rows * cols + 3) -1.0f)
+                  let expected = Array.init (rows * cols) (fun i -> source[(i % rows) * cols + i / rows])
+                  Expect.equal result[.. rows * cols - 1] expected $"({rows}, {cols})"
+                  Expect.equal
+                      result[rows * cols ..]
+                      [| -1.0f; -1.0f; -1.0f |]
+                      $"({rows}, {cols}): nothing past the end"
           }
           test "DaraMlp's sparse forward and embedding equal its dense ones" {
               let x = sparseRows 5 20 400 0.05
