@@ -24,12 +24,7 @@ internal static class SparseRowProducts
             var yr = y.AsSpan(r * n, n);
             if (b is not null) b.CopyTo(yr);
             else yr.Clear();
-            int c = Vector512.IsHardwareAccelerated ? n / Block * Block : 0;
-            for (int c0 = 0; c0 < c; c0 += Block)
-                Accumulate(wt, n, c0, x.Indices, x.Values, start, end, y, r * n + c0);
-            if (c < n)
-                for (int j = start; j < end; j++)
-                    TensorPrimitives.MultiplyAdd(wt.AsSpan(x.Indices[j] * n + c, n - c), x.Values[j], yr[c..], yr[c..]);
+            AddProducts(wt, n, x.Indices, x.Values, start, end, y, r * n);
         }
     }
 
@@ -41,14 +36,8 @@ internal static class SparseRowProducts
         for (int k = first; k < first + count; k++)
         {
             int start = columns.Start[k], end = columns.Start[k + 1];
-            var row = gwt.AsSpan(k * n, n);
-            row.Clear();
-            int c = Vector512.IsHardwareAccelerated ? n / Block * Block : 0;
-            for (int c0 = 0; c0 < c; c0 += Block)
-                Accumulate(dy, n, c0, columns.Rows, columns.Values, start, end, gwt, k * n + c0);
-            if (c < n)
-                for (int j = start; j < end; j++)
-                    TensorPrimitives.MultiplyAdd(dy.AsSpan(columns.Rows[j] * n + c, n - c), columns.Values[j], row[c..], row[c..]);
+            gwt.AsSpan(k * n, n).Clear();
+            AddProducts(dy, n, columns.Rows, columns.Values, start, end, gwt, k * n);
         }
     }
 
@@ -73,6 +62,19 @@ internal static class SparseRowProducts
                 values[at] = x.Values[j];
             }
         return new Columns(start, rows, values);
+    }
+
+    /// <summary>dst[at .. at + n) += sum over j in [start, end), in order, of values[j] src[keys[j] n ..][..n]: whole
+    /// blocks in registers, the columns past them by one vector multiply-add per nonzero.</summary>
+    static void AddProducts(float[] src, int n, int[] keys, float[] values, int start, int end, float[] dst, int at)
+    {
+        int c = Vector512.IsHardwareAccelerated ? n / Block * Block : 0;
+        for (int c0 = 0; c0 < c; c0 += Block)
+            Accumulate(src, n, c0, keys, values, start, end, dst, at + c0);
+        if (c == n) return;
+        var tail = dst.AsSpan(at + c, n - c);
+        for (int j = start; j < end; j++)
+            TensorPrimitives.MultiplyAdd(src.AsSpan(keys[j] * n + c, n - c), values[j], tail, tail);
     }
 
     /// <summary>dst[at .. at + 64] += sum over j in [start, end), in order, of values[j] src[keys[j] n + c0 ..], each
