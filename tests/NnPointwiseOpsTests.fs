@@ -451,6 +451,23 @@ let semantics =
               let eval = F.Dropout(x, 0.3, false, Generator(9L))
               Expect.isFalse (obj.ReferenceEquals(eval, x)) "a new tensor"
               Expect.equal (eval.ToArray<float32>()) (x.ToArray<float32>()) "identity in evaluation")
+          testCase
+              "dropout's masks: the draws and outcomes of a loop of NextDouble, bit for bit, and the stream after"
+              (fun () ->
+                  for p in [ 0.0; 0.3; 0.5; 1.0 ] do
+                      for length in [ 0; 7; 8; 13; 1000 ] do
+                          let g, g' = Generator(21L), Generator(21L)
+                          let keep = float32 (1.0 / (1.0 - p))
+                          let mask = Array.create length 9.0f
+                          g.FillKept(System.Span mask, p, keep)
+                          let loop = Array.init length (fun _ -> if g'.NextDouble() >= p then keep else 0.0f)
+                          Expect.equal mask loop $"p {p}, {length} elements"
+                          Expect.equal (g.NextBits()) (g'.NextBits()) $"p {p}, {length} elements: the next draw"
+                  // A threshold that one draw meets exactly: p is that draw, which NextDouble >= p keeps.
+                  let first = Generator(5L).NextDouble()
+                  let mask = Array.zeroCreate<float32> 8
+                  Generator(5L).FillKept(System.Span mask, first, 1.0f)
+                  Expect.equal mask[0] 1.0f "a draw equal to p is kept")
           testCase "sum and mean with an empty dimension list reduce every dimension, as PyTorch" (fun () ->
               let x = Tensor.From([| 1.0; 2.0; 3.0; 4.0; 5.0; 6.0 |], [| 2; 3 |])
               Expect.equal (F.Sum(x, [||]).Item()) 21.0 "sum"

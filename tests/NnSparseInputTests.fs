@@ -5,6 +5,7 @@ module Hybrid.Tests.NnSparseInputTests
 
 open Expecto
 open Hybrid.Core.Gpu
+open Hybrid.Core.Gpu.Cpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Zoo
 
@@ -52,6 +53,38 @@ let private againstDense (rows: int) (inFeatures: int) (outFeatures: int) (densi
     closeTo absTol relTol "grad w" gw gw'
     closeTo absTol relTol "grad b" gb gb'
 
+/// SparseLinear's output and gradients by the plain loops: y row by row from the bias, dW^T and db row after row, one
+/// vector multiply-add (each product rounded, then added) per nonzero, in the rows' order.
+let private plainLoops (x: SparseRows) (wv: float32[]) (bv: float32[]) (dyv: float32[]) =
+    let rows, inFeatures, outFeatures = x.Rows, x.Columns, bv.Length
+    let wt = Array.init (inFeatures * outFeatures) (fun i -> wv[(i % outFeatures) * inFeatures + i / outFeatures])
+    let y' = Array.zeroCreate<float32>(rows * outFeatures)
+    let gwt = Array.zeroCreate<float32>(inFeatures * outFeatures)
+    let gb' = Array.zeroCreate<float32> outFeatures
+    for r in 0 .. rows - 1 do
+        let yr = System.Span<float32>(y', r * outFeatures, outFeatures)
+        System.ReadOnlySpan<float32>(bv).CopyTo yr
+        let dyr = System.ReadOnlySpan<float32>(dyv, r * outFeatures, outFeatures)
+        System.Numerics.Tensors.TensorPrimitives.Add(System.ReadOnlySpan gb', dyr, System.Span gb')
+        for j in x.RowStart[r] .. x.RowStart[r + 1] - 1 do
+            let k, v = x.Indices[j], x.Values[j]
+            let wk = System.ReadOnlySpan<float32>(wt, k * outFeatures, outFeatures)
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(
+                wk,
+                v,
+                System.ReadOnlySpan<float32>(y', r * outFeatures, outFeatures),
+                yr
+            )
+            let gk = System.Span<float32>(gwt, k * outFeatures, outFeatures)
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(
+                dyr,
+                v,
+                System.ReadOnlySpan<float32>(gwt, k * outFeatures, outFeatures),
+                gk
+            )
+    let gw' = Array.init (outFeatures * inFeatures) (fun i -> gwt[(i % inFeatures) * outFeatures + i / inFeatures])
+    y', gw', gb'
+
 let private fixture = lazy (SafetensorsFile.Open(sharedFile "fixtures/kernels/masked_layers.safetensors"))
 
 [<Tests>]
@@ -91,6 +124,31 @@ let tests =
                   closeTo 1e-4 1e-4 $"{case} grad w" (t "grad_weff") (values w.Grad)
                   if hasBias then
                       closeTo 1e-4 1e-4 $"{case} grad b" (t "grad_b") (values b.Grad)
+          }
+          test "bit for bit the plain loops: y row by row, dW^T and db row after row, each product rounded then added" {
+              // The register blocks of 64 columns and the column-ordered weight gradient must keep the order and the
+              // rounding of one vector multiply-add per nonzero (widths below, at and above a block, with a tail).
+              for outFeatures in [ 50; 64; 200 ] do
+                  let rows, inFeatures = 37, 300
+                  let x = sparseRows 11 rows inFeatures 0.05
+                  let w, b, dy =
+                      leaf 12 [| outFeatures; inFeatures |], leaf 13 [| outFeatures |], leaf 14 [| rows; outFeatures |]
+                  let y, gw, gb = run (fun w b -> F.SparseLinear(x, w, b)) w b dy
+                  let y', gw', gb' = plainLoops x (values w) (values b) (values dy)
+                  Expect.equal y y' $"y ({outFeatures} outputs)"
+                  Expect.equal gw gw' $"grad w ({outFeatures} outputs)"
+                  Expect.equal gb gb' $"grad b ({outFeatures} outputs)"
+          }
+          test "Transposition.Transpose moves every element, whole blocks and ragged edges" {
+              for rows, cols in [ 1, 1; 7, 9; 8, 8; 16, 8; 23, 37; 64, 50; 300, 64 ] do
+                  let source = Array.init (rows * cols) float32
+                  let result = Transposition.Transpose(source, rows, cols, Array.create (rows * cols + 3) -1.0f)
+                  let expected = Array.init (rows * cols) (fun i -> source[(i % rows) * cols + i / rows])
+                  Expect.equal result[.. rows * cols - 1] expected $"({rows}, {cols})"
+                  Expect.equal
+                      result[rows * cols ..]
+                      [| -1.0f; -1.0f; -1.0f |]
+                      $"({rows}, {cols}): nothing past the end"
           }
           test "DaraMlp's sparse forward and embedding equal its dense ones" {
               let x = sparseRows 5 20 400 0.05

@@ -3,7 +3,10 @@
 /// so every figure is out of sample. The flags of naming anomalies are computed from these out-of-fold results.
 module Hybrid.Analysis.Naming.CrossValidation
 
+open System
 open System.Collections.Generic
+open System.Runtime.ExceptionServices
+open System.Threading.Tasks
 open Hybrid.Core.Gpu
 
 /// One model's result: out of fold in cross-validation (a model kept out of the test parts has none), or a checked
@@ -133,7 +136,45 @@ let apply (device: Device) (fitted: Fitted) (terms: IReadOnlyDictionary<string, 
           Score = s
           MixturePosterior = posterior })
 
-/// k-fold cross-validation on the models' term counts and class targets; the rows in trainOnly are never tested.
+/// Runs work 0 .. count - 1 on up to `threads` threads and hands each result to report in index order, as soon as it
+/// and those before it are done (one report at a time). A failure is raised once every item has ended: the first by
+/// index, as it was thrown.
+let private inOrderOn (threads: int) (count: int) (work: int -> 'a) (report: 'a -> unit) =
+    let results: Result<'a, exn> option[] = Array.create count None
+    let gate = obj ()
+    let reported = ref 0
+    let options = ParallelOptions(MaxDegreeOfParallelism = threads)
+    Parallel.For(
+        0,
+        count,
+        options,
+        fun i ->
+            let r =
+                try
+                    Ok(work i)
+                with e ->
+                    Error e
+            lock gate (fun () ->
+                results[i] <- Some r
+                while reported.Value < count && results[reported.Value].IsSome do
+                    match results[reported.Value].Value with
+                    | Ok v -> report v
+                    | Error _ -> ()
+                    reported.Value <- reported.Value + 1)
+    )
+    |> ignore
+    results
+    |> Array.map (fun r ->
+        match r.Value with
+        | Ok v -> v
+        | Error e ->
+            ExceptionDispatchInfo.Capture(e).Throw()
+            Unchecked.defaultof<'a>)
+
+/// k-fold cross-validation on the models' term counts and class targets; the rows in trainOnly are never tested. The
+/// folds are independent and each one's numbers depend on the seed alone, so on a host device they run side by side on the
+/// cores and give the same bits on any number of them (a GPU's folds take turns on its one stream); onFold sees them in
+/// fold order.
 let run
     (device: Device)
     (settings: Settings)
@@ -145,26 +186,22 @@ let run
     (onFold: Fold -> unit)
     =
     let folds = Folds.stratified settings.Folds seed targets trainOnly
-    let results =
-        folds
-        |> Array.mapi (fun f test ->
-            let fitted = fit device settings classes terms targets (Folds.trainingRows targets.Length test)
-            let outcome =
-                apply
-                    device
-                    fitted
-                    (test |> Array.map (fun r -> terms[r]))
-                    (test |> Array.map (fun r -> Some targets[r]))
-            let accuracy, f1 =
-                accuracyAndMacroF1 (test |> Array.map (fun r -> targets[r])) (outcome |> Array.map _.Predicted)
-            let fold =
-                { Fold = f + 1
-                  TestCount = test.Length
-                  Accuracy = accuracy
-                  MacroF1 = f1
-                  Features = fitted.Vocabulary.Terms.Length }
-            onFold fold
-            fold, Array.map2 (fun r (p: Prediction) -> { p with Row = r; Fold = f + 1 }) test outcome)
+    let one f =
+        let test = folds[f]
+        let fitted = fit device settings classes terms targets (Folds.trainingRows targets.Length test)
+        let outcome =
+            apply device fitted (test |> Array.map (fun r -> terms[r])) (test |> Array.map (fun r -> Some targets[r]))
+        let accuracy, f1 =
+            accuracyAndMacroF1 (test |> Array.map (fun r -> targets[r])) (outcome |> Array.map _.Predicted)
+        let fold =
+            { Fold = f + 1
+              TestCount = test.Length
+              Accuracy = accuracy
+              MacroF1 = f1
+              Features = fitted.Vocabulary.Terms.Length }
+        fold, Array.map2 (fun r (p: Prediction) -> { p with Row = r; Fold = f + 1 }) test outcome
+    let threads = if device.IsHost then Environment.ProcessorCount else 1
+    let results = inOrderOn threads folds.Length one (fst >> onFold)
     let foldList = results |> Array.map fst |> List.ofArray
     { Folds = foldList
       MeanAccuracy = foldList |> List.averageBy _.Accuracy

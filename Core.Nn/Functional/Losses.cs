@@ -100,10 +100,8 @@ public static partial class Functional
     /// <summary>0 where an element is dropped, 1/(1-p) where it is kept.</summary>
     static Tensor DropoutMask<T>(Tensor input, double p, Generator generator) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var mask = new T[input.Numel];
-        T keep = T.CreateTruncating(1 / (1 - p));
-        for (int i = 0; i < mask.Length; i++)
-            if (generator.NextDouble() >= p) mask[i] = keep;
+        var mask = GC.AllocateUninitializedArray<T>(input.Numel);
+        generator.FillKept<T>(mask, p, T.CreateTruncating(1 / (1 - p)));
         return TensorAccess.Own(mask, input.ShapeRef, input.Device);
     }
 }

@@ -25,17 +25,7 @@ public static partial class Functional
         var b = bias?.F32;
         var y = TensorAccess.Fresh<float>(rows * outFeatures);
         long perRow = (long)outFeatures * Math.Max(1, input.Values.Length / Math.Max(1, rows));
-        Gpu.Ranges.ByWork(rows, perRow, (first, count) =>
-        {
-            for (int r = first; r < first + count; r++)
-            {
-                var yr = y.AsSpan(r * outFeatures, outFeatures);
-                if (b is not null) b.CopyTo(yr);
-                else yr.Clear();
-                for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
-                    TensorPrimitives.MultiplyAdd(wt.AsSpan(input.Indices[j] * outFeatures, outFeatures), input.Values[j], yr, yr);
-            }
-        });
+        Gpu.Ranges.ByWork(rows, perRow, (first, count) => SparseRowProducts.Forward(input, wt, b, y, outFeatures, first, count));
         StoragePool.Return(TensorAccess.Own(wt, [wt.Length], weight.Device));
         var output = TensorAccess.Own(y, [rows, outFeatures], weight.Device);
         Tensor[] parameters = bias is null ? [weight] : [weight, bias];
@@ -47,36 +37,28 @@ public static partial class Functional
         }, parameters);
     }
 
-    /// <summary>dW = dY^T x over x's nonzeros: each nonzero x[r, k] adds x[r, k] dY[r, :] to the row k of dW^T, one
-    /// vector multiply-add; the tasks split the output columns, so no two write one element. dW^T is then transposed.</summary>
+    /// <summary>dW = dY^T x over x's nonzeros: row k of dW^T sums x[r, k] dY[r, :] over the rows that hold column k
+    /// (<see cref="SparseRowProducts.WeightGradientT"/>); the tasks split the columns k, so no two write one element.
+    /// dW^T is then transposed.</summary>
     static Tensor SparseWeightGradient(SparseRows input, float[] dy, int outFeatures, Gpu.Device device)
     {
-        int rows = input.Rows, inFeatures = input.Columns;
+        int inFeatures = input.Columns;
+        var columns = SparseRowProducts.ByColumn(input);
         var gwt = StoragePool.Rent(inFeatures * outFeatures);
-        Array.Clear(gwt);
-        Gpu.Ranges.ByWork(outFeatures, Math.Max(1, input.Values.Length), (first, count) =>
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                var dyr = dy.AsSpan(r * outFeatures + first, count);
-                for (int j = input.RowStart[r]; j < input.RowStart[r + 1]; j++)
-                {
-                    var row = gwt.AsSpan(input.Indices[j] * outFeatures + first, count);
-                    TensorPrimitives.MultiplyAdd(dyr, input.Values[j], row, row);
-                }
-            }
-        });
+        long perColumn = (long)outFeatures * Math.Max(1, input.Values.Length / inFeatures);
+        Gpu.Ranges.ByWork(inFeatures, perColumn, (first, count) =>
+            SparseRowProducts.WeightGradientT(columns, dy, outFeatures, gwt, first, count));
         var gw = Gpu.Cpu.Transposition.Transpose(gwt, inFeatures, outFeatures, TensorAccess.Fresh<float>(gwt.Length));
         StoragePool.Return(TensorAccess.Own(gwt, [gwt.Length], device));
         return TensorAccess.Own(gw, [outFeatures, inFeatures], device);
     }
 
+    /// <summary>dY summed over the rows, each element in row order (vector adds of whole rows).</summary>
     static Tensor BiasGradient(float[] dy, int rows, int outFeatures, Gpu.Device device)
     {
         var gb = new float[outFeatures];
         for (int r = 0; r < rows; r++)
-            for (int o = 0; o < outFeatures; o++)
-                gb[o] += dy[r * outFeatures + o];
+            TensorPrimitives.Add(gb, dy.AsSpan(r * outFeatures, outFeatures), gb);
         return Tensor.Wrap(gb, [outFeatures], device);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Hybrid.Core.Gpu;
 
 namespace Hybrid.Core.Nn;
@@ -9,13 +10,16 @@ public sealed class Generator(long seed)
     ulong state = (ulong)seed;
     double? spareNormal;
 
+    /// <summary>SplitMix64's step: the state after i draws is the seed plus i times this.</summary>
+    const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
     /// <summary>The seed this generator started from.</summary>
     public long Seed { get; } = seed;
 
     /// <summary>The next 64 uniformly distributed bits.</summary>
     public ulong NextBits()
     {
-        state += 0x9E3779B97F4A7C15UL;
+        state += Gamma;
         ulong z = state;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
@@ -24,6 +28,40 @@ public sealed class Generator(long seed)
 
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextBits() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Draws one <see cref="NextDouble"/> per element of <paramref name="target"/> and writes
+    /// <paramref name="keep"/> where the draw is at least <paramref name="p"/> (in [0, 1]), zero elsewhere: the same draws
+    /// and outcomes as a loop of NextDouble calls, eight at a time where AVX-512 is there (SplitMix64's i-th output is a
+    /// function of the state and i alone). Dropout's masks.</summary>
+    public void FillKept<T>(Span<T> target, double p, T keep) where T : unmanaged, INumberBase<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(p, 0.0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(p, 1.0);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // NextDouble() is u 2^-53 for u = NextBits() >> 11 < 2^53, exactly, and p 2^53 is exact: so the draw is at
+            // least p exactly when u >= ceil(p 2^53), an integer comparison.
+            var threshold = Vector512.Create((ulong)Math.Ceiling(p * (1UL << 53)));
+            var s = Vector512.Create(state) + Vector512.Create(1UL, 2, 3, 4, 5, 6, 7, 8) * Gamma;
+            // A lookup, not keep times the bit: p = 1 makes keep infinite, and infinity times 0 is not 0.
+            ReadOnlySpan<T> choice = [T.Zero, keep];
+            for (; i + 8 <= target.Length; i += 8)
+            {
+                var z = s;
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+                z ^= z >> 31;
+                ulong kept = Vector512.GreaterThanOrEqual(z >> 11, threshold).ExtractMostSignificantBits();
+                for (int l = 0; l < 8; l++)
+                    target[i + l] = choice[(int)((kept >> l) & 1)];
+                s += Vector512.Create(unchecked(8 * Gamma));
+            }
+            state += (ulong)i * Gamma;
+        }
+        for (; i < target.Length; i++)
+            target[i] = NextDouble() >= p ? keep : T.Zero;
+    }
 
     /// <summary>Uniform in [low, high).</summary>
     public double Uniform(double low, double high) => low + (high - low) * NextDouble();
