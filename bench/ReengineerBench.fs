@@ -66,11 +66,13 @@ let private inferenceCases (device: Device) (o: Options) (dir: string) =
           let dense = Timing.measureOn device o.Timing forward
           let plan = SparseInference.Enable(net, x)
           let sparse = Timing.measureOn device o.Timing forward
+          // Read before Disable, which drops each layer's choice.
+          let chosen = kernels net
           SparseInference.Disable net
           let onnx = Timing.measure o.Timing (fun () -> ort.Run x |> ignore)
           let case = $"reengineered model sparse batch {batch}"
           let note =
-              $"{plan.SparseLayers} of {net.Layers.Length} layers on the sparse kernels by the measured rule, {plan.FoldedNorms} batch norms folded into them; {kernels net}"
+              $"{plan.SparseLayers} of {net.Layers.Length} layers on the sparse kernels by the measured rule, {plan.FoldedNorms} batch norms folded into them; {chosen}"
           yield { Case = case; OursS = sparse; Peer = "hybrid dense"; PeerS = Some dense; Note = Some note }
           yield { Case = case; OursS = sparse; Peer = "onnxruntime dense"; PeerS = Some onnx; Note = None } ]
 
