@@ -125,6 +125,9 @@ let private timeLayer (device: Device) (policy: Timing.Policy) (random: Random) 
       DenseForward = Timing.measureOn device policy (fun () -> Conv2d.Forward(shape, plain, x, y))
       Density = csr.Density }
 
+/// The kernel a layer's measured rule picks from these times: the faster.
+let private chosen (t: Times) = if t.SparseForward < t.DenseForward then "sparse" else "dense"
+
 /// The peer's command line: one --layer per layer, then the timing policy.
 let private peerArgs (options: Options) (selected: Layer list) =
     [ "--batch"; string options.Batch ]
@@ -167,5 +170,7 @@ let run (device: Device) (options: Options) =
             OursS = t.SparseForward
             Peer = "hybrid dense"
             PeerS = Some t.DenseForward
-            Note = Some $"CSR keeps {t.Density * 100.0:F1}%% of the weights" } ]
+            Note =
+              Some
+                  $"CSR keeps {t.Density * 100.0:F1}%% of the weights; a layer's measured rule (MaskableLayer.ChooseKernel) runs {chosen t} here" } ]
     { Benchmark = "conv"; Device = device.Name; Cores = cores (); Cases = List.collect casesOf ours }

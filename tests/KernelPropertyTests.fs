@@ -299,6 +299,29 @@ let tests =
                                       "masked conv2d 3x3, stride 1, padding 1 (Winograd shapes)"
                                       winogradConvGen
                                       (fun c -> checkLayer (device ()) c)
+                                  // From 16 to 31 images the Cpu sparse forward stages cells of 16 image lanes: rows of
+                                  // 16 + 4 + 1 pixels, a short last chunk (23 = 16 + 7), at stride 2 rows of 16 + 1; from
+                                  // 32 images, cells of 32 lanes and a chunk of 1. Too large for the slow backends.
+                                  testList
+                                      "sparse image-lane shapes"
+                                      [ for name, shape, bias in
+                                            [ "conv 32 -> 12 channels, 21x21, batch 23",
+                                              Conv2dShape.Square(23, 32, 21, 12, 3, p = 1),
+                                              true
+                                              "conv 36 -> 8 channels, 34x34, stride 2, batch 31",
+                                              Conv2dShape.Square(31, 36, 34, 8, 3, s = 2, p = 1),
+                                              false
+                                              "conv 32 -> 8 channels, 12x12, batch 33",
+                                              Conv2dShape.Square(33, 32, 12, 8, 3, p = 1),
+                                              true ] ->
+                                            testCase name (fun () ->
+                                                checkLayer
+                                                    (device ())
+                                                    { Conv = Some shape
+                                                      Linear = LinearShape(0, 0, 0)
+                                                      Bias = bias
+                                                      BiasMask = false
+                                                      Seed = 11 }) ]
                                   // Batches of 8 and more: the Cpu backend's sparse forward restages 8 images at a time.
                                   property b.Slow "masked conv2d, batches of 8 to 20" (convGen 9 (8, 20)) (fun c ->
                                       checkLayer (device ()) c) ] ]

@@ -76,7 +76,8 @@ let tests =
               SparseInference.Disable model
               Expect.equal (evalOutput model x) dense "disabled: the dense path again, bit for bit"
           }
-          test "with the default density limit, only layers keeping at most 30% run sparse, and only their norms fold" {
+          test
+              "by the measured rule, the stem above the ceiling stays dense untimed, every other layer keeps its faster kernel, and only sparse layers fold" {
               let model = Zoo.Create("cifar-resnet20", seed = 3L)
               prune model 0.9 2
               // The stem keeps everything: it stays dense and its norm normalises as usual.
@@ -90,11 +91,30 @@ let tests =
               let x = Generator(5L).Normal(0.0, 1.0, ScalarType.Float32, 4, 3, 32, 32)
               let dense = evalOutput model x
               let plan = SparseInference.Enable(model, x)
+              let layers =
+                  model.NamedModules()
+                  |> Seq.choose (fun struct (_, m) ->
+                      match m with
+                      | :? MaskableLayer as l -> Some l
+                      | _ -> None)
+                  |> List.ofSeq
+              Expect.equal (plan.SparseLayers + plan.DenseLayers) 20 "19 convolutions and the linear"
+              Expect.isFalse stem.IsSparse "the stem keeps 100%: dense"
+              Expect.isTrue (System.Double.IsNaN stem.Choice.DenseSeconds) "the stem is not timed"
+              for l in layers do
+                  let c = l.Choice
+                  Expect.isNotNull c "every layer records its choice"
+                  Expect.equal l.IsSparse c.Sparse "the layer runs what it chose"
+                  if not (System.Double.IsNaN c.DenseSeconds) then
+                      Expect.isLessThanOrEqual c.Density MaskableLayer.SparseCeiling "timed only below the ceiling"
+                      Expect.equal c.Sparse (c.SparseSeconds < c.DenseSeconds) "the faster kernel"
               Expect.equal
-                  plan
-                  (SparseInferencePlan(18, 2, 18))
-                  "the stem and the linear (10% kept of 640 is not 90% pruned) dense"
-              closeTo 1e-4 1e-4 "default plan vs dense" dense (evalOutput model x)
+                  plan.SparseLayers
+                  (layers |> List.filter (fun l -> l.IsSparse) |> List.length)
+                  "the plan counts them"
+              // The linear is not pruned (dense, above the ceiling); each sparse convolution's norm folds.
+              Expect.equal plan.FoldedNorms plan.SparseLayers "only sparse layers fold"
+              closeTo 1e-4 1e-4 "measured plan vs dense" dense (evalOutput model x)
           }
           test "a fold whose layer output is also read outside any module is found by the check and undone" {
               let model = ReadTwice()

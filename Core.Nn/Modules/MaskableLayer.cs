@@ -63,10 +63,18 @@ public abstract class MaskableLayer : Module
     /// <summary>The effective bias, or null without bias.</summary>
     public float[]? EffectiveBias() => Bias is { } b ? MaskScores.Effective(b, BiasMask) : null;
 
-    /// <summary>Largest share of kept weights at which <see cref="UseSparse"/> runs the sparse kernel by default: measured
-    /// on ResNet-20's layers at batch 16, the CSR kernels ran 1.4x-1.7x faster than dense at 25% kept and 0.6x-0.75x as fast
-    /// at 50%; the dense kernels win above about a third.</summary>
-    public const double SparsePaysBelow = 0.3;
+    /// <summary>Largest share of kept weights at which <see cref="UseSparse"/> compresses by default, and above which the
+    /// measured rule (<see cref="ChooseKernel"/>) does not even try the sparse kernel: measured on ResNet-20's layers at
+    /// batch 16, the CSR kernels ran 1.4x-1.7x faster than dense at 25% kept and 0.6x-0.75x as fast at 50%. Below it the
+    /// crossover depends on the shape and batch (12% to 30% kept before the 16-lane form), so it is measured per layer.</summary>
+    public const double SparseCeiling = 0.5;
+
+    /// <summary>Calls of each kernel <see cref="ChooseKernel"/> times, alternating, keeping each one's fastest: the
+    /// fastest of several is what the kernel costs when nothing else competes for the cores.</summary>
+    const int ChoiceRounds = 5;
+
+    /// <summary>What the last <see cref="ChooseKernel"/> measured, or null.</summary>
+    public KernelChoice? Choice { get; internal set; }
 
     /// <summary>True while inference runs on the compressed copy (see <see cref="UseSparse"/>).</summary>
     public bool IsSparse => sparse is not null;
@@ -86,8 +94,9 @@ public abstract class MaskableLayer : Module
     /// pass over the activations fewer, as inference runtimes fold it. The copy is a snapshot, so call again after
     /// changing weights, masks or the norm's statistics. Off drops the copy and any fold. Float32 only; training always
     /// runs dense.</summary>
-    public void UseSparse(bool on = true, double maxDensity = SparsePaysBelow, BatchNorm? foldNorm = null)
+    public void UseSparse(bool on = true, double maxDensity = SparseCeiling, BatchNorm? foldNorm = null)
     {
+        Choice = null;
         sparse?.Dispose();
         sparse = null;
         sparseBias = null;
@@ -115,6 +124,52 @@ public abstract class MaskableLayer : Module
         sparseBias = bias is not null ? Tensor.Wrap(bias, [bias.Length], Weight.Device) : null;
     }
 
+    /// <summary>The measured rule: with a compressed copy (see <see cref="UseSparse"/>; no batch norm folded yet), times
+    /// the dense and the sparse kernel on <paramref name="input"/> (the input this layer sees in its model, at the batch
+    /// that will run), alternating, and keeps the sparse copy only where it was faster, so the layer is never slower
+    /// than dense by more than the timing's noise. Without a copy (the layer keeps more than the ceiling) nothing is
+    /// timed and the layer stays dense. Returns and records (<see cref="Choice"/>) what it measured.</summary>
+    public KernelChoice ChooseKernel(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (foldedNorm is not null) throw new InvalidOperationException($"{TypeName}: choose the kernel before folding a norm");
+        var weight = EffectiveWeight();
+        long kept = 0;
+        foreach (var w in weight)
+            if (w != 0f) kept++;
+        double density = weight.Length == 0 ? 0 : (double)kept / weight.Length;
+        if (sparse is null)
+        {
+            Choice = new KernelChoice(density, false, double.NaN, double.NaN);
+            return Choice;
+        }
+        double dense = double.PositiveInfinity, sparseTime = double.PositiveInfinity;
+        using (Autograd.NoGrad())
+        {
+            // One untimed call each first: the first call of a shape pays for JIT compilation and buffer pools.
+            DenseOrMaskedForward(input);
+            SparseForward(input, sparse, sparseBias);
+            for (int round = 0; round < ChoiceRounds; round++)
+            {
+                dense = Math.Min(dense, Seconds(() => DenseOrMaskedForward(input)));
+                sparseTime = Math.Min(sparseTime, Seconds(() => SparseForward(input, sparse, sparseBias)));
+            }
+        }
+        var choice = new KernelChoice(density, sparseTime < dense, dense, sparseTime);
+        if (!choice.Sparse) UseSparse(false);
+        Choice = choice;
+        return choice;
+
+        static double Seconds(Func<Tensor> run)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            run();
+            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+    }
+
+    Tensor DenseOrMaskedForward(Tensor input) => WeightMask is { } mask ? MaskedForward(input, mask, BiasMask) : DenseForward(input);
+
     /// <summary>True when this call runs the compressed copy: it exists, nothing records gradients, and a folded norm is
     /// in evaluation mode (in training mode it needs this layer's unfolded output, so the layer runs dense).</summary>
     internal bool RunsSparse => sparse is not null && !Autograd.IsEnabled && foldedNorm is not { Training: true };
@@ -123,8 +178,7 @@ public abstract class MaskableLayer : Module
     /// masked, plain otherwise.</summary>
     public sealed override Tensor Forward(Tensor input)
     {
-        if (RunsSparse) return SparseForward(input, sparse!, sparseBias);
-        return WeightMask is { } mask ? MaskedForward(input, mask, BiasMask) : DenseForward(input);
+        return RunsSparse ? SparseForward(input, sparse!, sparseBias) : DenseOrMaskedForward(input);
     }
 
     /// <summary>The unmasked layer.</summary>
@@ -136,3 +190,8 @@ public abstract class MaskableLayer : Module
     /// <summary>The layer on its compressed weights and effective bias.</summary>
     protected abstract Tensor SparseForward(Tensor input, CsrWeights weights, Tensor? bias);
 }
+
+/// <summary>What <see cref="MaskableLayer.ChooseKernel"/> measured for one layer: its share of kept weights, whether it
+/// runs sparse, and the fastest seconds of each kernel on the layer's input (NaN where nothing was timed: above
+/// <see cref="MaskableLayer.SparseCeiling"/>).</summary>
+public sealed record KernelChoice(double Density, bool Sparse, double DenseSeconds, double SparseSeconds);

@@ -1,11 +1,12 @@
 namespace Hybrid.Core.Nn.Modules;
 
 /// <summary>What <see cref="SparseInference.Enable"/> did: layers on the sparse kernels, layers left dense (they keep
-/// more than the density limit), and batch norms folded into sparse layers.</summary>
+/// more than the density limit, or the dense kernel was faster by the measured rule), and batch norms folded into sparse
+/// layers.</summary>
 public sealed record SparseInferencePlan(int SparseLayers, int DenseLayers, int FoldedNorms);
 
-/// <summary>Sparse inference of a whole model: every <see cref="MaskableLayer"/> on its compressed weights where the
-/// density pays, and every evaluation-mode batch norm that reads only a sparse layer's output folded into that layer,
+/// <summary>Sparse inference of a whole model: every <see cref="MaskableLayer"/> on its compressed weights where that
+/// measured faster, and every evaluation-mode batch norm that reads only a sparse layer's output folded into that layer,
 /// as inference runtimes (ONNX Runtime among them) fold them into the preceding convolution.</summary>
 public static class SparseInference
 {
@@ -15,30 +16,73 @@ public static class SparseInference
     /// size of the values themselves.</summary>
     const double FoldTolerance = 1e-3;
 
-    /// <summary>Turns sparse inference on (see <see cref="MaskableLayer.UseSparse"/>) and folds the batch norms. Which
-    /// norm reads which layer's output is found by running <paramref name="probe"/> once with forward hooks: a norm
-    /// called once on the output of a sparse layer called once, which no other module reads. A use of that output
-    /// outside any module cannot be seen by hooks, so the folded model is checked against the unfolded one on the
-    /// same probe, and the folds are undone if they differ.</summary>
-    public static SparseInferencePlan Enable(Module model, Tensor probe, double maxDensity = MaskableLayer.SparsePaysBelow)
+    /// <summary>Turns sparse inference on (see <see cref="MaskableLayer.UseSparse"/>) and folds the batch norms. Without
+    /// <paramref name="maxDensity"/>, by the measured rule: every layer keeping at most
+    /// <see cref="MaskableLayer.SparseCeiling"/> is timed both ways on the input it sees when the model runs
+    /// <paramref name="probe"/> (so pass a probe of the batch size that will run) and keeps the faster kernel
+    /// (<see cref="MaskableLayer.ChooseKernel"/>; each layer's <see cref="MaskableLayer.Choice"/> says what was measured).
+    /// With it, the flat rule: sparse wherever a layer keeps at most that share, untimed. Which norm reads which
+    /// layer's output is found by running <paramref name="probe"/> once with forward hooks: a norm called once on the
+    /// output of a sparse layer called once, which no other module reads. A use of that output outside any module
+    /// cannot be seen by hooks, so the folded model is checked against the unfolded one on the same probe, and the
+    /// folds are undone if they differ.</summary>
+    public static SparseInferencePlan Enable(Module model, Tensor probe, double? maxDensity = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(probe);
         var layers = model.NamedModules().Select(m => m.Module).OfType<MaskableLayer>().ToList();
-        foreach (var layer in layers) layer.UseSparse(true, maxDensity);
+        double limit = maxDensity ?? MaskableLayer.SparseCeiling;
+        foreach (var layer in layers) layer.UseSparse(true, limit);
+        if (maxDensity is null)
+        {
+            var inputs = LayerInputs(model, probe);
+            foreach (var layer in layers)
+                if (inputs.TryGetValue(layer, out var input)) layer.ChooseKernel(input);
+                else layer.UseSparse(false);
+        }
         var pairs = FoldablePairs(model, probe);
         if (pairs.Count > 0)
         {
             var unfolded = Outputs(model, probe);
-            foreach (var (layer, norm) in pairs) layer.UseSparse(true, maxDensity, norm);
+            foreach (var (layer, norm) in pairs) Fold(layer, norm);
             if (!Same(unfolded, Outputs(model, probe)))
             {
-                foreach (var (layer, _) in pairs) layer.UseSparse(true, maxDensity);
+                foreach (var (layer, _) in pairs) Fold(layer, null);
                 pairs.Clear();
             }
         }
         int sparse = layers.Count(l => l.IsSparse);
         return new SparseInferencePlan(sparse, layers.Count - sparse, pairs.Count);
+    }
+
+    /// <summary>Recompresses a sparse layer with (or without) the norm folded in, keeping what its measured choice said.</summary>
+    static void Fold(MaskableLayer layer, BatchNorm? norm)
+    {
+        var choice = layer.Choice;
+        layer.UseSparse(true, 1.0, norm);
+        layer.Choice = choice;
+    }
+
+    /// <summary>The input each layer receives on one forward of the probe (its first call's, for a layer called more
+    /// than once), copied: a model may recycle its activation buffers.</summary>
+    static Dictionary<MaskableLayer, Tensor> LayerInputs(Module model, Tensor probe)
+    {
+        var inputs = new Dictionary<MaskableLayer, Tensor>(ReferenceEqualityComparer.Instance);
+        var hooks = model.NamedModules().Select(m => m.Module).OfType<MaskableLayer>()
+            .Select(layer => layer.RegisterForwardHook((_, input, _) =>
+            {
+                if (!inputs.ContainsKey(layer)) inputs[layer] = input.Clone();
+            }))
+            .ToList();
+        try
+        {
+            Outputs(model, probe);
+        }
+        finally
+        {
+            foreach (var hook in hooks) hook.Dispose();
+        }
+        return inputs;
     }
 
     /// <summary>Every layer back on its dense weights, every fold undone.</summary>
