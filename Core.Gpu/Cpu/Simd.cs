@@ -74,6 +74,10 @@ internal static unsafe class Simd
         return sum;
     }
 
+    /// <summary>The first address at or after <paramref name="p"/> on a 64-byte cache line (a buffer given 16 floats of room
+    /// holds an aligned one), so that each 512-bit vector of it is one aligned load.</summary>
+    public static float* CacheLineAligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
     /// <summary>Writes the transpose of the 8 x 8 block at <paramref name="source"/> (rows <paramref name="sourceStride"/> floats
     /// apart) to <paramref name="destination"/> (rows <paramref name="destinationStride"/> apart): the classic unpack, shuffle,
     /// permute sequence, so a layout change costs two vector passes instead of 64 scalar moves.</summary>

@@ -108,12 +108,8 @@ public abstract class MaskableLayer : Module
         int rows = Weight.ShapeRef[0];
         int cols = rows == 0 ? 0 : (int)(Weight.Numel / rows);
         var weight = EffectiveWeight();
-        // The density the compressed copy will have (FromMasked keeps w != 0), counted before any fold rescales the
-        // rows, so that one compression serves.
-        long kept = 0;
-        foreach (var w in weight)
-            if (w != 0f) kept++;
-        if (weight.Length > 0 && (double)kept / weight.Length > maxDensity) return;
+        // Counted before any fold rescales the rows, so that one compression serves.
+        if (KeptShare(weight) > maxDensity) return;
         var bias = EffectiveBias();
         if (foldNorm is not null)
         {
@@ -133,11 +129,7 @@ public abstract class MaskableLayer : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         if (foldedNorm is not null) throw new InvalidOperationException($"{TypeName}: choose the kernel before folding a norm");
-        var weight = EffectiveWeight();
-        long kept = 0;
-        foreach (var w in weight)
-            if (w != 0f) kept++;
-        double density = weight.Length == 0 ? 0 : (double)kept / weight.Length;
+        double density = KeptShare(EffectiveWeight());
         if (sparse is null)
         {
             Choice = new KernelChoice(density, false, double.NaN, double.NaN);
@@ -166,6 +158,16 @@ public abstract class MaskableLayer : Module
             run();
             return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
+    }
+
+    /// <summary>The share of the weights the compressed copy keeps (CSR compression keeps w != 0); 0
+    /// for an empty layer.</summary>
+    static double KeptShare(float[] weight)
+    {
+        long kept = 0;
+        foreach (var w in weight)
+            if (w != 0f) kept++;
+        return weight.Length == 0 ? 0 : (double)kept / weight.Length;
     }
 
     Tensor DenseOrMaskedForward(Tensor input) => WeightMask is { } mask ? MaskedForward(input, mask, BiasMask) : DenseForward(input);

@@ -35,7 +35,7 @@ public static class SparseInference
         foreach (var layer in layers) layer.UseSparse(true, limit);
         if (maxDensity is null)
         {
-            var inputs = LayerInputs(model, probe);
+            var inputs = LayerInputs(model, layers, probe);
             foreach (var layer in layers)
                 if (inputs.TryGetValue(layer, out var input)) layer.ChooseKernel(input);
                 else layer.UseSparse(false);
@@ -65,10 +65,10 @@ public static class SparseInference
 
     /// <summary>The input each layer receives on one forward of the probe (its first call's, for a layer called more
     /// than once), copied: a model may recycle its activation buffers.</summary>
-    static Dictionary<MaskableLayer, Tensor> LayerInputs(Module model, Tensor probe)
+    static Dictionary<MaskableLayer, Tensor> LayerInputs(Module model, List<MaskableLayer> layers, Tensor probe)
     {
         var inputs = new Dictionary<MaskableLayer, Tensor>(ReferenceEqualityComparer.Instance);
-        var hooks = model.NamedModules().Select(m => m.Module).OfType<MaskableLayer>()
+        var hooks = layers
             .Select(layer => layer.RegisterForwardHook((_, input, _) =>
             {
                 if (!inputs.ContainsKey(layer)) inputs[layer] = input.Clone();

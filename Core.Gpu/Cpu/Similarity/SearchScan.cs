@@ -123,7 +123,7 @@ internal sealed unsafe class SearchScan : ISearchKernels
 
     /// <summary>Piece <paramref name="w"/> of <paramref name="workers"/> contiguous pieces of [0, rows), edges on multiples
     /// of <paramref name="grain"/>.</summary>
-    internal static (int First, int Rows) Piece(int rows, int w, int workers, int grain)
+    static (int First, int Rows) Piece(int rows, int w, int workers, int grain)
     {
         int Edge(int p) => p == workers ? rows : Math.Min(rows, (int)((long)rows * p / workers) / grain * grain);
         return (Edge(w), Edge(w + 1) - Edge(w));

@@ -16,7 +16,7 @@ internal readonly unsafe struct OutputRows(float* staged, int* offsets, float* v
         long planeIn = (long)(s.Height + 2 * s.PadH) * pw * cell;
         float* tileBase = stackalloc float[channels * stride + 16];
         // On a cache line, so each 16-lane cell is one aligned vector.
-        float* tile = (float*)(((nint)tileBase + 63) & ~(nint)63);
+        float* tile = Simd.CacheLineAligned(tileBase);
         for (int x0 = 0; x0 < ow; x0 += tileWidth)
         {
             int width = Math.Min(tileWidth, ow - x0);

@@ -50,7 +50,7 @@ internal static unsafe class SparseConv
             fixed (int* pOff = offsets, pRuns = runs)
             {
                 // Cells start on cache lines, so a 16-lane cell is one aligned load.
-                float* pStaged = (float*)(((nint)pRented + 63) & ~(nint)63);
+                float* pStaged = Simd.CacheLineAligned(pRented);
                 var (aStaged, ax, ay, av, aOff, aRuns) = ((nint)pStaged, (nint)px, (nint)py, (nint)pv, (nint)pOff, (nint)pRuns);
                 for (int n0 = 0; n0 < s.Batch; n0 += cell)
                 {
