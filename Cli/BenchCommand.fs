@@ -130,11 +130,14 @@ let reengineerReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<Reengi
     let images = args.GetResult(Images, defaultValue = ReengineerBench.defaults.Images)
     if images < 1 || images > 100_000 then
         Input.fail "bench reengineer: --images %d is outside 1..100000" images
-    ReengineerBench.run
-        device
-        { ReengineerBench.defaults with
-            Images = images
-            Reengineered = args.TryGetResult ReengineerBenchArgs.Reengineered }
+    let reengineered = args.TryGetResult ReengineerBenchArgs.Reengineered
+    // Checked before the minutes of training timing, not after them.
+    for dir in Option.toList reengineered do
+        for name in [ "model.safetensors"; "model.onnx" ] do
+            let path = System.IO.Path.Combine(dir, name)
+            if not (System.IO.File.Exists path) then
+                Input.fail "%s: file not found" path
+    ReengineerBench.run device { ReengineerBench.defaults with Images = images; Reengineered = reengineered }
 
 let anomalyReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<AnomalyBenchArgs>) =
     let d = AnomalyBench.defaults

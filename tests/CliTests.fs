@@ -78,6 +78,15 @@ let tests =
                   "one line naming the problem"
               Expect.equal out "" "nothing on stdout"
           }
+          test "bench reengineer refuses a --reengineered folder without its model before timing anything" {
+              let missing = Path.Combine(Path.GetTempPath(), $"hybrid-no-such-{System.Guid.NewGuid():N}")
+              let code, out, err = runCli [ "bench"; "reengineer"; "--reengineered"; missing ]
+              Expect.equal code 1 "exit code"
+              // One line and nothing else: no progress line of the training timing came first.
+              let model = Path.Combine(missing, "model.safetensors")
+              Expect.equal (err.Trim()) $"hybrid: error: {model}: file not found" "one line naming the missing file"
+              Expect.equal out "" "nothing on stdout"
+          }
           test "selfcheck --json on the reference and ILGPU backends" {
               let code, out, err =
                   runCli [ "selfcheck"; "--device"; "reference"; "gpu"; "--count"; "1"; "--seed"; "5"; "--json" ]
