@@ -63,6 +63,16 @@ public static partial class Functional
         var reluOutput = relu ? output : null;
         return (output, g =>
         {
+            // A frozen norm in evaluation mode (SeaM's mask training): only the input's gradient, in one pass.
+            if (!training && weight?.RequiresGrad != true && bias?.RequiresGrad != true)
+            {
+                var only = new List<Tensor?> { input.RequiresGrad
+                    ? TensorAccess.Own(saved.EvalInputGradient(g.Data<T>(), reluOutput?.Data<T>()), input.ShapeRef, input.Device)
+                    : null };
+                if (weight is not null) only.Add(null);
+                if (bias is not null) only.Add(null);
+                return only.ToArray();
+            }
             // The fused ReLU passes the gradient where its output is positive, as Relu's own backward does.
             var masked = reluOutput is null ? g : Elementwise.Map<ReluGradOp>(reluOutput, g);
             var (gx, gw, gb) = saved.Backward(masked.Data<T>(), training, input.RequiresGrad);

@@ -77,9 +77,25 @@ public sealed class CifarResNet : Module
         Recycle(c, x, conv1, bn1);
         // While training, only bn1's backward reads c.
         if (Unobserved(conv1, bn1) && !ReferenceEquals(c.Storage, x.Storage)) Autograd.FreeAfterBackward(x, c);
+        // While training with nothing watching inside the model, each stage's output (bn1's, then each block's) is read
+        // in the backward by the next block's first convolution and its own op's backward (the ReLU mask), which runs
+        // after every op computed from it: then it is dead, and the next forward rents its storage from the pool
+        // instead of page-faulting a fresh array in.
+        bool graphPrivate = Autograd.IsEnabled && !Trace.IsActive && !HasForwardHooksWithin;
+        if (graphPrivate && !ReferenceEquals(c.Storage, x.Storage)) Autograd.FreeAfterBackward(x, x);
         Module producer = bn1;
         foreach (var layer in layers)
         {
+            if (graphPrivate)
+            {
+                foreach (var (_, block) in layer.NamedChildren())
+                {
+                    var next = block.Call(x);
+                    if (!ReferenceEquals(next.Storage, x.Storage)) Autograd.FreeAfterBackward(next, next);
+                    x = next;
+                }
+                continue;
+            }
             if (!MayRecycle(layer))
             {
                 x = layer.Call(x);

@@ -106,6 +106,19 @@ internal sealed class BatchNormKernel<T> where T : unmanaged, IFloatingPointIeee
         return y;
     }
 
+    /// <summary>The input gradient in evaluation mode alone, dx = g invstd w, zero where <paramref name="reluOutput"/> (the
+    /// fused ReLU's output, when given) is not positive: one pass over the gradient, where <see cref="Backward"/> makes
+    /// three (the ReLU mask, the per-channel sums for weight and bias, the combination) and reads the input twice. For a
+    /// frozen norm (SeaM's mask training), whose weight and bias need no gradient. Equal to Backward's bit for bit.</summary>
+    public T[] EvalInputGradient(T[] g, T[]? reluOutput)
+    {
+        var gx = TensorAccess.Fresh<T>(x.Length);
+        var scale = new T[channels];
+        for (int c = 0; c < channels; c++) scale[c] = T.CreateTruncating(invStd[c] * Weight(c));
+        ForRows(r => Moments.ScaleGated<T>(Row(g, r), reluOutput is null ? default : Row(reluOutput, r), scale[r % channels], Row(gx, r)));
+        return gx;
+    }
+
     /// <summary>Gradients of input (null unless <paramref name="needInput"/>), weight and bias (per channel sums).
     /// In training the batch statistics depend on the input, which adds the two mean terms of PyTorch's formula
     /// dx = (g - mean(g) - (x - mean) invstd^2 mean(g (x - mean))) invstd w; in evaluation dx = g invstd w.</summary>
