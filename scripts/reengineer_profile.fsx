@@ -3,9 +3,9 @@
 // in process CPU time and wall time per phase, since CPU time moves far less than wall time on a shared, loaded machine.
 // Run it under perf for a per-kernel profile:
 //   DOTNET_EnableWriteXorExecute=0 DOTNET_PerfMapEnabled=1 perf record -e cpu-clock -F 199 -g dotnet fsi scripts/reengineer_profile.fsx
+// Then one forward under an ActivationCensus: what the graph keeps alive for the backward, by producing op.
 // Arguments: epochs (default 4), images (default 1182).
 #load "load.fsx"
-
 
 open System.Diagnostics
 open Hybrid.Core.Gpu
@@ -66,3 +66,18 @@ for i, name in List.indexed names do
     let cpu = totals |> List.map (fun p -> fst p.[i]) |> List.min
     let wall = totals |> List.map (fun p -> snd p.[i]) |> List.min
     printfn $"%-15s{name} CPU %8.1f{cpu * 1e3} ms   wall %8.1f{wall * 1e3} ms"
+
+// What the autograd graph of one mask-training forward keeps alive for the backward, by the op that produced it.
+let census () =
+    use _ = MaskTraining.trainingMode net
+    let x, y = List.head batches
+    use census = ActivationCensus.Start()
+    let loss = Functional.CrossEntropy(net.Call x, y)
+    let rows = census.Alive()
+    loss.Backward()
+    rows
+
+let rows = census ()
+for r in rows do
+    printfn $"kept by the graph: %-16s{r.Op} %3d{r.Arrays} arrays %7.1f{float r.Bytes / 1e6} MB"
+printfn $"kept by the graph: total %d{rows |> Seq.sumBy (fun r -> r.Arrays)} arrays %.1f{float (rows |> Seq.sumBy (fun r -> r.Bytes)) / 1e6} MB"
