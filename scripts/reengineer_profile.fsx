@@ -80,4 +80,5 @@ let census () =
 let rows = census ()
 for r in rows do
     printfn $"kept by the graph: %-16s{r.Op} %3d{r.Arrays} arrays %7.1f{float r.Bytes / 1e6} MB"
-printfn $"kept by the graph: total %d{rows |> Seq.sumBy (fun r -> r.Arrays)} arrays %.1f{float (rows |> Seq.sumBy (fun r -> r.Bytes)) / 1e6} MB"
+printfn
+    $"kept by the graph: total %d{rows |> Seq.sumBy (fun r -> r.Arrays)} arrays %.1f{float (rows |> Seq.sumBy (fun r -> r.Bytes)) / 1e6} MB"
