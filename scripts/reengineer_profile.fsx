@@ -7,7 +7,6 @@
 // Arguments: epochs (default 4), images (default 1182).
 #load "load.fsx"
 
-open System.Diagnostics
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Zoo
@@ -28,15 +27,6 @@ let batches =
           let n = min batch (images - start)
           generator.Normal(0.0, 1.0, ScalarType.Float32, n, 3, 32, 32).To device,
           Tensor.From(Array.init n (fun i -> int64 ((start + i) % 2)), [| n |], device) ]
-let proc = Process.GetCurrentProcess()
-
-/// Runs f, returning its result with the process CPU seconds and wall seconds it took.
-let timed (f: unit -> 'a) =
-    proc.Refresh()
-    let cpu0, wall = proc.TotalProcessorTime, Stopwatch.StartNew()
-    let result = f ()
-    proc.Refresh()
-    result, (proc.TotalProcessorTime - cpu0).TotalSeconds, wall.Elapsed.TotalSeconds
 
 let names = [ "forward"; "backward"; "ratio gradient"; "optimiser step"; "epoch" ]
 let totals =
@@ -47,16 +37,16 @@ let totals =
               let c0, w0 = sums.[i]
               sums.[i] <- (c0 + c, w0 + w)
           let (), eCpu, eWall =
-              timed (fun () ->
+              Load.timed (fun () ->
                   for x, y in batches do
                       optimizer.ZeroGrad()
-                      let loss, fCpu, fWall = timed (fun () -> Functional.CrossEntropy(net.Call x, y))
+                      let loss, fCpu, fWall = Load.timed (fun () -> Functional.CrossEntropy(net.Call x, y))
                       add 0 (fCpu, fWall)
-                      let (), bCpu, bWall = timed (fun () -> loss.Backward())
+                      let (), bCpu, bWall = Load.timed (fun () -> loss.Backward())
                       add 1 (bCpu, bWall)
-                      let (), rCpu, rWall = timed (fun () -> MaskedModel.addRatioGradient net settings.Alpha)
+                      let (), rCpu, rWall = Load.timed (fun () -> MaskedModel.addRatioGradient net settings.Alpha)
                       add 2 (rCpu, rWall)
-                      let (), sCpu, sWall = timed (fun () -> optimizer.Step())
+                      let (), sCpu, sWall = Load.timed (fun () -> optimizer.Step())
                       add 3 (sCpu, sWall))
           sums.[4] <- (eCpu, eWall)
           sums ]
