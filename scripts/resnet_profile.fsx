@@ -5,7 +5,6 @@
 // Argument: the batch (default 64).
 #load "load.fsx"
 
-open System.Diagnostics
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Optim
@@ -20,22 +19,13 @@ let generator = Generator 1L
 let x = generator.Normal(0.0, 1.0, ScalarType.Float32, batch, 3, 32, 32).To device
 let y = Tensor.From(Array.init batch (fun i -> int64 (i % 10)), [| batch |], device)
 let optimizer = SGD(model.Parameters(), 0.1, momentum = 0.9, weightDecay = 5e-4, nesterov = true)
-let proc = Process.GetCurrentProcess()
-
-/// Runs f, returning its result with the process CPU seconds and wall seconds it took.
-let timed (f: unit -> 'a) =
-    proc.Refresh()
-    let cpu0, wall = proc.TotalProcessorTime, Stopwatch.StartNew()
-    let result = f ()
-    proc.Refresh()
-    result, (proc.TotalProcessorTime - cpu0).TotalSeconds, wall.Elapsed.TotalSeconds
 
 let phases =
     [ for _ in 1..9 ->
           optimizer.ZeroGrad()
-          let loss, fCpu, fWall = timed (fun () -> Functional.CrossEntropy(model.Call x, y))
-          let (), bCpu, bWall = timed (fun () -> loss.Backward())
-          let (), sCpu, sWall = timed (fun () -> optimizer.Step())
+          let loss, fCpu, fWall = Load.timed (fun () -> Functional.CrossEntropy(model.Call x, y))
+          let (), bCpu, bWall = Load.timed (fun () -> loss.Backward())
+          let (), sCpu, sWall = Load.timed (fun () -> optimizer.Step())
           [ fCpu, fWall; bCpu, bWall; sCpu, sWall ] ]
     |> List.tail
 

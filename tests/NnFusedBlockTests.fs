@@ -58,6 +58,28 @@ let tests =
                       Expect.sequenceEqual logits expected $"run {run}, {name}: logits"
                       List.iteri2 (fun i e a -> close $"run {run}, {name}: gradient {i}" e a) expectedGrads grads
           }
+          test
+              "frozen evaluation-mode norms (SeaM's mask training) give the gradients of trainable ones to the bit, twice in a row" {
+              let m, x = model (), input 12L 8
+              use _ = m.Eval()
+              let gradients () =
+                  m.ZeroGrad()
+                  (Functional.Sum(m.Call x)).Backward()
+                  [ for name, p in m.NamedParameters() do
+                        if not (name.Contains "bn") then
+                            yield p.Grad.ToArray<float32>() |> Array.map System.BitConverter.SingleToInt32Bits ]
+              // Trainable norms take the full backward (ReLU mask, per-channel sums, combination); frozen ones the
+              // one-pass input gradient. The second frozen step runs in storage the first handed back to the pool.
+              let trainable = gradients ()
+              for name, p in m.NamedParameters() do
+                  if name.Contains "bn" then
+                      p.RequiresGrad <- false
+              for run in 1..2 do
+                  List.iteri2
+                      (fun i e a -> Expect.sequenceEqual a e $"run {run}: gradient {i}")
+                      trainable
+                      (gradients ())
+          }
           test "a second backward through a graph whose activations went back to the pool throws" {
               let m, x = model (), input 10L 4
               use _ = m.Train()

@@ -61,6 +61,9 @@ public static partial class Functional
         // The backward reads the input (through saved) and, for the fused ReLU only, the output: a plain batch norm's
         // output is not kept alive by the graph.
         var reluOutput = relu ? output : null;
+        if (!training && weight?.RequiresGrad != true && bias?.RequiresGrad != true)
+            return (output, FrozenBackward(saved.Frozen(), reluOutput, input.RequiresGrad, input.ShapeRef, input.Device,
+                1 + (weight is null ? 0 : 1) + (bias is null ? 0 : 1)));
         return (output, g =>
         {
             // The fused ReLU passes the gradient where its output is positive, as Relu's own backward does.
@@ -75,6 +78,17 @@ public static partial class Functional
         }
         );
     }
+
+    /// <summary>The backward of a frozen evaluation-mode batch norm (see <see cref="BatchNormKernel{T}.Frozen"/>): the input's
+    /// gradient only, nulls for the weight and bias (<paramref name="inputs"/> in all). It holds no reference to the input,
+    /// so the graph does not keep it alive (<see cref="Modules.BatchNorm.ReadsInputInBackward"/>).</summary>
+    static Func<Tensor, Tensor?[]> FrozenBackward<T>(BatchNormKernel<T>.FrozenGradient gradient, Tensor? reluOutput, bool needInput,
+        int[] shape, Gpu.Device device, int inputs) where T : unmanaged, IFloatingPointIeee754<T> => g =>
+    {
+        var grads = new Tensor?[inputs];
+        if (needInput) grads[0] = TensorAccess.Own(gradient.Input(g.Data<T>(), reluOutput?.Data<T>()), shape, device);
+        return grads;
+    };
 
     /// <summary>F.layer_norm over the trailing dimensions given by <paramref name="normalizedShape"/>.</summary>
     /// <remarks>Weight and bias, when given, have shape <paramref name="normalizedShape"/>; the variance is biased.</remarks>

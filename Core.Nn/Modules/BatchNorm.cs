@@ -124,6 +124,11 @@ public abstract class BatchNorm : Module
             : Functional.BatchNorm(input, mean, variance, Weight, Bias, useBatchStatistics, factor, Eps);
     }
 
+    /// <summary>Whether the backward of this norm's next forward reads its input: not in evaluation mode with running
+    /// statistics and a frozen weight and bias (SeaM's mask training), where the input is dead once normalised.</summary>
+    internal bool ReadsInputInBackward =>
+        Training || RunningMean is null || RunningVar is null || Weight?.RequiresGrad == true || Bias?.RequiresGrad == true;
+
     /// <summary>Checkpoints written before PyTorch 0.4.1 have no <c>num_batches_tracked</c>.</summary>
     protected override bool MayBeMissing(string localName) => localName == "num_batches_tracked";
 

@@ -136,7 +136,14 @@ public static class Autograd
                 if (!Receives(input) || inputGrads[i] is not { } g) continue;
                 CheckGradient(input.Shape, input.Dtype, g, node.Name);
                 dead.Hold(g);
-                if (pending.TryGetValue(input.Target!, out var sum))
+                if (pending.TryGetValue(input.Target!, out var sum) && dead.Exclusive(sum) && !ReferenceEquals(sum.Storage, g.Storage))
+                {
+                    // The pending sum is an array this pass rented and nothing else holds: add into it, no new array.
+                    Tensor.AddInto(sum, g);
+                    dead.Release(g);
+                    g = sum;
+                }
+                else if (sum is not null)
                 {
                     var total = Tensor.AddSame(sum, g);
                     dead.Hold(total);
@@ -167,6 +174,11 @@ public static class Autograd
 
         public void Hold(Tensor gradient) =>
             holders[gradient.Storage] = holders.TryGetValue(gradient.Storage, out int n) ? n + 1 : 1;
+
+        /// <summary>True when <paramref name="gradient"/>'s storage was rented by an op of this pass and only one pending
+        /// gradient holds it, so it may be written in place.</summary>
+        public bool Exclusive(Tensor gradient) =>
+            !Trace.IsActive && Rented.Contains(gradient.Storage) && holders.GetValueOrDefault(gradient.Storage) == 1;
 
         public void Release(Tensor gradient)
         {

@@ -99,6 +99,18 @@ public sealed partial class Tensor
         return Autograd.Record(moved, "ToDevice", g => [new Tensor(g.storage, g.shape, from)], this);
     }
 
+    /// <summary>a += b for equal shapes and dtypes, unrecorded: the accumulation step of the backward pass into a gradient
+    /// that only the pass holds (the same sums as <see cref="AddSame"/>, without a new array).</summary>
+    internal static void AddInto(Tensor a, Tensor b)
+    {
+        switch (a.storage)
+        {
+            case float[] r: System.Numerics.Tensors.TensorPrimitives.Add(r, b.F32, r); break;
+            case double[] r: System.Numerics.Tensors.TensorPrimitives.Add(r, b.F64, r); break;
+            default: throw new InvalidOperationException("gradients are floating point");
+        }
+    }
+
     /// <summary>a + b for equal shapes and dtypes, unrecorded: the accumulation step of the backward pass.</summary>
     internal static Tensor AddSame(Tensor a, Tensor b)
     {

@@ -77,9 +77,25 @@ public sealed class CifarResNet : Module
         Recycle(c, x, conv1, bn1);
         // While training, only bn1's backward reads c.
         if (Unobserved(conv1, bn1) && !ReferenceEquals(c.Storage, x.Storage)) Autograd.FreeAfterBackward(x, c);
+        // While training with nothing watching inside the model, each stage's output (bn1's, then each block's) is read
+        // in the backward by the next block's first convolution and its own op's backward (the ReLU mask), which runs
+        // after every op computed from it: then it is dead, and the next forward rents its storage from the pool
+        // instead of page-faulting a fresh array in.
+        bool graphPrivate = Autograd.IsEnabled && !Trace.IsActive && !HasForwardHooksWithin;
+        if (graphPrivate && !ReferenceEquals(c.Storage, x.Storage)) Autograd.FreeAfterBackward(x, x);
         Module producer = bn1;
         foreach (var layer in layers)
         {
+            if (graphPrivate)
+            {
+                foreach (var (_, block) in layer.NamedChildren())
+                {
+                    var next = block.Call(x);
+                    if (!ReferenceEquals(next.Storage, x.Storage)) Autograd.FreeAfterBackward(next, next);
+                    x = next;
+                }
+                continue;
+            }
             if (!MayRecycle(layer))
             {
                 x = layer.Call(x);
@@ -128,10 +144,12 @@ public sealed class CifarBasicBlock : Module
         var c1 = conv1.Call(input);
         var x = bn1.CallRelu(c1);
         Recycle(c1, x);
+        bool c1Dead = RecycleFrozen(c1, x, bn1);
         var c2 = conv2.Call(x);
         Recycle(x, c2);
         var y = bn2.Call(c2);
         Recycle(c2, y);
+        bool c2Dead = RecycleFrozen(c2, y, bn2);
         var output = Functional.AddRelu(y, shortcut.Call(input));
         // bn2's output is dead even while the graph records: neither a batch norm's backward nor AddRelu's reads it
         // (Functional.BatchNorm keeps its input, AddRelu its output), so training reuses its storage too.
@@ -139,9 +157,23 @@ public sealed class CifarBasicBlock : Module
             StoragePool.Return(y);
         // c1, x and c2 are read by the backward of bn2, conv2 and bn1 only, and bn1's runs last: then they are dead, and
         // the next forward reuses their storage instead of page-faulting in fresh arrays.
-        if (CifarResNet.Unobserved(conv1, bn1, conv2, bn2) && Private(input, c1, x, c2) && Private(output, c1, x, c2))
-            Autograd.FreeAfterBackward(x, c1, x, c2);
+        // (Those already handed back by RecycleFrozen are left out: their storage may serve a later value by now.)
+        Tensor[] held = [.. c1Dead ? [] : new[] { c1 }, x, .. c2Dead ? [] : new[] { c2 }];
+        if (CifarResNet.Unobserved(conv1, bn1, conv2, bn2) && Private(input, held) && Private(output, held))
+            Autograd.FreeAfterBackward(x, held);
         return output;
+    }
+
+    /// <summary>Under autograd, hands a convolution's output back to the pool as soon as a frozen evaluation-mode norm
+    /// (SeaM's mask training) has read it, since that norm's backward does not (the convolution's reads its input, not its
+    /// output); returns whether it did. Under no-grad <see cref="Recycle"/> has done it already.</summary>
+    bool RecycleFrozen(Tensor dead, Tensor next, BatchNorm norm)
+    {
+        if (!Autograd.IsEnabled || norm.ReadsInputInBackward || !CifarResNet.Unobserved(conv1, bn1, conv2, bn2)
+            || ReferenceEquals(dead.Storage, next.Storage))
+            return false;
+        StoragePool.Return(dead);
+        return true;
     }
 
     /// <summary>True when <paramref name="outside"/> shares storage with none of <paramref name="intermediates"/> (a batch

@@ -74,6 +74,34 @@ internal static class Moments
         return total;
     }
 
+    /// <summary>d = g * a + 0, and 0 where <paramref name="gate"/> (when given) is not positive: an evaluation-mode batch
+    /// norm's input gradient, behind its fused ReLU's mask, in one pass. It equals <see cref="Combine{T}"/> with b = c = 0
+    /// on the masked gradient bit for bit (adding +0 turns a -0 product into +0, as Combine's trailing terms do).</summary>
+    public static void ScaleGated<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> gate, T a, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T gs = ref MemoryMarshal.GetReference(g);
+        ref T ys = ref MemoryMarshal.GetReference(gate);
+        ref T ds = ref MemoryMarshal.GetReference(destination);
+        bool gated = !gate.IsEmpty;
+        nuint n = (nuint)destination.Length, i = 0, w = (nuint)Vector<T>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> va = new(a);
+            if (gated)
+                for (; i + w <= n; i += w)
+                {
+                    var keep = Vector.GreaterThan(Vector.LoadUnsafe(ref ys, i), Vector<T>.Zero);
+                    (Vector.ConditionalSelect(keep, Vector.LoadUnsafe(ref gs, i), Vector<T>.Zero) * va + Vector<T>.Zero).StoreUnsafe(ref ds, i);
+                }
+            else
+                for (; i + w <= n; i += w)
+                    (Vector.LoadUnsafe(ref gs, i) * va + Vector<T>.Zero).StoreUnsafe(ref ds, i);
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref ds, i) = (gated && !(Unsafe.Add(ref ys, i) > T.Zero) ? T.Zero : Unsafe.Add(ref gs, i)) * a + T.Zero;
+    }
+
     /// <summary>d = g * a + (x - center) * b + c: the input gradient of a normalisation, fused into one pass.</summary>
     public static void Combine<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, T center, T a, T b, T c, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -11,8 +11,11 @@ internal static class StoragePool
     const int MinLength = 85_000 / sizeof(float);
 
     /// <summary>Arrays kept per length: a residual block cycles through about three under no-grad; a training step of
-    /// ResNet-20 hands back about a dozen of its first stage's size during the backward, which the next forward rents.</summary>
-    const int PerLength = 16;
+    /// ResNet-20 keeps 14 of its first stage's size alive for the backward, which rents a few more for gradients while
+    /// they are still held and then hands them all back for the next forward. With 16 a step dropped the excess to
+    /// the GC and page-faulted fresh arrays in again (a tenth of a mask-training epoch's samples were the kernel
+    /// clearing pages).</summary>
+    const int PerLength = 32;
 
     /// <summary>The most floats held in all (1 GB), so an unusual pattern of lengths cannot hoard memory.</summary>
     const long MaxHeld = 1L << 28;
