@@ -267,6 +267,16 @@ let private edgeCases: (string * (Device -> unit)) list =
       "linear no inputs", linear (LinearShape(4, 0, 3))
       "linear K = 33", linear (LinearShape(7, 33, 10)) ]
 
+/// Named convolutions as test cases against the reference: (name, shape, bias), no bias mask, seed 11.
+let private namedShapes (name: string) (device: unit -> Device) (cases: (string * Conv2dShape * bool) list) =
+    testList
+        name
+        [ for caseName, shape, bias in cases ->
+              testCase caseName (fun () ->
+                  checkLayer
+                      (device ())
+                      { Conv = Some shape; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = 11 }) ]
+
 [<Tests>]
 let tests =
     testList
@@ -302,49 +312,33 @@ let tests =
                                   // From 16 to 31 images the Cpu sparse forward stages cells of 16 image lanes: rows of
                                   // 16 + 4 + 1 pixels, a short last chunk (23 = 16 + 7), at stride 2 rows of 16 + 1; from
                                   // 32 images, cells of 32 lanes and a chunk of 1. Too large for the slow backends.
-                                  testList
+                                  namedShapes
                                       "sparse image-lane shapes"
-                                      [ for name, shape, bias in
-                                            [ "conv 32 -> 12 channels, 21x21, batch 23",
-                                              Conv2dShape.Square(23, 32, 21, 12, 3, p = 1),
-                                              true
-                                              "conv 36 -> 8 channels, 34x34, stride 2, batch 31",
-                                              Conv2dShape.Square(31, 36, 34, 8, 3, s = 2, p = 1),
-                                              false
-                                              "conv 32 -> 8 channels, 12x12, batch 33",
-                                              Conv2dShape.Square(33, 32, 12, 8, 3, p = 1),
-                                              true ] ->
-                                            testCase name (fun () ->
-                                                checkLayer
-                                                    (device ())
-                                                    { Conv = Some shape
-                                                      Linear = LinearShape(0, 0, 0)
-                                                      Bias = bias
-                                                      BiasMask = false
-                                                      Seed = 11 }) ]
+                                      device
+                                      ([ "conv 32 -> 12 channels, 21x21, batch 23",
+                                         Conv2dShape.Square(23, 32, 21, 12, 3, p = 1),
+                                         true
+                                         "conv 36 -> 8 channels, 34x34, stride 2, batch 31",
+                                         Conv2dShape.Square(31, 36, 34, 8, 3, s = 2, p = 1),
+                                         false
+                                         "conv 32 -> 8 channels, 12x12, batch 33",
+                                         Conv2dShape.Square(33, 32, 12, 8, 3, p = 1),
+                                         true ])
                                   // Filters too many for the narrow Winograd kernel on small planes: the Cpu backend's
                                   // Winograd through OpenBLAS GEMMs (forward and input gradient; 12 tiles per image in
                                   // the second); and a stride-2 forward with 288 taps, im2col + GEMM over image chunks.
-                                  testList
+                                  namedShapes
                                       "large-channel small-image shapes"
-                                      [ for name, shape, bias in
-                                            [ "conv 256 -> 264 channels, 4x4, batch 3",
-                                              Conv2dShape.Square(3, 256, 4, 264, 3, p = 1),
-                                              true
-                                              "conv 264 -> 256 channels, 6x8, batch 2",
-                                              Conv2dShape(2, 264, 6, 8, 256, 3, 3, 1, 1, 1, 1),
-                                              false
-                                              "conv 32 -> 64 channels, 16x16, stride 2, batch 4",
-                                              Conv2dShape.Square(4, 32, 16, 64, 3, s = 2, p = 1),
-                                              false ] ->
-                                            testCase name (fun () ->
-                                                checkLayer
-                                                    (device ())
-                                                    { Conv = Some shape
-                                                      Linear = LinearShape(0, 0, 0)
-                                                      Bias = bias
-                                                      BiasMask = false
-                                                      Seed = 11 }) ]
+                                      device
+                                      ([ "conv 256 -> 264 channels, 4x4, batch 3",
+                                         Conv2dShape.Square(3, 256, 4, 264, 3, p = 1),
+                                         true
+                                         "conv 264 -> 256 channels, 6x8, batch 2",
+                                         Conv2dShape(2, 264, 6, 8, 256, 3, 3, 1, 1, 1, 1),
+                                         false
+                                         "conv 32 -> 64 channels, 16x16, stride 2, batch 4",
+                                         Conv2dShape.Square(4, 32, 16, 64, 3, s = 2, p = 1),
+                                         false ])
                                   // Batches of 8 and more: the Cpu backend's sparse forward restages 8 images at a time.
                                   property b.Slow "masked conv2d, batches of 8 to 20" (convGen 9 (8, 20)) (fun c ->
                                       checkLayer (device ()) c) ] ]
