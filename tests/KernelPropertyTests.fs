@@ -302,6 +302,16 @@ let private edgeCases: (string * (Device -> unit)) list =
       "linear no inputs", linear (LinearShape(4, 0, 3))
       "linear K = 33", linear (LinearShape(7, 33, 10)) ]
 
+/// Named convolutions as test cases against the reference: (name, shape, bias), no bias mask, seed 11.
+let private namedShapes (name: string) (device: unit -> Device) (cases: (string * Conv2dShape * bool) list) =
+    testList
+        name
+        [ for caseName, shape, bias in cases ->
+              testCase caseName (fun () ->
+                  checkLayer
+                      (device ())
+                      { Conv = Some shape; Linear = LinearShape(0, 0, 0); Bias = bias; BiasMask = false; Seed = 11 }) ]
+
 [<Tests>]
 let tests =
     testList
@@ -345,6 +355,21 @@ let tests =
                                       "masked conv2d 3x3, stride 1, padding 1 (Winograd shapes)"
                                       winogradConvGen
                                       (fun c -> checkLayer (device ()) c)
+                                  // Filters too many for the narrow Winograd kernel on small planes: the Cpu backend's
+                                  // Winograd through OpenBLAS GEMMs (forward and input gradient; 12 tiles per image in
+                                  // the second); and a stride-2 forward with 288 taps, im2col + GEMM over image chunks.
+                                  namedShapes
+                                      "large-channel small-image shapes"
+                                      device
+                                      ([ "conv 256 -> 264 channels, 4x4, batch 3",
+                                         Conv2dShape.Square(3, 256, 4, 264, 3, p = 1),
+                                         true
+                                         "conv 264 -> 256 channels, 6x8, batch 2",
+                                         Conv2dShape(2, 264, 6, 8, 256, 3, 3, 1, 1, 1, 1),
+                                         false
+                                         "conv 32 -> 64 channels, 16x16, stride 2, batch 4",
+                                         Conv2dShape.Square(4, 32, 16, 64, 3, s = 2, p = 1),
+                                         false ])
                                   // Batches of 8 and more: the Cpu backend's sparse forward restages 8 images at a time.
                                   property b.Slow "masked conv2d, batches of 8 to 20" (convGen 9 (8, 20)) (fun c ->
                                       checkLayer (device ()) c) ] ]

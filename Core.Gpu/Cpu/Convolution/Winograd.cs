@@ -70,7 +70,7 @@ internal static unsafe class Winograd
 
     /// <summary>The input gradient's convolution: dY (OutChannels planes) convolved at padding 1 with the filter flipped in
     /// space and with its channel axes swapped, W'[c, o, a, b] = W[o, c, 2 - a, 2 - b]; the same shape class as the forward.</summary>
-    static Conv2dShape Gradient(in Conv2dShape s) => new(s.Batch, s.OutChannels, s.Height, s.Width, s.InChannels, 3, 3, 1, 1, 1, 1);
+    internal static Conv2dShape Gradient(in Conv2dShape s) => new(s.Batch, s.OutChannels, s.Height, s.Width, s.InChannels, 3, 3, 1, 1, 1, 1);
 
     /// <summary>Whether <see cref="InputGradient"/> takes the shape: the forward would (<see cref="Applies"/>), and so would the
     /// input gradient's convolution.</summary>
@@ -95,42 +95,98 @@ internal static unsafe class Winograd
     /// <summary>GEMM columns for this many tiles: whole <see cref="NarrowGemm.Strip"/>s.</summary>
     static int Columns(int tiles) => (tiles + NarrowGemm.Strip - 1) / NarrowGemm.Strip * NarrowGemm.Strip;
 
-    /// <summary>U_pos[o, c] = (G g G^T)[pos] for G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], each position packed for
+    /// <summary>The transformed filters (<see cref="TransformFilters"/>), each position packed for
     /// <see cref="NarrowGemm.Multiply"/>.</summary>
     static void PackFilters(int m, int c, float* w, float* packed, int packedLength)
     {
         float[] transformed = ArrayPool<float>.Shared.Rent(Positions * m * c);
-        double* t = stackalloc double[12];
         try
         {
             fixed (float* u = transformed)
             {
-                for (int o = 0; o < m; o++)
-                    for (int ch = 0; ch < c; ch++)
-                    {
-                        float* g = w + ((long)o * c + ch) * 9;
-                        for (int j = 0; j < 3; j++)
-                        {
-                            t[j] = g[j];
-                            t[3 + j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
-                            t[6 + j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
-                            t[9 + j] = g[6 + j];
-                        }
-                        for (int a = 0; a < 4; a++)
-                        {
-                            double* r = t + 3 * a;
-                            long at = ((long)a * 4 * m + o) * c + ch, next = (long)m * c;
-                            u[at] = (float)r[0];
-                            u[at + next] = (float)(0.5 * (r[0] + r[1] + r[2]));
-                            u[at + 2 * next] = (float)(0.5 * (r[0] - r[1] + r[2]));
-                            u[at + 3 * next] = (float)r[2];
-                        }
-                    }
+                TransformFilters(m, c, w, 9L * c, 9, false, u, (long)m * c);
                 for (int pos = 0; pos < Positions; pos++)
                     NarrowGemm.Pack(m, c, u + (long)pos * m * c, c, 1, packed + (long)pos * packedLength);
             }
         }
         finally { ArrayPool<float>.Shared.Return(transformed); }
+    }
+
+    /// <summary>U_pos[r, q] = (G g G^T)[pos] for G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], formed in double, of the
+    /// <paramref name="rows"/> x <paramref name="columns"/> filters g whose tap k lies at w[r * rowStride + q * columnStride + k]
+    /// (at 8 - k when <paramref name="flip"/>: the input gradient's filter read straight from the forward's): position pos's
+    /// matrix (row-major) at <paramref name="u"/> + pos * <paramref name="positionStride"/>. Eight filters at a time in
+    /// double lanes, each with the same operations in the same order as one at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void TransformFilters(int rows, int columns, float* w, long rowStride, long columnStride, bool flip, float* u,
+        long positionStride)
+    {
+        const int Lanes = 8;
+        int padded = (columns + Lanes - 1) & ~(Lanes - 1);
+        float[] gathered = ArrayPool<float>.Shared.Rent(9 * padded);
+        var half = Vector512.Create(0.5);
+        var t = stackalloc Vector512<double>[12];
+        float* last = stackalloc float[Lanes];
+        try
+        {
+            fixed (float* taps = gathered)
+            {
+                new Span<float>(taps, 9 * padded).Clear();
+                for (int r = 0; r < rows; r++)
+                {
+                    // Tap k of every filter of the row side by side, so the lanes load whole vectors.
+                    for (int q = 0; q < columns; q++)
+                    {
+                        float* g = w + r * rowStride + q * columnStride;
+                        for (int k = 0; k < 9; k++) taps[k * padded + q] = g[flip ? 8 - k : k];
+                    }
+                    for (int q = 0; q < padded; q += Lanes)
+                    {
+                        for (int j = 0; j < 3; j++)
+                        {
+                            Vector512<double> g0 = Widen(taps + j * padded + q), g1 = Widen(taps + (3 + j) * padded + q),
+                                g2 = Widen(taps + (6 + j) * padded + q);
+                            t[j] = g0;
+                            t[3 + j] = half * (g0 + g1 + g2);
+                            t[6 + j] = half * (g0 - g1 + g2);
+                            t[9 + j] = g2;
+                        }
+                        for (int a = 0; a < 4; a++)
+                        {
+                            Vector512<double> r0 = t[3 * a], r1 = t[3 * a + 1], r2 = t[3 * a + 2];
+                            float* at = u + a * 4 * positionStride + (long)r * columns + q;
+                            int count = Math.Min(Lanes, columns - q);
+                            Store(r0, at, count, last);
+                            Store(half * (r0 + r1 + r2), at + positionStride, count, last);
+                            Store(half * (r0 - r1 + r2), at + 2 * positionStride, count, last);
+                            Store(r2, at + 3 * positionStride, count, last);
+                        }
+                    }
+                }
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(gathered); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<double> Widen(float* p)
+    {
+        var v = Vector256.Load(p);
+        return Vector512.Create(Vector256.WidenLower(v), Vector256.WidenUpper(v));
+    }
+
+    /// <summary>The lanes rounded to float, all eight or the first <paramref name="count"/> (through <paramref name="spare"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(Vector512<double> v, float* at, int count, float* spare)
+    {
+        var narrow = Vector256.Narrow(v.GetLower(), v.GetUpper());
+        if (count == 8)
+        {
+            narrow.Store(at);
+            return;
+        }
+        narrow.Store(spare);
+        for (int i = 0; i < count; i++) at[i] = spare[i];
     }
 
     /// <summary>Y = A^T M A + bias for 16 tiles of one output channel from tile t on, A^T = [1 1 1 0; 0 1 -1 -1], written as
