@@ -15,13 +15,35 @@ internal static unsafe class CpuMixtureBlock
     /// <summary>Scratch of one worker thread, grown on demand and pinned so that the loops take its address freely.</summary>
     sealed class Scratch
     {
-        public double[] LogProb = [], Product = [], Weighted = [], Roots = [], Augmented = [], Moments = [], Partial = [];
+        public double[] Rows = [], LogProb = [], Product = [], Weighted = [], Roots = [], Augmented = [], Moments = [],
+            Partial = [];
 
         public static double[] Fit(double[] current, int length) =>
             current.Length >= length ? current : GC.AllocateUninitializedArray<double>(length, pinned: true);
     }
 
     [ThreadStatic] static Scratch? scratch;
+
+    /// <summary>The <paramref name="rows"/> rows of x (stride d) minus <paramref name="centre"/>, in this thread's
+    /// scratch (valid until its next call): the centred rows that the other methods read, value for value
+    /// x - c.</summary>
+    public static double* Centred(double* x, int rows, int d, double* centre)
+    {
+        var s = scratch ??= new Scratch();
+        s.Rows = Scratch.Fit(s.Rows, rows * d);
+        fixed (double* target = s.Rows)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                double* row = x + (long)i * d, centred = target + (long)i * d;
+                int a = 0;
+                for (; a <= d - 8; a += 8) (Vector512.Load(row + a) - Vector512.Load(centre + a)).Store(centred + a);
+                for (; a < d; a++) centred[a] = row[a] - centre[a];
+            }
+            // Pinned at allocation: the address outlives the fixed statement.
+            return target;
+        }
+    }
 
     /// <summary>The rows x k matrix log wⱼ + log N(xᵢ | j) into <paramref name="logProb"/> (row stride k). Diag and
     /// spherical read the extended rows (<see cref="MixtureRows"/>), made here unless given in <paramref name="z"/>.</summary>
@@ -296,7 +318,7 @@ internal static unsafe class CpuMixtureBlock
     {
         int k = t.Components, d = t.Dimensions;
         var s = scratch ??= new Scratch();
-        int stride = MixtureGram.Stride(d);
+        int stride = MixtureGram.Stride(d), slice = MixtureGram.SliceRows(d);
         if (t.Matrix) s.Weighted = Scratch.Fit(s.Weighted, rows * stride);
         fixed (double* shifts = t.Shifts, counts = part.Counts, sums = part.Sums, scatter = part.Scatter, weighted = s.Weighted)
         {
@@ -324,9 +346,15 @@ internal static unsafe class CpuMixtureBlock
                     int count = 0;
                     for (int i = 0; i < rows; i++)
                         if (r[i * k + j] != 0.0) used[count++] = i;
-                    if (count == 0) continue;
-                    MixtureSimd.WeightRows(x, d, used, count, r + j, roots + j, k, shifts + j * d, sums + j * d, weighted, stride);
-                    MixtureGram.AddUpper(weighted, count, d, scatter + j * d * d);
+                    // A slice of weighted rows at a time, added to the scatter while it is in L1: the Gram kernel
+                    // slices its rows the same way, so the sums are those of one call over all of them.
+                    for (int first = 0; first < count; first += slice)
+                    {
+                        int length = Math.Min(slice, count - first);
+                        MixtureSimd.WeightRows(x, d, used + first, length, r + j, roots + j, k, shifts + j * d,
+                            sums + j * d, weighted, stride);
+                        MixtureGram.AddUpper(weighted, length, d, scatter + j * d * d);
+                    }
                 }
             }
         }
