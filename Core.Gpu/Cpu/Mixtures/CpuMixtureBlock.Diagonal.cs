@@ -62,11 +62,11 @@ internal static unsafe partial class CpuMixtureBlock
         }
     }
 
-    // Diag and spherical with AVX-512: the block in slices of SliceRows rows, each extended, turned into
+    // Diag and spherical with AVX-512: the block in slices of SliceRows rows, each centred and extended, turned into
     // responsibilities and added to the moments while its extended rows are still in L1 (over the whole block, the
     // moments' tiles read them from L2 six times). The tiles carry over from slice to slice in memory and the
     // log-likelihood in row order, so every sum is the one a single pass over the block makes.
-    static double SlicedPass(CpuMixtureTerms t, double* x, int rows, double* r, MixtureStatistics part)
+    static double SlicedPass(CpuMixtureTerms t, double* x, double* centre, int rows, double* r, MixtureStatistics part)
     {
         int k = t.Components, d = t.Dimensions, stride = MixtureRows.Stride(d);
         var (from, width) = MixtureRows.Columns(t.Type, d);
@@ -85,7 +85,7 @@ internal static unsafe partial class CpuMixtureBlock
             {
                 int count = Math.Min(SliceRows, rows - first);
                 double* logProb = r + first * k;
-                MixtureRows.Fill(x + first * d, count, d, z);
+                MixtureRows.Fill(x + first * d, count, d, z, centre);
                 // What AddMoments may read past the last row, kept finite.
                 new Span<double>(z + count * stride, MixtureProducts.Slack).Clear();
                 MixtureProducts.Densities(z + from, stride, count, width, q, k, logProb, y);

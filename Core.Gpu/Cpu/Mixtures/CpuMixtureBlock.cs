@@ -202,14 +202,16 @@ internal static unsafe partial class CpuMixtureBlock
         }
     }
 
-    /// <summary>A pass over one block: log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
-    public static double Pass(CpuMixtureTerms t, double* x, int rows, MixtureStatistics part, bool openBlas)
+    /// <summary>A pass over one block of rows x (stride d, not yet centred: <paramref name="centre"/> is subtracted as
+    /// they are read): log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
+    public static double Pass(CpuMixtureTerms t, double* x, double* centre, int rows, MixtureStatistics part, bool openBlas)
     {
         var s = scratch ??= new Scratch();
         s.LogProb = Scratch.Fit(s.LogProb, rows * t.Components);
         fixed (double* r = s.LogProb)
         {
-            if (openBlas && t.QuadraticTiles.Length > 0) return SlicedPass(t, x, rows, r, part);
+            if (openBlas && t.QuadraticTiles.Length > 0) return SlicedPass(t, x, centre, rows, r, part);
+            x = Centred(x, rows, t.Dimensions, centre);
             double* z = t.Quadratic.Length > 0 ? AugmentedRows(x, rows, t.Dimensions) : null;
             LogDensities(t, x, rows, r, openBlas, z);
             double logLikelihood = MixtureSimd.Normalise(r, rows, t.Components, 0.0);

@@ -99,11 +99,12 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
                 for (int b = firstBlock; b < endBlock; b++)
                 {
                     int first = b * CpuMixtureBlock.Rows, rows = Math.Min(CpuMixtureBlock.Rows, n - first);
-                    double* block = CpuMixtureBlock.Centred(x + (long)first * d, rows, d, centre);
+                    double* block = x + (long)first * d;
                     if (given == null)
-                        part.LogLikelihood += CpuMixtureBlock.Pass(terms, block, rows, part, openBlas);
+                        part.LogLikelihood += CpuMixtureBlock.Pass(terms, block, centre, rows, part, openBlas);
                     else
-                        CpuMixtureBlock.Accumulate(terms, block, rows, given + (long)first * k, part, openBlas);
+                        CpuMixtureBlock.Accumulate(terms, CpuMixtureBlock.Centred(block, rows, d, centre), rows,
+                            given + (long)first * k, part, openBlas);
                 }
             if (terms.Type == CovarianceType.Tied) CpuMixtureBlock.MoveTiedScatter(terms, part);
         });
