@@ -3,7 +3,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// <summary>One block of rows of a Cpu mixture pass: weighted log-densities, responsibilities, and their moments added
 /// to a partial <see cref="MixtureStatistics"/> (the scatter of full and tied in its upper triangles only). A block is
 /// a few hundred rows, so that its products and scratch stay in the core's L2 cache.</summary>
-internal static unsafe class CpuMixtureBlock
+internal static unsafe partial class CpuMixtureBlock
 {
     /// <summary>Rows per block.</summary>
     public const int Rows = 256;
@@ -11,13 +11,35 @@ internal static unsafe class CpuMixtureBlock
     /// <summary>Scratch of one worker thread, grown on demand and pinned so that the loops take its address freely.</summary>
     sealed class Scratch
     {
-        public double[] LogProb = [], Product = [], Weighted = [], Roots = [], Augmented = [], Moments = [];
+        public double[] Rows = [], LogProb = [], Product = [], Weighted = [], Roots = [], Augmented = [], Moments = [],
+            Partial = [];
 
         public static double[] Fit(double[] current, int length) =>
             current.Length >= length ? current : GC.AllocateUninitializedArray<double>(length, pinned: true);
     }
 
     [ThreadStatic] static Scratch? scratch;
+
+    /// <summary>The <paramref name="rows"/> rows of x (stride d) minus <paramref name="centre"/>, in this thread's
+    /// scratch (valid until its next call): the centred rows that the other methods read, value for value
+    /// x - c.</summary>
+    public static double* Centred(double* x, int rows, int d, double* centre)
+    {
+        var s = scratch ??= new Scratch();
+        s.Rows = Scratch.Fit(s.Rows, rows * d);
+        fixed (double* target = s.Rows)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                double* row = x + (long)i * d, centred = target + (long)i * d;
+                int a = 0;
+                for (; a <= d - 8; a += 8) (Vector512.Load(row + a) - Vector512.Load(centre + a)).Store(centred + a);
+                for (; a < d; a++) centred[a] = row[a] - centre[a];
+            }
+            // Pinned at allocation: the address outlives the fixed statement.
+            return target;
+        }
+    }
 
     /// <summary>The rows x k matrix log wⱼ + log N(xᵢ | j) into <paramref name="logProb"/> (row stride k). Diag and
     /// spherical read the extended rows (<see cref="MixtureRows"/>), made here unless given in <paramref name="z"/>.</summary>
@@ -124,42 +146,6 @@ internal static unsafe class CpuMixtureBlock
         }
     }
 
-    // Diag and spherical moments as one product: rᵀ [x², x, 1] (diag) or rᵀ [x, 1, ‖x‖²] (spherical) gives Σ r x
-    // and Σ r per component with Σ r x² or Σ r ‖x‖², from which the moments about the shift s follow:
-    // Σ r (x - s) = Σ r x - s Σ r, Σ r (x - s)² = Σ r x² - 2 s Σ r x + s² Σ r, and the sum of the latter over features.
-    static void AddDiagonalMoments(CovarianceType type, double* z, int rows, int d, double* r, int k, double* shifts,
-        double* counts, double* sums, double* scatter, bool openBlas)
-    {
-        var s = scratch ??= new Scratch();
-        var (from, width) = MixtureRows.Columns(type, d);
-        bool spherical = type == CovarianceType.Spherical;
-        // Where Σ r x and Σ r stand in a row of the product.
-        int first = spherical ? 0 : d, ones = spherical ? d : 2 * d;
-        s.Moments = Scratch.Fit(s.Moments, k * width);
-        fixed (double* moments = s.Moments)
-        {
-            if (openBlas && MixtureProducts.Supported)
-                MixtureProducts.Moments(r, k, rows, z + from, MixtureRows.Stride(d), width, moments);
-            else
-                DoubleBlas.MultiplyTransposed(openBlas, k, width, rows, r, k, z + from, MixtureRows.Stride(d), moments, width);
-            for (int j = 0; j < k; j++)
-            {
-                double* m = moments + j * width, shift = shifts + j * d;
-                double count = m[ones], moved = spherical ? m[d + 1] : 0.0;
-                counts[j] += count;
-                for (int a = 0; a < d; a++)
-                {
-                    double sum = m[first + a], h = shift[a];
-                    sums[j * d + a] += sum - h * count;
-                    double move = h * (h * count - 2.0 * sum);
-                    if (spherical) moved += move;
-                    else scatter[j * d + a] += m[a] + move;
-                }
-                if (spherical) scatter[j] += moved;
-            }
-        }
-    }
-
     // Tied needs only Σⱼ Σᵢ rᵢⱼ (xᵢ - sⱼ)(xᵢ - sⱼ)ᵀ = Σᵢ ρᵢ xᵢxᵢᵀ - Σⱼ (sⱼ Sⱼᵀ + Sⱼ sⱼᵀ + Nⱼ sⱼsⱼᵀ), with ρᵢ = Σⱼ rᵢⱼ,
     // Nⱼ = Σᵢ rᵢⱼ and Sⱼ = Σᵢ rᵢⱼ (xᵢ - sⱼ) the sums about the shifts: one Gram matrix of the rows √ρᵢ xᵢ instead of one
     // per component, and the counts and sums from one product rᵀ [x, 1]. The second term is linear in N and S, so it is
@@ -216,16 +202,19 @@ internal static unsafe class CpuMixtureBlock
         }
     }
 
-    /// <summary>A pass over one block: log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
-    public static double Pass(CpuMixtureTerms t, double* x, int rows, MixtureStatistics part, bool openBlas)
+    /// <summary>A pass over one block of rows x (stride d, not yet centred: <paramref name="centre"/> is subtracted as
+    /// they are read): log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
+    public static double Pass(CpuMixtureTerms t, double* x, double* centre, int rows, MixtureStatistics part, bool openBlas)
     {
         var s = scratch ??= new Scratch();
         s.LogProb = Scratch.Fit(s.LogProb, rows * t.Components);
         fixed (double* r = s.LogProb)
         {
+            if (openBlas && t.QuadraticTiles.Length > 0) return SlicedPass(t, x, centre, rows, r, part);
+            x = Centred(x, rows, t.Dimensions, centre);
             double* z = t.Quadratic.Length > 0 ? AugmentedRows(x, rows, t.Dimensions) : null;
             LogDensities(t, x, rows, r, openBlas, z);
-            double logLikelihood = MixtureSimd.Normalise(r, rows, t.Components);
+            double logLikelihood = MixtureSimd.Normalise(r, rows, t.Components, 0.0);
             Accumulate(t, x, rows, r, part, openBlas, z);
             return logLikelihood;
         }
@@ -238,7 +227,7 @@ internal static unsafe class CpuMixtureBlock
     {
         int k = t.Components, d = t.Dimensions;
         var s = scratch ??= new Scratch();
-        int stride = MixtureGram.Stride(d);
+        int stride = MixtureGram.Stride(d), slice = MixtureGram.SliceRows(d);
         if (t.Matrix) s.Weighted = Scratch.Fit(s.Weighted, rows * stride);
         fixed (double* shifts = t.Shifts, counts = part.Counts, sums = part.Sums, scatter = part.Scatter, weighted = s.Weighted)
         {
@@ -266,9 +255,15 @@ internal static unsafe class CpuMixtureBlock
                     int count = 0;
                     for (int i = 0; i < rows; i++)
                         if (r[i * k + j] != 0.0) used[count++] = i;
-                    if (count == 0) continue;
-                    MixtureSimd.WeightRows(x, d, used, count, r + j, roots + j, k, shifts + j * d, sums + j * d, weighted, stride);
-                    MixtureGram.AddUpper(weighted, count, d, scatter + j * d * d);
+                    // A slice of weighted rows at a time, added to the scatter while it is in L1: the Gram kernel
+                    // slices its rows the same way, so the sums are those of one call over all of them.
+                    for (int first = 0; first < count; first += slice)
+                    {
+                        int length = Math.Min(slice, count - first);
+                        MixtureSimd.WeightRows(x, d, used + first, length, r + j, roots + j, k, shifts + j * d,
+                            sums + j * d, weighted, stride);
+                        MixtureGram.AddUpper(weighted, length, d, scatter + j * d * d);
+                    }
                 }
             }
         }

@@ -14,12 +14,15 @@ internal static unsafe class MixtureGram
     /// <summary>The padded width of a row of A: d rounded up to whole vectors (the padding holds zeros).</summary>
     public static int Stride(int d) => (d + W - 1) & ~(W - 1);
 
+    /// <summary>Rows of A per slice: a caller that makes A a slice at a time (and adds each in turn) gets the same sums as
+    /// one call over all of its rows.</summary>
+    public static int SliceRows(int d) => Math.Max(8, SliceBytes / (8 * Stride(d)));
+
     /// <summary>Adds Aᵀ A to the d x d matrix C (row stride d) on and above its diagonal (a few entries just below it
     /// too, which the caller overwrites by symmetry). A is m x <see cref="Stride"/>(d), row-major, zero beyond column d.</summary>
     public static void AddUpper(double* a, int m, int d, double* c)
     {
-        int stride = Stride(d);
-        int slice = Math.Max(8, SliceBytes / (8 * stride));
+        int stride = Stride(d), slice = SliceRows(d);
         for (int first = 0; first < m; first += slice)
         {
             double* rows = a + (long)first * stride;

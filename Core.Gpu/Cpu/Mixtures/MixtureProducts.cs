@@ -4,8 +4,8 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// register-tiled AVX-512 loops rather than OpenBLAS dgemm: at 256 x 65 x 16 OpenBLAS's small-matrix kernels ran at about
 /// half the FMA ports' rate. The log-densities z Q go 8 rows x 16 components at a time (per column of z, eight broadcasts
 /// and two loads of Q feed 16 multiply-adds); the moments rᵀ z go 8 components x 24 columns at a time over the rows
-/// (eight broadcasts of r and three loads of z feed 24). Every output sums in a fixed order, whatever the rows around
-/// it.</summary>
+/// (eight broadcasts of r and three loads of z feed 24), the tiles kept in memory between slices of rows so that a
+/// slice's z is read from L1. Every output sums in a fixed order, whatever the rows around it.</summary>
 internal static unsafe class MixtureProducts
 {
     const int W = 8;
@@ -13,7 +13,7 @@ internal static unsafe class MixtureProducts
     /// <summary>Whether these loops run (AVX-512 present); elsewhere the products go to <see cref="DoubleBlas"/>.</summary>
     public static bool Supported => Vector512.IsHardwareAccelerated;
 
-    /// <summary>Doubles that <see cref="Moments"/> may read past the last extended row's end.</summary>
+    /// <summary>Doubles that <see cref="AddMoments"/> may read past the last extended row's end.</summary>
     public const int Slack = 3 * W;
 
     /// <summary>Q (columns x k) with its rows padded to whole pairs of vectors (zeros past k), as <see cref="Densities"/>
@@ -106,21 +106,34 @@ internal static unsafe class MixtureProducts
         v1.Store(target + W);
     }
 
-    /// <summary>m[j width + c] = Σᵢ r[i k + j] z[i zStride + c] for j &lt; k and c &lt; width, summed in row order; z is
-    /// read up to <see cref="Slack"/> doubles past the end of its last row's <paramref name="width"/> columns.</summary>
-    public static void Moments(double* r, int k, int rows, double* z, int zStride, int width, double* m)
+    /// <summary>Doubles of the partial moments that <see cref="AddMoments"/> carries from one slice of rows to the
+    /// next: one 8 x 24 tile per group of eight components and 24 columns.</summary>
+    public static int PartialLength(int k, int width) => (k + W - 1) / W * ((width + 3 * W - 1) / (3 * W)) * TileLength;
+
+    const int TileLength = W * 3 * W;
+
+    /// <summary>partial += rᵀ z over <paramref name="rows"/> rows, in row order, with <paramref name="partial"/> as
+    /// <see cref="PartialLength"/> lays it out (zeros to begin with); z is read up to <see cref="Slack"/> doubles past
+    /// the end of its last row's <paramref name="width"/> columns. Every sum carries on where the last call left it, so
+    /// slices of rows (that keep their z in L1) give the same sums as one call over all of them.</summary>
+    public static void AddMoments(double* r, int k, int rows, double* z, int zStride, int width, double* partial)
     {
-        double* tile = stackalloc double[W * 3 * W];
         for (int j = 0; j < k; j += W)
-            for (int c = 0; c < width; c += 3 * W)
-            {
-                MomentTile(r, k, j, rows, z + c, zStride, tile);
-                for (int t = 0; t < W && j + t < k; t++)
-                    for (int e = 0; e < 3 * W && c + e < width; e++) m[(j + t) * width + c + e] = tile[t * 3 * W + e];
-            }
+            for (int c = 0; c < width; c += 3 * W, partial += TileLength)
+                MomentTile(r, k, j, rows, z + c, zStride, partial);
     }
 
-    // tile[t 24 + e] = Σᵢ r[i k + min(j + t, k - 1)] z[i zStride + e]: a short last group of components repeats its
+    /// <summary>m[j width + c] = the moments that <see cref="AddMoments"/> summed in <paramref name="partial"/>, for
+    /// j &lt; k and c &lt; width.</summary>
+    public static void Extract(double* partial, int k, int width, double* m)
+    {
+        for (int j = 0; j < k; j += W)
+            for (int c = 0; c < width; c += 3 * W, partial += TileLength)
+                for (int t = 0; t < W && j + t < k; t++)
+                    for (int e = 0; e < 3 * W && c + e < width; e++) m[(j + t) * width + c + e] = partial[t * 3 * W + e];
+    }
+
+    // tile[t 24 + e] += Σᵢ r[i k + min(j + t, k - 1)] z[i zStride + e]: a short last group of components repeats its
     // last one, which the caller does not keep.
     static void MomentTile(double* r, int k, int j, int rows, double* z, int zStride, double* tile)
     {
@@ -128,10 +141,11 @@ internal static unsafe class MixtureProducts
             o4 = Math.Min(j + 4, k - 1), o5 = Math.Min(j + 5, k - 1), o6 = Math.Min(j + 6, k - 1),
             o7 = Math.Min(j + 7, k - 1);
         // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
-        Vector512<double> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default,
-            c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default,
-            c40 = default, c41 = default, c42 = default, c50 = default, c51 = default, c52 = default,
-            c60 = default, c61 = default, c62 = default, c70 = default, c71 = default, c72 = default;
+        Vector512<double> c00 = Load(tile, 0), c01 = Load(tile, 1), c02 = Load(tile, 2), c10 = Load(tile, 3),
+            c11 = Load(tile, 4), c12 = Load(tile, 5), c20 = Load(tile, 6), c21 = Load(tile, 7), c22 = Load(tile, 8),
+            c30 = Load(tile, 9), c31 = Load(tile, 10), c32 = Load(tile, 11), c40 = Load(tile, 12), c41 = Load(tile, 13),
+            c42 = Load(tile, 14), c50 = Load(tile, 15), c51 = Load(tile, 16), c52 = Load(tile, 17), c60 = Load(tile, 18),
+            c61 = Load(tile, 19), c62 = Load(tile, 20), c70 = Load(tile, 21), c71 = Load(tile, 22), c72 = Load(tile, 23);
         for (int i = 0; i < rows; i++)
         {
             double* row = z + (long)i * zStride, weights = r + (long)i * k;
@@ -180,6 +194,9 @@ internal static unsafe class MixtureProducts
         StoreTriple(tile + 18 * W, c60, c61, c62);
         StoreTriple(tile + 21 * W, c70, c71, c72);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<double> Load(double* tile, int vector) => Vector512.Load(tile + vector * W);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreTriple(double* target, Vector512<double> v0, Vector512<double> v1, Vector512<double> v2)

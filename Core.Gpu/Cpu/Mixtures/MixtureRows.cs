@@ -19,8 +19,9 @@ internal static unsafe class MixtureRows
         _ => (d, d + 1),
     };
 
-    /// <summary>The <paramref name="rows"/> rows of x (stride d), extended, into z (stride <see cref="Stride"/>).</summary>
-    public static void Fill(double* x, int rows, int d, double* z)
+    /// <summary>The <paramref name="rows"/> rows of x (stride d), less <paramref name="centre"/> where given, extended,
+    /// into z (stride <see cref="Stride"/>).</summary>
+    public static void Fill(double* x, int rows, int d, double* z, double* centre = null)
     {
         int stride = Stride(d);
         for (int i = 0; i < rows; i++)
@@ -31,6 +32,7 @@ internal static unsafe class MixtureRows
             for (; a <= d - W; a += W)
             {
                 var v = Vector512.Load(row + a);
+                if (centre != null) v -= Vector512.Load(centre + a);
                 var square = v * v;
                 square.Store(target + a);
                 v.Store(target + d + a);
@@ -39,8 +41,9 @@ internal static unsafe class MixtureRows
             double tail = 0.0;
             for (; a < d; a++)
             {
-                target[a] = row[a] * row[a];
-                target[d + a] = row[a];
+                double v = centre == null ? row[a] : row[a] - centre[a];
+                target[a] = v * v;
+                target[d + a] = v;
                 tail += target[a];
             }
             target[2 * d] = 1.0;

@@ -112,10 +112,11 @@ internal static unsafe class MixtureSimd
     }
 
     /// <summary>Turns each of <paramref name="rows"/> rows of k weighted log-densities into responsibilities
-    /// exp(v - max) / Σ exp(v - max), in place, and returns the sum over rows, in row order, of the log normalisers
-    /// max + log Σ exp(v - max) (the block's log-likelihood). A row goes eight values a step, then four, then one; the
-    /// logarithms go eight rows at a time.</summary>
-    public static double Normalise(double* values, int rows, int k)
+    /// exp(v - max) / Σ exp(v - max), in place, and returns <paramref name="total"/> plus the log normalisers
+    /// max + log Σ exp(v - max), added in row order (the block's log-likelihood, carried on over slices of whole
+    /// groups of eight rows). A row goes eight values a step, then four, then one; the logarithms go eight rows at a
+    /// time.</summary>
+    public static double Normalise(double* values, int rows, int k, double total)
     {
         int padded = (rows + W - 1) & ~(W - 1);
         double* maxima = stackalloc double[padded];
@@ -130,7 +131,6 @@ internal static unsafe class MixtureSimd
             Scale(v, k, 1.0 / sum);
         }
         for (int i = rows; i < padded; i++) (maxima[i], sums[i]) = (0.0, 1.0);
-        double total = 0.0;
         for (int i = 0; i < padded; i += W)
         {
             var norms = Vector512.Load(maxima + i) + Vector512.Log(Vector512.Load(sums + i));
