@@ -6,7 +6,6 @@ open TorchSharp
 open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.TorchInterop.Tensors
-open Hybrid.TorchInterop.Modules
 
 /// What the engine reports itself as in results and benchmark tables.
 let name = $"TorchSharp {typeof<torch>.Assembly.GetName().Version.ToString 3} (libtorch {torch.__version__})"

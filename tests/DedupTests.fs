@@ -5,7 +5,6 @@ open System.IO
 open Expecto
 open FsCheck.FSharp
 open Hybrid.Analysis
-open Hybrid.Analysis.Architecture
 
 /// LCS by enumerating every subsequence of the shorter sequence (exponential: short inputs only).
 let private bruteForceLcs (a: int[]) (b: int[]) =

@@ -1,6 +1,7 @@
 /// A private PostgreSQL server for the tests: initdb and pg_ctl run as the `postgres` user (the tests run as root) on a
 /// data folder, a socket folder and a loopback port of their own, started on first use and stopped when the tests
-/// exit; and the catalog stores every catalog test runs on, so that SQLite and PostgreSQL answer the same tests.
+/// exit (a test that restarts its server starts one of its own with `startServer`); and the catalog stores every
+/// catalog test runs on, so that SQLite and PostgreSQL answer the same tests.
 [<AutoOpen>]
 module Hybrid.Tests.PostgresServer
 
@@ -47,6 +48,14 @@ type Server = { Folder: string; Port: int }
 let private pgCtl (s: Server) (action: string list) =
     asPostgres "pg_ctl" ([ "-D"; Path.Combine(s.Folder, "data"); "-l"; Path.Combine(s.Folder, "log"); "-w" ] @ action)
 
+/// Stops a server at once and removes its folder; nothing when it is already gone.
+let stopServer (s: Server) =
+    if Directory.Exists s.Folder then
+        try
+            pgCtl s [ "-m"; "immediate"; "stop" ]
+        finally
+            Directory.Delete(s.Folder, true)
+
 let private start (s: Server) =
     pgCtl
         s
@@ -54,58 +63,60 @@ let private start (s: Server) =
           $"-k {s.Folder} -p {s.Port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
           "start" ]
 
-/// The server, started on first use and stopped (its folder removed) when the test program exits.
-let postgresServer =
-    lazy
-        (let folder = Directory.CreateTempSubdirectory("hybrid-pg-").FullName
-         let server = { Folder = folder; Port = freePort () }
-         let pwfile = Path.Combine(folder, "pw")
-         File.WriteAllText(pwfile, postgresPassword)
-         let code, _, err = runProcess "chown" "/" 30 [ "-R"; "postgres:postgres"; folder ]
-         if code <> 0 then
-             failwithf "tests: chown postgres %s failed: %s" folder err
-         asPostgres
-             "initdb"
-             [ "-D"
-               Path.Combine(folder, "data")
-               "-U"
-               "postgres"
-               "--auth-local=trust"
-               "--auth-host=scram-sha-256"
-               $"--pwfile={pwfile}"
-               "-E"
-               "UTF8"
-               "--no-sync" ]
-         start server
-         AppDomain.CurrentDomain.ProcessExit.Add(fun _ ->
-             try
-                 pgCtl server [ "-m"; "immediate"; "stop" ]
-             finally
-                 Directory.Delete(folder, true))
-         server)
+/// A new server of its own (initdb on a new temporary folder, a free port), started now; the first of `stopServer`
+/// and the test program's exit stops it and removes its folder.
+let startServer () =
+    let folder = Directory.CreateTempSubdirectory("hybrid-pg-").FullName
+    let server = { Folder = folder; Port = freePort () }
+    let pwfile = Path.Combine(folder, "pw")
+    File.WriteAllText(pwfile, postgresPassword)
+    let code, _, err = runProcess "chown" "/" 30 [ "-R"; "postgres:postgres"; folder ]
+    if code <> 0 then
+        failwithf "tests: chown postgres %s failed: %s" folder err
+    asPostgres
+        "initdb"
+        [ "-D"
+          Path.Combine(folder, "data")
+          "-U"
+          "postgres"
+          "--auth-local=trust"
+          "--auth-host=scram-sha-256"
+          $"--pwfile={pwfile}"
+          "-E"
+          "UTF8"
+          "--no-sync" ]
+    start server
+    AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> stopServer server)
+    server
 
-/// Stops the server at once (as a crash would) and starts it again.
-let restartPostgres () =
-    let s = postgresServer.Value
+/// The server most tests share, started on first use.
+let postgresServer = lazy (startServer ())
+
+/// Stops a server at once (as a crash would) and starts it again.
+let restartServer (s: Server) =
     pgCtl s [ "-m"; "immediate"; "stop" ]
     start s
 
-/// The Npgsql connection string of a database on the server, through its socket.
-let postgresDatabase (name: string) =
-    let s = postgresServer.Value
-    $"Host={s.Folder};Port={s.Port};Username=postgres;Database={name}"
+/// The Npgsql connection string of a database on a server, through its socket.
+let databaseOn (s: Server) (name: string) = $"Host={s.Folder};Port={s.Port};Username=postgres;Database={name}"
+
+/// The Npgsql connection string of a database on the shared server.
+let postgresDatabase (name: string) = databaseOn postgresServer.Value name
 
 let private created = ref 0
 
-/// A new empty database on the server, as the Npgsql connection string a --db takes.
-let freshPostgresDatabase () =
+/// A new empty database on a server, as the Npgsql connection string a --db takes.
+let freshDatabaseOn (s: Server) =
     let name = $"t{Threading.Interlocked.Increment created}_{Guid.NewGuid():N}".Substring(0, 24)
-    use connection = new Npgsql.NpgsqlConnection(postgresDatabase "postgres")
+    use connection = new Npgsql.NpgsqlConnection(databaseOn s "postgres")
     connection.Open()
     use cmd = connection.CreateCommand()
     cmd.CommandText <- $"CREATE DATABASE {name}"
     cmd.ExecuteNonQuery() |> ignore
-    postgresDatabase name
+    databaseOn s name
+
+/// A new empty database on the shared server.
+let freshPostgresDatabase () = freshDatabaseOn postgresServer.Value
 
 /// A store the catalog tests run on: its name and a new empty catalog's location, given a temporary folder.
 type CatalogStore = { Name: string; NewCatalog: string -> string }

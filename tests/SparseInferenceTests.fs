@@ -14,17 +14,25 @@ open Hybrid.Core.Nn.Zoo
 open Hybrid.Analysis
 open Hybrid.Tests.Shared
 
+/// The model's sub-modules of type 'T, in registration order.
+let private modulesOf<'T> (model: Module) =
+    [ for struct (_, m) in model.NamedModules() do
+          match box m with
+          | :? 'T as t -> yield t
+          | _ -> () ]
+
+/// The model's sub-module registered under path.
+let private moduleAt (path: string) (model: Module) =
+    model.NamedModules() |> Seq.pick (fun struct (p, m) -> if p = path then Some m else None)
+
 /// Sets a seeded random share `removed` of every convolution's weights to zero (as a re-engineered model keeps them).
 let private prune (model: Module) (removed: float) (seed: int) =
     let random = Random seed
-    for struct (_, m) in model.NamedModules() do
-        match m with
-        | :? Conv2d as conv ->
-            let w = conv.Weight.Span<float32>()
-            for i in 0 .. w.Length - 1 do
-                if random.NextDouble() < removed then
-                    w.[i] <- 0.0f
-        | _ -> ()
+    for conv in modulesOf<Conv2d> model do
+        let w = conv.Weight.Span<float32>()
+        for i in 0 .. w.Length - 1 do
+            if random.NextDouble() < removed then
+                w.[i] <- 0.0f
 
 let private evalOutput (model: Module) (x: Tensor) =
     use _ = model.Eval()
@@ -81,9 +89,7 @@ let tests =
               let model = Zoo.Create("cifar-resnet20", seed = 3L)
               prune model 0.9 2
               // The stem keeps everything: it stays dense and its norm normalises as usual.
-              let stem =
-                  model.NamedModules()
-                  |> Seq.pick (fun struct (p, m) -> if p = "conv1" then Some(m :?> Conv2d) else None)
+              let stem = moduleAt "conv1" model :?> Conv2d
               Generator(4L)
                   .Normal(0.0, 1.0, ScalarType.Float32, stem.Weight.Shape)
                   .Span<float32>()
@@ -91,13 +97,7 @@ let tests =
               let x = Generator(5L).Normal(0.0, 1.0, ScalarType.Float32, 4, 3, 32, 32)
               let dense = evalOutput model x
               let plan = SparseInference.Enable(model, x)
-              let layers =
-                  model.NamedModules()
-                  |> Seq.choose (fun struct (_, m) ->
-                      match m with
-                      | :? MaskableLayer as l -> Some l
-                      | _ -> None)
-                  |> List.ofSeq
+              let layers = modulesOf<MaskableLayer> model
               Expect.equal (plan.SparseLayers + plan.DenseLayers) 20 "19 convolutions and the linear"
               Expect.isFalse stem.IsSparse "the stem keeps 100%: dense"
               Expect.isTrue (System.Double.IsNaN stem.Choice.DenseSeconds) "the stem is not timed"
@@ -118,12 +118,7 @@ let tests =
           }
           test "a fold whose layer output is also read outside any module is found by the check and undone" {
               let model = ReadTwice()
-              let norm =
-                  model.NamedModules()
-                  |> Seq.pick (fun struct (_, m) ->
-                      match m with
-                      | :? BatchNorm2d as b -> Some b
-                      | _ -> None)
+              let norm = modulesOf<BatchNorm2d> model |> List.head
               norm.RunningMean.Fill 0.5 |> ignore
               norm.RunningVar.Fill 4.0 |> ignore
               let x = Generator(6L).Normal(0.0, 1.0, ScalarType.Float32, 2, 4, 5, 5)
@@ -148,12 +143,7 @@ let tests =
                   m.Call(x).ToArray<float32>()
               closeTo 1e-5 1e-5 "training-mode forward" (train reference) (train folded)
               let runningMean (m: Module) =
-                  m.NamedModules()
-                  |> Seq.choose (fun struct (_, b) ->
-                      match b with
-                      | :? BatchNorm2d as n -> Some(n.RunningMean.ToArray<float32>())
-                      | _ -> None)
-                  |> Array.concat
+                  modulesOf<BatchNorm2d> m |> List.map (fun n -> n.RunningMean.ToArray<float32>()) |> Array.concat
               closeTo 1e-6 1e-5 "running means updated alike" (runningMean reference) (runningMean folded)
               // Evaluation with autograd on: the masked/dense path, whose norms normalise.
               let withGrad (m: Module) =
@@ -164,8 +154,7 @@ let tests =
           test "the CIFAR ResNet's recycled block outputs never include one a hook holds" {
               let model = Zoo.Create("cifar-resnet20", seed = 9L)
               let x = Generator(10L).Normal(0.0, 1.0, ScalarType.Float32, 2, 3, 32, 32)
-              let block =
-                  model.NamedModules() |> Seq.pick (fun struct (p, m) -> if p = "layer1.1" then Some m else None)
+              let block = moduleAt "layer1.1" model
               let held = ResizeArray<Tensor * float32[]>()
               use _ = block.RegisterForwardHook(fun _ _ output -> held.Add((output, output.ToArray<float32>())))
               for _ in 1..3 do

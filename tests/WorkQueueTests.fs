@@ -1,8 +1,9 @@
 /// The work queue of a PostgreSQL catalog: enqueueing, failures recorded and retried a bounded number of times, SQLite
 /// refusing the queue in one line, local worker processes; and the fault test: three workers on 2,000 synthetic
 /// safetensors headers plus the real models of ../shared, one killed with SIGKILL and the server restarted while
-/// they run (alone: no other test uses the server meanwhile), must catalogue every file exactly once, leave no model with a partial set of nodes or edges, and give
-/// the counts of one single-process SQLite run over the same files.
+/// they run (on a server of its own, so that the restart disturbs no other test and it need not run alone), must
+/// catalogue every file exactly once, leave no model with a partial set of nodes or edges, and give the counts of one
+/// single-process SQLite run over the same files.
 module Hybrid.Tests.WorkQueueTests
 
 open System
@@ -120,16 +121,19 @@ let private faultTest =
             Hybrid.Bench.ExtractBench.writeSynthetic synthetic 2000 |> ignore
             let folders = [ synthetic; sharedPath "models/cifar10-resnet20"; sharedPath "models/cifar10-resnet32" ]
             let files = Extraction.discover false folders |> List.length
-            let db = freshPostgresDatabase ()
+            let server = startServer ()
+            let db = freshDatabaseOn server
             let code, _, err = CliTests.runCli ([ "extract" ] @ folders @ [ "--db"; db; "--enqueue" ])
             Expect.equal code 0 $"enqueue (stderr: {err})"
-            // A short lease, so the killed worker's files come back within the test.
-            let workers = [ for _ in 1..3 -> startWorker db [ "--lease"; "3" ] ]
+            // A lease short enough that the killed worker's file comes back while half of the queue is still to do,
+            // and longer than any one file takes on a loaded machine: with 3 s, the first file (the JIT and a ResNet-50
+            // trace in every worker) outlived its claim three times at load 700 and was marked failed.
+            let workers = [ for _ in 1..3 -> startWorker db [ "--lease"; "60" ] ]
             let finished () = (status db).Done
             waitFor 900 "a quarter of the files done" (fun () -> finished () >= int64 (files / 4))
             workers.Head.Kill()
             waitFor 900 "half of the files done" (fun () -> finished () >= int64 (files / 2))
-            restartPostgres ()
+            restartServer server
             // This process's pooled connections died with the server.
             Npgsql.NpgsqlConnection.ClearAllPools()
             for w in workers.Tail do
@@ -144,7 +148,13 @@ let private faultTest =
             let sqlite = Path.Combine(dir, "one.db")
             (use c = Catalog.openOrCreate sqlite
              Extraction.run c None false folders ignore |> ignore)
-            Expect.equal (counts db) (counts sqlite) "rows per table equal one single-process SQLite run")
+            Expect.equal (counts db) (counts sqlite) "rows per table equal one single-process SQLite run"
+            stopServer server)
 
+// One sequenced group, so that the fault test (minutes, mostly its worker processes' hashing) starts first, beside the
+// rest of the suite (Expecto starts groups before single tests), and the short queue tests follow it in its slot.
 [<Tests>]
-let tests = testList "work queue" [ testList "postgresql" queueTests; testSequenced (testList "faults" [ faultTest ]) ]
+let tests =
+    testSequencedGroup
+        "work queue"
+        (testList "work queue" [ testList "faults" [ faultTest ]; testList "postgresql" queueTests ])
