@@ -61,7 +61,7 @@ public static partial class Functional
         // The backward reads the input (through saved) and, for the fused ReLU only, the output: a plain batch norm's
         // output is not kept alive by the graph.
         var reluOutput = relu ? output : null;
-        if (!training && weight?.RequiresGrad != true && bias?.RequiresGrad != true)
+        if (FrozenBatchNorm(training, weight, bias))
             return (output, FrozenBackward(saved.Frozen(), reluOutput, input.RequiresGrad, input.ShapeRef, input.Device,
                 1 + (weight is null ? 0 : 1) + (bias is null ? 0 : 1)));
         return (output, g =>
@@ -78,6 +78,12 @@ public static partial class Functional
         }
         );
     }
+
+    /// <summary>Whether a batch norm's backward needs per-channel scales only, not its input: running statistics and no
+    /// gradient for weight or bias (SeaM's mask training). <see cref="Modules.BatchNorm.ReadsInputInBackward"/> asks the same
+    /// before the forward, so the module frees the input exactly when this backward does not read it.</summary>
+    internal static bool FrozenBatchNorm(bool useBatchStatistics, Tensor? weight, Tensor? bias) =>
+        !useBatchStatistics && weight?.RequiresGrad != true && bias?.RequiresGrad != true;
 
     /// <summary>The backward of a frozen evaluation-mode batch norm (see <see cref="BatchNormKernel{T}.Frozen"/>): the input's
     /// gradient only, nulls for the weight and bias (<paramref name="inputs"/> in all). It holds no reference to the input,

@@ -116,18 +116,19 @@ public abstract class BatchNorm : Module
             long batches = ++count.Span<long>()[0];
             if (Momentum is null) factor = 1.0 / batches;
         }
-        bool useBatchStatistics = Training || (RunningMean is null && RunningVar is null);
         bool passRunning = !Training || TrackRunningStats;
         var (mean, variance) = passRunning ? (RunningMean, RunningVar) : (null, null);
         return relu
-            ? Functional.BatchNormRelu(input, mean, variance, Weight, Bias, useBatchStatistics, factor, Eps)
-            : Functional.BatchNorm(input, mean, variance, Weight, Bias, useBatchStatistics, factor, Eps);
+            ? Functional.BatchNormRelu(input, mean, variance, Weight, Bias, UseBatchStatistics, factor, Eps)
+            : Functional.BatchNorm(input, mean, variance, Weight, Bias, UseBatchStatistics, factor, Eps);
     }
 
     /// <summary>Whether the backward of this norm's next forward reads its input: not in evaluation mode with running
     /// statistics and a frozen weight and bias (SeaM's mask training), where the input is dead once normalised.</summary>
-    internal bool ReadsInputInBackward =>
-        Training || RunningMean is null || RunningVar is null || Weight?.RequiresGrad == true || Bias?.RequiresGrad == true;
+    internal bool ReadsInputInBackward => !Functional.FrozenBatchNorm(UseBatchStatistics, Weight, Bias);
+
+    /// <summary>Batch statistics while training, or in evaluation when there are no running statistics (as PyTorch).</summary>
+    bool UseBatchStatistics => Training || (RunningMean is null && RunningVar is null);
 
     /// <summary>Checkpoints written before PyTorch 0.4.1 have no <c>num_batches_tracked</c>.</summary>
     protected override bool MayBeMissing(string localName) => localName == "num_batches_tracked";
