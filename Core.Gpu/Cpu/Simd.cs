@@ -86,10 +86,10 @@ internal static unsafe class Simd
     {
         if (!Avx.IsSupported)
         {
-            for (int r = 0; r < W; r++)
-                for (int c = 0; c < W; c++) destination[c * destinationStride + r] = source[r * sourceStride + c];
+            TransposeElements(source, sourceStride, destination, destinationStride);
             return;
         }
+        // Unrolled register block: the rows and each stage's eight results stay in registers only as named locals.
         var r0 = Avx.LoadVector256(source);
         var r1 = Avx.LoadVector256(source + sourceStride);
         var r2 = Avx.LoadVector256(source + 2 * sourceStride);
@@ -123,10 +123,10 @@ internal static unsafe class Simd
     {
         if (!Avx512F.IsSupported)
         {
-            for (int r = 0; r < W; r++)
-                for (int c = 0; c < W; c++) destination[c * destinationStride + r] = source[r * sourceStride + c];
+            TransposeElements(source, sourceStride, destination, destinationStride);
             return;
         }
+        // Unrolled register block: the rows and each stage's eight results stay in registers only as named locals.
         var r0 = Vector512.Load(source);
         var r1 = Vector512.Load(source + sourceStride);
         var r2 = Vector512.Load(source + 2 * sourceStride);
@@ -151,6 +151,13 @@ internal static unsafe class Simd
         Avx512F.PermuteVar8x64x2(u1, HalvesHigh, u5).Store(destination + 5 * destinationStride);
         Avx512F.PermuteVar8x64x2(u2, HalvesHigh, u6).Store(destination + 6 * destinationStride);
         Avx512F.PermuteVar8x64x2(u3, HalvesHigh, u7).Store(destination + 7 * destinationStride);
+    }
+
+    /// <summary>The 8 x 8 transpose element by element, for processors without the vector instructions.</summary>
+    static void TransposeElements<T>(T* source, long sourceStride, T* destination, long destinationStride) where T : unmanaged
+    {
+        for (int r = 0; r < W; r++)
+            for (int c = 0; c < W; c++) destination[c * destinationStride + r] = source[r * sourceStride + c];
     }
 
     /// <summary>destination[i] = source[2 i]: the even elements, as a stride-2 convolution reads its input. Two loads, a shuffle

@@ -23,6 +23,7 @@ internal static unsafe class SearchDot
     /// multiple of 16) into <paramref name="scores"/>[0..4). Streams the rows once; the query stays in L1.</summary>
     public static void Four(float* query, float* rows, int stride, float* scores)
     {
+        // Unrolled register tile: four independent chains hide the FMA latency, and named Vector512 locals stay in registers.
         var p0 = Vector512<float>.Zero;
         var p1 = p0;
         var p2 = p0;
@@ -75,6 +76,7 @@ internal static unsafe class SearchDot
     public static void Tile(float* query, int queryStride, float* r0, float* r1, float* r2, float* r3, float* r4, float* r5,
         int depth, float* partials)
     {
+        // Unrolled register tile: the JIT keeps 24 named Vector512 accumulators in registers but spills any array of them.
         var c00 = Vector512<float>.Zero;
         var (c01, c02, c03, c04, c05) = (c00, c00, c00, c00, c00);
         var (c10, c11, c12, c13, c14, c15) = (c00, c00, c00, c00, c00, c00);
