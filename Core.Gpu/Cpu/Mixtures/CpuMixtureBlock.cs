@@ -57,7 +57,8 @@ internal static unsafe partial class CpuMixtureBlock
                     var own = scratch ??= new Scratch();
                     own.Product = Scratch.Fit(own.Product, rows * MixtureProducts.Width(k));
                     fixed (double* q = t.QuadraticTiles, y = own.Product)
-                        MixtureProducts.Densities(z + from, MixtureRows.Stride(d), rows, columns, q, k, logProb, y);
+                        MixtureProducts.Densities(z + from, MixtureRows.Stride(d), rows, columns,
+                            MixtureProducts.Aligned(q), k, logProb, y);
                     return;
                 }
                 fixed (double* q = t.Quadratic)
@@ -203,14 +204,14 @@ internal static unsafe partial class CpuMixtureBlock
     }
 
     /// <summary>A pass over one block of rows x (stride d, not yet centred: <paramref name="centre"/> is subtracted as
-    /// they are read): log-densities, responsibilities, moments; returns the block's log-likelihood.</summary>
+    /// they are read): log-densities, responsibilities, moments; returns the block's log-likelihood. Not for the terms
+    /// that go through <see cref="SlicedPass"/>.</summary>
     public static double Pass(CpuMixtureTerms t, double* x, double* centre, int rows, MixtureStatistics part, bool openBlas)
     {
         var s = scratch ??= new Scratch();
         s.LogProb = Scratch.Fit(s.LogProb, rows * t.Components);
         fixed (double* r = s.LogProb)
         {
-            if (openBlas && t.QuadraticTiles.Length > 0) return SlicedPass(t, x, centre, rows, r, part);
             x = Centred(x, rows, t.Dimensions, centre);
             double* z = t.Quadratic.Length > 0 ? AugmentedRows(x, rows, t.Dimensions) : null;
             LogDensities(t, x, rows, r, openBlas, z);

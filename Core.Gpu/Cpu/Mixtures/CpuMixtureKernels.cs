@@ -2,7 +2,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The Cpu backend of the mixture passes: one fused float64 pass per EM iteration, on all cores. The rows are
 /// cut into blocks (<see cref="CpuMixtureBlock.Rows"/>); consecutive blocks form chunks, one task each, whose partial
-/// statistics are added in chunk order. The chunks depend on n, k and d only, so results are the same run to run and
+/// statistics are added in chunk order (diag and spherical with AVX-512 run a chunk as one sliced pass). The chunks depend on n, k and d only, so results are the same run to run and
 /// whatever the number of cores. Full takes its log-densities from <see cref="MixtureWhitening"/> where AVX-512 is
 /// present; tied (and full elsewhere) from one matrix product per block (OpenBLAS dgemm when present, else a plain
 /// loop). Both take their scatter from a register-tiled Gram kernel (<see cref="MixtureGram"/>): full once per
@@ -89,23 +89,33 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
         // 100,000 x 32, k 16 had 15, and one of two cores sat idle for the last of them in every pass.
         if (chunks > 8) chunks &= ~7;
         MixtureStatistics[] partials = PartialsOf(data, statistics, chunks);
-        bool openBlas = OpenBlas;
+        bool openBlas = OpenBlas, sliced = responsibilities == null && CpuMixtureBlock.Sliced(terms, openBlas);
         Ranges.Items(chunks, c =>
         {
             MixtureStatistics part = partials[c];
             part.Clear();
             int firstBlock = (int)((long)blocks * c / chunks), endBlock = (int)((long)blocks * (c + 1) / chunks);
             fixed (double* x = data.Data, centre = data.Centre, given = responsibilities)
-                for (int b = firstBlock; b < endBlock; b++)
+            {
+                // Diag and spherical run the chunk's rows as one sliced pass: its moments' tiles are read out once.
+                if (sliced)
                 {
-                    int first = b * CpuMixtureBlock.Rows, rows = Math.Min(CpuMixtureBlock.Rows, n - first);
-                    double* block = x + (long)first * d;
-                    if (given == null)
-                        part.LogLikelihood += CpuMixtureBlock.Pass(terms, block, centre, rows, part, openBlas);
-                    else
-                        CpuMixtureBlock.Accumulate(terms, CpuMixtureBlock.Centred(block, rows, d, centre), rows,
-                            given + (long)first * k, part, openBlas);
+                    int first = firstBlock * CpuMixtureBlock.Rows, end = Math.Min(endBlock * CpuMixtureBlock.Rows, n);
+                    part.LogLikelihood =
+                        CpuMixtureBlock.SlicedPass(terms, x + (long)first * d, centre, end - first, part);
                 }
+                else
+                    for (int b = firstBlock; b < endBlock; b++)
+                    {
+                        int first = b * CpuMixtureBlock.Rows, rows = Math.Min(CpuMixtureBlock.Rows, n - first);
+                        double* block = x + (long)first * d;
+                        if (given == null)
+                            part.LogLikelihood += CpuMixtureBlock.Pass(terms, block, centre, rows, part, openBlas);
+                        else
+                            CpuMixtureBlock.Accumulate(terms, CpuMixtureBlock.Centred(block, rows, d, centre), rows,
+                                given + (long)first * k, part, openBlas);
+                    }
+            }
             if (terms.Type == CovarianceType.Tied) CpuMixtureBlock.MoveTiedScatter(terms, part);
         });
         Combine(partials, chunks, statistics);

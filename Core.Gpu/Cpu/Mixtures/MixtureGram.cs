@@ -51,6 +51,7 @@ internal static unsafe class MixtureGram
             var v0 = Vector512.Load(row + left);
             var v1 = Vector512.Load(row + left + W);
             var v2 = Vector512.Load(row + left + 2 * W);
+            // One broadcast per row of the tile, written out so that the 24 accumulators stay named locals (registers).
             var s = Vector512.Create(row[top]);
             c00 = Vector512.FusedMultiplyAdd(s, v0, c00);
             c01 = Vector512.FusedMultiplyAdd(s, v1, c01);

@@ -16,13 +16,25 @@ internal static unsafe class MixtureProducts
     /// <summary>Doubles that <see cref="AddMoments"/> may read past the last extended row's end.</summary>
     public const int Slack = 3 * W;
 
+    /// <summary>Doubles a buffer needs beyond its length to start at <see cref="Aligned"/>.</summary>
+    public const int LineSlack = W;
+
+    /// <summary>The first 64-byte boundary at or after p: the tiles' 512-bit loads from there never straddle two cache
+    /// lines (from a managed array's 8- or 16-byte alignment nearly every one did, at two line reads each).</summary>
+    public static double* Aligned(double* p) => (double*)(((nuint)p + 63) & ~(nuint)63);
+
     /// <summary>Q (columns x k) with its rows padded to whole pairs of vectors (zeros past k), as <see cref="Densities"/>
-    /// reads it.</summary>
+    /// reads it: a pinned array whose values start at <see cref="Aligned"/> of its address.</summary>
     public static double[] Padded(double[] q, int columns, int k)
     {
         int width = Width(k);
-        var padded = new double[columns * width];
-        for (int c = 0; c < columns; c++) Array.Copy(q, c * k, padded, c * width, k);
+        var padded = GC.AllocateArray<double>(columns * width + LineSlack, pinned: true);
+        fixed (double* start = padded)
+        {
+            double* target = Aligned(start);
+            for (int c = 0; c < columns; c++)
+                for (int j = 0; j < k; j++) target[c * width + j] = q[c * k + j];
+        }
         return padded;
     }
 
@@ -115,12 +127,18 @@ internal static unsafe class MixtureProducts
     /// <summary>partial += rᵀ z over <paramref name="rows"/> rows, in row order, with <paramref name="partial"/> as
     /// <see cref="PartialLength"/> lays it out (zeros to begin with); z is read up to <see cref="Slack"/> doubles past
     /// the end of its last row's <paramref name="width"/> columns. Every sum carries on where the last call left it, so
-    /// slices of rows (that keep their z in L1) give the same sums as one call over all of them.</summary>
+    /// slices of rows (that keep their z in L1) give the same sums as one call over all of them. A last group of
+    /// columns narrower than 24 runs as a tile of one or two vectors, not three.</summary>
     public static void AddMoments(double* r, int k, int rows, double* z, int zStride, int width, double* partial)
     {
         for (int j = 0; j < k; j += W)
             for (int c = 0; c < width; c += 3 * W, partial += TileLength)
-                MomentTile(r, k, j, rows, z + c, zStride, partial);
+            {
+                int left = width - c;
+                if (left > 2 * W) MomentTile<Three>(r, k, j, rows, z + c, zStride, partial);
+                else if (left > W) MomentTile<Two>(r, k, j, rows, z + c, zStride, partial);
+                else MomentTile<One>(r, k, j, rows, z + c, zStride, partial);
+            }
     }
 
     /// <summary>m[j width + c] = the moments that <see cref="AddMoments"/> summed in <paramref name="partial"/>, for
@@ -133,75 +151,109 @@ internal static unsafe class MixtureProducts
                     for (int e = 0; e < 3 * W && c + e < width; e++) m[(j + t) * width + c + e] = partial[t * 3 * W + e];
     }
 
-    // tile[t 24 + e] += Σᵢ r[i k + min(j + t, k - 1)] z[i zStride + e]: a short last group of components repeats its
-    // last one, which the caller does not keep.
-    static void MomentTile(double* r, int k, int j, int rows, double* z, int zStride, double* tile)
+    // How many vectors of columns a moment tile spans (a constant of each instantiation, so the JIT drops the rest).
+    interface IVectors
     {
+        static abstract int Count { get; }
+    }
+
+    readonly struct One : IVectors
+    {
+        public static int Count => 1;
+    }
+
+    readonly struct Two : IVectors
+    {
+        public static int Count => 2;
+    }
+
+    readonly struct Three : IVectors
+    {
+        public static int Count => 3;
+    }
+
+    // tile[t 24 + e] += Σᵢ r[i k + min(j + t, k - 1)] z[i zStride + e] for e < 8 V.Count: a short last group of
+    // components repeats its last one, which the caller does not keep.
+    static void MomentTile<V>(double* r, int k, int j, int rows, double* z, int zStride, double* tile)
+        where V : struct, IVectors
+    {
+        bool two = V.Count > 1, three = V.Count > 2;
         int o0 = j, o1 = Math.Min(j + 1, k - 1), o2 = Math.Min(j + 2, k - 1), o3 = Math.Min(j + 3, k - 1),
             o4 = Math.Min(j + 4, k - 1), o5 = Math.Min(j + 5, k - 1), o6 = Math.Min(j + 6, k - 1),
             o7 = Math.Min(j + 7, k - 1);
         // Unrolled register tile: the JIT keeps named Vector512 locals in registers but spills any array of them.
-        Vector512<double> c00 = Load(tile, 0), c01 = Load(tile, 1), c02 = Load(tile, 2), c10 = Load(tile, 3),
-            c11 = Load(tile, 4), c12 = Load(tile, 5), c20 = Load(tile, 6), c21 = Load(tile, 7), c22 = Load(tile, 8),
-            c30 = Load(tile, 9), c31 = Load(tile, 10), c32 = Load(tile, 11), c40 = Load(tile, 12), c41 = Load(tile, 13),
-            c42 = Load(tile, 14), c50 = Load(tile, 15), c51 = Load(tile, 16), c52 = Load(tile, 17), c60 = Load(tile, 18),
-            c61 = Load(tile, 19), c62 = Load(tile, 20), c70 = Load(tile, 21), c71 = Load(tile, 22), c72 = Load(tile, 23);
+        Vector512<double> c00 = Load(tile, 0), c01 = LoadIf(two, tile, 1), c02 = LoadIf(three, tile, 2),
+            c10 = Load(tile, 3), c11 = LoadIf(two, tile, 4), c12 = LoadIf(three, tile, 5),
+            c20 = Load(tile, 6), c21 = LoadIf(two, tile, 7), c22 = LoadIf(three, tile, 8),
+            c30 = Load(tile, 9), c31 = LoadIf(two, tile, 10), c32 = LoadIf(three, tile, 11),
+            c40 = Load(tile, 12), c41 = LoadIf(two, tile, 13), c42 = LoadIf(three, tile, 14),
+            c50 = Load(tile, 15), c51 = LoadIf(two, tile, 16), c52 = LoadIf(three, tile, 17),
+            c60 = Load(tile, 18), c61 = LoadIf(two, tile, 19), c62 = LoadIf(three, tile, 20),
+            c70 = Load(tile, 21), c71 = LoadIf(two, tile, 22), c72 = LoadIf(three, tile, 23);
         for (int i = 0; i < rows; i++)
         {
             double* row = z + (long)i * zStride, weights = r + (long)i * k;
             var v0 = Vector512.Load(row);
-            var v1 = Vector512.Load(row + W);
-            var v2 = Vector512.Load(row + 2 * W);
+            var v1 = LoadIf(two, row, 1);
+            var v2 = LoadIf(three, row, 2);
+            // One broadcast weight per component row of the tile, written out so the accumulators stay named locals.
             var s = Vector512.Create(weights[o0]);
             c00 = Vector512.FusedMultiplyAdd(s, v0, c00);
-            c01 = Vector512.FusedMultiplyAdd(s, v1, c01);
-            c02 = Vector512.FusedMultiplyAdd(s, v2, c02);
+            if (two) c01 = Vector512.FusedMultiplyAdd(s, v1, c01);
+            if (three) c02 = Vector512.FusedMultiplyAdd(s, v2, c02);
             s = Vector512.Create(weights[o1]);
             c10 = Vector512.FusedMultiplyAdd(s, v0, c10);
-            c11 = Vector512.FusedMultiplyAdd(s, v1, c11);
-            c12 = Vector512.FusedMultiplyAdd(s, v2, c12);
+            if (two) c11 = Vector512.FusedMultiplyAdd(s, v1, c11);
+            if (three) c12 = Vector512.FusedMultiplyAdd(s, v2, c12);
             s = Vector512.Create(weights[o2]);
             c20 = Vector512.FusedMultiplyAdd(s, v0, c20);
-            c21 = Vector512.FusedMultiplyAdd(s, v1, c21);
-            c22 = Vector512.FusedMultiplyAdd(s, v2, c22);
+            if (two) c21 = Vector512.FusedMultiplyAdd(s, v1, c21);
+            if (three) c22 = Vector512.FusedMultiplyAdd(s, v2, c22);
             s = Vector512.Create(weights[o3]);
             c30 = Vector512.FusedMultiplyAdd(s, v0, c30);
-            c31 = Vector512.FusedMultiplyAdd(s, v1, c31);
-            c32 = Vector512.FusedMultiplyAdd(s, v2, c32);
+            if (two) c31 = Vector512.FusedMultiplyAdd(s, v1, c31);
+            if (three) c32 = Vector512.FusedMultiplyAdd(s, v2, c32);
             s = Vector512.Create(weights[o4]);
             c40 = Vector512.FusedMultiplyAdd(s, v0, c40);
-            c41 = Vector512.FusedMultiplyAdd(s, v1, c41);
-            c42 = Vector512.FusedMultiplyAdd(s, v2, c42);
+            if (two) c41 = Vector512.FusedMultiplyAdd(s, v1, c41);
+            if (three) c42 = Vector512.FusedMultiplyAdd(s, v2, c42);
             s = Vector512.Create(weights[o5]);
             c50 = Vector512.FusedMultiplyAdd(s, v0, c50);
-            c51 = Vector512.FusedMultiplyAdd(s, v1, c51);
-            c52 = Vector512.FusedMultiplyAdd(s, v2, c52);
+            if (two) c51 = Vector512.FusedMultiplyAdd(s, v1, c51);
+            if (three) c52 = Vector512.FusedMultiplyAdd(s, v2, c52);
             s = Vector512.Create(weights[o6]);
             c60 = Vector512.FusedMultiplyAdd(s, v0, c60);
-            c61 = Vector512.FusedMultiplyAdd(s, v1, c61);
-            c62 = Vector512.FusedMultiplyAdd(s, v2, c62);
+            if (two) c61 = Vector512.FusedMultiplyAdd(s, v1, c61);
+            if (three) c62 = Vector512.FusedMultiplyAdd(s, v2, c62);
             s = Vector512.Create(weights[o7]);
             c70 = Vector512.FusedMultiplyAdd(s, v0, c70);
-            c71 = Vector512.FusedMultiplyAdd(s, v1, c71);
-            c72 = Vector512.FusedMultiplyAdd(s, v2, c72);
+            if (two) c71 = Vector512.FusedMultiplyAdd(s, v1, c71);
+            if (three) c72 = Vector512.FusedMultiplyAdd(s, v2, c72);
         }
-        StoreTriple(tile, c00, c01, c02);
-        StoreTriple(tile + 3 * W, c10, c11, c12);
-        StoreTriple(tile + 6 * W, c20, c21, c22);
-        StoreTriple(tile + 9 * W, c30, c31, c32);
-        StoreTriple(tile + 12 * W, c40, c41, c42);
-        StoreTriple(tile + 15 * W, c50, c51, c52);
-        StoreTriple(tile + 18 * W, c60, c61, c62);
-        StoreTriple(tile + 21 * W, c70, c71, c72);
+        // Written out for the same reason: one store of each named accumulator in use.
+        StoreTriple<V>(tile, c00, c01, c02);
+        StoreTriple<V>(tile + 3 * W, c10, c11, c12);
+        StoreTriple<V>(tile + 6 * W, c20, c21, c22);
+        StoreTriple<V>(tile + 9 * W, c30, c31, c32);
+        StoreTriple<V>(tile + 12 * W, c40, c41, c42);
+        StoreTriple<V>(tile + 15 * W, c50, c51, c52);
+        StoreTriple<V>(tile + 18 * W, c60, c61, c62);
+        StoreTriple<V>(tile + 21 * W, c70, c71, c72);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<double> LoadIf(bool used, double* start, int vector) =>
+        used ? Vector512.Load(start + vector * W) : default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<double> Load(double* tile, int vector) => Vector512.Load(tile + vector * W);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreTriple(double* target, Vector512<double> v0, Vector512<double> v1, Vector512<double> v2)
+    static void StoreTriple<V>(double* target, Vector512<double> v0, Vector512<double> v1, Vector512<double> v2)
+        where V : struct, IVectors
     {
-        StorePair(target, v0, v1);
-        v2.Store(target + 2 * W);
+        v0.Store(target);
+        if (V.Count > 1) v1.Store(target + W);
+        if (V.Count > 2) v2.Store(target + 2 * W);
     }
 }

@@ -7,6 +7,8 @@ namespace Hybrid.Core.Gpu.Cpu;
 internal static unsafe class MixtureRows
 {
     const int W = 8;
+    // How far ahead Fill asks for the data's rows: two slices of a sliced pass (16 KiB at d = 32).
+    const int PrefetchRows = 64;
 
     /// <summary>The padded length of an extended row.</summary>
     public static int Stride(int d) => (2 * d + 2 + W - 1) & ~(W - 1);
@@ -27,6 +29,10 @@ internal static unsafe class MixtureRows
         for (int i = 0; i < rows; i++)
         {
             double* row = x + i * d, target = z + i * stride;
+            // A pass's one read of the data waits on memory unless asked for ahead (diag: Fill 20% of the samples
+            // without, 15% with); a prefetch past the data's end is a no-op, never a fault.
+            if (Sse.IsSupported)
+                for (int line = 0; line < d; line += W) Sse.Prefetch0(row + PrefetchRows * d + line);
             var norm = Vector512<double>.Zero;
             int a = 0;
             for (; a <= d - W; a += W)

@@ -121,6 +121,7 @@ internal static unsafe class MixtureWhitening
                 var x1 = Vector512.Load(row + W);
                 var x2 = Vector512.Load(row + 2 * W);
                 var x3 = Vector512.Load(row + 3 * W);
+                // One broadcast per column of the group, written out so the 16 accumulators stay named locals.
                 var u0 = Vector512.Create(u[0]);
                 a00 = Vector512.FusedMultiplyAdd(x0, u0, a00);
                 a10 = Vector512.FusedMultiplyAdd(x1, u0, a10);
