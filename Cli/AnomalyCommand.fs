@@ -27,7 +27,9 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
     { Features =
         { Trigrams = args.Contains AnomalyTrainArgs.Trigrams
           Shapes = args.Contains AnomalyTrainArgs.Shapes
-          TracedNames = not (args.Contains AnomalyTrainArgs.Normalised_Names) }
+          TracedNames = not (args.Contains AnomalyTrainArgs.Normalised_Names)
+          Positions =
+            args.GetResult(AnomalyTrainArgs.Positions, defaultValue = CrossValidation.defaults.Features.Positions) }
       Scaling =
         Vocabulary.parseScaling (args.GetResult(AnomalyTrainArgs.Scaling, defaultValue = Defaults.anomaly.Scaling))
       MinDocuments = args.GetResult(AnomalyTrainArgs.Min_Df, defaultValue = 1)

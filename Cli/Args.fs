@@ -716,6 +716,7 @@ type AnomalyTrainArgs =
     | Trigrams
     | Shapes
     | Normalised_Names
+    | Positions of int
     | Min_Df of int
     | Epochs of int
     | Lr of float
@@ -749,6 +750,8 @@ type AnomalyTrainArgs =
             | Shapes -> "add counts of output shapes."
             | Normalised_Names ->
                 "n-grams over the normalised layer types also for traces (default: the traced names as spelled)."
+            | Positions _ ->
+                $"add each layer's name with its distance from the sources and to the sinks, below this (default {Hybrid.Analysis.Naming.CrossValidation.defaults.Features.Positions}; 0: none)."
             | Min_Df _ -> "keep the n-grams held by at least this many training models (default 1)."
             | Epochs _ -> $"training epochs (default {c.Epochs})."
             | Lr _ -> $"Adam's learning rate (default {text c.LearningRate})."

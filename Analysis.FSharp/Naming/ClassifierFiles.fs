@@ -15,14 +15,18 @@ open Hybrid.Core.Nn.Formats.Safetensors
 
 /// The vocabulary as vocabulary.json holds it.
 type VocabularyFile =
-    { Trigrams: bool
-      Shapes: bool
-      TracedNames: bool
-      Scaling: string
-      MinDocuments: int
-      Documents: int
-      Terms: string[]
-      DocumentFrequency: int[] }
+    {
+        Trigrams: bool
+        Shapes: bool
+        TracedNames: bool
+        /// 0 in files written before positions were a feature family.
+        Positions: int
+        Scaling: string
+        MinDocuments: int
+        Documents: int
+        Terms: string[]
+        DocumentFrequency: int[]
+    }
 
 /// The classes as classes.json holds them.
 type ClassesFile = { Label: string; MinClassCount: int; Classes: string[] }
@@ -58,6 +62,7 @@ let save (dir: string) (field: Labels.Field) (minClassCount: int) (classes: stri
         { Trigrams = v.Features.Trigrams
           Shapes = v.Features.Shapes
           TracedNames = v.Features.TracedNames
+          Positions = v.Features.Positions
           Scaling = Vocabulary.scalingName v.Scaling
           MinDocuments = v.MinDocuments
           Documents = v.Documents
@@ -157,7 +162,7 @@ let load (dir: string) =
     let model = Zoo.DaraMlp(fc1[1], fc4[0], widths = [| fc1[0]; fc2[0]; fc3[0] |])
     model.LoadStateDict state |> ignore
     let vocabulary: Vocabulary.Vocabulary =
-        { Features = { Trigrams = v.Trigrams; Shapes = v.Shapes; TracedNames = v.TracedNames }
+        { Features = { Trigrams = v.Trigrams; Shapes = v.Shapes; TracedNames = v.TracedNames; Positions = v.Positions }
           Scaling = Vocabulary.parseScaling v.Scaling
           MinDocuments = v.MinDocuments
           Terms = v.Terms

@@ -45,9 +45,10 @@ type Settings =
     }
 
 /// DARA's classifier settings and 5 folds, with the features that measured better on the dev traces than DARA's
-/// raw counts of normalised types: log(1 + count) scaling and the traced names as spelled; with the mixtures.
+/// raw counts of normalised types: log(1 + count) scaling, the traced names as spelled and the layers' positions up to
+/// 8 edges from either end (model_type at 20: accuracy 0.900 without positions, 0.929 with); with the mixtures.
 let defaults =
-    { Features = { NGrams.defaults with TracedNames = true }
+    { Features = { NGrams.defaults with TracedNames = true; Positions = 8 }
       Scaling = Vocabulary.Log
       MinDocuments = 1
       Classifier = Classifier.defaults

@@ -1,8 +1,8 @@
 /// DARA's features of an abstract architecture (ALGORITHMS.md section 2), as counts of named terms: `l`, 2-grams over
 /// the graph's edges with [INPUT] and [OUTPUT] tokens at the sources and sinks; `p`, 1-grams of each layer's type with
 /// the parameters the source gives (weight shapes and attributes for ONNX, checkpoints and the zoo; a trace has names
-/// only, so its 1-grams are the traced names as spelled); optionally `t`, 3-grams along paths, and `d`, counts of
-/// output shapes. Any source gives the same kind of terms, so a classifier trained on traces reads a checkpoint.
+/// only, so its 1-grams are the traced names as spelled); optionally `t`, 3-grams along paths, `d`, counts of output
+/// shapes, and `b` and `e`, layer names tagged with their distance from the sources and to the sinks. Any source gives the same kind of terms, so a classifier trained on traces reads a checkpoint.
 module Hybrid.Analysis.Naming.NGrams
 
 open System
@@ -19,10 +19,15 @@ type Options =
         /// The 2-grams (and 3-grams) over the traced names as spelled ("debertalayernorm", "newgeluactivation") where
         /// the source is a trace, instead of the normalised layer types ("LayerNorm", "GELU") every source shares.
         TracedNames: bool
+        /// Each layer's name with its distance in edges from the nearest source ("b:2 embedding") and to the nearest
+        /// sink ("e:0 tanh"), for distances below this (0: none). The layers that open a model (embeddings, position
+        /// ids) and close it (pooler, head) tell families and tasks apart, while the repeated blocks between them
+        /// look alike in most families; counts without positions cannot say which end a layer sits at.
+        Positions: int
     }
 
 /// 2-grams and 1-grams only, over the normalised layer types.
-let defaults = { Trigrams = false; Shapes = false; TracedNames = false }
+let defaults = { Trigrams = false; Shapes = false; TracedNames = false; Positions = 0 }
 
 /// The graph's source marker, as DARA names it.
 [<Literal>]
@@ -81,7 +86,23 @@ let unigram (architecture: Architecture) (node: Node) =
     | [] -> node.LayerType
     | rest -> String.concat " " (node.LayerType :: rest)
 
-/// The counts of one architecture's terms, each prefixed by its family ("l:", "p:", "t:", "d:").
+/// The vertices within `limit - 1` edges of the marker `start` (breadth first along `neighbours`), each with its
+/// distance from the marker's nearest layer (0 for the layers the marker touches); the marker itself is left out.
+let private distancesFrom (start: int) (neighbours: int -> seq<int>) (limit: int) =
+    let distance = Dictionary<int, int>()
+    let queue = Queue<int * int>()
+    queue.Enqueue(start, -1)
+    [ while queue.Count > 0 do
+          let v, d = queue.Dequeue()
+          if d >= 0 then
+              yield v, d
+          if d + 1 < limit then
+              for w in neighbours v do
+                  if w >= 0 && not (distance.ContainsKey w) then
+                      distance[w] <- d + 1
+                      queue.Enqueue(w, d + 1) ]
+
+/// The counts of one architecture's terms, each prefixed by its family ("l:", "p:", "t:", "d:", "b:", "e:").
 let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<string, int> =
     let counts = Dictionary<string, int>(StringComparer.Ordinal)
     let add (term: string) =
@@ -127,6 +148,22 @@ let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<
             if options.Trigrams then
                 for c in successors b do
                     add $"t:{token a} {token b} {token c}"
+    if options.Positions > 0 then
+        let previous = Dictionary<int, List<int>>()
+        for a, b in architecture.Edges do
+            match previous.TryGetValue b with
+            | true, l -> l.Add a
+            | _ -> previous[b] <- List [ a ]
+        let tag (family: string) (marker: int) (neighbours: int -> seq<int>) =
+            for v, d in distancesFrom marker neighbours options.Positions do
+                add $"{family}:{d} {token v}"
+        tag "b" -1 successors
+        let sinks = nodes |> Array.filter (fun n -> not (hasOutput.Contains n.Id)) |> Array.map _.Id
+        tag "e" -2 (fun v ->
+            match v, previous.TryGetValue v with
+            | -2, _ -> sinks :> seq<int>
+            | _, (true, l) -> l
+            | _ -> Seq.empty)
     for n in nodes do
         add ("p:" + unigram architecture n)
         if options.Shapes then
