@@ -4,8 +4,6 @@
 /// shapes, the output shape when known and the module path; edges make a DAG; the module hierarchy has nesting depths.
 module Hybrid.Analysis.Architecture
 
-open System
-open System.Collections.Generic
 
 /// An attribute value as the sources give it.
 type AttributeValue =

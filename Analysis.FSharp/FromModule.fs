@@ -4,7 +4,6 @@
 /// with PyTorch's type names from Module.NamedModules.
 module Hybrid.Analysis.FromModule
 
-open System
 open System.Collections.Generic
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Modules

@@ -124,6 +124,27 @@ type Evaluation =
 let inOrder (batchSize: int) (mean: float32[] option) (std: float32[] option) =
     DataLoaderOptions(BatchSize = batchSize, Shuffle = false, Mean = Option.toObj mean, Std = Option.toObj std)
 
+/// Loader options for training: batchSize images at a time in an order drawn from seed and the epoch, randomly
+/// cropped after zero padding by cropPadding pixels (0: no crop) and flipped horizontally when flip, normalised with
+/// mean / std when given. Training, mask training and defect fine-tuning differ only in their augmentation.
+let shuffled
+    (batchSize: int)
+    (seed: int64)
+    (cropPadding: int)
+    (flip: bool)
+    (mean: float32[] option)
+    (std: float32[] option)
+    =
+    DataLoaderOptions(
+        BatchSize = batchSize,
+        Shuffle = true,
+        Seed = seed,
+        CropPadding = cropPadding,
+        HorizontalFlip = flip,
+        Mean = Option.toObj mean,
+        Std = Option.toObj std
+    )
+
 /// One pass of a network over a labelled dataset, in dataset order: images normalised with Mean / Std when given,
 /// BatchSize images at a time; Progress gets (images done, total).
 type Pass =

@@ -6,8 +6,6 @@ open System
 open System.Globalization
 open System.IO
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Formats
 open Hybrid.Core.Nn.Formats.Safetensors
 
 /// A row-major float64 matrix and where it came from (for messages).
@@ -32,7 +30,10 @@ let splitSpec (spec: string) =
 let private fromShape (source: string) (path: string) (shape: int64[]) (values: float[]) =
     if shape.Length = 0 || shape.[0] = 0L then
         raise (
-            InputException(path, $"{source} has shape {TensorEntry.FormatShape shape}; a matrix needs at least one row")
+            InputException(
+                path,
+                $"{source} has shape {Formats.TensorEntry.FormatShape shape}; a matrix needs at least one row"
+            )
         )
     let rows = int shape.[0]
     { Source = source; Rows = rows; Columns = values.Length / rows; Values = values }

@@ -10,7 +10,6 @@ open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Optim
-open Hybrid.Core.Nn.Formats
 
 type Schedule =
     /// Cosine annealing from the learning rate to 0 over all batches of all epochs.
@@ -105,12 +104,12 @@ let private optionsJson (o: Options) =
 /// traced on one example of <paramref name="inputShape"/>).
 let save (model: Module) (inputShape: int[]) (metadata: IReadOnlyDictionary<string, string>) (path: string) =
     match Path.GetExtension(path).ToLowerInvariant() with
-    | ".safetensors" -> StateDicts.SaveSafetensors(path, model.StateDict(), metadata)
+    | ".safetensors" -> Formats.StateDicts.SaveSafetensors(path, model.StateDict(), metadata)
     | ".pt"
-    | ".pth" -> StateDicts.SavePyTorch(path, model.StateDict())
+    | ".pth" -> Formats.StateDicts.SavePyTorch(path, model.StateDict())
     | ".onnx" ->
         use _ = model.Eval()
-        Hybrid.Core.Nn.Formats.Onnx.Export.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
+        Formats.Onnx.Export.OnnxExport.Save(model, Tensor.Zeros(Array.append [| 1 |] inputShape), path)
     | other -> raise (InputException(path, $"cannot save a model as '{other}': use .safetensors, .pt, .pth or .onnx"))
 
 /// One epoch over the loader's batches with `step` (inputs, labels -> loss, logits) for each, then `report` (batch
@@ -249,20 +248,7 @@ let trainWith
             trainSet.Height
             trainSet.Width
             e.Message
-    let loader =
-        DataLoader(
-            trainSet,
-            DataLoaderOptions(
-                BatchSize = o.BatchSize,
-                Shuffle = true,
-                DropLast = false,
-                Seed = o.Seed,
-                CropPadding = o.CropPadding,
-                HorizontalFlip = o.Flip,
-                Mean = Option.toObj o.Mean,
-                Std = Option.toObj o.Std
-            )
-        )
+    let loader = DataLoader(trainSet, Networks.shuffled o.BatchSize o.Seed o.CropPadding o.Flip o.Mean o.Std)
     let learner = engine o model loader.BatchCount
     let checkpoint = checkpointPath out
     let mutable firstEpoch = 0

@@ -6,8 +6,6 @@ module Hybrid.Analysis.ZooMatch
 
 open System.Collections.Concurrent
 open System.Collections.Generic
-open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
 
 /// Classes and input channels that tensors (names and shapes, in file order) imply: the rows of the last weight matrix,

@@ -44,6 +44,14 @@ let private stdUsage =
     "per-channel standard deviation to divide by, comma-separated (e.g. 0.229,0.224,0.225; default none)."
 let private archUsage = "its zoo architecture (default: found from the tensor names and shapes)."
 
+/// The usage of --db on the commands that read the catalog, and on those that create it when it is missing.
+let private catalogUsage = $"the catalog (default ./{db})."
+let private newCatalogUsage = $"the catalog (default ./{db}, created when missing)."
+
+/// The usage of --json on the commands that print a table, and on those that print a result.
+let private jsonTableUsage = "print one JSON document instead of a table."
+let private jsonResultUsage = "print the result as one JSON document."
+
 type SelfCheckArgs =
     | Device of DeviceName list
     | Seed of int
@@ -57,7 +65,7 @@ type SelfCheckArgs =
                 $"devices to check against the reference (default: {deviceWords selfCheckDevices}). gpu without CUDA runs the ILGPU kernels on ILGPU's CPU accelerator."
             | Seed _ -> $"seed of the random shapes and data (default {selfCheck.Seed})."
             | Count _ -> $"random cases per operation (default {selfCheck.Count})."
-            | Json -> "print one JSON document instead of a table."
+            | Json -> jsonTableUsage
 
 type GraphFormat =
     | Table
@@ -126,7 +134,7 @@ type GmmFitArgs =
             | N_Init _ -> $"initialisations; the best lower bound wins (default {gmmFit.NInit})."
             | Out _ -> "write the fitted model (weights, means, covariances, precisions_cholesky) as safetensors."
             | Device _ -> "device to fit on: cpu, gpu, reference or auto (default auto)."
-            | Json -> "print one JSON document instead of a table."
+            | Json -> jsonTableUsage
 
 type GmmArgs =
     | [<CliPrefix(CliPrefix.None)>] Fit of ParseResults<GmmFitArgs>
@@ -190,7 +198,7 @@ type CkaIndexArgs =
             | Probe_First _ -> "index of the first probe input in the data set (default 0)."
             | Mean _ -> meanUsage
             | Std _ -> stdUsage
-            | Db _ -> $"the catalog (default ./{db}, created when missing)."
+            | Db _ -> newCatalogUsage
             | Name _ -> "the name to store the model under, with one model (default: the file or folder name)."
             | Version _ -> $"the version to store the models under (default {cka.Version})."
             | Arch _ -> archUsage
@@ -228,7 +236,7 @@ type CkaSearchArgs =
             | Layer_Type _ ->
                 "only layers of this module type (Conv2d, BasicBlock, ...) or ONNX op type (Conv, Relu, ...)."
             | Trained_On _ -> "only models stored with this --trained-on data set."
-            | Db _ -> $"the catalog (default ./{db})."
+            | Db _ -> catalogUsage
             | Device _ -> autoDevice
             | Json ->
                 "print one JSON document {probe, model, version, layer, results: [{model, version, layer, layer_type, score, accuracy}]} (several layers: {queries: [...]})."
@@ -246,7 +254,7 @@ type CkaCompareArgs =
             | Models _ -> "A B: two indexed models, each MODEL or MODEL/VERSION."
             | Out _ -> "folder for index.html (heatmap, structure, best matches), cka.csv and compare.json."
             | Probe _ -> "the probe-set id, when A is indexed on several."
-            | Db _ -> $"the catalog (default ./{db})."
+            | Db _ -> catalogUsage
             | Json -> "print the comparison as one JSON document instead of a summary."
 
 type CkaArgs =
@@ -541,7 +549,7 @@ type ExtractArgs =
             | Workers _ -> "enqueue, then run this many local hybrid worker processes on the queue until it is done."
             | Paths _ ->
                 "model files (.onnx, .safetensors, .pt .pth .th .bin .ckpt, trace .jsonl) and folders: a Hugging Face model folder or hub cache entry is one model, another folder gives the model files and model folders in it."
-            | Db _ -> $"the catalog (default ./{db}, created when missing)."
+            | Db _ -> newCatalogUsage
             | Task _ ->
                 "task stored for every model of this run (default: the model's own, from config.json or the trace line)."
             | Recursive -> "also look in sub-folders."
@@ -580,7 +588,7 @@ type DedupArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Db _ -> $"the catalog (default ./{db})."
+            | Db _ -> catalogUsage
             | Strategy _ ->
                 "name (same base name), architecture (same structural hash, or similarity >= threshold) or both (either)."
             | Threshold _ -> $"similarity at which two architectures are duplicates (default {text dedup.Threshold})."
@@ -703,7 +711,7 @@ type DefectsArgs =
             | Step_Size _ -> $"PGD step size (default {attack.StepSize})."
             | No_Random_Start -> "start PGD from the clean image instead of a random point of the eps-ball."
             | Device _ -> autoDevice
-            | Json -> "print the result as one JSON document."
+            | Json -> jsonResultUsage
 
 type AnomalyTrainArgs =
     | Data of path: string list
@@ -772,7 +780,7 @@ type AnomalyTrainArgs =
             | Out _ ->
                 "the classifier folder to write (weights, vocabulary, classes, mixtures, confusion.html, embedding.html)."
             | Device _ -> autoDevice
-            | Json -> "print the result as one JSON document."
+            | Json -> jsonResultUsage
 
 type AnomalyCheckArgs =
     | [<MainCommand>] Inputs of path: string list
@@ -798,7 +806,7 @@ type AnomalyCheckArgs =
             | No_Mixtures -> "flag from the classifier alone."
             | Top _ -> $"rows to print in the table (default {anomaly.Top}; --json prints all)."
             | Device _ -> autoDevice
-            | Json -> "print the result as one JSON document."
+            | Json -> jsonResultUsage
 
 type AnomalyArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<AnomalyTrainArgs>

@@ -4,19 +4,17 @@
 module Hybrid.Cli.DemoLayerSearch
 
 open System.IO
-open Hybrid.Core.Gpu
-open Hybrid.Core.Nn.Formats
 open Hybrid.Analysis
 open Hybrid.Cli.Console
 
-let run (device: Device) (folder: string) =
+let run (device: Hybrid.Core.Gpu.Device) (folder: string) =
     heading
         "Stage 7: layer search: small-cnn trained (stage 4) against small-cnn untrained, on the first 100 Fashion-MNIST test images"
     let probe = ProbeSet.load "fashion-mnist" 0 ProbeSet.DefaultCount None None
     let untrained = Path.Combine(folder, "small-cnn-untrained.safetensors")
     let fresh =
         Hybrid.Core.Nn.Zoo.Zoo.Create("small-cnn", numClasses = 10, inChannels = probe.Row.InputShape[0], seed = 1L)
-    StateDicts.SaveSafetensors(untrained, fresh.StateDict())
+    Hybrid.Core.Nn.Formats.StateDicts.SaveSafetensors(untrained, fresh.StateDict())
     let db = Path.Combine(folder, "layers.db")
     // A fresh index each time: the demo shows indexing, not replacing.
     for f in [ db; db + "-wal"; db + "-shm" ] do

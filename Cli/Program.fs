@@ -3,7 +3,6 @@ module Hybrid.Cli.Program
 open System
 open Argu
 open Hybrid.Cli.Args
-open Hybrid.Cli.Console
 
 let private version =
     let v = Reflection.Assembly.GetExecutingAssembly().GetName().Version

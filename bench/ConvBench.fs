@@ -128,7 +128,7 @@ let private timeLayer (device: Device) (policy: Timing.Policy) (random: Random) 
 /// The kernel a layer's measured rule picks from these times: the faster.
 let private chosen (t: Times) = if t.SparseForward < t.DenseForward then "sparse" else "dense"
 
-/// The peer's command line: one --layer per layer, then the timing policy.
+/// The peer's own command line: the batch, then one --layer per layer.
 let private peerArgs (options: Options) (selected: Layer list) =
     [ "--batch"; string options.Batch ]
     @ (selected
@@ -140,8 +140,6 @@ let private peerArgs (options: Options) (selected: Layer list) =
              string l.Size
              string l.Stride
              (if l.Bias then "1" else "0") ]))
-    @ Timing.toArgs options.Timing
-    @ [ "--seed"; string Data.seed ]
 
 /// Times the selected layers on device, then runs the PyTorch peer on the same layers (after ours, so the two
 /// never share the cores). Three cases per layer: "fwd+bwd" and "masked fwd+bwd" against torch,
@@ -155,7 +153,7 @@ let run (device: Device) (options: Options) =
             progress "conv" $"timing {l.Name} on {device.Name} ({i + 1}/{selected.Length})"
             l, timeLayer device options.Timing random options.Batch l)
     progress "conv" "timing the PyTorch peer"
-    let outcome = Peers.run peer (peerArgs options selected)
+    let outcome = Peers.runTimed peer options.Timing (peerArgs options selected)
     let torchCase = Peers.toCase "torch" outcome
     progress "conv" "timing the TorchSharp peer"
     let casesOf (l: Layer, t: Times) =

@@ -5,7 +5,6 @@ module Hybrid.Bench.ExtractBench
 
 open System
 open System.IO
-open System.Text
 open System.Text.Json
 open System.Threading.Tasks
 open Hybrid.Analysis

@@ -37,9 +37,7 @@ let runWith (options: Options) (device: Device) =
             progress "gemm" $"timing {n}x{n} on {device.Name}"
             n, timeSize device options.Timing random n)
     progress "gemm" "timing the NumPy peer"
-    let args =
-        [ "--sizes" ] @ List.map string options.Sizes @ Timing.toArgs options.Timing @ [ "--seed"; string Data.seed ]
-    let outcome = Peers.run peer args
+    let outcome = Peers.runTimed peer options.Timing ([ "--sizes" ] @ List.map string options.Sizes)
     { Benchmark = "gemm"
       Device = device.Name
       Cores = cores ()

@@ -109,6 +109,11 @@ let runWith (interpreter: string) (peer: Peer) (args: string list) =
 /// Runs peers/<script> with Debian's /usr/bin/python3.
 let run (peer: Peer) (args: string list) = runWith python peer args
 
+/// Runs a peer that times what ours timed on seeded data: its own arguments, then the timing policy and the benchmark
+/// seed, which such a peer parses after them.
+let runTimed (peer: Peer) (timing: Timing.Policy) (args: string list) =
+    run peer (args @ Timing.toArgs timing @ [ "--seed"; string Data.seed ])
+
 /// Runs peers/<script> with Debian's /usr/bin/python3 for a report other than timings: its standard output when it
 /// exits with code 0, or the note saying why there is none.
 let runForOutput (peer: Peer) (args: string list) =

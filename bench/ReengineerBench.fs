@@ -80,12 +80,7 @@ let run (device: Device) (o: Options) =
     progress "reengineer" $"timing one mask-training epoch of ResNet-20 on {device.Name}"
     let ours = timeOurs device o
     progress "reengineer" "timing the PyTorch peer"
-    let outcome =
-        Peers.run
-            peer
-            ([ "--images"; string o.Images; "--batch"; string o.Batch ]
-             @ Timing.toArgs o.Timing
-             @ [ "--seed"; string Data.seed ])
+    let outcome = Peers.runTimed peer o.Timing [ "--images"; string o.Images; "--batch"; string o.Batch ]
     { Benchmark = "reengineer"
       Device = device.Name
       Cores = cores ()

@@ -5,7 +5,6 @@ module Hybrid.Bench.ResnetBench
 
 open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Optim
 open Hybrid.Core.Nn.Zoo
 open Hybrid.Bench.Report
 
@@ -35,7 +34,7 @@ let private timeOurs (device: Device) (o: Options) =
     let xt = generator.Normal(0.0, 1.0, ScalarType.Float32, o.TrainBatch, 3, 32, 32).To device
     let labels = Array.init o.TrainBatch (fun i -> int64 (i % 10))
     let yt = Tensor.From(labels, [| o.TrainBatch |], device)
-    let optimizer = SGD(model.Parameters(), 0.1, momentum = 0.9, weightDecay = 5e-4, nesterov = true)
+    let optimizer = Optim.SGD(model.Parameters(), 0.1, momentum = 0.9, weightDecay = 5e-4, nesterov = true)
     let training =
         use _ = model.Train()
         Timing.measureOn device o.Timing (fun () ->
@@ -50,11 +49,10 @@ let run (device: Device) (o: Options) =
     let inference, training = timeOurs device o
     progress "resnet" "timing the PyTorch peer"
     let outcome =
-        Peers.run
+        Peers.runTimed
             peer
-            ([ "--inference-batch"; string o.InferenceBatch; "--train-batch"; string o.TrainBatch ]
-             @ Timing.toArgs o.Timing
-             @ [ "--seed"; string Data.seed ])
+            o.Timing
+            [ "--inference-batch"; string o.InferenceBatch; "--train-batch"; string o.TrainBatch ]
     let torchCase = Peers.toCase "torch" outcome
     progress "resnet" "timing the TorchSharp peer"
     let torchSharp =

@@ -36,8 +36,7 @@ let private oneLine (expected: string) (code: int, out: string, err: string) =
     Expect.stringContains err expected "names the problem"
 
 let private storeTests (store: CatalogStore) =
-    [ testInTempDir "a version 1 catalog is upgraded on open and keeps its models" (fun dir ->
-          let db = store.NewCatalog dir
+    [ testInCatalog store "a version 1 catalog is upgraded on open and keeps its models" (fun _ db ->
           (use c = Catalog.openOrCreate db
            Catalog.insert c (source "old") None CatalogTests.handmade |> ignore
            // What a catalog of version 1 held: no CKA index, no work queue.
@@ -48,8 +47,7 @@ let private storeTests (store: CatalogStore) =
           Expect.equal (Catalog.load c (Catalog.models c).Head.Id) CatalogTests.handmade "the model is intact"
           Expect.isEmpty (Catalog.ckaModels c) "the CKA index is there, empty"
           Expect.equal (Convert.ToInt64(execute c "SELECT count(*) FROM work_queue")) 0L "the queue is there, empty")
-      testInTempDir "a catalog of a newer schema is refused in one line and nothing is written" (fun dir ->
-          let db = store.NewCatalog dir
+      testInCatalog store "a catalog of a newer schema is refused in one line and nothing is written" (fun _ db ->
           (use c = Catalog.openOrCreate db
            execute c "INSERT INTO schema_version VALUES (99)" |> ignore)
           let model = sharedFile "data/torchvision-architectures/resnet18.onnx"
@@ -67,8 +65,7 @@ let private storeTests (store: CatalogStore) =
           use cmd = check.CreateCommand()
           cmd.CommandText <- "SELECT count(*) FROM models"
           Expect.equal (Convert.ToInt64(cmd.ExecuteScalar())) 0L "no model written")
-      testInTempDir "a store holding other tables is not taken for a catalog" (fun dir ->
-          let db = store.NewCatalog dir
+      testInCatalog store "a store holding other tables is not taken for a catalog" (fun _ db ->
           (use c = Catalog.openOrCreate db
            execute c "CREATE TABLE notes (text TEXT)" |> ignore
            execute c "DROP TABLE schema_version" |> ignore)

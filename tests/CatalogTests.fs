@@ -100,8 +100,7 @@ let private storeTests (store: CatalogStore) =
               Catalog.insert c (source "fine") None handmade |> ignore
               Expect.equal (Catalog.counts c).["models"] 1L "the catalog still takes models")
       }
-      testInTempDir "reopening keeps the models and the schema version" (fun dir ->
-          let path = store.NewCatalog dir
+      testInCatalog store "reopening keeps the models and the schema version" (fun _ path ->
           (use c = Catalog.openOrCreate path in Catalog.insert c (source "a") None handmade |> ignore)
           use c = Catalog.openOrCreate path
           Expect.equal (Catalog.models c).Length 1 "one model"
@@ -163,20 +162,22 @@ let private storeTests (store: CatalogStore) =
                           Expect.isFalse (message.Contains "   at ") "no stack trace"
                       | other -> failtestf "%s: expected one failure, got %A" path other))
       }
-      testInTempDir "hybrid extract: a failing file gives exit code 1, a summary, and the others stored" (fun dir ->
-          File.Copy(corpus "resnet18", Path.Combine(dir, "resnet18.onnx"))
-          File.WriteAllBytes(Path.Combine(dir, "bad.onnx"), [| 1uy; 2uy; 3uy; 0xFFuy |])
-          let db = store.NewCatalog dir
-          let code, out, err = CliTests.runCli [ "extract"; dir; "--db"; db; "--json" ]
-          Expect.equal code 1 $"exit code (stderr: {err})"
-          use doc = parseJson out
-          let summary = doc.RootElement.GetProperty "summary"
-          Expect.equal (summary.GetProperty("stored_models").GetInt32()) 1 "one stored"
-          Expect.equal (summary.GetProperty("failed").GetInt32()) 1 "one failed"
-          Expect.stringContains err "bad.onnx" "progress names the failure"
-          let code, out, _ = CliTests.runCli [ "extract"; Path.Combine(dir, "resnet18.onnx"); "--db"; db ]
-          Expect.equal code 0 "a skip is no failure"
-          Expect.stringContains out "skipped 1 already catalogued" "summary") ]
+      testInCatalog
+          store
+          "hybrid extract: a failing file gives exit code 1, a summary, and the others stored"
+          (fun dir db ->
+              File.Copy(corpus "resnet18", Path.Combine(dir, "resnet18.onnx"))
+              File.WriteAllBytes(Path.Combine(dir, "bad.onnx"), [| 1uy; 2uy; 3uy; 0xFFuy |])
+              let code, out, err = CliTests.runCli [ "extract"; dir; "--db"; db; "--json" ]
+              Expect.equal code 1 $"exit code (stderr: {err})"
+              use doc = parseJson out
+              let summary = doc.RootElement.GetProperty "summary"
+              Expect.equal (summary.GetProperty("stored_models").GetInt32()) 1 "one stored"
+              Expect.equal (summary.GetProperty("failed").GetInt32()) 1 "one failed"
+              Expect.stringContains err "bad.onnx" "progress names the failure"
+              let code, out, _ = CliTests.runCli [ "extract"; Path.Combine(dir, "resnet18.onnx"); "--db"; db ]
+              Expect.equal code 0 "a skip is no failure"
+              Expect.stringContains out "skipped 1 already catalogued" "summary") ]
 
 [<Tests>]
 let tests =

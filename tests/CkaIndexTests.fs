@@ -246,9 +246,8 @@ let private compareTests (store: CatalogStore) =
 let private transactionTests (store: CatalogStore) =
     testList
         "re-indexing"
-        [ testInTempDir "replaces a model's rows, and a failure part way leaves the previous rows in place"
-          <| fun dir ->
-              let db = store.NewCatalog dir
+        [ testInCatalog store "replaces a model's rows, and a failure part way leaves the previous rows in place"
+          <| fun _ db ->
               let probe =
                   { ProbeRow.Id = "p"
                     ProbeRow.Spec = "random:4:1x2x2:1"
@@ -307,9 +306,8 @@ let private indexTwoLayers (db: string) (flags: string list) =
 let private cliTests (store: CatalogStore) =
     testList
         "hybrid cka index and search"
-        [ testInTempDir "index two layers of resnet20 on random probes, then search with --include-self (--json)"
-          <| fun dir ->
-              let db = store.NewCatalog dir
+        [ testInCatalog store "index two layers of resnet20 on random probes, then search with --include-self (--json)"
+          <| fun dir db ->
               let code, out, err = indexTwoLayers db [ "--device"; "cpu"; "--json" ]
               Expect.equal code 0 $"index exit code (stderr: {err})"
               use doc = parseJson out
@@ -354,9 +352,8 @@ let private cliTests (store: CatalogStore) =
                   (err.Trim())
                   "hybrid: error: cka: nope is not in the CKA index (run hybrid cka index first)"
                   "one line"
-          testInTempDir "a probe beyond the data set and a missing model are one-line errors"
-          <| fun dir ->
-              let db = store.NewCatalog dir
+          testInCatalog store "a probe beyond the data set and a missing model are one-line errors"
+          <| fun dir db ->
               let code, _, err =
                   CliTests.runCli
                       [ "cka"; "index"; resnet 20; "--probe"; "random:8:3x32x32"; "--probe-count"; "9"; "--db"; db ]

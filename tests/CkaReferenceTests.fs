@@ -4,7 +4,6 @@ module Hybrid.Tests.CkaReferenceTests
 
 open System
 open Expecto
-open FsCheck
 open FsCheck.FSharp
 open Hybrid.Core.Gpu.Reference
 

@@ -79,10 +79,10 @@ let private storeTests (store: CatalogStore) =
           Dedup.run c "both" 0.85 |> ignore
           Expect.equal (Catalog.groups c "both").Length 6 "replaced, not appended"
           Expect.equal (Catalog.groups c "name").Length 0 "other strategies untouched")
-      testInTempDir
+      testInCatalog
+          store
           "hybrid dedup --json over an extracted catalog; a threshold outside (0, 1] is one error line"
-          (fun dir ->
-              let db = store.NewCatalog dir
+          (fun _ db ->
               let files =
                   [ for n in [ "resnet18"; "resnet50"; "wide_resnet50_2" ] ->
                         sharedFile $"data/torchvision-architectures/{n}.onnx" ]

@@ -12,7 +12,6 @@ open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
 open Hybrid.Analysis.Reengineering
 open Hybrid.Analysis.Reengineering.Defects
-open Hybrid.Tests.Shared
 open Hybrid.Tests.CliTests
 
 /// A small CNN for 3-channel images, seeded, in evaluation mode's terms untrained.

@@ -6,16 +6,13 @@ module Hybrid.Tests.MixerTests
 
 open System.IO
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Formats.Onnx.Reader
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Optim
 open Hybrid.Core.Nn.Zoo
 open Hybrid.Analysis
-open Hybrid.Tests.Shared
 
 /// A mixer's sizes as timm's MlpMixer arguments name them.
 type private Size = { Classes: int; InChans: int; ImgSize: int; PatchSize: int; EmbedDim: int; NumBlocks: int }

@@ -4,7 +4,6 @@
 module Hybrid.Tests.NnSparseInputTests
 
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Gpu.Cpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Zoo

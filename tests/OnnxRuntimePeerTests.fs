@@ -10,9 +10,7 @@ open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Formats.Onnx
 open Hybrid.Core.Nn.Formats.Onnx.Reader
 open Hybrid.Core.Nn.Formats.Onnx.Runtime
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Bench
-open Hybrid.Tests.Shared
 
 let private exportTests =
     // ONNX Runtime fuses and reorders (Conv + BatchNorm, MatMul + Add, its own GELU and LayerNorm kernels), so its

@@ -121,6 +121,10 @@ let freshPostgresDatabase () = freshDatabaseOn postgresServer.Value
 /// A store the catalog tests run on: its name and a new empty catalog's location, given a temporary folder.
 type CatalogStore = { Name: string; NewCatalog: string -> string }
 
+/// A test given a temporary folder and a new, empty catalog of the store (its location), made for that folder.
+let testInCatalog (store: CatalogStore) (name: string) (body: string -> string -> unit) =
+    testInTempDir name (fun dir -> body dir (store.NewCatalog dir))
+
 /// SQLite (a file in the folder) and PostgreSQL (a new database on the private server).
 let catalogStores =
     [ { Name = "sqlite"; NewCatalog = fun dir -> Path.Combine(dir, "t.db") }

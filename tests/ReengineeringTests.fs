@@ -6,7 +6,6 @@ module Hybrid.Tests.ReengineeringTests
 open System
 open System.IO
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
@@ -15,7 +14,6 @@ open Hybrid.Core.Nn.Formats.Onnx.Runtime
 open Hybrid.Analysis
 open Hybrid.Analysis.Reengineering
 open Hybrid.Analysis.Reengineering.TargetProblem
-open Hybrid.Tests.Shared
 
 /// Seeded uniform images with labels cycling through 10 classes named "0" .. "9".
 let private images (count: int) (channels: int) (size: int) (seed: int64) =

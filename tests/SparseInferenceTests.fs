@@ -4,15 +4,10 @@
 /// forward never touching a value that a hook holds.
 module Hybrid.Tests.SparseInferenceTests
 
-open System
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
-open Hybrid.Analysis
-open Hybrid.Tests.Shared
 
 /// The model's sub-modules of type 'T, in registration order.
 let private modulesOf<'T> (model: Module) =
@@ -27,7 +22,7 @@ let private moduleAt (path: string) (model: Module) =
 
 /// Sets a seeded random share `removed` of every convolution's weights to zero (as a re-engineered model keeps them).
 let private prune (model: Module) (removed: float) (seed: int) =
-    let random = Random seed
+    let random = System.Random seed
     for conv in modulesOf<Conv2d> model do
         let w = conv.Weight.Span<float32>()
         for i in 0 .. w.Length - 1 do
@@ -41,11 +36,11 @@ let private evalOutput (model: Module) (x: Tensor) =
 
 /// The first `count` CIFAR-10 test images, as the stored bytes scaled to [0, 1].
 let private cifar (count: int) =
-    let data = Cifar.Load(sharedFile "data/cifar10/test_batch.bin", Cifar.Kind.Cifar10)
+    let data = Data.Cifar.Load(sharedFile "data/cifar10/test_batch.bin", Data.Cifar.Kind.Cifar10)
     Tensor.Wrap(data.Images.[.. count * 3072 - 1], [| count; 3; 32; 32 |])
 
 let private resnet20 () =
-    Networks.loadModule Device.Cpu (sharedFile "models/cifar10-resnet20/model.safetensors") None |> snd
+    Hybrid.Analysis.Networks.loadModule Device.Cpu (sharedFile "models/cifar10-resnet20/model.safetensors") None |> snd
 
 /// y = bn(conv(x)) + conv(x): the convolution's output is read outside any module as well, which hooks cannot see.
 type private ReadTwice() as this =

@@ -13,12 +13,10 @@ module Hybrid.Tests.TorchInteropEngineTests
 
 open System.IO
 open Expecto
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Analysis
 open Hybrid.Analysis.Reengineering
 open Hybrid.TorchInterop
-open Hybrid.Tests.Shared
 open Hybrid.Tests.TorchInteropTests
 
 /// Within `images` of `n` images: accuracies computed from logits that differ in their last bits can differ where

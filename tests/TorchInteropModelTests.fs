@@ -5,7 +5,6 @@ module Hybrid.Tests.TorchInteropModelTests
 open System
 open Expecto
 open TorchSharp
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Zoo

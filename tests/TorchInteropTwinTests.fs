@@ -7,13 +7,10 @@ open System
 open System.IO
 open Expecto
 open TorchSharp
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
-open Hybrid.Core.Nn.Formats.Safetensors
 open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Zoo
 open Hybrid.TorchInterop
-open Hybrid.Tests.Shared
 open Hybrid.Tests.TorchInteropTests
 
 /// Every state entry the zoo initialises to a constant made random, so that a mix-up of biases, affine norms, running

@@ -3,7 +3,6 @@
 module Hybrid.Analysis.SqliteCatalog
 
 open Microsoft.Data.Sqlite
-open Hybrid.Core.Nn
 
 /// SQLite's spelling of the catalog's schema.
 let dialect: CatalogSchema.Dialect =
@@ -32,5 +31,5 @@ let openOrCreate (path: string) =
         pragmas.ExecuteNonQuery() |> ignore
     with :? SqliteException as e ->
         connection.Dispose()
-        raise (InputException(path, $"cannot open the catalog: {e.Message}", e))
+        raise (Hybrid.Core.Nn.InputException(path, $"cannot open the catalog: {e.Message}", e))
     DbCatalog.openConnection path connection dialect

@@ -3,7 +3,6 @@
 module Hybrid.Analysis.ProbeSet
 
 open System
-open System.Globalization
 open System.Security.Cryptography
 open Hybrid.Core.Nn.Data
 
@@ -17,7 +16,7 @@ let MaxCount = 1000
 type Probe = { Row: ProbeRow; Images: float32[] }
 
 let private numbers (xs: float32[]) =
-    String.Join(",", xs |> Array.map (fun x -> x.ToString("R", CultureInfo.InvariantCulture)))
+    String.Join(",", xs |> Array.map (fun x -> x.ToString("R", Globalization.CultureInfo.InvariantCulture)))
 
 let private digest (images: float32[]) (shape: int[]) =
     let bytes = Array.zeroCreate<byte>(images.Length * sizeof<float32>)

@@ -5,7 +5,6 @@
 module Hybrid.Analysis.Naming.ClassifierFiles
 
 open System.IO
-open System.Collections.Generic
 open System.Text.Json
 open Hybrid.Core.Gpu
 open Hybrid.Analysis

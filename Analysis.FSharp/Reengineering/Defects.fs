@@ -7,7 +7,6 @@ module Hybrid.Analysis.Reengineering.Defects
 
 open System.Collections.Generic
 open System.Diagnostics
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
@@ -152,7 +151,13 @@ type FineTuneProgress =
 
 /// Fine-tunes `model` on `train`: SGD over every parameter that records gradients, the classifier at HeadLrFactor
 /// times the rate, BatchNorm in training mode, batches in a seeded order, no augmentation. Returns one report per epoch.
-let fineTune (device: Device) (o: Options) (model: Module) (train: LabelledImages) (report: FineTuneProgress -> unit) =
+let fineTune
+    (device: Hybrid.Core.Gpu.Device)
+    (o: Options)
+    (model: Module)
+    (train: LabelledImages)
+    (report: FineTuneProgress -> unit)
+    =
     let _, classifier = classifierOf model
     let head = HashSet<Tensor>(classifier.Parameters(), HashIdentity.Reference)
     let body = model.Parameters() |> Seq.filter (fun p -> p.RequiresGrad && not (head.Contains p))
@@ -164,17 +169,7 @@ let fineTune (device: Device) (o: Options) (model: Module) (train: LabelledImage
             momentum = o.Momentum,
             weightDecay = o.WeightDecay
         )
-    let loader =
-        DataLoader(
-            train,
-            DataLoaderOptions(
-                BatchSize = o.BatchSize,
-                Shuffle = true,
-                Seed = o.Seed,
-                Mean = Option.toObj o.Mean,
-                Std = Option.toObj o.Std
-            )
-        )
+    let loader = DataLoader(train, Networks.shuffled o.BatchSize o.Seed 0 false o.Mean o.Std)
     use _ = model.Train()
     [ for epoch in 1 .. o.Epochs ->
           let clock = Stopwatch.StartNew()

@@ -7,10 +7,8 @@ module Hybrid.Analysis.Reengineering.MaskTraining
 
 open System
 open System.IO
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Modules
 open Hybrid.Core.Nn.Optim
 open Hybrid.Analysis
 open Hybrid.Analysis.Reengineering.MaskedModel
@@ -145,7 +143,7 @@ let trainingMode (net: ReengineeredNet) =
         net.NamedModules()
         |> Seq.choose (fun struct (_, m) ->
             match m with
-            | :? BatchNorm as bn -> Some(bn.Eval())
+            | :? Modules.BatchNorm as bn -> Some(bn.Eval())
             | _ -> None)
         |> List.ofSeq
     { new IDisposable with
@@ -259,7 +257,7 @@ let private parseSelected (text: string) =
     | _ -> None
 
 /// The accuracy of `net` on `data` (its outputs against the problem's labels).
-let accuracy (device: Device) (net: Module) (data: LabelledImages) (o: Options) =
+let accuracy (device: Hybrid.Core.Gpu.Device) (net: Modules.Module) (data: LabelledImages) (o: Options) =
     let pass = Networks.pass device (Networks.ZooModel("reengineered", net)) data 256
     (Networks.evaluate { pass with Mean = o.Mean; Std = o.Std }).Accuracy
 
@@ -269,7 +267,7 @@ let accuracy (device: Device) (net: Module) (data: LabelledImages) (o: Options) 
 /// `engine` runs the steps.
 let trainWith
     (engine: Engine)
-    (device: Device)
+    (device: Hybrid.Core.Gpu.Device)
     (o: Options)
     (net: ReengineeredNet)
     (train: LabelledImages)
@@ -292,19 +290,8 @@ let trainWith
             "reengineer: the training (%d images) and validation (%d images) parts must not be empty"
             train.Count
             validation.Count
-    let loader =
-        DataLoader(
-            train,
-            DataLoaderOptions(
-                BatchSize = o.BatchSize,
-                Shuffle = true,
-                Seed = o.Seed,
-                CropPadding = 4,
-                HorizontalFlip = true,
-                Mean = Option.toObj o.Mean,
-                Std = Option.toObj o.Std
-            )
-        )
+    // SeaM's augmentation: random crops after 4-pixel zero padding, horizontal flips.
+    let loader = DataLoader(train, Networks.shuffled o.BatchSize o.Seed 4 true o.Mean o.Std)
     Directory.CreateDirectory outDir |> ignore
     let checkpoint = checkpointPath outDir
     let history = ResizeArray<EpochReport>()

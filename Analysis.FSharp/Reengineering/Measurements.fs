@@ -5,7 +5,6 @@ module Hybrid.Analysis.Reengineering.Measurements
 
 open System
 open System.Diagnostics
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Core.Nn.Modules
@@ -17,7 +16,7 @@ open Hybrid.Analysis.Reengineering.MaskedModel
 /// takes the argmax over all the original's classes (binary: right when it picks a target class exactly for target
 /// images); the fair one takes the argmax over the target problem's classes only (for a binary problem the two agree).
 let originalAccuracy
-    (device: Device)
+    (device: Hybrid.Core.Gpu.Device)
     (model: Module)
     (data: LabelledImages)
     (labels: int64[])
@@ -104,7 +103,7 @@ let medianSeconds (run: unit -> unit) =
 
 /// Inference time of `net` on a seeded random batch of `batch` inputs of `inputShape`, dense and then with every
 /// masked layer of the original on its compressed weights (Core.Gpu's sparse kernels).
-let inferenceSeconds (device: Device) (net: ReengineeredNet) (inputShape: int[]) (batch: int) =
+let inferenceSeconds (device: Hybrid.Core.Gpu.Device) (net: ReengineeredNet) (inputShape: int[]) (batch: int) =
     let shape = Array.append [| batch |] inputShape
     let x = Generator(17L).Uniform(0.0, 1.0, ScalarType.Float32, shape).To device
     let forward () =

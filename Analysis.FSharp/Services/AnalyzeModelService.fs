@@ -5,10 +5,8 @@ module Hybrid.Analysis.AnalyzeModelService
 
 open System
 open System.IO
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
-open Hybrid.Core.Nn.Modules
 
 /// The views `analyze-model` can write.
 type View =
@@ -90,7 +88,7 @@ let moduleOf (path: string) (network: Networks.Network) =
             path
 
 /// The layer maps and maximisation use: the one named, else the model's last Conv2d.
-let layerOf (model: Module) (layer: string option) =
+let layerOf (model: Modules.Module) (layer: string option) =
     match layer with
     | Some path ->
         ActivationMaps.findModule model path |> ignore
@@ -101,7 +99,7 @@ let layerOf (model: Module) (layer: string option) =
         | None -> Input.fail "--layer: the model has no Conv2d; name a module"
 
 /// Refuses a dataset the network cannot classify: images of another shape, or another number of classes.
-let checkFits (device: Device) (path: string) (network: Networks.Network) (data: LabelledImages) =
+let checkFits (device: Hybrid.Core.Gpu.Device) (path: string) (network: Networks.Network) (data: LabelledImages) =
     let shape = $"{data.Channels}x{data.Height}x{data.Width}"
     let logits =
         try
@@ -121,7 +119,7 @@ let normalised (data: LabelledImages) (mean: float32[] option) (std: float32[] o
     Input.guard "dataset" (fun () -> DataLoader(data, options).BatchAt(0, 0).Images)
 
 /// The maximisation targets of a request: channels of the layer named, else classes.
-let targets (r: Request) (model: Module) (classes: int) =
+let targets (r: Request) (model: Modules.Module) (classes: int) =
     match r.Layer with
     | Some _ ->
         let layer = layerOf model r.Layer
@@ -181,7 +179,7 @@ let private page (r: AnalyzeModelResult) =
 """
 
 /// Runs the requested views and writes their files under r.Out. progress gets (stage, done, total).
-let run (device: Device) (r: Request) (progress: string -> int -> int -> unit) =
+let run (device: Hybrid.Core.Gpu.Device) (r: Request) (progress: string -> int -> int -> unit) =
     if r.Views.IsEmpty then
         Input.fail "--views: name at least one of confusion, maps, maximise"
     let all = ImageRun.load r.Dataset false

@@ -4,8 +4,6 @@ module Hybrid.Analysis.Reengineer
 
 open System
 open System.IO
-open Hybrid.Core.Gpu
-open Hybrid.Core.Nn
 open Hybrid.Core.Nn.Data
 open Hybrid.Analysis.Reengineering
 open Hybrid.Analysis.Reengineering.TargetProblem
@@ -43,18 +41,28 @@ let private targetOf (r: Request) (spec: string) (data: LabelledImages) =
     | _ -> Input.fail "reengineer: give exactly one of --target-class and --target-classes"
 
 /// Refuses a model that does not take the dataset's images or whose output is not one logit per dataset class.
-let private checkFit (device: Device) (path: string) (model: Hybrid.Core.Nn.Modules.Module) (data: LabelledImages) =
+let private checkFit
+    (device: Hybrid.Core.Gpu.Device)
+    (path: string)
+    (model: Hybrid.Core.Nn.Modules.Module)
+    (data: LabelledImages)
+    =
     let y = Networks.outputForImage device path model data
     if y.Dim <> 2 || y.Size 1 <> data.ClassNames.Count then
         Input.fail
             "%s: the model gives %s outputs per image but the dataset has %d classes"
             path
-            (ShapeOps.Format(y.Shape))
+            (Hybrid.Core.Nn.ShapeOps.Format(y.Shape))
             data.ClassNames.Count
     y.Size 1
 
 /// Re-engineers as the request says, the masks trained by `engine` (MaskTraining.coreEngine: Core.Nn).
-let runWith (engine: MaskTraining.Engine) (device: Device) (r: Request) (report: MaskTraining.Progress -> unit) =
+let runWith
+    (engine: MaskTraining.Engine)
+    (device: Hybrid.Core.Gpu.Device)
+    (r: Request)
+    (report: MaskTraining.Progress -> unit)
+    =
     let o = r.Options
     if Path.GetExtension(r.Model).Equals(".onnx", StringComparison.OrdinalIgnoreCase) then
         Input.fail

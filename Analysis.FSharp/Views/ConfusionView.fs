@@ -5,7 +5,6 @@ module Hybrid.Analysis.ConfusionView
 
 open System
 open System.IO
-open Hybrid.Core.Gpu
 open Hybrid.Core.Nn.Data
 
 /// Images kept per cell when none is given.
@@ -49,7 +48,7 @@ let private softmax (row: float32[]) =
 /// The confusion matrix of network on data (normalised by mean / std when given) with each cell's k most confident
 /// images. The network must give one logit per class of the dataset. progress gets (images done, total).
 let compute
-    (device: Device)
+    (device: Hybrid.Core.Gpu.Device)
     (network: Networks.Network)
     (source: string)
     (data: LabelledImages)

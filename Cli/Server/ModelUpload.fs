@@ -6,7 +6,6 @@ module Hybrid.Cli.Server.ModelUpload
 
 open System
 open System.IO
-open System.Threading.Tasks
 open Microsoft.AspNetCore.Http
 open Microsoft.AspNetCore.Http.Features
 open Microsoft.AspNetCore.WebUtilities
@@ -77,7 +76,7 @@ let private formatOf (path: string) =
     else fail 415 "unknown format: not a safetensors file, a PyTorch checkpoint (zip or legacy) or an ONNX model"
 
 /// Receives the request's model into a new file under dir (at most limit bytes of model), named by its format.
-let receive (context: HttpContext) (dir: string) (limit: int64) : Task<Upload> =
+let receive (context: HttpContext) (dir: string) (limit: int64) : Threading.Tasks.Task<Upload> =
     task {
         let request = context.Request
         let size = context.Features.Get<IHttpMaxRequestBodySizeFeature>()
