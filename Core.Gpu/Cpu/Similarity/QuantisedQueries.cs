@@ -44,8 +44,6 @@ internal sealed unsafe class QuantisedQueries : NativeOwner
     /// <summary>The bytes of query i.</summary>
     public byte* Row(int i) => (byte*)Memory + (long)i * Stride;
 
-    // Jitted, not precompiled (build/ReadyToRun.targets): its precompiled code made bench cka's top-10 search ~8% slower.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Quantise(ReadOnlySpan<float> query, int i)
     {
         float max = 0;

@@ -40,8 +40,6 @@ internal sealed unsafe class SearchPrefilter
         }
 
         /// <summary>Keeps the candidates whose upper bound reaches their query's threshold, grouped by query.</summary>
-        // Jitted, not precompiled (build/ReadyToRun.targets): its precompiled code made bench cka's top-10 search ~8% slower.
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Bucket(float[] thresholds)
         {
             foreach (var c in items.AsSpan(0, count))
