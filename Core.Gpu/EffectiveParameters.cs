@@ -28,7 +28,8 @@ internal static class EffectiveParameters
         bias.Derive();
     }
 
-    /// <summary>value * 1[scores > 0] in a temporary array, or the value itself when unmasked (or absent).</summary>
+    /// <summary>value * 1[scores > 0] in a temporary array (<see cref="ScratchArrays"/>), or the value itself when unmasked (or
+    /// absent).</summary>
     readonly struct EffectiveValue : IDisposable
     {
         readonly bool owned;
@@ -37,7 +38,7 @@ internal static class EffectiveParameters
         {
             Value = value;
             if (value is null || scores is null) return;
-            Value = value.Device.Allocate<float>(value.Length);
+            Value = ScratchArrays.Rent(value.Device, value.Length);
             value.Device.Kernels.ApplyMask(value, scores, Value);
             owned = true;
         }
@@ -46,7 +47,7 @@ internal static class EffectiveParameters
 
         public void Dispose()
         {
-            if (owned) Value!.Dispose();
+            if (owned) ScratchArrays.Return(Value!);
         }
     }
 
@@ -68,7 +69,7 @@ internal static class EffectiveParameters
             Target = !needed ? null : gradEffective ?? (scores is null ? gradValue : null);
             if (needed && Target is null)
             {
-                Target = device.Allocate<float>(value!.Length);
+                Target = ScratchArrays.Rent(device, value!.Length);
                 owned = true;
             }
         }
@@ -89,7 +90,7 @@ internal static class EffectiveParameters
 
         public void Dispose()
         {
-            if (owned) Target!.Dispose();
+            if (owned) ScratchArrays.Return(Target!);
         }
     }
 }
