@@ -28,8 +28,7 @@ internal static class EffectiveParameters
         bias.Derive();
     }
 
-    /// <summary>value * 1[scores > 0] in a temporary array (<see cref="ScratchArrays"/>), or the value itself when unmasked (or
-    /// absent).</summary>
+    /// <summary>value * 1[scores > 0] in a temporary array, or the value itself when unmasked (or absent).</summary>
     readonly struct EffectiveValue : IDisposable
     {
         readonly bool owned;
@@ -38,7 +37,7 @@ internal static class EffectiveParameters
         {
             Value = value;
             if (value is null || scores is null) return;
-            Value = ScratchArrays.Rent(value.Device, value.Length);
+            Value = value.Device.Allocate<float>(value.Length);
             value.Device.Kernels.ApplyMask(value, scores, Value);
             owned = true;
         }
@@ -47,7 +46,7 @@ internal static class EffectiveParameters
 
         public void Dispose()
         {
-            if (owned) ScratchArrays.Return(Value!);
+            if (owned) Value!.Dispose();
         }
     }
 
@@ -69,7 +68,7 @@ internal static class EffectiveParameters
             Target = !needed ? null : gradEffective ?? (scores is null ? gradValue : null);
             if (needed && Target is null)
             {
-                Target = ScratchArrays.Rent(device, value!.Length);
+                Target = device.Allocate<float>(value!.Length);
                 owned = true;
             }
         }
@@ -90,7 +89,7 @@ internal static class EffectiveParameters
 
         public void Dispose()
         {
-            if (owned) ScratchArrays.Return(Target!);
+            if (owned) Target!.Dispose();
         }
     }
 }

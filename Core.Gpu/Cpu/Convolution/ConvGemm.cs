@@ -72,12 +72,7 @@ internal static unsafe class ConvGemm
         }
         if (gw is not null && ChunkedWeightGradient(s))
         {
-            // Strided layers whose forward runs over the chunks (ResNet-20's 32-64 stride 2) take their input gradient from
-            // the same pass, sharing its copy of dY and its dispatch: 6.5 against 7.2 ms of CPU for NarrowConv's input gradient
-            // beside it (median of 8 alternating rounds, batch 64, load about 200).
-            var inputsToo = StridedGemmForward(s) ? gx : null;
-            BackwardChunks(s, x, w, gradOut, inputsToo, gw, gb);
-            if (inputsToo is not null) gx = null;
+            BackwardChunks(s, x, w, gradOut, null, gw, gb);
             gw = null;
             gb = null;
         }
