@@ -44,6 +44,7 @@ internal static unsafe class NarrowDots
                 {
                     Vector512<float> a0 = Vector512.Load(g0 + gi + x), a1 = Vector512.Load(g1 + gi + x);
                     Vector512<float> a2 = Vector512.Load(g2 + gi + x), a3 = Vector512.Load(g3 + gi + x);
+                    // One block per tile column, written out: a loop over columns would index the sums, which then live in memory.
                     var v = Vector512.Load(x0 + ci + x);
                     s00 = Avx512F.FusedMultiplyAdd(a0, v, s00); s10 = Avx512F.FusedMultiplyAdd(a1, v, s10);
                     s20 = Avx512F.FusedMultiplyAdd(a2, v, s20); s30 = Avx512F.FusedMultiplyAdd(a3, v, s30);
