@@ -62,8 +62,9 @@ internal static unsafe partial class CpuMixtureBlock
         }
     }
 
-    /// <summary>Whether a pass with <paramref name="t"/> goes through <see cref="SlicedPass"/> (diag and spherical with
-    /// AVX-512 and OpenBLAS) rather than block by block through <see cref="Pass"/>.</summary>
+    /// <summary>Whether <paramref name="t"/>'s log-densities come from <see cref="MixtureProducts"/>' register tiles (diag
+    /// and spherical with AVX-512 and OpenBLAS), and so a pass goes through <see cref="SlicedPass"/> rather than block by
+    /// block through <see cref="Pass"/>.</summary>
     public static bool Sliced(CpuMixtureTerms t, bool openBlas) => openBlas && t.QuadraticTiles.Length > 0;
 
     /// <summary>A diag or spherical pass over any number of rows x (stride d, less <paramref name="centre"/> as they

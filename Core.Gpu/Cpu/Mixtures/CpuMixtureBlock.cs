@@ -52,7 +52,7 @@ internal static unsafe partial class CpuMixtureBlock
             {
                 if (z == null) z = AugmentedRows(x, rows, d);
                 var (from, columns) = MixtureRows.Columns(t.Type, d);
-                if (openBlas && t.QuadraticTiles.Length > 0)
+                if (Sliced(t, openBlas))
                 {
                     var own = scratch ??= new Scratch();
                     own.Product = Scratch.Fit(own.Product, rows * MixtureProducts.Width(k));
