@@ -162,6 +162,9 @@ let tests =
               Expect.isFalse
                   (none.Keys |> Seq.exists (fun k -> k.StartsWith "b:" || k.StartsWith "e:"))
                   "no positions by default"
+              Expect.throwsT<Hybrid.Core.Nn.InputException>
+                  (fun () -> NGrams.terms { NGrams.defaults with Positions = -1 } a |> ignore)
+                  "a negative limit is the user's mistake"
           }
           test "classes under --min-class-count merge into Others; a class of one model is reported and never tested" {
               let raw = rawLabels "model_type"

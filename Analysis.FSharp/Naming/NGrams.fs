@@ -2,7 +2,8 @@
 /// the graph's edges with [INPUT] and [OUTPUT] tokens at the sources and sinks; `p`, 1-grams of each layer's type with
 /// the parameters the source gives (weight shapes and attributes for ONNX, checkpoints and the zoo; a trace has names
 /// only, so its 1-grams are the traced names as spelled); optionally `t`, 3-grams along paths, `d`, counts of output
-/// shapes, and `b` and `e`, layer names tagged with their distance from the sources and to the sinks. Any source gives the same kind of terms, so a classifier trained on traces reads a checkpoint.
+/// shapes, and `b` and `e`, layer names tagged with their distance from the sources and to the sinks. Any source gives
+/// the same kind of terms, so a classifier trained on traces reads a checkpoint.
 module Hybrid.Analysis.Naming.NGrams
 
 open System
@@ -89,7 +90,8 @@ let unigram (architecture: Architecture) (node: Node) =
 /// The vertices within `limit - 1` edges of the marker `start` (breadth first along `neighbours`), each with its
 /// distance from the marker's nearest layer (0 for the layers the marker touches); the marker itself is left out.
 let private distancesFrom (start: int) (neighbours: int -> seq<int>) (limit: int) =
-    let distance = Dictionary<int, int>()
+    // Breadth first, so a layer is reached first at its least distance; the markers (negative) are never entered.
+    let reached = HashSet<int>()
     let queue = Queue<int * int>()
     queue.Enqueue(start, -1)
     [ while queue.Count > 0 do
@@ -98,12 +100,15 @@ let private distancesFrom (start: int) (neighbours: int -> seq<int>) (limit: int
               yield v, d
           if d + 1 < limit then
               for w in neighbours v do
-                  if w >= 0 && not (distance.ContainsKey w) then
-                      distance[w] <- d + 1
+                  if w >= 0 && reached.Add w then
                       queue.Enqueue(w, d + 1) ]
 
 /// The counts of one architecture's terms, each prefixed by its family ("l:", "p:", "t:", "d:", "b:", "e:").
 let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<string, int> =
+    if options.Positions < 0 then
+        raise (
+            Hybrid.Core.Nn.InputException("--positions", $"{options.Positions} must be at least 0 (0: no positions)")
+        )
     let counts = Dictionary<string, int>(StringComparer.Ordinal)
     let add (term: string) =
         counts[term] <-
@@ -116,12 +121,16 @@ let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<
         else
             node.LayerType
     let nodes = architecture.Nodes
-    // Successor lists with the markers as extra vertices: -1 feeds every source, every sink feeds -2.
+    // Successor and predecessor lists with the markers as extra vertices: -1 feeds every source, every sink feeds -2.
     let next = Dictionary<int, List<int>>()
+    let previous = Dictionary<int, List<int>>()
+    let append (lists: Dictionary<int, List<int>>) v w =
+        match lists.TryGetValue v with
+        | true, l -> l.Add w
+        | _ -> lists[v] <- List [ w ]
     let link a b =
-        match next.TryGetValue a with
-        | true, l -> l.Add b
-        | _ -> next[a] <- List [ b ]
+        append next a b
+        append previous b a
     let hasInput = HashSet<int>()
     let hasOutput = HashSet<int>()
     for a, b in architecture.Edges do
@@ -138,10 +147,11 @@ let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<
         | -1 -> InputToken
         | -2 -> OutputToken
         | _ -> name nodes[v]
-    let successors v =
-        match next.TryGetValue v with
+    let along (lists: Dictionary<int, List<int>>) v =
+        match lists.TryGetValue v with
         | true, l -> l :> seq<int>
         | _ -> Seq.empty
+    let successors = along next
     for a in Seq.append [ -1 ] (nodes |> Seq.map _.Id) do
         for b in successors a do
             add $"l:{token a} {token b}"
@@ -149,21 +159,11 @@ let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<
                 for c in successors b do
                     add $"t:{token a} {token b} {token c}"
     if options.Positions > 0 then
-        let previous = Dictionary<int, List<int>>()
-        for a, b in architecture.Edges do
-            match previous.TryGetValue b with
-            | true, l -> l.Add a
-            | _ -> previous[b] <- List [ a ]
         let tag (family: string) (marker: int) (neighbours: int -> seq<int>) =
             for v, d in distancesFrom marker neighbours options.Positions do
                 add $"{family}:{d} {token v}"
         tag "b" -1 successors
-        let sinks = nodes |> Array.filter (fun n -> not (hasOutput.Contains n.Id)) |> Array.map _.Id
-        tag "e" -2 (fun v ->
-            match v, previous.TryGetValue v with
-            | -2, _ -> sinks :> seq<int>
-            | _, (true, l) -> l
-            | _ -> Seq.empty)
+        tag "e" -2 (along previous)
     for n in nodes do
         add ("p:" + unigram architecture n)
         if options.Shapes then
