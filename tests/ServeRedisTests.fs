@@ -42,7 +42,7 @@ let private sameAnswers =
             Expect.isTrue
                 (ttl.Value > TimeSpan.Zero && ttl.Value <= TimeSpan.FromMinutes 10.0)
                 $"{key}: expires within the server's 10 minutes ({ttl.Value})"
-        Expect.isEmpty (List.ofSeq log) "nothing logged while Redis answers"
+        Expect.isEmpty (List.ofSeq log) $"nothing logged while Redis answers ({List.ofSeq log})"
     }
 
 let private redisStops =

@@ -14,6 +14,8 @@ module Hybrid.Cli.Server.AnalysisApi
 open System
 open System.Collections.Concurrent
 open System.Globalization
+open System.Threading
+open System.Threading.Tasks
 open Microsoft.AspNetCore.Builder
 open Microsoft.AspNetCore.Http
 open Argu
@@ -157,45 +159,64 @@ let private channelOf (text: string) =
     | _ -> refuse 400 $"channel {text}: a whole number"
 
 /// Answers from the cache when it holds the request, else computes and caches; errors become JSON and are not cached.
-let private respond (o: LayerApi.ServeOptions) (gate: obj) (compute: HttpContext -> Answer) (context: HttpContext) =
-    let request = context.Request
-    let key = "analysis:" + request.Path.ToString() + request.QueryString.ToString()
-    let cached =
-        o.Cache.TryGet key
-        |> Option.map (fun text ->
-            let parts = text.Split('\n')
-            { ContentType = parts[0]
-              Headers =
-                parts[1 .. parts.Length - 2]
-                |> Array.map (fun h -> h.Split('\t', 2))
-                |> Array.map (fun h -> h[0], h[1])
-                |> List.ofArray
-              Body = Convert.FromBase64String parts[parts.Length - 1] })
-    let status, answer, state =
-        match cached with
-        | Some answer -> 200, answer, "hit"
-        | None ->
-            try
-                // One model run at a time: hooks and parameter flags are per module, and a GPU runs one job at a time.
-                let answer = lock gate (fun () -> compute context)
-                let headers = answer.Headers |> List.map (fun (k, v) -> $"{k}\t{v}")
-                let text = String.Join("\n", [ answer.ContentType ] @ headers @ [ Convert.ToBase64String answer.Body ])
-                o.Cache.Set(key, text, o.CacheTtl)
-                200, answer, "miss"
-            with
-            | Refused(status, message) -> status, json {| Error = message |}, "miss"
-            | :? Hybrid.Core.Nn.InputException as e -> 400, json {| Error = e.Message |}, "miss"
-    context.Response.StatusCode <- status
-    context.Response.ContentType <- answer.ContentType
-    context.Response.Headers["X-Cache"] <- state
-    for k, v in answer.Headers do
-        context.Response.Headers[k] <- v
-    context.Response.Body.WriteAsync(answer.Body, 0, answer.Body.Length)
+/// gate admits one model run at a time (hooks and parameter flags are per module, and a GPU runs one job at a time);
+/// requests wait for it without holding a thread.
+let private respond
+    (o: LayerApi.ServeOptions)
+    (gate: SemaphoreSlim)
+    (compute: HttpContext -> Answer)
+    (context: HttpContext)
+    =
+    task {
+        let request = context.Request
+        let key = "analysis:" + request.Path.ToString() + request.QueryString.ToString()
+        let! cached = o.Cache.TryGetAsync key
+        let! status, answer, state =
+            match cached with
+            | Some text ->
+                let parts = text.Split('\n')
+                let answer =
+                    { ContentType = parts[0]
+                      Headers =
+                        parts[1 .. parts.Length - 2]
+                        |> Array.map (fun h -> h.Split('\t', 2))
+                        |> Array.map (fun h -> h[0], h[1])
+                        |> List.ofArray
+                      Body = Convert.FromBase64String parts[parts.Length - 1] }
+                Task.FromResult(200, answer, "hit")
+            | None ->
+                task {
+                    do! gate.WaitAsync()
+                    try
+                        try
+                            let answer = compute context
+                            let headers = answer.Headers |> List.map (fun (k, v) -> $"{k}\t{v}")
+                            let text =
+                                String.Join(
+                                    "\n",
+                                    [ answer.ContentType ] @ headers @ [ Convert.ToBase64String answer.Body ]
+                                )
+                            o.Cache.Set(key, text, o.CacheTtl)
+                            return 200, answer, "miss"
+                        with
+                        | Refused(status, message) -> return status, json {| Error = message |}, "miss"
+                        | :? Hybrid.Core.Nn.InputException as e -> return 400, json {| Error = e.Message |}, "miss"
+                    finally
+                        gate.Release() |> ignore
+                }
+        context.Response.StatusCode <- status
+        context.Response.ContentType <- answer.ContentType
+        context.Response.Headers["X-Cache"] <- state
+        for k, v in answer.Headers do
+            context.Response.Headers[k] <- v
+        do! context.Response.Body.WriteAsync(answer.Body, 0, answer.Body.Length)
+    }
+    :> Task
 
 /// Adds the analysis endpoints to a server LayerApi.build made, before it starts.
 let register (app: WebApplication) (o: LayerApi.ServeOptions) (dataset: Dataset option) =
     let views = Views(o, dataset)
-    let gate = obj ()
+    let gate = new SemaphoreSlim(1, 1)
     let get (pattern: string) (compute: HttpContext -> Answer) =
         app.MapGet(pattern, RequestDelegate(respond o gate compute)) |> ignore
     let ids (c: HttpContext) = route c "model", route c "version"

@@ -174,19 +174,23 @@ let private respond
     : Task =
     let request = context.Request
     let key = generation.Current + ":" + request.Path.ToString() + request.QueryString.ToString()
-    let status, body, cache =
-        match (if cacheable then o.Cache.TryGet key else None) with
-        | Some body -> 200, body, "hit"
-        | None ->
-            try
-                let body = compute request
-                if cacheable then
-                    o.Cache.Set(key, body, o.CacheTtl)
-                200, body, (if cacheable then "miss" else "off")
-            with
-            | ApiError(status, message) -> status, errorBody message, "miss"
-            | :? Hybrid.Core.Nn.InputException as e -> 400, errorBody e.Message, "miss"
-    write context status cache body
+    task {
+        let! cached = if cacheable then o.Cache.TryGetAsync key else Task.FromResult None
+        let status, body, cache =
+            match cached with
+            | Some body -> 200, body, "hit"
+            | None ->
+                try
+                    let body = compute request
+                    if cacheable then
+                        o.Cache.Set(key, body, o.CacheTtl)
+                    200, body, (if cacheable then "miss" else "off")
+                with
+                | ApiError(status, message) -> status, errorBody message, "miss"
+                | :? Hybrid.Core.Nn.InputException as e -> 400, errorBody e.Message, "miss"
+        do! write context status cache body
+    }
+    :> Task
 
 /// The probe set an upload is indexed on: the one named by ?probe= (read again as the catalog records it), else the
 /// server's --probe, else the catalog's only one.

@@ -5,6 +5,7 @@ namespace Hybrid.Cli.Server
 
 open System
 open System.Threading
+open System.Threading.Tasks
 open StackExchange.Redis
 open Hybrid.Analysis
 
@@ -52,52 +53,61 @@ type RedisResponseCache
                 Input.fail "serve: --redis %s: cannot connect (%s)" endpoint first
         new RedisResponseCache(endpoint, connection, prefix, log)
 
-    /// Runs a Redis call, or gives fallback when Redis is disconnected or fails: a request never fails for the cache.
-    member private _.Attempt<'T>(fallback: 'T, call: IDatabase -> 'T) : 'T =
-        if not connection.IsConnected then
-            unreachable "not connected"
-            fallback
-        else
-            try
-                let result = call (connection.GetDatabase())
-                reachable ()
-                result
-            with
-            | :? RedisConnectionException as e ->
-                unreachable $"connection: {e.FailureType}"
-                fallback
-            | :? TimeoutException ->
-                unreachable $"no answer in {RedisResponseCache.Timeout.TotalSeconds} s"
-                fallback
-            | :? RedisException as e ->
-                unreachable (e.Message.Split('\n').[0])
-                fallback
+    /// Runs a Redis call, or gives fallback when Redis is disconnected or fails: a request never fails for the cache, and
+    /// the returned task never faults.
+    member private _.Attempt<'T>(fallback: 'T, call: IDatabase -> Task<'T>) : Task<'T> =
+        task {
+            if not connection.IsConnected then
+                unreachable "not connected"
+                return fallback
+            else
+                try
+                    let! result = call (connection.GetDatabase())
+                    reachable ()
+                    return result
+                with
+                | :? RedisConnectionException as e ->
+                    unreachable $"connection: {e.FailureType}"
+                    return fallback
+                | :? TimeoutException ->
+                    unreachable $"no answer in {RedisResponseCache.Timeout.TotalSeconds} s"
+                    return fallback
+                | :? RedisException as e ->
+                    unreachable (e.Message.Split('\n').[0])
+                    return fallback
+        }
 
     interface IResponseCache with
         member _.Name = "redis"
 
-        member this.TryGet key =
+        member this.TryGetAsync key =
             this.Attempt(
                 None,
                 fun db ->
-                    let value = db.StringGet(RedisKey(prefix + key))
-                    if value.IsNull then None else Some(string value)
+                    task {
+                        let! value = db.StringGetAsync(RedisKey(prefix + key))
+                        return if value.IsNull then None else Some(string value)
+                    }
             )
 
         member this.Set(key, body, ttl) =
+            // Sent without waiting for the reply (the task completes at once): the answer is not held up, and a GET that
+            // follows on the same connection is served after it.
             this.Attempt(
                 (),
                 fun db ->
-                    // Sent without waiting for the reply: the answer is not held up, and a GET that follows on the same
-                    // connection is served after it.
-                    db.StringSet(
-                        RedisKey(prefix + key),
-                        RedisValue body,
-                        Nullable ttl,
-                        When.Always,
-                        CommandFlags.FireAndForget
-                    )
-                    |> ignore
+                    task {
+                        let! _ =
+                            db.StringSetAsync(
+                                RedisKey(prefix + key),
+                                RedisValue body,
+                                Nullable ttl,
+                                When.Always,
+                                CommandFlags.FireAndForget
+                            )
+                        return ()
+                    }
             )
+            |> ignore
 
         member _.Dispose() = connection.Dispose()

@@ -3,6 +3,7 @@
 namespace Hybrid.Cli.Server
 
 open System
+open System.Threading.Tasks
 open Microsoft.Extensions.Caching.Memory
 
 /// Response bodies by request key, each kept until its expiry.
@@ -12,8 +13,9 @@ type IResponseCache =
     /// What the cache holds, for the health endpoint ("memory", "none", ...).
     abstract Name: string
 
-    /// The body stored under key, unless it is missing or expired.
-    abstract TryGet: key: string -> string option
+    /// The body stored under key, unless it is missing or expired. Asynchronous, so that a request waiting for an
+    /// external store holds no thread: blocked threads starve the pool that the store's own replies are read on.
+    abstract TryGetAsync: key: string -> Task<string option>
 
     /// Stores body under key for ttl.
     abstract Set: key: string * body: string * ttl: TimeSpan -> unit
@@ -22,7 +24,7 @@ type IResponseCache =
 type NoResponseCache() =
     interface IResponseCache with
         member _.Name = "none"
-        member _.TryGet _ = None
+        member _.TryGetAsync _ = Task.FromResult None
         member _.Set(_, _, _) = ()
         member _.Dispose() = ()
 
@@ -34,10 +36,10 @@ type MemoryResponseCache(maxChars: int64) =
     interface IResponseCache with
         member _.Name = "memory"
 
-        member _.TryGet key =
+        member _.TryGetAsync key =
             match cache.TryGetValue key with
-            | true, (:? string as body) -> Some body
-            | _ -> None
+            | true, (:? string as body) -> Task.FromResult(Some body)
+            | _ -> Task.FromResult None
 
         member _.Set(key, body, ttl) =
             let entry =
