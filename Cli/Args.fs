@@ -2,6 +2,7 @@
 module Hybrid.Cli.Args
 
 open Argu
+open Hybrid.Bench
 open Hybrid.Cli.Defaults
 
 type DeviceName =
@@ -281,7 +282,7 @@ type GemmArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Sizes _ -> $"square sizes to time (default {words bench.Gemm.Sizes})."
+            | Sizes _ -> $"square sizes to time (default {words GemmBench.defaults.Sizes})."
             | Quick -> "fewer sizes and shorter timing (what the demo runs)."
 
 type ConvModel =
@@ -298,7 +299,7 @@ type ConvArgs =
         member a.Usage =
             match a with
             | Model _ -> "conv shapes of which CIFAR model (default all)."
-            | Batch _ -> $"batch size (default {bench.Conv.Batch})."
+            | Batch _ -> $"batch size (default {ConvBench.defaults.Batch})."
             | Quick -> "a few ResNet-20 shapes at batch 16 (what the demo runs)."
 
 type GmmBenchArgs =
@@ -311,9 +312,10 @@ type GmmBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Samples _ -> $"points (default {bench.Gmm.Samples}; {bench.Gmm.Dimensions} features each)."
-            | Components _ -> $"mixture components (default {bench.Gmm.Components})."
-            | Iterations _ -> $"EM iterations, run to the end with tol = 0 (default {bench.Gmm.Iterations})."
+            | Samples _ ->
+                $"points (default {GmmBench.defaults.Samples}; {GmmBench.defaults.Dimensions} features each)."
+            | Components _ -> $"mixture components (default {GmmBench.defaults.Components})."
+            | Iterations _ -> $"EM iterations, run to the end with tol = 0 (default {GmmBench.defaults.Iterations})."
             | Covariance _ -> "covariance types to time (default: full tied diag spherical)."
             | Quick -> "20,000 x 8 points, 4 components, 20 iterations (what the demo runs)."
 
@@ -324,7 +326,7 @@ type CkaBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Stored _ -> $"encodings in the search index (default {bench.Cka.Stored}, 2 GB of float32)."
+            | Stored _ -> $"encodings in the search index (default {CkaBench.defaults.Stored}, 2 GB of float32)."
             | Quick -> "6 layers up to 8,192 features and 10,000 stored encodings (what the demo runs)."
 
 type CkaIndexBenchArgs =
@@ -336,8 +338,9 @@ type CkaIndexBenchArgs =
         member a.Usage =
             match a with
             | Stored _ ->
-                $"layers in the searched catalog, a multiple of {bench.CkaIndex.LayersPerModel} (default {bench.CkaIndex.Stored}, 2 GB)."
-            | Depth _ -> $"depth of the CIFAR ResNet indexed: 20, 32, 44, 56 or 110 (default {bench.CkaIndex.Depth})."
+                $"layers in the searched catalog, a multiple of {CkaIndexBench.defaults.LayersPerModel} (default {CkaIndexBench.defaults.Stored}, 2 GB)."
+            | Depth _ ->
+                $"depth of the CIFAR ResNet indexed: 20, 32, 44, 56 or 110 (default {CkaIndexBench.defaults.Depth})."
             | Quick -> "ResNet-20 and 5,000 stored layers, brief timing."
 
 type FuzzArgs =
@@ -359,8 +362,8 @@ type ResnetBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Inference_Batch _ -> $"images per inference forward pass (default {bench.Resnet.InferenceBatch})."
-            | Train_Batch _ -> $"images per training step (default {bench.Resnet.TrainBatch})."
+            | Inference_Batch _ -> $"images per inference forward pass (default {ResnetBench.defaults.InferenceBatch})."
+            | Train_Batch _ -> $"images per training step (default {ResnetBench.defaults.TrainBatch})."
             | Quick -> "the same batches, timed briefly (what the demo runs)."
             | Memory ->
                 "time nothing: print the arrays the autograd graph keeps alive after one training forward (--train-batch), by op, against what the backward reads and against PyTorch's saved tensors (a table; --json does not apply)."
@@ -374,8 +377,8 @@ type ExtractBenchArgs =
         member a.Usage =
             match a with
             | Db _ ->
-                $"a PostgreSQL catalog (postgres://...): also store the first {Hybrid.Bench.ExtractBench.catalogFiles} files in a new SQLite file (1 process) and through this database's work queue with 1 and 2 workers, each in a schema of its own that is dropped afterwards; and time the content hash alone and the store alone (the extracted models inserted by 1 and 2 writers)."
-            | Files _ -> $"synthetic safetensors files to generate and read (default {bench.Extract.Files})."
+                $"a PostgreSQL catalog (postgres://...): also store the first {ExtractBench.catalogFiles} files in a new SQLite file (1 process) and through this database's work queue with 1 and 2 workers, each in a schema of its own that is dropped afterwards; and time the content hash alone and the store alone (the extracted models inserted by 1 and 2 writers)."
+            | Files _ -> $"synthetic safetensors files to generate and read (default {ExtractBench.defaults.Files})."
             | Quick -> "1,000 files and brief timing (what the demo runs)."
 
 type ReengineerBenchArgs =
@@ -385,7 +388,7 @@ type ReengineerBenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Images _ -> $"images in the timed epoch, in batches of 64 (default {bench.Reengineer.Images})."
+            | Images _ -> $"images in the timed epoch, in batches of 64 (default {ReengineerBench.defaults.Images})."
             | Reengineered _ ->
                 "also time a hybrid reengineer output folder's model at batch 1 and 16: our sparse kernels against our dense ones and ONNX Runtime on its model.onnx (32x32 images)."
 
@@ -397,7 +400,7 @@ type AnomalyBenchArgs =
 
     interface IArgParserTemplate with
         member a.Usage =
-            let d = Hybrid.Bench.AnomalyBench.defaults
+            let d = AnomalyBench.defaults
             match a with
             | Data _ -> "the trace file (JSON Lines; default ../shared's dev traces)."
             | Label _ -> "model_type (default), arch or task."

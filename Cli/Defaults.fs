@@ -5,7 +5,6 @@ module Hybrid.Cli.Defaults
 
 open System.Globalization
 open Hybrid.Analysis
-open Hybrid.Bench
 
 /// A default as the usage text writes it: rates below 0.01 in scientific form (1e-3), other numbers as they are.
 let text (x: float) =
@@ -53,13 +52,3 @@ let serve =
        RedisPrefix = "hybrid:serve:"
        MaxUploadMb = 512 |}
 let fuzz = {| Count = 100_000; Seed = 1 |}
-/// The benchmarks' own defaults.
-let bench =
-    {| Gemm = GemmBench.defaults
-       Conv = ConvBench.defaults
-       Gmm = GmmBench.defaults
-       Cka = CkaBench.defaults
-       CkaIndex = CkaIndexBench.defaults
-       Resnet = ResnetBench.defaults
-       Extract = ExtractBench.defaults
-       Reengineer = ReengineerBench.defaults |}

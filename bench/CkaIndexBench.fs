@@ -105,28 +105,32 @@ let private indexCase (device: Device) (o: Options) (dir: string) =
     let note = $"{layers} layers stored in a SQLite catalog (the peer keeps them in memory){agreement}"
     { case with Note = Some(defaultArg (case.Note |> Option.map (fun n -> $"{n}; {note}")) note) }
 
+/// The catalog row of one layer of a synthetic model (version 1): a Conv2d with no parameters, accuracy or
+/// training set recorded, for catalogs filled with made-up encodings (the search case here, the catalog tests).
+let syntheticLayer (probe: string) (model: string) (ordinal: int) (layer: string) =
+    { CkaLayerRow.Probe = probe
+      CkaLayerRow.Model = model
+      CkaLayerRow.Version = "1"
+      CkaLayerRow.Ordinal = ordinal
+      CkaLayerRow.Layer = layer
+      CkaLayerRow.LayerType = "Conv2d"
+      CkaLayerRow.OutputShape = [| 1L |]
+      CkaLayerRow.Parameters = ""
+      CkaLayerRow.ParameterCount = 0L
+      CkaLayerRow.Accuracy = None
+      CkaLayerRow.TrainedOn = None
+      CkaLayerRow.Source = "bench" }
+
 let private searchCase (device: Device) (o: Options) (dir: string) =
     let dimension = o.Probes * (o.Probes + 1) / 2
     let probe = probeRow "bench-search" o.Probes
-    let layer (model: string) (ordinal: int) =
-        { CkaLayerRow.Probe = probe.Id
-          CkaLayerRow.Model = model
-          CkaLayerRow.Version = "1"
-          CkaLayerRow.Ordinal = ordinal
-          CkaLayerRow.Layer = $"l{ordinal}"
-          CkaLayerRow.LayerType = "Conv2d"
-          CkaLayerRow.OutputShape = [| 1L |]
-          CkaLayerRow.Parameters = ""
-          CkaLayerRow.ParameterCount = 0L
-          CkaLayerRow.Accuracy = None
-          CkaLayerRow.TrainedOn = None
-          CkaLayerRow.Source = "bench" }
     let store (catalog: ICatalog) (model: string) (start: int64) (count: int) =
         let rows = CkaBench.hashRows start count dimension
         Catalog.replaceCkaModel
             catalog
             probe
-            [ for j in 0 .. count - 1 -> layer model j, Array.sub rows (j * dimension) dimension ]
+            [ for j in 0 .. count - 1 ->
+                  syntheticLayer probe.Id model j $"l{j}", Array.sub rows (j * dimension) dimension ]
     use catalog = Catalog.openOrCreate (Path.Combine(dir, "search.db"))
     progress "cka-index" $"writing {o.Stored} layers of {dimension} floats to a catalog"
     let clock = Stopwatch.StartNew()

@@ -142,42 +142,47 @@ let tests =
         [ testList
               "layer types"
               [ test "one vocabulary across ONNX, modules, our trace and PeaTMOSS tokens" {
+                    // Names whose type depends on the rank (Conv over 2 spatial dimensions is Conv2d), then names alone.
+                    let ranked =
+                        [ ("Conv", 2), "Conv2d"
+                          ("Conv", 1), "Conv1d"
+                          ("MaxPool", 2), "MaxPool2d"
+                          ("AveragePool", 2), "AvgPool2d"
+                          ("BatchNorm", 2), "BatchNorm2d"
+                          ("BatchNorm", 1), "BatchNorm1d" ]
+                    let unranked =
+                        [ "Gemm", "Linear"
+                          "MatMul", "MatMul"
+                          "BatchNormalization", "BatchNorm2d"
+                          "Relu", "ReLU"
+                          "GlobalAveragePool", "AdaptiveAvgPool2d"
+                          "LayerNormalization", "LayerNorm"
+                          "Erf", "Erf"
+                          "Concat", "Concat"
+                          "Softmax", "Softmax"
+                          "Conv2d", "Conv2d"
+                          "BatchNorm2d", "BatchNorm2d"
+                          "ReLU", "ReLU"
+                          "Cat", "Concat"
+                          "Gelu", "GELU"
+                          "Matmul", "MatMul"
+                          "MaskedLinear", "Linear"
+                          "linear", "Linear"
+                          "layernorm", "LayerNorm"
+                          "geluactivation", "GELU"
+                          "conv2d", "Conv2d"
+                          "embedding", "Embedding"
+                          "dropout", "Dropout"
+                          "add", "Add"
+                          "debertalayernorm", "LayerNorm"
+                          "llamarmsnorm", "RMSNorm"
+                          "t5layernorm", "RMSNorm"
+                          "beitdroppath", "DropPath"
+                          "masked_fill", "MaskedFill"
+                          "contiguous", "Contiguous" ]
                     let cases =
-                        [ ("Conv", Some 2), "Conv2d"
-                          ("Conv", Some 1), "Conv1d"
-                          ("Gemm", None), "Linear"
-                          ("MatMul", None), "MatMul"
-                          ("BatchNormalization", None), "BatchNorm2d"
-                          ("Relu", None), "ReLU"
-                          ("MaxPool", Some 2), "MaxPool2d"
-                          ("AveragePool", Some 2), "AvgPool2d"
-                          ("GlobalAveragePool", None), "AdaptiveAvgPool2d"
-                          ("LayerNormalization", None), "LayerNorm"
-                          ("Erf", None), "Erf"
-                          ("Concat", None), "Concat"
-                          ("Softmax", None), "Softmax"
-                          ("Conv2d", None), "Conv2d"
-                          ("BatchNorm2d", None), "BatchNorm2d"
-                          ("ReLU", None), "ReLU"
-                          ("BatchNorm", Some 2), "BatchNorm2d"
-                          ("BatchNorm", Some 1), "BatchNorm1d"
-                          ("Cat", None), "Concat"
-                          ("Gelu", None), "GELU"
-                          ("Matmul", None), "MatMul"
-                          ("MaskedLinear", None), "Linear"
-                          ("linear", None), "Linear"
-                          ("layernorm", None), "LayerNorm"
-                          ("geluactivation", None), "GELU"
-                          ("conv2d", None), "Conv2d"
-                          ("embedding", None), "Embedding"
-                          ("dropout", None), "Dropout"
-                          ("add", None), "Add"
-                          ("debertalayernorm", None), "LayerNorm"
-                          ("llamarmsnorm", None), "RMSNorm"
-                          ("t5layernorm", None), "RMSNorm"
-                          ("beitdroppath", None), "DropPath"
-                          ("masked_fill", None), "MaskedFill"
-                          ("contiguous", None), "Contiguous" ]
+                        [ for (original, rank), expected in ranked -> (original, Some rank), expected ]
+                        @ [ for original, expected in unranked -> (original, None), expected ]
                     for (original, rank), expected in cases do
                         Expect.equal (LayerTypes.normalise original rank) expected $"{original} (rank {rank})"
                 } ]
@@ -407,8 +412,7 @@ let tests =
                 } ]
           testList
               "bad input"
-              [ testInTempDir "a corrupt protobuf names the file" (fun dir ->
-                    let path = Path.Combine(dir, "corrupt.onnx")
+              [ testWithTempFile "a corrupt protobuf names the file" "corrupt.onnx" (fun path ->
                     File.WriteAllBytes(path, Array.create 64 0xFFuy)
                     refusesFile "not a valid ONNX protobuf" path (fun () -> Extract.fromPath path |> ignore)
                     let code, out, err = CliTests.runCli [ "inspect"; path; "--graph"; "--json" ]
@@ -416,27 +420,32 @@ let tests =
                     Expect.equal out "" "nothing on stdout"
                     Expect.stringStarts err $"hybrid: error: {path}: not a valid ONNX protobuf" "one error line"
                     Expect.isFalse (err.Contains "   at ") "no stack trace")
-                testInTempDir "a truncated safetensors file names the file" (fun dir ->
-                    let path = Path.Combine(dir, "truncated.safetensors")
+                testWithTempFile "a truncated safetensors file names the file" "truncated.safetensors" (fun path ->
                     let bytes = File.ReadAllBytes(sharedFile "models/cifar10-resnet20/model.safetensors")
                     File.WriteAllBytes(path, bytes[..999])
                     let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
                     Expect.stringContains e.Message path "names the file")
-                testInTempDir "a broken JSON Lines line is reported with its number; the others still read" (fun dir ->
-                    let path = Path.Combine(dir, "traces.jsonl")
-                    let good = File.ReadLines(sharedFile "data/peatmoss-traces/dev.jsonl") |> Seq.take 3 |> Array.ofSeq
-                    File.WriteAllLines(path, [| good[0]; good[1]; "{\"repo_name\": \"x\", \"layers\": "; good[2] |])
-                    let results = Extract.results path
-                    Expect.equal (results |> List.map Result.isOk) [ true; true; false; true ] "line 3 alone fails"
-                    match results[2] with
-                    | Error(:? InputException as e) ->
-                        Expect.equal e.Subject path "names the file"
-                        Expect.stringStarts e.Problem "line 3: not valid JSON" "names the line"
-                    | other -> failtestf "expected an InputException, got %A" other
-                    throwsOf<exn>(fun () -> Extract.fromPath path |> ignore) |> ignore
-                    let code, _, err = CliTests.runCli [ "inspect"; path; "--graph" ]
-                    Expect.equal code 1 "exit code"
-                    Expect.stringStarts err $"hybrid: error: {path}: line 3:" "one error line")
+                testWithTempFile
+                    "a broken JSON Lines line is reported with its number; the others still read"
+                    "traces.jsonl"
+                    (fun path ->
+                        let good =
+                            File.ReadLines(sharedFile "data/peatmoss-traces/dev.jsonl") |> Seq.take 3 |> Array.ofSeq
+                        File.WriteAllLines(
+                            path,
+                            [| good[0]; good[1]; "{\"repo_name\": \"x\", \"layers\": "; good[2] |]
+                        )
+                        let results = Extract.results path
+                        Expect.equal (results |> List.map Result.isOk) [ true; true; false; true ] "line 3 alone fails"
+                        match results[2] with
+                        | Error(:? InputException as e) ->
+                            Expect.equal e.Subject path "names the file"
+                            Expect.stringStarts e.Problem "line 3: not valid JSON" "names the line"
+                        | other -> failtestf "expected an InputException, got %A" other
+                        throwsOf<exn>(fun () -> Extract.fromPath path |> ignore) |> ignore
+                        let code, _, err = CliTests.runCli [ "inspect"; path; "--graph" ]
+                        Expect.equal code 1 "exit code"
+                        Expect.stringStarts err $"hybrid: error: {path}: line 3:" "one error line")
                 test "an ONNX graph with a cycle is an error naming the file and a node on it" {
                     let path = Path.Combine(repoRoot, "tests", "golden", "onnx_invalid", "cycle.onnx")
                     let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
@@ -454,8 +463,7 @@ let tests =
                     let code, _, err = CliTests.runCli [ "inspect"; dir; "--graph" ]
                     Expect.equal code 1 "exit code"
                     Expect.stringStarts err $"hybrid: error: {dir}" "one error line")
-                testInTempDir "a file of no known kind names the file" (fun dir ->
-                    let path = Path.Combine(dir, "model.txt")
+                testWithTempFile "a file of no known kind names the file" "model.txt" (fun path ->
                     File.WriteAllText(path, "hello")
                     let e = throwsOf<InputException>(fun () -> Extract.fromPath path |> ignore)
                     Expect.equal e.Subject path "names the file"

@@ -184,8 +184,7 @@ let tests =
     testList
         "catalog"
         [ onEveryStore "on each store" storeTests
-          testInTempDir "a file that is not a catalog is refused with one message naming it" (fun dir ->
-              let junk = Path.Combine(dir, "junk.db")
+          testWithTempFile "a file that is not a catalog is refused with one message naming it" "junk.db" (fun junk ->
               File.WriteAllText(junk, String.replicate 200 "not sqlite ")
               refusesFile "cannot open the catalog" junk (fun () ->
                   (Catalog.openOrCreate junk :> IDisposable).Dispose()))

@@ -174,8 +174,7 @@ let hostile =
                   expectRefused (sharedFile ("fixtures/hostile/" + file)) [ "posix.system" ]
                   Expect.isFalse (File.Exists pwned) "the hostile command never ran"
               }
-          testInTempDir "a STACK_GLOBAL builtins.eval is refused by name" (fun dir ->
-              let path = Path.Combine(dir, "eval.pt")
+          testWithTempFile "a STACK_GLOBAL builtins.eval is refused by name" "eval.pt" (fun path ->
               File.WriteAllBytes(
                   path,
                   pickle [ box "op:\x80\x04"; box "builtins"; box "eval"; box "op:\x93"; box "1+1"; box "op:\x85R." ]
@@ -186,24 +185,24 @@ let hostile =
 let layouts =
     testList
         "checkpoint/layout"
-        [ testInTempDir "a transposed tensor is materialised row-major, with its saved strides reported" (fun dir ->
-              let path = Path.Combine(dir, "transposed.pt")
-              writeZip path "torch._utils\n_rebuild_tensor_v2" 0 [ 3; 2 ] [ 1; 3 ] 6
-              let t = (TorchCheckpoint.Load path)["t"]
-              Expect.equal t.Shape [| 3L; 2L |] "shape"
-              Expect.equal t.Strides [| 1L; 3L |] "saved strides"
-              Expect.equal
-                  (t.ReadFloat32())
-                  [| 0.0f; 3.0f; 1.0f; 4.0f; 2.0f; 5.0f |]
-                  "the transpose of [[0,1,2],[3,4,5]]")
-          testInTempDir "a strided view with an offset reads the right elements" (fun dir ->
-              let path = Path.Combine(dir, "strided.pt")
+        [ testWithTempFile
+              "a transposed tensor is materialised row-major, with its saved strides reported"
+              "transposed.pt"
+              (fun path ->
+                  writeZip path "torch._utils\n_rebuild_tensor_v2" 0 [ 3; 2 ] [ 1; 3 ] 6
+                  let t = (TorchCheckpoint.Load path)["t"]
+                  Expect.equal t.Shape [| 3L; 2L |] "shape"
+                  Expect.equal t.Strides [| 1L; 3L |] "saved strides"
+                  Expect.equal
+                      (t.ReadFloat32())
+                      [| 0.0f; 3.0f; 1.0f; 4.0f; 2.0f; 5.0f |]
+                      "the transpose of [[0,1,2],[3,4,5]]")
+          testWithTempFile "a strided view with an offset reads the right elements" "strided.pt" (fun path ->
               writeZip path "torch._utils\n_rebuild_tensor_v2" 1 [ 2 ] [ 2 ] 6
               let t = (TorchCheckpoint.Load path)["t"]
               Expect.equal t.StorageOffset 1L "offset"
               Expect.equal (t.ReadFloat32()) [| 1.0f; 3.0f |] "elements 1 and 3")
-          testInTempDir "a view that reaches past its storage is refused" (fun dir ->
-              let path = Path.Combine(dir, "outside.pt")
+          testWithTempFile "a view that reaches past its storage is refused" "outside.pt" (fun path ->
               writeZip path "torch._utils\n_rebuild_tensor_v2" 2 [ 3 ] [ 2 ] 6
               expectRefused path [ "reaches element 6" ]) ]
 

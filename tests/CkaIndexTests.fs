@@ -257,19 +257,7 @@ let private transactionTests (store: CatalogStore) =
                     ProbeRow.Count = 4
                     ProbeRow.InputShape = [| 1; 2; 2 |] }
               let layer ordinal name =
-                  { CkaLayerRow.Probe = "p"
-                    CkaLayerRow.Model = "m"
-                    CkaLayerRow.Version = "1"
-                    CkaLayerRow.Ordinal = ordinal
-                    CkaLayerRow.Layer = name
-                    CkaLayerRow.LayerType = "Conv2d"
-                    CkaLayerRow.OutputShape = [| 2L |]
-                    CkaLayerRow.Parameters = "weight:2x1x1x1"
-                    CkaLayerRow.ParameterCount = 2L
-                    CkaLayerRow.Accuracy = None
-                    CkaLayerRow.TrainedOn = None
-                    CkaLayerRow.Source = "m.safetensors" },
-                  Array.create 10 (float32 ordinal)
+                  Hybrid.Bench.CkaIndexBench.syntheticLayer "p" "m" ordinal name, Array.create 10 (float32 ordinal)
               use catalog = Catalog.openOrCreate db
               let names () =
                   [ for b in Catalog.ckaBlocks catalog (CkaFilter.Of "p") 2 do

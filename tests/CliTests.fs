@@ -130,15 +130,17 @@ let tests =
                       let a, e = ours(name).GetDouble(), theirs.GetProperty(name).GetDouble()
                       Expect.isLessThanOrEqual (abs (a - e)) (1e-9 * abs e) $"{t}: {name} {a} vs {e}"
           }
-          testInTempDir "gmm fit --out writes the model with scikit-learn's names and shapes" (fun dir ->
-              let out = Path.Combine(dir, "model.safetensors")
-              let code, _, err = runCli (gmmFit 3 "tied" [ "--seed"; "7"; "--out"; out; "--device"; "cpu" ])
-              Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
-              use file = SafetensorsFile.Open out
-              Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
-              Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
-              Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
-              Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
+          testWithTempFile
+              "gmm fit --out writes the model with scikit-learn's names and shapes"
+              "model.safetensors"
+              (fun out ->
+                  let code, _, err = runCli (gmmFit 3 "tied" [ "--seed"; "7"; "--out"; out; "--device"; "cpu" ])
+                  Expect.equal code 0 (sprintf "exit code (stderr: %s)" err)
+                  use file = SafetensorsFile.Open out
+                  Expect.sequenceEqual (file.Entry("means").Shape) [| 3L; 10L |] "means"
+                  Expect.sequenceEqual (file.Entry("covariances").Shape) [| 10L; 10L |] "tied covariance"
+                  Expect.equal file.Metadata["seed"] "7" "the seed is recorded"
+                  Expect.floatClose Accuracy.veryHigh (Array.sum (file.ReadFloat64 "weights")) 1.0 "weights sum to 1")
           testInTempDir
               "gmm fit on 1, 2 and 5 cores writes the same model to the bit (partial sums in a fixed order)"
               (fun dir ->

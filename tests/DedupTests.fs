@@ -155,15 +155,17 @@ let tests =
                   "within 30%"
               Expect.equal (Dedup.similarity 1.0 (10, 0) (10, 0)) 1.0 "no blocks"
           }
-          testInTempDir "identical graphs under another name share a hash and a group at score 1" (fun dir ->
-              let copy = Path.Combine(dir, "copied.onnx")
-              File.Copy(sharedFile "data/torchvision-architectures/resnet18.onnx", copy)
-              let a, b = load "resnet18", Extract.fromPath copy |> List.exactlyOne
-              Expect.equal (Dedup.structuralHash b) (Dedup.structuralHash a) "same hash"
-              let result = Dedup.byArchitecture 0.85 [ 1L, a; 2L, b; 3L, load "vgg11" ]
-              Expect.isTrue (together result 1L 2L) "grouped"
-              Expect.equal result.Pairs [ { Dedup.Pair.A = 1L; B = 2L; Score = 1.0 } ] "one link, by hash"
-              Expect.equal result.Scored 2L "both pairs with vgg11 scored")
+          testWithTempFile
+              "identical graphs under another name share a hash and a group at score 1"
+              "copied.onnx"
+              (fun copy ->
+                  File.Copy(sharedFile "data/torchvision-architectures/resnet18.onnx", copy)
+                  let a, b = load "resnet18", Extract.fromPath copy |> List.exactlyOne
+                  Expect.equal (Dedup.structuralHash b) (Dedup.structuralHash a) "same hash"
+                  let result = Dedup.byArchitecture 0.85 [ 1L, a; 2L, b; 3L, load "vgg11" ]
+                  Expect.isTrue (together result 1L 2L) "grouped"
+                  Expect.equal result.Pairs [ { Dedup.Pair.A = 1L; B = 2L; Score = 1.0 } ] "one link, by hash"
+                  Expect.equal result.Scored 2L "both pairs with vgg11 scored")
           test "over the corpus, a copy with one layer changed groups with its original and no other family" {
               let models = corpus.Value
               let changed =

@@ -143,8 +143,7 @@ let tests =
               Expect.equal (TorchCheckpoint.Load(pt).Format) CheckpointFormat.Zip "a zip checkpoint"
               Expect.equal (Directory.GetFiles dir).Length 2 "no temporary files left")
 
-          testInTempDir "safetensors dtypes map to Float32, Float64 and Int64" (fun dir ->
-              let path = Path.Combine(dir, "dtypes.safetensors")
+          testWithTempFile "safetensors dtypes map to Float32, Float64 and Int64" "dtypes.safetensors" (fun path ->
               let halves = [| 0.5f; -2.0f; 65504.0f |]
               SafetensorsWriter.Write(
                   path,
@@ -199,8 +198,7 @@ let tests =
                   Expect.equal (text "archive/version") "3\n" "version record"
                   Expect.equal (text "archive/byteorder") "little" "byteorder record")
 
-          testInTempDir "a zip64 archive (forced on small data) loads back" (fun dir ->
-              let path = Path.Combine(dir, "zip64.pt")
+          testWithTempFile "a zip64 archive (forced on small data) loads back" "zip64.pt" (fun path ->
               let state = mixedState () |> List.map (fun (k, v) -> struct (k, v))
               use stream = File.Create path
               TorchSaveWriter.Write(stream, state, zip64Threshold = 0L)

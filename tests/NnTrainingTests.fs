@@ -50,25 +50,27 @@ let runTrain (arch: string) (dataset: string) (out: string) (extra: string list)
 let tests =
     testList
         "training"
-        [ testInTempDir "small-cnn learns a brightness rule and writes model and checkpoint" (fun dir ->
-              let out = Path.Combine(dir, "model.safetensors")
-              // Four epochs, so that BatchNorm's running statistics (momentum 0.1) have settled for evaluation.
-              let _, epochs =
-                  Training.train
-                      Device.Cpu
-                      { options with Epochs = 4 }
-                      dataset.Value
-                      (Some dataset.Value)
-                      out
-                      false
-                      ignore
-              Expect.equal epochs.Length 4 "four epochs"
-              let last = List.last epochs
-              // Chance is 0.5; the brightened half is visible to every filter, so 32 steps get far above it.
-              Expect.isGreaterThan last.TestAccuracy.Value 0.8 "accuracy on the training images"
-              Expect.isLessThan last.Loss epochs.Head.Loss "the loss falls"
-              Expect.isTrue (File.Exists out) "model written"
-              Expect.isTrue (File.Exists(Training.checkpointPath out)) "checkpoint written")
+        [ testWithTempFile
+              "small-cnn learns a brightness rule and writes model and checkpoint"
+              "model.safetensors"
+              (fun out ->
+                  // Four epochs, so that BatchNorm's running statistics (momentum 0.1) have settled for evaluation.
+                  let _, epochs =
+                      Training.train
+                          Device.Cpu
+                          { options with Epochs = 4 }
+                          dataset.Value
+                          (Some dataset.Value)
+                          out
+                          false
+                          ignore
+                  Expect.equal epochs.Length 4 "four epochs"
+                  let last = List.last epochs
+                  // Chance is 0.5; the brightened half is visible to every filter, so 32 steps get far above it.
+                  Expect.isGreaterThan last.TestAccuracy.Value 0.8 "accuracy on the training images"
+                  Expect.isLessThan last.Loss epochs.Head.Loss "the loss falls"
+                  Expect.isTrue (File.Exists out) "model written"
+                  Expect.isTrue (File.Exists(Training.checkpointPath out)) "checkpoint written")
           testInTempDir
               "training interrupted after epoch 1 and resumed ends with the weights of an uninterrupted run"
               (fun dir ->
@@ -97,8 +99,7 @@ let tests =
                   for KeyValue(k, v) in a do
                       // Same seed, same batches, same optimiser state: the arithmetic is identical, so the weights are equal.
                       Expect.sequenceEqual b.[k] v $"{k} equal")
-          testInTempDir "resuming with other options is refused, naming the checkpoint" (fun dir ->
-              let out = Path.Combine(dir, "m.safetensors")
+          testWithTempFile "resuming with other options is refused, naming the checkpoint" "m.safetensors" (fun out ->
               Training.train Device.Cpu { options with Epochs = 1 } dataset.Value None out false ignore |> ignore
               let e =
                   throwsOf<InputException>(fun () ->
@@ -150,15 +151,17 @@ let tests =
                           Expect.sequenceEqual (Map.keys other) (Map.keys one) "same keys"
                           for KeyValue(k, v) in one do
                               Expect.sequenceEqual other.[k] v $"{arch} {k}: 1 and {cores} cores")
-          testInTempDir "hybrid train --json runs, writes the model; a bad architecture is one error line" (fun dir ->
-              let out = Path.Combine(dir, "cli.safetensors")
-              let code, stdout, err = runTrain "small-cnn" "random:64:1x16x16:2" out [ "--json" ]
-              Expect.equal code 0 $"exit code (stderr: {err})"
-              use doc = parseJson stdout
-              Expect.equal (doc.RootElement.GetProperty("epochs").GetArrayLength()) 1 "one epoch reported"
-              Expect.isTrue (File.Exists out) "model written"
-              let code, _, err =
-                  CliTests.runCli [ "train"; "--arch"; "resnet1000"; "--dataset"; "random:8:1x8x8"; "--out"; out ]
-              Expect.equal code 1 "exit code"
-              Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
-              Expect.stringContains err "unknown image architecture 'resnet1000'" "names the architecture") ]
+          testWithTempFile
+              "hybrid train --json runs, writes the model; a bad architecture is one error line"
+              "cli.safetensors"
+              (fun out ->
+                  let code, stdout, err = runTrain "small-cnn" "random:64:1x16x16:2" out [ "--json" ]
+                  Expect.equal code 0 $"exit code (stderr: {err})"
+                  use doc = parseJson stdout
+                  Expect.equal (doc.RootElement.GetProperty("epochs").GetArrayLength()) 1 "one epoch reported"
+                  Expect.isTrue (File.Exists out) "model written"
+                  let code, _, err =
+                      CliTests.runCli [ "train"; "--arch"; "resnet1000"; "--dataset"; "random:8:1x8x8"; "--out"; out ]
+                  Expect.equal code 1 "exit code"
+                  Expect.equal (err.Trim().Split('\n').Length) 1 "one line"
+                  Expect.stringContains err "unknown image architecture 'resnet1000'" "names the architecture") ]

@@ -62,8 +62,8 @@ let private layerNormGraph (path: string) (axis: int64) (scaleShape: int list) (
     node.Input.Add [ "x"; "scale"; "b" ]
     node.Output.Add "y"
     node.Attribute.Add
-        [ Proto.AttributeProto(Name = "axis", Type = Proto.AttributeProto.Types.AttributeType.Int, I = axis)
-          Proto.AttributeProto(Name = "epsilon", Type = Proto.AttributeProto.Types.AttributeType.Float, F = 1e-3f) ]
+        [ Proto.AttributeProto(Name = "axis", Type = int OnnxAttributeType.Int, I = axis)
+          Proto.AttributeProto(Name = "epsilon", Type = int OnnxAttributeType.Float, F = 1e-3f) ]
     let graph = Proto.GraphProto(Name = "layer_norm")
     graph.Node.Add node
     graph.Initializer.Add [ initializer "scale" scaleShape; initializer "b" biasShape ]

@@ -307,8 +307,7 @@ let private corrupted =
                       Expect.stringStarts e.Message "cut.onnx: " "the message names the file"
           }
 
-          testInTempDir "a truncated file on disk is refused naming it" (fun dir ->
-              let path = Path.Combine(dir, "truncated.onnx")
+          testWithTempFile "a truncated file on disk is refused naming it" "truncated.onnx" (fun path ->
               let bytes = File.ReadAllBytes(resnet20Onnx ())
               File.WriteAllBytes(path, bytes.[.. bytes.Length / 2])
               try

@@ -178,8 +178,7 @@ let tests =
                       $"{m.Id}: unique types"
                   Expect.equal model.Architecture.Edges.Length (layers.Length - 1) $"{m.Id}: a chain"
           }
-          testInTempDir "a broken trace line names the file and the line" (fun dir ->
-              let path = Path.Combine(dir, "broken.jsonl")
+          testWithTempFile "a broken trace line names the file and the line" "broken.jsonl" (fun path ->
               let good = File.ReadLines(sharedFile tracesPath) |> Seq.head
               File.WriteAllLines(path, [ good; good.Substring(0, good.Length / 2) ])
               let e = throwsOf<InputException>(fun () -> ReportInputs.fromPaths None [ path ] |> ignore)

@@ -169,8 +169,7 @@ let private roundTrips =
               Expect.isFalse (file.Contains "missing") "Contains"
               Expect.isTrue (file.Contains "big") "Contains")
 
-          testInTempDir "header is space-padded to a multiple of 8 bytes" (fun dir ->
-              let path = Path.Combine(dir, "padded.safetensors")
+          testWithTempFile "header is space-padded to a multiple of 8 bytes" "padded.safetensors" (fun path ->
               SafetensorsWriter.Write(path, [ TensorData.UInt8("abc", [| 3L |], [| 1uy; 2uy; 3uy |]) ])
               let bytes = File.ReadAllBytes path
               let headerLength = int (BitConverter.ToUInt64(bytes, 0))
@@ -210,10 +209,9 @@ let private roundTrips =
                   [| "model.safetensors" |]
                   "no temporary or partial files")
 
-          testInTempDir "offsets past 2 GiB are read through the lazy mapping" (fun dir ->
+          testWithTempFile "offsets past 2 GiB are read through the lazy mapping" "sparse.safetensors" (fun path ->
               // A sparse 3 GB file: the big tensor's bytes are never touched, so this costs no disk and
               // shows that Open reads the header alone.
-              let path = Path.Combine(dir, "sparse.safetensors")
               let big = 3_000_000_000L
               let header =
                   sprintf
@@ -386,8 +384,7 @@ let private hostileFiles =
     testList
         "rejects"
         [ for name, build, expected in hostileCases ->
-              testInTempDir name (fun dir ->
-                  let path = Path.Combine(dir, "broken-" + name.Replace(' ', '_') + ".safetensors")
+              testWithTempFile name ("broken-" + name.Replace(' ', '_') + ".safetensors") (fun path ->
                   build path
                   expectRejected path expected) ]
 

@@ -96,6 +96,10 @@ let withTempDir f =
 /// A test that runs in a fresh temporary folder (deleted afterwards).
 let testInTempDir (name: string) (body: string -> unit) = testCase name (fun () -> withTempDir body)
 
+/// A test given the path of one file, not yet written, in a fresh temporary folder (deleted afterwards).
+let testWithTempFile (name: string) (file: string) (body: string -> unit) =
+    testInTempDir name (fun dir -> body (Path.Combine(dir, file)))
+
 /// Fails the test naming element i of what, its value, the expected one and the tolerance it broke.
 let failElement (what: string) (i: int) (actual: float) (expected: float) (tolerance: string) =
     failtestf "%s: element %d is %.17g, expected %.17g (tolerance %s)" what i actual expected tolerance

@@ -58,8 +58,7 @@ let private partialModels (db: string) =
               OR m.edge_count <> (SELECT count(*) FROM edges e WHERE e.model_id = m.id)"""
 
 let private queueTests =
-    [ testInTempDir "a SQLite catalog refuses the queue in one line and is left unwritten" (fun dir ->
-          let db = Path.Combine(dir, "c.db")
+    [ testWithTempFile "a SQLite catalog refuses the queue in one line and is left unwritten" "c.db" (fun db ->
           let model = sharedFile "data/torchvision-architectures/resnet18.onnx"
           for args in [ [ "extract"; model; "--enqueue" ]; [ "extract"; model; "--workers"; "2" ]; [ "worker" ] ] do
               let code, out, err = CliTests.runCli (args @ [ "--db"; db ])

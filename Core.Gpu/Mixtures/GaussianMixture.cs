@@ -90,20 +90,6 @@ public static class GaussianMixture
         } while (iteration < options.MaxIter && !converged);
         // scikit-learn ends with one more E-step only to store labels; it changes no parameter, so it is not needed here.
 
-        return new GaussianMixtureModel
-        {
-            CovarianceType = type,
-            Components = k,
-            Dimensions = d,
-            Weights = parameters.Weights,
-            Means = parameters.Means,
-            Covariances = covariances,
-            PrecisionsCholesky = parameters.PrecisionsCholesky,
-            Converged = converged,
-            NIter = iteration,
-            LowerBound = lowerBound,
-            LowerBoundHistory = history,
-            Options = options,
-        };
+        return new GaussianMixtureModel(parameters, covariances, options, history, converged);
     }
 }

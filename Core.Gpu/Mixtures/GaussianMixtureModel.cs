@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Hybrid.Core.Gpu.Maths;
 
 namespace Hybrid.Core.Gpu;
@@ -7,7 +8,25 @@ namespace Hybrid.Core.Gpu;
 /// Scoring runs on the device given to each method (the Cpu backend by default).</summary>
 public sealed class GaussianMixtureModel
 {
-    internal GaussianMixtureModel() { }
+    /// <summary>The model of <paramref name="parameters"/> with their <paramref name="covariances"/>, after the EM
+    /// iterations whose lower bounds <paramref name="lowerBoundHistory"/> lists (none for a restored model).</summary>
+    [SetsRequiredMembers]
+    internal GaussianMixtureModel(MixtureParameters parameters, double[] covariances, GaussianMixtureOptions options,
+        IReadOnlyList<double> lowerBoundHistory, bool converged)
+    {
+        CovarianceType = parameters.Type;
+        Components = parameters.Components;
+        Dimensions = parameters.Dimensions;
+        Weights = parameters.Weights;
+        Means = parameters.Means;
+        Covariances = covariances;
+        PrecisionsCholesky = parameters.PrecisionsCholesky;
+        Converged = converged;
+        NIter = lowerBoundHistory.Count;
+        LowerBound = lowerBoundHistory.Count > 0 ? lowerBoundHistory[^1] : double.NaN;
+        LowerBoundHistory = lowerBoundHistory;
+        Options = options;
+    }
 
     /// <summary>A fitted model read back from its saved parameters (scikit-learn's attributes, flat row-major), for
     /// scoring: <paramref name="weights"/> (k), <paramref name="means"/> (k x d), <paramref name="covariances"/> and
@@ -29,21 +48,8 @@ public sealed class GaussianMixtureModel
             throw new ArgumentException(
                 $"covariances ({covariances.Length}) and precisions_cholesky ({precisionsCholesky.Length}) must both hold {expected} values for {k} {type.SklearnName()} components in {d} dimensions",
                 nameof(covariances));
-        return new GaussianMixtureModel
-        {
-            CovarianceType = type,
-            Components = k,
-            Dimensions = d,
-            Weights = weights,
-            Means = means,
-            Covariances = covariances,
-            PrecisionsCholesky = precisionsCholesky,
-            Converged = true,
-            NIter = 0,
-            LowerBound = double.NaN,
-            LowerBoundHistory = [],
-            Options = new GaussianMixtureOptions { Components = k, Covariance = type },
-        };
+        return new GaussianMixtureModel(new MixtureParameters(type, k, d, weights, means, precisionsCholesky), covariances,
+            new GaussianMixtureOptions { Components = k, Covariance = type }, lowerBoundHistory: [], converged: true);
     }
 
     /// <summary>The covariance structure the arrays below follow.</summary>

@@ -2,22 +2,22 @@ using System.IO.Compression;
 
 namespace Hybrid.Core.Nn.Data;
 
-/// <summary>The element types of the IDX format (the third byte of the magic number).</summary>
-public enum IdxType : byte
-{
-    UInt8 = 0x08,
-    Int8 = 0x09,
-    Int16 = 0x0B,
-    Int32 = 0x0C,
-    Float32 = 0x0D,
-    Float64 = 0x0E,
-}
-
 /// <summary>An array read from an IDX file (the format of MNIST and Fashion-MNIST), raw or gzip-compressed: a magic
 /// number (two zero bytes, the element type, the number of dimensions), the dimensions as big-endian int32, then the
 /// elements in big-endian row-major order.</summary>
 public sealed class IdxFile
 {
+    /// <summary>The element types of the IDX format (the third byte of the magic number).</summary>
+    public enum ElementType : byte
+    {
+        UInt8 = 0x08,
+        Int8 = 0x09,
+        Int16 = 0x0B,
+        Int32 = 0x0C,
+        Float32 = 0x0D,
+        Float64 = 0x0E,
+    }
+
     IdxFile() { }
 
     // The elements as stored: big-endian, Count x the element size.
@@ -27,7 +27,7 @@ public sealed class IdxFile
     public required string Path { get; init; }
 
     /// <summary>The element type stored in the file.</summary>
-    public required IdxType Type { get; init; }
+    public required ElementType Type { get; init; }
 
     /// <summary>The dimensions, outermost first.</summary>
     public required IReadOnlyList<int> Shape { get; init; }
@@ -72,7 +72,7 @@ public sealed class IdxFile
             throw new InputException(path, "truncated: shorter than the 4-byte IDX magic number");
         if (magic[0] != 0 || magic[1] != 0)
             throw new InputException(path, $"not an IDX file (magic starts 0x{magic[0]:X2}{magic[1]:X2}, expected 0x0000)");
-        var type = (IdxType)magic[2];
+        var type = (ElementType)magic[2];
         if (!Enum.IsDefined(type))
             throw new InputException(path, $"unknown IDX element type 0x{magic[2]:X2}");
         int rank = magic[3];
@@ -133,19 +133,19 @@ public sealed class IdxFile
 
     double Element(int i) => Type switch
     {
-        IdxType.UInt8 => Data[i],
-        IdxType.Int8 => (sbyte)Data[i],
-        IdxType.Int16 => BinaryPrimitives.ReadInt16BigEndian(Data.AsSpan(2 * i)),
-        IdxType.Int32 => BinaryPrimitives.ReadInt32BigEndian(Data.AsSpan(4 * i)),
-        IdxType.Float32 => BinaryPrimitives.ReadSingleBigEndian(Data.AsSpan(4 * i)),
+        ElementType.UInt8 => Data[i],
+        ElementType.Int8 => (sbyte)Data[i],
+        ElementType.Int16 => BinaryPrimitives.ReadInt16BigEndian(Data.AsSpan(2 * i)),
+        ElementType.Int32 => BinaryPrimitives.ReadInt32BigEndian(Data.AsSpan(4 * i)),
+        ElementType.Float32 => BinaryPrimitives.ReadSingleBigEndian(Data.AsSpan(4 * i)),
         _ => BinaryPrimitives.ReadDoubleBigEndian(Data.AsSpan(8 * i)),
     };
 
-    static int ElementSize(IdxType type) => type switch
+    static int ElementSize(ElementType type) => type switch
     {
-        IdxType.UInt8 or IdxType.Int8 => 1,
-        IdxType.Int16 => 2,
-        IdxType.Int32 or IdxType.Float32 => 4,
+        ElementType.UInt8 or ElementType.Int8 => 1,
+        ElementType.Int16 => 2,
+        ElementType.Int32 or ElementType.Float32 => 4,
         _ => 8,
     };
 }

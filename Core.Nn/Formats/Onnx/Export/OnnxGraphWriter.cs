@@ -123,17 +123,17 @@ internal sealed class OnnxGraphWriter
         }
     }
 
-    public static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+    public static AttributeProto Int(string name, long value) => new() { Name = name, Type = (int)OnnxAttributeType.Int, I = value };
 
-    public static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+    public static AttributeProto Float(string name, float value) => new() { Name = name, Type = (int)OnnxAttributeType.Float, F = value };
 
     public static AttributeProto Ints(string name, params long[] values)
     {
-        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        var a = new AttributeProto { Name = name, Type = (int)OnnxAttributeType.Ints };
         a.Ints.AddRange(values);
         return a;
     }
 
     public static AttributeProto String(string name, string value) =>
-        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+        new() { Name = name, Type = (int)OnnxAttributeType.String, S = ByteString.CopyFromUtf8(value) };
 }

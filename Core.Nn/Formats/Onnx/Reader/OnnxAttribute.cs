@@ -1,6 +1,7 @@
 namespace Hybrid.Core.Nn.Formats.Onnx.Reader;
 
-/// <summary>Kinds of ONNX attribute values, numbered as <c>AttributeProto.AttributeType</c>.</summary>
+/// <summary>Kinds of ONNX attribute values, numbered as <c>AttributeProto.AttributeType</c> (this is the only copy of
+/// that numbering: onnx.proto reads the field as the int32 it is on the wire).</summary>
 public enum OnnxAttributeType
 {
     /// <summary>Not set (files older than IR version 2).</summary>
