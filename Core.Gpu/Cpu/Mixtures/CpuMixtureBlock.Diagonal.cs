@@ -75,8 +75,10 @@ internal static unsafe partial class CpuMixtureBlock
     /// moved to the shifts once per chunk, not per block (3% of a diag pass). Returns the log-likelihood.</summary>
     public static double SlicedPass(CpuMixtureTerms t, double* x, double* centre, int rows, MixtureStatistics part)
     {
-        int k = t.Components, d = t.Dimensions, stride = MixtureRows.Stride(d);
-        var (from, width) = MixtureRows.Columns(t.Type, d);
+        int k = t.Components, d = t.Dimensions;
+        bool full = t.Type == CovarianceType.Full;
+        int stride = full ? MixtureOuterRows.Stride(d) : MixtureRows.Stride(d);
+        var (from, width) = full ? (0, MixtureOuterRows.Width(d)) : MixtureRows.Columns(t.Type, d);
         int length = MixtureProducts.PartialLength(k, width);
         var s = scratch ??= new Scratch();
         s.LogProb = Scratch.Fit(s.LogProb, SliceRows * k);
@@ -96,7 +98,8 @@ internal static unsafe partial class CpuMixtureBlock
             for (int first = 0; first < rows; first += SliceRows)
             {
                 int count = Math.Min(SliceRows, rows - first);
-                MixtureRows.Fill(x + (long)first * d, count, d, z, centre);
+                if (full) MixtureOuterRows.Fill(x + (long)first * d, count, d, z, centre);
+                else MixtureRows.Fill(x + (long)first * d, count, d, z, centre);
                 // What AddMoments may read past the last row, kept finite.
                 new Span<double>(z + count * stride, MixtureProducts.Slack).Clear();
                 MixtureProducts.Densities(z + from, stride, count, width, q, k, logProb, y);
@@ -104,7 +107,8 @@ internal static unsafe partial class CpuMixtureBlock
                 MixtureProducts.AddMoments(logProb, k, count, z + from, stride, width, partial);
             }
             MixtureProducts.Extract(partial, k, width, moments);
-            AddShiftedMoments(t.Type, moments, d, k, shifts, counts, sums, scatter);
+            if (full) AddOuterMoments(moments, d, k, shifts, counts, sums, scatter);
+            else AddShiftedMoments(t.Type, moments, d, k, shifts, counts, sums, scatter);
         }
         return logLikelihood;
     }
