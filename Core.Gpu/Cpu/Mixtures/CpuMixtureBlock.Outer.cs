@@ -5,12 +5,13 @@ namespace Hybrid.Core.Gpu.Cpu;
 internal static unsafe partial class CpuMixtureBlock
 {
     // The moments about the shifts s from the product m = rᵀ [xxᵀ (upper triangle), x, 1] of a pass: with N = Σ r,
-    // S = Σ r x and M = Σ r xxᵀ, Σ r (x - s) = S - sN and Σ r (x - s)(x - s)ᵀ = M - sSᵀ - Ssᵀ + N ssᵀ, the latter on and
-    // above the diagonal (the caller mirrors it).
+    // S = Σ r x and M = Σ r xxᵀ, Σ r (x - s) = S - sN and Σ r (x - s)(x - s)ᵀ = M - sSᵀ - Ssᵀ + N ssᵀ, the latter on
+    // and above the diagonal (the caller mirrors it).
     static void AddOuterMoments(double* moments, int d, int k, double* shifts, double* counts, double* sums,
         double* scatter)
     {
         int width = MixtureOuterRows.Width(d), triangle = MixtureOuterRows.Triangle(d);
+        int[] indices = MixtureOuterRows.Indices(d);
         for (int j = 0; j < k; j++)
         {
             double* m = moments + (long)j * width, first = m + triangle, shift = shifts + j * d;
@@ -21,11 +22,10 @@ internal static unsafe partial class CpuMixtureBlock
             {
                 double sa = shift[a], ma = first[a];
                 sums[j * d + a] += ma - sa * count;
-                double* products = m + MixtureOuterRows.Offset(a, d) - a;
                 for (int b = a; b < d; b++)
                 {
                     double sb = shift[b];
-                    target[a * d + b] += products[b] - sa * first[b] - ma * sb + count * sa * sb;
+                    target[a * d + b] += m[indices[a * d + b]] - sa * first[b] - ma * sb + count * sa * sb;
                 }
             }
         }

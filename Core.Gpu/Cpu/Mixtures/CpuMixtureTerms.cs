@@ -92,18 +92,18 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     static double[] OuterOf(double[] u, double[] projected, double[] constants, int k, int d)
     {
         int triangle = MixtureOuterRows.Triangle(d);
+        int[] indices = MixtureOuterRows.Indices(d);
         var q = new double[MixtureOuterRows.Width(d) * k];
         for (int j = 0; j < k; j++)
         {
             int factor = j * d * d;
             for (int a = 0; a < d; a++)
             {
-                int row = MixtureOuterRows.Offset(a, d);
                 for (int b = a; b < d; b++)
                 {
                     double pab = 0.0;
                     for (int c = 0; c < d; c++) pab += u[factor + a * d + c] * u[factor + b * d + c];
-                    q[(row + b - a) * k + j] = a == b ? -0.5 * pab : -pab;
+                    q[indices[a * d + b] * k + j] = a == b ? -0.5 * pab : -pab;
                 }
                 double centre = 0.0;
                 for (int c = 0; c < d; c++) centre += u[factor + a * d + c] * projected[j * d + c];
