@@ -2,14 +2,16 @@ namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>The Cpu backend of the mixture passes: one fused float64 pass per EM iteration, on all cores. The rows are
 /// cut into blocks (<see cref="CpuMixtureBlock.Rows"/>); consecutive blocks form chunks, one task each, whose partial
-/// statistics are added in chunk order (diag and spherical with AVX-512 run a chunk as one sliced pass). The chunks
-/// depend on n, k and d only, so results are the same run to run and whatever the number of cores. Full takes its
-/// log-densities from <see cref="MixtureWhitening"/> where AVX-512 is present; tied (and full elsewhere) from one
-/// matrix product per block (OpenBLAS dgemm when present, else a plain loop). Both take their scatter from a
-/// register-tiled Gram kernel (<see cref="MixtureGram"/>): full once per component, tied once per block for all
-/// components together; diag and spherical take both from products with the rows [x², x, 1]: the log-densities from one
-/// against <see cref="CpuMixtureTerms.Quadratic"/>, the moments from the responsibilities' transpose against them
-/// (register tiles of <see cref="MixtureProducts"/> with AVX-512, else dgemm).</summary>
+/// statistics are added in chunk order (diag, spherical and full passes with AVX-512 run a chunk as one sliced pass).
+/// The chunks depend on n, k and d only, so results are the same run to run and whatever the number of cores. Diag and
+/// spherical take log-densities and moments from products with the rows [x², x, 1]: the log-densities from one against
+/// <see cref="CpuMixtureTerms.Quadratic"/>, the moments from the responsibilities' transpose against them (register
+/// tiles of <see cref="MixtureProducts"/> with AVX-512, else dgemm); a full pass with AVX-512 does the same with the
+/// outer rows [xxᵀ, x, 1] (<see cref="MixtureOuterRows"/>). Tied, and full outside such a pass (scores, given
+/// responsibilities, no AVX-512), take log-densities from one matrix product per block (OpenBLAS dgemm when present,
+/// else a plain loop; full with AVX-512 from <see cref="MixtureWhitening"/>) and their scatter from a register-tiled
+/// Gram kernel (<see cref="MixtureGram"/>): tied once per block for all components together, full once per
+/// component.</summary>
 internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
 {
     const int MaxChunks = 64;

@@ -28,8 +28,9 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
     /// [x², x, 1], spherical, whose u is one number per component, [x, 1, ‖x‖²]; else empty.</summary>
     public double[] Quadratic { get; private init; } = [];
 
-    /// <summary>Diag and spherical with AVX-512: <see cref="Quadratic"/> as <see cref="MixtureProducts.Densities"/> reads
-    /// it (rows padded to whole pairs of vectors); else empty.</summary>
+    /// <summary>With AVX-512, Q as <see cref="MixtureProducts.Densities"/> reads it (rows padded to whole pairs of
+    /// vectors): diag and spherical <see cref="Quadratic"/>, full the Q of its outer rows (<see cref="MixtureOuterRows"/>,
+    /// which only the sliced pass reads); else empty.</summary>
     public double[] QuadraticTiles { get; private init; } = [];
 
     /// <summary>Only the shifts: for accumulating given responsibilities.</summary>
@@ -72,15 +73,47 @@ internal sealed record CpuMixtureTerms(CovarianceType Type, int Components, int 
             factors = u;
             centres = Project(means, u, k, d, shared: true);
         }
+        bool full = p.Type == CovarianceType.Full;
         return new CpuMixtureTerms(p.Type, k, d, means)
         {
             Constants = constants,
             Factors = factors,
             Centres = centres,
-            Whitening = p.Type == CovarianceType.Full && MixtureWhitening.Supported
-                ? MixtureWhitening.Prepare(u, centres, k, d)
-                : null,
+            Whitening = full && MixtureWhitening.Supported ? MixtureWhitening.Prepare(u, centres, k, d) : null,
+            QuadraticTiles = full && MixtureProducts.Supported
+                ? MixtureProducts.Padded(OuterOf(u, centres, constants, k, d), MixtureOuterRows.Width(d), k)
+                : [],
         };
+    }
+
+    // Full, against the rows of MixtureOuterRows: ‖(x - μ)U‖² = xᵀPx - 2 xᵀPμ + ‖μU‖² with P = UUᵀ, so column j holds
+    // -Pₐ_b (a < b: the product stands once for both halves of P) and -½Pₐₐ against xₐx_b, Pμ = U(μU)ᵀ against x, and
+    // log wⱼ + log det Uⱼ - ½ d log 2π - ½ ‖μⱼUⱼ‖² against 1. projected holds the rows μⱼUⱼ.
+    static double[] OuterOf(double[] u, double[] projected, double[] constants, int k, int d)
+    {
+        int triangle = MixtureOuterRows.Triangle(d);
+        int[] indices = MixtureOuterRows.Indices(d);
+        var q = new double[MixtureOuterRows.Width(d) * k];
+        for (int j = 0; j < k; j++)
+        {
+            int factor = j * d * d;
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = a; b < d; b++)
+                {
+                    double pab = 0.0;
+                    for (int c = 0; c < d; c++) pab += u[factor + a * d + c] * u[factor + b * d + c];
+                    q[indices[a * d + b] * k + j] = a == b ? -0.5 * pab : -pab;
+                }
+                double centre = 0.0;
+                for (int c = 0; c < d; c++) centre += u[factor + a * d + c] * projected[j * d + c];
+                q[(triangle + a) * k + j] = centre;
+            }
+            double constant = constants[j];
+            for (int c = 0; c < d; c++) constant -= 0.5 * projected[j * d + c] * projected[j * d + c];
+            q[(triangle + d) * k + j] = constant;
+        }
+        return q;
     }
 
     // Column j: -½ uⱼ² against x² (diag, per feature) or ‖x‖² (spherical), μⱼuⱼ ∘ uⱼ against x, and
