@@ -72,7 +72,7 @@ internal static unsafe class ConvGemm
         }
         if (gw is not null && ChunkedWeightGradient(s))
         {
-            BackwardChunks(s, x, w, gradOut, null, gw, gb);
+            BackwardChunks(s, 1, x, w, gradOut, null, gw, gb);
             gw = null;
             gb = null;
         }
@@ -95,7 +95,8 @@ internal static unsafe class ConvGemm
             WholeBatchGemm.Backward(s, x, w, gradOut, gx, gw, gb);
             return;
         }
-        BackwardChunks(s, x, w, gradOut, gx, gw, gb);
+        long floatsPerImage = (long)(s.InChannels * s.KernelH * s.KernelW + s.OutChannels) * s.OutHeight * s.OutWidth;
+        BackwardChunks(s, ImageChunks.Size(s.Batch, floatsPerImage), x, w, gradOut, gx, gw, gb);
     }
 
     /// <summary>Whether the weight gradient comes from im2col + OpenBLAS GEMM over image chunks, whatever kernel takes the forward
@@ -105,14 +106,20 @@ internal static unsafe class ConvGemm
     /// Winograd gradient, <see cref="NarrowDots"/> or the whole-batch GEMM (whose column matrix for the whole batch falls out
     /// of cache), measured per layer at batch 64 on one core. With more output channels the Winograd gradient's 2.25x fewer
     /// multiply-adds and the whole-batch GEMM's single packing of a large dY pay off, and with 3 input channels the GEMM is
-    /// too narrow.</summary>
+    /// too narrow. Its chunks are single images: one image's columns (at most 590 KB on these layers) and OpenBLAS's packed
+    /// copy of them share a core's L2, where the chunks <see cref="ImageChunks.Size"/> picks (up to 1 MB of columns) did not;
+    /// one core, batch 64, CPU ms, chunked as before against single images: 32-32 16x16 5.4-6.3 against 4.8-5.2, 64-64 8x8
+    /// 4.7-5.1 against 4.3-4.4, 32-64 stride 2 2.8-3.9 against 2.4, 16-32 stride 2 3.4 against 3.0 (16-16 32x32 had
+    /// single images already).</summary>
     internal static bool ChunkedWeightGradient(in Conv2dShape s) => s.Groups == 1 && s.InChannels >= 16 && s.OutChannels <= 64;
 
-    static void BackwardChunks(in Conv2dShape s, float[] x, float[] w, float[] gradOut, float[]? gx, float[]? gw, float[]? gb)
+    /// <summary>The backward over chunks of <paramref name="chunk"/> images, a number that must follow from the shape alone
+    /// (it fixes the order in which the weight gradient's partial sums are added).</summary>
+    static void BackwardChunks(in Conv2dShape s, int chunk, float[] x, float[] w, float[] gradOut, float[]? gx, float[]? gw, float[]? gb)
     {
         var shape = s;
         int p = s.OutHeight * s.OutWidth, rows = s.InChannels * s.KernelH * s.KernelW;
-        int chunk = ImageChunks.Size(s.Batch, (long)(rows + s.OutChannels) * p), chunkStride = RowStride(chunk * p);
+        int chunkStride = RowStride(chunk * p);
         bool gemms = gx is not null || gw is not null;
         ImageChunks.Run(s.Batch, chunk, gemms ? rows * chunkStride : 0, gemms ? s.OutChannels * chunkStride : 0, gw, gb, (first, count, worker) =>
         {
