@@ -42,7 +42,7 @@ let run (device: Device) (options: Options) =
     progress "anomaly" $"{options.Folds}-fold cross-validation of {models.Length} models on {device.Name}"
     let seconds =
         Timing.measureOn device once (fun () ->
-            let terms = models |> List.map (NGrams.terms settings.Features) |> Array.ofList
+            let terms = NGrams.termsOfAll settings.Features models
             let r =
                 CrossValidation.run
                     device

@@ -61,7 +61,7 @@ let train (device: Device) (request: TrainRequest) (models: Architecture list) (
             "anomaly train: one class (%s) after merging classes under --min-class-count %d: nothing to tell apart"
             labels.Classes[0]
             request.MinClassCount
-    let terms = models |> List.map (NGrams.terms request.Settings.Features) |> Array.ofList
+    let terms = NGrams.termsOfAll request.Settings.Features models
     let settings = request.Settings
     let cv =
         CrossValidation.run
@@ -135,7 +135,7 @@ let check (device: Device) (classifierDir: string) (rule: Flags.Rule) (models: A
         Input.fail "anomaly check: no models to check"
     let declaredLabels = models |> List.map (Labels.declared loaded.Field) |> Array.ofList
     let declared = declaredLabels |> Array.map (Option.bind (Labels.classFor loaded.Classes))
-    let terms = models |> List.map (NGrams.terms loaded.Fitted.Vocabulary.Features) |> Array.ofList
+    let terms = NGrams.termsOfAll loaded.Fitted.Vocabulary.Features models
     let predictions = CrossValidation.apply device loaded.Fitted terms declared
     let rows =
         models

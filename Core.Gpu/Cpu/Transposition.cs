@@ -2,7 +2,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 
 /// <summary>Whole-matrix transposes on the host. A row-major (rows, cols) float matrix becomes its (cols, rows) transpose
 /// in 8 x 8 register blocks (<see cref="Simd.Transpose8x8(float*, long, float*, long)"/>), with scalar moves only on the
-/// ragged edges: a first layer that multiplies sparse rows by W^T transposes a 512 x 800 weight and its gradient on
+/// ragged edges: a first layer that multiplies sparse rows by W^T transposes its weight and its gradient, slab by slab, on
 /// every training step, and the scalar loop spent longer on that than the layer's arithmetic. A transpose only moves
 /// values, so any split of the work gives the same result.</summary>
 public static unsafe class Transposition
@@ -27,6 +27,20 @@ public static unsafe class Transposition
                     TransposeBand(s, d, rows, cols, band * Band);
         });
         return result;
+    }
+
+    /// <summary>The same transpose of the (rows, cols) matrix at the start of <paramref name="source"/> into the start of
+    /// <paramref name="result"/>, on the calling thread: for callers that already share the cores out, transposing a
+    /// slab small enough to stay in cache.</summary>
+    public static void Serial(ReadOnlySpan<float> source, int rows, int cols, Span<float> result)
+    {
+        long size = (long)rows * cols;
+        if (rows < 0 || cols < 0 || source.Length < size || result.Length < size)
+            throw new ArgumentException(
+                $"Transpose: a ({rows}, {cols}) matrix needs {size} elements; source has {source.Length}, result {result.Length}");
+        fixed (float* s = source, d = result)
+            for (int r0 = 0; r0 < rows; r0 += Band)
+                TransposeBand(s, d, rows, cols, r0);
     }
 
     /// <summary>Source rows [r0, r0 + 16) (fewer at the bottom edge) into destination columns [r0, r0 + 16): both 8 x 8

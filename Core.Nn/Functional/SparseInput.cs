@@ -19,14 +19,12 @@ public static partial class Functional
         int rows = input.Rows, inFeatures = input.Columns, outFeatures = weight.ShapeRef[0];
         if (bias is not null && (bias.Dtype != ScalarType.Float32 || bias.Dim != 1 || bias.ShapeRef[0] != outFeatures))
             throw new ArgumentException($"SparseLinear: bias {LayerOp.Describe(bias)} must be float32 ({outFeatures})");
-        // W^T, so that each nonzero x[r, k] adds a contiguous row W^T[k, :] to y[r, :]: one vector multiply-add.
-        // Scratch and output come from StoragePool: fresh large arrays cost a page fault per 4 KB on every step.
-        var wt = Gpu.Cpu.Transposition.Transpose(weight.F32, outFeatures, inFeatures, StoragePool.Rent(outFeatures * inFeatures));
+        var w = weight.F32;
         var b = bias?.F32;
+        // Scratch and output come from StoragePool: fresh large arrays cost a page fault per 4 KB on every step.
         var y = TensorAccess.Fresh<float>(rows * outFeatures);
-        long perRow = (long)outFeatures * Math.Max(1, input.Values.Length / Math.Max(1, rows));
-        Gpu.Ranges.ByWork(rows, perRow, (first, count) => SparseRowProducts.Forward(input, wt, b, y, outFeatures, first, count));
-        StoragePool.Return(TensorAccess.Own(wt, [wt.Length], weight.Device));
+        BySlab(outFeatures, inFeatures, input.Values.Length, (o0, width, scratch) =>
+            SparseRowProducts.Forward(input, w, b, y, outFeatures, o0, width, scratch));
         var output = TensorAccess.Own(y, [rows, outFeatures], weight.Device);
         Tensor[] parameters = bias is null ? [weight] : [weight, bias];
         return Autograd.Record(output, "SparseLinear", g =>
@@ -37,20 +35,31 @@ public static partial class Functional
         }, parameters);
     }
 
-    /// <summary>dW = dY^T x over x's nonzeros: row k of dW^T sums x[r, k] dY[r, :] over the rows that hold column k
-    /// (<see cref="SparseRowProducts.WeightGradientT"/>); the tasks split the columns k, so no two write one element.
-    /// dW^T is then transposed.</summary>
+    /// <summary>dW = dY^T x over x's nonzeros: row o of dW sums x[r, k] dY[r, o] over the rows that hold column k
+    /// (<see cref="SparseRowProducts.WeightGradient"/>), a slab of output rows per task, so no two write one element.</summary>
     static Tensor SparseWeightGradient(SparseRows input, float[] dy, int outFeatures, Gpu.Device device)
     {
-        int inFeatures = input.Columns;
         var columns = SparseRowProducts.ByColumn(input);
-        var gwt = StoragePool.Rent(inFeatures * outFeatures);
-        long perColumn = (long)outFeatures * Math.Max(1, input.Values.Length / inFeatures);
-        Gpu.Ranges.ByWork(inFeatures, perColumn, (first, count) =>
-            SparseRowProducts.WeightGradientT(columns, dy, outFeatures, gwt, first, count));
-        var gw = Gpu.Cpu.Transposition.Transpose(gwt, inFeatures, outFeatures, TensorAccess.Fresh<float>(gwt.Length));
-        StoragePool.Return(TensorAccess.Own(gwt, [gwt.Length], device));
-        return TensorAccess.Own(gw, [outFeatures, inFeatures], device);
+        var gw = TensorAccess.Fresh<float>(outFeatures * input.Columns);
+        BySlab(outFeatures, input.Columns, input.Values.Length, (o0, width, scratch) =>
+            SparseRowProducts.WeightGradient(columns, dy, outFeatures, o0, width, scratch, gw));
+        return TensorAccess.Own(gw, [outFeatures, input.Columns], device);
+    }
+
+    /// <summary>Calls <paramref name="slab"/>(o0, width, scratch) for the slabs of <see cref="SparseRowProducts.Slab"/>
+    /// output columns, split over the cores by their work (a transpose of in x 64 floats and 64 multiply-adds per
+    /// nonzero), each task with its own pooled scratch of in x 64 floats.</summary>
+    static void BySlab(int outFeatures, int inFeatures, int nonzeros, Action<int, int, float[]> slab)
+    {
+        const int width = SparseRowProducts.Slab;
+        int slabs = (outFeatures + width - 1) / width;
+        Gpu.Ranges.ByWork(slabs, (long)width * (inFeatures + nonzeros), (first, count) =>
+        {
+            var scratch = StoragePool.Rent(inFeatures * width);
+            for (int s = first; s < first + count; s++)
+                slab(s * width, Math.Min(width, outFeatures - s * width), scratch);
+            StoragePool.Return(scratch);
+        });
     }
 
     /// <summary>dY summed over the rows, each element in row order (vector adds of whole rows).</summary>

@@ -4,41 +4,50 @@ using System.Runtime.Intrinsics;
 
 namespace Hybrid.Core.Nn;
 
-/// <summary>The two products of <see cref="Functional.SparseLinear(SparseRows, Tensor, Tensor?)"/> with a block of 64
-/// output columns held in four AVX-512 registers while a row's (or a column's) nonzeros are added into it, so each
-/// nonzero costs one load of a weight (or gradient) row and its multiply-add, not also a load and a store of the
-/// destination. Every element still gets its products added one at a time, in the order of the nonzeros, each product
-/// rounded before its addition (no fused multiply-add), as the plain loop of vector multiply-adds gave: the same bits.</summary>
+/// <summary>The two products of <see cref="Functional.SparseLinear(SparseRows, Tensor, Tensor?)"/>, one slab of 64 output
+/// columns at a time: the slab's part of the weight (or of the weight's gradient) lives transposed in a scratch of
+/// in x 64 floats that stays in cache, instead of the whole weight being transposed through memory (it was, on every
+/// training step, forward and backward, and the first layer of the naming classifier spent as long moving its weight and
+/// gradient as multiplying them). Within a slab, a row's (or a column's) nonzeros are added into four AVX-512 registers,
+/// so each nonzero costs one load of a weight (or gradient) row and its multiply-add, not also a load and a store of
+/// the destination. Every element still gets its products added one at a time, in the order of the nonzeros, each
+/// product rounded before its addition (no fused multiply-add), as the plain loop of vector multiply-adds gave: the
+/// same bits, whatever the slabs.</summary>
 internal static class SparseRowProducts
 {
-    /// <summary>Columns per register block (four Vector512 of float).</summary>
-    const int Block = 64;
+    /// <summary>Columns per register block (four Vector512 of float), and output columns per slab.</summary>
+    public const int Slab = 64;
 
-    /// <summary>y[r, :] = b + sum over row r's nonzeros j, in order, of x[r, k_j] wt[k_j, :] for the rows [first,
-    /// first + count); wt is (in, n), y is (rows, n), b (n) or null for zeros.</summary>
-    public static void Forward(SparseRows x, float[] wt, float[]? b, float[] y, int n, int first, int count)
+    /// <summary>y[r, o0 .. o0 + width) = b + sum over row r's nonzeros j, in order, of x[r, k_j] w[o, k_j], for every row;
+    /// w is (n, in) row-major, y is (rows, n), b (n) or null for zeros; width is at most <see cref="Slab"/> and scratch
+    /// holds at least in x width floats (the slab of w transposed).</summary>
+    public static void Forward(SparseRows x, float[] w, float[]? b, float[] y, int n, int o0, int width, float[] scratch)
     {
-        for (int r = first; r < first + count; r++)
+        int inFeatures = x.Columns;
+        Gpu.Cpu.Transposition.Serial(w.AsSpan(o0 * inFeatures, width * inFeatures), width, inFeatures, scratch);
+        for (int r = 0; r < x.Rows; r++)
         {
-            int start = x.RowStart[r], end = x.RowStart[r + 1];
-            var yr = y.AsSpan(r * n, n);
-            if (b is not null) b.CopyTo(yr);
+            var yr = y.AsSpan(r * n + o0, width);
+            if (b is not null) b.AsSpan(o0, width).CopyTo(yr);
             else yr.Clear();
-            AddProducts(wt, n, x.Indices, x.Values, start, end, y, r * n);
+            AddProducts(scratch, width, 0, width, x.Indices, x.Values, x.RowStart[r], x.RowStart[r + 1], y, r * n + o0);
         }
     }
 
-    /// <summary>dW^T = x^T dY, (in, n), from the nonzeros alone: row k of dW^T sums x[r, k] dY[r, :] over the rows r
-    /// that hold column k, in row order (as a pass over the rows would add them), 64 columns at a time in registers;
-    /// the rows of columns no row holds are zero. The columns [first, first + count) of x are written.</summary>
-    public static void WeightGradientT(Columns columns, float[] dy, int n, float[] gwt, int first, int count)
+    /// <summary>dW[o0 .. o0 + width, :] = (dY^T x) from the nonzeros alone, into gw (n, in) row-major: column k of the
+    /// slab sums x[r, k] dY[r, o0 .. o0 + width) over the rows r that hold column k, in row order (as a pass over the
+    /// rows would add them), into row k of the scratch (in x width floats), which is then transposed into place; the
+    /// columns no row holds get zeros.</summary>
+    public static void WeightGradient(Columns columns, float[] dy, int n, int o0, int width, float[] scratch, float[] gw)
     {
-        for (int k = first; k < first + count; k++)
+        int inFeatures = columns.Start.Length - 1;
+        for (int k = 0; k < inFeatures; k++)
         {
-            int start = columns.Start[k], end = columns.Start[k + 1];
-            gwt.AsSpan(k * n, n).Clear();
-            AddProducts(dy, n, columns.Rows, columns.Values, start, end, gwt, k * n);
+            scratch.AsSpan(k * width, width).Clear();
+            AddProducts(dy, n, o0, width, columns.Rows, columns.Values, columns.Start[k], columns.Start[k + 1], scratch,
+                k * width);
         }
+        Gpu.Cpu.Transposition.Serial(scratch, inFeatures, width, gw.AsSpan(o0 * inFeatures, width * inFeatures));
     }
 
     /// <summary>x's nonzeros by column (compressed sparse column form): column k's nonzeros are
@@ -64,17 +73,18 @@ internal static class SparseRowProducts
         return new Columns(start, rows, values);
     }
 
-    /// <summary>dst[at .. at + n) += sum over j in [start, end), in order, of values[j] src[keys[j] n ..][..n]: whole
-    /// blocks in registers, the columns past them by one vector multiply-add per nonzero.</summary>
-    static void AddProducts(float[] src, int n, int[] keys, float[] values, int start, int end, float[] dst, int at)
+    /// <summary>dst[at .. at + width) += sum over j in [start, end), in order, of values[j] src[keys[j] n + c0 ..][..width]:
+    /// whole blocks in registers, the columns past them by one vector multiply-add per nonzero.</summary>
+    static void AddProducts(float[] src, int n, int c0, int width, int[] keys, float[] values, int start, int end,
+        float[] dst, int at)
     {
-        int c = Vector512.IsHardwareAccelerated ? n / Block * Block : 0;
-        for (int c0 = 0; c0 < c; c0 += Block)
-            Accumulate(src, n, c0, keys, values, start, end, dst, at + c0);
-        if (c == n) return;
-        var tail = dst.AsSpan(at + c, n - c);
+        int c = Vector512.IsHardwareAccelerated ? width / Slab * Slab : 0;
+        for (int block = 0; block < c; block += Slab)
+            Accumulate(src, n, c0 + block, keys, values, start, end, dst, at + block);
+        if (c == width) return;
+        var tail = dst.AsSpan(at + c, width - c);
         for (int j = start; j < end; j++)
-            TensorPrimitives.MultiplyAdd(src.AsSpan(keys[j] * n + c, n - c), values[j], tail, tail);
+            TensorPrimitives.MultiplyAdd(src.AsSpan(keys[j] * n + c0 + c, width - c), values[j], tail, tail);
     }
 
     /// <summary>dst[at .. at + 64] += sum over j in [start, end), in order, of values[j] src[keys[j] n + c0 ..], each
