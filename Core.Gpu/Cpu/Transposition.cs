@@ -15,10 +15,7 @@ public static unsafe class Transposition
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(result);
-        long size = (long)rows * cols;
-        if (rows < 0 || cols < 0 || source.Length < size || result.Length < size)
-            throw new ArgumentException(
-                $"Transpose: a ({rows}, {cols}) matrix needs {size} elements; source has {source.Length}, result {result.Length}");
+        CheckSizes(rows, cols, source.Length, result.Length);
         int bands = (rows + Band - 1) / Band;
         Ranges.ByWork(bands, (long)Band * cols, (first, count) =>
         {
@@ -34,13 +31,19 @@ public static unsafe class Transposition
     /// slab small enough to stay in cache.</summary>
     public static void Serial(ReadOnlySpan<float> source, int rows, int cols, Span<float> result)
     {
-        long size = (long)rows * cols;
-        if (rows < 0 || cols < 0 || source.Length < size || result.Length < size)
-            throw new ArgumentException(
-                $"Transpose: a ({rows}, {cols}) matrix needs {size} elements; source has {source.Length}, result {result.Length}");
+        CheckSizes(rows, cols, source.Length, result.Length);
         fixed (float* s = source, d = result)
             for (int r0 = 0; r0 < rows; r0 += Band)
                 TransposeBand(s, d, rows, cols, r0);
+    }
+
+    /// <summary>Refuses a shape that is negative or does not fit the source or the result.</summary>
+    static void CheckSizes(int rows, int cols, int sourceLength, int resultLength)
+    {
+        long size = (long)rows * cols;
+        if (rows < 0 || cols < 0 || sourceLength < size || resultLength < size)
+            throw new ArgumentException(
+                $"Transpose: a ({rows}, {cols}) matrix needs {size} elements; source has {sourceLength}, result {resultLength}");
     }
 
     /// <summary>Source rows [r0, r0 + 16) (fewer at the bottom edge) into destination columns [r0, r0 + 16): both 8 x 8

@@ -100,7 +100,8 @@ internal sealed unsafe class CpuMixtureKernels : IMixtureKernels
             int firstBlock = (int)((long)blocks * c / chunks), endBlock = (int)((long)blocks * (c + 1) / chunks);
             fixed (double* x = data.Data, centre = data.Centre, given = responsibilities)
             {
-                // Diag and spherical run the chunk's rows as one sliced pass: its moments' tiles are read out once.
+                // Diag, spherical and full (AVX-512) run the chunk's rows as one sliced pass: its moments' tiles are
+                // read out once.
                 if (sliced)
                 {
                     int first = firstBlock * CpuMixtureBlock.Rows, end = Math.Min(endBlock * CpuMixtureBlock.Rows, n);
