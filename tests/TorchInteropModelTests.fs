@@ -1,5 +1,6 @@
-/// Zoo networks on the TorchSharp engine: the real CIFAR-10 ResNet-20 of ../shared against Core.Nn and PyTorch's
-/// fixture, weights moved between the stacks bit for bit, and every mirrored architecture's state keys and outputs.
+/// The real CIFAR-10 ResNet-20 of ../shared on the TorchSharp engine (in code and as `hybrid eval --engine torchsharp`)
+/// against Core.Nn and PyTorch's fixture, and its weights moved between the stacks bit for bit. Every other mirrored
+/// architecture's twin is checked in TorchInteropTwinTests.
 module Hybrid.Tests.TorchInteropModelTests
 
 open System
@@ -33,15 +34,6 @@ let private bits (m: Tensors.TorchModule) =
               | _ -> c.data<int64>().ToArray()
 
           kv.Key, raw ]
-
-/// Architectures the TorchSharp mirror covers, with an input size small enough for a quick forward.
-let private mirrored =
-    [ "cifar-resnet20", [| 2; 3; 32; 32 |]
-      "cifar-resnet32", [| 2; 3; 32; 32 |]
-      "cifar-vgg11-bn", [| 2; 3; 32; 32 |]
-      "resnet18", [| 1; 3; 64; 64 |]
-      "resnet50", [| 1; 3; 64; 64 |]
-      "small-cnn", [| 2; 3; 28; 28 |] ]
 
 [<Tests>]
 let tests =
@@ -102,27 +94,6 @@ let tests =
               StateDicts.loadIntoCore back first
               let second = StateDicts.fromCore back
               Expect.sequenceEqual (bits second) (bits first) "state bits"
-
-          testList
-              "mirrored zoo architectures: PyTorch's state keys and Core.Nn's outputs"
-              [ for name, shape in mirrored ->
-                    torchCase name
-                    <| fun () ->
-                        let core = Zoo.Create(name, seed = 3L)
-                        use _ = core.Eval()
-                        let twin = StateDicts.fromCore core
-                        let keys = core.StateDict() |> Seq.map (fun struct (k, _) -> k) |> Seq.toList
-                        Expect.sequenceEqual
-                            (Seq.sort (twin.state_dict().Keys))
-                            (Seq.sort keys)
-                            "state keys (TorchSharp lists parameters before buffers)"
-                        let x = Tensor.Wrap(randomNormal (Random 5) (Array.reduce (*) shape), shape)
-                        let expected =
-                            use _ = Autograd.NoGrad()
-                            core.Call(x).ToArray<float32>()
-                        let actual = (Engine.forward twin x).ToArray<float32>()
-                        // Random weights give logits of order 1 to 10: float32 summation order bounds the difference.
-                        closeTo 1e-4 1e-4 $"{name} logits" expected actual ]
 
           torchCase "hybrid eval --engine torchsharp agrees with --engine core, and refuses an ONNX graph in one line"
           <| fun () ->
