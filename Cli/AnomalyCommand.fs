@@ -32,7 +32,7 @@ let private settings (args: ParseResults<AnomalyTrainArgs>) : CrossValidation.Se
             args.GetResult(AnomalyTrainArgs.Positions, defaultValue = CrossValidation.defaults.Features.Positions) }
       Scaling =
         Vocabulary.parseScaling (args.GetResult(AnomalyTrainArgs.Scaling, defaultValue = Defaults.anomaly.Scaling))
-      MinDocuments = args.GetResult(AnomalyTrainArgs.Min_Df, defaultValue = 1)
+      MinDocuments = args.GetResult(AnomalyTrainArgs.Min_Df, defaultValue = Defaults.anomaly.MinDocuments)
       Classifier =
         { c with
             Widths = width |> Option.map (fun w -> [ w; w / 2; w / 4 ]) |> Option.defaultValue c.Widths

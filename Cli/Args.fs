@@ -49,6 +49,11 @@ let private archUsage = "its zoo architecture (default: found from the tensor na
 let private catalogUsage = $"the catalog (default ./{db})."
 let private newCatalogUsage = $"the catalog (default ./{db}, created when missing)."
 
+/// The usage of the anomaly rule's --tau, which anomaly train and anomaly check share, and the default of their --epsilon.
+let private tauUsage =
+    $"flag when the classifier gives the declared class at most 1 - tau (default {text Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+let private epsilonDefault = text (Option.get Hybrid.Analysis.Naming.Flags.defaults.Epsilon)
+
 /// The usage of --json on the commands that print a table, and on those that print a result.
 let private jsonTableUsage = "print one JSON document instead of a table."
 let private jsonResultUsage = "print the result as one JSON document."
@@ -763,12 +768,14 @@ type AnomalyTrainArgs =
                 "n-grams over the normalised layer types also for traces (default: the traced names as spelled)."
             | Positions _ ->
                 $"add each layer's name with its distance from the sources and to the sinks, below this (default {Hybrid.Analysis.Naming.CrossValidation.defaults.Features.Positions}; 0: none)."
-            | Min_Df _ -> "keep the n-grams held by at least this many training models (default 1)."
+            | Min_Df _ ->
+                $"keep the n-grams held by at least this many training models (default {anomaly.MinDocuments})."
             | Epochs _ -> $"training epochs (default {c.Epochs})."
             | Lr _ -> $"Adam's learning rate (default {text c.LearningRate})."
             | Batch_Size _ -> $"training batch size (default {c.BatchSize})."
             | Step_Every _ -> $"the learning rate times 0.1 every this many epochs (default {c.StepEvery})."
-            | Width _ -> "width of the first hidden layer; the next two are half and a quarter (default 512)."
+            | Width _ ->
+                $"width of the first hidden layer; the next two are half and a quarter (default {List.head c.Widths})."
             | Dropout _ -> $"dropout probability (default {c.Dropout})."
             | No_Mixtures -> "no class mixtures: flags from the classifier alone."
             | Covariance _ ->
@@ -776,10 +783,9 @@ type AnomalyTrainArgs =
             | Max_Components _ -> $"BIC picks 1 to this many components per class (default {m.MaxComponents})."
             | Filter_Noisy _ ->
                 "train twice: the second time without the training models whose declared class's posterior among the first fit's mixtures is below this (likely mislabelled)."
-            | Tau _ ->
-                $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+            | Tau _ -> tauUsage
             | Epsilon _ ->
-                "with mixtures, flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
+                $"with mixtures, flag only when the declared class's posterior among the mixtures is below this (default {epsilonDefault})."
             | Out _ ->
                 "the classifier folder to write (weights, vocabulary, classes, mixtures, confusion.html, embedding.html)."
             | Device _ -> autoDevice
@@ -802,10 +808,9 @@ type AnomalyCheckArgs =
             | Inputs _ -> "trace files (JSON Lines), model files or folders, zoo:NAME."
             | Classifier _ -> "a folder written by hybrid anomaly train."
             | Db _ -> "also check every model of this catalog."
-            | Tau _ ->
-                $"flag when the classifier gives the declared class at most 1 - tau (default {Hybrid.Analysis.Naming.Flags.defaults.Tau})."
+            | Tau _ -> tauUsage
             | Epsilon _ ->
-                "flag only when the declared class's posterior among the mixtures is below this (default 0.5)."
+                $"flag only when the declared class's posterior among the mixtures is below this (default {epsilonDefault})."
             | No_Mixtures -> "flag from the classifier alone."
             | Top _ -> $"rows to print in the table (default {anomaly.Top}; --json prints all)."
             | Device _ -> autoDevice

@@ -39,7 +39,7 @@ let train = Training.defaults ""
 let stepSchedule = {| StepSize = 30; Gamma = 0.1 |}
 let defects = DefectsService.defaultData
 let dedup = {| Threshold = DedupService.DefaultThreshold |}
-let anomaly = {| MinClassCount = 20; Folds = 5; Scaling = "log"; Top = 30 |}
+let anomaly = {| MinClassCount = 20; Folds = 5; Scaling = "log"; MinDocuments = 1; Top = 30 |}
 /// The catalog when none is named.
 let db = Catalog.defaultPath
 /// `hybrid serve`: loopback only, the published system's one-hour cache, at most 64 M characters of cached JSON in
