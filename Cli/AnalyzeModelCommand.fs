@@ -33,7 +33,7 @@ let private printResult (r: AnalyzeModelService.AnalyzeModelResult) =
     printfn "index     %s" r.Index
 
 let run (args: ParseResults<AnalyzeModelArgs>) =
-    let device = device (args.GetResult(AnalyzeModelArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(AnalyzeModelArgs.Device, defaultValue = defaultDevice))
     let mean, std =
         ImageRun.normalisation (args.TryGetResult AnalyzeModelArgs.Mean) (args.TryGetResult AnalyzeModelArgs.Std)
     let d = Defaults.analyzeModel.Maximise
@@ -53,7 +53,7 @@ let run (args: ParseResults<AnalyzeModelArgs>) =
           Channels = args.GetResult(AnalyzeModelArgs.Channels, defaultValue = [])
           Classes = args.GetResult(AnalyzeModelArgs.Classes, defaultValue = [])
           K = args.GetResult(AnalyzeModelArgs.K, defaultValue = Defaults.analyzeModel.K)
-          Image = args.GetResult(AnalyzeModelArgs.Image, defaultValue = 0)
+          Image = args.GetResult(AnalyzeModelArgs.Image, defaultValue = Defaults.analyzeModel.Image)
           Batch = args.GetResult(AnalyzeModelArgs.Batch, defaultValue = Defaults.eval.Batch)
           Settings =
             { Steps = args.GetResult(AnalyzeModelArgs.Steps, defaultValue = d.Steps)

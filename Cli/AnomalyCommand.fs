@@ -94,7 +94,7 @@ let printChecked (top: int) (r: AnomalyService.CheckResult) =
     |> Option.iter (fun a -> printfn "prediction equals the declared label for %.1f%% of the models" (100.0 * a))
 
 let private train (args: ParseResults<AnomalyTrainArgs>) =
-    let device = device (args.GetResult(AnomalyTrainArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(AnomalyTrainArgs.Device, defaultValue = defaultDevice))
     let json = args.Contains AnomalyTrainArgs.Json
     let settings = settings args
     let request: AnomalyService.TrainRequest =
@@ -121,7 +121,7 @@ let private train (args: ParseResults<AnomalyTrainArgs>) =
     0
 
 let private check (args: ParseResults<AnomalyCheckArgs>) =
-    let device = device (args.GetResult(AnomalyCheckArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(AnomalyCheckArgs.Device, defaultValue = defaultDevice))
     let inputs = args.GetResult(AnomalyCheckArgs.Inputs, defaultValue = [])
     let db = args.TryGetResult AnomalyCheckArgs.Db
     if inputs.IsEmpty && db.IsNone then

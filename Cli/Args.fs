@@ -11,6 +11,9 @@ type DeviceName =
     | Reference
     | Auto
 
+/// The device of every --device that picks one device, when none is named: gpu when CUDA is present, else cpu.
+let defaultDevice = Auto
+
 /// The engines that can run a zoo network: Hybrid's own Core.Nn (the default) or its TorchSharp twin.
 type EngineName =
     | Core
@@ -125,7 +128,7 @@ type GmmFitArgs =
             | Data _ ->
                 "the points, one per row: FILE.safetensors:TENSOR (shape (n, ...), flattened per row) or FILE.csv."
             | K _ -> "number of mixture components."
-            | Covariance _ -> "covariance type (default full)."
+            | Covariance _ -> $"covariance type (default {(string gmmFit.Covariance).ToLowerInvariant()})."
             | Init _ ->
                 $"initialisation: {Hybrid.Analysis.GaussianMixture.initName gmmFit.Init} (default), k-means++, random or random_from_data; given inits override it."
             | Seed _ ->
@@ -139,7 +142,7 @@ type GmmFitArgs =
             | Max_Iter _ -> $"EM iterations per initialisation at most (default {gmmFit.MaxIter})."
             | N_Init _ -> $"initialisations; the best lower bound wins (default {gmmFit.NInit})."
             | Out _ -> "write the fitted model (weights, means, covariances, precisions_cholesky) as safetensors."
-            | Device _ -> "device to fit on: cpu, gpu, reference or auto (default auto)."
+            | Device _ -> $"device to fit on: {autoDevice}"
             | Json -> jsonTableUsage
 
 type GmmArgs =
@@ -172,7 +175,7 @@ type CkaScoreArgs =
             | Sigma_Frac _ ->
                 $"RBF bandwidth as a fraction of the median distance between distinct examples (default {text ckaScore.SigmaFraction})."
             | Debiased -> "use the unbiased HSIC estimator (Song et al. 2012; needs n >= 4)."
-            | Device _ -> "device: cpu, gpu, reference or auto (default auto)."
+            | Device _ -> $"device: {autoDevice}"
             | Json -> "print one JSON document instead of the line 'cka = ...'."
 
 type CkaIndexArgs =
@@ -201,7 +204,7 @@ type CkaIndexArgs =
             | Probe _ ->
                 "the probe data set SPEC (cifar10:FILE, fashion-mnist[:DIR], folder:DIR, random:N:CxHxW[:SEED])."
             | Probe_Count _ -> $"probe inputs (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
-            | Probe_First _ -> "index of the first probe input in the data set (default 0)."
+            | Probe_First _ -> $"index of the first probe input in the data set (default {cka.ProbeFirst})."
             | Mean _ -> meanUsage
             | Std _ -> stdUsage
             | Db _ -> newCatalogUsage
@@ -653,7 +656,12 @@ type ReengineerArgs =
             | Target_Classes _ ->
                 "multi-class target problem: classes C1,C2,... (names or indices), a group (footwear, tops, vehicles, animals) or a CIFAR-100 superclass name."
             | Split _ ->
-                "images of the dataset for training, validation and test, TRAIN,VAL,TEST (default 60%, 10%, 30%), drawn with the seed."
+                let s = Hybrid.Analysis.Reengineering.TargetProblem.defaultSplitPercent
+                sprintf
+                    "images of the dataset for training, validation and test, TRAIN,VAL,TEST (default %d%%, %d%%, %d%%), drawn with the seed."
+                    s.Train
+                    s.Validation
+                    (100 - s.Train - s.Validation)
             | Lr_Mask _ -> $"Adam learning rate of the mask scores (default {d.LrMask})."
             | Lr_Head _ -> $"Adam learning rate of the new head (default {d.LrHead})."
             | Alpha _ -> $"weight of the weight ratio in the loss (default {d.Alpha})."
@@ -858,7 +866,7 @@ type ServeArgs =
             | Probe _ ->
                 "the probe data set SPEC models uploaded to POST /models are indexed on, as for cka index (default: the probe set an upload names with ?probe=ID, else the catalog's only one)."
             | Probe_Count _ -> $"probe inputs of --probe (default {cka.ProbeCount}; 4 to {cka.MaxProbeCount})."
-            | Probe_First _ -> "index of the first probe input of --probe in the data set (default 0)."
+            | Probe_First _ -> $"index of the first probe input of --probe in the data set (default {cka.ProbeFirst})."
             | Mean _ -> meanUsage
             | Std _ -> stdUsage
             | Max_Upload_Mb _ -> $"the largest model file POST /models takes, in MiB (default {serve.MaxUploadMb})."
@@ -909,7 +917,7 @@ type AnalyzeModelArgs =
                 $"channels of --layer (default: maps show the {analyzeModel.Channels} most active on the image, maximisation channels 0-{analyzeModel.Channels - 1})."
             | Classes _ -> "classes to maximise when no --layer is named (default: the first 10)."
             | K _ -> $"most confident images kept per confusion cell (default {analyzeModel.K})."
-            | Image _ -> "dataset index of the image the maps are drawn for (default 0)."
+            | Image _ -> $"dataset index of the image the maps are drawn for (default {analyzeModel.Image})."
             | Steps _ -> $"gradient-ascent steps of maximisation (default {analyzeModel.Maximise.Steps})."
             | Step_Size _ ->
                 $"how far the average pixel moves per step, in normalised units (default {text analyzeModel.Maximise.StepSize})."

@@ -156,7 +156,7 @@ let anomalyReport (device: Hybrid.Core.Gpu.Device) (args: ParseResults<AnomalyBe
             Epochs = epochs }
 
 let run (args: ParseResults<BenchArgs>) =
-    let device = device (args.GetResult(BenchArgs.Device, defaultValue = DeviceName.Auto))
+    let device = device (args.GetResult(BenchArgs.Device, defaultValue = defaultDevice))
     let json = args.Contains BenchArgs.Json
     if device.Kind = Hybrid.Core.Gpu.DeviceKind.Gpu && not Hybrid.Core.Gpu.Device.CudaAvailable then
         note

@@ -10,7 +10,7 @@ open Hybrid.Cli.Args
 open Hybrid.Cli.Console
 
 let private score (args: ParseResults<CkaScoreArgs>) =
-    let device = device (args.GetResult(CkaScoreArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(CkaScoreArgs.Device, defaultValue = defaultDevice))
     let kernel =
         match args.GetResult(CkaScoreArgs.Kernel, defaultValue = Linear) with
         | Linear -> Hybrid.Core.Gpu.CkaKernel.Linear
@@ -56,7 +56,7 @@ let private withProgress (label: string) (work: (int -> int -> string -> unit) -
         work (fun doneCount total text -> eprintfn "[%d/%d] %s" doneCount total text)
 
 let private index (args: ParseResults<CkaIndexArgs>) =
-    let device = device (args.GetResult(CkaIndexArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(CkaIndexArgs.Device, defaultValue = defaultDevice))
     let paths = args.GetResult CkaIndexArgs.Models
     LayerIndex.requireFiles paths
     if args.Contains CkaIndexArgs.Name && paths.Length > 1 then
@@ -75,7 +75,7 @@ let private index (args: ParseResults<CkaIndexArgs>) =
     let probe =
         ProbeSet.load
             (args.GetResult CkaIndexArgs.Probe)
-            (args.GetResult(CkaIndexArgs.Probe_First, defaultValue = 0))
+            (args.GetResult(CkaIndexArgs.Probe_First, defaultValue = Defaults.cka.ProbeFirst))
             (args.GetResult(CkaIndexArgs.Probe_Count, defaultValue = Defaults.cka.ProbeCount))
             mean
             std
@@ -123,7 +123,7 @@ let private printHits (q: LayerSearch.QueryHits) =
                 (h.Accuracy |> Option.map (sprintf "%.4f") |> Option.defaultValue "") ] ]
 
 let private search (args: ParseResults<CkaSearchArgs>) =
-    let device = device (args.GetResult(CkaSearchArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(CkaSearchArgs.Device, defaultValue = defaultDevice))
     let model, layers =
         match args.GetResult CkaSearchArgs.Query with
         | model :: layers -> model, layers

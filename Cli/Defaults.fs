@@ -26,12 +26,14 @@ let cka =
     {| ProbeCount = ProbeSet.DefaultCount
        MaxProbeCount = ProbeSet.MaxCount
        Version = LayerIndex.DefaultVersion
-       K = LayerSearch.DefaultK |}
+       K = LayerSearch.DefaultK
+       ProbeFirst = 0 |}
 let eval = {| Batch = Evaluate.DefaultBatch |}
 /// The model-analysis views' own defaults.
 let analyzeModel =
     {| Views = "confusion,maps,maximise"
        K = ConfusionView.DefaultK
+       Image = 0
        Channels = ActivationMaps.DefaultChannels
        Maximise = Maximise.defaults |}
 /// Training's own recipe; the step schedule's numbers are the command line's.

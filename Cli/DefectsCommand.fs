@@ -55,7 +55,7 @@ let private printResult (r: DefectsService.DefectsResult) =
         r.Target
 
 let run (args: ParseResults<DefectsArgs>) =
-    let device = device (args.GetResult(DefectsArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(DefectsArgs.Device, defaultValue = defaultDevice))
     let r = request args
     let crafting = progressLine "defects: crafting adversarial images"
     let batchLines = System.Collections.Generic.Dictionary<string, int -> int -> unit>()

@@ -22,7 +22,7 @@ let private printResult (r: Evaluate.EvalResult) =
         printfn "%s %s" (r.Classes.[i].PadLeft width) (row |> Array.map (sprintf "%5d") |> String.concat " "))
 
 let run (args: ParseResults<EvalArgs>) =
-    let device = device (args.GetResult(EvalArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(EvalArgs.Device, defaultValue = defaultDevice))
     let result =
         Evaluate.run
             device

@@ -15,7 +15,10 @@ let private options (args: ParseResults<GmmFitArgs>) =
         args.TryGetResult flag |> Option.map (fun spec -> (TensorInput.load spec).Values) |> Option.toObj
     GaussianMixtureOptions(
         Components = k,
-        Covariance = covariance (args.GetResult(GmmFitArgs.Covariance, defaultValue = Full)),
+        Covariance =
+            (args.TryGetResult GmmFitArgs.Covariance
+             |> Option.map covariance
+             |> Option.defaultValue Defaults.gmmFit.Covariance),
         Init =
             (args.TryGetResult GmmFitArgs.Init
              |> Option.map GaussianMixture.parseInit
@@ -44,7 +47,7 @@ let private printTable (s: GaussianMixture.Summary) =
           [ "init (seed)"; $"{s.Init} ({s.Seed}), n_init {s.NInit}" ] ]
 
 let private fit (args: ParseResults<GmmFitArgs>) =
-    let device = device (args.GetResult(GmmFitArgs.Device, defaultValue = Auto))
+    let device = device (args.GetResult(GmmFitArgs.Device, defaultValue = defaultDevice))
     let data = TensorInput.load (args.GetResult GmmFitArgs.Data)
     let options = options args
     let json = args.Contains GmmFitArgs.Json

@@ -35,7 +35,7 @@ let printReport (r: ReengineerReport.ReengineerResult) =
 
 let run (args: ParseResults<ReengineerArgs>) =
     let engine = engineOf (args.GetResult(ReengineerArgs.Engine, defaultValue = "core"))
-    let device = trainingDevice engine (args.GetResult(ReengineerArgs.Device, defaultValue = Auto))
+    let device = trainingDevice engine (args.GetResult(ReengineerArgs.Device, defaultValue = defaultDevice))
     let o = options args
     let out = args.GetResult ReengineerArgs.Out
     let report =

@@ -25,7 +25,7 @@ let run (args: ParseResults<ServeArgs>) =
             let mean, std = ImageRun.normalisation (args.TryGetResult ServeArgs.Mean) (args.TryGetResult ServeArgs.Std)
             ProbeSet.load
                 spec
-                (args.GetResult(ServeArgs.Probe_First, defaultValue = 0))
+                (args.GetResult(ServeArgs.Probe_First, defaultValue = Defaults.cka.ProbeFirst))
                 (args.GetResult(ServeArgs.Probe_Count, defaultValue = Defaults.cka.ProbeCount))
                 mean
                 std)
@@ -38,7 +38,7 @@ let run (args: ParseResults<ServeArgs>) =
           LayerApi.ServeOptions.Port = args.GetResult(ServeArgs.Port, defaultValue = Defaults.serve.Port)
           LayerApi.ServeOptions.Cache = cache
           LayerApi.ServeOptions.CacheTtl = TimeSpan.FromSeconds(float seconds)
-          LayerApi.ServeOptions.Device = device (args.GetResult(ServeArgs.Device, defaultValue = Auto))
+          LayerApi.ServeOptions.Device = device (args.GetResult(ServeArgs.Device, defaultValue = defaultDevice))
           LayerApi.ServeOptions.Probe = probe
           LayerApi.ServeOptions.MaxUploadBytes = int64 uploadMb * 1024L * 1024L }
     let app = LayerApi.build options

@@ -48,7 +48,7 @@ let private printTable (r: Train.TrainResult) =
 
 let run (args: ParseResults<TrainArgs>) =
     let engine = engineOf (args.GetResult(TrainArgs.Engine, defaultValue = "core"))
-    let device = trainingDevice engine (args.GetResult(TrainArgs.Device, defaultValue = Auto))
+    let device = trainingDevice engine (args.GetResult(TrainArgs.Device, defaultValue = defaultDevice))
     Train.checkArchitecture (args.GetResult TrainArgs.Arch)
     let options = options args
     let out = args.GetResult TrainArgs.Out

@@ -89,12 +89,17 @@ let outputNames (classNames: string list) (target: Target) =
 /// How many images go to training, validation and test.
 type Split = { Train: int; Validation: int; Test: int; Seed: int64 }
 
-/// "6000,1000,3000" as a split of `count` images; the default is 60% / 10% / 30%.
+/// The split when none is given, in percent of the images; the test part takes what the other two leave.
+let defaultSplitPercent = {| Train = 60; Validation = 10 |}
+
+/// "6000,1000,3000" as a split of `count` images; none given: `defaultSplitPercent`.
 let parseSplit (count: int) (seed: int64) (text: string option) =
     let split =
         match text with
         | None ->
-            { Train = count * 6 / 10; Validation = count / 10; Test = count - count * 6 / 10 - count / 10; Seed = seed }
+            let train = count * defaultSplitPercent.Train / 100
+            let validation = count * defaultSplitPercent.Validation / 100
+            { Train = train; Validation = validation; Test = count - train - validation; Seed = seed }
         | Some t ->
             match t.Split(',', StringSplitOptions.TrimEntries) |> Array.map Int32.TryParse with
             | [| (true, a); (true, b); (true, c) |] when a > 0 && b > 0 && c > 0 ->
