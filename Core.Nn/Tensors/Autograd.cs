@@ -124,8 +124,18 @@ public static class Autograd
             if (!pending.Remove(target, out var grad)) continue;
             if (target is Tensor leaf)
             {
-                leaf.AccumulateGrad(grad);
-                dead.Release(grad);
+                // A gradient this pass rented and nothing else holds becomes the leaf's first gradient as it is: the
+                // copy AccumulateGrad would make (a whole weight's worth, on every training step) is not needed.
+                if (leaf.Grad is null && grad.Numel == grad.Storage.Length && dead.Exclusive(grad))
+                {
+                    leaf.Grad = grad;
+                    dead.GiveAway(grad);
+                }
+                else
+                {
+                    leaf.AccumulateGrad(grad);
+                    dead.Release(grad);
+                }
                 continue;
             }
             var node = (Node)target;
@@ -165,8 +175,9 @@ public static class Autograd
     /// training step reuses a few gradient-sized arrays instead of allocating (and page-faulting) one per op.</summary>
     /// <remarks>A gradient's storage is reused only when an op of this pass rented it (never the caller's gradient or a
     /// tensor that a backward function returned from elsewhere) and no pending gradient still shares it: backward
-    /// functions may pass a gradient through to several inputs, or as a view. Leaves keep copies
-    /// (<see cref="Tensor.AccumulateGrad"/>). An open trace may hold any tensor, so nothing is reused then.</remarks>
+    /// functions may pass a gradient through to several inputs, or as a view. A leaf keeps a copy
+    /// (<see cref="Tensor.AccumulateGrad"/>) unless the gradient is exclusive (<see cref="GiveAway"/>). An open trace may
+    /// hold any tensor, so nothing is reused then.</remarks>
     sealed class DeadGradients
     {
         public readonly HashSet<Array> Rented = new(ReferenceEqualityComparer.Instance);
@@ -179,6 +190,13 @@ public static class Autograd
         /// gradient holds it, so it may be written in place.</summary>
         public bool Exclusive(Tensor gradient) =>
             !Trace.IsActive && Rented.Contains(gradient.Storage) && holders.GetValueOrDefault(gradient.Storage) == 1;
+
+        /// <summary>Forgets an exclusive gradient handed to a leaf: its storage is the leaf's now, never the pool's.</summary>
+        public void GiveAway(Tensor gradient)
+        {
+            holders.Remove(gradient.Storage);
+            Rented.Remove(gradient.Storage);
+        }
 
         public void Release(Tensor gradient)
         {

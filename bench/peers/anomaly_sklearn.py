@@ -3,10 +3,12 @@ would write it with scikit-learn. Each model's layer names between [INPUT] and [
 (CountVectorizer, log(1 + count) as ours); StratifiedKFold (shuffled) splits the models whose class holds two or more;
 per fold, MLPClassifier (512, 256, 128; Adam lr 1e-3, batch 256, 40 epochs, no early stop; scikit-learn has no
 dropout) is trained and per-class GaussianMixture (diagonal, 1..4 components by BIC, reg_covar 0.1 on the
-standardised 128-d last hidden layer) are fitted. Cases: "pipeline" (seconds of the whole 5-fold run, value: mean
-accuracy) and "plain-mlp" (MLPClassifier with its defaults on raw 1- and 2-gram counts, value: mean accuracy)."""
+standardised 128-d last hidden layer) are fitted. Cases: "pipeline-first" (seconds of the first whole 5-fold run in
+the process, value: mean accuracy), "pipeline" (the runs after it under the timing policy, as Hybrid's side times its
+second run) and "plain-mlp" (MLPClassifier with its defaults on raw 1- and 2-gram counts, value: mean accuracy)."""
 
 import json
+import time
 from collections import Counter
 
 from bench_timing import emit, fail, measure, parse_arguments
@@ -86,9 +88,13 @@ def main() -> None:
                                  tol=0.0, n_iter_no_change=args.epochs + 1, random_state=args.seed)
         result["pipeline"] = cross_validate(docs, y, args.folds, args.seed, make, True, True)
 
+    start = time.perf_counter()
+    pipeline()
+    first = time.perf_counter() - start
     seconds = measure(pipeline, args)
     plain = cross_validate(docs, y, args.folds, args.seed, lambda: MLPClassifier(random_state=args.seed), False, False)
-    emit([("pipeline", seconds, result["pipeline"]), ("plain-mlp", 0.0, plain)])
+    emit([("pipeline-first", first, result["pipeline"]), ("pipeline", seconds, result["pipeline"]),
+          ("plain-mlp", 0.0, plain)])
 
 
 if __name__ == "__main__":
