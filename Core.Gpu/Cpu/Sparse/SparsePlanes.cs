@@ -7,9 +7,7 @@ namespace Hybrid.Core.Gpu.Cpu;
 /// ceil(PW / StrideW). Output pixel (r, x) of tap (kh, kw) then reads phase ((kh dh) mod sh, (kw dw) mod sw) at row
 /// r + (kh dh) / sh and column x + (kw dw) / sw, so the output plane, computed on the phase width (pixel (r, x) at flat index
 /// r * PWs + x), is one contiguous multiply-add per tap for every stride; the columns past OutWidth are scratch and are
-/// dropped when the plane is written out. With stride 1 there is one phase, the padded plane itself; where the output
-/// width is a whole number of 512-bit vectors (see <see cref="ShiftedRows"/>) the plane is instead staged once per kernel
-/// column, shifted by that column, so every tap reads whole aligned vectors.</summary>
+/// dropped when the plane is written out. With stride 1 there is one phase, the padded plane itself.</summary>
 internal static unsafe class SparsePlanes
 {
     /// <summary>Floats of restaged input a chunk of images may hold: 512 KB, so a task's chunk is still in its core's L2
@@ -52,37 +50,23 @@ internal static unsafe class SparsePlanes
 
     static int PhaseWidth(in Conv2dShape s) => (s.Width + 2 * s.PadW + s.StrideW - 1) / s.StrideW;
 
-    /// <summary>Whether a stride-1 layer whose output rows are whole 512-bit vectors (ResNet-20's 32 x 32 and 16 x 16) is
-    /// staged as shifted rows: copy kw of a padded plane holds, at (row, x), the padded input at (row, x + kw * dw),
-    /// OutWidth floats a row. Every tap then starts on a cache line (its row shift is whole rows), where on the padded
-    /// plane a tap with kw != 0 splits each of its loads across two lines: under perf the tap loop ran about 18 cycles per
-    /// eight 512-bit multiply-adds on 16-16 32 x 32 layers, against the 8 its multiply-adds need. The staging writes KW
-    /// copies of the input instead of one, so it is used only where every core has whole chunks of images of its own
-    /// (a chunk split across output channels would restage all of them once per block).</summary>
-    static bool ShiftedRows(in Conv2dShape s, int chunks) =>
-        s.StrideH == 1 && s.StrideW == 1 && s.OutWidth % (2 * Lanes) == 0 && chunks >= Environment.ProcessorCount;
-
     public static void Forward(in Conv2dShape s, int[] rowStart, int[] columns, float[] values, float[] x, float[]? bias, float[] y)
     {
         var shape = s;
+        int pws = PhaseWidth(s), phs = PhaseHeight(s), phase = phs * pws, imageIn = s.InChannels * s.StrideH * s.StrideW * phase;
+        // The last block of a segment reads up to a block past its rows of the phase width, plus a tap's column shift; the
+        // slack keeps the last chunk's reads inside its buffer.
+        int slack = (s.KernelW - 1) * s.DilationW + Block;
         // A chunk of images per task, staged by the task itself: one parallel loop per layer, where a stage-then-compute
         // pair of loops per chunk cost two joins of both cores each. Only with fewer chunks than cores are output channels
         // split too, each block restaging its chunk (a copy of the input, a few percent of the taps' work each time).
         int cores = Environment.ProcessorCount, wanted = MinTasks * cores;
-        var (nb, chunks) = Chunks(s, PhaseWidth(s), s.StrideH * s.StrideW, wanted);
-        bool shifted = ShiftedRows(s, Chunks(s, s.OutWidth, s.KernelW, wanted).Chunks);
-        // Shifted rows: KW copies of each plane, OutWidth floats a row; else the phase planes on the phase width.
-        int pws = shifted ? s.OutWidth : PhaseWidth(s), copies = shifted ? s.KernelW : s.StrideH * s.StrideW;
-        if (shifted) (nb, chunks) = Chunks(s, pws, copies, wanted);
-        int phs = PhaseHeight(s), phase = phs * pws, imageIn = s.InChannels * copies * phase;
-        int last = s.Batch - (chunks - 1) * nb;
+        int nb = Math.Clamp(Math.Min(ChunkBudget / Math.Max(1, imageIn), (s.Batch + wanted - 1) / wanted), 1, s.Batch);
+        int chunks = (s.Batch + nb - 1) / nb, last = s.Batch - (chunks - 1) * nb;
         int blocks = chunks >= cores ? 1 : Math.Clamp((wanted + chunks - 1) / chunks, 1, Math.Max(1, s.OutChannels / 8));
         int perBlock = (s.OutChannels + blocks - 1) / blocks;
-        // The last block of a segment reads up to a block past its rows of the row width, plus (on phase planes) a tap's
-        // column shift; the slack keeps the last chunk's reads inside its buffer, and a cache line more lets it start on one.
-        int slack = (shifted ? 0 : (s.KernelW - 1) * s.DilationW) + Block + 2 * Lanes;
-        int[] offsets = TapOffsets(s, columns, rowStart[^1], nb * phase, shifted);
-        int[] lastOffsets = last == nb ? offsets : TapOffsets(s, columns, rowStart[^1], last * phase, shifted);
+        int[] offsets = TapOffsets(s, columns, rowStart[^1], nb * phase);
+        int[] lastOffsets = last == nb ? offsets : TapOffsets(s, columns, rowStart[^1], last * phase);
         fixed (float* px = x, py = y, pv = values)
         fixed (int* pOff = offsets, pLast = lastOffsets, pStart = rowStart)
         {
@@ -93,13 +77,12 @@ internal static unsafe class SparsePlanes
                 float[] staged = ArrayPool<float>.Shared.Rent(count * imageIn + slack);
                 try
                 {
-                    fixed (float* pRented = staged)
+                    fixed (float* pStaged = staged)
                     {
-                        float* pStaged = Simd.CacheLineAligned(pRented);
-                        StageChunk(shape, (float*)ax, first, count, pStaged, phase, shifted);
-                        Simd.Zero(pStaged + count * imageIn, slack - 2 * Lanes);
+                        StageChunk(shape, (float*)ax, first, count, pStaged, phase);
+                        Simd.Zero(pStaged + count * imageIn, slack);
                         var segment = new Segment(pStaged, (int*)aStart, count == nb ? (int*)aOff : (int*)aLast, (float*)av, (float*)ay, first);
-                        segment.Compute(shape, bias, count, o0, Math.Min(shape.OutChannels, o0 + perBlock), pws, phs, copies);
+                        segment.Compute(shape, bias, count, o0, Math.Min(shape.OutChannels, o0 + perBlock), pws, phs);
                     }
                 }
                 finally { ArrayPool<float>.Shared.Return(staged); }
@@ -107,30 +90,16 @@ internal static unsafe class SparsePlanes
         }
     }
 
-    /// <summary>Images per chunk and chunks, for planes of rows <paramref name="width"/> floats wide staged
-    /// <paramref name="copies"/> times per channel: as many images as <see cref="ChunkBudget"/> holds, but enough chunks
-    /// for <paramref name="wanted"/> tasks.</summary>
-    static (int Images, int Chunks) Chunks(in Conv2dShape s, int width, int copies, int wanted)
-    {
-        int imageIn = s.InChannels * copies * PhaseHeight(s) * width;
-        int nb = Math.Clamp(Math.Min(ChunkBudget / Math.Max(1, imageIn), (s.Batch + wanted - 1) / wanted), 1, s.Batch);
-        return (nb, (s.Batch + nb - 1) / nb);
-    }
-
     /// <summary>Restages images [first, first + count) in the stacked layout: for each input channel and stride phase, the
     /// phase planes of the chunk's images one below the other, <paramref name="phase"/> floats apart. A tap then reads one
     /// contiguous run across the whole chunk, so small planes still fill whole vectors.</summary>
-    static void StageChunk(in Conv2dShape s, float* x, int first, int count, float* staged, int phase, bool shifted)
+    static void StageChunk(in Conv2dShape s, float* x, int first, int count, float* staged, int phase)
     {
-        int copies = shifted ? s.KernelW : s.StrideH * s.StrideW, size = s.Height * s.Width;
+        int phases = s.StrideH * s.StrideW, size = s.Height * s.Width;
         for (int c = 0; c < s.InChannels; c++)
             for (int n = 0; n < count; n++)
-            {
-                float* source = x + ((long)(first + n) * s.InChannels + c) * size;
-                float* destination = staged + (long)c * copies * count * phase + n * phase;
-                if (shifted) StageShifted(s, source, destination, count * phase);
-                else Stage(s, source, destination, count * phase);
-            }
+                Stage(s, x + ((long)(first + n) * s.InChannels + c) * size, staged + (long)c * phases * count * phase + n * phase,
+                    count * phase);
     }
 
     /// <summary>The stacked phase planes of a chunk as one tall image of count * PHs rows (the rows between one image's last
@@ -140,14 +109,12 @@ internal static unsafe class SparsePlanes
     readonly struct Segment(float* staged, int* rowStart, int* offsets, float* values, float* output, int first)
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Compute(in Conv2dShape s, float[]? bias, int count, int o0, int o1, int pws, int phs, int copies)
+        public void Compute(in Conv2dShape s, float[]? bias, int count, int o0, int o1, int pws, int phs)
         {
             int tall = (count - 1) * phs + s.OutHeight, rows = SegmentRows(tall, pws), plane = s.OutHeight * s.OutWidth;
-            int groupIn = s.InChannelsPerGroup * copies * count * phs * pws;
+            int groupIn = s.InChannelsPerGroup * s.StrideH * s.StrideW * count * phs * pws;
             long image = (long)s.OutChannels * plane;
-            // On a cache line, so the stores of whole vectors never split.
-            float* scratchBase = stackalloc float[RoundUp(rows * pws, Block) + 2 * Lanes];
-            float* scratch = Simd.CacheLineAligned(scratchBase);
+            float* scratch = stackalloc float[RoundUp(rows * pws, Block)];
             for (int r0 = 0; r0 < tall; r0 += rows)
             {
                 int n = Math.Min(rows, tall - r0), length = RoundUp(n * pws, Block);
@@ -170,50 +137,17 @@ internal static unsafe class SparsePlanes
 
     /// <summary>For each stored tap (column c * KH * KW + kh * KW + kw of its row), where it starts reading in the restaged
     /// chunk of the group: channel c's stacked phase planes (each <paramref name="phase"/> floats), the phase of
-    /// (kh dh, kw dw), and the row and column shift within it; with <paramref name="shifted"/> rows, channel c's copy kw
-    /// and the row shift kh dh alone.</summary>
-    static int[] TapOffsets(in Conv2dShape s, int[] columns, int count, int phase, bool shifted)
+    /// (kh dh, kw dw), and the row and column shift within it.</summary>
+    static int[] TapOffsets(in Conv2dShape s, int[] columns, int count, int phase)
     {
-        int pws = shifted ? s.OutWidth : PhaseWidth(s), copies = shifted ? s.KernelW : s.StrideH * s.StrideW;
-        int planeIn = copies * phase, taps = s.KernelH * s.KernelW;
+        int pws = PhaseWidth(s), planeIn = s.StrideH * s.StrideW * phase, taps = s.KernelH * s.KernelW;
         var offsets = new int[count];
         for (int t = 0; t < count; t++)
         {
-            int col = columns[t], c = col / taps, kw = col % s.KernelW, u = col % taps / s.KernelW * s.DilationH, v = kw * s.DilationW;
-            offsets[t] = shifted ? c * planeIn + kw * phase + u * pws
-                : c * planeIn + (u % s.StrideH * s.StrideW + v % s.StrideW) * phase + u / s.StrideH * pws + v / s.StrideW;
+            int col = columns[t], c = col / taps, u = col % taps / s.KernelW * s.DilationH, v = col % s.KernelW * s.DilationW;
+            offsets[t] = c * planeIn + (u % s.StrideH * s.StrideW + v % s.StrideW) * phase + u / s.StrideH * pws + v / s.StrideW;
         }
         return offsets;
-    }
-
-    /// <summary>Restages one H x W input plane (stride 1) as KW shifted copies, copy kw at <paramref name="destination"/> +
-    /// kw * <paramref name="copyStride"/>: PH rows of OutWidth floats, (row, x) holding the padded input at
-    /// (row, x + kw * dw), zero outside the image.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void StageShifted(in Conv2dShape s, float* source, float* destination, int copyStride)
-    {
-        // Locals, not the shape's fields: the stores through dst could alias them, which would reload them per element.
-        int ph = s.Height + 2 * s.PadH, ow = s.OutWidth, height = s.Height, width = s.Width, padH = s.PadH;
-        for (int kw = 0; kw < s.KernelW; kw++)
-        {
-            // Output column x reads input column x + shift.
-            int shift = kw * s.DilationW - s.PadW;
-            int lo = Math.Clamp(-shift, 0, ow), hi = Math.Clamp(width - shift, lo, ow);
-            float* copy = destination + kw * copyStride;
-            for (int i = 0; i < ph; i++)
-            {
-                int row = i - padH;
-                float* dst = copy + i * ow;
-                if (row < 0 || row >= height)
-                {
-                    Simd.Zero(dst, ow);
-                    continue;
-                }
-                Simd.Zero(dst, lo);
-                Simd.Copy(dst + lo, source + row * width + lo + shift, hi - lo);
-                Simd.Zero(dst + hi, ow - hi);
-            }
-        }
     }
 
     /// <summary>Restages one H x W input plane as its zero-padded phase planes (the padded plane itself at stride 1), phase
