@@ -51,8 +51,11 @@ let private kernels (net: MaskedModel.ReengineeredNet) =
     |> String.concat ", "
 
 /// Inference of a re-engineered model (its folder) at batch 1 and 16: ours sparse against ours dense, and against ONNX
-/// Runtime on the dense export, on the same seeded inputs.
+/// Runtime on the dense export, on the same seeded inputs. A forward takes milliseconds, so the policy's cap on repeats
+/// (set for cases of seconds) would end the sampling after a few tenths of a second, which on a crowded machine holds
+/// too few calls that escape the other processes: here each side repeats ten times as often, up to the policy's seconds.
 let private inferenceCases (device: Device) (o: Options) (dir: string) =
+    let o = { o with Timing = { o.Timing with MaxRepeats = 10 * o.Timing.MaxRepeats } }
     let net = MaskedModel.loadZeroed device (System.IO.Path.Combine(dir, "model.safetensors"))
     use ort = new OnnxRuntimePeer.Session(System.IO.Path.Combine(dir, "model.onnx"))
     let layer = net.Layers |> List.head |> snd

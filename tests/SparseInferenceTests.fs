@@ -159,4 +159,28 @@ let tests =
                       (output.ToArray<float32>())
                       copy
                       "the hooked block's outputs are intact after later forwards"
+          }
+          test "a folded sparse forward hands its intermediates back to the pool, as the dense one does" {
+              let model = Zoo.Create("cifar-resnet20", seed = 11L)
+              prune model 0.9 4
+              let x = Generator(12L).Normal(0.0, 1.0, ScalarType.Float32, 16, 3, 32, 32)
+              // Bytes this thread allocates in one forward once the pool holds what the forward returns to it; the
+              // kernels' own work on other threads is not counted.
+              let allocated () =
+                  for _ in 1..3 do
+                      evalOutput model x |> ignore
+                  let before = System.GC.GetAllocatedBytesForCurrentThread()
+                  evalOutput model x |> ignore
+                  System.GC.GetAllocatedBytesForCurrentThread() - before
+              let dense = allocated ()
+              SparseInference.Enable(model, x, 1.0) |> ignore
+              let sparse = allocated ()
+              // A folded norm passes conv2's output through as its own; a block that returned only distinct outputs
+              // lost conv2's output every time (5 MB of a batch-16 forward). The sparse kernels' tap-offset arrays
+              // (about 2 KB a layer) may come on top; the smallest lost output, layer3's, would be 256 KB.
+              let slack = int64 (16 * 64 * 8 * 8 * sizeof<float32> / 2)
+              Expect.isLessThanOrEqual
+                  sparse
+                  (dense + slack)
+                  "the folded sparse forward allocates about what the dense one does"
           } ]

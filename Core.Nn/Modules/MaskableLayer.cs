@@ -70,8 +70,10 @@ public abstract class MaskableLayer : Module
     public const double SparseCeiling = 0.5;
 
     /// <summary>Calls of each kernel <see cref="ChooseKernel"/> times, alternating, keeping each one's fastest: the
-    /// fastest of several is what the kernel costs when nothing else competes for the cores.</summary>
-    const int ChoiceRounds = 5;
+    /// fastest of several is what the kernel costs when nothing else competes for the cores. Five let the load of a shared
+    /// 2-core machine (load average 15) pick dense for three 32-32 layers whose sparse kernel runs 2x-3x faster: on a
+    /// crowded machine a call escapes the other processes only now and then.</summary>
+    const int ChoiceRounds = 15;
 
     /// <summary>What the last <see cref="ChooseKernel"/> measured, or null.</summary>
     public KernelChoice? Choice { get; internal set; }
@@ -139,8 +141,8 @@ public abstract class MaskableLayer : Module
         using (Autograd.NoGrad())
         {
             // One untimed call each first: the first call of a shape pays for JIT compilation and buffer pools.
-            DenseOrMaskedForward(input);
-            SparseForward(input, sparse, sparseBias);
+            StoragePool.Return(DenseOrMaskedForward(input));
+            StoragePool.Return(SparseForward(input, sparse, sparseBias));
             for (int round = 0; round < ChoiceRounds; round++)
             {
                 dense = Math.Min(dense, Seconds(() => DenseOrMaskedForward(input)));
@@ -152,11 +154,15 @@ public abstract class MaskableLayer : Module
         Choice = choice;
         return choice;
 
+        // Each output goes back to the pool once timed, so the calls do not feed the collector, whose pauses would land
+        // in later calls' times.
         static double Seconds(Func<Tensor> run)
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            run();
-            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var output = run();
+            double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            StoragePool.Return(output);
+            return seconds;
         }
     }
 

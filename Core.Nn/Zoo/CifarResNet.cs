@@ -150,10 +150,17 @@ public sealed class CifarBasicBlock : Module
         var y = bn2.Call(c2);
         Recycle(c2, y);
         bool c2Dead = RecycleFrozen(c2, y, bn2);
-        var output = Functional.AddRelu(y, shortcut.Call(input));
+        var shortcutOutput = shortcut.Call(input);
+        var output = Functional.AddRelu(y, shortcutOutput);
+        // An option-A shortcut's output is read by AddRelu alone (its backward needs nothing of it).
+        if (CifarResNet.MayRecycle(shortcut) && !ReferenceEquals(shortcutOutput.Storage, input.Storage)
+            && !ReferenceEquals(shortcutOutput.Storage, output.Storage))
+            StoragePool.Return(shortcutOutput);
         // bn2's output is dead even while the graph records: neither a batch norm's backward nor AddRelu's reads it
-        // (Functional.BatchNorm keeps its input, AddRelu its output), so training reuses its storage too.
-        if (CifarResNet.Unobserved(bn2) && !ReferenceEquals(y.Storage, c2.Storage) && !ReferenceEquals(y.Storage, output.Storage))
+        // (Functional.BatchNorm keeps its input, AddRelu its output), so training reuses its storage too. A norm folded
+        // into a sparse conv2 (no-grad only) passes c2 through as y: then c2 is dead here too, unless a hook holds it.
+        bool yIsC2 = ReferenceEquals(y.Storage, c2.Storage);
+        if (CifarResNet.Unobserved(bn2) && (!yIsC2 || CifarResNet.MayRecycle(conv2)) && !ReferenceEquals(y.Storage, output.Storage))
             StoragePool.Return(y);
         // c1, x and c2 are read by the backward of bn2, conv2 and bn1 only, and bn1's runs last: then they are dead, and
         // the next forward reuses their storage instead of page-faulting in fresh arrays.
@@ -203,8 +210,13 @@ public sealed class OptionAShortcut(int padChannels) : Module
 
     public override Tensor Forward(Tensor input)
     {
-        var x = Functional.Slice(input, 2, 0, int.MaxValue, 2);
-        x = Functional.Slice(x, 3, 0, int.MaxValue, 2);
-        return Functional.Pad(x, [0, 0, 0, 0, PadChannels, PadChannels]);
+        var rows = Functional.Slice(input, 2, 0, int.MaxValue, 2);
+        var x = Functional.Slice(rows, 3, 0, int.MaxValue, 2);
+        var output = Functional.Pad(x, [0, 0, 0, 0, PadChannels, PadChannels]);
+        // Under no-grad the slices are dead once padded: back to the pool, so inference allocates nothing here.
+        foreach (var dead in new[] { rows, x })
+            if (CifarResNet.MayRecycle(this) && !ReferenceEquals(dead.Storage, input.Storage) && !ReferenceEquals(dead.Storage, output.Storage))
+                StoragePool.Return(dead);
+        return output;
     }
 }
