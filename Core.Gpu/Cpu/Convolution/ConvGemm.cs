@@ -70,6 +70,12 @@ internal static unsafe class ConvGemm
             WinogradGemm.InputGradient(s, w, gradOut, gx);
             gx = null;
         }
+        if (gw is not null && TapGradient.Applies(s))
+        {
+            TapGradient.Weight(s, x, gradOut, gw, gb);
+            gw = null;
+            gb = null;
+        }
         if (gw is not null && ChunkedWeightGradient(s))
         {
             BackwardChunks(s, 1, x, w, gradOut, null, gw, gb);
