@@ -53,8 +53,9 @@ internal static unsafe class TapGradient
         }
     }
 
-    /// <summary>The image's C x H x W planes as (H + 2 padH) x (W + 2 padW) pixels of C channels each, zero outside.</summary>
-    static void PadChannelLast(in Conv2dShape s, float* image, float* padded)
+    /// <summary>The image's C x H x W planes as (H + 2 padH) x (W + 2 padW) pixels of C channels each, zero outside (W and C
+    /// multiples of 8).</summary>
+    internal static void PadChannelLast(in Conv2dShape s, float* image, float* padded)
     {
         int c = s.InChannels, plane = s.Height * s.Width, pw = s.Width + 2 * s.PadW;
         Simd.Zero(padded, (s.Height + 2 * s.PadH) * pw * c);
@@ -65,8 +66,9 @@ internal static unsafe class TapGradient
                         padded + ((long)(y + s.PadH) * pw + x0 + s.PadW) * c + c0, c);
     }
 
-    /// <summary>The <paramref name="channels"/> x <paramref name="pixels"/> planes as pixels of channels.</summary>
-    static void ChannelLast(float* planes, int channels, int pixels, float* result)
+    /// <summary>The <paramref name="channels"/> x <paramref name="pixels"/> planes as pixels of channels (both multiples of 8);
+    /// with the two counts swapped, the way back.</summary>
+    internal static void ChannelLast(float* planes, int channels, int pixels, float* result)
     {
         for (int c0 = 0; c0 < channels; c0 += 8)
             for (int p0 = 0; p0 < pixels; p0 += 8)
