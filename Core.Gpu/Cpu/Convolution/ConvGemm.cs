@@ -12,6 +12,7 @@ internal static unsafe class ConvGemm
         if (Pointwise.Applies(s)) Pointwise.Forward(s, x, w, bias, y);
         else if (Winograd.Applies(s)) Winograd.Forward(s, x, w, bias, y);
         else if (WinogradGemm.Applies(s)) WinogradGemm.Forward(s, x, w, bias, y);
+        else if (TapForward.Applies(s)) TapForward.Forward(s, x, w, bias, y);
         else if (NarrowConv.Applies(s) && !StridedGemmForward(s)) NarrowConv.Forward(s, x, w, bias, y);
         else if (WholeBatchGemm.Applies(s) && !StridedGemmForward(s)) WholeBatchGemm.Forward(s, x, w, bias, y);
         else ForwardChunks(s, x, w, bias, y);
@@ -69,6 +70,12 @@ internal static unsafe class ConvGemm
         {
             WinogradGemm.InputGradient(s, w, gradOut, gx);
             gx = null;
+        }
+        if (gw is not null && TapGradient.Applies(s))
+        {
+            TapGradient.Weight(s, x, gradOut, gw, gb);
+            gw = null;
+            gb = null;
         }
         if (gw is not null && ChunkedWeightGradient(s))
         {
