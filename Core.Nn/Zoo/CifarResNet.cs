@@ -150,12 +150,7 @@ public sealed class CifarBasicBlock : Module
         var y = bn2.Call(c2);
         Recycle(c2, y);
         bool c2Dead = RecycleFrozen(c2, y, bn2);
-        var shortcutOutput = shortcut.Call(input);
-        var output = Functional.AddRelu(y, shortcutOutput);
-        // An option-A shortcut's output is read by AddRelu alone (its backward needs nothing of it).
-        if (CifarResNet.MayRecycle(shortcut) && !ReferenceEquals(shortcutOutput.Storage, input.Storage)
-            && !ReferenceEquals(shortcutOutput.Storage, output.Storage))
-            StoragePool.Return(shortcutOutput);
+        var output = Functional.AddRelu(y, shortcut.Call(input));
         // bn2's output is dead even while the graph records: neither a batch norm's backward nor AddRelu's reads it
         // (Functional.BatchNorm keeps its input, AddRelu its output), so training reuses its storage too. A norm folded
         // into a sparse conv2 (no-grad only) passes c2 through as y: then c2 is dead here too, unless a hook holds it.
@@ -210,13 +205,8 @@ public sealed class OptionAShortcut(int padChannels) : Module
 
     public override Tensor Forward(Tensor input)
     {
-        var rows = Functional.Slice(input, 2, 0, int.MaxValue, 2);
-        var x = Functional.Slice(rows, 3, 0, int.MaxValue, 2);
-        var output = Functional.Pad(x, [0, 0, 0, 0, PadChannels, PadChannels]);
-        // Under no-grad the slices are dead once padded: back to the pool, so inference allocates nothing here.
-        foreach (var dead in new[] { rows, x })
-            if (CifarResNet.MayRecycle(this) && !ReferenceEquals(dead.Storage, input.Storage) && !ReferenceEquals(dead.Storage, output.Storage))
-                StoragePool.Return(dead);
-        return output;
+        var x = Functional.Slice(input, 2, 0, int.MaxValue, 2);
+        x = Functional.Slice(x, 3, 0, int.MaxValue, 2);
+        return Functional.Pad(x, [0, 0, 0, 0, PadChannels, PadChannels]);
     }
 }
