@@ -33,8 +33,15 @@ public static unsafe class Transposition
     {
         CheckSizes(rows, cols, source.Length, result.Length);
         fixed (float* s = source, d = result)
-            for (int r0 = 0; r0 < rows; r0 += Band)
-                TransposeBand(s, d, rows, cols, r0);
+            Serial(s, rows, cols, d);
+    }
+
+    /// <summary>The same serial transpose between raw buffers, which the caller has sized: for kernels that move planes
+    /// in and out of their own scratch (a convolution's channel-last copies of each image).</summary>
+    internal static void Serial(float* source, int rows, int cols, float* result)
+    {
+        for (int r0 = 0; r0 < rows; r0 += Band)
+            TransposeBand(source, result, rows, cols, r0);
     }
 
     /// <summary>Refuses a shape that is negative or does not fit the source or the result.</summary>

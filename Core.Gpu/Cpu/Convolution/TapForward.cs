@@ -42,7 +42,7 @@ internal static unsafe class TapForward
                             for (int ox = 0; ox < shape.OutWidth; ox += Pixels)
                                 for (int o0 = 0; o0 < o; o0 += Channels)
                                     Tile(shape, xp, pw, pb, yt, oy, ox, o0);
-                        TapGradient.ChannelLast(yt, p, o, py + (long)i * o * p);
+                        Transposition.Serial(yt, p, o, py + (long)i * o * p);
                     }
             });
         }

@@ -37,7 +37,7 @@ internal static unsafe class TapGradient
                     {
                         if (worker.Bias is not null) ConvGemm.Gather(shape, pg, i, 1, null, 0, worker.Bias);
                         PadChannelLast(shape, px + (long)i * shape.InChannels * shape.Height * shape.Width, xp);
-                        ChannelLast(pg + (long)i * outputs, shape.OutChannels, shape.OutHeight * shape.OutWidth, dy);
+                        Transposition.Serial(pg + (long)i * outputs, shape.OutChannels, shape.OutHeight * shape.OutWidth, dy);
                         Accumulate(shape, xp, dy, part);
                     }
             });
@@ -64,15 +64,6 @@ internal static unsafe class TapGradient
                 for (int x0 = 0; x0 < s.Width; x0 += 8)
                     Simd.Transpose8x8(image + (long)c0 * plane + y * s.Width + x0, plane,
                         padded + ((long)(y + s.PadH) * pw + x0 + s.PadW) * c + c0, c);
-    }
-
-    /// <summary>The <paramref name="channels"/> x <paramref name="pixels"/> planes as pixels of channels (both multiples of 8);
-    /// with the two counts swapped, the way back.</summary>
-    internal static void ChannelLast(float* planes, int channels, int pixels, float* result)
-    {
-        for (int c0 = 0; c0 < channels; c0 += 8)
-            for (int p0 = 0; p0 < pixels; p0 += 8)
-                Simd.Transpose8x8(planes + (long)c0 * pixels + p0, pixels, result + (long)p0 * channels + c0, channels);
     }
 
     /// <summary>Adds one image's gradient to the tap-major partial sums.</summary>
