@@ -5,9 +5,8 @@ module Hybrid.Analysis.Naming.CrossValidation
 
 open System
 open System.Collections.Generic
-open System.Runtime.ExceptionServices
-open System.Threading.Tasks
 open Hybrid.Core.Gpu
+open Hybrid.Analysis
 
 /// One model's result: out of fold in cross-validation (a model kept out of the test parts has none), or a checked
 /// model's (Row is its index among those checked, Fold 0).
@@ -137,41 +136,6 @@ let apply (device: Device) (fitted: Fitted) (terms: IReadOnlyDictionary<string, 
           Score = s
           MixturePosterior = posterior })
 
-/// Runs work 0 .. count - 1 on up to `threads` threads and hands each result to report in index order, as soon as it
-/// and those before it are done (one report at a time). A failure is raised once every item has ended: the first by
-/// index, as it was thrown.
-let private inOrderOn (threads: int) (count: int) (work: int -> 'a) (report: 'a -> unit) =
-    let results: Result<'a, exn> option[] = Array.create count None
-    let gate = obj ()
-    let reported = ref 0
-    let options = ParallelOptions(MaxDegreeOfParallelism = threads)
-    Parallel.For(
-        0,
-        count,
-        options,
-        fun i ->
-            let r =
-                try
-                    Ok(work i)
-                with e ->
-                    Error e
-            lock gate (fun () ->
-                results[i] <- Some r
-                while reported.Value < count && results[reported.Value].IsSome do
-                    match results[reported.Value].Value with
-                    | Ok v -> report v
-                    | Error _ -> ()
-                    reported.Value <- reported.Value + 1)
-    )
-    |> ignore
-    results
-    |> Array.map (fun r ->
-        match r.Value with
-        | Ok v -> v
-        | Error e ->
-            ExceptionDispatchInfo.Capture(e).Throw()
-            Unchecked.defaultof<'a>)
-
 /// k-fold cross-validation on the models' term counts and class targets; the rows in trainOnly are never tested. The
 /// folds are independent and each one's numbers depend on the seed alone, so on a host device they run side by side on the
 /// cores and give the same bits on any number of them (a GPU's folds take turns on its one stream); onFold sees them in
@@ -202,7 +166,7 @@ let run
               Features = fitted.Vocabulary.Terms.Length }
         fold, Array.map2 (fun r (p: Prediction) -> { p with Row = r; Fold = f + 1 }) test outcome
     let threads = if device.IsHost then Environment.ProcessorCount else 1
-    let results = inOrderOn threads folds.Length one (fst >> onFold)
+    let results = InOrder.run threads folds.Length one (fst >> onFold)
     let foldList = results |> Array.map fst |> List.ofArray
     { Folds = foldList
       MeanAccuracy = foldList |> List.averageBy _.Accuracy

@@ -8,6 +8,7 @@ module Hybrid.Analysis.Naming.NGrams
 
 open System
 open System.Collections.Generic
+open Hybrid.Analysis
 open Hybrid.Analysis.Architecture
 
 /// Which families of terms a model's features hold (2-grams and 1-grams always).
@@ -173,12 +174,7 @@ let terms (options: Options) (architecture: Architecture) : IReadOnlyDictionary<
 /// Every model's terms, the models shared out over the cores: each model's counts are its own, so the result is the
 /// same on any number of them, and a catalog's worth of traces is not read on one core while the other waits (the
 /// 410 dev traces took 85-225 ms of one core, cold, at the start of `hybrid bench anomaly`'s timed run). A failure is
-/// raised as it was thrown.
+/// that of the first failing model, as it was thrown.
 let termsOfAll (options: Options) (architectures: Architecture list) : IReadOnlyDictionary<string, int>[] =
     let models = Array.ofList architectures
-    let results = Array.zeroCreate models.Length
-    try
-        Threading.Tasks.Parallel.For(0, models.Length, (fun i -> results[i] <- terms options models[i])) |> ignore
-    with :? AggregateException as e ->
-        Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw()
-    results
+    InOrder.map models.Length (fun i -> terms options models[i])
